@@ -1,0 +1,111 @@
+// Package runtime is Cocoon Desktop's model runtime: it finds or supervises an
+// Ollama server on loopback, manages models (list, fit in VRAM, pull, delete,
+// load, unload) and runs one chat job at a time with streaming and usage.
+//
+// The package name shadows the standard library's runtime; importers that
+// need both alias this one (e.g. `modelrt`).
+package runtime
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors; wrapped with context by the functions that return them.
+var (
+	// ErrOllamaNotFound: no running Ollama answered and no ollama binary was found to start.
+	ErrOllamaNotFound = errors.New("ollama not found")
+	// ErrOllamaUnreachable: Ollama was expected at an address but does not answer.
+	ErrOllamaUnreachable = errors.New("ollama not answering")
+	// ErrModelNotFound: the model is not present locally (or not in the registry, for a pull).
+	ErrModelNotFound = errors.New("model not found")
+	// ErrPullFailed: a model download stopped part way.
+	ErrPullFailed = errors.New("model download failed")
+	// ErrDiskFull: the model store has no space left.
+	ErrDiskFull = errors.New("not enough disk space for the model")
+	// ErrCancelled: the operation was cancelled by the caller.
+	ErrCancelled = errors.New("cancelled")
+)
+
+// Mode says how Cocoon reaches Ollama.
+type Mode string
+
+const (
+	ModeAttached Mode = "attached" // the owner's own Ollama, already running
+	ModeManaged  Mode = "managed"  // started and supervised by Cocoon
+)
+
+// Status describes the Ollama backend right now.
+type Status struct {
+	Reachable bool   `json:"reachable"`
+	Version   string `json:"version,omitempty"`
+	Mode      Mode   `json:"mode,omitempty"`
+	Address   string `json:"address,omitempty"` // http://127.0.0.1:port
+	Binary    string `json:"binary,omitempty"`  // managed mode: the ollama binary in use
+	PID       int    `json:"pid,omitempty"`     // managed mode
+	Restarts  int    `json:"restarts,omitempty"`
+	Error     string `json:"error,omitempty"` // last error, plain words
+}
+
+// Model is a model in the local store.
+type Model struct {
+	Name       string    `json:"name"`
+	Size       int64     `json:"size"` // bytes on disk
+	Digest     string    `json:"digest"`
+	Family     string    `json:"family,omitempty"`
+	Parameters string    `json:"parameters,omitempty"`
+	Quant      string    `json:"quantization,omitempty"`
+	ModifiedAt time.Time `json:"modified_at"`
+	// FitsVRAM is true when the model fits in the free VRAM minus the owner's reserve.
+	// Without a GPU it is false and FitNote says why.
+	FitsVRAM bool   `json:"fits_vram"`
+	FitNote  string `json:"fit_note,omitempty"`
+	Loaded   bool   `json:"loaded"`
+}
+
+// Loaded is a model currently held in memory by Ollama.
+type Loaded struct {
+	Name      string    `json:"name"`
+	Size      int64     `json:"size"`
+	SizeVRAM  int64     `json:"size_vram"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// PullProgress reports a model download. Rate is bytes per second over the recent window.
+type PullProgress struct {
+	Model     string  `json:"model"`
+	Status    string  `json:"status"`
+	Completed int64   `json:"completed"`
+	Total     int64   `json:"total"`
+	Percent   float64 `json:"percent"` // 0..100
+	Rate      float64 `json:"rate"`    // bytes/s
+	Done      bool    `json:"done"`
+	Err       string  `json:"error,omitempty"`
+}
+
+// Message is one chat message of a job.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Job is one chat completion to run.
+type Job struct {
+	Model       string
+	Messages    []Message
+	Temperature *float64
+	TopP        *float64
+	Seed        *int
+	MaxTokens   int // 0: model default
+}
+
+// Usage is what a finished job consumed, from Ollama's final message.
+type Usage struct {
+	PromptTokens     int           `json:"prompt_tokens"`
+	CompletionTokens int           `json:"completion_tokens"`
+	LoadDuration     time.Duration `json:"load_duration"`
+	PromptDuration   time.Duration `json:"prompt_duration"`
+	EvalDuration     time.Duration `json:"eval_duration"`
+	TotalDuration    time.Duration `json:"total_duration"`
+	DoneReason       string        `json:"done_reason"` // "stop", "length", ...
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages Cocoon Desktop needs to build, run and
+# test. Idempotent: it only calls apt-get when something is missing.
+set -euo pipefail
+pkgs=(
+  gcc g++ pkg-config make git ca-certificates
+  # Fyne (cgo, OpenGL, X11)
+  libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
+  # Ollama's llama.cpp headers that the Go module zip leaves out
+  nlohmann-json3-dev libstb-dev
+  # real-window tests and screenshots
+  xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing Debian packages: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
