@@ -189,9 +189,13 @@ func (r *Runtime) Pull(ctx context.Context, name string, opts PullOptions) error
 	layers := map[string]api.ProgressResponse{}
 	rate := newRateMeter(3 * time.Second)
 	var lastTotal, lastDone int64
+	succeeded := false // Ollama's client returns nil when the stream just stops; only "success" means done
 	checkedDisk := map[string]bool{}
 	modelsDir := r.ModelsDir()
 	fn := func(p api.ProgressResponse) error {
+		if p.Status == "success" {
+			succeeded = true
+		}
 		if p.Digest != "" {
 			layers[p.Digest] = p
 			if !checkedDisk[p.Digest] && p.Total > 0 && modelsDir != "" {
@@ -222,6 +226,13 @@ func (r *Runtime) Pull(ctx context.Context, name string, opts PullOptions) error
 		return nil
 	}
 	err = c.Pull(ctx, &api.PullRequest{Model: name, Insecure: opts.Insecure}, fn)
+	if err == nil && !succeeded {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		} else {
+			err = errors.New("the download stopped before Ollama reported success")
+		}
+	}
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}

@@ -164,7 +164,6 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 		"OLLAMA_HOST="+hostport, // loopback only: never reachable from the LAN
 		"OLLAMA_MODELS="+models,
 		"OLLAMA_DEBUG=0",
-		"OLLAMA_NOPRUNE=1",
 	)
 	cmd.Env = append(cmd.Env, s.ExtraEnv...)
 	cmd.Dir = home

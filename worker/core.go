@@ -1,0 +1,503 @@
+// Package worker is the core that the GUI, the tray and headless mode all
+// drive: it owns the GPU sampler and the model runtime, keeps one consistent
+// Status, takes commands (Start, Stop, pull, delete, choose the model) and
+// publishes events on a Bus when anything changes.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+)
+
+// TinyModel is the small built-in model that makes the local network work
+// out of the box (random weights: it proves the pipeline, not intelligence).
+const TinyModel = "cocoon-tiny:latest"
+
+// ErrNotReady means a command needs Ollama, which is not reachable yet.
+var ErrNotReady = errors.New("model runtime not ready")
+
+// Config configures a Core.
+type Config struct {
+	DataDir string
+	// Model is the model to serve; empty: the first local model (TinyModel when seeded).
+	Model string
+	// SeedTinyModel registers TinyModel in Ollama when it is missing.
+	SeedTinyModel bool
+	Runtime       modelrt.Config
+	// GPU is the detector to sample; nil uses the real NVML library.
+	GPU         *gpu.Detector
+	GPUInterval time.Duration
+	// RefreshInterval is how often the model lists are re-read (default 5 s).
+	RefreshInterval time.Duration
+	Logger          *slog.Logger
+}
+
+// Core is the worker core. Create with New, drive with Run.
+type Core struct {
+	cfg Config
+	log *slog.Logger
+	bus *Bus
+	rt  *modelrt.Runtime
+	gpu *gpu.Detector
+
+	refresh     chan struct{}
+	modelsReady chan struct{} // closed after the first model refresh (after seeding)
+	modelsOnce  sync.Once
+
+	mu      sync.Mutex
+	state   State
+	errMsg  string
+	model   string
+	gpuSnap gpu.Snapshot
+	models  []modelrt.Model
+	loaded  []modelrt.Loaded
+	pulls   map[string]modelrt.PullProgress
+	rtStat  modelrt.Status
+}
+
+// New builds a Core; nothing runs until Run.
+func New(cfg Config) *Core {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = 5 * time.Second
+	}
+	if cfg.Runtime.Dir == "" && cfg.DataDir != "" {
+		cfg.Runtime.Dir = filepath.Join(cfg.DataDir, "ollama")
+	}
+	if cfg.Runtime.Logger == nil {
+		cfg.Runtime.Logger = cfg.Logger
+	}
+	det := cfg.GPU
+	if det == nil {
+		det = gpu.NewDetector(nil)
+	}
+	c := &Core{
+		cfg: cfg, log: cfg.Logger.With("component", "worker"), bus: NewBus(), gpu: det,
+		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
+		pulls: map[string]modelrt.PullProgress{},
+	}
+	if cfg.Runtime.FreeVRAM == nil {
+		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
+	}
+	c.rt = modelrt.New(cfg.Runtime)
+	c.rt.OnChange(c.runtimeChanged)
+	return c
+}
+
+// Runtime exposes the model runtime (for doctor and benchmarks).
+func (c *Core) Runtime() *modelrt.Runtime { return c.rt }
+
+// Subscribe returns the event stream; cancel closes it.
+func (c *Core) Subscribe(buffer int) (<-chan Event, func()) { return c.bus.Subscribe(buffer) }
+
+// Status returns a consistent snapshot.
+func (c *Core) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pulls := make(map[string]modelrt.PullProgress, len(c.pulls))
+	for k, v := range c.pulls {
+		pulls[k] = v
+	}
+	return Status{
+		State: c.state, Error: c.errMsg, Model: c.model, GPU: c.gpuSnap, Ollama: c.rtStat,
+		Models: append([]modelrt.Model(nil), c.models...), Loaded: append([]modelrt.Loaded(nil), c.loaded...),
+		Pulls: pulls, DataDir: c.cfg.DataDir,
+	}
+}
+
+func (c *Core) currentGPU() gpu.Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gpuSnap
+}
+
+// Run runs the GPU sampler, the model runtime and the model refresher until
+// ctx ends. It stops the model runtime (and a managed Ollama) before returning.
+func (c *Core) Run(ctx context.Context) error {
+	if c.cfg.DataDir != "" {
+		if err := os.MkdirAll(c.cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("worker: data dir: %w", err)
+		}
+	}
+	c.mu.Lock()
+	c.gpuSnap = c.gpu.Snapshot()
+	c.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		s := gpu.NewSampler(c.gpu, c.cfg.GPUInterval, func(s gpu.Snapshot) {
+			c.mu.Lock()
+			same := sameTelemetry(c.gpuSnap, s)
+			c.gpuSnap = s
+			c.mu.Unlock()
+			if !same { // an unchanged card need not wake the UI every second
+				c.bus.Publish(EventGPU, s)
+			}
+		})
+		errc <- s.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		if err := c.rt.Run(ctx); err != nil {
+			c.log.Error("model runtime stopped", "err", err)
+			c.bus.Publish(EventError, err.Error())
+			errc <- err
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		c.refreshLoop(ctx)
+	}()
+	wg.Wait()
+	_ = c.gpu.Close()
+	select {
+	case err := <-errc:
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+	default:
+	}
+	return nil
+}
+
+// sameTelemetry compares two snapshots ignoring when they were taken.
+func sameTelemetry(a, b gpu.Snapshot) bool {
+	a.Time, b.Time = time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
+}
+
+func (c *Core) runtimeChanged() {
+	st := c.rt.Status()
+	c.mu.Lock()
+	c.rtStat = st
+	c.mu.Unlock()
+	c.bus.Publish(EventOllama, st)
+	c.kickRefresh()
+}
+
+func (c *Core) kickRefresh() {
+	select {
+	case c.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// refreshLoop waits for Ollama, seeds the tiny model once, then keeps the
+// model lists fresh.
+func (c *Core) refreshLoop(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-c.rt.Ready():
+	}
+	if c.cfg.SeedTinyModel {
+		if err := c.seedTinyModel(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("could not register the built-in tiny model", "err", err)
+			c.bus.Publish(EventError, err.Error())
+		}
+	}
+	t := time.NewTicker(c.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		if err := c.refreshModels(ctx); err == nil {
+			c.modelsOnce.Do(func() { close(c.modelsReady) })
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.refresh:
+		}
+	}
+}
+
+// WaitModels blocks until the model list has been read once (after the tiny
+// model was seeded, when configured) or ctx ends.
+func (c *Core) WaitModels(ctx context.Context) error {
+	select {
+	case <-c.modelsReady:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("worker: waiting for the model list: %w", ctx.Err())
+	}
+}
+
+// RefreshModels re-reads the model lists now.
+func (c *Core) RefreshModels(ctx context.Context) error { return c.refreshModels(ctx) }
+
+func (c *Core) refreshModels(ctx context.Context) error {
+	models, err := c.rt.ListModels(ctx)
+	if err != nil {
+		return err
+	}
+	loaded, err := c.rt.Loaded(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	changed := !sameModels(c.models, models) || !sameLoaded(c.loaded, loaded)
+	c.models, c.loaded = models, loaded
+	if c.model == "" && len(models) > 0 {
+		c.model = pickDefaultModel(models)
+		changed = true
+	}
+	c.mu.Unlock()
+	if changed {
+		c.bus.Publish(EventModels, nil)
+	}
+	return nil
+}
+
+func pickDefaultModel(ms []modelrt.Model) string {
+	for _, m := range ms {
+		if m.Name == TinyModel {
+			return m.Name
+		}
+	}
+	return ms[0].Name
+}
+
+func sameModels(a, b []modelrt.Model) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameLoaded(a, b []modelrt.Loaded) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].SizeVRAM != b[i].SizeVRAM {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Core) seedTinyModel(ctx context.Context) error {
+	models, err := c.rt.ListModels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range models {
+		if m.Name == TinyModel {
+			return nil
+		}
+	}
+	client, err := c.rt.Client()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(c.cfg.DataDir, "builtin")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("worker: seed tiny model: %w", err)
+	}
+	path := filepath.Join(dir, "cocoon-tiny.gguf")
+	if err := tinymodel.WriteFile(path, tinymodel.Options{Seed: 1}); err != nil {
+		return fmt.Errorf("worker: seed tiny model: %w", err)
+	}
+	if err := tinymodel.Register(ctx, client, TinyModel, path); err != nil {
+		return fmt.Errorf("worker: seed tiny model: %w", err)
+	}
+	_ = os.Remove(path) // Ollama keeps its own copy as a blob
+	c.log.Info("registered the built-in tiny model", "model", TinyModel)
+	return nil
+}
+
+func (c *Core) setState(s State, errMsg string) {
+	c.mu.Lock()
+	changed := c.state != s || c.errMsg != errMsg
+	c.state, c.errMsg = s, errMsg
+	c.mu.Unlock()
+	if changed {
+		c.log.Info("state", "state", s, "error", errMsg)
+		c.bus.Publish(EventState, s)
+	}
+}
+
+// Start makes the worker serve: it loads the chosen model so jobs start fast.
+func (c *Core) Start(ctx context.Context) error {
+	select {
+	case <-c.rt.Ready():
+	default:
+		msg := "Ollama is not running yet"
+		if e := c.rt.Status().Error; e != "" {
+			msg = "Ollama: " + e
+		}
+		c.setState(StateError, msg)
+		return fmt.Errorf("worker: start: %w: %s", ErrNotReady, msg)
+	}
+	c.mu.Lock()
+	model := c.model
+	c.mu.Unlock()
+	if model == "" {
+		c.setState(StateError, "no model downloaded: download one first")
+		return fmt.Errorf("worker: start: %w: no model chosen", modelrt.ErrModelNotFound)
+	}
+	if err := c.rt.Load(ctx, model); err != nil {
+		c.setState(StateError, fmt.Sprintf("could not load %s: %v", model, err))
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	c.setState(StateRunning, "")
+	c.kickRefresh()
+	return nil
+}
+
+// Stop stops serving and unloads the model so its VRAM is free at once.
+// It returns how long the unload took.
+func (c *Core) Stop(ctx context.Context) error {
+	_, err := c.StopTimed(ctx)
+	return err
+}
+
+// StopTimed is Stop that also reports how long freeing the model took.
+func (c *Core) StopTimed(ctx context.Context) (time.Duration, error) {
+	c.mu.Lock()
+	model := c.model
+	c.mu.Unlock()
+	c.setState(StateStopped, "")
+	if model == "" {
+		return 0, nil
+	}
+	select {
+	case <-c.rt.Ready():
+	default:
+		return 0, nil
+	}
+	d, err := c.rt.Unload(ctx, model)
+	c.kickRefresh()
+	if err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
+		return d, fmt.Errorf("worker: stop: %w", err)
+	}
+	c.log.Info("model unloaded", "model", model, "took", d)
+	return d, nil
+}
+
+// SetModel chooses the local model to serve. While running, the new model is
+// loaded and the old one unloaded.
+func (c *Core) SetModel(name string) error {
+	c.mu.Lock()
+	found := false
+	for _, m := range c.models {
+		if m.Name == name {
+			found = true
+		}
+	}
+	old, running := c.model, c.state == StateRunning
+	if found {
+		c.model = name
+	}
+	c.mu.Unlock()
+	if !found {
+		return fmt.Errorf("worker: choose model %q: %w", name, modelrt.ErrModelNotFound)
+	}
+	c.bus.Publish(EventModels, nil)
+	if running && old != name {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if _, err := c.rt.Unload(ctx, old); err != nil {
+				c.log.Warn("unload previous model", "model", old, "err", err)
+			}
+			if err := c.rt.Load(ctx, name); err != nil {
+				c.setState(StateError, fmt.Sprintf("could not load %s: %v", name, err))
+			}
+			c.kickRefresh()
+		}()
+	}
+	return nil
+}
+
+// PullModel downloads a model, publishing EventPull progress. Cancel ctx to
+// stop it; the partial download is dropped by Ollama.
+func (c *Core) PullModel(ctx context.Context, name string) error {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return fmt.Errorf("worker: download: %w: empty model name", modelrt.ErrModelNotFound)
+	}
+	progress := func(p modelrt.PullProgress) {
+		c.mu.Lock()
+		c.pulls[name] = p
+		c.mu.Unlock()
+		c.bus.Publish(EventPull, p)
+	}
+	progress(modelrt.PullProgress{Model: name, Status: "starting"})
+	err := c.rt.Pull(ctx, name, modelrt.PullOptions{Insecure: isLoopbackRegistry(name), Progress: progress})
+	c.kickRefresh()
+	if err != nil {
+		c.log.Warn("model download failed", "model", name, "err", err)
+		return fmt.Errorf("worker: download %s: %w", name, err)
+	}
+	c.log.Info("model downloaded", "model", name)
+	return nil
+}
+
+// DeleteModel removes a local model, unloading it first when it is served.
+func (c *Core) DeleteModel(ctx context.Context, name string) error {
+	c.mu.Lock()
+	serving := c.model == name
+	c.mu.Unlock()
+	if serving {
+		if _, err := c.rt.Unload(ctx, name); err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
+			return fmt.Errorf("worker: delete %s: %w", name, err)
+		}
+	}
+	if err := c.rt.Delete(ctx, name); err != nil {
+		return fmt.Errorf("worker: delete %s: %w", name, err)
+	}
+	c.mu.Lock()
+	if c.model == name {
+		c.model = ""
+		if c.state == StateRunning {
+			c.state, c.errMsg = StateError, "the served model was deleted: choose another"
+		}
+	}
+	delete(c.pulls, name)
+	c.mu.Unlock()
+	c.bus.Publish(EventState, nil)
+	return c.refreshModels(ctx)
+}
+
+// isLoopbackRegistry reports whether a model name points at a registry on
+// this machine (a local test registry speaks plain HTTP).
+func isLoopbackRegistry(name string) bool {
+	host, _, ok := strings.Cut(name, "/")
+	if !ok || !strings.ContainsAny(host, ".:") {
+		return false
+	}
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,221 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+)
+
+// startCore runs a Core over a real managed Ollama and a fake RTX 4090.
+func startCore(t *testing.T, mutate func(*Config)) *Core {
+	t.Helper()
+	bin := testollama.Binary()
+	if bin == "" {
+		t.Skip(testollama.SkipMessage)
+	}
+	cfg := Config{
+		DataDir:         t.TempDir(),
+		SeedTinyModel:   true,
+		Runtime:         modelrt.Config{NoAttach: true, Binary: bin},
+		GPU:             gpu.NewDetector(gputest.Library(gputest.RTX4090())),
+		GPUInterval:     20 * time.Millisecond,
+		RefreshInterval: 100 * time.Millisecond,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c := New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run() = %v after cancel", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run() did not return after cancel")
+		}
+	})
+	return c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestCoreServesTheTinyModel(t *testing.T) {
+	c := startCore(t, nil)
+	events, unsubscribe := c.Subscribe(256)
+	defer unsubscribe()
+	ctx := testCtx(t)
+	if err := c.WaitModels(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Status()
+	if st.State != StateStopped || st.Model != TinyModel || len(st.Models) != 1 || !st.Models[0].FitsVRAM {
+		t.Fatalf("status after start = %+v, want stopped, serving the seeded tiny model that fits 24 GiB", st)
+	}
+	if st.GPU.State != gpu.StateOK || st.GPU.Devices[0].Name != "NVIDIA GeForce RTX 4090" {
+		t.Fatalf("gpu = %+v", st.GPU)
+	}
+	if !st.Ollama.Reachable || st.Ollama.Mode != modelrt.ModeManaged {
+		t.Fatalf("ollama = %+v", st.Ollama)
+	}
+
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the model to show as loaded", func() bool {
+		s := c.Status()
+		return s.State == StateRunning && len(s.Loaded) == 1 && s.Loaded[0].Name == TinyModel
+	})
+	took, err := c.StopTimed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded, _ := c.Runtime().Loaded(ctx); len(loaded) != 0 {
+		t.Fatalf("Stop left the model loaded: %+v", loaded)
+	}
+	if c.Status().State != StateStopped || took <= 0 {
+		t.Fatalf("after Stop: state %s, unload took %v", c.Status().State, took)
+	}
+
+	seen := map[EventType]bool{}
+	for len(events) > 0 {
+		seen[(<-events).Type] = true
+	}
+	for _, want := range []EventType{EventState, EventGPU, EventOllama, EventModels} {
+		if !seen[want] {
+			t.Errorf("no %s event published (saw %v)", want, seen)
+		}
+	}
+}
+
+func TestCoreCommandsRejectBadInput(t *testing.T) {
+	c := startCore(t, nil)
+	ctx := testCtx(t)
+	if err := c.WaitModels(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetModel("no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
+		t.Fatalf("SetModel(unknown) = %v, want ErrModelNotFound", err)
+	}
+	if c.Status().Model != TinyModel {
+		t.Fatal("a rejected SetModel changed the served model")
+	}
+	if err := c.PullModel(ctx, "  "); err == nil {
+		t.Fatal("PullModel(blank) must fail")
+	}
+	if err := c.DeleteModel(ctx, "no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
+		t.Fatalf("DeleteModel(unknown) = %v, want ErrModelNotFound", err)
+	}
+	// Deleting the served model while running leaves a clear error, not a ghost model.
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteModel(ctx, TinyModel); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Status()
+	if st.Model != "" || len(st.Models) != 0 || st.State != StateError || st.Error == "" {
+		t.Fatalf("after deleting the served model: %+v", st)
+	}
+	if err := c.Start(ctx); !errors.Is(err, modelrt.ErrModelNotFound) {
+		t.Fatalf("Start without a model = %v, want ErrModelNotFound", err)
+	}
+}
+
+func TestCoreWithoutOllama(t *testing.T) {
+	c := New(Config{
+		DataDir: t.TempDir(),
+		Runtime: modelrt.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
+		GPU:     gpu.NewDetector(gputest.NoDriver()),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	// The core keeps running (the window shows why) and says what is missing.
+	waitFor(t, "the runtime error in the status", func() bool { return c.Status().Ollama.Error != "" })
+	if !strings.Contains(c.Status().Ollama.Error, "ollama not found") {
+		t.Fatalf("ollama error = %q", c.Status().Ollama.Error)
+	}
+	if err := c.Start(ctx); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Start() = %v, want ErrNotReady", err)
+	}
+	st := c.Status()
+	if st.State != StateError || !strings.Contains(st.Error, "ollama not found") || st.GPU.State != gpu.StateNoDriver {
+		t.Fatalf("status = %+v", st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v after cancel", err)
+	}
+}
+
+func TestIsLoopbackRegistry(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"llama3.2:1b", false},
+		{"library/llama3.2", false},
+		{"registry.ollama.ai/library/llama3.2", false},
+		{"127.0.0.1:5000/library/tiny:latest", true},
+		{"localhost:5000/library/tiny", true},
+		{"[::1]:5000/library/tiny", true},
+		{"10.0.0.5:5000/library/tiny", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isLoopbackRegistry(tc.name); got != tc.want {
+				t.Fatalf("isLoopbackRegistry(%q) = %v, want %v", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBusNeverBlocks(t *testing.T) {
+	b := NewBus()
+	slow, cancelSlow := b.Subscribe(1)
+	fast, cancelFast := b.Subscribe(10)
+	for i := 0; i < 5; i++ {
+		b.Publish(EventGPU, i) // must not block on the full slow subscriber
+	}
+	if len(slow) != 1 || len(fast) != 5 {
+		t.Fatalf("slow got %d, fast got %d", len(slow), len(fast))
+	}
+	cancelSlow()
+	cancelSlow() // idempotent
+	b.Publish(EventState, nil)
+	if len(fast) != 6 {
+		t.Fatalf("fast got %d after unsubscribe of slow", len(fast))
+	}
+	cancelFast()
+	if _, ok := <-slow; !ok {
+		t.Fatal("buffered event lost on cancel")
+	}
+}
