@@ -1,0 +1,44 @@
+# Cocoon Desktop. `make run` runs the app, `make test` runs every test;
+# both install what they need first (idempotent, cached after the first run).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/cocoon-desktop
+VERSION ?= 0.1.0
+LDFLAGS := -s -w -X github.com/cocoon-desktop/cocoon-desktop/internal/cli.Version=$(VERSION)
+OLLAMA = $(shell bash scripts/build-ollama.sh)
+
+.PHONY: run test deps ollama build vet doctor screenshot bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+ollama: deps
+	@bash scripts/build-ollama.sh >/dev/null
+
+build: deps
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+## run: the app on this machine (local network, managed Ollama, built-in tiny model)
+run: ollama build
+	COCOON_OLLAMA="$(OLLAMA)" ./$(BIN) $(ARGS)
+
+doctor: ollama build
+	COCOON_OLLAMA="$(OLLAMA)" ./$(BIN) doctor $(ARGS)
+
+vet: deps
+	$(GO) vet ./...
+
+## test: vet + every test, against a real Ollama and a real OCI registry
+test: ollama vet
+	COCOON_OLLAMA="$(OLLAMA)" $(GO) test -count=1 -timeout 20m ./...
+
+## screenshot: the real window under Xvfb into docs/screenshots/
+screenshot: ollama build
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot.sh ./$(BIN) docs/screenshots
+
+## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
+bench: ollama build
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
+
+clean:
+	rm -rf bin dist

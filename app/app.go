@@ -1,0 +1,161 @@
+// Package app is Cocoon Desktop's graphical front end: the main window and
+// the system-tray icon, built with Fyne.
+//
+// It is deliberately thin. It renders the worker core's Status, re-reading
+// it after every event the core publishes, and turns the owner's clicks into
+// Core calls made on goroutines. Every widget update from a goroutine goes
+// through fyne.Do. This is the only package of the project that imports
+// fyne.io; errors become dialogs here and nowhere else.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/cocoon-desktop/cocoon-desktop/assets"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// AppID is the application's unique ID (as in FyneApp.toml).
+const AppID = "org.cocoondesktop.app"
+
+// Options configure Run.
+type Options struct {
+	// Tray shows a system-tray icon. Pass TrayAvailable()'s result: setting
+	// up a tray without a StatusNotifierWatcher on DBus makes Quit panic.
+	// With a tray, closing the window hides it; without one, it quits.
+	Tray bool
+	// StartHidden starts with only the tray icon (ignored without a tray).
+	StartHidden bool
+	// Logger receives the GUI's logs; nil discards them.
+	Logger *slog.Logger
+	// OnQuit, if set, is called once when the GUI has quit, before Run returns.
+	OnQuit func()
+}
+
+var (
+	iconResource        = fyne.NewStaticResource("icon.png", assets.Icon)
+	trayStoppedResource = fyne.NewStaticResource("tray-stopped.png", assets.TrayStopped)
+	trayRunningResource = fyne.NewStaticResource("tray-running.png", assets.TrayRunning)
+	trayErrorResource   = fyne.NewStaticResource("tray-error.png", assets.TrayError)
+)
+
+// eventBuffer is how many core events may queue before the core drops some;
+// the GUI only needs to know that something changed.
+const eventBuffer = 64
+
+// Run shows the GUI and blocks until it quits: from the Quit menu, by
+// closing the window when there is no tray, or because ctx was cancelled
+// (then it quits the app itself). It must be called from the main goroutine
+// and at most once per process.
+func Run(ctx context.Context, core Core, opts Options) error {
+	if core == nil {
+		return errors.New("app: nil core")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "gui")
+
+	a := fyneapp.NewWithID(AppID)
+	a.SetIcon(iconResource)
+	w := a.NewWindow("Cocoon Desktop")
+	w.SetIcon(iconResource)
+
+	v := newMainView(core, w)
+	v.ctx = ctx
+	v.log = log
+	w.SetContent(v.content)
+	w.Resize(fyne.NewSize(900, 600))
+
+	var tray *trayMenu
+	if opts.Tray {
+		if desk, ok := a.(desktop.App); ok {
+			tray = newTrayMenu(desk, v, w.Show, a.Quit)
+			w.SetCloseIntercept(w.Hide)
+			log.Debug("system tray enabled")
+		} else {
+			log.Warn("system tray not supported by this driver")
+		}
+	}
+	if tray == nil {
+		w.SetMaster() // closing the window quits
+	}
+	v.onRender = func(st worker.Status, busy bool) {
+		if tray != nil {
+			tray.update(st, busy)
+		}
+	}
+	v.refresh(core.Status())
+
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	events, unsubscribe := core.Subscribe(eventBuffer)
+	defer unsubscribe()
+	go watch(loopCtx, core, events, v.do, func(evs []worker.Event, st worker.Status) {
+		for _, ev := range evs {
+			v.handleEvent(ev)
+		}
+		v.refresh(st)
+	})
+	go func() {
+		<-loopCtx.Done()
+		if ctx.Err() != nil {
+			log.Info("context cancelled, quitting GUI")
+			fyne.Do(a.Quit)
+		}
+	}()
+
+	if opts.StartHidden && tray != nil {
+		log.Info("starting hidden in the system tray")
+	} else {
+		w.Show()
+	}
+	a.Run()
+
+	stopLoop()
+	v.cancelPulls()
+	log.Info("GUI closed")
+	if opts.OnQuit != nil {
+		opts.OnQuit()
+	}
+	return nil
+}
+
+// watch turns core events into renders: after each event (and any that
+// queued behind it) it reads the core's Status once and hands both to
+// apply on the Fyne thread through do.
+func watch(ctx context.Context, core Core, events <-chan worker.Event, do func(func()), apply func([]worker.Event, worker.Status)) {
+	for {
+		var evs []worker.Event
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			evs = append(evs, ev)
+		}
+	drain:
+		for len(evs) < eventBuffer {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break drain
+				}
+				evs = append(evs, ev)
+			default:
+				break drain
+			}
+		}
+		st := core.Status()
+		do(func() { apply(evs, st) })
+	}
+}

@@ -1,0 +1,185 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// fakeCore is a Core whose status the test sets; it records the calls made.
+type fakeCore struct {
+	mu       sync.Mutex
+	st       worker.Status
+	subs     []chan worker.Event
+	starts   int
+	stops    int
+	deleted  []string
+	served   []string
+	startErr error
+	// pullFn, if set, runs inside PullModel (it may publish progress and block).
+	pullFn func(ctx context.Context, name string) error
+}
+
+func newFakeCore(st worker.Status) *fakeCore { return &fakeCore{st: st} }
+
+func (f *fakeCore) Status() worker.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+
+func (f *fakeCore) set(fn func(*worker.Status)) {
+	f.mu.Lock()
+	fn(&f.st)
+	f.mu.Unlock()
+}
+
+func (f *fakeCore) Subscribe(buffer int) (<-chan worker.Event, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan worker.Event, buffer)
+	f.subs = append(f.subs, ch)
+	return ch, func() {}
+}
+
+func (f *fakeCore) publish(ev worker.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	for _, ch := range f.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+func (f *fakeCore) Start(ctx context.Context) error {
+	f.mu.Lock()
+	f.starts++
+	err := f.startErr
+	if err == nil {
+		f.st.State = worker.StateRunning
+	}
+	f.mu.Unlock()
+	if err == nil {
+		f.publish(worker.Event{Type: worker.EventState, Data: worker.StateRunning})
+	}
+	return err
+}
+
+func (f *fakeCore) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	f.stops++
+	f.st.State = worker.StateStopped
+	f.mu.Unlock()
+	f.publish(worker.Event{Type: worker.EventState, Data: worker.StateStopped})
+	return nil
+}
+
+func (f *fakeCore) PullModel(ctx context.Context, name string) error {
+	if f.pullFn != nil {
+		return f.pullFn(ctx, name)
+	}
+	return nil
+}
+
+func (f *fakeCore) DeleteModel(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted = append(f.deleted, name)
+	var keep []modelrt.Model
+	for _, m := range f.st.Models {
+		if m.Name != name {
+			keep = append(keep, m)
+		}
+	}
+	f.st.Models = keep
+	return nil
+}
+
+func (f *fakeCore) SetModel(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.served = append(f.served, name)
+	f.st.Model = name
+	return nil
+}
+
+func (f *fakeCore) counts() (starts, stops int, deleted, served []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.starts, f.stops, append([]string(nil), f.deleted...), append([]string(nil), f.served...)
+}
+
+// uiQueue stands in for fyne.Do: functions queue here and the test runs them
+// on its own goroutine, so widgets are only touched by one goroutine.
+type uiQueue chan func()
+
+func (q uiQueue) do(fn func()) { q <- fn }
+
+// runUntil runs queued UI functions until cond holds or 5 s pass.
+func (q uiQueue) runUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for !cond() {
+		select {
+		case fn := <-q:
+			fn()
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Realistic statuses used by the tests and the screenshot program.
+
+func noDriverStatus() worker.Status {
+	return worker.Status{
+		State: worker.StateStopped,
+		Model: "llama3.2:1b",
+		GPU: gpu.Snapshot{
+			State:  gpu.StateNoDriver,
+			Reason: "No NVIDIA driver found — Cocoon can still run models on the CPU for testing",
+		},
+		Ollama: modelrt.Status{Reachable: true, Version: "0.17.4", Mode: modelrt.ModeManaged, Address: "http://127.0.0.1:11500", PID: 4321},
+		Models: []modelrt.Model{
+			{Name: "llama3.2:1b", Size: 1_321_098_329, Family: "llama", Parameters: "1.2B", Quant: "Q8_0", FitNote: "no GPU: runs on the CPU"},
+			{Name: "tiny-llama:test", Size: 812_000, Family: "llama", Parameters: "0.4M", Quant: "F32", FitNote: "no GPU: runs on the CPU", Loaded: true},
+		},
+		Pulls: map[string]modelrt.PullProgress{},
+	}
+}
+
+func gpuOKStatus() worker.Status {
+	st := noDriverStatus()
+	st.GPU = gpu.Snapshot{
+		State:         gpu.StateOK,
+		DriverVersion: "550.54.14",
+		CUDAVersion:   "12.4",
+		Devices: []gpu.Device{{
+			Name:              "NVIDIA GeForce RTX 4090",
+			MemoryTotal:       24 << 30,
+			MemoryUsed:        7 << 30,
+			MemoryFree:        17 << 30,
+			TemperatureC:      61,
+			UtilizationGPU:    38,
+			UtilizationMemory: 21,
+			PowerW:            187,
+			PowerLimitW:       450,
+			Processes:         []gpu.Process{{PID: 48211, Name: "Cyberpunk2077.exe", MemoryUsed: 6 << 30}},
+		}},
+	}
+	for i := range st.Models {
+		st.Models[i].FitsVRAM = true
+		st.Models[i].FitNote = ""
+	}
+	return st
+}

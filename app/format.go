@@ -1,0 +1,261 @@
+package app
+
+import (
+	"fmt"
+	"image/color"
+	"strconv"
+	"strings"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// Colours used for state badges. They are fixed (not themed) so the white
+// text on them reads the same in light and dark variants.
+var (
+	colorGrey   = color.NRGBA{R: 0x6b, G: 0x72, B: 0x7c, A: 0xff}
+	colorGreen  = color.NRGBA{R: 0x1e, G: 0x8e, B: 0x4e, A: 0xff}
+	colorRed    = color.NRGBA{R: 0xc6, G: 0x28, B: 0x28, A: 0xff}
+	colorAmber  = color.NRGBA{R: 0xb2, G: 0x6a, B: 0x00, A: 0xff}
+	colorBlue   = color.NRGBA{R: 0x00, G: 0x78, B: 0xc8, A: 0xff}
+	colorPurple = color.NRGBA{R: 0x6a, G: 0x3d, B: 0xb8, A: 0xff}
+)
+
+// humanBytes formats a byte count with decimal units, as Ollama and
+// download tools do: "812 KB", "4.7 GB", "999 B".
+func humanBytes(n int64) string {
+	return humanUnits(n, 1000, []string{"B", "KB", "MB", "GB", "TB", "PB"})
+}
+
+// humanIBytes formats a byte count with binary units, as nvidia-smi does
+// for VRAM: "24 GiB", "8.5 GiB".
+func humanIBytes(n uint64) string {
+	if n > 1<<62 {
+		n = 1 << 62
+	}
+	return humanUnits(int64(n), 1024, []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"})
+}
+
+func humanUnits(n int64, base float64, units []string) string {
+	if n < 0 {
+		return "-" + humanUnits(-n, base, units)
+	}
+	if float64(n) < base {
+		return strconv.FormatInt(n, 10) + " " + units[0]
+	}
+	v := float64(n)
+	i := 0
+	for v >= base && i < len(units)-1 {
+		v /= base
+		i++
+	}
+	// Three significant digits at most; rounding may carry into the next unit.
+	var s string
+	if v < 99.95 {
+		s = strconv.FormatFloat(v, 'f', 1, 64)
+		s = strings.TrimSuffix(s, ".0")
+	} else {
+		s = strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	if s == strconv.Itoa(int(base)) && i < len(units)-1 {
+		s, i = "1", i+1
+	}
+	return s + " " + units[i]
+}
+
+// humanRate formats a transfer rate in bytes per second: "12.3 MB/s".
+func humanRate(bytesPerSec float64) string {
+	if bytesPerSec <= 0 {
+		return "0 B/s"
+	}
+	return humanBytes(int64(bytesPerSec+0.5)) + "/s"
+}
+
+// stateWord is the worker state in one word for the owner.
+func stateWord(s worker.State) string {
+	switch s {
+	case worker.StateStopped, "":
+		return "Stopped"
+	case worker.StateRunning:
+		return "Running"
+	case worker.StateError:
+		return "Error"
+	default:
+		str := string(s)
+		return strings.ToUpper(str[:1]) + str[1:]
+	}
+}
+
+// stateColor is the badge colour of a worker state.
+func stateColor(s worker.State) color.Color {
+	switch s {
+	case worker.StateRunning:
+		return colorGreen
+	case worker.StateError:
+		return colorRed
+	default:
+		return colorGrey
+	}
+}
+
+// gpuHeadline says in a few words why no GPU can be used.
+func gpuHeadline(s gpu.State) string {
+	switch s {
+	case gpu.StateOK:
+		return "NVIDIA GPU ready"
+	case gpu.StateNoDriver:
+		return "No NVIDIA driver"
+	case gpu.StateNoDevice:
+		return "No NVIDIA GPU found"
+	case gpu.StateError:
+		return "GPU could not be read"
+	default:
+		return "GPU not detected yet"
+	}
+}
+
+// gpuReason is the explanation shown when the GPU cannot be used.
+func gpuReason(snap gpu.Snapshot) string {
+	if snap.Reason != "" {
+		return snap.Reason
+	}
+	switch snap.State {
+	case gpu.StateNoDriver:
+		return "No NVIDIA driver found — Cocoon can still run models on the CPU for testing."
+	case gpu.StateNoDevice:
+		return "The NVIDIA driver reports no GPU."
+	case gpu.StateError:
+		return "NVML reported an error while reading the GPU."
+	case "":
+		return "Waiting for the first GPU reading…"
+	}
+	return ""
+}
+
+// vramText is "8.5 GiB / 24 GiB used".
+func vramText(d gpu.Device) string {
+	return fmt.Sprintf("%s / %s", humanIBytes(d.MemoryUsed), humanIBytes(d.MemoryTotal))
+}
+
+// vramFraction is the used share of VRAM, 0..1.
+func vramFraction(d gpu.Device) float64 {
+	if d.MemoryTotal == 0 {
+		return 0
+	}
+	f := float64(d.MemoryUsed) / float64(d.MemoryTotal)
+	return min(max(f, 0), 1)
+}
+
+// driverText is "Driver 550.54.14 · CUDA 12.4".
+func driverText(snap gpu.Snapshot) string {
+	var parts []string
+	if snap.DriverVersion != "" {
+		parts = append(parts, "Driver "+snap.DriverVersion)
+	}
+	if snap.CUDAVersion != "" {
+		parts = append(parts, "CUDA "+snap.CUDAVersion)
+	}
+	if len(parts) == 0 {
+		return "Driver version unknown"
+	}
+	return strings.Join(parts, " · ")
+}
+
+// powerText is "312 / 450 W", or "312 W" without a limit.
+func powerText(d gpu.Device) string {
+	if d.PowerW <= 0 && d.PowerLimitW <= 0 {
+		return "—"
+	}
+	if d.PowerLimitW > 0 {
+		return fmt.Sprintf("%.0f / %.0f W", d.PowerW, d.PowerLimitW)
+	}
+	return fmt.Sprintf("%.0f W", d.PowerW)
+}
+
+// processText is one line per other program using the GPU.
+func processText(ps []gpu.Process) string {
+	if len(ps) == 0 {
+		return "No other programs are using the GPU."
+	}
+	lines := make([]string, 0, len(ps))
+	for _, p := range ps {
+		name := p.Name
+		if name == "" {
+			name = "pid " + strconv.FormatUint(uint64(p.PID), 10)
+		} else {
+			name = fmt.Sprintf("%s (pid %d)", name, p.PID)
+		}
+		if p.MemoryUsed > 0 {
+			name += " — " + humanIBytes(p.MemoryUsed)
+		}
+		lines = append(lines, name)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ollamaMode is "Managed by Cocoon" or "Your own Ollama (attached)".
+func ollamaMode(m modelrt.Mode) string {
+	switch m {
+	case modelrt.ModeManaged:
+		return "Managed by Cocoon"
+	case modelrt.ModeAttached:
+		return "Your own Ollama (attached)"
+	case "":
+		return "—"
+	default:
+		return string(m)
+	}
+}
+
+// modelDetails is "4.7 GB · llama · 8.0B · Q4_K_M", skipping unknown parts.
+func modelDetails(m modelrt.Model) string {
+	parts := []string{humanBytes(m.Size)}
+	for _, s := range []string{m.Family, m.Parameters, m.Quant} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// fitText is the model's VRAM fit in a few words.
+func fitText(m modelrt.Model) string {
+	if m.FitsVRAM {
+		return "Fits in VRAM"
+	}
+	if m.FitNote != "" {
+		return m.FitNote
+	}
+	return "Does not fit in VRAM"
+}
+
+// pullText is "40% · 1.9 GB of 4.7 GB · 12.3 MB/s".
+func pullText(p modelrt.PullProgress) string {
+	if p.Err != "" {
+		return "Failed: " + p.Err
+	}
+	if p.Done {
+		return "Downloaded"
+	}
+	if p.Total <= 0 {
+		if p.Status != "" {
+			return p.Status
+		}
+		return "Starting…"
+	}
+	s := fmt.Sprintf("%.0f%% · %s of %s", pullPercent(p), humanBytes(p.Completed), humanBytes(p.Total))
+	if p.Rate > 0 {
+		s += " · " + humanRate(p.Rate)
+	}
+	return s
+}
+
+// pullPercent is the progress in percent, from Percent or from the byte counts.
+func pullPercent(p modelrt.PullProgress) float64 {
+	pc := p.Percent
+	if pc == 0 && p.Total > 0 {
+		pc = 100 * float64(p.Completed) / float64(p.Total)
+	}
+	return min(max(pc, 0), 100)
+}

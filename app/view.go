@@ -1,0 +1,761 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// mainView is the main window's content. It renders a worker.Status and
+// turns clicks into Core calls. All its methods run on the Fyne thread;
+// Core calls run on goroutines that come back through v.do.
+//
+// Widget fields are reachable from tests in this package, so tests find
+// what they check without walking the widget tree.
+type mainView struct {
+	core Core
+	win  fyne.Window
+	ctx  context.Context
+	log  *slog.Logger
+	// do runs fn on the Fyne thread; fyne.Do in the app, a queue in tests.
+	do func(fn func())
+	// onRender is called after each refresh (the tray follows the state with it).
+	onRender func(st worker.Status, busy bool)
+
+	content fyne.CanvasObject
+	status  worker.Status
+
+	// header
+	stateBadge *pill
+	stateError *widget.Label
+	toggleBtn  *widget.Button
+	busy       bool // a Start/Stop call is in flight
+	notice     *widget.Label
+	noticeRow  *fyne.Container
+
+	// GPU panel
+	gpuOK      *fyne.Container // shown when a GPU is usable
+	gpuNone    *fyne.Container // shown otherwise
+	gpuName    *widget.Label
+	gpuCC      *pill
+	gpuMore    *dimLabel // "+1 more GPU"
+	vramBar    *widget.ProgressBar
+	vramLabel  string
+	gpuDriver  *dimLabel
+	gpuTemp    *widget.Label
+	gpuPower   *widget.Label
+	gpuUtil    *widget.Label
+	gpuProcs   *widget.Label
+	gpuHead    *widget.Label // headline when no GPU
+	gpuReason  *widget.Label
+	gpuErrors  *dimLabel
+	ollamaPill *pill
+
+	// Ollama panel
+	ollamaVersion *widget.Label
+	ollamaMode    *widget.Label
+	ollamaAddr    *widget.Label
+	ollamaErr     *widget.Label
+
+	// models
+	modelsBox  *fyne.Container
+	modelRows  map[string]*modelRow
+	modelOrder []string
+	noModels   *widget.Label
+	confirm    *dialog.ConfirmDialog // the last delete confirmation shown
+
+	// downloads
+	pullEntry  *widget.Entry
+	pullBtn    *widget.Button
+	pullsBox   *fyne.Container
+	pullRows   map[string]*pullRow
+	pullOrder  []string
+	pulling    map[string]context.CancelFunc // pulls this window started
+	pullErrs   map[string]string             // errors PullModel returned
+	eventPulls map[string]modelrt.PullProgress
+	dismissed  map[string]bool
+}
+
+type modelRow struct {
+	name      string
+	obj       *fyne.Container
+	title     *widget.RichText // bold name, then the details, dim
+	nameSeg   *widget.TextSegment
+	detailSeg *widget.TextSegment
+	serving   *pill
+	loaded    *pill
+	fit       *pill
+	serve     *widget.Button
+	del       *widget.Button
+}
+
+type pullRow struct {
+	name    string
+	obj     *fyne.Container
+	title   *widget.Label
+	bar     *widget.ProgressBar
+	barText string    // "40% · 800 MB of 2 GB · 25.4 MB/s", shown on the bar
+	detail  *dimLabel // the error of a failed pull
+	cancel  *widget.Button
+	close   *widget.Button
+}
+
+const pillText = 12
+
+// newMainView builds the view. win is the parent of dialogs.
+func newMainView(core Core, win fyne.Window) *mainView {
+	v := &mainView{
+		core:       core,
+		win:        win,
+		ctx:        context.Background(),
+		log:        slog.New(slog.DiscardHandler),
+		do:         fyne.Do,
+		modelRows:  map[string]*modelRow{},
+		pullRows:   map[string]*pullRow{},
+		pulling:    map[string]context.CancelFunc{},
+		pullErrs:   map[string]string{},
+		eventPulls: map[string]modelrt.PullProgress{},
+		dismissed:  map[string]bool{},
+	}
+	v.content = container.NewBorder(v.buildHeader(), nil, nil, nil,
+		container.NewBorder(
+			container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), nil, nil, nil,
+			v.buildModels()))
+	v.content = container.New(layout.NewCustomPaddedLayout(6, 10, 12, 12), v.content)
+	return v
+}
+
+func (v *mainView) buildHeader() fyne.CanvasObject {
+	icon := canvas.NewImageFromResource(iconResource)
+	icon.FillMode = canvas.ImageFillContain
+	icon.SetMinSize(fyne.NewSize(40, 40))
+	title := widget.NewLabelWithStyle("Cocoon Desktop", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameHeadingText
+	v.stateBadge = newPill(stateWord(worker.StateStopped), stateColor(worker.StateStopped), 14)
+
+	v.toggleBtn = widget.NewButtonWithIcon("Start sharing", theme.MediaPlayIcon(), v.toggle)
+	v.toggleBtn.Importance = widget.HighImportance
+	toggle := container.NewGridWrap(fyne.NewSize(190, 46), v.toggleBtn)
+
+	v.stateError = wrapLabel("")
+	v.stateError.Importance = widget.DangerImportance
+	v.stateError.Hide()
+
+	v.notice = wrapLabel("")
+	v.notice.Importance = widget.WarningImportance
+	dismiss := widget.NewButtonWithIcon("", theme.CancelIcon(), func() { v.noticeRow.Hide() })
+	dismiss.Importance = widget.LowImportance
+	v.noticeRow = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), dismiss, v.notice)
+	v.noticeRow.Hide()
+
+	left := container.NewHBox(icon, container.NewCenter(title), v.stateBadge.obj)
+	row := container.NewBorder(nil, nil, left, container.NewCenter(toggle))
+	v.stateBadge.parent = row
+	return container.NewVBox(row, v.stateError, v.noticeRow, widget.NewSeparator())
+}
+
+func (v *mainView) buildGPU() fyne.CanvasObject {
+	v.gpuName = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	v.gpuName.Truncation = fyne.TextTruncateEllipsis
+	v.gpuCC = newPill("Confidential computing", colorPurple, pillText)
+	v.gpuCC.setVisible(false)
+	v.gpuMore = caption("")
+	v.gpuMore.Hide()
+	v.vramBar = widget.NewProgressBar()
+	v.vramBar.TextFormatter = func() string { return v.vramLabel }
+	v.gpuDriver = caption("")
+	v.gpuTemp = widget.NewLabel("")
+	v.gpuPower = widget.NewLabel("")
+	v.gpuUtil = widget.NewLabel("")
+	v.gpuProcs = widget.NewLabel("")
+	v.gpuProcs.Truncation = fyne.TextTruncateEllipsis
+	v.gpuErrors = caption("")
+	v.gpuErrors.Wrapping = fyne.TextWrapWord
+	v.gpuErrors.Hide()
+
+	stat := func(name string, l *widget.Label) fyne.CanvasObject {
+		return container.NewHBox(caption(name), l)
+	}
+	telemetry := container.NewHBox(stat("Temp", v.gpuTemp), stat("Power", v.gpuPower), stat("Load", v.gpuUtil))
+	v.gpuOK = container.NewVBox(
+		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore, v.gpuCC.obj, v.gpuDriver), v.gpuName),
+		container.NewBorder(nil, nil, caption("VRAM"), nil, v.vramBar),
+		telemetry,
+		container.NewBorder(nil, nil, caption("Also using it"), nil, v.gpuProcs),
+		v.gpuErrors,
+	)
+	v.gpuHead = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	v.gpuHead.Importance = widget.WarningImportance
+	v.gpuReason = wrapLabel("")
+	v.gpuNone = container.NewVBox(
+		container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, v.gpuHead),
+		v.gpuReason)
+	v.gpuOK.Hide()
+	return panel("GPU", nil, container.NewStack(v.gpuOK, v.gpuNone))
+}
+
+func (v *mainView) buildOllama() fyne.CanvasObject {
+	v.ollamaPill = newPill("Checking…", colorGrey, pillText)
+	v.ollamaVersion = widget.NewLabel("—")
+	v.ollamaMode = widget.NewLabel("—")
+	v.ollamaAddr = widget.NewLabel("—")
+	v.ollamaAddr.Truncation = fyne.TextTruncateEllipsis
+	v.ollamaErr = wrapLabel("")
+	v.ollamaErr.Importance = widget.DangerImportance
+	v.ollamaErr.Hide()
+	form := container.New(layout.NewFormLayout(),
+		caption("Version"), v.ollamaVersion,
+		caption("Mode"), v.ollamaMode,
+		caption("Address"), v.ollamaAddr)
+	p := panel("Ollama", v.ollamaPill.obj, container.NewVBox(form, v.ollamaErr))
+	v.ollamaPill.parent = p
+	return p
+}
+
+func (v *mainView) buildModels() fyne.CanvasObject {
+	v.noModels = wrapLabel("No models yet. Download one below, e.g. llama3.2:1b.")
+	v.noModels.Importance = widget.LowImportance
+	v.modelsBox = container.NewVBox(v.noModels)
+
+	v.pullEntry = widget.NewEntry()
+	v.pullEntry.SetPlaceHolder("Model name, e.g. llama3.2:1b")
+	v.pullEntry.OnSubmitted = func(string) { v.startPull() }
+	v.pullEntry.OnChanged = func(string) { v.updatePullButton() }
+	v.pullBtn = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), v.startPull)
+	v.pullBtn.Importance = widget.MediumImportance
+	v.pullBtn.Disable()
+	v.pullsBox = container.NewVBox()
+
+	download := container.NewVBox(
+		widget.NewSeparator(),
+		container.NewBorder(nil, nil, caption("Download model"), v.pullBtn, v.pullEntry),
+		v.pullsBox)
+	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVScroll(v.modelsBox)))
+}
+
+// refresh renders st. It is cheap when little changed: widgets are updated
+// in place and rows are only rebuilt when the set of models changes.
+func (v *mainView) refresh(st worker.Status) {
+	v.status = st
+	v.renderHeader()
+	v.renderGPU(st.GPU)
+	v.renderOllama(st.Ollama)
+	v.renderModels()
+	v.renderPulls()
+	if v.onRender != nil {
+		v.onRender(st, v.busy)
+	}
+}
+
+func (v *mainView) renderHeader() {
+	st := v.status
+	v.stateBadge.set(stateWord(st.State), stateColor(st.State))
+	errText := ""
+	if st.State == worker.StateError {
+		errText = st.Error
+		if errText == "" {
+			errText = "Something needs your attention."
+		}
+	}
+	setLabel(v.stateError, errText, widget.DangerImportance)
+	setVisible(v.stateError, errText != "")
+	v.updateToggle()
+}
+
+// startedState reports whether the worker counts as started (Stop is the action).
+func startedState(s worker.State) bool { return s == worker.StateRunning || s == worker.StateError }
+
+func (v *mainView) updateToggle() {
+	b := v.toggleBtn
+	text, icon, imp := "Start sharing", theme.MediaPlayIcon(), widget.HighImportance
+	if startedState(v.status.State) {
+		text, icon, imp = "Stop sharing", theme.MediaStopIcon(), widget.DangerImportance
+	}
+	if v.busy {
+		if startedState(v.status.State) {
+			text = "Stopping…"
+		} else {
+			text = "Starting…"
+		}
+	}
+	if b.Text != text || b.Importance != imp || b.Icon != icon {
+		b.Text, b.Icon, b.Importance = text, icon, imp
+		b.Refresh()
+	}
+	if v.busy {
+		b.Disable()
+	} else {
+		b.Enable()
+	}
+}
+
+// toggle starts or stops the worker on a goroutine; the button is disabled meanwhile.
+func (v *mainView) toggle() {
+	if v.busy {
+		return
+	}
+	stop := startedState(v.status.State)
+	v.busy = true
+	v.updateToggle()
+	if v.onRender != nil {
+		v.onRender(v.status, true)
+	}
+	go func() {
+		var err error
+		if stop {
+			v.log.Info("stopping worker")
+			err = v.core.Stop(v.ctx)
+		} else {
+			v.log.Info("starting worker")
+			err = v.core.Start(v.ctx)
+		}
+		st := v.core.Status()
+		v.do(func() {
+			v.busy = false
+			if err != nil {
+				v.log.Warn("start/stop failed", "stop", stop, "err", err)
+				title := "Could not start"
+				if stop {
+					title = "Could not stop"
+				}
+				v.showError(title, err)
+			}
+			v.refresh(st)
+		})
+	}()
+}
+
+func (v *mainView) showError(title string, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	dialog.ShowError(fmt.Errorf("%s: %w", title, err), v.win)
+}
+
+func (v *mainView) renderGPU(snap gpu.Snapshot) {
+	ok := snap.State == gpu.StateOK && len(snap.Devices) > 0
+	setVisible(v.gpuOK, ok)
+	setVisible(v.gpuNone, !ok)
+	if !ok {
+		head := gpuHeadline(snap.State)
+		if snap.State == gpu.StateOK { // ok but no devices: say so
+			head = gpuHeadline(gpu.StateNoDevice)
+		}
+		setLabel(v.gpuHead, head, widget.WarningImportance)
+		setLabel(v.gpuReason, gpuReason(snap), widget.MediumImportance)
+		return
+	}
+	d := snap.Devices[0]
+	setLabel(v.gpuName, d.Name, widget.MediumImportance)
+	v.gpuCC.setVisible(d.ConfidentialCompute)
+	more := ""
+	if n := len(snap.Devices) - 1; n == 1 {
+		more = "+1 more GPU"
+	} else if n > 1 {
+		more = fmt.Sprintf("+%d more GPUs", n)
+	}
+	v.gpuMore.set(more, theme.ColorNamePlaceHolder)
+	setVisible(v.gpuMore, more != "")
+	v.vramLabel = vramText(d)
+	v.vramBar.SetValue(vramFraction(d)) // also refreshes the text
+	v.vramBar.Refresh()
+	v.gpuDriver.set(driverText(snap), theme.ColorNamePlaceHolder)
+	tempImp := widget.MediumImportance
+	if d.TemperatureC >= 85 {
+		tempImp = widget.DangerImportance
+	}
+	setLabel(v.gpuTemp, fmt.Sprintf("%d °C", d.TemperatureC), tempImp)
+	setLabel(v.gpuPower, powerText(d), widget.MediumImportance)
+	setLabel(v.gpuUtil, fmt.Sprintf("%d%%", d.UtilizationGPU), widget.MediumImportance)
+	procs := processText(d.Processes)
+	setLabel(v.gpuProcs, strings.ReplaceAll(procs, "\n", "; "), widget.MediumImportance)
+	errs := strings.Join(d.Errors, "; ")
+	v.gpuErrors.set(errs, theme.ColorNamePlaceHolder)
+	setVisible(v.gpuErrors, errs != "")
+}
+
+func (v *mainView) renderOllama(o modelrt.Status) {
+	if o.Reachable {
+		v.ollamaPill.set("Reachable", colorGreen)
+	} else if o.Error == "" && o.Address == "" && o.Version == "" {
+		v.ollamaPill.set("Not started", colorGrey)
+	} else {
+		v.ollamaPill.set("Not reachable", colorRed)
+	}
+	version := o.Version
+	if version == "" {
+		version = "—"
+	}
+	setLabel(v.ollamaVersion, version, widget.MediumImportance)
+	mode := ollamaMode(o.Mode)
+	if o.Mode == modelrt.ModeManaged && o.PID > 0 {
+		mode += fmt.Sprintf(" (pid %d)", o.PID)
+	}
+	if o.Restarts > 0 {
+		mode += fmt.Sprintf(", restarted %d×", o.Restarts)
+	}
+	setLabel(v.ollamaMode, mode, widget.MediumImportance)
+	addr := o.Address
+	if addr == "" {
+		addr = "—"
+	}
+	setLabel(v.ollamaAddr, addr, widget.MediumImportance)
+	setLabel(v.ollamaErr, o.Error, widget.DangerImportance)
+	setVisible(v.ollamaErr, o.Error != "")
+}
+
+func (v *mainView) renderModels() {
+	st := v.status
+	order := make([]string, 0, len(st.Models))
+	loaded := map[string]bool{}
+	for _, l := range st.Loaded {
+		loaded[l.Name] = true
+	}
+	for _, m := range st.Models {
+		order = append(order, m.Name)
+		r := v.modelRows[m.Name]
+		if r == nil {
+			r = v.newModelRow(m.Name)
+			v.modelRows[m.Name] = r
+		}
+		r.update(m, m.Name == st.Model, m.Loaded || loaded[m.Name])
+	}
+	for name := range v.modelRows {
+		if !slices.Contains(order, name) {
+			delete(v.modelRows, name)
+		}
+	}
+	if slices.Equal(order, v.modelOrder) && len(order) > 0 {
+		return
+	}
+	v.modelOrder = order
+	objs := []fyne.CanvasObject{}
+	if len(order) == 0 {
+		objs = append(objs, v.noModels)
+	}
+	for i, name := range order {
+		if i > 0 {
+			objs = append(objs, widget.NewSeparator())
+		}
+		objs = append(objs, v.modelRows[name].obj)
+	}
+	v.modelsBox.Objects = objs
+	v.modelsBox.Refresh()
+}
+
+func (v *mainView) newModelRow(name string) *modelRow {
+	r := &modelRow{name: name}
+	r.nameSeg = &widget.TextSegment{Text: name + "   ", Style: widget.RichTextStyle{Inline: true, TextStyle: fyne.TextStyle{Bold: true}}}
+	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}}
+	r.title = widget.NewRichText(r.nameSeg, r.detailSeg)
+	r.title.Truncation = fyne.TextTruncateEllipsis
+	r.serving = newPill("Serving", colorBlue, pillText)
+	r.loaded = newPill("Loaded", colorPurple, pillText)
+	r.fit = newPill("", colorGreen, pillText)
+	r.serve = widget.NewButtonWithIcon("Serve", theme.ConfirmIcon(), func() { v.serveModel(name) })
+	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { v.confirmDelete(name) })
+	r.del.Importance = widget.DangerImportance
+	right := container.NewHBox(r.serving.obj, r.loaded.obj, r.fit.obj, container.NewCenter(r.serve), container.NewCenter(r.del))
+	r.obj = container.NewBorder(nil, nil, nil, right, container.NewVBox(layout.NewSpacer(), r.title, layout.NewSpacer()))
+	r.fit.parent = r.obj
+	return r
+}
+
+func (r *modelRow) update(m modelrt.Model, serving, loaded bool) {
+	if d := modelDetails(m); r.detailSeg.Text != d {
+		r.detailSeg.Text = d
+		r.title.Refresh()
+	}
+	r.serving.setVisible(serving)
+	r.loaded.setVisible(loaded)
+	fit := fitText(m)
+	c := colorGreen
+	if !m.FitsVRAM {
+		c = colorAmber
+	}
+	// Long notes are cut on the badge; the details line has room for nothing else.
+	short := fit
+	if len([]rune(short)) > 34 {
+		short = string([]rune(short)[:33]) + "…"
+	}
+	r.fit.set(short, c)
+	if serving {
+		r.serve.Disable()
+	} else {
+		r.serve.Enable()
+	}
+	r.obj.Refresh()
+}
+
+func (v *mainView) serveModel(name string) {
+	go func() {
+		v.log.Info("serving model", "model", name)
+		err := v.core.SetModel(name)
+		st := v.core.Status()
+		v.do(func() {
+			if err != nil {
+				v.showError("Could not serve "+name, err)
+			}
+			v.refresh(st)
+		})
+	}()
+}
+
+func (v *mainView) confirmDelete(name string) {
+	msg := fmt.Sprintf("Delete %s from this computer?\nYou can download it again later.", name)
+	if name == v.status.Model {
+		msg = fmt.Sprintf("%s is the model Cocoon serves. Delete it from this computer?", name)
+	}
+	d := dialog.NewConfirm("Delete model", msg, func(ok bool) {
+		if ok {
+			v.deleteModel(name)
+		}
+	}, v.win)
+	d.SetConfirmText("Delete")
+	d.SetDismissText("Keep")
+	d.SetConfirmImportance(widget.DangerImportance)
+	v.confirm = d
+	d.Show()
+}
+
+func (v *mainView) deleteModel(name string) {
+	go func() {
+		v.log.Info("deleting model", "model", name)
+		err := v.core.DeleteModel(v.ctx, name)
+		st := v.core.Status()
+		v.do(func() {
+			if err != nil {
+				v.showError("Could not delete "+name, err)
+			}
+			v.refresh(st)
+		})
+	}()
+}
+
+func (v *mainView) updatePullButton() {
+	name := strings.TrimSpace(v.pullEntry.Text)
+	_, busy := v.pulling[name]
+	if name == "" || busy {
+		v.pullBtn.Disable()
+	} else {
+		v.pullBtn.Enable()
+	}
+}
+
+// startPull downloads the model named in the entry on a goroutine.
+func (v *mainView) startPull() {
+	name := strings.TrimSpace(v.pullEntry.Text)
+	if name == "" {
+		return
+	}
+	if _, busy := v.pulling[name]; busy {
+		return
+	}
+	ctx, cancel := context.WithCancel(v.ctx)
+	v.pulling[name] = cancel
+	delete(v.pullErrs, name)
+	delete(v.eventPulls, name)
+	delete(v.dismissed, name)
+	v.pullEntry.SetText("")
+	v.updatePullButton()
+	v.renderPulls()
+	go func() {
+		v.log.Info("downloading model", "model", name)
+		err := v.core.PullModel(ctx, name)
+		cancelled := ctx.Err() != nil
+		cancel()
+		st := v.core.Status()
+		v.do(func() {
+			delete(v.pulling, name)
+			switch {
+			case cancelled:
+				v.log.Info("download cancelled", "model", name)
+				v.dismissed[name] = true
+			case err != nil:
+				v.log.Warn("download failed", "model", name, "err", err)
+				v.pullErrs[name] = err.Error()
+			default:
+				v.log.Info("download finished", "model", name)
+			}
+			v.updatePullButton()
+			v.refresh(st)
+		})
+	}()
+}
+
+// pullState is what one pull row shows.
+type pullState struct {
+	progress modelrt.PullProgress
+	ours     bool // started here, so it can be cancelled
+	failed   string
+}
+
+// pullStates merges the core's view of downloads with this window's own.
+func (v *mainView) pullStates() map[string]pullState {
+	out := map[string]pullState{}
+	names := map[string]bool{}
+	for n := range v.status.Pulls {
+		names[n] = true
+	}
+	for n := range v.eventPulls {
+		names[n] = true
+	}
+	for n := range v.pulling {
+		names[n] = true
+	}
+	for n := range v.pullErrs {
+		names[n] = true
+	}
+	for n := range names {
+		p, ok := v.status.Pulls[n]
+		if !ok {
+			p = v.eventPulls[n]
+		}
+		_, ours := v.pulling[n]
+		s := pullState{progress: p, ours: ours}
+		if !ours {
+			s.failed = v.pullErrs[n]
+			if s.failed == "" {
+				s.failed = p.Err
+			}
+		}
+		switch {
+		case ours:
+		case v.dismissed[n]:
+			continue
+		case s.failed != "":
+		case ok && !p.Done: // a download the core started itself
+		default:
+			continue
+		}
+		out[n] = s
+	}
+	return out
+}
+
+func (v *mainView) renderPulls() {
+	states := v.pullStates()
+	order := make([]string, 0, len(states))
+	for n := range states {
+		order = append(order, n)
+	}
+	slices.Sort(order)
+	for n, s := range states {
+		r := v.pullRows[n]
+		if r == nil {
+			r = v.newPullRow(n)
+			v.pullRows[n] = r
+		}
+		r.update(s)
+	}
+	for n := range v.pullRows {
+		if _, ok := states[n]; !ok {
+			delete(v.pullRows, n)
+		}
+	}
+	if slices.Equal(order, v.pullOrder) {
+		return
+	}
+	v.pullOrder = order
+	objs := make([]fyne.CanvasObject, 0, len(order))
+	for _, n := range order {
+		objs = append(objs, v.pullRows[n].obj)
+	}
+	v.pullsBox.Objects = objs
+	v.pullsBox.Refresh()
+}
+
+func (v *mainView) newPullRow(name string) *pullRow {
+	r := &pullRow{name: name}
+	r.title = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	r.bar = widget.NewProgressBar()
+	r.bar.TextFormatter = func() string { return r.barText }
+	r.detail = caption("")
+	r.detail.Wrapping = fyne.TextWrapWord
+	r.detail.Hide()
+	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if c := v.pulling[name]; c != nil {
+			c()
+			r.cancel.Disable()
+		}
+	})
+	r.close = widget.NewButtonWithIcon("", theme.CancelIcon(), func() {
+		v.dismissed[name] = true
+		delete(v.pullErrs, name)
+		v.renderPulls()
+	})
+	r.close.Importance = widget.LowImportance
+	r.obj = container.NewBorder(nil, nil, r.title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail))
+	return r
+}
+
+func (r *pullRow) update(s pullState) {
+	p := s.progress
+	if s.failed != "" {
+		r.bar.Hide()
+		r.detail.set("Download failed: "+s.failed, theme.ColorNameError)
+		r.detail.Show()
+		r.cancel.Hide()
+		r.close.Show()
+		return
+	}
+	r.detail.Hide()
+	r.bar.Show()
+	r.barText = pullText(p)
+	r.bar.SetValue(pullPercent(p) / 100) // refreshes the text too
+	r.close.Hide()
+	setVisible(r.cancel, s.ours)
+	if s.ours {
+		r.cancel.Enable()
+	}
+}
+
+// handleEvent folds what an event carries into the view's own state; the
+// caller then refreshes from the core's Status.
+func (v *mainView) handleEvent(ev worker.Event) {
+	switch ev.Type {
+	case worker.EventPull:
+		if p, ok := ev.Data.(modelrt.PullProgress); ok && p.Model != "" {
+			v.eventPulls[p.Model] = p
+		}
+	case worker.EventError:
+		msg := fmt.Sprint(ev.Data)
+		if s, ok := ev.Data.(string); ok {
+			msg = s
+		} else if err, ok := ev.Data.(error); ok {
+			msg = err.Error()
+		}
+		if msg == "" {
+			return
+		}
+		t := ev.Time
+		if t.IsZero() {
+			t = time.Now()
+		}
+		setLabel(v.notice, t.Format("15:04")+"  "+msg, widget.WarningImportance)
+		v.noticeRow.Show()
+	}
+}
+
+// cancelPulls cancels every download this window started (on quit).
+func (v *mainView) cancelPulls() {
+	for _, c := range v.pulling {
+		c()
+	}
+}

@@ -1,0 +1,246 @@
+// Package cli is Cocoon Desktop's command line: it parses flags, sets up
+// directories and logging, builds the worker core and hands it to the GUI,
+// to headless mode or to a subcommand (doctor, version). main only calls Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"syscall"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/app"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/logging"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/paths"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// Version is the app version, set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	ExitOK        = 0
+	ExitUnhealthy = 1 // doctor: not able to serve
+	ExitUsage     = 2
+	ExitFailure   = 3
+)
+
+// common are the flags every mode accepts.
+type common struct {
+	dataDir    string
+	logLevel   string
+	ollamaAddr string
+	noAttach   bool
+	model      string
+	vramMB     uint64
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", "", "keep all data, settings and logs under this dir (env "+paths.EnvDataDir+")")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.ollamaAddr, "ollama", "", "use the Ollama at this address if it answers (default $OLLAMA_HOST or 127.0.0.1:11434)")
+	fs.BoolVar(&c.noAttach, "no-attach", false, "never use a running Ollama: always start a managed one")
+	fs.StringVar(&c.model, "model", "", "model to serve (default: the built-in tiny model, or the first local one)")
+	fs.Uint64Var(&c.vramMB, "vram-reserve-mb", 1024, "VRAM kept free for the owner when judging whether a model fits")
+}
+
+// Main runs the program with args (without the program name) and returns the exit code.
+func Main(args []string) int {
+	return run(args, os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := flag.NewFlagSet("cocoon-desktop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	headless := fs.Bool("headless", false, "run without a window or tray (rigs and servers); Ctrl-C stops")
+	noStart := fs.Bool("no-start", false, "headless: do not start serving by itself")
+	c.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Cocoon Desktop %s: rent your idle NVIDIA GPU to an AI-inference network.\n\n", Version)
+		fmt.Fprintf(stderr, "usage:\n  cocoon-desktop [flags]            the app (window + tray)\n")
+		fmt.Fprintf(stderr, "  cocoon-desktop --headless [flags] the same core without a display\n")
+		fmt.Fprintf(stderr, "  cocoon-desktop doctor [--json]    check GPU, Ollama and models\n")
+		fmt.Fprintf(stderr, "  cocoon-desktop version\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		switch rest[0] {
+		case "doctor":
+			return doctorCmd(rest[1:], c, stdout, stderr)
+		case "version":
+			fmt.Fprintf(stdout, "cocoon-desktop %s (Ollama %s, %s/%s)\n", Version, modelrt.OllamaVersion, goruntime.GOOS, goruntime.GOARCH)
+			return ExitOK
+		default:
+			fmt.Fprintf(stderr, "unknown command %q\n", rest[0])
+			fs.Usage()
+			return ExitUsage
+		}
+	}
+	if !*headless && !hasDisplay() {
+		fmt.Fprintln(stderr, "No display found ($DISPLAY and $WAYLAND_DISPLAY are empty): running headless.")
+		*headless = true
+	}
+	env, err := setup(c, *headless, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "cocoon-desktop:", err)
+		return ExitFailure
+	}
+	defer env.close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *headless {
+		return runHeadless(ctx, env, !*noStart, stdout)
+	}
+	return runGUI(ctx, env)
+}
+
+func hasDisplay() bool {
+	if goruntime.GOOS != "linux" && goruntime.GOOS != "freebsd" {
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+// environment is what every mode shares once set up.
+type environment struct {
+	dirs  paths.Dirs
+	log   *slog.Logger
+	core  *worker.Core
+	close func()
+}
+
+func setup(c common, logToStderr bool, stderr io.Writer) (*environment, error) {
+	level, err := logging.ParseLevel(c.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := paths.Resolve(c.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := dirs.Create(); err != nil {
+		return nil, err
+	}
+	logger, closeLog, err := logging.Setup(dirs.Logs, level, logToStderr)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("cocoon-desktop starting", "version", Version, "data_dir", dirs.Data, "log_dir", dirs.Logs)
+	core := worker.New(worker.Config{
+		DataDir:       dirs.Data,
+		Model:         c.model,
+		SeedTinyModel: true,
+		Logger:        logger,
+		Runtime: modelrt.Config{
+			AttachAddr:  c.ollamaAddr,
+			NoAttach:    c.noAttach,
+			VRAMReserve: c.vramMB << 20,
+		},
+	})
+	return &environment{dirs: dirs, log: logger, core: core, close: func() { _ = closeLog() }}, nil
+}
+
+// runCore runs the core in the background; the returned func waits for it.
+func runCore(ctx context.Context, env *environment) func() error {
+	done := make(chan error, 1)
+	go func() { done <- env.core.Run(ctx) }()
+	return func() error { return <-done }
+}
+
+func runGUI(ctx context.Context, env *environment) int {
+	ctx, cancel := context.WithCancel(ctx)
+	wait := runCore(ctx, env)
+	tray, why := app.TrayAvailable()
+	if !tray {
+		env.log.Warn("no system tray: running with the window only", "reason", why)
+	}
+	err := app.Run(ctx, env.core, app.Options{Tray: tray, Logger: env.log})
+	cancel()
+	if werr := wait(); werr != nil {
+		env.log.Error("core stopped with an error", "err", werr)
+	}
+	if err != nil {
+		env.log.Error("app stopped with an error", "err", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.Writer) int {
+	wait := runCore(ctx, env)
+	events, unsubscribe := env.core.Subscribe(64)
+	defer unsubscribe()
+	if autoStart {
+		go func() {
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			if err := env.core.WaitModels(wctx); err != nil {
+				return
+			}
+			if err := env.core.Start(ctx); err != nil && ctx.Err() == nil {
+				env.log.Error("could not start serving", "err", err)
+			}
+		}()
+	}
+	fmt.Fprintf(out, "Cocoon Desktop %s running headless; data in %s, logs in %s. Ctrl-C stops.\n", Version, env.dirs.Data, env.dirs.Logs)
+	var last string
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopping...")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = env.core.Stop(sctx)
+			cancel()
+			if err := wait(); err != nil {
+				fmt.Fprintln(out, "stopped with an error:", err)
+				return ExitFailure
+			}
+			fmt.Fprintln(out, "stopped.")
+			return ExitOK
+		case ev, ok := <-events:
+			if !ok {
+				return ExitOK
+			}
+			if ev.Type == worker.EventGPU || ev.Type == worker.EventPull {
+				continue
+			}
+			if line := statusLine(env.core.Status()); line != last {
+				fmt.Fprintln(out, line)
+				last = line
+			}
+		}
+	}
+}
+
+// statusLine is headless mode's one-line view of the core.
+func statusLine(s worker.Status) string {
+	ollama := "ollama: not reachable"
+	if s.Ollama.Reachable {
+		ollama = fmt.Sprintf("ollama %s (%s) at %s", s.Ollama.Version, s.Ollama.Mode, s.Ollama.Address)
+	} else if s.Ollama.Error != "" {
+		ollama = "ollama: " + s.Ollama.Error
+	}
+	line := fmt.Sprintf("[%s] %s · %s · %d model(s), serving %q", s.State, gpuLine(s), ollama, len(s.Models), s.Model)
+	if s.Error != "" {
+		line += " · " + s.Error
+	}
+	return line
+}
+
+func gpuLine(s worker.Status) string { return s.GPU.Summary() }

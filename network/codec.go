@@ -1,0 +1,367 @@
+package network
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// ProtocolError is a decoding or validation failure with its wire code.
+type ProtocolError struct {
+	Code    string // one of the Code constants
+	Message string
+	Ref     string // the offending Envelope.ID, when known
+}
+
+func (e *ProtocolError) Error() string { return "network: " + e.Code + ": " + e.Message }
+
+// AsErrorMsg turns the error into the ErrorMsg to send back.
+func (e *ProtocolError) AsErrorMsg() ErrorMsg {
+	return ErrorMsg{Code: e.Code, Message: e.Message, Ref: e.Ref}
+}
+
+// ErrProtocol matches every *ProtocolError with errors.Is.
+var ErrProtocol = errors.New("network: protocol error")
+
+func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
+
+func protoErr(code, ref, format string, args ...any) *ProtocolError {
+	return &ProtocolError{Code: code, Ref: ref, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validator is implemented by every payload type; Validate checks limits and
+// required fields after decoding.
+type Validator interface{ Validate() error }
+
+// Encode builds one frame. It validates the payload first, so a peer never
+// receives a message this code would reject.
+func Encode(typ, id string, payload Validator) ([]byte, error) {
+	if payload != nil {
+		if err := payload.Validate(); err != nil {
+			return nil, fmt.Errorf("network: encode %s: %w", typ, err)
+		}
+	}
+	env := Envelope{V: ProtocolVersion, Type: typ, ID: id}
+	if payload != nil {
+		data, err := json.Marshal(payload)
+		if err != nil {
+			return nil, fmt.Errorf("network: encode %s: %w", typ, err)
+		}
+		env.Data = data
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("network: encode %s: %w", typ, err)
+	}
+	if len(b) > MaxMessageSize {
+		return nil, protoErr(CodeTooLarge, id, "%s message is %d bytes, limit %d", typ, len(b), MaxMessageSize)
+	}
+	return b, nil
+}
+
+// knownTypes maps each message type to a constructor of its payload.
+var knownTypes = map[string]func() Validator{
+	TypeHello:        func() Validator { return &Hello{} },
+	TypeChallenge:    func() Validator { return &Challenge{} },
+	TypeAuth:         func() Validator { return &Auth{} },
+	TypeWelcome:      func() Validator { return &Welcome{} },
+	TypeRegister:     func() Validator { return &Register{} },
+	TypeAvailability: func() Validator { return &Availability{} },
+	TypePing:         func() Validator { return &Ping{} },
+	TypePong:         func() Validator { return &Ping{} },
+	TypeJob:          func() Validator { return &Job{} },
+	TypeDelta:        func() Validator { return &Delta{} },
+	TypeDone:         func() Validator { return &Done{} },
+	TypeJobError:     func() Validator { return &JobError{} },
+	TypeCancel:       func() Validator { return &Cancel{} },
+	TypeReceipt:      func() Validator { return &SignedReceipt{} },
+	TypeError:        func() Validator { return &ErrorMsg{} },
+	TypeBye:          func() Validator { return &Bye{} },
+}
+
+// Decode parses and validates one frame, returning the envelope and its
+// typed payload (a pointer, e.g. *Job). Every failure is a *ProtocolError
+// whose Code says what to answer; Decode never panics on any input.
+func Decode(frame []byte) (Envelope, Validator, error) {
+	var env Envelope
+	if len(frame) > MaxMessageSize {
+		return env, nil, protoErr(CodeTooLarge, "", "message is %d bytes, limit %d", len(frame), MaxMessageSize)
+	}
+	if err := strictUnmarshal(frame, &env); err != nil {
+		return env, nil, protoErr(CodeBadMessage, "", "not a protocol envelope: %v", err)
+	}
+	if len(env.ID) > MaxJobIDLength {
+		return env, nil, protoErr(CodeBadMessage, "", "message id longer than %d bytes", MaxJobIDLength)
+	}
+	if env.V != ProtocolVersion {
+		return env, nil, protoErr(CodeUnsupportedVersion, env.ID, "protocol version %d, this side speaks %d", env.V, ProtocolVersion)
+	}
+	mk, ok := knownTypes[env.Type]
+	if !ok {
+		return env, nil, protoErr(CodeBadMessage, env.ID, "unknown message type %q", truncate(env.Type, 64))
+	}
+	payload := mk()
+	data := env.Data
+	if len(data) == 0 {
+		data = []byte("{}")
+	}
+	if err := strictUnmarshal(data, payload); err != nil {
+		return env, nil, protoErr(CodeBadMessage, env.ID, "%s: %v", env.Type, err)
+	}
+	if err := payload.Validate(); err != nil {
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			pe.Ref = env.ID
+			return env, nil, pe
+		}
+		return env, nil, protoErr(CodeBadMessage, env.ID, "%s: %v", env.Type, err)
+	}
+	return env, payload, nil
+}
+
+// strictUnmarshal rejects unknown fields and trailing data: a peer that
+// sends fields we do not know is on another version and must be told so.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return protoErr(CodeTooLarge, "", "%s is %d bytes, limit %d", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return protoErr(CodeBadMessage, "", "%s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+func checkJobID(id string) error {
+	if id == "" {
+		return protoErr(CodeBadMessage, "", "job_id is required")
+	}
+	return checkText("job_id", id, MaxJobIDLength)
+}
+
+func checkLen(field string, b []byte, n int) error {
+	if len(b) != n {
+		return protoErr(CodeBadMessage, "", "%s must be %d bytes, got %d", field, n, len(b))
+	}
+	return nil
+}
+
+// Validate implementations: limits and required fields of each payload.
+
+func (m *Hello) Validate() error {
+	if err := checkLen("worker_key", m.WorkerKey, 32); err != nil {
+		return err
+	}
+	if err := checkLen("client_nonce", m.ClientNonce, 32); err != nil {
+		return err
+	}
+	return checkText("app_version", m.AppVersion, 64)
+}
+
+func (m *Challenge) Validate() error {
+	if err := checkLen("proxy_key", m.ProxyKey, 32); err != nil {
+		return err
+	}
+	if err := checkLen("nonce", m.Nonce, 32); err != nil {
+		return err
+	}
+	return checkLen("proxy_sig", m.ProxySig, 64)
+}
+
+func (m *Auth) Validate() error { return checkLen("worker_sig", m.WorkerSig, 64) }
+
+func (m *Welcome) Validate() error {
+	if m.WorkerID == "" {
+		return protoErr(CodeBadMessage, "", "worker_id is required")
+	}
+	if m.HeartbeatMS < 0 {
+		return protoErr(CodeBadMessage, "", "heartbeat_ms is negative")
+	}
+	return checkText("worker_id", m.WorkerID, 128)
+}
+
+func (m *Register) Validate() error {
+	if len(m.Models) > MaxModels {
+		return protoErr(CodeTooLarge, "", "%d models, limit %d", len(m.Models), MaxModels)
+	}
+	for _, mi := range m.Models {
+		if mi.Name == "" {
+			return protoErr(CodeBadMessage, "", "a model has no name")
+		}
+		if err := checkText("model name", mi.Name, MaxModelName); err != nil {
+			return err
+		}
+		if mi.Size < 0 {
+			return protoErr(CodeBadMessage, "", "model %s has a negative size", mi.Name)
+		}
+	}
+	if m.CoefficientMilli < 1 || m.CoefficientMilli > 100_000 {
+		return protoErr(CodeBadMessage, "", "coefficient_milli %d out of range 1..100000", m.CoefficientMilli)
+	}
+	if m.MaxConcurrent < 1 || m.MaxConcurrent > 64 {
+		return protoErr(CodeBadMessage, "", "max_concurrent %d out of range 1..64", m.MaxConcurrent)
+	}
+	if m.GPU.Count < 0 {
+		return protoErr(CodeBadMessage, "", "gpu count is negative")
+	}
+	if err := checkText("gpu name", m.GPU.Name, 256); err != nil {
+		return err
+	}
+	if err := checkText("gpu driver", m.GPU.Driver, 64); err != nil {
+		return err
+	}
+	return checkText("payout_address", m.PayoutAddress, 128)
+}
+
+func (m *Availability) Validate() error {
+	switch m.State {
+	case Accepting, Draining, Paused:
+	default:
+		return protoErr(CodeBadMessage, "", "unknown availability state %q", truncate(m.State, 32))
+	}
+	return checkText("reason", m.Reason, MaxReasonLength)
+}
+
+func (m *Ping) Validate() error { return nil }
+
+func (m *Job) Validate() error {
+	if err := checkJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Model == "" {
+		return protoErr(CodeBadMessage, "", "model is required")
+	}
+	if err := checkText("model", m.Model, MaxModelName); err != nil {
+		return err
+	}
+	if len(m.Messages) == 0 {
+		return protoErr(CodeBadMessage, "", "messages are required")
+	}
+	if len(m.Messages) > MaxMessages {
+		return protoErr(CodeTooLarge, "", "%d messages, limit %d", len(m.Messages), MaxMessages)
+	}
+	for _, cm := range m.Messages {
+		switch cm.Role {
+		case "system", "user", "assistant":
+		default:
+			return protoErr(CodeBadMessage, "", "unknown role %q", truncate(cm.Role, 32))
+		}
+		if !utf8.ValidString(cm.Content) {
+			return protoErr(CodeBadMessage, "", "message content is not valid UTF-8")
+		}
+	}
+	if m.MaxTokens < 0 || m.MaxTokens > MaxMaxTokens {
+		return protoErr(CodeBadMessage, "", "max_tokens %d out of range 0..%d", m.MaxTokens, MaxMaxTokens)
+	}
+	if m.Deadline <= 0 {
+		return protoErr(CodeBadMessage, "", "deadline is required")
+	}
+	if t := m.Options.Temperature; t != nil && (*t < 0 || *t > 2) {
+		return protoErr(CodeBadMessage, "", "temperature %v out of range 0..2", *t)
+	}
+	if p := m.Options.TopP; p != nil && (*p < 0 || *p > 1) {
+		return protoErr(CodeBadMessage, "", "top_p %v out of range 0..1", *p)
+	}
+	return nil
+}
+
+func (m *Delta) Validate() error {
+	if err := checkJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Seq < 0 {
+		return protoErr(CodeBadMessage, "", "seq is negative")
+	}
+	return checkText("text", m.Text, MaxDeltaText)
+}
+
+func (m *Done) Validate() error {
+	if err := checkJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Usage.PromptTokens < 0 || m.Usage.CompletionTokens < 0 || m.Usage.EvalMS < 0 || m.Usage.TotalMS < 0 {
+		return protoErr(CodeBadMessage, "", "negative usage")
+	}
+	return checkText("finish_reason", m.FinishReason, 32)
+}
+
+func (m *JobError) Validate() error {
+	if err := checkJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Code == "" {
+		return protoErr(CodeBadMessage, "", "code is required")
+	}
+	if err := checkText("code", m.Code, 64); err != nil {
+		return err
+	}
+	return checkText("message", m.Message, MaxReasonLength)
+}
+
+func (m *Cancel) Validate() error {
+	if err := checkJobID(m.JobID); err != nil {
+		return err
+	}
+	return checkText("reason", m.Reason, MaxReasonLength)
+}
+
+func (m *SignedReceipt) Validate() error {
+	r := m.Receipt
+	if err := checkJobID(r.JobID); err != nil {
+		return err
+	}
+	if err := checkLen("proxy_key", m.ProxyKey, 32); err != nil {
+		return err
+	}
+	if err := checkLen("signature", m.Signature, 64); err != nil {
+		return err
+	}
+	if r.WorkerID == "" || r.Model == "" {
+		return protoErr(CodeBadMessage, "", "receipt needs worker_id and model")
+	}
+	if err := checkText("worker_id", r.WorkerID, 128); err != nil {
+		return err
+	}
+	if err := checkText("model", r.Model, MaxModelName); err != nil {
+		return err
+	}
+	if r.Amount < 0 || r.Cumulative < r.Amount || r.Seq < 1 || r.PromptTokens < 0 || r.CompletionTokens < 0 {
+		return protoErr(CodeBadMessage, "", "receipt has inconsistent amounts")
+	}
+	return nil
+}
+
+func (m *ErrorMsg) Validate() error {
+	if m.Code == "" {
+		return protoErr(CodeBadMessage, "", "code is required")
+	}
+	if err := checkText("code", m.Code, 64); err != nil {
+		return err
+	}
+	if err := checkText("ref", m.Ref, MaxJobIDLength); err != nil {
+		return err
+	}
+	return checkText("message", m.Message, MaxReasonLength)
+}
+
+func (m *Bye) Validate() error { return checkText("reason", m.Reason, MaxReasonLength) }

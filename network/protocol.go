@@ -1,0 +1,348 @@
+// Package network is the wire protocol between Cocoon desktop workers and a
+// Cocoon network proxy, and the worker side of it (Client).
+//
+// One long-lived WebSocket per worker, opened outbound by the worker (home
+// PCs sit behind NAT), carries JSON messages in an Envelope. docs/protocol.md
+// documents every message; this file is the source of truth for the types.
+//
+// Handshake (mutual, bound to both nonces and both keys):
+//
+//	worker → proxy  hello      {version, worker_key, client_nonce}
+//	proxy  → worker challenge  {proxy_key, nonce, proxy_sig}
+//	         proxy_sig = ed25519(proxy, "cocoon-proxy-auth-v1" | client_nonce | nonce | worker_key)
+//	         the worker checks proxy_key against its pinned key and the signature
+//	worker → proxy  auth       {worker_sig}
+//	         worker_sig = ed25519(worker, "cocoon-worker-auth-v1" | nonce | client_nonce | proxy_key)
+//	proxy  → worker welcome    {worker_id, heartbeat_ms, server_time}
+//
+// Then the worker sends register and availability; the proxy sends jobs; the
+// worker streams delta messages and a done (or job_error); the proxy answers
+// a done with a signed receipt. Either side may cancel a job, ping, or say bye.
+package network
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// ProtocolVersion is the version this code speaks. A peer with another major
+// version is refused with CodeUnsupportedVersion.
+const ProtocolVersion = 1
+
+// Size limits. MaxMessageSize bounds every frame; the others bound fields.
+const (
+	MaxMessageSize   = 1 << 20 // 1 MiB: a job with a long conversation
+	MaxDeltaText     = 64 << 10
+	MaxModels        = 256
+	MaxMessages      = 512
+	MaxModelName     = 256
+	MaxReasonLength  = 512
+	MaxJobIDLength   = 64
+	MaxMaxTokens     = 1 << 20
+	DefaultHeartbeat = 10 * time.Second
+)
+
+// Message types.
+const (
+	TypeHello        = "hello"
+	TypeChallenge    = "challenge"
+	TypeAuth         = "auth"
+	TypeWelcome      = "welcome"
+	TypeRegister     = "register"
+	TypeAvailability = "availability"
+	TypePing         = "ping"
+	TypePong         = "pong"
+	TypeJob          = "job"
+	TypeDelta        = "delta"
+	TypeDone         = "done"
+	TypeJobError     = "job_error"
+	TypeCancel       = "cancel"
+	TypeReceipt      = "receipt"
+	TypeError        = "error"
+	TypeBye          = "bye"
+)
+
+// Error codes, in ErrorMsg.Code and JobError.Code.
+const (
+	CodeBadMessage         = "bad_message"         // not JSON, unknown type, missing or invalid field
+	CodeTooLarge           = "too_large"           // over a size limit
+	CodeUnsupportedVersion = "unsupported_version" // protocol major version differs
+	CodeAuthFailed         = "auth_failed"         // a signature or key did not verify
+	CodeNotRegistered      = "not_registered"      // a message that needs register first
+	CodeUnknownModel       = "unknown_model"       // the worker does not have the job's model
+	CodeBusy               = "busy"                // at max concurrency, or not accepting
+	CodeCancelled          = "cancelled"           // the job was cancelled
+	CodeTimeout            = "timeout"             // the job's deadline passed
+	CodeRuntime            = "runtime_error"       // the model runtime failed
+	CodeInternal           = "internal"
+)
+
+// Envelope is every frame on the wire.
+type Envelope struct {
+	V    int             `json:"v"`
+	Type string          `json:"type"`
+	ID   string          `json:"id,omitempty"` // the sender's message id, echoed in ErrorMsg.Ref
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Hello opens the handshake (worker → proxy).
+type Hello struct {
+	WorkerKey   []byte `json:"worker_key"`   // ed25519 public key, 32 bytes (base64 in JSON)
+	ClientNonce []byte `json:"client_nonce"` // 32 random bytes
+	AppVersion  string `json:"app_version,omitempty"`
+}
+
+// Challenge answers Hello (proxy → worker).
+type Challenge struct {
+	ProxyKey []byte `json:"proxy_key"` // 32 bytes
+	Nonce    []byte `json:"nonce"`     // 32 random bytes
+	ProxySig []byte `json:"proxy_sig"` // see the package doc
+}
+
+// Auth proves the worker key (worker → proxy).
+type Auth struct {
+	WorkerSig []byte `json:"worker_sig"`
+}
+
+// Welcome ends the handshake (proxy → worker).
+type Welcome struct {
+	WorkerID    string `json:"worker_id"`
+	HeartbeatMS int64  `json:"heartbeat_ms"`
+	ServerTime  int64  `json:"server_time"` // unix ms
+}
+
+// ModelInfo is a model the worker can serve.
+type ModelInfo struct {
+	Name     string `json:"name"`
+	Size     int64  `json:"size"`
+	Loaded   bool   `json:"loaded"`
+	FitsVRAM bool   `json:"fits_vram"`
+}
+
+// GPUInfo summarises the worker's GPU for routing and display.
+type GPUInfo struct {
+	Name         string `json:"name,omitempty"` // empty: no GPU (CPU only)
+	VRAMTotal    uint64 `json:"vram_total,omitempty"`
+	VRAMFree     uint64 `json:"vram_free,omitempty"`
+	Driver       string `json:"driver,omitempty"`
+	Count        int    `json:"count"`
+	Confidential bool   `json:"confidential,omitempty"`
+}
+
+// Register describes what the worker offers (worker → proxy). It may be sent
+// again at any time to update models or limits.
+type Register struct {
+	GPU              GPUInfo     `json:"gpu"`
+	Models           []ModelInfo `json:"models"`
+	CoefficientMilli int64       `json:"coefficient_milli"` // price multiplier ×1000; 1000 = 1.0
+	MaxConcurrent    int         `json:"max_concurrent"`
+	PayoutAddress    string      `json:"payout_address,omitempty"` // TON address, validated by the proxy
+}
+
+// Availability states.
+const (
+	Accepting = "accepting" // takes new jobs
+	Draining  = "draining"  // finishes running jobs, takes no new ones
+	Paused    = "paused"    // takes nothing (owner is back, over temperature, ...)
+)
+
+// Availability says whether the worker takes jobs now (worker → proxy).
+type Availability struct {
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Ping and Pong carry the sender's clock (unix ms) for round-trip time.
+type Ping struct {
+	T int64 `json:"t"`
+}
+
+// ChatMessage is one message of a job's conversation.
+type ChatMessage struct {
+	Role    string `json:"role"` // system, user, assistant
+	Content string `json:"content"`
+}
+
+// SamplingOptions are the job's sampling settings; nil means the model default.
+type SamplingOptions struct {
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"top_p,omitempty"`
+	Seed        *int     `json:"seed,omitempty"`
+}
+
+// Job asks the worker to run one chat completion (proxy → worker).
+type Job struct {
+	JobID     string          `json:"job_id"`
+	Model     string          `json:"model"`
+	Messages  []ChatMessage   `json:"messages"`
+	Options   SamplingOptions `json:"options"`
+	MaxTokens int             `json:"max_tokens,omitempty"`
+	Deadline  int64           `json:"deadline"` // unix ms; the worker cancels past it
+}
+
+// Delta is a piece of generated text (worker → proxy). Seq starts at 0 and
+// increases by one per delta of a job.
+type Delta struct {
+	JobID string `json:"job_id"`
+	Seq   int    `json:"seq"`
+	Text  string `json:"text"`
+}
+
+// Usage is what a job consumed, from the model runtime.
+type Usage struct {
+	PromptTokens     int   `json:"prompt_tokens"`
+	CompletionTokens int   `json:"completion_tokens"`
+	EvalMS           int64 `json:"eval_ms,omitempty"`
+	TotalMS          int64 `json:"total_ms,omitempty"`
+}
+
+// Done ends a job successfully (worker → proxy).
+type Done struct {
+	JobID        string `json:"job_id"`
+	Usage        Usage  `json:"usage"`
+	FinishReason string `json:"finish_reason"` // stop, length
+}
+
+// JobError ends a job with a failure (worker → proxy).
+type JobError struct {
+	JobID   string `json:"job_id"`
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+}
+
+// Cancel stops a job (either direction).
+type Cancel struct {
+	JobID  string `json:"job_id"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ErrorMsg reports a protocol error about a message (either direction).
+type ErrorMsg struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+	Ref     string `json:"ref,omitempty"` // the Envelope.ID it is about
+}
+
+// Bye closes the session cleanly (either direction).
+type Bye struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Receipt is the proxy's signed statement of one paid job (proxy → worker).
+// Cumulative is the worker's total earned over all its receipts, so the
+// claimable amount is always Cumulative − already paid.
+type Receipt struct {
+	JobID            string `json:"job_id"`
+	WorkerID         string `json:"worker_id"`
+	Model            string `json:"model"`
+	PromptTokens     int64  `json:"prompt_tokens"`
+	CompletionTokens int64  `json:"completion_tokens"`
+	PricePrompt      int64  `json:"price_prompt"`      // nanoTON per prompt token
+	PriceCompletion  int64  `json:"price_completion"`  // nanoTON per completion token
+	CoefficientMilli int64  `json:"coefficient_milli"` // the worker's multiplier ×1000
+	CommissionBPS    int64  `json:"commission_bps"`    // the proxy's share, basis points
+	Amount           int64  `json:"amount"`            // nanoTON credited to the worker
+	Cumulative       int64  `json:"cumulative"`        // nanoTON, the worker's running total
+	Seq              int64  `json:"seq"`               // 1, 2, ... per worker
+	Time             int64  `json:"time"`              // unix ms
+}
+
+// SignedReceipt is a Receipt with the proxy's ed25519 signature over SigningBytes.
+type SignedReceipt struct {
+	Receipt   Receipt `json:"receipt"`
+	ProxyKey  []byte  `json:"proxy_key"`
+	Signature []byte  `json:"signature"`
+}
+
+// Amount computes a job's worker payment in nanoTON from its factors:
+//
+//	gross  = (prompt × pricePrompt + completion × priceCompletion) × coefficient / 1000
+//	amount = gross × (10000 − commission) / 10000
+//
+// rounded down, in exact integer arithmetic. It returns an error for
+// negative factors or a result that does not fit in int64.
+func Amount(prompt, completion, pricePrompt, priceCompletion, coefficientMilli, commissionBPS int64) (int64, error) {
+	if prompt < 0 || completion < 0 || pricePrompt < 0 || priceCompletion < 0 || coefficientMilli < 0 ||
+		commissionBPS < 0 || commissionBPS > 10000 {
+		return 0, errors.New("network: amount: negative factor or commission over 100%")
+	}
+	g := new(big.Int).Mul(big.NewInt(prompt), big.NewInt(pricePrompt))
+	g.Add(g, new(big.Int).Mul(big.NewInt(completion), big.NewInt(priceCompletion)))
+	g.Mul(g, big.NewInt(coefficientMilli))
+	g.Mul(g, big.NewInt(10000-commissionBPS))
+	g.Quo(g, big.NewInt(1000*10000))
+	if !g.IsInt64() {
+		return 0, errors.New("network: amount: overflows int64 nanoTON")
+	}
+	return g.Int64(), nil
+}
+
+// CheckAmount reports whether r.Amount matches its factors.
+func (r Receipt) CheckAmount() error {
+	want, err := Amount(r.PromptTokens, r.CompletionTokens, r.PricePrompt, r.PriceCompletion, r.CoefficientMilli, r.CommissionBPS)
+	if err != nil {
+		return err
+	}
+	if want != r.Amount {
+		return fmt.Errorf("network: receipt %s: amount %d does not match its factors (%d)", r.JobID, r.Amount, want)
+	}
+	return nil
+}
+
+// Domain-separation prefixes for every signature.
+const (
+	proxyAuthContext  = "cocoon-proxy-auth-v1"
+	workerAuthContext = "cocoon-worker-auth-v1"
+	receiptContext    = "cocoon-receipt-v1"
+)
+
+// ProxyAuthBytes is what the proxy signs in Challenge.
+func ProxyAuthBytes(clientNonce, nonce, workerKey []byte) []byte {
+	return concat([]byte(proxyAuthContext), clientNonce, nonce, workerKey)
+}
+
+// WorkerAuthBytes is what the worker signs in Auth.
+func WorkerAuthBytes(nonce, clientNonce, proxyKey []byte) []byte {
+	return concat([]byte(workerAuthContext), nonce, clientNonce, proxyKey)
+}
+
+// SigningBytes is the canonical byte string a receipt's signature covers:
+// the context string, a newline, then the receipt's JSON (Go's encoding of
+// the struct is deterministic: fixed field order, no extra spaces).
+func (r Receipt) SigningBytes() []byte {
+	b, _ := json.Marshal(r) // a struct of strings and ints cannot fail
+	return append([]byte(receiptContext+"\n"), b...)
+}
+
+func concat(parts ...[]byte) []byte {
+	return bytes.Join(parts, nil)
+}
+
+// ErrBadSignature means a signature did not verify against the expected key.
+var ErrBadSignature = errors.New("network: bad signature")
+
+// SignReceipt signs r with the proxy's private key.
+func SignReceipt(proxy ed25519.PrivateKey, r Receipt) SignedReceipt {
+	return SignedReceipt{
+		Receipt:   r,
+		ProxyKey:  append([]byte(nil), proxy.Public().(ed25519.PublicKey)...),
+		Signature: ed25519.Sign(proxy, r.SigningBytes()),
+	}
+}
+
+// Verify checks the receipt was signed by pinned (the proxy key the worker
+// trusts) and that its amount matches its factors.
+func (s SignedReceipt) Verify(pinned ed25519.PublicKey) error {
+	if len(pinned) != ed25519.PublicKeySize || !bytes.Equal(s.ProxyKey, pinned) {
+		return fmt.Errorf("%w: receipt %s is not from the pinned proxy key", ErrBadSignature, s.Receipt.JobID)
+	}
+	if !ed25519.Verify(pinned, s.Receipt.SigningBytes(), s.Signature) {
+		return fmt.Errorf("%w: receipt %s", ErrBadSignature, s.Receipt.JobID)
+	}
+	return s.Receipt.CheckAmount()
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Benchmarks of the desktop app (apart from the tests): start to window, and
+# idle RSS / CPU with an attached Ollama, under Xvfb. Prints the figures and
+# writes them to docs/BENCHMARKS.md with the machine they ran on.
+# usage: scripts/bench.sh BINARY
+set -euo pipefail
+bin="$(realpath "$1")"
+runs="${BENCH_RUNS:-5}"
+idle_secs="${BENCH_IDLE_SECS:-30}"
+ollama="${COCOON_OLLAMA:?COCOON_OLLAMA must point to the ollama binary (make bench sets it)}"
+work=$(mktemp -d)
+display=":$(( 140 + RANDOM % 50 ))"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+Xvfb "$display" -screen 0 1366x768x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 100); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.05; done
+export DISPLAY="$display"
+
+# The owner's own Ollama, which the app attaches to.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HOME="$work/ollama" OLLAMA_HOST="127.0.0.1:$port" OLLAMA_MODELS="$work/ollama/models" "$ollama" serve >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/api/version" >/dev/null && break; sleep 0.05; done
+
+# app_pid SESSION: the app's pid under its private dbus-run-session.
+app_pid() { for _ in $(seq 200); do p=$(pgrep -P "$1" -x cocoon-desktop || true); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.05; done; echo "app not found" >&2; exit 1; }
+
+# 1. start → window shown, median of $runs cold-ish starts (the data dir is new each time).
+times=()
+for i in $(seq "$runs"); do
+  start=$(date +%s%N)
+  dbus-run-session -- "$bin" --data-dir "$work/d$i" --ollama "127.0.0.1:$port" >/dev/null 2>&1 & session=$!
+  timeout 60 xdotool search --sync --onlyvisible --name "^Cocoon Desktop$" >/dev/null
+  times+=($(( ($(date +%s%N) - start) / 1000000 )))
+  kill "$(app_pid $session)"; wait "$session" 2>/dev/null || true
+done
+sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+median=${sorted[$(( runs / 2 ))]}
+echo "start → window: median ${median} ms over $runs runs (${times[*]})"
+
+# 2. idle RSS and CPU with every part running (window, GPU sampler, Ollama attached).
+dbus-run-session -- "$bin" --data-dir "$work/idle" --ollama "127.0.0.1:$port" >/dev/null 2>&1 & pids+=($!)
+app=$(app_pid $!); pids+=($app)
+timeout 60 xdotool search --sync --onlyvisible --name "^Cocoon Desktop$" >/dev/null
+sleep 10 # let start-up work (model seeding, first refresh) finish
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+t0=$(ticks "$app"); s0=$(date +%s%N)
+sleep "$idle_secs"
+t1=$(ticks "$app"); s1=$(date +%s%N)
+rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$app/status")
+cpu=$(python3 -c "print(f'{100*($t1-$t0)/$hz/(($s1-$s0)/1e9):.2f}')")
+rss_mb=$(( rss_kb / 1024 ))
+# Baseline in the same run: an idle Xvfb-hosted xterm-like X client is not
+# available everywhere, so the baseline is the attached Ollama server itself.
+o_rss_kb=$(awk '/VmRSS/{print $2}' "/proc/${pids[1]}/status")
+echo "idle over ${idle_secs}s: RSS ${rss_mb} MB, CPU ${cpu}% of one core (Ollama server alone: RSS $(( o_rss_kb / 1024 )) MB)"
+
+# Baseline in the same run: the same core headless (no window), same Ollama.
+"$bin" --headless --no-start --data-dir "$work/headless" --ollama "127.0.0.1:$port" >/dev/null 2>&1 & hl=$!; pids+=($hl)
+sleep 10
+t0=$(ticks "$hl"); s0=$(date +%s%N)
+sleep "$idle_secs"
+t1=$(ticks "$hl"); s1=$(date +%s%N)
+hl_rss_mb=$(( $(awk '/VmRSS/{print $2}' "/proc/$hl/status") / 1024 ))
+hl_cpu=$(python3 -c "print(f'{100*($t1-$t0)/$hz/(($s1-$s0)/1e9):.2f}')")
+anon_mb=$(( $(awk '/^Anonymous/{print $2}' "/proc/$app/smaps_rollup") / 1024 ))
+llvm_mb=$(( $(pmap -x "$app" | awk '/libLLVM/{s+=$3} END{print s+0}') / 1024 ))
+echo "headless core baseline: RSS ${hl_rss_mb} MB, CPU ${hl_cpu}%; GUI anonymous memory ${anon_mb} MB, Mesa LLVM mapped ${llvm_mb} MB"
+
+cpu_model=$(awk -F: '/model name/{gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+machine="$(nproc) cores, ${cpu_model}, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), no GPU (NVML: no driver), Xvfb 1366×768"
+verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo "met"; else echo "**missed**"; fi; }
+cat > "$(dirname "$0")/../docs/BENCHMARKS.md" <<MD
+# Benchmarks
+
+Measured by \`make bench\` (scripts/bench.sh); never by the tests. Latest run: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown).
+
+Machine: ${machine}.
+
+## Desktop app
+
+| what | figure | target | |
+|---|---|---|---|
+| start → window shown (median of ${runs}, new data dir each) | ${median} ms | < 1000 ms | $(verdict "$median < 1000") |
+| idle RSS, window + GPU sampler + attached Ollama | ${rss_mb} MB | < 120 MB | $(verdict "$rss_mb < 120") |
+| idle CPU over ${idle_secs} s | ${cpu}% of one core | < 1% | $(verdict "$cpu < 1") |
+
+Baselines in the same run: the same core headless (no window) held ${hl_rss_mb} MB RSS at ${hl_cpu}% CPU;
+the attached Ollama server alone held $(( o_rss_kb / 1024 )) MB.
+
+Where the GUI's cost comes from (measured, not fixed): of the ${rss_mb} MB RSS, ${llvm_mb} MB is Mesa's
+LLVM software rasteriser (Xvfb has no GPU; a desktop with a real GL driver does not load it) and
+${anon_mb} MB is anonymous memory. The idle CPU is Fyne's GLFW driver polling window events at
+60 Hz on the main thread (strace shows a read/recvmsg burst every ~16 ms); the core itself idles at
+${hl_cpu}%, since an unchanged GPU snapshot does not wake the UI.
+All start times: ${times[*]} ms.
+MD
+echo "wrote docs/BENCHMARKS.md"

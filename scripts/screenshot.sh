@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the real app under Xvfb with a fresh data dir, waits for its window and
+# for the model list, and saves a screenshot. Prints how long the window took.
+# usage: scripts/screenshot.sh BINARY OUTDIR
+set -euo pipefail
+bin="$1"; out="${2:-docs/screenshots}"
+mkdir -p "$out"
+work=$(mktemp -d)
+display=":$(( 90 + RANDOM % 50 ))"
+Xvfb "$display" -screen 0 1366x768x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb=$!
+cleanup() { kill "${app:-}" 2>/dev/null || true; wait "${app:-}" 2>/dev/null || true; kill $xvfb 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 100); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.05; done
+export DISPLAY="$display"
+# A private DBus session without a tray host: the app must run with its window only
+# (dbus-run-session also keeps Fyne from auto-launching a bus that outlives it).
+start=$(date +%s%N)
+dbus-run-session -- "$bin" --data-dir "$work/data" >"$work/app.log" 2>&1 &
+app=$!
+if ! timeout 60 xdotool search --sync --onlyvisible --name "^Cocoon Desktop$" >/dev/null 2>&1; then
+  echo "window never appeared"; cat "$work/app.log"; exit 1
+fi
+shown=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "window shown ${shown} ms after start"
+# Wait until the managed Ollama has the built-in model registered.
+for _ in $(seq 300); do grep -q "registered the built-in tiny model\|attached to running ollama" "$work/data/logs/cocoon-desktop.log" 2>/dev/null && break; sleep 0.1; done
+sleep "${SCREENSHOT_SETTLE:-3}"
+import -display "$display" -window root "$out/main-window.png"
+echo "saved $out/main-window.png"
