@@ -465,10 +465,10 @@ func (v *mainView) newModelRow(name string) *modelRow {
 	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}}
 	r.title = widget.NewRichText(r.nameSeg, r.detailSeg)
 	r.title.Truncation = fyne.TextTruncateEllipsis
-	r.serving = newPill("Serving", colorBlue, pillText)
+	r.serving = newPill("Selected", colorBlue, pillText)
 	r.loaded = newPill("Loaded", colorPurple, pillText)
 	r.fit = newPill("", colorGreen, pillText)
-	r.serve = widget.NewButtonWithIcon("Serve", theme.ConfirmIcon(), func() { v.serveModel(name) })
+	r.serve = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { v.serveModel(name) })
 	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { v.confirmDelete(name) })
 	r.del.Importance = widget.DangerImportance
 	right := container.NewHBox(r.serving.obj, r.loaded.obj, r.fit.obj, container.NewCenter(r.serve), container.NewCenter(r.del))

@@ -26,5 +26,6 @@ echo "window shown ${shown} ms after start"
 # Wait until the managed Ollama has the built-in model registered.
 for _ in $(seq 300); do grep -q "registered the built-in tiny model\|attached to running ollama" "$work/data/logs/cocoon-desktop.log" 2>/dev/null && break; sleep 0.1; done
 sleep "${SCREENSHOT_SETTLE:-3}"
-import -display "$display" -window root "$out/main-window.png"
+wid=$(xdotool search --onlyvisible --name "^Cocoon Desktop$" | head -1)
+import -display "$display" -window "$wid" "$out/main-window.png"
 echo "saved $out/main-window.png"
