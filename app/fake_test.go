@@ -66,11 +66,11 @@ func (f *fakeCore) Start(ctx context.Context) error {
 	f.starts++
 	err := f.startErr
 	if err == nil {
-		f.st.State = worker.StateRunning
+		f.st.State = worker.StateServing
 	}
 	f.mu.Unlock()
 	if err == nil {
-		f.publish(worker.Event{Type: worker.EventState, Data: worker.StateRunning})
+		f.publish(worker.Event{Type: worker.EventState, Data: worker.StateServing})
 	}
 	return err
 }

@@ -77,8 +77,12 @@ func stateWord(s worker.State) string {
 	switch s {
 	case worker.StateStopped, "":
 		return "Stopped"
-	case worker.StateRunning:
-		return "Running"
+	case worker.StateWaiting:
+		return "Waiting for idle"
+	case worker.StateServing:
+		return "Serving"
+	case worker.StatePaused:
+		return "Paused"
 	case worker.StateError:
 		return "Error"
 	default:
@@ -90,8 +94,12 @@ func stateWord(s worker.State) string {
 // stateColor is the badge colour of a worker state.
 func stateColor(s worker.State) color.Color {
 	switch s {
-	case worker.StateRunning:
+	case worker.StateServing:
 		return colorGreen
+	case worker.StateWaiting:
+		return colorBlue
+	case worker.StatePaused:
+		return colorAmber
 	case worker.StateError:
 		return colorRed
 	default:

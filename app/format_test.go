@@ -78,7 +78,7 @@ func TestStateWordsAndColours(t *testing.T) {
 	}{
 		{worker.StateStopped, "Stopped", "stopped"},
 		{"", "Stopped", "stopped"},
-		{worker.StateRunning, "Running", "running"},
+		{worker.StateServing, "Serving", "serving"},
 		{worker.StateError, "Error", "error"},
 		{"paused", "Paused", "paused"},
 	}
@@ -90,8 +90,8 @@ func TestStateWordsAndColours(t *testing.T) {
 			t.Errorf("stateWordLower(%q) = %q, want %q", tt.in, got, tt.lower)
 		}
 	}
-	if stateColor(worker.StateRunning) == stateColor(worker.StateStopped) ||
-		stateColor(worker.StateError) == stateColor(worker.StateRunning) {
+	if stateColor(worker.StateServing) == stateColor(worker.StateStopped) ||
+		stateColor(worker.StateError) == stateColor(worker.StateServing) {
 		t.Error("state colours must differ")
 	}
 }
@@ -102,7 +102,7 @@ func TestTrayStateLine(t *testing.T) {
 		err   string
 		want  string
 	}{
-		{worker.StateRunning, "", "Cocoon: running"},
+		{worker.StateServing, "", "Cocoon: serving"},
 		{worker.StateStopped, "ignored", "Cocoon: stopped"},
 		{worker.StateError, "Ollama not answering", "Cocoon: error — Ollama not answering"},
 	}
@@ -115,7 +115,7 @@ func TestTrayStateLine(t *testing.T) {
 	if n := len([]rune(long)); n > 90 {
 		t.Errorf("long error not shortened: %d runes", n)
 	}
-	if trayIcon(worker.StateRunning) == trayIcon(worker.StateStopped) || trayIcon(worker.StateError) == trayIcon(worker.StateRunning) {
+	if trayIcon(worker.StateServing) == trayIcon(worker.StateStopped) || trayIcon(worker.StateError) == trayIcon(worker.StateServing) {
 		t.Error("tray icons must differ per state")
 	}
 }

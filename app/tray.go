@@ -84,7 +84,7 @@ func stateWordLower(s worker.State) string { return strings.ToLower(stateWord(s)
 // trayIcon is the tray icon for a worker state.
 func trayIcon(s worker.State) fyne.Resource {
 	switch s {
-	case worker.StateRunning:
+	case worker.StateServing:
 		return trayRunningResource
 	case worker.StateError:
 		return trayErrorResource

@@ -44,6 +44,8 @@ type mainView struct {
 	// header
 	stateBadge *pill
 	stateError *widget.Label
+	reasons    *widget.Label // why not serving now, one reason a line
+	net        networkWidgets
 	toggleBtn  *widget.Button
 	busy       bool // a Start/Stop call is in flight
 	notice     *widget.Label
@@ -135,7 +137,7 @@ func newMainView(core Core, win fyne.Window) *mainView {
 	}
 	v.content = container.NewBorder(v.buildHeader(), nil, nil, nil,
 		container.NewBorder(
-			container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), nil, nil, nil,
+			container.NewVBox(container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
 			v.buildModels()))
 	v.content = container.New(layout.NewCustomPaddedLayout(6, 10, 12, 12), v.content)
 	return v
@@ -156,6 +158,8 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	v.stateError = wrapLabel("")
 	v.stateError.Importance = widget.DangerImportance
 	v.stateError.Hide()
+	v.reasons = wrapLabel("")
+	v.reasons.Hide()
 
 	v.notice = wrapLabel("")
 	v.notice.Importance = widget.WarningImportance
@@ -167,7 +171,7 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	left := container.NewHBox(icon, container.NewCenter(title), v.stateBadge.obj)
 	row := container.NewBorder(nil, nil, left, container.NewCenter(toggle))
 	v.stateBadge.parent = row
-	return container.NewVBox(row, v.stateError, v.noticeRow, widget.NewSeparator())
+	return container.NewVBox(row, v.stateError, v.reasons, v.noticeRow, widget.NewSeparator())
 }
 
 func (v *mainView) buildGPU() fyne.CanvasObject {
@@ -256,6 +260,7 @@ func (v *mainView) refresh(st worker.Status) {
 	v.renderHeader()
 	v.renderGPU(st.GPU)
 	v.renderOllama(st.Ollama)
+	v.renderNetwork(st)
 	v.renderModels()
 	v.renderPulls()
 	if v.onRender != nil {
@@ -275,11 +280,14 @@ func (v *mainView) renderHeader() {
 	}
 	setLabel(v.stateError, errText, widget.DangerImportance)
 	setVisible(v.stateError, errText != "")
+	why := reasonsText(st)
+	setLabel(v.reasons, why, widget.WarningImportance)
+	setVisible(v.reasons, why != "")
 	v.updateToggle()
 }
 
 // startedState reports whether the worker counts as started (Stop is the action).
-func startedState(s worker.State) bool { return s == worker.StateRunning || s == worker.StateError }
+func startedState(s worker.State) bool { return s.Started() }
 
 func (v *mainView) updateToggle() {
 	b := v.toggleBtn

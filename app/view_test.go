@@ -165,11 +165,11 @@ func TestStartButtonStartsAndBadgeFollowsEvent(t *testing.T) {
 	if !v.toggleBtn.Disabled() || v.toggleBtn.Text != "Starting…" {
 		t.Errorf("while in flight: disabled=%v text=%q", v.toggleBtn.Disabled(), v.toggleBtn.Text)
 	}
-	q.runUntil(t, "badge Running", func() bool { return v.stateBadge.txt.Text == "Running" && !v.busy })
+	q.runUntil(t, "badge Serving", func() bool { return v.stateBadge.txt.Text == "Serving" && !v.busy })
 	if starts, _, _, _ := core.counts(); starts != 1 {
 		t.Errorf("Start called %d times, want 1", starts)
 	}
-	if v.stateBadge.bg.FillColor != stateColor(worker.StateRunning) {
+	if v.stateBadge.bg.FillColor != stateColor(worker.StateServing) {
 		t.Error("badge colour is not the running colour")
 	}
 	if v.toggleBtn.Disabled() || v.toggleBtn.Text != "Stop sharing" {
@@ -385,9 +385,9 @@ func TestTrayFollowsState(t *testing.T) {
 	}
 
 	st := noDriverStatus()
-	st.State = worker.StateRunning
+	st.State = worker.StateServing
 	tray.update(st, false)
-	if tray.state.Label != "Cocoon: running" || tray.toggle.Label != "Stop sharing" {
+	if tray.state.Label != "Cocoon: serving" || tray.toggle.Label != "Stop sharing" {
 		t.Errorf("running: %q / %q", tray.state.Label, tray.toggle.Label)
 	}
 	st.State = worker.StateError

@@ -129,7 +129,8 @@ func strictUnmarshal(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// dec.More() would miss a trailing '}' or ']'; only JSON whitespace may follow.
+	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) != 0 {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil

@@ -6,6 +6,7 @@ package worker
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 )
 
@@ -43,6 +46,37 @@ type Config struct {
 	// RefreshInterval is how often the model lists are re-read (default 5 s).
 	RefreshInterval time.Duration
 	Logger          *slog.Logger
+
+	// Network is where jobs come from; an empty URL runs without a network.
+	Network NetworkConfig
+	// Idle is the idle policy (DefaultConfig when zero).
+	Idle idle.Config
+	// InputIdle reports time since the owner's last input; nil means nobody
+	// is ever there (rigs and servers: always idle).
+	InputIdle  idle.InputIdler
+	FullScreen idle.FullScreener
+	// PollInterval is how often the idle signals are sampled (default 250 ms).
+	PollInterval time.Duration
+	// Grace is how long a running job may finish after a pause (default 3 s).
+	Grace time.Duration
+	// MaxConcurrent jobs offered to the network (default 4; Ollama queues them).
+	MaxConcurrent int
+	// CoefficientMilli is the price multiplier ×1000 (default 1000 = 1.0).
+	CoefficientMilli int64
+	// PayoutAddress is the owner's TON address, sent at registration.
+	PayoutAddress string
+	// Ledger stores receipts; nil opens receipts.db in DataDir.
+	Ledger Ledger
+}
+
+// NetworkConfig says which proxy to serve.
+type NetworkConfig struct {
+	URL      string            // wss://host:port/v1/worker; empty: no network
+	ProxyKey ed25519.PublicKey // pinned proxy key
+	KeyFile  string            // the worker identity; default DataDir/keys/worker.key
+	Local    bool              // the embedded proxy (for display)
+	APIURL   string            // the OpenAI-compatible API of that proxy (for display)
+	APIKey   string            // a key for it (local network only, for display)
 }
 
 // Core is the worker core. Create with New, drive with Run.
@@ -53,6 +87,10 @@ type Core struct {
 	rt  *modelrt.Runtime
 	gpu *gpu.Detector
 
+	commands    chan command
+	stopped     chan struct{} // closed when Run has returned
+	client      *network.Client
+	ledger      Ledger
 	refresh     chan struct{}
 	modelsReady chan struct{} // closed after the first model refresh (after seeding)
 	modelsOnce  sync.Once
@@ -66,6 +104,13 @@ type Core struct {
 	loaded  []modelrt.Loaded
 	pulls   map[string]modelrt.PullProgress
 	rtStat  modelrt.Status
+
+	reasons   []idle.Reason
+	netStat   NetworkStatus
+	jobs      JobStats
+	earned    int64
+	receipts  int
+	lastPause *PauseRecord
 }
 
 // New builds a Core; nothing runs until Run.
@@ -75,6 +120,21 @@ func New(cfg Config) *Core {
 	}
 	if cfg.RefreshInterval == 0 {
 		cfg.RefreshInterval = 5 * time.Second
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = DefaultGrace
+	}
+	if cfg.MaxConcurrent == 0 {
+		cfg.MaxConcurrent = 4
+	}
+	if cfg.CoefficientMilli == 0 {
+		cfg.CoefficientMilli = 1000
+	}
+	if cfg.Idle.IdleAfter == 0 && !cfg.Idle.PauseOnGPUProcesses && !cfg.Idle.PauseOnFullScreen {
+		cfg.Idle = idle.DefaultConfig() // a zero Config: use the defaults
 	}
 	if cfg.Runtime.Dir == "" && cfg.DataDir != "" {
 		cfg.Runtime.Dir = filepath.Join(cfg.DataDir, "ollama")
@@ -88,6 +148,8 @@ func New(cfg Config) *Core {
 	}
 	c := &Core{
 		cfg: cfg, log: cfg.Logger.With("component", "worker"), bus: NewBus(), gpu: det,
+		commands: make(chan command), stopped: make(chan struct{}),
+		netStat: NetworkStatus{Local: cfg.Network.Local, URL: cfg.Network.URL, APIURL: cfg.Network.APIURL, APIKey: cfg.Network.APIKey},
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
 		pulls: map[string]modelrt.PullProgress{},
 	}
@@ -117,6 +179,8 @@ func (c *Core) Status() Status {
 		State: c.state, Error: c.errMsg, Model: c.model, GPU: c.gpuSnap, Ollama: c.rtStat,
 		Models: append([]modelrt.Model(nil), c.models...), Loaded: append([]modelrt.Loaded(nil), c.loaded...),
 		Pulls: pulls, DataDir: c.cfg.DataDir,
+		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
+		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
 	}
 }
 
@@ -134,14 +198,45 @@ func (c *Core) Run(ctx context.Context) error {
 			return fmt.Errorf("worker: data dir: %w", err)
 		}
 	}
+	defer close(c.stopped)
 	c.mu.Lock()
 	c.gpuSnap = c.gpu.Snapshot()
 	c.mu.Unlock()
+	if err := c.openNetwork(); err != nil {
+		c.setStatus(StateError, err.Error(), nil)
+		return err
+	}
+	if c.ledger != nil && c.cfg.Ledger == nil {
+		defer c.ledger.Close()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	wg.Add(3)
+	errc := make(chan error, 5)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		c.control(ctx)
+	}()
+	if c.client != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The worker joins the network once its models are known.
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.modelsReady:
+			}
+			c.client.SetRegistration(c.registration())
+			c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "not started"})
+			if err := c.client.Run(ctx); err != nil {
+				c.log.Error("network client stopped", "err", err)
+				c.bus.Publish(EventError, err.Error())
+				errc <- err
+			}
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		s := gpu.NewSampler(c.gpu, c.cfg.GPUInterval, func(s gpu.Snapshot) {
@@ -169,6 +264,7 @@ func (c *Core) Run(ctx context.Context) error {
 	}()
 	wg.Wait()
 	_ = c.gpu.Close()
+	c.setStatus(StateStopped, "", nil)
 	select {
 	case err := <-errc:
 		if err != nil && ctx.Err() == nil {
@@ -263,6 +359,9 @@ func (c *Core) refreshModels(ctx context.Context) error {
 	c.mu.Unlock()
 	if changed {
 		c.bus.Publish(EventModels, nil)
+		if c.client != nil {
+			c.client.SetRegistration(c.registration())
+		}
 	}
 	return nil
 }
@@ -330,77 +429,10 @@ func (c *Core) seedTinyModel(ctx context.Context) error {
 	return nil
 }
 
-func (c *Core) setState(s State, errMsg string) {
-	c.mu.Lock()
-	changed := c.state != s || c.errMsg != errMsg
-	c.state, c.errMsg = s, errMsg
-	c.mu.Unlock()
-	if changed {
-		c.log.Info("state", "state", s, "error", errMsg)
-		c.bus.Publish(EventState, s)
-	}
-}
+func (c *Core) setState(s State, errMsg string) { c.setStatus(s, errMsg, nil) }
 
-// Start makes the worker serve: it loads the chosen model so jobs start fast.
-func (c *Core) Start(ctx context.Context) error {
-	select {
-	case <-c.rt.Ready():
-	default:
-		msg := "Ollama is not running yet"
-		if e := c.rt.Status().Error; e != "" {
-			msg = "Ollama: " + e
-		}
-		c.setState(StateError, msg)
-		return fmt.Errorf("worker: start: %w: %s", ErrNotReady, msg)
-	}
-	c.mu.Lock()
-	model := c.model
-	c.mu.Unlock()
-	if model == "" {
-		c.setState(StateError, "no model downloaded: download one first")
-		return fmt.Errorf("worker: start: %w: no model chosen", modelrt.ErrModelNotFound)
-	}
-	if err := c.rt.Load(ctx, model); err != nil {
-		c.setState(StateError, fmt.Sprintf("could not load %s: %v", model, err))
-		return fmt.Errorf("worker: start: %w", err)
-	}
-	c.setState(StateRunning, "")
-	c.kickRefresh()
-	return nil
-}
-
-// Stop stops serving and unloads the model so its VRAM is free at once.
-// It returns how long the unload took.
-func (c *Core) Stop(ctx context.Context) error {
-	_, err := c.StopTimed(ctx)
-	return err
-}
-
-// StopTimed is Stop that also reports how long freeing the model took.
-func (c *Core) StopTimed(ctx context.Context) (time.Duration, error) {
-	c.mu.Lock()
-	model := c.model
-	c.mu.Unlock()
-	c.setState(StateStopped, "")
-	if model == "" {
-		return 0, nil
-	}
-	select {
-	case <-c.rt.Ready():
-	default:
-		return 0, nil
-	}
-	d, err := c.rt.Unload(ctx, model)
-	c.kickRefresh()
-	if err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
-		return d, fmt.Errorf("worker: stop: %w", err)
-	}
-	c.log.Info("model unloaded", "model", model, "took", d)
-	return d, nil
-}
-
-// SetModel chooses the local model to serve. While running, the new model is
-// loaded and the old one unloaded.
+// SetModel chooses the local model to serve. While serving, the control loop
+// unloads the old model and loads the new one.
 func (c *Core) SetModel(name string) error {
 	c.mu.Lock()
 	found := false
@@ -409,7 +441,7 @@ func (c *Core) SetModel(name string) error {
 			found = true
 		}
 	}
-	old, running := c.model, c.state == StateRunning
+	old, running := c.model, c.state == StateServing
 	if found {
 		c.model = name
 	}
@@ -419,17 +451,7 @@ func (c *Core) SetModel(name string) error {
 	}
 	c.bus.Publish(EventModels, nil)
 	if running && old != name {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			if _, err := c.rt.Unload(ctx, old); err != nil {
-				c.log.Warn("unload previous model", "model", old, "err", err)
-			}
-			if err := c.rt.Load(ctx, name); err != nil {
-				c.setState(StateError, fmt.Sprintf("could not load %s: %v", name, err))
-			}
-			c.kickRefresh()
-		}()
+		c.log.Info("switching the served model", "from", old, "to", name)
 	}
 	return nil
 }
@@ -458,12 +480,18 @@ func (c *Core) PullModel(ctx context.Context, name string) error {
 	return nil
 }
 
-// DeleteModel removes a local model, unloading it first when it is served.
+// DeleteModel removes a local model. Deleting the served model while
+// sharing stops sharing first and leaves an error that says so.
 func (c *Core) DeleteModel(ctx context.Context, name string) error {
 	c.mu.Lock()
 	serving := c.model == name
+	started := c.state.Started()
 	c.mu.Unlock()
-	if serving {
+	if serving && started {
+		if err := c.Stop(ctx); err != nil {
+			return fmt.Errorf("worker: delete %s: %w", name, err)
+		}
+	} else if serving {
 		if _, err := c.rt.Unload(ctx, name); err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
 			return fmt.Errorf("worker: delete %s: %w", name, err)
 		}
@@ -474,13 +502,13 @@ func (c *Core) DeleteModel(ctx context.Context, name string) error {
 	c.mu.Lock()
 	if c.model == name {
 		c.model = ""
-		if c.state == StateRunning {
-			c.state, c.errMsg = StateError, "the served model was deleted: choose another"
-		}
 	}
 	delete(c.pulls, name)
 	c.mu.Unlock()
-	c.bus.Publish(EventState, nil)
+	if serving && started {
+		c.setState(StateError, "the served model was deleted: choose another and press Start")
+	}
+	c.bus.Publish(EventModels, nil)
 	return c.refreshModels(ctx)
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
@@ -90,7 +92,7 @@ func TestCoreServesTheTinyModel(t *testing.T) {
 	}
 	waitFor(t, "the model to show as loaded", func() bool {
 		s := c.Status()
-		return s.State == StateRunning && len(s.Loaded) == 1 && s.Loaded[0].Name == TinyModel
+		return s.State == StateServing && len(s.Loaded) == 1 && s.Loaded[0].Name == TinyModel
 	})
 	took, err := c.StopTimed(ctx)
 	if err != nil {
@@ -99,17 +101,56 @@ func TestCoreServesTheTinyModel(t *testing.T) {
 	if loaded, _ := c.Runtime().Loaded(ctx); len(loaded) != 0 {
 		t.Fatalf("Stop left the model loaded: %+v", loaded)
 	}
-	if c.Status().State != StateStopped || took <= 0 {
-		t.Fatalf("after Stop: state %s, unload took %v", c.Status().State, took)
+	st = c.Status()
+	if st.State != StateStopped || took <= 0 || st.LastPause == nil || st.LastPause.Unload <= 0 {
+		t.Fatalf("after Stop: state %s, stop took %v, last pause %+v", st.State, took, st.LastPause)
 	}
 
 	seen := map[EventType]bool{}
 	for len(events) > 0 {
 		seen[(<-events).Type] = true
 	}
-	for _, want := range []EventType{EventState, EventGPU, EventOllama, EventModels} {
+	for _, want := range []EventType{EventState, EventOllama, EventModels} {
 		if !seen[want] {
 			t.Errorf("no %s event published (saw %v)", want, seen)
+		}
+	}
+}
+
+func TestGPUEventsOnlyOnChange(t *testing.T) {
+	card := gputest.RTX4090()
+	c := New(Config{
+		DataDir: t.TempDir(), GPU: gpu.NewDetector(gputest.Library(card)), GPUInterval: 5 * time.Millisecond,
+		Runtime: modelrt.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
+	})
+	events, unsubscribe := c.Subscribe(64)
+	defer unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	time.Sleep(100 * time.Millisecond) // ~20 samples of an unchanged card
+	for len(events) > 0 {
+		if ev := <-events; ev.Type == EventGPU {
+			t.Fatal("an unchanged card published a GPU event")
+		}
+	}
+	card.Set(func(c *gputest.Card) {
+		c.TempC = 71
+		c.Processes = []nvml.ProcessInfo{{Pid: 4242, UsedGpuMemory: 6 << 30}}
+	})
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Type == EventGPU {
+				snap := ev.Data.(gpu.Snapshot)
+				if snap.Devices[0].TemperatureC != 71 || len(snap.Devices[0].Processes) != 1 {
+					t.Fatalf("gpu event carries %+v", snap.Devices[0])
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no GPU event after the card changed")
 		}
 	}
 }
@@ -132,10 +173,11 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 	if err := c.DeleteModel(ctx, "no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
 		t.Fatalf("DeleteModel(unknown) = %v, want ErrModelNotFound", err)
 	}
-	// Deleting the served model while running leaves a clear error, not a ghost model.
+	// Deleting the served model while serving leaves a clear error, not a ghost model.
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "serving", func() bool { return c.Status().State == StateServing })
 	if err := c.DeleteModel(ctx, TinyModel); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 )
 
@@ -11,10 +12,15 @@ import (
 type State string
 
 const (
-	StateStopped State = "stopped" // the owner has not started sharing
-	StateRunning State = "running" // started: the model is ready to serve
-	StateError   State = "error"   // started, but something needs the owner (see Status.Error)
+	StateStopped State = "stopped"          // the owner has not started sharing
+	StateWaiting State = "waiting_for_idle" // started; waits for the owner to be away
+	StateServing State = "serving"          // the model is loaded and jobs are accepted
+	StatePaused  State = "paused"           // was serving; paused for the Reasons in Status
+	StateError   State = "error"            // started, but something needs the owner (see Status.Error)
 )
+
+// Started reports whether the owner has started sharing (any state but stopped).
+func (s State) Started() bool { return s != StateStopped && s != "" }
 
 // Status is a consistent snapshot of everything the UI shows.
 type Status struct {
@@ -28,18 +34,53 @@ type Status struct {
 	// Pulls holds downloads in progress (and the last result of finished ones) by model name.
 	Pulls   map[string]modelrt.PullProgress
 	DataDir string
+	// Reasons lists every reason in force now why the worker does not serve
+	// (empty while serving or stopped).
+	Reasons []idle.Reason
+	Network NetworkStatus
+	Jobs    JobStats
+	// Earned is the latest signed cumulative total (nanoTON) and Receipts how many are stored.
+	Earned    int64
+	Receipts  int
+	LastPause *PauseRecord
+}
+
+// NetworkStatus is the worker's link to the network.
+type NetworkStatus struct {
+	Local     bool   `json:"local"` // the embedded proxy on loopback
+	URL       string `json:"url,omitempty"`
+	Connected bool   `json:"connected"`
+	WorkerID  string `json:"worker_id,omitempty"`
+	Error     string `json:"error,omitempty"`
+	RTT       time.Duration
+	// APIURL and APIKey let the owner try the local network with any OpenAI client.
+	APIURL string `json:"api_url,omitempty"`
+	APIKey string `json:"-"`
+}
+
+// PauseRecord says how the last pause went: the owner gets the GPU back in
+// Took (decision → model unloaded).
+type PauseRecord struct {
+	At        time.Time
+	Reason    string
+	Took      time.Duration // decision to VRAM freed
+	Unload    time.Duration // the unload alone
+	Cancelled int           // jobs cancelled because they outlasted the grace period
 }
 
 // EventType names what changed.
 type EventType string
 
 const (
-	EventState  EventType = "state"  // State/Error changed
-	EventGPU    EventType = "gpu"    // a new GPU snapshot
-	EventOllama EventType = "ollama" // Ollama status changed
-	EventModels EventType = "models" // local or loaded models changed
-	EventPull   EventType = "pull"   // download progress; Data is modelrt.PullProgress
-	EventError  EventType = "error"  // an error worth showing; Data is string
+	EventState   EventType = "state"   // State/Error changed
+	EventGPU     EventType = "gpu"     // a new GPU snapshot
+	EventOllama  EventType = "ollama"  // Ollama status changed
+	EventModels  EventType = "models"  // local or loaded models changed
+	EventPull    EventType = "pull"    // download progress; Data is modelrt.PullProgress
+	EventError   EventType = "error"   // an error worth showing; Data is string
+	EventJob     EventType = "job"     // Data is JobEvent
+	EventNetwork EventType = "network" // connection state; Data is NetworkStatus
+	EventReceipt EventType = "receipt" // a receipt was stored; Data is network.SignedReceipt
 )
 
 // Event is published on the core's event bus. Data depends on Type.

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/app"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/logging"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/paths"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -42,6 +44,8 @@ type common struct {
 	noAttach   bool
 	model      string
 	vramMB     uint64
+	net        networkFlags
+	idleMin    float64
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -51,6 +55,10 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.noAttach, "no-attach", false, "never use a running Ollama: always start a managed one")
 	fs.StringVar(&c.model, "model", "", "model to serve (default: the built-in tiny model, or the first local one)")
 	fs.Uint64Var(&c.vramMB, "vram-reserve-mb", 1024, "VRAM kept free for the owner when judging whether a model fits")
+	fs.StringVar(&c.net.url, "network", "", "the network proxy's worker endpoint (wss://...); default: a local test network on this computer")
+	fs.StringVar(&c.net.proxyKey, "proxy-key", "", "with --network: the proxy's ed25519 public key (hex) to pin")
+	fs.StringVar(&c.net.apiAddr, "api-addr", "", "local network: where its OpenAI-compatible API listens (default "+DefaultLocalAPIAddr+")")
+	fs.Float64Var(&c.idleMin, "idle-minutes", 5, "start serving after this many minutes without keyboard or mouse input")
 }
 
 // Main runs the program with args (without the program name) and returns the exit code.
@@ -96,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "No display found ($DISPLAY and $WAYLAND_DISPLAY are empty): running headless.")
 		*headless = true
 	}
-	env, err := setup(c, *headless, stderr)
+	env, err := setup(c, *headless, true, !*headless)
 	if err != nil {
 		fmt.Fprintln(stderr, "cocoon-desktop:", err)
 		return ExitFailure
@@ -122,10 +130,11 @@ type environment struct {
 	dirs  paths.Dirs
 	log   *slog.Logger
 	core  *worker.Core
+	proxy *proxy.Proxy // the embedded local network, nil otherwise
 	close func()
 }
 
-func setup(c common, logToStderr bool, stderr io.Writer) (*environment, error) {
+func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, error) {
 	level, err := logging.ParseLevel(c.logLevel)
 	if err != nil {
 		return nil, err
@@ -142,7 +151,7 @@ func setup(c common, logToStderr bool, stderr io.Writer) (*environment, error) {
 		return nil, err
 	}
 	logger.Info("cocoon-desktop starting", "version", Version, "data_dir", dirs.Data, "log_dir", dirs.Logs)
-	core := worker.New(worker.Config{
+	wcfg := worker.Config{
 		DataDir:       dirs.Data,
 		Model:         c.model,
 		SeedTinyModel: true,
@@ -152,15 +161,58 @@ func setup(c common, logToStderr bool, stderr io.Writer) (*environment, error) {
 			NoAttach:    c.noAttach,
 			VRAMReserve: c.vramMB << 20,
 		},
-	})
-	return &environment{dirs: dirs, log: logger, core: core, close: func() { _ = closeLog() }}, nil
+		Idle: idle.DefaultConfig(),
+	}
+	wcfg.Idle.IdleAfter = time.Duration(c.idleMin * float64(time.Minute))
+	wcfg.Idle.VRAMReserve = c.vramMB << 20
+	env := &environment{dirs: dirs, log: logger}
+	closers := []func(){func() { _ = closeLog() }}
+	if withNetwork {
+		ncfg, p, err := setupNetwork(c.net, dirs, logger)
+		if err != nil {
+			closeLog()
+			return nil, err
+		}
+		wcfg.Network, env.proxy = ncfg, p
+	}
+	if withInput {
+		// The owner's keyboard and mouse (X11). Without it the worker cannot
+		// see the owner come back, so it does not serve (the UI says why).
+		x, err := idle.NewX11("")
+		if err != nil {
+			logger.Warn("no input-idle source: the worker will not serve until it can tell you are away", "err", err)
+			wcfg.InputIdle = idle.InputIdlerFunc(func() (time.Duration, error) { return -1, err })
+		} else {
+			wcfg.InputIdle, wcfg.FullScreen = x, x
+			closers = append(closers, func() { _ = x.Close() })
+		}
+	}
+	env.core = worker.New(wcfg)
+	env.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	return env, nil
 }
 
 // runCore runs the core in the background; the returned func waits for it.
 func runCore(ctx context.Context, env *environment) func() error {
 	done := make(chan error, 1)
+	proxyDone := make(chan error, 1)
+	if env.proxy != nil {
+		go func() { proxyDone <- env.proxy.Run(ctx) }()
+	} else {
+		proxyDone <- nil
+	}
 	go func() { done <- env.core.Run(ctx) }()
-	return func() error { return <-done }
+	return func() error {
+		err := <-done
+		if perr := <-proxyDone; perr != nil && err == nil {
+			err = perr
+		}
+		return err
+	}
 }
 
 func runGUI(ctx context.Context, env *environment) int {
@@ -199,6 +251,9 @@ func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.W
 		}()
 	}
 	fmt.Fprintf(out, "Cocoon Desktop %s running headless; data in %s, logs in %s. Ctrl-C stops.\n", Version, env.dirs.Data, env.dirs.Logs)
+	if n := env.core.Status().Network; n.Local {
+		fmt.Fprintf(out, "Local test network: try it with\n  curl %s/chat/completions -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"model\":\"cocoon-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n", n.APIURL, n.APIKey)
+	}
 	var last string
 	for {
 		select {
@@ -217,7 +272,7 @@ func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.W
 			if !ok {
 				return ExitOK
 			}
-			if ev.Type == worker.EventGPU || ev.Type == worker.EventPull {
+			if ev.Type == worker.EventGPU || ev.Type == worker.EventPull || ev.Type == worker.EventJob {
 				continue
 			}
 			if line := statusLine(env.core.Status()); line != last {
@@ -237,8 +292,21 @@ func statusLine(s worker.Status) string {
 		ollama = "ollama: " + s.Ollama.Error
 	}
 	line := fmt.Sprintf("[%s] %s · %s · %d model(s), serving %q", s.State, gpuLine(s), ollama, len(s.Models), s.Model)
+	switch n := s.Network; {
+	case n.URL == "":
+	case n.Connected:
+		line += fmt.Sprintf(" · network connected · %d jobs · earned %d nanoTON (%d receipts)", s.Jobs.Completed, s.Earned, s.Receipts)
+	default:
+		line += " · network not connected"
+		if n.Error != "" {
+			line += ": " + n.Error
+		}
+	}
 	if s.Error != "" {
 		line += " · " + s.Error
+	}
+	for _, r := range s.Reasons {
+		line += " · " + r.Text
 	}
 	return line
 }

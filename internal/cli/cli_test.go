@@ -187,7 +187,7 @@ func TestHeadlessStopsCleanlyOnCtrlC(t *testing.T) {
 		}
 	}
 	waitLine("running headless")
-	waitLine("[running]")
+	waitLine("[serving]")
 	if !strings.Contains(stderr.String(), "No display found") {
 		t.Errorf("without a display the program must say it runs headless; stderr: %s", stderr.String())
 	}

@@ -35,7 +35,7 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	env, err := setup(c, false, stderr)
+	env, err := setup(c, false, false, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "cocoon-desktop doctor:", err)
 		return ExitFailure

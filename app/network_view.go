@@ -1,0 +1,152 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// networkWidgets show the link to the network, what was served and earned,
+// and how the owner can try the local network.
+type networkWidgets struct {
+	pill     *pill
+	where    *widget.Label
+	api      *widget.Label
+	key      *widget.Label
+	copyKey  *widget.Button
+	served   *widget.Label
+	earned   *widget.Label
+	lastStop *widget.Label
+	err      *widget.Label
+	keyRow   fyne.CanvasObject
+}
+
+func (v *mainView) buildNetwork() fyne.CanvasObject {
+	n := &v.net
+	n.pill = newPill("Not connected", colorGrey, pillText)
+	n.where = widget.NewLabel("—")
+	n.where.Truncation = fyne.TextTruncateEllipsis
+	n.api = widget.NewLabel("—")
+	n.api.Truncation = fyne.TextTruncateEllipsis
+	n.key = widget.NewLabel("—")
+	n.key.Truncation = fyne.TextTruncateEllipsis
+	n.copyKey = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
+		if k := v.status.Network.APIKey; k != "" && v.win != nil {
+			v.win.Clipboard().SetContent(k)
+		}
+	})
+	n.copyKey.Importance = widget.LowImportance
+	n.served = widget.NewLabel("—")
+	n.earned = widget.NewLabel("—")
+	n.lastStop = widget.NewLabel("—")
+	n.lastStop.Truncation = fyne.TextTruncateEllipsis
+	n.err = wrapLabel("")
+	n.err.Importance = widget.DangerImportance
+	n.err.Hide()
+	n.keyRow = container.NewBorder(nil, nil, nil, n.copyKey, n.key)
+	left := container.New(layout.NewFormLayout(),
+		caption("Network"), n.where,
+		caption("API"), n.api,
+		caption("API key"), n.keyRow)
+	right := container.New(layout.NewFormLayout(),
+		caption("Served"), n.served,
+		caption("Earned"), n.earned,
+		caption("Last pause"), n.lastStop)
+	p := panel("Network", n.pill.obj, container.NewVBox(container.NewGridWithColumns(2, left, right), n.err))
+	n.pill.parent = p
+	return p
+}
+
+func (v *mainView) renderNetwork(st worker.Status) {
+	n := &v.net
+	ns := st.Network
+	switch {
+	case ns.URL == "":
+		n.pill.set("No network", colorGrey)
+	case ns.Connected:
+		n.pill.set("Connected", colorGreen)
+	default:
+		n.pill.set("Not connected", colorAmber)
+	}
+	where := "none configured"
+	if ns.Local {
+		where = "local test network (on this computer)"
+	} else if ns.URL != "" {
+		where = ns.URL
+	}
+	if ns.WorkerID != "" {
+		where += " · worker " + shortID(ns.WorkerID)
+	}
+	setLabel(n.where, where, widget.MediumImportance)
+	api := "—"
+	if ns.APIURL != "" {
+		api = ns.APIURL
+	}
+	setLabel(n.api, api, widget.MediumImportance)
+	key := "—"
+	if ns.APIKey != "" {
+		key = ns.APIKey
+	}
+	setLabel(n.key, key, widget.MediumImportance)
+	setVisible(n.copyKey, ns.APIKey != "")
+	served := fmt.Sprintf("%d jobs · %d tokens", st.Jobs.Completed, st.Jobs.Tokens)
+	if st.Jobs.Running > 0 {
+		served = fmt.Sprintf("%d running · ", st.Jobs.Running) + served
+	}
+	if st.Jobs.LastTokensPS > 0 {
+		served += fmt.Sprintf(" · %.0f tok/s", st.Jobs.LastTokensPS)
+	}
+	setLabel(n.served, served, widget.MediumImportance)
+	earned := fmt.Sprintf("%s TON in %d receipts", tonText(st.Earned), st.Receipts)
+	if ns.Local {
+		earned += " (test TON)"
+	}
+	setLabel(n.earned, earned, widget.MediumImportance)
+	last := "—"
+	if p := st.LastPause; p != nil {
+		last = fmt.Sprintf("GPU freed in %d ms · %s", p.Took.Milliseconds(), p.Reason)
+	}
+	setLabel(n.lastStop, last, widget.MediumImportance)
+	setLabel(n.err, ns.Error, widget.DangerImportance)
+	setVisible(n.err, ns.Error != "" && !ns.Connected)
+}
+
+// tonText formats nanoTON as TON with up to 9 decimals, trailing zeros cut.
+func tonText(nano int64) string {
+	neg := nano < 0
+	if neg {
+		nano = -nano
+	}
+	s := fmt.Sprintf("%d.%09d", nano/1_000_000_000, nano%1_000_000_000)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:6] + "…" + id[len(id)-4:]
+	}
+	return id
+}
+
+// reasonsText is every reason in force why the worker does not serve, one per line.
+func reasonsText(st worker.Status) string {
+	if st.State != worker.StateWaiting && st.State != worker.StatePaused {
+		return ""
+	}
+	lines := make([]string, 0, len(st.Reasons))
+	for _, r := range st.Reasons {
+		lines = append(lines, "• "+r.Text)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,68 @@
+// Command cocoon-proxy runs the reference Cocoon Desktop network proxy: an
+// OpenAI-compatible API for app developers and a TLS WebSocket endpoint for
+// desktop workers.
+//
+//	cocoon-proxy -config proxy.json          serve until Ctrl-C / SIGTERM
+//	cocoon-proxy -config proxy.json -print-key
+//	                                         print the proxy's public key (hex) for workers to pin
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "cocoon-proxy:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("cocoon-proxy", flag.ContinueOnError)
+	configPath := fs.String("config", "", "JSON config file (required)")
+	printKey := fs.Bool("print-key", false, "print the proxy's public key in hex (creating the key if needed) and exit")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		fs.Usage()
+		return errors.New("-config is required")
+	}
+	cfg, err := proxy.LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *printKey {
+		key, err := proxy.LoadOrCreateKey(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		fmt.Println(hex.EncodeToString(key.Public().(ed25519.PublicKey)))
+		return nil
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	p, err := proxy.New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return p.Run(ctx)
+}

@@ -1,0 +1,21 @@
+// Package idle decides when Cocoon Desktop may use the owner's GPU (DESIGN.md §5).
+//
+// It has three parts:
+//
+//   - Sources of signals: InputIdler (time since the last keyboard/mouse
+//     input) and FullScreener (is the active window full screen). On Linux,
+//     X11 implements both over the X server's MIT-SCREEN-SAVER extension and
+//     EWMH properties, in pure Go (github.com/jezek/xgb). Other platforms get
+//     a stub that returns ErrUnsupported; a Windows implementation
+//     (GetLastInputInfo) only has to satisfy InputIdler.
+//   - Policy: a pure state machine without goroutines or clocks of its own.
+//     Update(now, Signals) returns a Decision: serve or not, and every reason
+//     in force why not, in words for the owner.
+//   - Watcher: polls the sources every PollInterval (250 ms by default),
+//     feeds the Policy and reports changed decisions.
+//
+// The owner always comes first. Pausing is immediate; resuming waits
+// (hysteresis) so the GPU does not flap between the owner and the network.
+// The GPU use of our own processes (Ollama and its runners, Signals.OwnPIDs)
+// never counts as the owner using the GPU (REFERENCES.md, owners' request 4).
+package idle

@@ -1,0 +1,356 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+)
+
+// completion is one chat completion request being answered.
+type completion struct {
+	p            *Proxy
+	w            http.ResponseWriter
+	flusher      http.Flusher
+	id           string
+	created      int64
+	model        string
+	stream       bool
+	includeUsage bool
+	key          *apiKeyState
+	price        ModelPrice
+	maxTokens    int
+
+	sseStarted bool
+	text       strings.Builder // non-stream: the whole answer
+}
+
+type usageOut struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+	TotalCost        int64 `json:"total_cost"` // nanoTON charged (before commission), as Cocoon reports
+}
+
+type chunkDelta struct {
+	Role    string  `json:"role,omitempty"`
+	Content *string `json:"content,omitempty"`
+}
+
+type chunkChoice struct {
+	Index        int        `json:"index"`
+	Delta        chunkDelta `json:"delta"`
+	FinishReason *string    `json:"finish_reason"`
+	Logprobs     *struct{}  `json:"logprobs"`
+}
+
+type chunk struct {
+	ID      string        `json:"id"`
+	Object  string        `json:"object"`
+	Created int64         `json:"created"`
+	Model   string        `json:"model"`
+	Choices []chunkChoice `json:"choices"`
+	Usage   *usageOut     `json:"usage,omitempty"`
+}
+
+type messageOut struct {
+	Role    string  `json:"role"`
+	Content string  `json:"content"`
+	Refusal *string `json:"refusal"`
+}
+
+type choiceOut struct {
+	Index        int        `json:"index"`
+	Message      messageOut `json:"message"`
+	FinishReason string     `json:"finish_reason"`
+	Logprobs     *struct{}  `json:"logprobs"`
+}
+
+type completionOut struct {
+	ID      string      `json:"id"`
+	Object  string      `json:"object"`
+	Created int64       `json:"created"`
+	Model   string      `json:"model"`
+	Choices []choiceOut `json:"choices"`
+	Usage   usageOut    `json:"usage"`
+}
+
+func (c *completion) writeEvent(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := c.w.Write(append(append([]byte("data: "), b...), '\n', '\n')); err != nil {
+		return err
+	}
+	if c.flusher != nil {
+		c.flusher.Flush()
+	}
+	return nil
+}
+
+func (c *completion) startSSE() {
+	if c.sseStarted {
+		return
+	}
+	c.sseStarted = true
+	h := c.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	c.w.WriteHeader(http.StatusOK)
+	// The first chunk carries the role, as OpenAI's does.
+	empty := ""
+	_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []chunkChoice{{Delta: chunkDelta{Role: "assistant", Content: &empty}}}})
+}
+
+// delta relays one piece of text (stream) or keeps it (non-stream).
+func (c *completion) delta(text string) error {
+	if !c.stream {
+		c.text.WriteString(text)
+		return nil
+	}
+	c.startSSE()
+	return c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}})
+}
+
+// finish sends the end of a successful answer.
+func (c *completion) finish(finishReason string, u usageOut) {
+	if finishReason == "" {
+		finishReason = "stop"
+	}
+	if !c.stream {
+		writeJSON(c.w, http.StatusOK, completionOut{
+			ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
+			Choices: []choiceOut{{Message: messageOut{Role: "assistant", Content: c.text.String()}, FinishReason: finishReason}},
+			Usage:   u,
+		})
+		return
+	}
+	c.startSSE()
+	_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []chunkChoice{{Delta: chunkDelta{}, FinishReason: &finishReason}}})
+	if c.includeUsage {
+		_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []chunkChoice{}, Usage: &u})
+	}
+	_, _ = c.w.Write([]byte("data: [DONE]\n\n"))
+	if c.flusher != nil {
+		c.flusher.Flush()
+	}
+}
+
+// fail ends the request with an error: a JSON error while nothing was sent,
+// else an SSE error event (the stream then simply ends, without [DONE]).
+func (c *completion) fail(status int, code, msg string) {
+	if c.sseStarted {
+		_ = c.writeEvent(map[string]apiError{"error": {Message: msg, Type: errorType(status), Code: strPtr(code)}})
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		c.w.Header().Set("Retry-After", "1")
+	}
+	writeError(c.w, status, code, "", msg)
+}
+
+// outcome of one attempt.
+type outcome int
+
+const (
+	outDone    outcome = iota // answered (or failed after output): stop
+	outRetry                  // the worker failed before any output: try another
+	outStopped                // the request's context ended
+)
+
+// serveCompletion runs the request on workers, retrying on another worker
+// while no output has been relayed.
+func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job network.Job) {
+	deadline := time.Now().Add(p.cfg.JobTimeout)
+	ctx, cancel := context.WithDeadline(reqCtx, deadline)
+	defer cancel()
+	stop := context.AfterFunc(p.baseCtx, cancel) // proxy shutdown ends the request
+	defer stop()
+	c.maxTokens = job.MaxTokens
+	job.Deadline = deadline.UnixMilli()
+
+	exclude := map[*workerConn]bool{}
+	lastFailure := ""
+	for try := 0; try < p.cfg.MaxAttempts; try++ {
+		a := p.reserve(job.Model, exclude)
+		if a == nil {
+			break
+		}
+		exclude[a.w] = true
+		job.JobID = a.jobID
+		log := a.w.log.With("job", a.jobID, "model", job.Model, "try", try+1)
+		if err := a.w.send(network.TypeJob, &job); err != nil {
+			p.release(a, false)
+			var pe *network.ProtocolError
+			if errors.As(err, &pe) && pe.Code == network.CodeTooLarge {
+				c.fail(http.StatusRequestEntityTooLarge, "request_too_large", "the conversation is too large for one job")
+				return
+			}
+			log.Info("sending job failed", "err", err)
+			lastFailure = "worker connection failed"
+			continue
+		}
+		log.Debug("job sent")
+		switch out, why := p.follow(ctx, c, a, log); out {
+		case outDone:
+			return
+		case outRetry:
+			lastFailure = why
+			continue
+		case outStopped:
+			switch {
+			case p.baseCtx.Err() != nil:
+				c.fail(http.StatusServiceUnavailable, "proxy_shutting_down", "the proxy is shutting down")
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				c.fail(http.StatusGatewayTimeout, "worker_timeout", "the worker did not finish within "+p.cfg.JobTimeout.String())
+			}
+			return // else the app developer went away: nothing to answer
+		}
+	}
+	if p.baseCtx.Err() != nil {
+		c.fail(http.StatusServiceUnavailable, "proxy_shutting_down", "the proxy is shutting down")
+		return
+	}
+	if lastFailure != "" {
+		c.fail(http.StatusBadGateway, "worker_failed", "the worker failed before answering ("+lastFailure+") and no other worker could take the job")
+		return
+	}
+	c.fail(http.StatusServiceUnavailable, "no_worker_available", "no worker is available for model "+truncateStr(job.Model, 64)+" right now; retry later")
+}
+
+// follow relays one attempt's events until it ends.
+func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog.Logger) (outcome, string) {
+	nextSeq := 0
+	failed := func(why string) (outcome, string) {
+		if nextSeq == 0 {
+			log.Info("job failed before output, retrying", "why", why)
+			return outRetry, why
+		}
+		log.Info("job failed mid-stream", "why", why, "deltas", nextSeq)
+		c.fail(http.StatusBadGateway, "worker_failed", "the worker failed mid-answer: "+why)
+		return outDone, why
+	}
+	cancelOnWorker := func(reason string) {
+		p.release(a, false)
+		if err := a.w.send(network.TypeCancel, &network.Cancel{JobID: a.jobID, Reason: reason}); err != nil {
+			log.Debug("sending cancel failed", "err", err)
+		}
+	}
+	handle := func(e event) (bool, outcome, string) {
+		switch e.kind {
+		case evDelta:
+			if e.delta.Seq != nextSeq {
+				cancelOnWorker("delta out of order")
+				o, why := failed("delta out of order")
+				return true, o, why
+			}
+			nextSeq++
+			if err := c.delta(e.delta.Text); err != nil {
+				cancelOnWorker("client disconnected")
+				return true, outStopped, "client write failed"
+			}
+		case evDone:
+			p.complete(c, a, e.done, log)
+			return true, outDone, ""
+		case evJobError:
+			o, why := failed("job_error " + truncateStr(e.jobErr.Code, 32))
+			return true, o, why
+		case evGone:
+			p.release(a, false)
+			o, why := failed(e.reason)
+			return true, o, why
+		}
+		return false, 0, ""
+	}
+	for {
+		select {
+		case <-a.notify:
+			for _, e := range a.pop() {
+				if end, o, why := handle(e); end {
+					return o, why
+				}
+			}
+		case <-ctx.Done():
+			// A done that raced the end still counts: the work was delivered to us.
+			if evs := a.pop(); hasDone(evs) {
+				for _, e := range evs {
+					if end, o, why := handle(e); end {
+						return o, why
+					}
+				}
+			}
+			reason := "client disconnected"
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				reason = "deadline passed"
+			} else if p.baseCtx.Err() != nil {
+				reason = "proxy shutting down"
+			}
+			log.Info("job cancelled", "reason", reason)
+			cancelOnWorker(reason)
+			return outStopped, reason
+		}
+	}
+}
+
+func hasDone(evs []event) bool {
+	for _, e := range evs {
+		if e.kind == evDone {
+			return true
+		}
+	}
+	return false
+}
+
+// complete meters a done job, records and signs its receipt, sends it to
+// the worker and answers the app developer.
+func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Logger) {
+	p.release(a, true) // normally already released by the reader
+	prompt, compl := int64(d.Usage.PromptTokens), int64(d.Usage.CompletionTokens)
+	if c.maxTokens > 0 && compl > int64(c.maxTokens) {
+		compl = int64(c.maxTokens) // never bill more than the app developer allowed
+	}
+	amount, err := network.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, p.cfg.CommissionBPS)
+	gross, gerr := network.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, 0)
+	if err != nil || gerr != nil {
+		log.Info("metering failed", "err", errors.Join(err, gerr))
+		c.fail(http.StatusBadGateway, "worker_failed", "the worker reported unusable usage figures")
+		return
+	}
+	rec := JobRecord{
+		JobID: a.jobID, WorkerID: a.w.id, Model: c.model,
+		PromptTokens: prompt, CompletionTokens: compl,
+		PricePrompt: c.price.PricePrompt, PriceCompletion: c.price.PriceCompletion,
+		CoefficientMilli: a.coefficient, CommissionBPS: p.cfg.CommissionBPS,
+		Amount: amount, Gross: gross,
+		KeyDigest: c.key.digest, KeyName: c.key.name,
+		Time: time.Now(),
+	}
+	// Not the request's context: a client leaving now must not lose the credit.
+	rcpt, created, err := p.store.RecordJob(context.Background(), rec, func(r network.Receipt) network.SignedReceipt {
+		return network.SignReceipt(p.key, r)
+	})
+	if err != nil {
+		log.Info("recording the job failed", "err", err)
+		c.fail(http.StatusInternalServerError, "store_error", "the proxy could not record the job")
+		return
+	}
+	if created {
+		if err := a.w.send(network.TypeReceipt, &rcpt); err != nil {
+			log.Info("sending the receipt failed; it stays in the store", "err", err)
+		}
+	}
+	log.Info("job done", "prompt_tokens", prompt, "completion_tokens", compl, "amount", amount,
+		"cumulative", rcpt.Receipt.Cumulative, "seq", rcpt.Receipt.Seq, "ms", time.Since(a.started).Milliseconds())
+	c.finish(d.FinishReason, usageOut{PromptTokens: prompt, CompletionTokens: compl, TotalTokens: prompt + compl, TotalCost: gross})
+}

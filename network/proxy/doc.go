@@ -1,0 +1,24 @@
+// Package proxy is the reference Cocoon Desktop network proxy.
+//
+// App developers call it with an OpenAI-compatible HTTP API
+// (POST /v1/chat/completions, GET /v1/models, API keys in
+// "Authorization: Bearer"). Desktop workers connect outbound to it over one
+// TLS WebSocket each (GET /v1/worker) and speak the protocol of package
+// network. The proxy routes each job to the eligible worker with the lowest
+// running × average-job-time load (Cocoon's rule), retries on another worker
+// while no token has been relayed yet, meters the job (prompt and completion
+// tokens × per-model price × the worker's coefficient, less the proxy's
+// commission), stores a receipt with the worker's new cumulative total in one
+// store transaction, signs it with the proxy's ed25519 key and sends it to
+// the worker.
+//
+// The worker listener's TLS certificate is self-signed with that same
+// ed25519 key, so a worker that pins the proxy's public key can check the
+// TLS leaf directly (see PinnedTLSConfig).
+//
+// Money is integer nanoTON everywhere. Prompt and completion text is never
+// logged nor stored: the store holds only metadata (token counts, amounts).
+//
+// State lives behind the Store interface; BoltStore is the single-machine
+// implementation (one bbolt file in the data directory).
+package proxy

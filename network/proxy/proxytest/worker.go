@@ -1,0 +1,554 @@
+// Package proxytest is a scripted Cocoon worker for tests and benchmarks of
+// the proxy (package proxy) and of anything that sits in front of it.
+//
+// A Worker dials the proxy's worker URL over real TLS (pinning the proxy's
+// ed25519 key), runs the real handshake with its own key, registers the
+// given models and answers each job as its Script says: stream deltas then
+// done with usage, fail before the first token, fail or disconnect after K
+// deltas, or hang until cancelled. It records jobs, cancels, receipts and
+// protocol errors the proxy sent.
+package proxytest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
+	"github.com/coder/websocket"
+)
+
+// Failure modes of a Behavior.
+type Failure int
+
+const (
+	Succeed    Failure = iota // stream Deltas, then done
+	FailBefore                // job_error before any delta
+	FailAfter                 // After deltas, then job_error
+	Hang                      // After deltas, then nothing until cancelled or closed
+	Disconnect                // After deltas, then drop the connection
+)
+
+// Behavior is how a Worker answers one job.
+type Behavior struct {
+	Deltas       []string      // text pieces; nil: "Hello", ", ", "world"
+	Usage        network.Usage // reported in done; zero: 10 prompt, len(Deltas) completion tokens
+	FinishReason string        // "" → stop
+	Failure      Failure
+	After        int             // deltas sent before FailAfter / Hang / Disconnect
+	Code         string          // job_error code; "" → runtime_error
+	DeltaDelay   time.Duration   // pause between deltas
+	Gate         <-chan struct{} // when set, the job waits for it (or a cancel) before its first delta
+	ReplayDone   bool            // send done twice (the proxy must credit it once)
+}
+
+// Script chooses the behaviour for each job; nil answers every job with
+// the zero Behavior.
+type Script func(job network.Job) Behavior
+
+// Options configure a Worker.
+type Options struct {
+	Key              ed25519.PrivateKey // nil: a fresh key
+	Models           []network.ModelInfo
+	MaxConcurrent    int   // 0 → 4
+	CoefficientMilli int64 // 0 → 1000
+	GPU              network.GPUInfo
+	PayoutAddress    string
+	State            string // availability sent after register; "" → accepting
+	Script           Script
+	AppVersion       string
+}
+
+// Models is a shorthand for ModelInfo values, loaded.
+func Models(names ...string) []network.ModelInfo {
+	out := make([]network.ModelInfo, len(names))
+	for i, n := range names {
+		out[i] = network.ModelInfo{Name: n, Size: 1 << 20, Loaded: true, FitsVRAM: true}
+	}
+	return out
+}
+
+// Worker is a connected scripted worker.
+type Worker struct {
+	c       *websocket.Conn
+	key     ed25519.PrivateKey
+	pinned  ed25519.PublicKey
+	id      string
+	welcome network.Welcome
+	script  Script
+
+	writeMu sync.Mutex
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	mu       sync.Mutex
+	running  map[string]context.CancelFunc
+	receipts []network.SignedReceipt
+	rcptErrs []error
+	errs     []network.ErrorMsg
+	jobs     []network.Job
+	cancels  []network.Cancel
+	byes     []network.Bye
+	readErr  error
+	pongs    int
+	changed  chan struct{} // closed and replaced on every recorded event
+}
+
+// DialConn opens a TLS WebSocket to url, pinning the proxy key, without the
+// protocol handshake (for tests that speak the protocol by hand).
+func DialConn(ctx context.Context, url string, proxyKey ed25519.PublicKey) (*websocket.Conn, error) {
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: proxy.PinnedTLSConfig(proxyKey)}}
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(network.MaxMessageSize)
+	return c, nil
+}
+
+// Handshake runs hello → challenge → auth → welcome on c.
+func Handshake(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, proxyKey ed25519.PublicKey, appVersion string) (network.Welcome, error) {
+	pub := key.Public().(ed25519.PublicKey)
+	cn := make([]byte, 32)
+	if _, err := rand.Read(cn); err != nil {
+		return network.Welcome{}, err
+	}
+	if err := write(ctx, c, nil, network.TypeHello, &network.Hello{WorkerKey: pub, ClientNonce: cn, AppVersion: appVersion}); err != nil {
+		return network.Welcome{}, err
+	}
+	env, payload, err := Read(ctx, c)
+	if err != nil {
+		return network.Welcome{}, err
+	}
+	ch, ok := payload.(*network.Challenge)
+	if !ok {
+		return network.Welcome{}, fmt.Errorf("proxytest: expected challenge, got %s %v", env.Type, payload)
+	}
+	if !ed25519.PublicKey(ch.ProxyKey).Equal(proxyKey) {
+		return network.Welcome{}, errors.New("proxytest: challenge from another proxy key")
+	}
+	if !ed25519.Verify(proxyKey, network.ProxyAuthBytes(cn, ch.Nonce, pub), ch.ProxySig) {
+		return network.Welcome{}, errors.New("proxytest: bad proxy signature")
+	}
+	sig := ed25519.Sign(key, network.WorkerAuthBytes(ch.Nonce, cn, proxyKey))
+	if err := write(ctx, c, nil, network.TypeAuth, &network.Auth{WorkerSig: sig}); err != nil {
+		return network.Welcome{}, err
+	}
+	env, payload, err = Read(ctx, c)
+	if err != nil {
+		return network.Welcome{}, err
+	}
+	wl, ok := payload.(*network.Welcome)
+	if !ok {
+		return network.Welcome{}, fmt.Errorf("proxytest: expected welcome, got %s %v", env.Type, payload)
+	}
+	return *wl, nil
+}
+
+// Read reads and decodes one frame.
+func Read(ctx context.Context, c *websocket.Conn) (network.Envelope, network.Validator, error) {
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		return network.Envelope{}, nil, err
+	}
+	return network.Decode(b)
+}
+
+func write(ctx context.Context, c *websocket.Conn, mu *sync.Mutex, typ string, payload network.Validator) error {
+	b, err := network.Encode(typ, "", payload)
+	if err != nil {
+		return err
+	}
+	if mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.Write(wctx, websocket.MessageText, b)
+}
+
+// Dial connects, authenticates, registers and announces availability, then
+// answers jobs in the background until Close or ctx ends.
+func Dial(ctx context.Context, url string, proxyKey ed25519.PublicKey, opts Options) (*Worker, error) {
+	if opts.Key == nil {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		opts.Key = k
+	}
+	if opts.MaxConcurrent == 0 {
+		opts.MaxConcurrent = 4
+	}
+	if opts.CoefficientMilli == 0 {
+		opts.CoefficientMilli = 1000
+	}
+	if opts.State == "" {
+		opts.State = network.Accepting
+	}
+	c, err := DialConn(ctx, url, proxyKey)
+	if err != nil {
+		return nil, err
+	}
+	wl, err := Handshake(ctx, c, opts.Key, proxyKey, opts.AppVersion)
+	if err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	w := &Worker{
+		c: c, key: opts.Key, pinned: proxyKey, welcome: wl, id: wl.WorkerID, script: opts.Script,
+		ctx: wctx, cancel: cancel, done: make(chan struct{}),
+		running: map[string]context.CancelFunc{}, changed: make(chan struct{}),
+	}
+	reg := &network.Register{GPU: opts.GPU, Models: opts.Models, CoefficientMilli: opts.CoefficientMilli,
+		MaxConcurrent: opts.MaxConcurrent, PayoutAddress: opts.PayoutAddress}
+	if err := w.Send(network.TypeRegister, reg); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	if err := w.Send(network.TypeAvailability, &network.Availability{State: opts.State}); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	go w.readLoop()
+	// A ping round trip makes sure the proxy processed register and
+	// availability before Dial returns (the proxy handles frames in order).
+	if err := w.Send(network.TypePing, &network.Ping{T: 1}); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := w.waitFor(ctx, func() bool { return w.pongs > 0 }); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("proxytest: no pong after register: %w", err)
+	}
+	return w, nil
+}
+
+// ID is the worker id the proxy assigned (hex of the public key).
+func (w *Worker) ID() string { return w.id }
+
+// Welcome is the proxy's welcome message.
+func (w *Worker) Welcome() network.Welcome { return w.welcome }
+
+// PublicKey is the worker's key.
+func (w *Worker) PublicKey() ed25519.PublicKey { return w.key.Public().(ed25519.PublicKey) }
+
+// Send writes one message.
+func (w *Worker) Send(typ string, payload network.Validator) error {
+	return write(w.ctx, w.c, &w.writeMu, typ, payload)
+}
+
+// SendRaw writes one frame as is (text message).
+func (w *Worker) SendRaw(frame []byte) error {
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
+	ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
+	defer cancel()
+	return w.c.Write(ctx, websocket.MessageText, frame)
+}
+
+// SetAvailability sends an availability message and waits until the proxy
+// has processed it.
+func (w *Worker) SetAvailability(ctx context.Context, state string) error {
+	if err := w.Send(network.TypeAvailability, &network.Availability{State: state}); err != nil {
+		return err
+	}
+	return w.Sync(ctx)
+}
+
+// Sync waits for a ping round trip, so every frame sent before it has been
+// processed by the proxy.
+func (w *Worker) Sync(ctx context.Context) error {
+	w.mu.Lock()
+	n := w.pongs
+	w.mu.Unlock()
+	if err := w.Send(network.TypePing, &network.Ping{T: time.Now().UnixMilli()}); err != nil {
+		return err
+	}
+	return w.waitFor(ctx, func() bool { return w.pongs > n })
+}
+
+// Close says bye and closes the connection; running jobs stop.
+func (w *Worker) Close() error {
+	_ = w.Send(network.TypeBye, &network.Bye{Reason: "test worker closing"})
+	err := w.c.Close(websocket.StatusNormalClosure, "bye")
+	w.cancel()
+	<-w.done
+	return err
+}
+
+// Drop closes the TCP connection without a close handshake.
+func (w *Worker) Drop() {
+	w.c.CloseNow()
+	w.cancel()
+	<-w.done
+}
+
+// Done is closed when the connection has ended.
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// Err is why the connection ended (after Done).
+func (w *Worker) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.readErr
+}
+
+// Receipts returns the receipts received so far (each verified against the
+// pinned proxy key; see ReceiptErrors).
+func (w *Worker) Receipts() []network.SignedReceipt {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]network.SignedReceipt(nil), w.receipts...)
+}
+
+// ReceiptErrors are verification failures of received receipts.
+func (w *Worker) ReceiptErrors() []error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]error(nil), w.rcptErrs...)
+}
+
+// Jobs returns the jobs received so far.
+func (w *Worker) Jobs() []network.Job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]network.Job(nil), w.jobs...)
+}
+
+// Cancels returns the cancels received so far.
+func (w *Worker) Cancels() []network.Cancel {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]network.Cancel(nil), w.cancels...)
+}
+
+// Errors returns the error messages the proxy sent.
+func (w *Worker) Errors() []network.ErrorMsg {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]network.ErrorMsg(nil), w.errs...)
+}
+
+// Byes returns the bye messages the proxy sent.
+func (w *Worker) Byes() []network.Bye {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]network.Bye(nil), w.byes...)
+}
+
+// Running is the number of jobs being answered now.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+// WaitReceipts waits until at least n receipts arrived.
+func (w *Worker) WaitReceipts(ctx context.Context, n int) ([]network.SignedReceipt, error) {
+	err := w.waitFor(ctx, func() bool { return len(w.receipts) >= n })
+	return w.Receipts(), err
+}
+
+// WaitJobs waits until at least n jobs arrived.
+func (w *Worker) WaitJobs(ctx context.Context, n int) ([]network.Job, error) {
+	err := w.waitFor(ctx, func() bool { return len(w.jobs) >= n })
+	return w.Jobs(), err
+}
+
+// WaitCancels waits until at least n cancels arrived.
+func (w *Worker) WaitCancels(ctx context.Context, n int) ([]network.Cancel, error) {
+	err := w.waitFor(ctx, func() bool { return len(w.cancels) >= n })
+	return w.Cancels(), err
+}
+
+// WaitErrors waits until at least n error messages arrived.
+func (w *Worker) WaitErrors(ctx context.Context, n int) ([]network.ErrorMsg, error) {
+	err := w.waitFor(ctx, func() bool { return len(w.errs) >= n })
+	return w.Errors(), err
+}
+
+// waitFor waits until cond (called with w.mu held) holds, the connection
+// ends, or ctx ends.
+func (w *Worker) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		w.mu.Lock()
+		ok := cond()
+		ch := w.changed
+		w.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-w.done:
+			w.mu.Lock()
+			ok := cond()
+			w.mu.Unlock()
+			if ok {
+				return nil
+			}
+			return fmt.Errorf("proxytest: connection ended: %v", w.Err())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// record runs f with w.mu held and wakes waiters.
+func (w *Worker) record(f func()) {
+	w.mu.Lock()
+	f()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+func (w *Worker) readLoop() {
+	defer close(w.done)
+	defer w.cancel()
+	for {
+		env, payload, err := Read(w.ctx, w.c)
+		if err != nil {
+			var pe *network.ProtocolError
+			if errors.As(err, &pe) {
+				continue // the proxy sent something we do not understand: ignore
+			}
+			w.record(func() { w.readErr = err })
+			return
+		}
+		switch m := payload.(type) {
+		case *network.Job:
+			job := *m
+			jctx, cancel := context.WithCancel(w.ctx)
+			w.record(func() {
+				w.jobs = append(w.jobs, job)
+				w.running[job.JobID] = cancel
+			})
+			go w.runJob(jctx, job)
+		case *network.Cancel:
+			c := *m
+			w.record(func() {
+				w.cancels = append(w.cancels, c)
+				if cancel := w.running[c.JobID]; cancel != nil {
+					cancel()
+				}
+			})
+		case *network.SignedReceipt:
+			r := *m
+			verr := r.Verify(w.pinned)
+			if verr == nil && r.Receipt.WorkerID != w.id {
+				verr = fmt.Errorf("receipt for worker %s", r.Receipt.WorkerID)
+			}
+			w.record(func() {
+				w.receipts = append(w.receipts, r)
+				if verr != nil {
+					w.rcptErrs = append(w.rcptErrs, verr)
+				}
+			})
+		case *network.Ping:
+			if env.Type == network.TypePing {
+				_ = w.Send(network.TypePong, &network.Ping{T: m.T})
+			} else {
+				w.record(func() { w.pongs++ })
+			}
+		case *network.ErrorMsg:
+			e := *m
+			w.record(func() { w.errs = append(w.errs, e) })
+		case *network.Bye:
+			b := *m
+			w.record(func() { w.byes = append(w.byes, b) })
+		}
+	}
+}
+
+func (w *Worker) runJob(ctx context.Context, job network.Job) {
+	defer w.record(func() { delete(w.running, job.JobID) })
+	var b Behavior
+	if w.script != nil {
+		b = w.script(job)
+	}
+	deltas := b.Deltas
+	if deltas == nil {
+		deltas = []string{"Hello", ", ", "world"}
+	}
+	usage := b.Usage
+	if usage == (network.Usage{}) {
+		usage = network.Usage{PromptTokens: 10, CompletionTokens: len(deltas)}
+	}
+	if b.Gate != nil {
+		select {
+		case <-b.Gate:
+		case <-ctx.Done():
+			return
+		}
+	}
+	code := b.Code
+	if code == "" {
+		code = network.CodeRuntime
+	}
+	jobErr := func() {
+		_ = w.Send(network.TypeJobError, &network.JobError{JobID: job.JobID, Code: code, Message: "scripted failure"})
+	}
+	if b.Failure == FailBefore {
+		jobErr()
+		return
+	}
+	n := len(deltas)
+	if b.Failure != Succeed && b.After < n {
+		n = b.After
+	}
+	for i := 0; i < n; i++ {
+		if i > 0 && b.DeltaDelay > 0 {
+			select {
+			case <-time.After(b.DeltaDelay):
+			case <-ctx.Done():
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i]}); err != nil {
+			return
+		}
+	}
+	switch b.Failure {
+	case FailAfter:
+		jobErr()
+		return
+	case Hang:
+		<-ctx.Done()
+		return
+	case Disconnect:
+		w.c.CloseNow()
+		return
+	}
+	done := &network.Done{JobID: job.JobID, Usage: usage, FinishReason: b.FinishReason}
+	if done.FinishReason == "" {
+		done.FinishReason = "stop"
+	}
+	_ = w.Send(network.TypeDone, done)
+	if b.ReplayDone {
+		_ = w.Send(network.TypeDone, done)
+	}
+}
+
+// NewKey returns a fresh worker key and its id (hex of the public key).
+func NewKey() (ed25519.PrivateKey, string) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return priv, hex.EncodeToString(pub)
+}

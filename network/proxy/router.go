@@ -1,0 +1,187 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+)
+
+// Event kinds an attempt receives from its worker's reader.
+const (
+	evDelta = iota + 1
+	evDone
+	evJobError
+	evGone // the worker disconnected
+)
+
+type event struct {
+	kind   int
+	delta  network.Delta
+	done   network.Done
+	jobErr network.JobError
+	reason string
+}
+
+// attempt is one try of a request on one worker. The worker's reader pushes
+// events; the request's handler pops them. The queue is unbounded so a slow
+// app developer never blocks the worker's reader (and its heartbeats); it
+// is bounded in practice by the job's max tokens and the job timeout.
+type attempt struct {
+	jobID       string
+	w           *workerConn
+	coefficient int64
+	started     time.Time
+
+	mu       sync.Mutex
+	q        []event
+	notify   chan struct{}
+	released bool // guarded by Proxy.mu
+}
+
+func (a *attempt) push(e event) {
+	a.mu.Lock()
+	a.q = append(a.q, e)
+	a.mu.Unlock()
+	select {
+	case a.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (a *attempt) pop() []event {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	q := a.q
+	a.q = nil
+	return q
+}
+
+func newJobID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "job-" + hex.EncodeToString(b)
+}
+
+// eligibleLocked reports whether w can take a job for model now.
+func (w *workerConn) eligibleLocked(model string) (ok, loaded bool) {
+	if !w.registered || w.state != network.Accepting || w.running >= w.reg.MaxConcurrent {
+		return false, false
+	}
+	for _, m := range w.reg.Models {
+		if m.Name == model {
+			return true, m.Loaded
+		}
+	}
+	return false, false
+}
+
+// reserve picks the eligible worker with the lowest running × average job
+// time (ties: fewer running, then the model already loaded, then the older
+// connection) and books a slot on it. It returns nil when none is eligible.
+func (p *Proxy) reserve(model string, exclude map[*workerConn]bool) *attempt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return nil
+	}
+	var best *workerConn
+	var bestLoad float64
+	var bestLoaded bool
+	for _, w := range p.workers {
+		if exclude[w] {
+			continue
+		}
+		ok, loaded := w.eligibleLocked(model)
+		if !ok {
+			continue
+		}
+		load := float64(w.running) * w.avgMS
+		better := best == nil
+		if !better {
+			switch {
+			case load != bestLoad:
+				better = load < bestLoad
+			case w.running != best.running:
+				better = w.running < best.running
+			case loaded != bestLoaded:
+				better = loaded
+			case !w.since.Equal(best.since):
+				better = w.since.Before(best.since)
+			default:
+				better = w.id < best.id
+			}
+		}
+		if better {
+			best, bestLoad, bestLoaded = w, load, loaded
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	a := &attempt{
+		jobID:       newJobID(),
+		w:           best,
+		coefficient: best.reg.CoefficientMilli,
+		started:     time.Now(),
+		notify:      make(chan struct{}, 1),
+	}
+	best.running++
+	best.jobs[a.jobID] = a
+	p.jobsRunning++
+	return a
+}
+
+// release frees the attempt's slot (idempotent).
+func (p *Proxy) release(a *attempt, ok bool) {
+	p.mu.Lock()
+	p.releaseLocked(a, ok)
+	p.mu.Unlock()
+}
+
+func (p *Proxy) releaseLocked(a *attempt, ok bool) {
+	if a.released {
+		return
+	}
+	a.released = true
+	w := a.w
+	delete(w.jobs, a.jobID)
+	w.running--
+	p.jobsRunning--
+	if ok {
+		ms := float64(time.Since(a.started).Milliseconds())
+		if w.jobsDone == 0 {
+			w.avgMS = ms
+		} else {
+			w.avgMS = 0.8*w.avgMS + 0.2*ms
+		}
+		w.jobsDone++
+	}
+}
+
+// servableModels lists the priced models that some registered, accepting
+// worker offers now.
+func (p *Proxy) servableModels() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[string]bool{}
+	for _, w := range p.workers {
+		if !w.registered || w.state != network.Accepting {
+			continue
+		}
+		for _, m := range w.reg.Models {
+			if _, priced := p.cfg.Models[m.Name]; priced {
+				seen[m.Name] = true
+			}
+		}
+	}
+	var out []string
+	for _, n := range p.cfg.ModelNames() {
+		if seen[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+)
+
+// Store is the proxy's durable state. Every method is one transaction, so a
+// crash at any point leaves either all of a job's effects or none. A
+// PostgreSQL implementation for several proxies is a new Store, not a
+// rewrite: RecordJob maps to one SERIALIZABLE transaction keyed by job id.
+type Store interface {
+	// TouchWorker creates the worker's record on first sight and updates
+	// its last-seen time; a non-empty payout address replaces the stored one.
+	TouchWorker(ctx context.Context, workerID, payoutAddress string, seen time.Time) error
+	// Worker returns a worker's record; ok is false when it is unknown.
+	Worker(ctx context.Context, workerID string) (rec WorkerRecord, ok bool, err error)
+	// RecordJob credits a finished job, once. In one transaction it checks
+	// whether the job id already has a receipt (then it returns that receipt
+	// with created false and changes nothing), else it assigns the worker's
+	// next seq and new cumulative total, has sign build the signed receipt,
+	// stores it, and adds the job to the API key's usage and the totals.
+	RecordJob(ctx context.Context, job JobRecord, sign func(network.Receipt) network.SignedReceipt) (rcpt network.SignedReceipt, created bool, err error)
+	// Receipt returns the receipt of a job id.
+	Receipt(ctx context.Context, jobID string) (rcpt network.SignedReceipt, ok bool, err error)
+	// Receipts returns a worker's receipts with seq > afterSeq, in seq order,
+	// at most limit of them (limit ≤ 0: all).
+	Receipts(ctx context.Context, workerID string, afterSeq int64, limit int) ([]network.SignedReceipt, error)
+	// Usage returns an API key's usage by its digest (KeyDigest).
+	Usage(ctx context.Context, keyDigest string) (KeyUsage, error)
+	// Totals returns the proxy's lifetime totals.
+	Totals(ctx context.Context) (Totals, error)
+	Close() error
+}
+
+// WorkerRecord is what the store keeps about a worker.
+type WorkerRecord struct {
+	ID            string    `json:"id"` // hex of the worker's ed25519 public key
+	Cumulative    int64     `json:"cumulative"`
+	LastSeq       int64     `json:"last_seq"`
+	FirstSeen     time.Time `json:"first_seen"`
+	LastSeen      time.Time `json:"last_seen"`
+	PayoutAddress string    `json:"payout_address,omitempty"`
+}
+
+// JobRecord is a finished job to credit. Amount and Gross are computed by
+// the caller from the factors (network.Amount); the store checks Amount.
+type JobRecord struct {
+	JobID            string
+	WorkerID         string
+	Model            string
+	PromptTokens     int64
+	CompletionTokens int64
+	PricePrompt      int64
+	PriceCompletion  int64
+	CoefficientMilli int64
+	CommissionBPS    int64
+	Amount           int64 // nanoTON to the worker
+	Gross            int64 // nanoTON charged to the API key (before commission)
+	KeyDigest        string
+	KeyName          string
+	Time             time.Time
+}
+
+// KeyUsage is an API key's consumption.
+type KeyUsage struct {
+	Name             string `json:"name"`
+	Requests         int64  `json:"requests"`
+	PromptTokens     int64  `json:"prompt_tokens"`
+	CompletionTokens int64  `json:"completion_tokens"`
+	Cost             int64  `json:"cost"` // nanoTON
+}
+
+// Totals are the proxy's lifetime counters.
+type Totals struct {
+	Jobs             int64 `json:"jobs"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	Charged          int64 `json:"charged"`    // nanoTON charged to API keys
+	PaidToWorkers    int64 `json:"paid"`       // nanoTON credited to workers
+	Commission       int64 `json:"commission"` // Charged − PaidToWorkers
+}
+
+// ErrStoreLocked means another process holds the store.
+var ErrStoreLocked = errors.New("proxy store: locked by another process (is another cocoon-proxy running on this data_dir?)")
+
+// errOverflow is returned when a counter would overflow int64.
+var errOverflow = errors.New("proxy store: counter overflows int64")
+
+func addChecked(a *int64, b int64) error {
+	s := *a + b
+	if (b > 0 && s < *a) || (b < 0 && s > *a) {
+		return errOverflow
+	}
+	*a = s
+	return nil
+}
+
+func (j JobRecord) validate() error {
+	if j.JobID == "" || len(j.JobID) > network.MaxJobIDLength || j.WorkerID == "" || j.Model == "" {
+		return errors.New("proxy store: job needs job id, worker id and model")
+	}
+	want, err := network.Amount(j.PromptTokens, j.CompletionTokens, j.PricePrompt, j.PriceCompletion, j.CoefficientMilli, j.CommissionBPS)
+	if err != nil {
+		return err
+	}
+	if want != j.Amount {
+		return errors.New("proxy store: job amount does not match its factors")
+	}
+	if j.Gross < j.Amount {
+		return errors.New("proxy store: gross below the worker's amount")
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/coder/websocket"
+	"github.com/xssnick/tonutils-go/address"
+)
+
+const (
+	handshakeTimeout = 10 * time.Second
+	writeTimeout     = 10 * time.Second
+	// maxStrikes is how many protocol errors in a row a worker may send
+	// before the proxy closes its connection.
+	maxStrikes = 32
+	// defaultAvgMS is the average job time assumed before a worker has
+	// finished a job, so a fresh worker does not look infinitely fast.
+	defaultAvgMS = 1000.0
+)
+
+// workerConn is one authenticated worker's connection. The routing state
+// (registered ... jobs) is guarded by Proxy.mu.
+type workerConn struct {
+	p        *Proxy
+	c        *websocket.Conn
+	id       string
+	log      *slog.Logger
+	writeMu  sync.Mutex
+	lastSeen atomic.Int64 // unix ns of the last frame received
+	since    time.Time
+	gone     chan struct{} // closed when the reader has exited
+
+	registered bool
+	reg        network.Register
+	state      string
+	running    int
+	avgMS      float64
+	jobsDone   int64
+	jobs       map[string]*attempt
+}
+
+// serveWorker upgrades GET /v1/worker and runs one worker connection.
+func (p *Proxy) serveWorker(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		http.Error(w, "proxy shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	p.connWG.Add(1)
+	p.mu.Unlock()
+	defer p.connWG.Done()
+
+	// Workers are not browsers: there is no Origin to check.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		p.log.Debug("worker upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c.SetReadLimit(network.MaxMessageSize)
+	log := p.log.With("remote", r.RemoteAddr)
+	wc, err := p.handshake(c, log)
+	if err != nil {
+		log.Info("worker handshake failed", "err", err)
+		return
+	}
+	wc.run()
+}
+
+// readFrame reads and decodes one frame.
+func readFrame(ctx context.Context, c *websocket.Conn) (network.Envelope, network.Validator, error) {
+	typ, data, err := c.Read(ctx)
+	if err != nil {
+		return network.Envelope{}, nil, err
+	}
+	if typ != websocket.MessageText {
+		return network.Envelope{}, nil, &network.ProtocolError{Code: network.CodeBadMessage, Message: "binary frames are not part of the protocol"}
+	}
+	return network.Decode(data)
+}
+
+// sendRaw encodes and writes one frame on a connection with no workerConn yet.
+func sendRaw(ctx context.Context, c *websocket.Conn, typ string, payload network.Validator) error {
+	b, err := network.Encode(typ, "", payload)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return c.Write(wctx, websocket.MessageText, b)
+}
+
+// errorMsg builds a valid ErrorMsg (fields truncated to the codec's limits).
+func errorMsg(code, msg, ref string) *network.ErrorMsg {
+	if len(ref) > network.MaxJobIDLength {
+		ref = ""
+	}
+	return &network.ErrorMsg{Code: code, Message: truncateStr(msg, network.MaxReasonLength-4), Ref: strings.ToValidUTF8(ref, "")}
+}
+
+func protoErrMsg(err error) *network.ErrorMsg {
+	var pe *network.ProtocolError
+	if errors.As(err, &pe) {
+		return errorMsg(pe.Code, pe.Message, pe.Ref)
+	}
+	return errorMsg(network.CodeBadMessage, err.Error(), "")
+}
+
+// closeReason fits a close reason in a control frame (123 bytes).
+func closeReason(s string) string { return truncateStr(s, 110) }
+
+// handshake runs hello → challenge → auth → welcome and registers the
+// worker. On failure it tells the worker why and closes the connection.
+func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, error) {
+	ctx, cancel := context.WithTimeout(p.baseCtx, handshakeTimeout)
+	defer cancel()
+	refuse := func(code websocket.StatusCode, em *network.ErrorMsg) error {
+		_ = sendRaw(ctx, c, network.TypeError, em)
+		reason := em.Code + ": " + em.Message
+		_ = c.Close(code, closeReason(reason))
+		return errors.New(reason)
+	}
+	env, payload, err := readFrame(ctx, c)
+	if err != nil {
+		var pe *network.ProtocolError
+		if errors.As(err, &pe) {
+			return nil, refuse(websocket.StatusPolicyViolation, protoErrMsg(err))
+		}
+		c.CloseNow()
+		return nil, err
+	}
+	hello, ok := payload.(*network.Hello)
+	if !ok {
+		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeBadMessage, "expected hello, got "+env.Type, env.ID))
+	}
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, refuse(websocket.StatusInternalError, errorMsg(network.CodeInternal, "no randomness", ""))
+	}
+	workerKey := ed25519.PublicKey(bytes.Clone(hello.WorkerKey))
+	ch := &network.Challenge{
+		ProxyKey: p.PublicKey(),
+		Nonce:    nonce,
+		ProxySig: ed25519.Sign(p.key, network.ProxyAuthBytes(hello.ClientNonce, nonce, workerKey)),
+	}
+	if err := sendRaw(ctx, c, network.TypeChallenge, ch); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	env, payload, err = readFrame(ctx, c)
+	if err != nil {
+		var pe *network.ProtocolError
+		if errors.As(err, &pe) {
+			return nil, refuse(websocket.StatusPolicyViolation, protoErrMsg(err))
+		}
+		c.CloseNow()
+		return nil, err
+	}
+	auth, ok := payload.(*network.Auth)
+	if !ok {
+		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeBadMessage, "expected auth, got "+env.Type, env.ID))
+	}
+	if !ed25519.Verify(workerKey, network.WorkerAuthBytes(nonce, hello.ClientNonce, p.pub), auth.WorkerSig) {
+		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeAuthFailed, "auth failed: worker signature does not verify", env.ID))
+	}
+	id := hex.EncodeToString(workerKey)
+	now := time.Now()
+	wc := &workerConn{
+		p:     p,
+		c:     c,
+		id:    id,
+		log:   log.With("worker", id[:16]),
+		since: now,
+		gone:  make(chan struct{}),
+		state: network.Paused,
+		avgMS: defaultAvgMS,
+		jobs:  map[string]*attempt{},
+	}
+	wc.lastSeen.Store(now.UnixNano())
+	if err := p.store.TouchWorker(ctx, id, "", now); err != nil {
+		return nil, refuse(websocket.StatusInternalError, errorMsg(network.CodeInternal, "proxy store unavailable", ""))
+	}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		_ = c.Close(websocket.StatusGoingAway, "proxy shutting down")
+		return nil, errors.New("proxy shutting down")
+	}
+	old := p.workers[id]
+	p.workers[id] = wc
+	p.mu.Unlock()
+	if old != nil {
+		go old.close(websocket.StatusPolicyViolation, "replaced by a newer connection with the same worker key")
+	}
+	if err := wc.send(network.TypeWelcome, &network.Welcome{
+		WorkerID:    id,
+		HeartbeatMS: p.cfg.Heartbeat.Milliseconds(),
+		ServerTime:  now.UnixMilli(),
+	}); err != nil {
+		wc.cleanup(err)
+		return nil, err
+	}
+	wc.log.Info("worker connected", "app_version", truncateStr(hello.AppVersion, 64))
+	return wc, nil
+}
+
+// send encodes and writes one frame; writes are serialised.
+func (w *workerConn) send(typ string, payload network.Validator) error {
+	b, err := network.Encode(typ, "", payload)
+	if err != nil {
+		return err
+	}
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return w.c.Write(ctx, websocket.MessageText, b)
+}
+
+func (w *workerConn) sendError(em *network.ErrorMsg) {
+	if err := w.send(network.TypeError, em); err != nil {
+		w.log.Debug("send error message failed", "err", err)
+	}
+}
+
+func (w *workerConn) sendBye(reason string) {
+	_ = w.send(network.TypeBye, &network.Bye{Reason: reason})
+}
+
+// close starts the closing handshake; the reader then exits and cleans up.
+func (w *workerConn) close(code websocket.StatusCode, reason string) {
+	if err := w.c.Close(code, closeReason(reason)); err != nil {
+		w.c.CloseNow()
+	}
+}
+
+// run is the connection's single reader loop, plus its heartbeat goroutine.
+func (w *workerConn) run() {
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		w.heartbeat()
+	}()
+	err := w.readLoop()
+	w.cleanup(err)
+	<-hbDone
+}
+
+func (w *workerConn) heartbeat() {
+	hb := w.p.cfg.Heartbeat
+	t := time.NewTicker(hb)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.gone:
+			return
+		case now := <-t.C:
+			if silent := now.Sub(time.Unix(0, w.lastSeen.Load())); silent > 3*hb {
+				w.log.Info("worker silent for 3 heartbeats, dropping", "silent_ms", silent.Milliseconds())
+				w.sendBye("heartbeat timeout")
+				w.close(websocket.StatusPolicyViolation, "heartbeat timeout: silent for 3 heartbeats")
+				return
+			}
+			if err := w.send(network.TypePing, &network.Ping{T: now.UnixMilli()}); err != nil {
+				w.c.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+func (w *workerConn) readLoop() error {
+	strikes := 0
+	for {
+		env, payload, err := readFrame(context.Background(), w.c)
+		if err == nil {
+			w.lastSeen.Store(time.Now().UnixNano())
+			if err = w.handle(env, payload); err == nil {
+				strikes = 0
+				continue
+			}
+		}
+		var pe *network.ProtocolError
+		if !errors.As(err, &pe) {
+			return err // the connection is gone
+		}
+		w.lastSeen.Store(time.Now().UnixNano())
+		w.sendError(protoErrMsg(pe))
+		if strikes++; strikes >= maxStrikes {
+			w.close(websocket.StatusPolicyViolation, "too many protocol errors")
+			return errors.New("too many protocol errors")
+		}
+	}
+}
+
+// cleanup forgets the worker and fails its running jobs.
+func (w *workerConn) cleanup(cause error) {
+	p := w.p
+	p.mu.Lock()
+	if p.workers[w.id] == w {
+		delete(p.workers, w.id)
+	}
+	jobs := make([]*attempt, 0, len(w.jobs))
+	for _, a := range w.jobs {
+		jobs = append(jobs, a)
+	}
+	p.mu.Unlock()
+	select {
+	case <-w.gone:
+	default:
+		close(w.gone)
+	}
+	for _, a := range jobs {
+		a.push(event{kind: evGone, reason: "worker disconnected"})
+	}
+	w.c.CloseNow()
+	_ = p.store.TouchWorker(context.Background(), w.id, "", time.Now())
+	w.log.Info("worker disconnected", "reason", closeCause(cause), "failed_jobs", len(jobs))
+}
+
+func closeCause(err error) string {
+	if err == nil {
+		return ""
+	}
+	if s := websocket.CloseStatus(err); s != -1 {
+		return "closed " + s.String()
+	}
+	return truncateStr(err.Error(), 200)
+}
+
+// handle processes one decoded message. A returned *network.ProtocolError
+// is answered with an error message; the connection stays open.
+func (w *workerConn) handle(env network.Envelope, payload network.Validator) error {
+	p := w.p
+	switch m := payload.(type) {
+	case *network.Register:
+		if m.PayoutAddress != "" {
+			if err := CheckTONAddress(m.PayoutAddress); err != nil {
+				return &network.ProtocolError{Code: network.CodeBadMessage, Ref: env.ID, Message: "payout_address: " + err.Error()}
+			}
+		}
+		reg := *m
+		reg.Models = append([]network.ModelInfo(nil), m.Models...)
+		p.mu.Lock()
+		w.registered = true
+		w.reg = reg
+		p.mu.Unlock()
+		if err := p.store.TouchWorker(context.Background(), w.id, m.PayoutAddress, time.Now()); err != nil {
+			w.log.Error("store worker", "err", err)
+		}
+		w.log.Info("worker registered", "gpu", truncateStr(m.GPU.Name, 64), "models", len(m.Models),
+			"max_concurrent", m.MaxConcurrent, "coefficient_milli", m.CoefficientMilli)
+		return nil
+	case *network.Ping:
+		if env.Type == network.TypePing {
+			return w.send(network.TypePong, &network.Ping{T: m.T})
+		}
+		return nil // pong: lastSeen is already updated
+	case *network.Bye:
+		w.log.Info("worker said bye", "reason", truncateStr(m.Reason, 128))
+		w.close(websocket.StatusNormalClosure, "bye")
+		return nil
+	case *network.ErrorMsg:
+		w.log.Info("worker reported a protocol error", "code", m.Code, "ref", m.Ref, "message", truncateStr(m.Message, 200))
+		return nil
+	}
+	// Everything below needs register first.
+	p.mu.Lock()
+	registered := w.registered
+	p.mu.Unlock()
+	notReg := func() error {
+		return &network.ProtocolError{Code: network.CodeNotRegistered, Ref: env.ID, Message: env.Type + " before register"}
+	}
+	switch m := payload.(type) {
+	case *network.Availability:
+		if !registered {
+			return notReg()
+		}
+		p.mu.Lock()
+		w.state = m.State
+		p.mu.Unlock()
+		w.log.Debug("worker availability", "state", m.State)
+		return nil
+	case *network.Delta:
+		if !registered {
+			return notReg()
+		}
+		return w.deliver(env, m.JobID, event{kind: evDelta, delta: *m}, false)
+	case *network.Done:
+		if !registered {
+			return notReg()
+		}
+		return w.deliver(env, m.JobID, event{kind: evDone, done: *m}, true)
+	case *network.JobError:
+		if !registered {
+			return notReg()
+		}
+		return w.deliver(env, m.JobID, event{kind: evJobError, jobErr: *m}, true)
+	case *network.Cancel:
+		if !registered {
+			return notReg()
+		}
+		return w.deliver(env, m.JobID, event{kind: evJobError, jobErr: network.JobError{JobID: m.JobID, Code: network.CodeCancelled, Message: m.Reason}}, true)
+	}
+	return &network.ProtocolError{Code: network.CodeBadMessage, Ref: env.ID, Message: "unexpected " + env.Type + " from a worker"}
+}
+
+// deliver hands a job message to the request waiting for it. A final
+// message (done, job_error) detaches the job from the worker at once, so a
+// replayed final message finds no job.
+func (w *workerConn) deliver(env network.Envelope, jobID string, e event, final bool) error {
+	p := w.p
+	p.mu.Lock()
+	a := w.jobs[jobID]
+	if a != nil && final {
+		p.releaseLocked(a, e.kind == evDone)
+	}
+	p.mu.Unlock()
+	if a == nil {
+		return &network.ProtocolError{Code: network.CodeBadMessage, Ref: env.ID, Message: "no running job " + truncateStr(jobID, 64)}
+	}
+	a.push(e)
+	return nil
+}
+
+// CheckTONAddress accepts a user-friendly (EQ/UQ/kQ/0Q…) or raw (0:hex) TON address.
+func CheckTONAddress(s string) error {
+	if strings.Contains(s, ":") {
+		_, err := address.ParseRawAddr(s)
+		return err
+	}
+	_, err := address.ParseAddr(s)
+	return err
+}

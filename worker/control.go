@@ -1,0 +1,401 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+)
+
+// Defaults of the control loop.
+const (
+	DefaultPollInterval = 250 * time.Millisecond // how soon a returning owner is seen
+	DefaultGrace        = 3 * time.Second        // a running job may finish within this after a pause
+)
+
+// alwaysIdle is the input source of rigs and servers: nobody sits there.
+type alwaysIdle struct{}
+
+func (alwaysIdle) InputIdle() (time.Duration, error) { return 365 * 24 * time.Hour, nil }
+
+// command is a request from Start/Stop to the control loop.
+type command struct {
+	enable   bool
+	override idle.Override
+	done     chan struct{}
+}
+
+// Start begins sharing: the worker waits until the owner is away (the idle
+// policy), then loads the model and accepts jobs. It returns at once; follow
+// the state through Status and events.
+func (c *Core) Start(ctx context.Context) error { return c.start(ctx, idle.Override{}) }
+
+// StartNow starts serving at once, without waiting for idle (tray "Start
+// now"); a game on the GPU, full screen or the caps still pause it.
+func (c *Core) StartNow(ctx context.Context) error { return c.start(ctx, idle.ForceOn()) }
+
+// PauseFor pauses serving for d (tray "Pause for 1 hour"); the policy decides again after.
+func (c *Core) PauseFor(ctx context.Context, d time.Duration) error {
+	return c.start(ctx, idle.PauseUntil(time.Now().Add(d)))
+}
+
+func (c *Core) start(ctx context.Context, o idle.Override) error {
+	select {
+	case <-c.rt.Ready():
+	default:
+		msg := "Ollama is not running yet"
+		if e := c.rt.Status().Error; e != "" {
+			msg = "Ollama: " + e
+		}
+		c.setState(StateError, msg)
+		return fmt.Errorf("worker: start: %w: %s", ErrNotReady, msg)
+	}
+	c.mu.Lock()
+	model := c.model
+	c.mu.Unlock()
+	if model == "" {
+		c.setState(StateError, "no model downloaded: download one first")
+		return fmt.Errorf("worker: start: %w: no model chosen", modelrt.ErrModelNotFound)
+	}
+	return c.send(ctx, command{enable: true, override: o})
+}
+
+// Stop stops sharing: running jobs get the grace period, then the model is
+// unloaded so its VRAM is free. It returns once that is done.
+func (c *Core) Stop(ctx context.Context) error {
+	_, err := c.StopTimed(ctx)
+	return err
+}
+
+// StopTimed is Stop that also says how long freeing the GPU took.
+func (c *Core) StopTimed(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if err := c.send(ctx, command{enable: false}); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func (c *Core) send(ctx context.Context, cmd command) error {
+	cmd.done = make(chan struct{})
+	select {
+	case c.commands <- cmd:
+	case <-ctx.Done():
+		return fmt.Errorf("worker: %w", ctx.Err())
+	case <-c.stopped:
+		if !cmd.enable {
+			return nil // not running: nothing is loaded
+		}
+		return fmt.Errorf("worker: %w: the core is not running", ErrNotReady)
+	}
+	select {
+	case <-cmd.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("worker: %w", ctx.Err())
+	}
+}
+
+// control is the state machine: Stopped → WaitingForIdle → Serving ⇄
+// Paused(reason) → Stopped, plus Error. It is the only goroutine that loads
+// or unloads the model and changes availability, so transitions never race.
+func (c *Core) control(ctx context.Context) {
+	var (
+		enabled bool
+		serving bool
+		served  bool // served since the last Start: a later stop is a pause, not a wait
+		watcher = c.newWatcher()
+		loaded  string    // the model loaded by the last resume
+		retryAt time.Time // after a failed resume, when to try again
+	)
+	tick := time.NewTicker(c.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		var done chan struct{}
+		select {
+		case <-ctx.Done():
+			if serving {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c.pause(sctx, "Cocoon is quitting", c.cfg.Grace)
+				cancel()
+			}
+			return
+		case cmd := <-c.commands:
+			done = cmd.done
+			if cmd.enable && !enabled {
+				watcher = c.newWatcher() // a fresh start waits only for IdleAfter
+				served, retryAt = false, time.Time{}
+				c.setStatus(StateWaiting, "", nil)
+			}
+			enabled = cmd.enable
+			watcher.SetOverride(cmd.override)
+		case <-tick.C:
+		}
+		if !enabled {
+			if serving {
+				c.pause(ctx, "stopped by the owner", c.cfg.Grace)
+				serving = false
+			}
+			if done != nil { // a Stop command; between commands an error shown stays
+				c.setStatus(StateStopped, "", nil)
+			}
+			closeIfSet(done)
+			continue
+		}
+		if !retryAt.IsZero() && time.Now().Before(retryAt) {
+			closeIfSet(done)
+			continue
+		}
+		retryAt = time.Time{}
+		if serving && c.currentModel() != loaded { // the owner chose another model
+			c.pause(ctx, "switching model", c.cfg.Grace)
+			serving = false
+		}
+		d := watcher.Poll()
+		switch {
+		case d.Serve && !serving:
+			if err := c.resume(ctx); err != nil {
+				c.setStatus(StateError, err.Error(), nil)
+				retryAt = time.Now().Add(10 * time.Second) // not a hot loop of failing loads
+			} else {
+				serving, served, loaded = true, true, c.currentModel()
+				c.setStatus(StateServing, "", nil)
+			}
+		case !d.Serve && serving:
+			c.setStatus(StatePaused, "", d.Reasons) // the owner sees it at once
+			c.pause(ctx, reasonsText(d.Reasons), c.cfg.Grace)
+			serving = false
+		case !d.Serve:
+			st := StateWaiting
+			if served || !onlyWaitingForIdle(d.Reasons) {
+				st = StatePaused
+			}
+			c.setStatus(st, "", d.Reasons)
+		default:
+			c.setStatus(StateServing, "", nil)
+		}
+		closeIfSet(done)
+	}
+}
+
+func closeIfSet(ch chan struct{}) {
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// onlyWaitingForIdle: the only thing missing is the owner's absence.
+func onlyWaitingForIdle(rs []idle.Reason) bool {
+	for _, r := range rs {
+		if r.Code != idle.CodeOwnerActive {
+			return false
+		}
+	}
+	return true
+}
+
+func reasonsText(rs []idle.Reason) string {
+	parts := make([]string, 0, len(rs))
+	for _, r := range rs {
+		parts = append(parts, r.Text)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (c *Core) currentModel() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.model
+}
+
+// newWatcher samples the owner's input, full screen and the GPU for a fresh idle policy.
+func (c *Core) newWatcher() *idle.Watcher {
+	input := c.cfg.InputIdle
+	if input == nil {
+		input = alwaysIdle{}
+	}
+	return &idle.Watcher{
+		Policy:     idle.NewPolicy(c.cfg.Idle),
+		Input:      input,
+		FullScreen: c.cfg.FullScreen,
+		GPU:        c.currentGPU,
+		OwnPIDs: func() map[uint32]bool {
+			if !hasProcesses(c.currentGPU()) {
+				return nil // nothing to tell apart: skip the /proc scan
+			}
+			return c.ownPIDs()
+		},
+	}
+}
+
+func hasProcesses(s gpu.Snapshot) bool {
+	for _, d := range s.Devices {
+		if len(d.Processes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ownPIDs are the managed Ollama and the runners it started (its process
+// group), plus this process: their GPU use is ours, not a game's.
+func (c *Core) ownPIDs() map[uint32]bool {
+	own := map[uint32]bool{uint32(os.Getpid()): true}
+	pgid := 0
+	if sup := c.rt.Supervisor(); sup != nil {
+		pgid = sup.PID()
+	}
+	if pgid == 0 {
+		return own
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// fields after the ")" closing the command name: state ppid pgrp ...
+		i := strings.LastIndexByte(string(data), ')')
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+				own[uint32(pid)] = true
+			}
+		}
+	}
+	return own
+}
+
+// resume loads the model and tells the network the worker accepts jobs.
+func (c *Core) resume(ctx context.Context) error {
+	c.mu.Lock()
+	model := c.model
+	c.mu.Unlock()
+	if model == "" {
+		return errors.New("no model chosen: download one first")
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := c.rt.Load(lctx, model); err != nil {
+		return fmt.Errorf("could not load %s: %w", model, err)
+	}
+	if c.client != nil {
+		c.client.SetRegistration(c.registration())
+		c.client.SetAvailability(network.Availability{State: network.Accepting})
+	}
+	c.log.Info("serving", "model", model)
+	c.kickRefresh()
+	return nil
+}
+
+// pause gets out of the owner's way: no new jobs, running ones get grace to
+// finish or are cancelled (the proxy may retry them elsewhere), then the
+// model is unloaded so its VRAM is free. It records how long that took.
+func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
+	start := time.Now()
+	rec := PauseRecord{At: start, Reason: reason}
+	if c.client != nil {
+		c.client.SetAvailability(network.Availability{State: network.Draining, Reason: reason})
+		if c.client.RunningJobs() > 0 {
+			gctx, cancel := context.WithTimeout(ctx, grace)
+			err := c.client.WaitIdle(gctx)
+			cancel()
+			if err != nil {
+				rec.Cancelled = c.client.RunningJobs()
+				c.client.CancelAll(reason)
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_ = c.client.WaitIdle(wctx)
+				cancel()
+			}
+		}
+	}
+	c.mu.Lock()
+	model := c.model
+	c.mu.Unlock()
+	if model != "" {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		d, err := c.rt.Unload(uctx, model)
+		cancel()
+		rec.Unload = d
+		if err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
+			c.log.Warn("unload after pause failed", "model", model, "err", err)
+		}
+	}
+	if c.client != nil {
+		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: reason})
+	}
+	rec.Took = time.Since(start)
+	c.mu.Lock()
+	c.lastPause = &rec
+	c.mu.Unlock()
+	c.log.Info("paused; GPU memory freed", "reason", reason, "took", rec.Took, "unload", rec.Unload, "cancelled_jobs", rec.Cancelled)
+	c.kickRefresh()
+}
+
+// setStatus records state, error and reasons, publishing on change.
+func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
+	c.mu.Lock()
+	changed := c.state != s || c.errMsg != errMsg || !sameReasons(c.reasons, reasons)
+	c.state, c.errMsg, c.reasons = s, errMsg, reasons
+	c.mu.Unlock()
+	if changed {
+		c.log.Info("state", "state", s, "error", errMsg, "reasons", reasonCodes(reasons))
+		c.bus.Publish(EventState, s)
+	}
+}
+
+func sameReasons(a, b []idle.Reason) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Code != b[i].Code || a[i].Text != b[i].Text {
+			return false
+		}
+	}
+	return true
+}
+
+func reasonCodes(rs []idle.Reason) string {
+	codes := make([]string, len(rs))
+	for i, r := range rs {
+		codes[i] = r.Code
+	}
+	return strings.Join(codes, ",")
+}
+
+// registration is what the worker offers the network now.
+func (c *Core) registration() network.Register {
+	st := c.Status()
+	reg := network.Register{
+		CoefficientMilli: c.cfg.CoefficientMilli,
+		MaxConcurrent:    c.cfg.MaxConcurrent,
+		PayoutAddress:    c.cfg.PayoutAddress,
+		GPU:              network.GPUInfo{Count: len(st.GPU.Devices), Driver: st.GPU.DriverVersion},
+	}
+	if d, ok := st.GPU.Primary(); ok {
+		reg.GPU.Name, reg.GPU.VRAMTotal, reg.GPU.VRAMFree, reg.GPU.Confidential = d.Name, d.MemoryTotal, d.MemoryFree, d.ConfidentialCompute
+	}
+	loaded := map[string]bool{}
+	for _, l := range st.Loaded {
+		loaded[l.Name] = true
+	}
+	for _, m := range st.Models {
+		if len(reg.Models) == network.MaxModels {
+			break
+		}
+		reg.Models = append(reg.Models, network.ModelInfo{
+			Name: networkName(m.Name), Size: m.Size, Loaded: loaded[m.Name], FitsVRAM: m.FitsVRAM,
+		})
+	}
+	return reg
+}

@@ -1,0 +1,104 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+)
+
+// JobStats counts the jobs this session ran. No prompt or output is kept.
+type JobStats struct {
+	Running      int     `json:"running"`
+	Completed    int     `json:"completed"`
+	Failed       int     `json:"failed"`
+	Tokens       int64   `json:"tokens"` // completion tokens served
+	LastModel    string  `json:"last_model,omitempty"`
+	LastTokensPS float64 `json:"last_tokens_per_s,omitempty"`
+}
+
+// JobEvent is the Data of an EventJob.
+type JobEvent struct {
+	JobID        string
+	Model        string
+	Phase        string // started, finished, failed
+	Tokens       int
+	TokensPerSec float64
+	Error        string
+}
+
+// networkName is how a local model is offered on the network: Ollama's
+// implicit ":latest" tag is dropped ("cocoon-tiny:latest" → "cocoon-tiny").
+func networkName(local string) string { return strings.TrimSuffix(local, ":latest") }
+
+// localName maps a network model name back to the local one.
+func (c *Core) localName(name string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.models {
+		if m.Name == name || networkName(m.Name) == name {
+			return m.Name, true
+		}
+	}
+	return "", false
+}
+
+// RunJob implements network.JobHandler: it runs one job on the model
+// runtime. The prompt and the output only pass through memory.
+func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) error) (network.Usage, string, error) {
+	local, ok := c.localName(job.Model)
+	if !ok {
+		return network.Usage{}, "", fmt.Errorf("worker: job %s: %w: %s", job.JobID, network.ErrUnknownModel, job.Model)
+	}
+	msgs := make([]modelrt.Message, len(job.Messages))
+	for i, m := range job.Messages {
+		msgs[i] = modelrt.Message{Role: m.Role, Content: m.Content}
+	}
+	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
+	start := time.Now()
+	u, err := c.rt.Chat(ctx, modelrt.Job{
+		Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
+		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
+	}, emit)
+	if err != nil {
+		c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "failed", Error: err.Error()}, -1)
+		if errors.Is(err, modelrt.ErrModelNotFound) {
+			err = fmt.Errorf("%w: %v", network.ErrUnknownModel, err)
+		}
+		return network.Usage{}, "", err
+	}
+	tps := 0.0
+	if u.EvalDuration > 0 {
+		tps = float64(u.CompletionTokens) / u.EvalDuration.Seconds()
+	}
+	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "finished", Tokens: u.CompletionTokens, TokensPerSec: tps}, -1)
+	c.log.Info("job finished", "job", job.JobID, "model", job.Model, "prompt_tokens", u.PromptTokens,
+		"completion_tokens", u.CompletionTokens, "tokens_per_s", int(tps), "took", time.Since(start).Round(time.Millisecond))
+	reason := u.DoneReason
+	if reason == "" {
+		reason = "stop"
+	}
+	return network.Usage{
+		PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens,
+		EvalMS: u.EvalDuration.Milliseconds(), TotalMS: u.TotalDuration.Milliseconds(),
+	}, reason, nil
+}
+
+func (c *Core) jobChange(ev JobEvent, delta int) {
+	c.mu.Lock()
+	c.jobs.Running += delta
+	switch ev.Phase {
+	case "finished":
+		c.jobs.Completed++
+		c.jobs.Tokens += int64(ev.Tokens)
+		c.jobs.LastModel, c.jobs.LastTokensPS = ev.Model, ev.TokensPerSec
+	case "failed":
+		c.jobs.Failed++
+	}
+	c.mu.Unlock()
+	c.bus.Publish(EventJob, ev)
+}
