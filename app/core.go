@@ -13,7 +13,10 @@ import (
 type Core interface {
 	Status() worker.Status
 	Subscribe(buffer int) (events <-chan worker.Event, cancel func())
+	// Start begins sharing: the worker serves once the owner is away.
 	Start(ctx context.Context) error
+	// StartNow serves at once, without waiting for the owner to be away.
+	StartNow(ctx context.Context) error
 	Stop(ctx context.Context) error
 	// PullModel blocks until the download is done; progress arrives as EventPull events.
 	PullModel(ctx context.Context, name string) error

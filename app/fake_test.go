@@ -13,14 +13,15 @@ import (
 
 // fakeCore is a Core whose status the test sets; it records the calls made.
 type fakeCore struct {
-	mu       sync.Mutex
-	st       worker.Status
-	subs     []chan worker.Event
-	starts   int
-	stops    int
-	deleted  []string
-	served   []string
-	startErr error
+	mu        sync.Mutex
+	st        worker.Status
+	subs      []chan worker.Event
+	starts    int
+	startNows int
+	stops     int
+	deleted   []string
+	served    []string
+	startErr  error
 	// pullFn, if set, runs inside PullModel (it may publish progress and block).
 	pullFn func(ctx context.Context, name string) error
 }
@@ -59,6 +60,13 @@ func (f *fakeCore) publish(ev worker.Event) {
 		default:
 		}
 	}
+}
+
+func (f *fakeCore) StartNow(ctx context.Context) error {
+	f.mu.Lock()
+	f.startNows++
+	f.mu.Unlock()
+	return f.Start(ctx)
 }
 
 func (f *fakeCore) Start(ctx context.Context) error {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2/test"
+
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -74,5 +76,27 @@ func TestTonText(t *testing.T) {
 		if got := tonText(in); got != want {
 			t.Errorf("tonText(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestStartNowWhileWaiting(t *testing.T) {
+	st := noDriverStatus()
+	st.State = worker.StateWaiting
+	st.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the mouse 1 s ago; serving starts after 5 min without input"}}
+	core := newFakeCore(st)
+	v, _, q := newTestView(t, core)
+	if !v.startNowBtn.Visible() {
+		t.Fatal("no Start now button while waiting for idle")
+	}
+	test.Tap(v.startNowBtn)
+	q.runUntil(t, "StartNow called", func() bool {
+		core.mu.Lock()
+		defer core.mu.Unlock()
+		return core.startNows == 1
+	})
+	st.State = worker.StateServing
+	v.refresh(st)
+	if v.startNowBtn.Visible() {
+		t.Fatal("Start now still shown while serving")
 	}
 }

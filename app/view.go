@@ -42,14 +42,15 @@ type mainView struct {
 	status  worker.Status
 
 	// header
-	stateBadge *pill
-	stateError *widget.Label
-	reasons    *widget.Label // why not serving now, one reason a line
-	net        networkWidgets
-	toggleBtn  *widget.Button
-	busy       bool // a Start/Stop call is in flight
-	notice     *widget.Label
-	noticeRow  *fyne.Container
+	stateBadge  *pill
+	stateError  *widget.Label
+	reasons     *widget.Label  // why not serving now, one reason a line
+	startNowBtn *widget.Button // while waiting for idle: serve without waiting
+	net         networkWidgets
+	toggleBtn   *widget.Button
+	busy        bool // a Start/Stop call is in flight
+	notice      *widget.Label
+	noticeRow   *fyne.Container
 
 	// GPU panel
 	gpuOK      *fyne.Container // shown when a GPU is usable
@@ -168,8 +169,10 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	v.noticeRow = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), dismiss, v.notice)
 	v.noticeRow.Hide()
 
+	v.startNowBtn = widget.NewButtonWithIcon("Start now", theme.MediaFastForwardIcon(), v.startNow)
+	v.startNowBtn.Hide()
 	left := container.NewHBox(icon, container.NewCenter(title), v.stateBadge.obj)
-	row := container.NewBorder(nil, nil, left, container.NewCenter(toggle))
+	row := container.NewBorder(nil, nil, left, container.NewHBox(container.NewCenter(v.startNowBtn), container.NewCenter(toggle)))
 	v.stateBadge.parent = row
 	return container.NewVBox(row, v.stateError, v.reasons, v.noticeRow, widget.NewSeparator())
 }
@@ -283,6 +286,7 @@ func (v *mainView) renderHeader() {
 	why := reasonsText(st)
 	setLabel(v.reasons, why, widget.WarningImportance)
 	setVisible(v.reasons, why != "")
+	setVisible(v.startNowBtn, st.State == worker.StateWaiting && !v.busy)
 	v.updateToggle()
 }
 
@@ -311,6 +315,21 @@ func (v *mainView) updateToggle() {
 	} else {
 		b.Enable()
 	}
+}
+
+// startNow serves without waiting for the owner to be away.
+func (v *mainView) startNow() {
+	go func() {
+		v.log.Info("starting worker now")
+		err := v.core.StartNow(v.ctx)
+		st := v.core.Status()
+		v.do(func() {
+			if err != nil {
+				v.showError("Could not start", err)
+			}
+			v.refresh(st)
+		})
+	}()
 }
 
 // toggle starts or stops the worker on a goroutine; the button is disabled meanwhile.

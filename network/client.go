@@ -748,18 +748,21 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 	c.log.Info("network: job started", "job_id", job.JobID, "model", job.Model, "messages", len(job.Messages))
 	c.emit(ClientEvent{Kind: EventJobStarted, JobID: job.JobID, Model: job.Model})
 
-	var mu sync.Mutex
-	seq, chars, closed := 0, 0, false
-	emit := func(text string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			return errors.New("network: emit after the job ended")
-		}
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		text = strings.ToValidUTF8(text, "\uFFFD")
+	// Deltas are coalesced: emit only appends to a buffer, and one sender
+	// goroutine writes whatever has accumulated each time the socket is
+	// free. An idle link sends every piece at once (no added latency); a
+	// fast model on a busy link sends fewer, larger frames instead of
+	// stalling the model on every token.
+	var (
+		mu      sync.Mutex
+		pending strings.Builder
+		sendErr error
+		closed  bool
+		wake    = make(chan struct{}, 1)
+		flushed = make(chan struct{})
+	)
+	seq, chars := 0, 0
+	sendPart := func(text string) error {
 		for len(text) > 0 {
 			part := text
 			if len(part) > MaxDeltaText {
@@ -781,11 +784,60 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 		}
 		return nil
 	}
+	go func() {
+		defer close(flushed)
+		for range wake {
+			mu.Lock()
+			text := pending.String()
+			pending.Reset()
+			done := closed
+			mu.Unlock()
+			if text != "" {
+				if err := sendPart(text); err != nil {
+					mu.Lock()
+					sendErr = err
+					mu.Unlock()
+				}
+			}
+			if done {
+				return
+			}
+		}
+	}()
+	emit := func(text string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			return errors.New("network: emit after the job ended")
+		}
+		if sendErr != nil {
+			return sendErr
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		pending.WriteString(strings.ToValidUTF8(text, "\uFFFD"))
+		select {
+		case wake <- struct{}{}:
+		default: // the sender will pick this up with what it is already due to send
+		}
+		return nil
+	}
 	usage, finish, err := c.cfg.Handler.RunJob(ctx, *job, emit)
 	mu.Lock()
 	closed = true
-	nDeltas, nBytes := seq, chars
 	mu.Unlock()
+	select { // the sender flushes the rest, then ends (a full buffer already wakes it)
+	case wake <- struct{}{}:
+	default:
+	}
+	<-flushed
+	mu.Lock()
+	nDeltas, nBytes, flushErr := seq, chars, sendErr
+	mu.Unlock()
+	if err == nil && flushErr != nil && ctx.Err() == nil {
+		err = fmt.Errorf("network: send deltas: %w", flushErr)
+	}
 	took := time.Since(start)
 
 	fail := func(code, msg string) {

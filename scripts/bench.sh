@@ -69,6 +69,11 @@ anon_mb=$(( $(awk '/^Anonymous/{print $2}' "/proc/$app/smaps_rollup") / 1024 ))
 llvm_mb=$(( $(pmap -x "$app" | awk '/libLLVM/{s+=$3} END{print s+0}') / 1024 ))
 echo "headless core baseline: RSS ${hl_rss_mb} MB, CPU ${hl_cpu}%; GUI anonymous memory ${anon_mb} MB, Mesa LLVM mapped ${llvm_mb} MB"
 
+# The job path, the owner's priority and the proxy at scale (Go harness).
+echo "running cmd/cocoon-bench (job path, pauses, 1,000 workers)..."
+jobpath=$(cd "$(dirname "$0")/.." && go run ./cmd/cocoon-bench)
+echo "$jobpath"
+
 cpu_model=$(awk -F: '/model name/{gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 machine="$(nproc) cores, ${cpu_model}, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), no GPU (NVML: no driver), Xvfb 1366×768"
 verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo "met"; else echo "**missed**"; fi; }
@@ -96,5 +101,7 @@ ${anon_mb} MB is anonymous memory. The idle CPU is Fyne's GLFW driver polling wi
 60 Hz on the main thread (strace shows a read/recvmsg burst every ~16 ms); the core itself idles at
 ${hl_cpu}%, since an unchanged GPU snapshot does not wake the UI.
 All start times: ${times[*]} ms.
+
+${jobpath}
 MD
 echo "wrote docs/BENCHMARKS.md"

@@ -16,7 +16,8 @@ export DISPLAY="$display"
 # A private DBus session without a tray host: the app must run with its window only
 # (dbus-run-session also keeps Fyne from auto-launching a bus that outlives it).
 start=$(date +%s%N)
-dbus-run-session -- "$bin" --data-dir "$work/data" >"$work/app.log" 2>&1 &
+# --start with a short idle time: Xvfb has no user, so the worker serves within seconds.
+dbus-run-session -- "$bin" --data-dir "$work/data" --start --idle-minutes 0.03 --api-addr 127.0.0.1:0 >"$work/app.log" 2>&1 &
 app=$!
 if ! timeout 60 xdotool search --sync --onlyvisible --name "^Cocoon Desktop$" >/dev/null 2>&1; then
   echo "window never appeared"; cat "$work/app.log"; exit 1
@@ -25,6 +26,21 @@ shown=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "window shown ${shown} ms after start"
 # Wait until the managed Ollama has the built-in model registered.
 for _ in $(seq 300); do grep -q "registered the built-in tiny model\|attached to running ollama" "$work/data/logs/cocoon-desktop.log" 2>/dev/null && break; sleep 0.1; done
+# Serve one request through the local network, so the job and its earning show.
+api=""
+for _ in $(seq 300); do
+  api=$(grep -o 'api=http://[0-9.:]*/v1' "$work/data/logs/cocoon-desktop.log" 2>/dev/null | tail -1 | cut -d= -f2)
+  grep -q 'state=serving' "$work/data/logs/cocoon-desktop.log" 2>/dev/null && [ -n "$api" ] && break
+  sleep 0.1
+done
+key=$(cat "$work/data/local-network/api-key")
+for _ in $(seq 50); do
+  if curl -fsS "$api/chat/completions" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+      -d '{"model":"cocoon-tiny","messages":[{"role":"user","content":"Hello"}],"max_tokens":64}' >/dev/null; then
+    echo "a request went through the local network"; break
+  fi
+  sleep 0.2
+done
 sleep "${SCREENSHOT_SETTLE:-3}"
 wid=$(xdotool search --onlyvisible --name "^Cocoon Desktop$" | head -1)
 import -display "$display" -window "$wid" "$out/main-window.png"

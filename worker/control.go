@@ -344,11 +344,16 @@ func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 // setStatus records state, error and reasons, publishing on change.
 func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
 	c.mu.Lock()
-	changed := c.state != s || c.errMsg != errMsg || !sameReasons(c.reasons, reasons)
+	// The reason texts tick ("… 12 s ago"): the UI hears of every change,
+	// the log only of a new state, error or set of reason codes.
+	logIt := c.state != s || c.errMsg != errMsg || reasonCodes(c.reasons) != reasonCodes(reasons)
+	changed := logIt || !sameReasons(c.reasons, reasons)
 	c.state, c.errMsg, c.reasons = s, errMsg, reasons
 	c.mu.Unlock()
-	if changed {
+	if logIt {
 		c.log.Info("state", "state", s, "error", errMsg, "reasons", reasonCodes(reasons))
+	}
+	if changed {
 		c.bus.Publish(EventState, s)
 	}
 }

@@ -86,7 +86,7 @@ func TestGamePausesServing(t *testing.T) {
 	})
 	waitFor(t, "paused for the game", func() bool {
 		s := c.Status()
-		return s.State == StatePaused && len(s.Reasons) > 0 && s.Reasons[0].Code == idle.CodeGPUInUse
+		return s.State == StatePaused && len(s.Reasons) > 0 && s.Reasons[0].Code == idle.CodeGPUInUse && s.LastPause != nil
 	})
 	if r := c.Status().Reasons[0].Text; !strings.Contains(r, "Cyberpunk2077.exe") {
 		t.Fatalf("reason %q does not name the game", r)

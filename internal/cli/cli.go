@@ -71,7 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cocoon-desktop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	headless := fs.Bool("headless", false, "run without a window or tray (rigs and servers); Ctrl-C stops")
-	noStart := fs.Bool("no-start", false, "headless: do not start serving by itself")
+	noStart := fs.Bool("no-start", false, "headless: do not start sharing by itself")
+	startGUI := fs.Bool("start", false, "window mode: start sharing at launch (it serves once you are away)")
 	c.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Cocoon Desktop %s: rent your idle NVIDIA GPU to an AI-inference network.\n\n", Version)
@@ -115,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *headless {
 		return runHeadless(ctx, env, !*noStart, stdout)
 	}
-	return runGUI(ctx, env)
+	return runGUI(ctx, env, *startGUI)
 }
 
 func hasDisplay() bool {
@@ -215,9 +216,12 @@ func runCore(ctx context.Context, env *environment) func() error {
 	}
 }
 
-func runGUI(ctx context.Context, env *environment) int {
+func runGUI(ctx context.Context, env *environment, start bool) int {
 	ctx, cancel := context.WithCancel(ctx)
 	wait := runCore(ctx, env)
+	if start {
+		go startWhenReady(ctx, env)
+	}
 	tray, why := app.TrayAvailable()
 	if !tray {
 		env.log.Warn("no system tray: running with the window only", "reason", why)
@@ -234,21 +238,24 @@ func runGUI(ctx context.Context, env *environment) int {
 	return ExitOK
 }
 
+// startWhenReady starts sharing once the model list is known.
+func startWhenReady(ctx context.Context, env *environment) {
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := env.core.WaitModels(wctx); err != nil {
+		return
+	}
+	if err := env.core.Start(ctx); err != nil && ctx.Err() == nil {
+		env.log.Error("could not start sharing", "err", err)
+	}
+}
+
 func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.Writer) int {
 	wait := runCore(ctx, env)
 	events, unsubscribe := env.core.Subscribe(64)
 	defer unsubscribe()
 	if autoStart {
-		go func() {
-			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer cancel()
-			if err := env.core.WaitModels(wctx); err != nil {
-				return
-			}
-			if err := env.core.Start(ctx); err != nil && ctx.Err() == nil {
-				env.log.Error("could not start serving", "err", err)
-			}
-		}()
+		go startWhenReady(ctx, env)
 	}
 	fmt.Fprintf(out, "Cocoon Desktop %s running headless; data in %s, logs in %s. Ctrl-C stops.\n", Version, env.dirs.Data, env.dirs.Logs)
 	if n := env.core.Status().Network; n.Local {

@@ -184,7 +184,28 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	lastFailure := ""
 	for try := 0; try < p.cfg.MaxAttempts; try++ {
 		a := p.reserve(job.Model, exclude)
+		for a == nil {
+			// Every worker with the model is busy: queue until a slot frees
+			// up (Ollama would queue too), bounded by the request's deadline.
+			freed, ok := p.queueFor(job.Model, exclude)
+			if !ok {
+				break
+			}
+			select {
+			case <-freed:
+			case <-time.After(100 * time.Millisecond): // a worker may have become accepting
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			a = p.reserve(job.Model, exclude)
+		}
 		if a == nil {
+			if ctx.Err() != nil && reqCtx.Err() == nil && p.baseCtx.Err() == nil {
+				c.fail(http.StatusGatewayTimeout, "worker_timeout", "no worker freed up for "+truncateStr(job.Model, 64)+" within "+p.cfg.JobTimeout.String())
+				return
+			}
 			break
 		}
 		exclude[a.w] = true

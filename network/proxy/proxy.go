@@ -42,6 +42,9 @@ type Proxy struct {
 	workers     map[string]*workerConn // authenticated workers by id
 	jobsRunning int
 	closing     bool
+	// slotFreed is closed (and replaced) whenever a job slot frees up, so
+	// requests queued for a busy model wake up.
+	slotFreed chan struct{}
 
 	connWG    sync.WaitGroup // worker connection goroutines
 	runOnce   sync.Once

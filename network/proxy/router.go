@@ -134,6 +134,39 @@ func (p *Proxy) reserve(model string, exclude map[*workerConn]bool) *attempt {
 	return a
 }
 
+// wakeQueuedLocked wakes every request waiting for a slot.
+func (p *Proxy) wakeQueuedLocked() {
+	if p.slotFreed != nil {
+		close(p.slotFreed)
+	}
+	p.slotFreed = make(chan struct{})
+}
+
+// queueFor says whether a request for model may wait for a slot: some
+// accepting worker (not excluded) offers it but is at max concurrency. It
+// returns the channel closed when a slot frees up.
+func (p *Proxy) queueFor(model string, exclude map[*workerConn]bool) (<-chan struct{}, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return nil, false
+	}
+	if p.slotFreed == nil {
+		p.slotFreed = make(chan struct{})
+	}
+	for _, w := range p.workers {
+		if exclude[w] || !w.registered || w.state != network.Accepting {
+			continue
+		}
+		for _, m := range w.reg.Models {
+			if m.Name == model {
+				return p.slotFreed, true
+			}
+		}
+	}
+	return nil, false
+}
+
 // release frees the attempt's slot (idempotent).
 func (p *Proxy) release(a *attempt, ok bool) {
 	p.mu.Lock()
@@ -150,6 +183,7 @@ func (p *Proxy) releaseLocked(a *attempt, ok bool) {
 	delete(w.jobs, a.jobID)
 	w.running--
 	p.jobsRunning--
+	p.wakeQueuedLocked()
 	if ok {
 		ms := float64(time.Since(a.started).Milliseconds())
 		if w.jobsDone == 0 {

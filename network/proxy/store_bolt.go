@@ -75,7 +75,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return true, fmt.Errorf("proxy store: corrupt record %s/%q: %w", "bucket", key, err)
+		return true, fmt.Errorf("proxy store: corrupt record %q: %w", key, err)
 	}
 	return true, nil
 }

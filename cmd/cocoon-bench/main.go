@@ -1,0 +1,372 @@
+// Command cocoon-bench measures the job path and the owner's priority, each
+// against a baseline taken in the same run, and prints a Markdown section
+// for docs/BENCHMARKS.md. It is run by `make bench`, never by the tests.
+//
+//	tokens/s through proxy + worker  vs  the same Ollama called directly
+//	time to first token, added by proxy + worker (p50)
+//	pause → model unloaded (VRAM free), p50/p95 over many pauses
+//	a proxy with 1,000 simulated workers: memory per connection, request latency
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/ollama/ollama/api"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+const apiKey = "sk-bench-0123456789abcdef"
+
+func main() {
+	runs := flag.Int("runs", 15, "generations per path")
+	tokens := flag.Int("tokens", 512, "completion tokens per generation")
+	pauses := flag.Int("pauses", 20, "pause cycles")
+	workers := flag.Int("workers", 1000, "simulated workers connected to one proxy")
+	flag.Parse()
+	if err := run(*runs, *tokens, *pauses, *workers); err != nil {
+		fmt.Fprintln(os.Stderr, "cocoon-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(runs, tokens, pauses, nWorkers int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "cocoon-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// The system under test: the embedded proxy and a worker core over a
+	// managed Ollama with the tiny model.
+	pcfg := proxy.DefaultConfig()
+	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "proxy")
+	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 100, PriceCompletion: 400}}
+	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "bench"}}
+	p, err := proxy.New(pcfg, quiet)
+	if err != nil {
+		return err
+	}
+	go p.Run(ctx)
+
+	var inputIdle atomic.Int64 // the fake owner: ns since last input
+	inputIdle.Store(int64(time.Hour))
+	icfg := idle.DefaultConfig()
+	icfg.IdleAfter = 100 * time.Millisecond
+	core := worker.New(worker.Config{
+		DataDir: filepath.Join(dir, "worker"), SeedTinyModel: true, Logger: quiet,
+		Runtime:   modelrt.Config{NoAttach: true},
+		GPU:       gpu.NewDetector(gputest.Library(gputest.RTX4090())),
+		Network:   worker.NetworkConfig{URL: p.WorkerURL(), ProxyKey: p.PublicKey()},
+		Idle:      icfg,
+		InputIdle: idle.InputIdlerFunc(func() (time.Duration, error) { return time.Duration(inputIdle.Load()), nil }),
+	})
+	go core.Run(ctx)
+	if err := core.WaitModels(ctx); err != nil {
+		return err
+	}
+	if err := core.Start(ctx); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, func() bool { return core.Status().State == worker.StateServing && core.Status().Network.Connected }); err != nil {
+		return fmt.Errorf("worker never served: %w", err)
+	}
+	if err := waitOffered(ctx, p); err != nil {
+		return err
+	}
+
+	fmt.Printf("## Job path and owner priority (cmd/cocoon-bench)\n\n")
+	if err := benchThroughput(ctx, core, p, runs, tokens); err != nil {
+		return err
+	}
+	if err := benchPause(ctx, core, &inputIdle, pauses); err != nil {
+		return err
+	}
+	return benchManyWorkers(ctx, nWorkers, quiet)
+}
+
+type sample struct{ ttft, total time.Duration; tokens int }
+
+func benchThroughput(ctx context.Context, core *worker.Core, p *proxy.Proxy, runs, tokens int) error {
+	ollama, err := core.Runtime().Client()
+	if err != nil {
+		return err
+	}
+	client := openai.NewClient(option.WithBaseURL("http://"+p.APIAddr()+"/v1/"), option.WithAPIKey(apiKey), option.WithMaxRetries(0))
+	prompt := "Tell me about graphics cards."
+	seed := int64(7)
+	direct := func() (sample, error) {
+		stream := true
+		start := time.Now()
+		var s sample
+		err := ollama.Chat(ctx, &api.ChatRequest{
+			Model: "cocoon-tiny:latest", Stream: &stream,
+			Messages: []api.Message{{Role: "user", Content: prompt}},
+			Options:  map[string]any{"num_predict": tokens, "seed": seed},
+		}, func(r api.ChatResponse) error {
+			if s.ttft == 0 && r.Message.Content != "" {
+				s.ttft = time.Since(start)
+			}
+			if r.Done {
+				s.tokens = r.EvalCount
+			}
+			return nil
+		})
+		s.total = time.Since(start)
+		return s, err
+	}
+	through := func() (sample, error) {
+		start := time.Now()
+		var s sample
+		stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+			Model: "cocoon-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)},
+			MaxTokens: openai.Int(int64(tokens)), Seed: openai.Int(seed),
+			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+		})
+		for stream.Next() {
+			c := stream.Current()
+			if s.ttft == 0 && len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
+				s.ttft = time.Since(start)
+			}
+			if c.Usage.CompletionTokens > 0 {
+				s.tokens = int(c.Usage.CompletionTokens)
+			}
+		}
+		s.total = time.Since(start)
+		return s, stream.Err()
+	}
+	// Warm both paths, then interleave them so drift hits both alike.
+	for _, f := range []func() (sample, error){direct, through} {
+		if _, err := f(); err != nil {
+			return err
+		}
+	}
+	var ds, ts []sample
+	for i := 0; i < runs; i++ {
+		d, err := direct()
+		if err != nil {
+			return fmt.Errorf("direct: %w", err)
+		}
+		th, err := through()
+		if err != nil {
+			return fmt.Errorf("through: %w", err)
+		}
+		ds, ts = append(ds, d), append(ts, th)
+	}
+	rate := func(ss []sample) float64 {
+		var tok int
+		var dur time.Duration
+		for _, s := range ss {
+			tok += s.tokens
+			dur += s.total
+		}
+		return float64(tok) / dur.Seconds()
+	}
+	ttft := func(ss []sample) []time.Duration {
+		out := make([]time.Duration, len(ss))
+		for i, s := range ss {
+			out[i] = s.ttft
+		}
+		return out
+	}
+	dr, tr := rate(ds), rate(ts)
+	dt, tt := pct(ttft(ds), 50), pct(ttft(ts), 50)
+	fmt.Printf("Streaming %d completions of %d tokens per path, interleaved, tiny model (num_thread 1), tokens/s = completion tokens ÷ wall time at the client.\n\n", runs, tokens)
+	fmt.Printf("| what | direct Ollama (baseline) | proxy + worker | ratio / added | target |\n|---|---|---|---|---|\n")
+	fmt.Printf("| tokens/s | %.0f | %.0f | %.3f | ≥ 0.97 %s |\n", dr, tr, tr/dr, verdict(tr/dr >= 0.97))
+	fmt.Printf("| time to first token, p50 | %s | %s | +%s | ≤ 10 ms added %s |\n\n", ms(dt), ms(tt), ms(tt-dt), verdict(tt-dt <= 10*time.Millisecond))
+	return nil
+}
+
+func benchPause(ctx context.Context, core *worker.Core, inputIdle *atomic.Int64, n int) error {
+	var took, seen []time.Duration
+	for i := 0; i < n; i++ {
+		if core.Status().State != worker.StateServing {
+			if err := core.Stop(ctx); err != nil {
+				return err
+			}
+			inputIdle.Store(int64(time.Hour))
+			if err := core.Start(ctx); err != nil {
+				return err
+			}
+			if err := waitFor(ctx, func() bool { return core.Status().State == worker.StateServing }); err != nil {
+				return err
+			}
+		}
+		before := core.Status().LastPause
+		inputIdle.Store(0) // the owner touches the mouse
+		t0 := time.Now()
+		if err := waitFor(ctx, func() bool {
+			lp := core.Status().LastPause
+			return lp != nil && lp != before && core.Status().State == worker.StatePaused
+		}); err != nil {
+			return err
+		}
+		seen = append(seen, time.Since(t0))
+		took = append(took, core.Status().LastPause.Took)
+		if loaded, _ := core.Runtime().Loaded(ctx); len(loaded) != 0 {
+			return fmt.Errorf("pause %d left %v loaded", i, loaded)
+		}
+	}
+	fmt.Printf("Owner returns (input idle drops to 0) while serving; %d pauses; the worker polls input every %v.\n\n", n, worker.DefaultPollInterval)
+	fmt.Printf("| what | p50 | p95 | target |\n|---|---|---|---|\n")
+	fmt.Printf("| pause decision → model unloaded (VRAM free) | %s | %s | p95 ≤ 1.5 s %s |\n", ms(pct(took, 50)), ms(pct(took, 95)), verdict(pct(took, 95) <= 1500*time.Millisecond))
+	fmt.Printf("| input → paused and unloaded (includes the poll) | %s | %s | p95 ≤ 1.5 s %s |\n\n", ms(pct(seen, 50)), ms(pct(seen, 95)), verdict(pct(seen, 95) <= 1500*time.Millisecond))
+	return nil
+}
+
+func benchManyWorkers(ctx context.Context, n int, quiet *slog.Logger) error {
+	dir, err := os.MkdirTemp("", "cocoon-bench-proxy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := proxy.DefaultConfig()
+	cfg.APIAddr, cfg.WorkerAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
+	cfg.Models = map[string]proxy.ModelPrice{"m": {PricePrompt: 1, PriceCompletion: 1}}
+	cfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "bench"}}
+	cfg.Heartbeat = time.Minute
+	p, err := proxy.New(cfg, quiet)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go p.Run(pctx)
+	client := openai.NewClient(option.WithBaseURL("http://"+p.APIAddr()+"/v1/"), option.WithAPIKey(apiKey), option.WithMaxRetries(0))
+	request := func() (time.Duration, error) {
+		t0 := time.Now()
+		_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "m", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}, MaxTokens: openai.Int(4),
+		})
+		return time.Since(t0), err
+	}
+	latencies := func(k int) ([]time.Duration, error) {
+		var out []time.Duration
+		for i := 0; i < k; i++ {
+			d, err := request()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	heap := func() uint64 {
+		goruntime.GC()
+		var m goruntime.MemStats
+		goruntime.ReadMemStats(&m)
+		return m.HeapInuse + m.StackInuse
+	}
+	script := func(network.Job) proxytest.Behavior { return proxytest.Behavior{Deltas: []string{"a", "b"}} }
+	dial := func() (*proxytest.Worker, error) {
+		return proxytest.Dial(ctx, p.WorkerURL(), p.PublicKey(), proxytest.Options{Models: proxytest.Models("m"), MaxConcurrent: 4, Script: script})
+	}
+	first, err := dial()
+	if err != nil {
+		return err
+	}
+	defer first.Close()
+	if _, err := latencies(20); err != nil { // warm
+		return err
+	}
+	base, err := latencies(200)
+	if err != nil {
+		return err
+	}
+	before := heap()
+	ws := make([]*proxytest.Worker, 0, n)
+	for len(ws) < n-1 {
+		w, err := dial()
+		if err != nil {
+			return fmt.Errorf("simulated worker %d: %w", len(ws)+2, err)
+		}
+		ws = append(ws, w)
+	}
+	defer func() {
+		for _, w := range ws {
+			w.Close()
+		}
+	}()
+	// Both ends of every connection live in this process: halve the growth
+	// for the proxy's share (the two sides hold similar state).
+	perConn := float64(heap()-before) / float64(n-1) / 2
+	many, err := latencies(200)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("One proxy; simulated workers (real TLS WebSockets, real handshake) in the same process; 200 sequential non-streaming requests each.\n\n")
+	fmt.Printf("| what | 1 worker (baseline) | %d workers | ratio |\n|---|---|---|---|\n", n)
+	fmt.Printf("| request latency p50 (routing + job + receipt) | %s | %s | %.2f |\n", ms(pct(base, 50)), ms(pct(many, 50)), float64(pct(many, 50))/float64(pct(base, 50)))
+	fmt.Printf("| request latency p95 | %s | %s | %.2f |\n", ms(pct(base, 95)), ms(pct(many, 95)), float64(pct(many, 95))/float64(pct(base, 95)))
+	fmt.Printf("| memory per connected worker (proxy side, Go heap + stacks) | | %.1f KB | |\n\n", perConn/1024)
+	return nil
+}
+
+func waitOffered(ctx context.Context, p *proxy.Proxy) error {
+	return waitFor(ctx, func() bool {
+		st, _ := p.Status(ctx)
+		for _, w := range st.Workers {
+			if w.State == network.Accepting && len(w.Models) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func waitFor(ctx context.Context, cond func() bool) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[i-1]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "— met"
+	}
+	return "— **missed**"
+}
