@@ -96,7 +96,7 @@ func (v *mainView) renderNetwork(st worker.Status) {
 	}
 	setLabel(n.key, key, widget.MediumImportance)
 	setVisible(n.copyKey, ns.APIKey != "")
-	served := fmt.Sprintf("%d jobs · %d tokens", st.Jobs.Completed, st.Jobs.Tokens)
+	served := plural(st.Jobs.Completed, "job") + " · " + plural(int(st.Jobs.Tokens), "token")
 	if st.Jobs.Running > 0 {
 		served = fmt.Sprintf("%d running · ", st.Jobs.Running) + served
 	}
@@ -104,7 +104,7 @@ func (v *mainView) renderNetwork(st worker.Status) {
 		served += fmt.Sprintf(" · %.0f tok/s", st.Jobs.LastTokensPS)
 	}
 	setLabel(n.served, served, widget.MediumImportance)
-	earned := fmt.Sprintf("%s TON in %d receipts", tonText(st.Earned), st.Receipts)
+	earned := fmt.Sprintf("%s TON in %s", tonText(st.Earned), plural(st.Receipts, "receipt"))
 	if ns.Local {
 		earned += " (test TON)"
 	}
@@ -116,6 +116,13 @@ func (v *mainView) renderNetwork(st worker.Status) {
 	setLabel(n.lastStop, last, widget.MediumImportance)
 	setLabel(n.err, ns.Error, widget.DangerImportance)
 	setVisible(n.err, ns.Error != "" && !ns.Connected)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // tonText formats nanoTON as TON with up to 9 decimals, trailing zeros cut.

@@ -46,6 +46,10 @@ type common struct {
 	vramMB     uint64
 	net        networkFlags
 	idleMin    float64
+	schedule   string
+	maxTempC   int
+	maxPowerW  float64
+	noGPUPause bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -59,6 +63,10 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.net.proxyKey, "proxy-key", "", "with --network: the proxy's ed25519 public key (hex) to pin")
 	fs.StringVar(&c.net.apiAddr, "api-addr", "", "local network: where its OpenAI-compatible API listens (default "+DefaultLocalAPIAddr+")")
 	fs.Float64Var(&c.idleMin, "idle-minutes", 5, "start serving after this many minutes without keyboard or mouse input")
+	fs.StringVar(&c.schedule, "schedule", "", `serve only in these weekly windows, e.g. "mon-fri 22:00-08:00; sat,sun 00:00-24:00" (default: any time)`)
+	fs.IntVar(&c.maxTempC, "max-temp", 0, "pause while a GPU is hotter than this many °C (0: no cap)")
+	fs.Float64Var(&c.maxPowerW, "max-power", 0, "pause while a GPU draws more than this many watts (0: no cap)")
+	fs.BoolVar(&c.noGPUPause, "no-pause-on-gpu-use", false, "keep serving while other programs (games) use the GPU")
 }
 
 // Main runs the program with args (without the program name) and returns the exit code.
@@ -164,8 +172,23 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 		},
 		Idle: idle.DefaultConfig(),
 	}
+	if c.idleMin <= 0 {
+		closeLog()
+		return nil, fmt.Errorf("--idle-minutes must be above 0, got %v", c.idleMin)
+	}
+	sched, err := idle.ParseSchedule(c.schedule)
+	if err != nil {
+		closeLog()
+		return nil, fmt.Errorf("--schedule: %w", err)
+	}
+	if c.maxTempC < 0 || c.maxPowerW < 0 {
+		closeLog()
+		return nil, fmt.Errorf("--max-temp and --max-power must not be negative")
+	}
 	wcfg.Idle.IdleAfter = time.Duration(c.idleMin * float64(time.Minute))
 	wcfg.Idle.VRAMReserve = c.vramMB << 20
+	wcfg.Idle.Schedule, wcfg.Idle.MaxTemperatureC, wcfg.Idle.MaxPowerW = sched, c.maxTempC, c.maxPowerW
+	wcfg.Idle.PauseOnGPUProcesses = !c.noGPUPause
 	env := &environment{dirs: dirs, log: logger}
 	closers := []func(){func() { _ = closeLog() }}
 	if withNetwork {

@@ -124,6 +124,11 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, ExitUsage, "flag provided but not defined"},
 		{"bad log level", []string{"--headless", "--log-level", "loud", "--data-dir", "DIR"}, ExitFailure, `unknown level "loud"`},
 		{"version", []string{"version"}, ExitOK, "Ollama " + modelrt.OllamaVersion},
+		{"bad schedule", []string{"--headless", "--schedule", "someday 25:00-26:00", "--data-dir", "DIR"}, ExitFailure, "--schedule"},
+		{"zero idle minutes", []string{"--headless", "--idle-minutes", "0", "--data-dir", "DIR"}, ExitFailure, "--idle-minutes must be above 0"},
+		{"negative cap", []string{"--headless", "--max-temp", "-3", "--data-dir", "DIR"}, ExitFailure, "must not be negative"},
+		{"remote network without key", []string{"--headless", "--network", "wss://proxy.example/v1/worker", "--data-dir", "DIR"}, ExitFailure, "--proxy-key"},
+		{"remote network, bad url", []string{"--headless", "--network", "http://proxy.example", "--proxy-key", strings.Repeat("ab", 32), "--data-dir", "DIR"}, ExitFailure, "wss://"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -297,8 +297,32 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 	for {
 		select {
 		case <-a.notify:
-			for _, e := range a.pop() {
-				if end, o, why := handle(e); end {
+			evs := a.pop()
+			// Deltas that queued up while the client was being written to
+			// go out as one chunk: under load the relay keeps pace with the
+			// model instead of paying a write and a flush per token.
+			for i := 0; i < len(evs); i++ {
+				if e := evs[i]; e.kind == evDelta {
+					j := i + 1
+					for j < len(evs) && evs[j].kind == evDelta && evs[j].delta.Seq == evs[j-1].delta.Seq+1 {
+						j++
+					}
+					if j > i+1 {
+						var text strings.Builder
+						for _, d := range evs[i:j] {
+							text.WriteString(d.delta.Text)
+						}
+						merged := e
+						merged.delta.Text = text.String()
+						if end, o, why := handle(merged); end {
+							return o, why
+						}
+						nextSeq = evs[j-1].delta.Seq + 1
+						i = j - 1
+						continue
+					}
+				}
+				if end, o, why := handle(evs[i]); end {
 					return o, why
 				}
 			}
