@@ -73,6 +73,12 @@ echo "headless core baseline: RSS ${hl_rss_mb} MB, CPU ${hl_cpu}%; GUI anonymous
 echo "running cmd/cocoon-bench (job path, pauses, 1,000 workers)..."
 jobpath=$(cd "$(dirname "$0")/.." && go run ./cmd/cocoon-bench)
 echo "$jobpath"
+echo "running the routing benchmark..."
+route=$(cd "$(dirname "$0")/.." && go test ./network/proxy -run '^$' -bench RouteDecision -benchtime 2000x -count 3 | \
+  awk '/^BenchmarkRouteDecision/ { split($1, a, "="); sub(/-[0-9]+$/, "", a[2]); v[a[2]] = v[a[2]] " " $3 }
+       END { for (k in v) print k, v[k] }' | sort -n | \
+  awk '{ n = split($0, f, " "); s = ""; for (i = 2; i <= n; i++) s = s (i > 2 ? ", " : "") sprintf("%.1f µs", f[i] / 1000); print "| " f[1] " | " s " |" }')
+echo "$route"
 
 cpu_model=$(awk -F: '/model name/{gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 machine="$(nproc) cores, ${cpu_model}, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), no GPU (NVML: no driver), Xvfb 1366×768"
@@ -103,5 +109,12 @@ ${hl_cpu}%, since an unchanged GPU snapshot does not wake the UI.
 All start times: ${times[*]} ms.
 
 ${jobpath}
+
+Routing decision alone (reserve + release in the proxy's scheduler; every tenth worker serves the
+model; Go benchmark \`BenchmarkRouteDecision\`, three runs):
+
+| connected workers | time per decision |
+|---|---|
+${route}
 MD
 echo "wrote docs/BENCHMARKS.md"
