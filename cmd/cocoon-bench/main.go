@@ -107,7 +107,10 @@ func run(runs, tokens, pauses, nWorkers int) error {
 	return benchManyWorkers(ctx, nWorkers, quiet)
 }
 
-type sample struct{ ttft, total time.Duration; tokens int }
+type sample struct {
+	ttft, total time.Duration
+	tokens      int
+}
 
 func benchThroughput(ctx context.Context, core *worker.Core, p *proxy.Proxy, runs, tokens int) error {
 	ollama, err := core.Runtime().Client()
