@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	goruntime "runtime"
 	"sort"
 	"sync/atomic"
@@ -42,9 +43,17 @@ func main() {
 	tokens := flag.Int("tokens", 512, "completion tokens per generation")
 	pauses := flag.Int("pauses", 20, "pause cycles")
 	workers := flag.Int("workers", 1000, "simulated workers connected to one proxy")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*runs, *tokens, *pauses, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "cocoon-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
