@@ -1,6 +1,12 @@
 // Package worker is the core that the GUI, the tray and headless mode all
-// drive: it owns the GPU sampler and the model runtime, keeps one consistent
-// Status, takes commands (Start, Stop, pull, delete, choose the model) and
+// drive. It owns the GPU sampler, the model runtime, the network client and
+// the idle policy, and runs one state machine:
+//
+//	Stopped → WaitingForIdle → Serving ⇄ Paused(reasons) → Stopped, plus Error
+//
+// It keeps one consistent Status, takes commands (Start, StartNow, Stop,
+// pull, delete, choose the model), runs network jobs on the runtime (prompts
+// and outputs only pass through memory), stores the proxy's receipts, and
 // publishes events on a Bus when anything changes.
 package worker
 
@@ -190,8 +196,10 @@ func (c *Core) currentGPU() gpu.Snapshot {
 	return c.gpuSnap
 }
 
-// Run runs the GPU sampler, the model runtime and the model refresher until
-// ctx ends. It stops the model runtime (and a managed Ollama) before returning.
+// Run runs the GPU sampler, the model runtime, the model refresher, the
+// network client and the control loop until ctx ends. It frees the GPU and
+// stops the model runtime (and a managed Ollama) before returning. It fails
+// at once when the receipts file or the worker key cannot be opened.
 func (c *Core) Run(ctx context.Context) error {
 	if c.cfg.DataDir != "" {
 		if err := os.MkdirAll(c.cfg.DataDir, 0o700); err != nil {
