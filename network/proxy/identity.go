@@ -7,104 +7,34 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
-// KeyFile is the proxy's private key file in the data directory (PKCS#8 PEM, 0600).
+// KeyFile is the proxy's private key file in the data directory (0600).
 const KeyFile = "proxy.key"
 
 // LoadOrCreateKey loads the proxy's ed25519 key from dir/proxy.key, or
 // creates it (0600, in a 0700 directory) when the file does not exist. A key
-// file readable by group or others is refused, as ssh does.
+// file readable by group or others is refused, as ssh does. The file format
+// and checks are the worker's identity key's (network.LoadOrCreateKey).
 func LoadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("proxy: data dir: %w", err)
 	}
-	path := filepath.Join(dir, KeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return createKey(path)
-	}
+	k, err := network.LoadOrCreateKey(filepath.Join(dir, KeyFile))
 	if err != nil {
-		return nil, fmt.Errorf("proxy: key: %w", err)
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	if runtime.GOOS != "windows" {
-		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("proxy: key file %s has mode %v; it must be readable by its owner only (chmod 600)", path, st.Mode().Perm())
-		}
-	}
-	return parseKey(path, b)
-}
-
-func parseKey(path string, b []byte) (ed25519.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("proxy: key file %s is not a PEM \"PRIVATE KEY\"", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: key file %s: %w", path, err)
-	}
-	ek, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("proxy: key file %s holds a %T, want ed25519", path, k)
-	}
-	return ek, nil
-}
-
-func createKey(path string) (ed25519.PrivateKey, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, err
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	// Write to a temporary file and link it into place, so two processes
-	// starting at once cannot both win, and a crash leaves no half key.
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".proxy.key-*")
-	if err != nil {
-		return nil, fmt.Errorf("proxy: key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return nil, fmt.Errorf("proxy: key: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("proxy: key: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("proxy: key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("proxy: key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
-			b, rerr := os.ReadFile(path)
-			if rerr != nil {
-				return nil, fmt.Errorf("proxy: key: %w", rerr)
-			}
-			return parseKey(path, b)
-		}
-		return nil, fmt.Errorf("proxy: key: %w", err)
-	}
-	return priv, nil
+	return k, nil
 }
 
 // selfSignedCert makes a TLS certificate whose key is the proxy's ed25519
