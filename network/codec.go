@@ -63,22 +63,25 @@ func Encode(typ, id string, payload Validator) ([]byte, error) {
 
 // knownTypes maps each message type to a constructor of its payload.
 var knownTypes = map[string]func() Validator{
-	TypeHello:        func() Validator { return &Hello{} },
-	TypeChallenge:    func() Validator { return &Challenge{} },
-	TypeAuth:         func() Validator { return &Auth{} },
-	TypeWelcome:      func() Validator { return &Welcome{} },
-	TypeRegister:     func() Validator { return &Register{} },
-	TypeAvailability: func() Validator { return &Availability{} },
-	TypePing:         func() Validator { return &Ping{} },
-	TypePong:         func() Validator { return &Ping{} },
-	TypeJob:          func() Validator { return &Job{} },
-	TypeDelta:        func() Validator { return &Delta{} },
-	TypeDone:         func() Validator { return &Done{} },
-	TypeJobError:     func() Validator { return &JobError{} },
-	TypeCancel:       func() Validator { return &Cancel{} },
-	TypeReceipt:      func() Validator { return &SignedReceipt{} },
-	TypeError:        func() Validator { return &ErrorMsg{} },
-	TypeBye:          func() Validator { return &Bye{} },
+	TypeHello:         func() Validator { return &Hello{} },
+	TypeChallenge:     func() Validator { return &Challenge{} },
+	TypeAuth:          func() Validator { return &Auth{} },
+	TypeWelcome:       func() Validator { return &Welcome{} },
+	TypeRegister:      func() Validator { return &Register{} },
+	TypeAvailability:  func() Validator { return &Availability{} },
+	TypePing:          func() Validator { return &Ping{} },
+	TypePong:          func() Validator { return &Ping{} },
+	TypeJob:           func() Validator { return &Job{} },
+	TypeDelta:         func() Validator { return &Delta{} },
+	TypeDone:          func() Validator { return &Done{} },
+	TypeJobError:      func() Validator { return &JobError{} },
+	TypeCancel:        func() Validator { return &Cancel{} },
+	TypeReceipt:       func() Validator { return &SignedReceipt{} },
+	TypeError:         func() Validator { return &ErrorMsg{} },
+	TypeBye:           func() Validator { return &Bye{} },
+	TypeBalance:       func() Validator { return &Balance{} },
+	TypePayoutRequest: func() Validator { return &PayoutRequest{} },
+	TypePayoutStatus:  func() Validator { return &PayoutStatus{} },
 }
 
 // Decode parses and validates one frame, returning the envelope and its
@@ -366,3 +369,73 @@ func (m *ErrorMsg) Validate() error {
 }
 
 func (m *Bye) Validate() error { return checkText("reason", m.Reason, MaxReasonLength) }
+
+func (m *Balance) Validate() error {
+	if m.Cumulative < 0 || m.LastSeq < 0 || m.Paid < 0 || m.Pending < 0 || m.MinPayout < 0 || m.PayoutFee < 0 {
+		return protoErr(CodeBadMessage, "", "negative balance field")
+	}
+	if m.Paid+m.Pending > m.Cumulative {
+		return protoErr(CodeBadMessage, "", "paid and pending exceed the earned total")
+	}
+	switch m.Network {
+	case "mainnet", "testnet":
+	default:
+		return protoErr(CodeBadMessage, "", "network must be mainnet or testnet")
+	}
+	return nil
+}
+
+// checkPayoutID allows ids that are safe in a TON comment and a file name.
+func checkPayoutID(id string) error {
+	if id == "" || len(id) > MaxJobIDLength {
+		return protoErr(CodeBadMessage, "", "payout_id must be 1..%d bytes", MaxJobIDLength)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return protoErr(CodeBadMessage, "", "payout_id may hold only letters, digits, - and _")
+		}
+	}
+	return nil
+}
+
+func (m *PayoutRequest) Validate() error {
+	if err := checkPayoutID(m.PayoutID); err != nil {
+		return err
+	}
+	if m.Amount <= 0 {
+		return protoErr(CodeBadMessage, "", "amount must be positive")
+	}
+	if m.Destination == "" {
+		return protoErr(CodeBadMessage, "", "destination is required")
+	}
+	if err := checkText("destination", m.Destination, 128); err != nil {
+		return err
+	}
+	if m.Created <= 0 {
+		return protoErr(CodeBadMessage, "", "created is required")
+	}
+	return checkLen("worker_sig", m.WorkerSig, 64)
+}
+
+func (m *PayoutStatus) Validate() error {
+	if err := checkPayoutID(m.PayoutID); err != nil {
+		return err
+	}
+	switch m.State {
+	case PayoutAccepted, PayoutSent, PayoutConfirmed, PayoutFailed, PayoutRejected:
+	default:
+		return protoErr(CodeBadMessage, "", "unknown payout state %q", truncate(m.State, 32))
+	}
+	if m.Amount < 0 || m.Fee < 0 {
+		return protoErr(CodeBadMessage, "", "negative payout amount")
+	}
+	for _, f := range []struct{ name, v string }{{"destination", m.Destination}, {"msg_hash", m.MsgHash}, {"tx_hash", m.TxHash}} {
+		if err := checkText(f.name, f.v, 128); err != nil {
+			return err
+		}
+	}
+	if err := checkText("reason", m.Reason, MaxReasonLength); err != nil {
+		return err
+	}
+	return m.Balance.Validate()
+}

@@ -18,6 +18,9 @@
 // Then the worker sends register and availability; the proxy sends jobs; the
 // worker streams delta messages and a done (or job_error); the proxy answers
 // a done with a signed receipt. Either side may cancel a job, ping, or say bye.
+// After register the proxy sends a balance (for reconciliation); the worker
+// may send a signed payout_request, which the proxy answers with
+// payout_status messages as the payout moves on chain.
 package network
 
 import (
@@ -65,6 +68,10 @@ const (
 	TypeReceipt      = "receipt"
 	TypeError        = "error"
 	TypeBye          = "bye"
+	// Payouts (DESIGN.md §4): the worker asks, the proxy pays on chain and reports.
+	TypeBalance       = "balance"        // proxy → worker, after register: the proxy's view of the worker's money
+	TypePayoutRequest = "payout_request" // worker → proxy
+	TypePayoutStatus  = "payout_status"  // proxy → worker, on every state change and on request replays
 )
 
 // Error codes, in ErrorMsg.Code and JobError.Code.
@@ -294,11 +301,80 @@ func (r Receipt) CheckAmount() error {
 	return nil
 }
 
+// Balance is the proxy's view of the worker's money, sent after every
+// register so both sides can reconcile (the worker compares Cumulative and
+// LastSeq with its newest receipt and tells the owner about a mismatch).
+type Balance struct {
+	Cumulative int64  `json:"cumulative"` // nanoTON, the newest signed total
+	LastSeq    int64  `json:"last_seq"`
+	Paid       int64  `json:"paid"`    // nanoTON debited by confirmed payouts
+	Pending    int64  `json:"pending"` // nanoTON debited by payouts not yet confirmed or failed
+	MinPayout  int64  `json:"min_payout"`
+	PayoutFee  int64  `json:"payout_fee"` // nanoTON kept from each payout for the network fee
+	Network    string `json:"network"`    // "mainnet" or "testnet": where payouts go
+}
+
+// Payout states, in PayoutStatus.State.
+const (
+	PayoutAccepted  = "accepted"  // checks passed; debited; being sent
+	PayoutSent      = "sent"      // the chain took the message (MsgHash)
+	PayoutConfirmed = "confirmed" // the transfer is on chain (TxHash)
+	PayoutFailed    = "failed"    // it did not happen; the amount is available again
+	PayoutRejected  = "rejected"  // refused before any debit (Reason says why)
+)
+
+// PayoutRequest asks the proxy to pay the owner (worker → proxy). The worker
+// key signs it, so only the worker's owner can move its earnings; PayoutID,
+// made by the worker, makes it idempotent: the same id is paid at most once,
+// and a replay only gets the current PayoutStatus back.
+type PayoutRequest struct {
+	PayoutID    string `json:"payout_id"`
+	Amount      int64  `json:"amount"`      // nanoTON debited; the owner receives Amount − PayoutFee
+	Destination string `json:"destination"` // TON address, as the owner entered it
+	Created     int64  `json:"created"`     // unix ms
+	WorkerSig   []byte `json:"worker_sig"`  // over SigningBytes
+}
+
+// PayoutStatus reports a payout (proxy → worker).
+type PayoutStatus struct {
+	PayoutID    string  `json:"payout_id"`
+	State       string  `json:"state"`
+	Amount      int64   `json:"amount"`
+	Fee         int64   `json:"fee"`
+	Destination string  `json:"destination,omitempty"`
+	MsgHash     string  `json:"msg_hash,omitempty"` // hex, the external message (normalized hash)
+	TxHash      string  `json:"tx_hash,omitempty"`  // hex, once confirmed
+	Reason      string  `json:"reason,omitempty"`
+	Balance     Balance `json:"balance"` // after this change
+}
+
+// SigningBytes is what the worker key signs in a PayoutRequest.
+func (p PayoutRequest) SigningBytes() []byte {
+	p.WorkerSig = nil
+	b, _ := json.Marshal(p)
+	return append([]byte(payoutContext+"\n"), b...)
+}
+
+// SignPayout signs a payout request with the worker key.
+func SignPayout(worker ed25519.PrivateKey, p PayoutRequest) PayoutRequest {
+	p.WorkerSig = ed25519.Sign(worker, p.SigningBytes())
+	return p
+}
+
+// VerifyPayout checks a payout request against the worker's public key.
+func (p PayoutRequest) VerifyPayout(worker ed25519.PublicKey) error {
+	if len(worker) != ed25519.PublicKeySize || !ed25519.Verify(worker, p.SigningBytes(), p.WorkerSig) {
+		return fmt.Errorf("%w: payout %s", ErrBadSignature, p.PayoutID)
+	}
+	return nil
+}
+
 // Domain-separation prefixes for every signature.
 const (
 	proxyAuthContext  = "cocoon-proxy-auth-v1"
 	workerAuthContext = "cocoon-worker-auth-v1"
 	receiptContext    = "cocoon-receipt-v1"
+	payoutContext     = "cocoon-payout-v1"
 )
 
 // ProxyAuthBytes is what the proxy signs in Challenge.
