@@ -7,7 +7,7 @@ VERSION ?= 0.1.0
 LDFLAGS := -s -w -X github.com/cocoon-desktop/cocoon-desktop/internal/cli.Version=$(VERSION)
 OLLAMA = $(shell bash scripts/build-ollama.sh)
 
-.PHONY: run test deps ollama build vet doctor screenshot bench clean
+.PHONY: run test deps ollama build vet doctor screenshot bench clean tonsandbox
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,9 +28,13 @@ doctor: ollama build
 vet: deps
 	$(GO) vet ./...
 
-## test: vet + every test, against a real Ollama and a real OCI registry
-test: ollama vet
-	COCOON_OLLAMA="$(OLLAMA)" $(GO) test -count=1 -timeout 20m ./...
+## test: vet + every test, against a real Ollama, a real OCI registry and the real TON wallet contract
+test: ollama vet tonsandbox
+	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_TON_SANDBOX=1 $(GO) test -count=1 -timeout 20m ./...
+
+# tonsandbox: the npm packages of the TON sandbox (@ton/sandbox, pinned by its lock file)
+tonsandbox: deps
+	@bash internal/tonsandbox/install.sh
 
 ## screenshot: the real window under Xvfb into docs/screenshots/
 screenshot: ollama build

@@ -45,6 +45,11 @@ type ClientConfig struct {
 	Handler   JobHandler
 	OnReceipt func(SignedReceipt) error // called after Verify passes; an error is logged and the receipt is not acked
 	OnEvent   func(ClientEvent)         // state changes for the UI; called synchronously, must not block
+	// OnBalance receives the proxy's view of this worker's money (after
+	// every register) for reconciliation; OnPayoutStatus every payout
+	// state change. Both are called from the reader: they must not block.
+	OnBalance      func(Balance)
+	OnPayoutStatus func(PayoutStatus)
 	Logger    *slog.Logger
 
 	MinBackoff, MaxBackoff time.Duration // reconnect with jitter, defaults 500ms..30s
@@ -631,6 +636,20 @@ func (s *session) dispatch(env Envelope, payload Validator) {
 		j.cancel(errProxyCancel)
 	case *SignedReceipt:
 		c.handleReceipt(s, env, m)
+	case *Balance:
+		if env.Type != TypeBalance {
+			s.reject(env, CodeBadMessage, "unexpected message type %s from the proxy", env.Type)
+			return
+		}
+		c.log.Info("network: proxy balance", "cumulative", m.Cumulative, "last_seq", m.LastSeq, "paid", m.Paid, "pending", m.Pending)
+		if c.cfg.OnBalance != nil {
+			c.cfg.OnBalance(*m)
+		}
+	case *PayoutStatus:
+		c.log.Info("network: payout status", "payout_id", m.PayoutID, "state", m.State, "amount", m.Amount)
+		if c.cfg.OnPayoutStatus != nil {
+			c.cfg.OnPayoutStatus(*m)
+		}
 	case *ErrorMsg:
 		c.log.Warn("network: proxy reported an error", "code", m.Code, "ref", m.Ref, "message", truncate(m.Message, 200))
 		c.emit(ClientEvent{Kind: EventProxyError, Code: m.Code, Reason: m.Message})
@@ -931,6 +950,26 @@ func (c *Client) poke() {
 	case c.update <- struct{}{}:
 	default:
 	}
+}
+
+// ErrNotConnected means the client has no session with the proxy right now.
+var ErrNotConnected = errors.New("network: not connected to the proxy")
+
+// RequestPayout signs req with the worker key and sends it. Payouts are
+// idempotent by PayoutID, so sending the same request again (after a
+// reconnect or a crash) is safe: the proxy answers with its status.
+func (c *Client) RequestPayout(req PayoutRequest) error {
+	signed := SignPayout(c.cfg.Key, req)
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s == nil {
+		return ErrNotConnected
+	}
+	if err := s.send(TypePayoutRequest, &signed); err != nil {
+		return fmt.Errorf("network: send payout request: %w", err)
+	}
+	return nil
 }
 
 // Connected reports whether an authenticated session is up.

@@ -861,3 +861,55 @@ func TestLoadOrCreateKey(t *testing.T) {
 		}
 	}
 }
+
+func TestClientPayoutMessages(t *testing.T) {
+	proxy := testKey(1)
+	stub := newStub(t, proxy)
+	balances := make(chan Balance, 4)
+	statuses := make(chan PayoutStatus, 4)
+	idle := handlerFunc(func(context.Context, Job, func(string) error) (Usage, string, error) { return Usage{}, "stop", nil })
+	hs := startClient(t, stub, proxy.Public().(ed25519.PublicKey), idle, func(c *ClientConfig) {
+		c.OnBalance = func(b Balance) { balances <- b }
+		c.OnPayoutStatus = func(p PayoutStatus) { statuses <- p }
+	})
+	if err := NewClient(ClientConfig{Key: testKey(2)}).RequestPayout(PayoutRequest{PayoutID: "p1"}); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("RequestPayout without a session = %v, want ErrNotConnected", err)
+	}
+	sc := stub.accept(t)
+	bal := Balance{Cumulative: 900, LastSeq: 3, Paid: 100, MinPayout: 10, PayoutFee: 1, Network: "testnet"}
+	sc.send(t, TypeBalance, &bal)
+	select {
+	case got := <-balances:
+		if got != bal {
+			t.Fatalf("balance %+v, want %+v", got, bal)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("no balance callback")
+	}
+	for deadline := time.Now().Add(waitLong); !hs.c.Connected(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("never connected")
+		}
+	}
+	req := PayoutRequest{PayoutID: "po-1", Amount: 500, Destination: "UQ-somewhere", Created: 1}
+	if err := hs.c.RequestPayout(req); err != nil {
+		t.Fatal(err)
+	}
+	got := expectType[*PayoutRequest](t, sc.nextOf(t, TypePayoutRequest), TypePayoutRequest)
+	if got.PayoutID != "po-1" || got.Amount != 500 || got.VerifyPayout(testKey(2).Public().(ed25519.PublicKey)) != nil {
+		t.Fatalf("payout request %+v does not verify with the worker key", got)
+	}
+	if got.VerifyPayout(proxy.Public().(ed25519.PublicKey)) == nil {
+		t.Fatal("a payout request verified with another key")
+	}
+	st := PayoutStatus{PayoutID: "po-1", State: PayoutSent, Amount: 500, Fee: 1, MsgHash: "ab", Balance: Balance{Cumulative: 900, Paid: 100, Pending: 500, Network: "testnet"}}
+	sc.send(t, TypePayoutStatus, &st)
+	select {
+	case p := <-statuses:
+		if p.PayoutID != "po-1" || p.State != PayoutSent || p.Balance.Pending != 500 {
+			t.Fatalf("status %+v", p)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("no payout status callback")
+	}
+}
