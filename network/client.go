@@ -50,7 +50,7 @@ type ClientConfig struct {
 	// state change. Both are called from the reader: they must not block.
 	OnBalance      func(Balance)
 	OnPayoutStatus func(PayoutStatus)
-	Logger    *slog.Logger
+	Logger         *slog.Logger
 
 	MinBackoff, MaxBackoff time.Duration // reconnect with jitter, defaults 500ms..30s
 	AppVersion             string
