@@ -1,0 +1,722 @@
+package earnings
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+)
+
+// SchemaVersion is the layout this code writes. Open migrates older files
+// with migrations[v] (v → v+1) in one transaction and refuses newer ones.
+const SchemaVersion = 1
+
+// Schema version 1. Integers in keys and values are 8-byte big-endian, so
+// keys sort by number; "|" below is plain concatenation.
+//
+//	meta                 schema, worker_id, earned, last_seq, jobs, credited, energy_mj, withdrawn, pending
+//	jobs                 seq | job id           → record JSON (the SignedReceipt as received, energy, credited time)
+//	job_ids              job id                 → seq
+//	jobs_by_time         unix ms | job id       → seq          (Jobs paging, CSV, the edges of a range query)
+//	agg                  quarter-hour | model   → 6 × int64    (jobs, gross, prompt, completion, energy mJ, metered jobs)
+//	gaps                 first missing seq      → last missing seq
+//	withdrawals          id                     → Withdrawal JSON
+//	withdrawals_by_time  created unix ms | id   → (empty)
+//	migration_rejects    old key                → raw value a migration could not read (kept, reported by Verify)
+//
+// The aggregate is per UTC quarter-hour rather than per local day so that a
+// day in any time zone (all of today's UTC offsets are multiples of 15
+// minutes) is a whole number of buckets, whatever zone the query uses and
+// even if the owner's zone changes after the jobs were credited.
+var (
+	bucketMeta        = []byte("meta")
+	bucketJobs        = []byte("jobs")
+	bucketJobIDs      = []byte("job_ids")
+	bucketJobsByTime  = []byte("jobs_by_time")
+	bucketAgg         = []byte("agg")
+	bucketGaps        = []byte("gaps")
+	bucketWithdrawals = []byte("withdrawals")
+	bucketWdByTime    = []byte("withdrawals_by_time")
+	bucketRejects     = []byte("migration_rejects")
+
+	metaSchema    = []byte("schema")
+	metaWorkerID  = []byte("worker_id")
+	metaEarned    = []byte("earned")    // the cumulative total of the receipt with the highest seq
+	metaLastSeq   = []byte("last_seq")  // the highest seq stored
+	metaJobs      = []byte("jobs")      // receipts stored
+	metaCredited  = []byte("credited")  // sum of the stored receipts' amounts (≤ earned: gaps)
+	metaEnergyMJ  = []byte("energy_mj") // sum of the measured energy, millijoules
+	metaWithdrawn = []byte("withdrawn") // sum of confirmed withdrawals
+	metaPending   = []byte("pending")   // sum of pending and sent withdrawals
+
+	v1Buckets = [][]byte{bucketMeta, bucketJobs, bucketJobIDs, bucketJobsByTime, bucketAgg, bucketGaps,
+		bucketWithdrawals, bucketWdByTime}
+)
+
+// quarterMS is the width of one aggregate bucket.
+const quarterMS = 15 * 60 * 1000
+
+// Sentinel errors. Every error from the Ledger wraps one of these (or a
+// bbolt / I/O error); test them with errors.Is.
+var (
+	// ErrLocked means another process holds the ledger file.
+	ErrLocked = errors.New("another Cocoon Desktop is using the ledger")
+	// ErrNewerSchema means the file was written by a newer Cocoon Desktop.
+	ErrNewerSchema = errors.New("the ledger was written by a newer Cocoon Desktop")
+	// ErrBadReceipt means a receipt is malformed or does not verify; a bad
+	// signature also matches network.ErrBadSignature, a wrong amount ErrBadAmount.
+	ErrBadReceipt = errors.New("invalid receipt")
+	// ErrBadAmount means a receipt's amount does not match its own factors.
+	ErrBadAmount = errors.New("receipt amount does not match its factors")
+	// ErrWrongWorker means a receipt is for another worker than this ledger's.
+	ErrWrongWorker = errors.New("receipt is for another worker")
+	// ErrTotalMismatch means a receipt's cumulative total does not chain onto
+	// the stored receipts (goes backwards, or ≠ previous + amount).
+	ErrTotalMismatch = errors.New("receipt cumulative total does not match the ledger")
+	// ErrJobConflict means a job id is already stored with a different receipt.
+	ErrJobConflict = errors.New("job already credited with a different receipt")
+	// ErrBadEnergy means an energy measurement is negative or not a number.
+	ErrBadEnergy = errors.New("invalid energy measurement")
+)
+
+// Options configures a Ledger.
+type Options struct {
+	// ProxyKey is the pinned proxy key: every credited receipt must be signed
+	// by it. Without it the ledger can be read but Credit refuses everything.
+	ProxyKey ed25519.PublicKey
+	// WorkerID, when set, is this worker's id: receipts for any other id are
+	// refused. When empty the ledger binds itself to the worker id of the
+	// first receipt it stores (meta/worker_id); either way one file holds one
+	// worker's receipt chain.
+	WorkerID string
+	// Now is the clock (credited times, default withdrawal times); nil is time.Now.
+	Now func() time.Time
+}
+
+// Ledger is the earnings ledger in one bbolt file. It is safe for concurrent
+// use. It implements the worker's Ledger interface (Credit, Totals, Close).
+type Ledger struct {
+	db   *bolt.DB
+	opts Options
+	path string
+}
+
+// Open opens (or creates, mode 0600) the ledger at path and migrates it to
+// SchemaVersion. A second process opening the same file fails within about
+// a second with ErrLocked.
+func Open(path string, opts Options) (*Ledger, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("earnings: open %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("earnings: open %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
+	}
+	// A file made by hand or by an older version may be readable by others.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Chmod(path, 0o600)
+	}
+	if err := db.Update(migrate); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Ledger{db: db, opts: opts, path: path}, nil
+}
+
+// Close closes the file.
+func (l *Ledger) Close() error { return l.db.Close() }
+
+// Path is the ledger's file.
+func (l *Ledger) Path() string { return l.path }
+
+// migrations[v] moves a file from schema v to v+1. They run in order, all in
+// the one transaction Open makes, so a crash mid-way leaves the old file.
+var migrations = []func(tx *bolt.Tx) error{
+	migrateV0toV1,
+}
+
+func migrate(tx *bolt.Tx) error {
+	v := int64(0)
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		v = getI64(meta, metaSchema)
+	}
+	if v > int64(len(migrations)) {
+		return fmt.Errorf("%w (schema %d, this version reads up to %d)", ErrNewerSchema, v, len(migrations))
+	}
+	for ; v < int64(len(migrations)); v++ {
+		if err := migrations[v](tx); err != nil {
+			return fmt.Errorf("migrate schema %d → %d: %w", v, v+1, err)
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := putI64(meta, metaSchema, v+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateV0toV1 turns the worker's old receipt store (buckets receipts: job
+// id → SignedReceipt JSON, and meta: cumulative, count) — or an empty file —
+// into schema 1. Old receipts are re-inserted in seq order without the
+// strict chain checks (they were verified when first stored, and refusing
+// them now would lose money); whatever does not chain is left for Verify to
+// report. The totals are rebuilt from the receipts, not copied.
+func migrateV0toV1(tx *bolt.Tx) error {
+	var old []ledgerRecord
+	var rejects [][2][]byte
+	if b := tx.Bucket([]byte("receipts")); b != nil {
+		now := time.Now().UnixMilli()
+		err := b.ForEach(func(k, v []byte) error {
+			var sr network.SignedReceipt
+			if err := json.Unmarshal(v, &sr); err != nil || sr.Receipt.JobID == "" {
+				rejects = append(rejects, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+				return nil
+			}
+			at := sr.Receipt.Time
+			if at <= 0 {
+				at = now
+			}
+			old = append(old, ledgerRecord{Receipt: sr, CreditedAt: at})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket([]byte("receipts")); err != nil {
+			return err
+		}
+	}
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		for _, k := range [][]byte{[]byte("cumulative"), []byte("count")} {
+			if err := meta.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range v1Buckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	if len(rejects) > 0 {
+		rb, err := tx.CreateBucketIfNotExists(bucketRejects)
+		if err != nil {
+			return err
+		}
+		for _, kv := range rejects {
+			if err := rb.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+	}
+	sort.Slice(old, func(i, j int) bool {
+		a, b := old[i].Receipt.Receipt, old[j].Receipt.Receipt
+		if a.Seq != b.Seq {
+			return a.Seq < b.Seq
+		}
+		return a.JobID < b.JobID
+	})
+	for i := range old {
+		if _, err := applyReceipt(tx, &old[i], "", false); err != nil {
+			return fmt.Errorf("receipt %s: %w", old[i].Receipt.Receipt.JobID, err)
+		}
+	}
+	return nil
+}
+
+// ledgerRecord is the value stored per job.
+type ledgerRecord struct {
+	Receipt    network.SignedReceipt `json:"receipt"`
+	EnergyMJ   *int64                `json:"energy_mj,omitempty"` // measured energy, millijoules; nil: not measured
+	CreditedAt int64                 `json:"credited_at"`         // unix ms, the local clock when stored
+}
+
+// timeMS is the job's time for the indexes: the signed receipt time, or the
+// credited time when the receipt has none.
+func (r *ledgerRecord) timeMS() int64 {
+	if r.Receipt.Receipt.Time > 0 {
+		return r.Receipt.Receipt.Time
+	}
+	if r.CreditedAt > 0 {
+		return r.CreditedAt
+	}
+	return 0
+}
+
+// Credit stores a receipt (the worker's Ledger interface). See CreditWithEnergy.
+func (l *Ledger) Credit(r network.SignedReceipt) (added bool, err error) {
+	return l.credit(r, nil)
+}
+
+// CreditWithEnergy stores a receipt with the energy the GPU used for the job,
+// in joules (the caller integrates NVML power samples over the job's
+// duration). The energy is stored as integer millijoules; the electricity
+// cost is computed at query time with a Tariff, so it can change.
+//
+// In one transaction it checks and stores the receipt, its indexes, the
+// aggregates and the running totals. It returns added=false and no error
+// when the job is already stored with the same receipt (the energy of the
+// retry is ignored). It refuses, storing nothing:
+//   - a receipt not signed by Options.ProxyKey (ErrBadReceipt and network.ErrBadSignature),
+//   - an amount that does not match its factors (ErrBadReceipt and ErrBadAmount),
+//   - another worker's receipt (ErrWrongWorker),
+//   - a cumulative total that goes backwards or is not previous + amount for
+//     the next seq (ErrTotalMismatch),
+//   - a job id stored with a different receipt (ErrJobConflict).
+//
+// A seq that skips ahead is accepted (cumulative ≥ previous + amount) and
+// the skipped seqs are recorded as a gap; a late receipt for a seq in a gap
+// is accepted when it fits between its neighbours, and fills it.
+func (l *Ledger) CreditWithEnergy(r network.SignedReceipt, joules float64) (added bool, err error) {
+	if math.IsNaN(joules) || math.IsInf(joules, 0) || joules < 0 || joules > 1e12 {
+		return false, fmt.Errorf("earnings: credit %s: %w: %v J", r.Receipt.JobID, ErrBadEnergy, joules)
+	}
+	mj := int64(math.Round(joules * 1000))
+	return l.credit(r, &mj)
+}
+
+func (l *Ledger) credit(r network.SignedReceipt, energyMJ *int64) (bool, error) {
+	if err := l.checkReceipt(r); err != nil {
+		return false, fmt.Errorf("earnings: credit %s: %w", r.Receipt.JobID, err)
+	}
+	rec := ledgerRecord{Receipt: r, EnergyMJ: energyMJ, CreditedAt: l.opts.Now().UnixMilli()}
+	var added bool
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		added, err = applyReceipt(tx, &rec, l.opts.WorkerID, true)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("earnings: credit %s: %w", r.Receipt.JobID, err)
+	}
+	return added, nil
+}
+
+// checkReceipt is everything about a receipt that needs no stored state.
+func (l *Ledger) checkReceipt(s network.SignedReceipt) error {
+	if err := checkShape(s.Receipt); err != nil {
+		return err
+	}
+	if l.opts.WorkerID != "" && s.Receipt.WorkerID != l.opts.WorkerID {
+		return fmt.Errorf("%w: receipt is for worker %q, this ledger is %q", ErrWrongWorker, s.Receipt.WorkerID, l.opts.WorkerID)
+	}
+	return verifySigned(s, l.opts.ProxyKey)
+}
+
+func checkShape(r network.Receipt) error {
+	switch {
+	case r.JobID == "" || len(r.JobID) > network.MaxJobIDLength:
+		return fmt.Errorf("%w: job id %q", ErrBadReceipt, r.JobID)
+	case r.WorkerID == "":
+		return fmt.Errorf("%w: no worker id", ErrBadReceipt)
+	case len(r.Model) > network.MaxModelName:
+		return fmt.Errorf("%w: model name too long", ErrBadReceipt)
+	case r.Seq < 1:
+		return fmt.Errorf("%w: seq %d", ErrBadReceipt, r.Seq)
+	case r.Amount < 0 || r.Cumulative < r.Amount:
+		return fmt.Errorf("%w: amount %d, cumulative %d", ErrBadReceipt, r.Amount, r.Cumulative)
+	case r.Time < 0:
+		return fmt.Errorf("%w: time %d", ErrBadReceipt, r.Time)
+	}
+	return nil
+}
+
+// verifySigned checks the signature against pinned and the amount against
+// its factors, with errors that tell the two apart.
+func verifySigned(s network.SignedReceipt, pinned ed25519.PublicKey) error {
+	if err := s.Verify(pinned); err != nil {
+		if errors.Is(err, network.ErrBadSignature) {
+			return fmt.Errorf("%w: %w", ErrBadReceipt, err)
+		}
+		return fmt.Errorf("%w: %w: %v", ErrBadReceipt, ErrBadAmount, err)
+	}
+	return nil
+}
+
+// failpoint, when set (tests only), is called at named steps inside write
+// transactions; an error it returns aborts the transaction there.
+var failpoint func(step string) error
+
+func hitFailpoint(step string) error {
+	if failpoint != nil {
+		return failpoint(step)
+	}
+	return nil
+}
+
+// applyReceipt stores rec in tx: record, indexes, gaps, aggregate, totals.
+// strict is Credit's mode: any chain inconsistency is an error. Non-strict
+// (migration) stores every receipt and leaves inconsistencies to Verify.
+func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool) (bool, error) {
+	r := rec.Receipt.Receipt
+	jobs, ids := tx.Bucket(bucketJobs), tx.Bucket(bucketJobIDs)
+	meta, gaps := tx.Bucket(bucketMeta), tx.Bucket(bucketGaps)
+
+	if v := ids.Get([]byte(r.JobID)); v != nil {
+		old, err := loadRecord(jobs, beInt(v), r.JobID)
+		if err != nil {
+			return false, err
+		}
+		if old.Receipt.Receipt == r {
+			return false, nil
+		}
+		if !strict {
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: job %s is stored as seq %d amount %d, this receipt says seq %d amount %d",
+			ErrJobConflict, r.JobID, old.Receipt.Receipt.Seq, old.Receipt.Receipt.Amount, r.Seq, r.Amount)
+	}
+
+	bound := string(meta.Get(metaWorkerID))
+	switch {
+	case bound == "":
+		if wantWorker != "" && r.WorkerID != wantWorker && strict {
+			return false, fmt.Errorf("%w: receipt is for worker %q, this ledger is %q", ErrWrongWorker, r.WorkerID, wantWorker)
+		}
+		if err := meta.Put(metaWorkerID, []byte(r.WorkerID)); err != nil {
+			return false, err
+		}
+	case bound != r.WorkerID && strict:
+		return false, fmt.Errorf("%w: receipt is for worker %q, this ledger holds worker %q's receipts", ErrWrongWorker, r.WorkerID, bound)
+	}
+
+	lastSeq, earned := getI64(meta, metaLastSeq), getI64(meta, metaEarned)
+	if other, ok := jobAtSeq(jobs, r.Seq); ok && strict {
+		return false, fmt.Errorf("%w: seq %d is already job %s", ErrTotalMismatch, r.Seq, other)
+	}
+	extends := false
+	switch {
+	case r.Seq == lastSeq+1:
+		if strict && r.Cumulative != earned+r.Amount {
+			how := "is not previous + amount"
+			if r.Cumulative < earned {
+				how = "goes backwards"
+			}
+			return false, fmt.Errorf("%w: seq %d cumulative %d %s (previous %d + amount %d = %d)",
+				ErrTotalMismatch, r.Seq, r.Cumulative, how, earned, r.Amount, earned+r.Amount)
+		}
+		extends = true
+	case r.Seq > lastSeq+1:
+		if strict && r.Cumulative < earned+r.Amount {
+			return false, fmt.Errorf("%w: seq %d cumulative %d goes backwards (stored total %d at seq %d, amount %d)",
+				ErrTotalMismatch, r.Seq, r.Cumulative, earned, lastSeq, r.Amount)
+		}
+		if err := gaps.Put(be64(lastSeq+1), be64(r.Seq-1)); err != nil {
+			return false, err
+		}
+		extends = true
+	default: // at or below the last seq: only a lost receipt, filling a gap, fits here.
+		first, last, ok := gapContaining(gaps, r.Seq)
+		if !ok {
+			if strict {
+				return false, fmt.Errorf("%w: seq %d is not after the last seq %d and not missing", ErrTotalMismatch, r.Seq, lastSeq)
+			}
+			break
+		}
+		if strict {
+			if err := checkGapFill(jobs, r, first, last); err != nil {
+				return false, err
+			}
+		}
+		if err := gaps.Delete(be64(first)); err != nil {
+			return false, err
+		}
+		if first < r.Seq {
+			if err := gaps.Put(be64(first), be64(r.Seq-1)); err != nil {
+				return false, err
+			}
+		}
+		if r.Seq < last {
+			if err := gaps.Put(be64(r.Seq+1), be64(last)); err != nil {
+				return false, err
+			}
+		}
+	}
+
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return false, err
+	}
+	if extends {
+		jobs.FillPercent = 0.95 // appending in seq order
+	}
+	if err := jobs.Put(jobKey(r.Seq, r.JobID), data); err != nil {
+		return false, err
+	}
+	if err := hitFailpoint("credit:record"); err != nil {
+		return false, err
+	}
+	if err := ids.Put([]byte(r.JobID), be64(r.Seq)); err != nil {
+		return false, err
+	}
+	at := rec.timeMS()
+	byTime := tx.Bucket(bucketJobsByTime)
+	byTime.FillPercent = 0.9 // mostly appended in time order
+	if err := byTime.Put(timeKey(at, r.JobID), be64(r.Seq)); err != nil {
+		return false, err
+	}
+	if err := hitFailpoint("credit:index"); err != nil {
+		return false, err
+	}
+	if err := addAgg(tx.Bucket(bucketAgg), at, r.Model, statsOf(rec)); err != nil {
+		return false, err
+	}
+	if extends {
+		if err := putI64(meta, metaLastSeq, r.Seq); err != nil {
+			return false, err
+		}
+		if err := putI64(meta, metaEarned, r.Cumulative); err != nil {
+			return false, err
+		}
+	}
+	if err := hitFailpoint("credit:totals"); err != nil {
+		return false, err
+	}
+	if err := addI64(meta, metaJobs, 1); err != nil {
+		return false, err
+	}
+	if err := addI64(meta, metaCredited, r.Amount); err != nil {
+		return false, err
+	}
+	if rec.EnergyMJ != nil {
+		if err := addI64(meta, metaEnergyMJ, *rec.EnergyMJ); err != nil {
+			return false, err
+		}
+	}
+	return true, hitFailpoint("credit:end")
+}
+
+// checkGapFill checks that a late receipt for a missing seq fits between the
+// stored receipts around its gap [first, last].
+func checkGapFill(jobs *bolt.Bucket, r network.Receipt, first, last int64) error {
+	base := r.Cumulative - r.Amount // the total before this job
+	lo, loKnown := int64(0), first == 1
+	if first > 1 {
+		if rec, ok, err := recordAtSeq(jobs, first-1); err != nil {
+			return err
+		} else if ok {
+			lo, loKnown = rec.Receipt.Receipt.Cumulative, true
+		}
+	}
+	if loKnown && (base < lo || (r.Seq == first && base != lo)) {
+		return fmt.Errorf("%w: late seq %d: total before it %d does not follow seq %d's %d",
+			ErrTotalMismatch, r.Seq, base, first-1, lo)
+	}
+	hiRec, ok, err := recordAtSeq(jobs, last+1)
+	if err != nil {
+		return err
+	}
+	if ok {
+		h := hiRec.Receipt.Receipt
+		hiBase := h.Cumulative - h.Amount
+		if r.Cumulative > hiBase || (r.Seq == last && r.Cumulative != hiBase) {
+			return fmt.Errorf("%w: late seq %d: cumulative %d does not lead to seq %d's %d",
+				ErrTotalMismatch, r.Seq, r.Cumulative, h.Seq, h.Cumulative)
+		}
+	}
+	return nil
+}
+
+// gapContaining finds the recorded gap that contains seq.
+func gapContaining(gaps *bolt.Bucket, seq int64) (first, last int64, ok bool) {
+	c := gaps.Cursor()
+	k, v := c.Seek(be64(seq))
+	if k == nil || beInt(k) != seq {
+		k, v = c.Prev()
+	}
+	if k == nil {
+		return 0, 0, false
+	}
+	first, last = beInt(k), beInt(v)
+	return first, last, first <= seq && seq <= last
+}
+
+// jobAtSeq returns the job id stored under seq.
+func jobAtSeq(jobs *bolt.Bucket, seq int64) (string, bool) {
+	p := be64(seq)
+	k, _ := jobs.Cursor().Seek(p)
+	if k == nil || !bytes.HasPrefix(k, p) {
+		return "", false
+	}
+	return string(k[8:]), true
+}
+
+func recordAtSeq(jobs *bolt.Bucket, seq int64) (ledgerRecord, bool, error) {
+	p := be64(seq)
+	k, v := jobs.Cursor().Seek(p)
+	if k == nil || !bytes.HasPrefix(k, p) {
+		return ledgerRecord{}, false, nil
+	}
+	var rec ledgerRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return rec, false, fmt.Errorf("stored seq %d: %w", seq, err)
+	}
+	return rec, true, nil
+}
+
+func loadRecord(jobs *bolt.Bucket, seq int64, jobID string) (ledgerRecord, error) {
+	var rec ledgerRecord
+	v := jobs.Get(jobKey(seq, jobID))
+	if v == nil {
+		return rec, fmt.Errorf("earnings: index names job %s seq %d but it is not stored", jobID, seq)
+	}
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return rec, fmt.Errorf("earnings: stored job %s: %w", jobID, err)
+	}
+	return rec, nil
+}
+
+// Balance is the ledger's running totals, all in nanoTON.
+type Balance struct {
+	Earned    int64 // lifetime: the latest signed cumulative total
+	Withdrawn int64 // confirmed withdrawals
+	Pending   int64 // withdrawals begun and not yet confirmed or failed
+	Available int64 // Earned − Withdrawn − Pending: what a withdrawal may take now
+
+	Jobs         int64 // receipts stored
+	LastSeq      int64 // the highest receipt seq stored
+	Credited     int64 // sum of the stored receipts' amounts; Earned − Credited is in missing receipts (gaps)
+	EnergyMilliJ int64 // measured energy over all jobs, millijoules
+	WorkerID     string
+}
+
+// Balance returns the running totals in O(1).
+func (l *Ledger) Balance() (Balance, error) {
+	var b Balance
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b = readBalance(tx.Bucket(bucketMeta))
+		return nil
+	})
+	return b, err
+}
+
+func readBalance(meta *bolt.Bucket) Balance {
+	b := Balance{
+		Earned:       getI64(meta, metaEarned),
+		Withdrawn:    getI64(meta, metaWithdrawn),
+		Pending:      getI64(meta, metaPending),
+		Jobs:         getI64(meta, metaJobs),
+		LastSeq:      getI64(meta, metaLastSeq),
+		Credited:     getI64(meta, metaCredited),
+		EnergyMilliJ: getI64(meta, metaEnergyMJ),
+		WorkerID:     string(meta.Get(metaWorkerID)),
+	}
+	b.Available = b.Earned - b.Withdrawn - b.Pending
+	return b
+}
+
+// Totals returns the latest signed cumulative total and the number of stored
+// receipts (the worker's Ledger interface), in O(1).
+func (l *Ledger) Totals() (cumulative int64, count int, err error) {
+	b, err := l.Balance()
+	return b.Earned, int(b.Jobs), err
+}
+
+// aggStats is one aggregate value.
+type aggStats struct {
+	Jobs, Gross, Prompt, Completion, EnergyMJ, Metered int64
+}
+
+const aggSize = 6 * 8
+
+func statsOf(rec *ledgerRecord) aggStats {
+	r := rec.Receipt.Receipt
+	s := aggStats{Jobs: 1, Gross: r.Amount, Prompt: r.PromptTokens, Completion: r.CompletionTokens}
+	if rec.EnergyMJ != nil {
+		s.EnergyMJ, s.Metered = *rec.EnergyMJ, 1
+	}
+	return s
+}
+
+func (s *aggStats) add(o aggStats) {
+	s.Jobs += o.Jobs
+	s.Gross += o.Gross
+	s.Prompt += o.Prompt
+	s.Completion += o.Completion
+	s.EnergyMJ += o.EnergyMJ
+	s.Metered += o.Metered
+}
+
+func (s aggStats) encode() []byte {
+	b := make([]byte, 0, aggSize)
+	for _, v := range []int64{s.Jobs, s.Gross, s.Prompt, s.Completion, s.EnergyMJ, s.Metered} {
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	return b
+}
+
+func decodeAgg(b []byte) aggStats {
+	if len(b) != aggSize {
+		return aggStats{}
+	}
+	v := func(i int) int64 { return int64(binary.BigEndian.Uint64(b[i*8:])) }
+	return aggStats{v(0), v(1), v(2), v(3), v(4), v(5)}
+}
+
+func aggKey(ms int64, model string) []byte {
+	return append(be64(floorDiv(ms, quarterMS)), model...)
+}
+
+func addAgg(agg *bolt.Bucket, ms int64, model string, s aggStats) error {
+	k := aggKey(ms, model)
+	cur := decodeAgg(agg.Get(k))
+	cur.add(s)
+	return agg.Put(k, cur.encode())
+}
+
+// Keys and integers.
+
+func be64(v int64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(v)) }
+
+func beInt(b []byte) int64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}
+
+func jobKey(seq int64, jobID string) []byte { return append(be64(seq), jobID...) }
+
+func timeKey(ms int64, id string) []byte { return append(be64(ms), id...) }
+
+func getI64(b *bolt.Bucket, k []byte) int64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+func putI64(b *bolt.Bucket, k []byte, v int64) error { return b.Put(k, be64(v)) }
+
+func addI64(b *bolt.Bucket, k []byte, d int64) error { return putI64(b, k, getI64(b, k)+d) }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}

@@ -1,0 +1,286 @@
+package earnings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Withdrawal errors.
+var (
+	// ErrBadWithdrawal means a withdrawal's fields are invalid (no id, amount ≤ 0, ...).
+	ErrBadWithdrawal = errors.New("invalid withdrawal")
+	// ErrInsufficientFunds means a withdrawal asks for more than is available.
+	ErrInsufficientFunds = errors.New("withdrawal exceeds the available balance")
+	// ErrWithdrawalConflict means a withdrawal id is reused with other fields,
+	// or a state change contradicts the recorded one (another message or tx hash).
+	ErrWithdrawalConflict = errors.New("withdrawal id already used differently")
+	// ErrUnknownWithdrawal means no withdrawal has that id.
+	ErrUnknownWithdrawal = errors.New("no such withdrawal")
+	// ErrBadTransition means a state change is not allowed from the current
+	// state (confirm after fail, fail after confirm, ...).
+	ErrBadTransition = errors.New("withdrawal state change not allowed")
+)
+
+// WithdrawalState is where a withdrawal is in its life.
+type WithdrawalState string
+
+// Withdrawal states. Allowed changes:
+//
+//	pending → sent → confirmed
+//	pending → confirmed            (the transfer was seen before the send was recorded)
+//	pending | sent → failed        (the amount is available again)
+//
+// confirmed and failed are final. Repeating a change with the same data is a no-op.
+const (
+	WithdrawalPending   WithdrawalState = "pending"   // recorded, amount reserved, not yet sent
+	WithdrawalSent      WithdrawalState = "sent"      // the payout message is out (MsgHash), not yet seen on chain
+	WithdrawalConfirmed WithdrawalState = "confirmed" // seen on chain (TxHash): counted in Withdrawn
+	WithdrawalFailed    WithdrawalState = "failed"    // given up (Reason): the amount is available again
+)
+
+// Withdrawal is one payout to the owner's wallet, as recorded by the ledger.
+// The payout transport fills in the hashes; the ledger only keeps the records
+// and the balance straight.
+type Withdrawal struct {
+	ID string `json:"id"` // client-generated, unique; the idempotency key
+	// Amount is the nanoTON taken from the balance, Fee included: what counts
+	// as paid against the signed cumulative total.
+	Amount int64 `json:"amount"`
+	// Fee is the part of Amount spent on the network fee (0 ≤ Fee ≤ Amount);
+	// the wallet receives Amount − Fee (Received).
+	Fee         int64     `json:"fee"`
+	Destination string    `json:"destination"` // the owner's TON address, as the payout code validated it
+	Created     time.Time `json:"created"`     // UTC, millisecond precision; zero in BeginWithdrawal means now
+
+	State       WithdrawalState `json:"state"`
+	Updated     time.Time       `json:"updated"`
+	MsgHash     string          `json:"msg_hash,omitempty"`    // external message hash (MarkSent)
+	TxHash      string          `json:"tx_hash,omitempty"`     // on-chain transaction hash (MarkConfirmed)
+	ConfirmedAt time.Time       `json:"confirmed_at,omitzero"` // when the transfer was seen on chain
+	Reason      string          `json:"reason,omitempty"`      // why it failed (MarkFailed)
+}
+
+// Received is what the destination wallet gets: Amount − Fee.
+func (w Withdrawal) Received() int64 { return w.Amount - w.Fee }
+
+// reserves reports whether the withdrawal's amount counts as Pending.
+func (w Withdrawal) reserves() bool {
+	return w.State == WithdrawalPending || w.State == WithdrawalSent
+}
+
+const maxWithdrawalID = 128
+
+func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// BeginWithdrawal records a new withdrawal in state pending and reserves its
+// Amount (Pending grows, Available shrinks), in one transaction. Amount must
+// be positive and at most Available. Beginning the same id again with the
+// same ID, Amount, Fee, Destination (and Created, when given) is a no-op;
+// with other fields it is ErrWithdrawalConflict. State and the hash fields
+// of w are ignored.
+func (l *Ledger) BeginWithdrawal(w Withdrawal) error {
+	w.Destination = strings.TrimSpace(w.Destination)
+	switch {
+	case w.ID == "" || len(w.ID) > maxWithdrawalID:
+		return fmt.Errorf("earnings: withdrawal: %w: id %q", ErrBadWithdrawal, w.ID)
+	case w.Amount <= 0:
+		return fmt.Errorf("earnings: withdrawal %s: %w: amount %d", w.ID, ErrBadWithdrawal, w.Amount)
+	case w.Fee < 0 || w.Fee > w.Amount:
+		return fmt.Errorf("earnings: withdrawal %s: %w: fee %d of amount %d", w.ID, ErrBadWithdrawal, w.Fee, w.Amount)
+	case w.Destination == "":
+		return fmt.Errorf("earnings: withdrawal %s: %w: no destination", w.ID, ErrBadWithdrawal)
+	}
+	givenCreated := !w.Created.IsZero()
+	now := normTime(l.opts.Now())
+	if !givenCreated {
+		w.Created = now
+	}
+	w.Created = normTime(w.Created)
+	w.State, w.Updated = WithdrawalPending, now
+	w.MsgHash, w.TxHash, w.ConfirmedAt, w.Reason = "", "", time.Time{}, ""
+
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		wb, meta := tx.Bucket(bucketWithdrawals), tx.Bucket(bucketMeta)
+		if v := wb.Get([]byte(w.ID)); v != nil {
+			var old Withdrawal
+			if err := json.Unmarshal(v, &old); err != nil {
+				return fmt.Errorf("stored withdrawal %s: %w", w.ID, err)
+			}
+			if old.Amount == w.Amount && old.Fee == w.Fee && old.Destination == w.Destination &&
+				(!givenCreated || old.Created.Equal(w.Created)) {
+				return nil
+			}
+			return fmt.Errorf("%w: %s is %d nanoTON to %s", ErrWithdrawalConflict, w.ID, old.Amount, old.Destination)
+		}
+		bal := readBalance(meta)
+		if w.Amount > bal.Available {
+			return fmt.Errorf("%w: %d nanoTON asked, %d available", ErrInsufficientFunds, w.Amount, bal.Available)
+		}
+		if err := putWithdrawal(wb, w); err != nil {
+			return err
+		}
+		if err := hitFailpoint("withdraw:record"); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketWdByTime).Put(timeKey(w.Created.UnixMilli(), w.ID), nil); err != nil {
+			return err
+		}
+		return addI64(meta, metaPending, w.Amount)
+	})
+	if err != nil {
+		return fmt.Errorf("earnings: withdrawal %s: %w", w.ID, err)
+	}
+	return nil
+}
+
+// MarkSent records that the payout message for withdrawal id went out, with
+// its message hash (pending → sent). The amount stays Pending.
+func (l *Ledger) MarkSent(id, msgHash string) error {
+	if msgHash == "" {
+		return fmt.Errorf("earnings: withdrawal %s: %w: no message hash", id, ErrBadWithdrawal)
+	}
+	return l.transition(id, func(w *Withdrawal, meta *bolt.Bucket) (bool, error) {
+		switch {
+		case w.State == WithdrawalPending:
+			w.State, w.MsgHash = WithdrawalSent, msgHash
+			return true, nil
+		case w.State == WithdrawalFailed:
+			return false, fmt.Errorf("%w: %s → sent", ErrBadTransition, w.State)
+		case w.MsgHash == msgHash: // sent or confirmed: a repeat
+			return false, nil
+		case w.MsgHash != "":
+			return false, fmt.Errorf("%w: already sent as message %s", ErrWithdrawalConflict, w.MsgHash)
+		default: // confirmed before the send was recorded: keep the hash, stay confirmed
+			w.MsgHash = msgHash
+			return true, nil
+		}
+	})
+}
+
+// MarkConfirmed records that the transfer was seen on chain (pending or sent
+// → confirmed): the amount moves from Pending to Withdrawn. A zero at means now.
+func (l *Ledger) MarkConfirmed(id, txHash string, at time.Time) error {
+	if txHash == "" {
+		return fmt.Errorf("earnings: withdrawal %s: %w: no transaction hash", id, ErrBadWithdrawal)
+	}
+	if at.IsZero() {
+		at = l.opts.Now()
+	}
+	return l.transition(id, func(w *Withdrawal, meta *bolt.Bucket) (bool, error) {
+		switch w.State {
+		case WithdrawalPending, WithdrawalSent:
+			w.State, w.TxHash, w.ConfirmedAt = WithdrawalConfirmed, txHash, normTime(at)
+			if err := addI64(meta, metaPending, -w.Amount); err != nil {
+				return false, err
+			}
+			if err := hitFailpoint("withdraw:totals"); err != nil {
+				return false, err
+			}
+			return true, addI64(meta, metaWithdrawn, w.Amount)
+		case WithdrawalConfirmed:
+			if w.TxHash == txHash {
+				return false, nil
+			}
+			return false, fmt.Errorf("%w: already confirmed in transaction %s", ErrWithdrawalConflict, w.TxHash)
+		}
+		return false, fmt.Errorf("%w: %s → confirmed", ErrBadTransition, w.State)
+	})
+}
+
+// MarkFailed records that the withdrawal will not happen (pending or sent →
+// failed): its amount is available again. Failing a failed one is a no-op.
+func (l *Ledger) MarkFailed(id, reason string) error {
+	return l.transition(id, func(w *Withdrawal, meta *bolt.Bucket) (bool, error) {
+		switch w.State {
+		case WithdrawalPending, WithdrawalSent:
+			w.State, w.Reason = WithdrawalFailed, reason
+			return true, addI64(meta, metaPending, -w.Amount)
+		case WithdrawalFailed:
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: %s → failed", ErrBadTransition, w.State)
+	})
+}
+
+// transition loads withdrawal id, lets change edit it and the totals, and
+// stores it, all in one transaction. change returns false for a no-op.
+func (l *Ledger) transition(id string, change func(w *Withdrawal, meta *bolt.Bucket) (bool, error)) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		wb := tx.Bucket(bucketWithdrawals)
+		w, err := getWithdrawal(wb, id)
+		if err != nil {
+			return err
+		}
+		changed, err := change(&w, tx.Bucket(bucketMeta))
+		if err != nil || !changed {
+			return err
+		}
+		w.Updated = normTime(l.opts.Now())
+		return putWithdrawal(wb, w)
+	})
+	if err != nil {
+		return fmt.Errorf("earnings: withdrawal %s: %w", id, err)
+	}
+	return nil
+}
+
+// Withdrawal returns one withdrawal by id.
+func (l *Ledger) Withdrawal(id string) (Withdrawal, error) {
+	var w Withdrawal
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		w, err = getWithdrawal(tx.Bucket(bucketWithdrawals), id)
+		return err
+	})
+	if err != nil {
+		return w, fmt.Errorf("earnings: withdrawal %s: %w", id, err)
+	}
+	return w, nil
+}
+
+// Withdrawals returns up to limit withdrawals, newest (by Created) first;
+// limit ≤ 0 returns all.
+func (l *Ledger) Withdrawals(limit int) ([]Withdrawal, error) {
+	var out []Withdrawal
+	err := l.db.View(func(tx *bolt.Tx) error {
+		wb := tx.Bucket(bucketWithdrawals)
+		c := tx.Bucket(bucketWdByTime).Cursor()
+		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			w, err := getWithdrawal(wb, string(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, w)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("earnings: withdrawals: %w", err)
+	}
+	return out, nil
+}
+
+func getWithdrawal(wb *bolt.Bucket, id string) (Withdrawal, error) {
+	var w Withdrawal
+	v := wb.Get([]byte(id))
+	if v == nil {
+		return w, fmt.Errorf("%w: %q", ErrUnknownWithdrawal, id)
+	}
+	if err := json.Unmarshal(v, &w); err != nil {
+		return w, fmt.Errorf("stored withdrawal %s: %w", id, err)
+	}
+	return w, nil
+}
+
+func putWithdrawal(wb *bolt.Bucket, w Withdrawal) error {
+	data, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	return wb.Put([]byte(w.ID), data)
+}

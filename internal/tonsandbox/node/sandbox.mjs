@@ -1,0 +1,225 @@
+// sandbox.mjs: the real TON wallet contract (@ton/sandbox emulator) behind a
+// line-delimited JSON protocol on stdin/stdout, for the Go tests of the payout
+// code (internal/tonsandbox drives it).
+//
+// Request:  {"id": 1, "cmd": "seqno", ...args}
+// Response: {"id": 1, "ok": true, "result": {...}} or {"id": 1, "ok": false, "error": "..."}
+//
+// Commands:
+//   deployWalletV5R1 {publicKeyHex, network: "mainnet"|"testnet", balanceNano, deploy?: bool}
+//       -> {address (raw), friendly, deployed}
+//       deploy=false only funds the address (account stays uninitialised).
+//   seqno {address} -> {seqno}            (0 for an uninitialised wallet)
+//   sendExternal {bocBase64} -> {accepted, msgHash, exitCode?, error?, transactions: [...]}
+//   balance {address} -> {balanceNano, status}
+//   transactions {address} -> {transactions: [...]}   (oldest first)
+//   setNow {unix} -> {}                   (0 = follow the real clock)
+//
+// Nothing is written to stdout except responses; diagnostics go to stderr.
+import { createInterface } from 'node:readline';
+import { Blockchain, createShardAccount } from '@ton/sandbox';
+import { Address, Cell, beginCell, loadMessage } from '@ton/core';
+import { WalletContractV5R1 } from '@ton/ton';
+
+const blockchain = await Blockchain.create();
+blockchain.verbosity = { print: false, blockchainLogs: false, vmLogs: 'none', debugLogs: false };
+const treasury = await blockchain.treasury('cocoon-sandbox-treasury', { balance: 1_000_000_000_000_000n });
+const history = new Map(); // raw address -> [tx json]
+
+const NETWORK_IDS = { mainnet: -239, testnet: -3 };
+
+function raw(addr) {
+  return addr ? addr.toRawString() : null;
+}
+
+function commentOf(body) {
+  if (!body) return null;
+  try {
+    const s = body.beginParse();
+    if (s.remainingBits < 32) return null;
+    if (s.loadUint(32) !== 0) return null;
+    return s.loadStringTail();
+  } catch {
+    return null;
+  }
+}
+
+function msgJSON(m) {
+  const info = m.info;
+  const out = { type: info.type, src: null, dest: null, value: '0', bounce: false, bounced: false, comment: commentOf(m.body) };
+  if (info.type === 'internal') {
+    out.src = raw(info.src);
+    out.dest = raw(info.dest);
+    out.value = info.value.coins.toString();
+    out.bounce = info.bounce;
+    out.bounced = info.bounced;
+  } else if (info.type === 'external-in') {
+    out.dest = raw(info.dest);
+  } else if (info.type === 'external-out') {
+    out.src = raw(info.src);
+  }
+  return out;
+}
+
+function txJSON(tx) {
+  const d = tx.description;
+  const j = {
+    hash: tx.hash().toString('hex'),
+    lt: tx.lt.toString(),
+    now: tx.now,
+    account: null,
+    origStatus: tx.oldStatus,
+    endStatus: tx.endStatus,
+    in: tx.inMessage ? msgJSON(tx.inMessage) : null,
+    out: [],
+    success: false,
+    aborted: null,
+    computeSkipped: null,
+    exitCode: null,
+    actionResultCode: null,
+  };
+  if (tx.inMessage) j.account = j.in.dest;
+  for (const m of tx.outMessages.values()) j.out.push(msgJSON(m));
+  if (d.type === 'generic') {
+    j.aborted = d.aborted;
+    if (d.computePhase.type === 'vm') {
+      j.exitCode = d.computePhase.exitCode;
+    } else {
+      j.computeSkipped = d.computePhase.reason;
+    }
+    if (d.actionPhase) j.actionResultCode = d.actionPhase.resultCode;
+    j.success = !d.aborted && d.computePhase.type === 'vm' && d.computePhase.success && (!d.actionPhase || d.actionPhase.success);
+  }
+  return j;
+}
+
+function record(txs) {
+  const list = txs.map(txJSON);
+  for (const t of list) {
+    if (!t.account) continue;
+    if (!history.has(t.account)) history.set(t.account, []);
+    history.get(t.account).push(t);
+  }
+  return list;
+}
+
+// TEP-467 normalized hash of an external-in message (tonutils-go's
+// ExternalMessage.NormalizedHash computes the same).
+function normalizedHash(msg) {
+  return beginCell()
+    .storeUint(2, 2)
+    .storeUint(0, 2) // src: addr_none
+    .storeAddress(msg.info.dest)
+    .storeCoins(0) // import fee
+    .storeBit(0) // no state init
+    .storeBit(1) // body in a ref
+    .storeRef(msg.body)
+    .endCell()
+    .hash()
+    .toString('hex');
+}
+
+function parseAddr(s) {
+  if (typeof s !== 'string' || s === '') throw new Error('address is required');
+  return Address.parse(s);
+}
+
+const handlers = {
+  async deployWalletV5R1({ publicKeyHex, network = 'mainnet', balanceNano = '0', deploy = true }) {
+    const networkGlobalId = NETWORK_IDS[network];
+    if (networkGlobalId === undefined) throw new Error(`unknown network ${network}`);
+    const publicKey = Buffer.from(publicKeyHex ?? '', 'hex');
+    if (publicKey.length !== 32) throw new Error('publicKeyHex must be 32 bytes of hex');
+    const w = WalletContractV5R1.create({
+      publicKey,
+      walletId: { networkGlobalId, context: { workchain: 0, subwalletNumber: 0, walletVersion: 'v5r1' } },
+    });
+    const balance = BigInt(balanceNano);
+    if (deploy) {
+      await blockchain.setShardAccount(
+        w.address,
+        createShardAccount({ address: w.address, code: w.init.code, data: w.init.data, balance, workchain: 0 }),
+      );
+    } else if (balance > 0n) {
+      // fund only: a non-bounceable transfer to an address with no code
+      const res = await treasury.send({ to: w.address, value: balance, bounce: false });
+      record(res?.transactions ?? []);
+    }
+    const c = await blockchain.getContract(w.address);
+    return {
+      address: raw(w.address),
+      friendly: w.address.toString({ bounceable: false, testOnly: network === 'testnet' }),
+      deployed: c.accountState?.type === 'active',
+    };
+  },
+
+  async seqno({ address }) {
+    const c = await blockchain.getContract(parseAddr(address));
+    if (c.accountState?.type !== 'active') return { seqno: 0, deployed: false };
+    const r = await c.get('seqno');
+    return { seqno: Number(r.stackReader.readBigNumber()), deployed: true };
+  },
+
+  async sendExternal({ bocBase64 }) {
+    const cells = Cell.fromBoc(Buffer.from(bocBase64 ?? '', 'base64'));
+    if (cells.length !== 1) throw new Error('bocBase64 must hold one root cell');
+    const msg = loadMessage(cells[0].beginParse());
+    if (msg.info.type !== 'external-in') throw new Error(`not an external-in message: ${msg.info.type}`);
+    const msgHash = normalizedHash(msg);
+    try {
+      const res = await blockchain.sendMessage(msg);
+      return { accepted: true, msgHash, transactions: record(res.transactions) };
+    } catch (e) {
+      // The contract did not accept the message: nothing was committed, as
+      // on a real network, where a liteserver refuses to relay it.
+      return { accepted: false, msgHash, exitCode: e.exitCode ?? null, error: String(e.error ?? e.message ?? e), transactions: [] };
+    }
+  },
+
+  async balance({ address }) {
+    const c = await blockchain.getContract(parseAddr(address));
+    return { balanceNano: c.balance.toString(), status: c.accountState?.type ?? 'nonexist' };
+  },
+
+  async transactions({ address }) {
+    return { transactions: history.get(raw(parseAddr(address))) ?? [] };
+  },
+
+  async setNow({ unix }) {
+    blockchain.now = unix ? Number(unix) : undefined;
+    return {};
+  },
+};
+
+function reply(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+let chain = Promise.resolve();
+rl.on('line', (line) => {
+  if (!line.trim()) return;
+  chain = chain.then(async () => {
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      reply({ id: null, ok: false, error: `bad JSON: ${e.message}` });
+      return;
+    }
+    const h = handlers[req.cmd];
+    if (!h) {
+      reply({ id: req.id ?? null, ok: false, error: `unknown command ${JSON.stringify(req.cmd)}` });
+      return;
+    }
+    try {
+      reply({ id: req.id ?? null, ok: true, result: await h(req) });
+    } catch (e) {
+      reply({ id: req.id ?? null, ok: false, error: String(e?.message ?? e) });
+    }
+  });
+});
+rl.on('close', () => {
+  chain.then(() => process.exit(0));
+});
+reply({ id: 0, ok: true, result: { ready: true } });
