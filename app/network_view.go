@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -125,19 +126,8 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// tonText formats nanoTON as TON with up to 9 decimals, trailing zeros cut.
-func tonText(nano int64) string {
-	neg := nano < 0
-	if neg {
-		nano = -nano
-	}
-	s := fmt.Sprintf("%d.%09d", nano/1_000_000_000, nano%1_000_000_000)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
+// tonText formats nanoTON as TON for people.
+func tonText(nano int64) string { return earnings.FormatTON(nano) }
 
 func shortID(id string) string {
 	if len(id) > 12 {

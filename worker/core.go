@@ -71,7 +71,7 @@ type Config struct {
 	CoefficientMilli int64
 	// PayoutAddress is the owner's TON address, sent at registration.
 	PayoutAddress string
-	// Ledger stores receipts; nil opens receipts.db in DataDir.
+	// Ledger stores receipts; nil opens the earnings ledger (ledger.db) in DataDir.
 	Ledger Ledger
 }
 
@@ -93,6 +93,7 @@ type Core struct {
 	rt  *modelrt.Runtime
 	gpu *gpu.Detector
 
+	refreshMu   sync.Mutex // serialises refreshModels
 	commands    chan command
 	stopped     chan struct{} // closed when Run has returned
 	client      *network.Client
@@ -117,6 +118,8 @@ type Core struct {
 	earned    int64
 	receipts  int
 	lastPause *PauseRecord
+	money     EarningsStatus
+	energy    map[string]float64 // joules by job id, until its receipt is stored
 }
 
 // New builds a Core; nothing runs until Run.
@@ -187,6 +190,7 @@ func (c *Core) Status() Status {
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
+		Earnings: c.money,
 	}
 }
 
@@ -349,6 +353,9 @@ func (c *Core) WaitModels(ctx context.Context) error {
 func (c *Core) RefreshModels(ctx context.Context) error { return c.refreshModels(ctx) }
 
 func (c *Core) refreshModels(ctx context.Context) error {
+	// One refresh at a time, so an older list is never applied after a newer one.
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
 	models, err := c.rt.ListModels(ctx)
 	if err != nil {
 		return err
@@ -360,6 +367,10 @@ func (c *Core) refreshModels(ctx context.Context) error {
 	c.mu.Lock()
 	changed := !sameModels(c.models, models) || !sameLoaded(c.loaded, loaded)
 	c.models, c.loaded = models, loaded
+	if c.model != "" && c.cfg.Model != c.model && !hasModel(models, c.model) {
+		c.model = "" // deleted (here or by another Ollama client): choose again
+		changed = true
+	}
 	if c.model == "" && len(models) > 0 {
 		c.model = pickDefaultModel(models)
 		changed = true
@@ -372,6 +383,15 @@ func (c *Core) refreshModels(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func hasModel(ms []modelrt.Model, name string) bool {
+	for _, m := range ms {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func pickDefaultModel(ms []modelrt.Model) string {

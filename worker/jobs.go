@@ -59,7 +59,7 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 		msgs[i] = modelrt.Message{Role: m.Role, Content: m.Content}
 	}
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
-	start := time.Now()
+	start, wattsAtStart := time.Now(), c.gpuWatts()
 	u, err := c.rt.Chat(ctx, modelrt.Job{
 		Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
 		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
@@ -70,6 +70,16 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 			err = fmt.Errorf("%w: %v", network.ErrUnknownModel, err)
 		}
 		return network.Usage{}, "", err
+	}
+	// Energy for net earnings: the GPU's draw over the job (mean of the
+	// samples at its start and end, 1 Hz telemetry) × its duration.
+	if w := (wattsAtStart + c.gpuWatts()) / 2; w > 0 {
+		c.mu.Lock()
+		if c.energy == nil {
+			c.energy = map[string]float64{}
+		}
+		c.energy[job.JobID] = w * time.Since(start).Seconds()
+		c.mu.Unlock()
 	}
 	tps := 0.0
 	if u.EvalDuration > 0 {
@@ -101,4 +111,21 @@ func (c *Core) jobChange(ev JobEvent, delta int) {
 	}
 	c.mu.Unlock()
 	c.bus.Publish(EventJob, ev)
+}
+
+// gpuWatts is the primary GPU's power draw now (0 without a GPU).
+func (c *Core) gpuWatts() float64 {
+	if d, ok := c.currentGPU().Primary(); ok {
+		return d.PowerW
+	}
+	return 0
+}
+
+// takeEnergy returns (and forgets) the joules a finished job used.
+func (c *Core) takeEnergy(jobID string) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j := c.energy[jobID]
+	delete(c.energy, jobID)
+	return j
 }

@@ -12,7 +12,7 @@ import (
 func (c *Core) openNetwork() error {
 	c.ledger = c.cfg.Ledger
 	if c.ledger == nil && c.cfg.DataDir != "" {
-		l, err := OpenReceiptStore(filepath.Join(c.cfg.DataDir, "receipts.db"))
+		l, err := c.openLedger(c.cfg.Network.ProxyKey)
 		if err != nil {
 			return err
 		}
@@ -21,11 +21,12 @@ func (c *Core) openNetwork() error {
 	if c.ledger != nil {
 		cum, n, err := c.ledger.Totals()
 		if err != nil {
-			return fmt.Errorf("worker: read receipts: %w", err)
+			return fmt.Errorf("worker: read the ledger: %w", err)
 		}
 		c.mu.Lock()
 		c.earned, c.receipts = cum, n
 		c.mu.Unlock()
+		c.refreshEarnings()
 	}
 	if c.cfg.Network.URL == "" {
 		return nil
@@ -39,14 +40,16 @@ func (c *Core) openNetwork() error {
 		return fmt.Errorf("worker: identity key: %w", err)
 	}
 	c.client = network.NewClient(network.ClientConfig{
-		URL:        c.cfg.Network.URL,
-		ProxyKey:   c.cfg.Network.ProxyKey,
-		Key:        key,
-		Handler:    c,
-		OnReceipt:  c.onReceipt,
-		OnEvent:    c.onClientEvent,
-		Logger:     c.cfg.Logger.With("component", "network"),
-		AppVersion: "cocoon-desktop",
+		URL:            c.cfg.Network.URL,
+		ProxyKey:       c.cfg.Network.ProxyKey,
+		Key:            key,
+		Handler:        c,
+		OnReceipt:      c.onReceipt,
+		OnEvent:        c.onClientEvent,
+		OnBalance:      func(b network.Balance) { go c.onBalance(b) },
+		OnPayoutStatus: func(s network.PayoutStatus) { go c.onPayoutStatus(s) },
+		Logger:         c.cfg.Logger.With("component", "network"),
+		AppVersion:     "cocoon-desktop",
 	})
 	return nil
 }
@@ -56,7 +59,7 @@ func (c *Core) onReceipt(r network.SignedReceipt) error {
 	if c.ledger == nil {
 		return fmt.Errorf("worker: no ledger for receipt %s", r.Receipt.JobID)
 	}
-	added, err := c.ledger.Credit(r)
+	added, err := c.credit(r)
 	if err != nil {
 		c.bus.Publish(EventError, "a receipt could not be stored: "+err.Error())
 		return err
@@ -68,8 +71,18 @@ func (c *Core) onReceipt(r network.SignedReceipt) error {
 		c.mu.Unlock()
 		c.log.Info("receipt stored", "job", r.Receipt.JobID, "amount_nanoton", r.Receipt.Amount, "cumulative_nanoton", r.Receipt.Cumulative)
 		c.bus.Publish(EventReceipt, r)
+		c.refreshEarnings()
 	}
 	return nil
+}
+
+// credit stores a receipt with the energy its job used, when measured.
+func (c *Core) credit(r network.SignedReceipt) (bool, error) {
+	joules := c.takeEnergy(r.Receipt.JobID)
+	if l := c.EarningsLedger(); l != nil && joules > 0 {
+		return l.CreditWithEnergy(r, joules)
+	}
+	return c.ledger.Credit(r)
 }
 
 // onClientEvent mirrors the connection state into Status. It must not block.

@@ -43,6 +43,7 @@ type Status struct {
 	Earned    int64
 	Receipts  int
 	LastPause *PauseRecord
+	Earnings  EarningsStatus
 }
 
 // NetworkStatus is the worker's link to the network.
@@ -72,15 +73,16 @@ type PauseRecord struct {
 type EventType string
 
 const (
-	EventState   EventType = "state"   // State/Error changed
-	EventGPU     EventType = "gpu"     // a new GPU snapshot
-	EventOllama  EventType = "ollama"  // Ollama status changed
-	EventModels  EventType = "models"  // local or loaded models changed
-	EventPull    EventType = "pull"    // download progress; Data is modelrt.PullProgress
-	EventError   EventType = "error"   // an error worth showing; Data is string
-	EventJob     EventType = "job"     // Data is JobEvent
-	EventNetwork EventType = "network" // connection state; Data is NetworkStatus
-	EventReceipt EventType = "receipt" // a receipt was stored; Data is network.SignedReceipt
+	EventState    EventType = "state"    // State/Error changed
+	EventGPU      EventType = "gpu"      // a new GPU snapshot
+	EventOllama   EventType = "ollama"   // Ollama status changed
+	EventModels   EventType = "models"   // local or loaded models changed
+	EventPull     EventType = "pull"     // download progress; Data is modelrt.PullProgress
+	EventError    EventType = "error"    // an error worth showing; Data is string
+	EventJob      EventType = "job"      // Data is JobEvent
+	EventNetwork  EventType = "network"  // connection state; Data is NetworkStatus
+	EventReceipt  EventType = "receipt"  // a receipt was stored; Data is network.SignedReceipt
+	EventEarnings EventType = "earnings" // balance or withdrawals changed
 )
 
 // Event is published on the core's event bus. Data depends on Type.

@@ -21,6 +21,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -190,17 +191,25 @@ func (w *e2eWorker) kill() {
 	_, _ = w.cmd.Process.Wait()
 }
 
-// receipts reads the stopped worker's stored receipts.
+// receipts reads the stopped worker's stored receipts from its ledger, and
+// checks the ledger verifies offline.
 func (w *e2eWorker) receipts(t *testing.T) []network.SignedReceipt {
 	t.Helper()
-	s, err := worker.OpenReceiptStore(filepath.Join(w.dataDir, "receipts.db"))
+	l, err := earnings.Open(filepath.Join(w.dataDir, worker.LedgerFile), earnings.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	rs, err := s.Receipts()
+	defer l.Close()
+	if rep, err := l.Verify(); err != nil || !rep.OK() {
+		t.Fatalf("the worker's ledger does not verify: %+v %v", rep, err)
+	}
+	jobs, _, err := l.Jobs("", 1000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var rs []network.SignedReceipt
+	for _, j := range jobs {
+		rs = append(rs, j.Receipt)
 	}
 	return rs
 }
@@ -324,7 +333,7 @@ func assertNotOnDisk(t *testing.T, root string, needles [][]byte) {
 
 func assertPrivateKeys(t *testing.T, root string) {
 	t.Helper()
-	for _, p := range []string{filepath.Join(root, "keys", "worker.key"), filepath.Join(root, "receipts.db"), filepath.Join(root, "logs", "cocoon-desktop.log")} {
+	for _, p := range []string{filepath.Join(root, "keys", "worker.key"), filepath.Join(root, worker.LedgerFile), filepath.Join(root, "logs", "cocoon-desktop.log")} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

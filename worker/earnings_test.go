@@ -1,0 +1,44 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+)
+
+func TestMismatch(t *testing.T) {
+	ours := earnings.Balance{Earned: 5_000, LastSeq: 4}
+	tests := []struct {
+		name  string
+		proxy *network.Balance
+		want  string // "" or a word the message must hold
+	}{
+		{"no word from the proxy yet", nil, ""},
+		{"agree", &network.Balance{Cumulative: 5_000, LastSeq: 4, Network: "testnet"}, ""},
+		{"proxy ahead: a receipt was lost in transit", &network.Balance{Cumulative: 6_000, LastSeq: 5, Network: "testnet"}, "has 1 receipt"},
+		{"ledger ahead: the proxy lost data", &network.Balance{Cumulative: 4_000, LastSeq: 3, Network: "testnet"}, "is ahead of the proxy"},
+		{"same seq, other total", &network.Balance{Cumulative: 4_999, LastSeq: 4, Network: "testnet"}, "is ahead of the proxy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mismatch(ours, tc.proxy)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Fatalf("mismatch = %q, want something with %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWithdrawNeedsANetworkThatPays(t *testing.T) {
+	c := New(Config{DataDir: t.TempDir()})
+	if _, err := c.Withdraw(context.Background(), 1_000_000_000, "UQBnpOUoBy7TBuejGYV83KZB-J_qqf7eupIs1XuqjtjpN3W7"); !errors.Is(err, ErrPayoutsUnavailable) {
+		t.Fatalf("Withdraw without a network = %v, want ErrPayoutsUnavailable", err)
+	}
+	if _, _, _, err := c.PayoutQuote(); !errors.Is(err, ErrPayoutsUnavailable) {
+		t.Fatalf("PayoutQuote without a network = %v", err)
+	}
+}
