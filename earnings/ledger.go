@@ -480,7 +480,9 @@ func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool
 	if err := hitFailpoint("credit:index"); err != nil {
 		return false, err
 	}
-	if err := addAgg(tx.Bucket(bucketAgg), at, r.Model, statsOf(rec)); err != nil {
+	agg := tx.Bucket(bucketAgg)
+	agg.FillPercent = 0.9 // keys follow time too
+	if err := addAgg(agg, at, r.Model, statsOf(rec)); err != nil {
 		return false, err
 	}
 	if extends {

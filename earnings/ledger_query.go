@@ -41,8 +41,8 @@ func jobOf(rec ledgerRecord) Job {
 	r := rec.Receipt.Receipt
 	j := Job{
 		JobID: r.JobID, Model: r.Model, Seq: r.Seq,
-		Time:       time.UnixMilli(rec.timeMS()),
-		CreditedAt: time.UnixMilli(rec.CreditedAt),
+		Time:         time.UnixMilli(rec.timeMS()),
+		CreditedAt:   time.UnixMilli(rec.CreditedAt),
 		PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 		Amount: r.Amount, Cumulative: r.Cumulative,
 		Receipt: rec.Receipt,

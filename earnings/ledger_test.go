@@ -207,13 +207,13 @@ func TestLedgerCredit(t *testing.T) {
 			name:       "gap: seq skips ahead",
 			steps:      []step{ok(src("j1", 1)), ok(src("j4", 4)), ok(src("j5", 5))},
 			wantEarned: 5 * jobAmount, wantJobs: 3,
-			wantGaps:   []Gap{{FromSeq: 2, ToSeq: 3, Missing: 2 * jobAmount}},
+			wantGaps: []Gap{{FromSeq: 2, ToSeq: 3, Missing: 2 * jobAmount}},
 		},
 		{
 			name:       "gap at the start",
 			steps:      []step{ok(src("j3", 3))},
 			wantEarned: 3 * jobAmount, wantJobs: 1,
-			wantGaps:   []Gap{{FromSeq: 1, ToSeq: 2, Missing: 2 * jobAmount}},
+			wantGaps: []Gap{{FromSeq: 1, ToSeq: 2, Missing: 2 * jobAmount}},
 		},
 		{
 			name: "gap: skip ahead with a total below previous + amount",
@@ -225,7 +225,7 @@ func TestLedgerCredit(t *testing.T) {
 			name:       "gap filled by late receipts",
 			steps:      []step{ok(src("j1", 1)), ok(src("j5", 5)), ok(src("j3", 3)), ok(src("j2", 2)), {r: src("j3", 3)}},
 			wantEarned: 5 * jobAmount, wantJobs: 4,
-			wantGaps:   []Gap{{FromSeq: 4, ToSeq: 4, Missing: jobAmount}},
+			wantGaps: []Gap{{FromSeq: 4, ToSeq: 4, Missing: jobAmount}},
 		},
 		{
 			name: "late receipt that does not fit its gap",
@@ -233,7 +233,7 @@ func TestLedgerCredit(t *testing.T) {
 				{r: src("j2", 2, func(r *network.Receipt) { r.Cumulative = 3 * jobAmount }), err: ErrTotalMismatch},
 				{r: src("j3", 3, func(r *network.Receipt) { r.Cumulative = 4 * jobAmount }), err: ErrTotalMismatch}},
 			wantEarned: 4 * jobAmount, wantJobs: 2,
-			wantGaps:   []Gap{{FromSeq: 2, ToSeq: 3, Missing: 2 * jobAmount}},
+			wantGaps: []Gap{{FromSeq: 2, ToSeq: 3, Missing: 2 * jobAmount}},
 		},
 		{
 			name: "old seq that is not missing",

@@ -396,6 +396,7 @@ type Status struct {
 	Workers     []WorkerStatus `json:"workers"`
 	JobsRunning int            `json:"jobs_running"`
 	Totals      Totals         `json:"totals"`
+	Payouts     *PayoutTotals  `json:"payouts,omitempty"` // nil when payouts are off
 }
 
 // Status reports connected workers, running jobs and lifetime totals.
@@ -422,6 +423,11 @@ func (p *Proxy) Status(ctx context.Context) (Status, error) {
 	sortWorkers(st.Workers)
 	t, err := p.store.Totals(ctx)
 	st.Totals = t
+	if err != nil || p.payouts == nil {
+		return st, err
+	}
+	pt, err := p.store.PayoutTotals(ctx)
+	st.Payouts = &pt
 	return st, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
@@ -87,6 +88,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxAttempts is how many workers a request tries before the first token.
 	MaxAttempts int
+	// Payouts turns on TON payouts; nil: every payout_request is rejected.
+	Payouts *PayoutConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -119,6 +122,18 @@ type fileConfig struct {
 	Heartbeat      *string               `json:"heartbeat"`
 	MaxBodyBytes   *int64                `json:"max_body_bytes"`
 	MaxAttempts    *int                  `json:"max_attempts"`
+	Payouts        *filePayoutConfig     `json:"payouts"`
+}
+
+// filePayoutConfig is the JSON form of PayoutConfig.
+type filePayoutConfig struct {
+	Network         string  `json:"network"`          // mainnet (default) or testnet
+	WalletSeedFile  string  `json:"wallet_seed_file"` // 24-word mnemonic, mode 0600
+	MinPayout       *int64  `json:"min_payout"`       // nanoTON
+	PayoutFee       *int64  `json:"payout_fee"`       // nanoTON
+	ConfirmInterval *string `json:"confirm_interval"` // e.g. "5s"
+	FailGrace       *string `json:"fail_grace"`       // e.g. "1m"
+	LiteConfig      string  `json:"lite_config"`      // URL, file or JSON; "" → ton.org's
 }
 
 // LoadConfig reads and validates a JSON config file. A relative data_dir is
@@ -139,6 +154,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if cfg.DataDir != "" && !isAbs(cfg.DataDir) {
 		cfg.DataDir = joinDir(path, cfg.DataDir)
+	}
+	if pc := cfg.Payouts; pc != nil && pc.WalletSeedFile != "" && !isAbs(pc.WalletSeedFile) {
+		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
 	}
 	return cfg, nil
 }
@@ -197,6 +215,38 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		*d.dst = v
 	}
+	if fp := fc.Payouts; fp != nil {
+		netw, err := earnings.ParseNetwork(fp.Network)
+		if err != nil {
+			return Config{}, fmt.Errorf("proxy config: payouts: network: %w", err)
+		}
+		pc := &PayoutConfig{Network: netw, WalletSeedFile: fp.WalletSeedFile, LiteConfig: fp.LiteConfig,
+			MinPayout: DefaultMinPayout, Fee: DefaultPayoutFee, ConfirmInterval: DefaultConfirmInterval, FailGrace: DefaultFailGrace}
+		if fp.WalletSeedFile == "" {
+			return Config{}, errors.New("proxy config: payouts: wallet_seed_file is required")
+		}
+		if fp.MinPayout != nil {
+			pc.MinPayout = *fp.MinPayout
+		}
+		if fp.PayoutFee != nil {
+			pc.Fee = *fp.PayoutFee
+		}
+		for _, d := range []struct {
+			name string
+			src  *string
+			dst  *time.Duration
+		}{{"confirm_interval", fp.ConfirmInterval, &pc.ConfirmInterval}, {"fail_grace", fp.FailGrace, &pc.FailGrace}} {
+			if d.src == nil {
+				continue
+			}
+			v, err := time.ParseDuration(*d.src)
+			if err != nil {
+				return Config{}, fmt.Errorf("proxy config: payouts: %s: %q is not a duration like \"5s\"", d.name, truncateStr(*d.src, 32))
+			}
+			*d.dst = v
+		}
+		cfg.Payouts = pc
+	}
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -230,6 +280,7 @@ func (c Config) withDefaults() Config {
 	if c.Models == nil {
 		c.Models = map[string]ModelPrice{}
 	}
+	c.Payouts = c.Payouts.withDefaults()
 	return c
 }
 
@@ -308,6 +359,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		return bad("max_attempts: %d out of range 1..10", c.MaxAttempts)
+	}
+	if c.Payouts != nil {
+		return c.Payouts.validate()
 	}
 	return nil
 }

@@ -46,6 +46,9 @@ type Proxy struct {
 	// requests queued for a busy model wake up.
 	slotFreed chan struct{}
 
+	payouts  *payouts       // nil: payouts are off
+	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
+
 	connWG    sync.WaitGroup // worker connection goroutines
 	runOnce   sync.Once
 	closeOnce sync.Once
@@ -91,6 +94,13 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 		p.adminDigest, _ = keyDigest(cfg.AdminKey, cfg.AdminKeySHA256)
 	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
+	if cfg.Payouts != nil {
+		if p.payouts, err = newPayouts(p, cfg.Payouts); err != nil {
+			st.Close()
+			p.cancelBase()
+			return nil, err
+		}
+	}
 
 	fail := func(err error) (*Proxy, error) {
 		if p.apiLn != nil {
@@ -180,6 +190,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- p.apiSrv.Serve(p.apiLn) }()
 	go func() { errc <- p.workerSrv.Serve(p.workerLn) }()
+	if p.payouts != nil {
+		p.goPayout(func() { p.payouts.loop(p.baseCtx) })
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -227,9 +240,25 @@ func (p *Proxy) Close() error {
 		}
 		wg.Wait()
 		p.connWG.Wait()
+		p.payoutWG.Wait() // no payout writes the store after this
 		p.closeErr = p.store.Close()
 		close(p.closed)
 		p.log.Info("proxy stopped")
 	})
 	return p.closeErr
+}
+
+// goPayout runs f on a payout goroutine unless the proxy is closing.
+func (p *Proxy) goPayout(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return false
+	}
+	p.payoutWG.Add(1)
+	go func() {
+		defer p.payoutWG.Done()
+		f()
+	}()
+	return true
 }

@@ -33,8 +33,82 @@ type Store interface {
 	Usage(ctx context.Context, keyDigest string) (KeyUsage, error)
 	// Totals returns the proxy's lifetime totals.
 	Totals(ctx context.Context) (Totals, error)
+
+	// Balance is the worker's money: Cumulative and LastSeq from its
+	// receipts, Paid and Pending from its payouts (the other fields are
+	// the proxy's settings and left zero). An unknown worker has zeros.
+	Balance(ctx context.Context, workerID string) (network.Balance, error)
+	// BeginPayout debits a new payout, once. In one transaction: if the id
+	// exists with the same worker, amount and destination it returns that
+	// record with created false and changes nothing (a replay); with other
+	// fields it fails with ErrPayoutConflict. Else it checks amount ≤
+	// cumulative − paid − pending (ErrInsufficientBalance otherwise, nothing
+	// changed), adds amount to the worker's pending and stores the record
+	// in state accepted.
+	BeginPayout(ctx context.Context, rec PayoutRecord) (out PayoutRecord, created bool, err error)
+	// SetPayoutMessage stores the signed external message of an accepted
+	// payout that has none yet (before it is sent, so a crash cannot lose
+	// track of a message that may be on chain). The state stays accepted.
+	SetPayoutMessage(ctx context.Context, id string, seqno uint32, boc, msgHash []byte, validUntil time.Time) (PayoutRecord, error)
+	// MarkPayoutSent moves an accepted payout with a message to sent.
+	// changed is false when it was not accepted (already sent or final).
+	MarkPayoutSent(ctx context.Context, id string) (rec PayoutRecord, changed bool, err error)
+	// MarkPayoutConfirmed makes a non-final payout confirmed and moves its
+	// amount from the worker's pending to paid.
+	MarkPayoutConfirmed(ctx context.Context, id, txHash string) (rec PayoutRecord, changed bool, err error)
+	// MarkPayoutFailed makes a non-final payout failed and releases its
+	// amount from the worker's pending.
+	MarkPayoutFailed(ctx context.Context, id, reason string) (rec PayoutRecord, changed bool, err error)
+	// PendingPayouts returns the payouts not yet confirmed or failed, oldest first.
+	PendingPayouts(ctx context.Context) ([]PayoutRecord, error)
+	// Payout returns a payout by id.
+	Payout(ctx context.Context, id string) (rec PayoutRecord, ok bool, err error)
+	// PayoutTotals sums the payouts by state.
+	PayoutTotals(ctx context.Context) (PayoutTotals, error)
 	Close() error
 }
+
+// PayoutRecord is one payout as the store keeps it.
+type PayoutRecord struct {
+	ID       string `json:"id"`
+	WorkerID string `json:"worker_id"`
+	Amount   int64  `json:"amount"` // nanoTON debited from the worker
+	Fee      int64  `json:"fee"`    // nanoTON kept; Amount − Fee goes on chain
+	// Destination is the canonical raw form "wc:hex"; DestinationInput is
+	// the address as the owner gave it (it carries the bounce flag).
+	Destination      string `json:"destination"`
+	DestinationInput string `json:"destination_input"`
+	State            string `json:"state"` // network.PayoutAccepted, Sent, Confirmed, Failed
+	// The signed external message, persisted before it is first sent.
+	Seqno      uint32    `json:"seqno"`
+	MessageBOC []byte    `json:"message_boc,omitempty"`
+	MsgHash    string    `json:"msg_hash,omitempty"` // hex
+	ValidUntil time.Time `json:"valid_until,omitzero"`
+	TxHash     string    `json:"tx_hash,omitempty"` // hex, once confirmed
+	Reason     string    `json:"reason,omitempty"`
+	Requested  int64     `json:"requested"` // the request's created (unix ms)
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// Final reports whether the payout is confirmed or failed.
+func (r PayoutRecord) Final() bool {
+	return r.State == network.PayoutConfirmed || r.State == network.PayoutFailed
+}
+
+// PayoutTotals are the payouts summed by state.
+type PayoutTotals struct {
+	Paid    int64            `json:"paid"`    // nanoTON of confirmed payouts
+	Pending int64            `json:"pending"` // nanoTON of payouts not yet final
+	Count   map[string]int64 `json:"count"`   // payouts by state
+}
+
+// Payout store errors.
+var (
+	ErrInsufficientBalance = errors.New("amount is over the available balance")
+	ErrPayoutConflict      = errors.New("payout id already used for another payout")
+	ErrPayoutNotFound      = errors.New("payout not found")
+)
 
 // WorkerRecord is what the store keeps about a worker.
 type WorkerRecord struct {
@@ -44,6 +118,8 @@ type WorkerRecord struct {
 	FirstSeen     time.Time `json:"first_seen"`
 	LastSeen      time.Time `json:"last_seen"`
 	PayoutAddress string    `json:"payout_address,omitempty"`
+	Paid          int64     `json:"paid,omitempty"`    // nanoTON of confirmed payouts
+	Pending       int64     `json:"pending,omitempty"` // nanoTON of payouts not yet final
 }
 
 // JobRecord is a finished job to credit. Amount and Gross are computed by

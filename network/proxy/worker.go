@@ -362,6 +362,11 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		}
 		w.log.Info("worker registered", "gpu", truncateStr(m.GPU.Name, 64), "models", len(m.Models),
 			"max_concurrent", m.MaxConcurrent, "coefficient_milli", m.CoefficientMilli)
+		if b, err := p.balance(context.Background(), w.id); err != nil {
+			w.log.Error("store balance", "err", err)
+		} else if err := w.send(network.TypeBalance, &b); err != nil {
+			return err
+		}
 		return nil
 	case *network.Ping:
 		if env.Type == network.TypePing {
@@ -408,6 +413,16 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 			return notReg()
 		}
 		return w.deliver(env, m.JobID, event{kind: evJobError, jobErr: *m}, true)
+	case *network.PayoutRequest:
+		if !registered {
+			return notReg()
+		}
+		req := *m
+		req.WorkerSig = bytes.Clone(m.WorkerSig)
+		if !p.goPayout(func() { w.handlePayoutRequest(req) }) {
+			return &network.ProtocolError{Code: network.CodeBusy, Ref: env.ID, Message: "proxy shutting down"}
+		}
+		return nil
 	case *network.Cancel:
 		if !registered {
 			return notReg()
