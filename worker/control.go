@@ -384,7 +384,7 @@ func (c *Core) registration() network.Register {
 	reg := network.Register{
 		CoefficientMilli: c.cfg.CoefficientMilli,
 		MaxConcurrent:    c.cfg.MaxConcurrent,
-		PayoutAddress:    c.cfg.PayoutAddress,
+		PayoutAddress:    c.payoutAddress(),
 		GPU:              network.GPUInfo{Count: len(st.GPU.Devices), Driver: st.GPU.DriverVersion},
 	}
 	if d, ok := st.GPU.Primary(); ok {
@@ -403,4 +403,12 @@ func (c *Core) registration() network.Register {
 		})
 	}
 	return reg
+}
+
+// payoutAddress is the configured address, else the one the owner saved.
+func (c *Core) payoutAddress() string {
+	if c.cfg.PayoutAddress != "" {
+		return c.cfg.PayoutAddress
+	}
+	return c.Settings().PayoutAddress
 }

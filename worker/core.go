@@ -120,6 +120,7 @@ type Core struct {
 	lastPause *PauseRecord
 	money     EarningsStatus
 	energy    map[string]float64 // joules by job id, until its receipt is stored
+	settings  *Settings          // loaded on first use
 }
 
 // New builds a Core; nothing runs until Run.

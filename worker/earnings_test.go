@@ -42,3 +42,38 @@ func TestWithdrawNeedsANetworkThatPays(t *testing.T) {
 		t.Fatalf("PayoutQuote without a network = %v", err)
 	}
 }
+
+func TestSettings(t *testing.T) {
+	dir := t.TempDir()
+	c := New(Config{DataDir: dir})
+	const good = "UQBnpOUoBy7TBuejGYV83KZB-J_qqf7eupIs1XuqjtjpN3W7"
+	tests := []struct {
+		name    string
+		addr    string
+		wantErr error
+	}{
+		{"valid non-bounceable", good, nil},
+		{"bad checksum", good[:len(good)-1] + "8", earnings.ErrAddressChecksum},
+		{"too short", good[:20], earnings.ErrAddressLength},
+		{"empty", " ", earnings.ErrAddressEmpty},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.SetPayoutAddress(tc.addr)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("SetPayoutAddress(%q) = %v, want %v", tc.addr, err, tc.wantErr)
+			}
+		})
+	}
+	if err := c.SetTariff(-1); !errors.Is(err, ErrBadSetting) {
+		t.Fatalf("negative tariff: %v", err)
+	}
+	if err := c.SetTariff(250_000_000); err != nil {
+		t.Fatal(err)
+	}
+	// A rejected address kept the good one; a new core reads the file back.
+	got := New(Config{DataDir: dir}).Settings()
+	if got.PayoutAddress != good || got.TariffNanoPerKWh != 250_000_000 {
+		t.Fatalf("settings after reload = %+v", got)
+	}
+}
