@@ -80,6 +80,23 @@ route=$(cd "$(dirname "$0")/.." && go test ./network/proxy -run '^$' -bench Rout
   awk '{ n = split($0, f, " "); s = ""; for (i = 2; i <= n; i++) s = s (i > 2 ? ", " : "") sprintf("%.1f µs", f[i] / 1000); print "| " f[1] " | " s " |" }')
 echo "$route"
 
+# The earnings ledger: credit throughput and queries over a large ledger.
+jobs="${BENCH_LEDGER_JOBS:-1000000}"
+echo "running the ledger benchmarks with ${jobs} jobs (a few minutes)..."
+ledger_out=$(cd "$(dirname "$0")/.." && COCOON_BENCH_JOBS="$jobs" go test ./earnings -run '^$' -bench 'Credit|VerifyReceipt|LedgerQueries' -benchtime 2000x -timeout 30m -v 2>&1)
+lb() { echo "$ledger_out" | awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" { for (i = 2; i <= NF; i++) if ($(i+1) == "ns/op") { printf "%.3f ms", $i / 1e6; exit } }'; }
+lr() { echo "$ledger_out" | awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" { for (i = 2; i <= NF; i++) if ($(i+1) == "receipts/s") { printf "%.0f", $i; exit } }'; }
+fill=$(echo "$ledger_out" | grep -o 'filled [0-9]* jobs.*' | head -1)
+verify=$(echo "$ledger_out" | grep -o 'Verify of [0-9]* jobs.*' | head -1)
+ledger_table="| credit throughput, signature check + one fsynced transaction | $(lr BenchmarkCredit/fsync) receipts/s | |
+| credit throughput without fsync | $(lr BenchmarkCredit/nosync) receipts/s | |
+| balance (O(1) running totals), ${jobs} jobs | $(lb BenchmarkLedgerQueries/Balance) | < 1 ms |
+| 30-day chart (daily totals), ${jobs} jobs | $(lb BenchmarkLedgerQueries/Daily30d) | < 50 ms |
+| 90-day monthly totals | $(lb BenchmarkLedgerQueries/Monthly90d) | |
+| 30 days by model | $(lb BenchmarkLedgerQueries/ByModel30d) | |
+| one page of 50 jobs | $(lb BenchmarkLedgerQueries/JobsPage50) | |"
+echo "$ledger_table"
+
 cpu_model=$(awk -F: '/model name/{gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 machine="$(nproc) cores, ${cpu_model}, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), no GPU (NVML: no driver), Xvfb 1366×768"
 verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo "met"; else echo "**missed**"; fi; }
@@ -116,5 +133,14 @@ model; Go benchmark \`BenchmarkRouteDecision\`, three runs):
 | connected workers | time per decision |
 |---|---|
 ${route}
+
+## Earnings ledger (earnings/ledger_bench_test.go)
+
+| what | figure | target |
+|---|---|---|
+${ledger_table}
+
+Fill: ${fill}.
+${verify}.
 MD
 echo "wrote docs/BENCHMARKS.md"
