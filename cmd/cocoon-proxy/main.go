@@ -5,6 +5,19 @@
 //	cocoon-proxy -config proxy.json          serve until Ctrl-C / SIGTERM
 //	cocoon-proxy -config proxy.json -print-key
 //	                                         print the proxy's public key (hex) for workers to pin
+//
+// TON payouts are on when the config has a "payouts" object:
+//
+//	"payouts": {
+//	  "network": "mainnet",               // or "testnet"
+//	  "wallet_seed_file": "wallet.seed",  // 24-word mnemonic of the wallet V5R1 that pays; mode 0600
+//	  "min_payout": 100000000,            // nanoTON (0.1 TON, the default)
+//	  "payout_fee": 10000000,             // nanoTON kept per payout (0.01 TON, the default)
+//	  "confirm_interval": "5s",
+//	  "lite_config": ""                   // global config URL/file/JSON; "" → ton.org's for the network
+//	}
+//
+// The log's "payouts on" line names the wallet address to top up.
 package main
 
 import (

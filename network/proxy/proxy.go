@@ -190,8 +190,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- p.apiSrv.Serve(p.apiLn) }()
 	go func() { errc <- p.workerSrv.Serve(p.workerLn) }()
-	if p.payouts != nil {
-		p.goPayout(func() { p.payouts.loop(p.baseCtx) })
+	if po := p.payouts; po != nil {
+		p.log.Info("payouts on", "network", po.cfg.Network.String(), "wallet", po.wallet.Address().Friendly,
+			"min_payout", po.cfg.MinPayout, "payout_fee", po.cfg.Fee)
+		p.goPayout(func() { po.loop(p.baseCtx) })
 	}
 	var err error
 	select {

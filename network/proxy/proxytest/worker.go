@@ -99,7 +99,9 @@ type Worker struct {
 	byes     []network.Bye
 	readErr  error
 	pongs    int
-	changed  chan struct{} // closed and replaced on every recorded event
+	balances []network.Balance      // balance messages and the balance in each payout_status
+	payouts  []network.PayoutStatus // payout_status messages, in order
+	changed  chan struct{}          // closed and replaced on every recorded event
 }
 
 // DialConn opens a TLS WebSocket to url, pinning the proxy key, without the
@@ -462,6 +464,15 @@ func (w *Worker) readLoop() {
 			} else {
 				w.record(func() { w.pongs++ })
 			}
+		case *network.Balance:
+			b := *m
+			w.record(func() { w.balances = append(w.balances, b) })
+		case *network.PayoutStatus:
+			st := *m
+			w.record(func() {
+				w.payouts = append(w.payouts, st)
+				w.balances = append(w.balances, st.Balance)
+			})
 		case *network.ErrorMsg:
 			e := *m
 			w.record(func() { w.errs = append(w.errs, e) })
@@ -551,4 +562,73 @@ func NewKey() (ed25519.PrivateKey, string) {
 		panic(err)
 	}
 	return priv, hex.EncodeToString(pub)
+}
+
+// Balance is the newest balance the proxy sent (in a balance message or a
+// payout_status); ok is false before any.
+func (w *Worker) Balance() (b network.Balance, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.balances) == 0 {
+		return network.Balance{}, false
+	}
+	return w.balances[len(w.balances)-1], true
+}
+
+// PayoutStatuses returns the payout_status messages received for id ("" for all).
+func (w *Worker) PayoutStatuses(id string) []network.PayoutStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.payoutStatusesLocked(id)
+}
+
+func (w *Worker) payoutStatusesLocked(id string) []network.PayoutStatus {
+	var out []network.PayoutStatus
+	for _, s := range w.payouts {
+		if id == "" || s.PayoutID == id {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// NewPayoutRequest is a payout request signed with the worker's key.
+func (w *Worker) NewPayoutRequest(id string, amount int64, destination string) network.PayoutRequest {
+	return network.SignPayout(w.key, network.PayoutRequest{PayoutID: id, Amount: amount, Destination: destination, Created: time.Now().UnixMilli()})
+}
+
+// RequestPayout sends a payout_request and returns the next payout_status
+// the proxy sends for its id.
+func (w *Worker) RequestPayout(ctx context.Context, req network.PayoutRequest) (network.PayoutStatus, error) {
+	w.mu.Lock()
+	n := len(w.payoutStatusesLocked(req.PayoutID))
+	w.mu.Unlock()
+	if err := w.Send(network.TypePayoutRequest, &req); err != nil {
+		return network.PayoutStatus{}, err
+	}
+	var st network.PayoutStatus
+	err := w.waitFor(ctx, func() bool {
+		all := w.payoutStatusesLocked(req.PayoutID)
+		if len(all) > n {
+			st = all[n]
+			return true
+		}
+		return false
+	})
+	return st, err
+}
+
+// WaitPayoutStatus waits for a payout_status of id in the given state.
+func (w *Worker) WaitPayoutStatus(ctx context.Context, id, state string) (network.PayoutStatus, error) {
+	var st network.PayoutStatus
+	err := w.waitFor(ctx, func() bool {
+		for _, s := range w.payoutStatusesLocked(id) {
+			if s.State == state {
+				st = s
+				return true
+			}
+		}
+		return false
+	})
+	return st, err
 }

@@ -1,0 +1,17 @@
+package proxy
+
+// PayoutHooks are the payout code's kill points, for tests in proxy_test.
+type PayoutHooks = payoutHooks
+
+// ErrHalted is what the payout code returns after a hook stopped it.
+var ErrHalted = errHalted
+
+// SetPayoutHooks installs kill points; call it before Run.
+func SetPayoutHooks(p *Proxy, h PayoutHooks) {
+	if p.payouts != nil {
+		p.payouts.hooks = h
+	}
+}
+
+// PayoutsHalted is closed once a hook stopped payout processing.
+func PayoutsHalted(p *Proxy) <-chan struct{} { return p.payouts.dead }
