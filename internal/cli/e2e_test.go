@@ -40,13 +40,18 @@ type e2eProxy struct {
 	apiAddr string
 }
 
-func startE2EProxy(t *testing.T) *e2eProxy {
+func startE2EProxy(t *testing.T) *e2eProxy { return startE2EProxyWith(t, nil) }
+
+func startE2EProxyWith(t *testing.T, mutate func(*proxy.Config)) *e2eProxy {
 	t.Helper()
 	cfg := proxy.DefaultConfig()
 	cfg.APIAddr, cfg.WorkerAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	cfg.Models = LocalPrices
 	cfg.APIKeys = []proxy.APIKey{{Key: e2eKey, Name: "e2e"}}
 	cfg.Heartbeat = time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	e := &e2eProxy{t: t, cfg: cfg}
 	e.start()
 	// Restarts reuse the same ports, like a proxy restarted by its operator.
