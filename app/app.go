@@ -72,7 +72,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	v.ctx = ctx
 	v.log = log
 	w.SetContent(v.content)
-	w.Resize(fyne.NewSize(900, 600))
+	w.Resize(fyne.NewSize(1180, 720))
 
 	var tray *trayMenu
 	if opts.Tray {

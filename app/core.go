@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -23,4 +24,23 @@ type Core interface {
 	DeleteModel(ctx context.Context, name string) error
 	// SetModel chooses which local model the worker serves.
 	SetModel(name string) error
+
+	// Earnings (the Earnings tab).
+
+	// EarningsLedger is the ledger for history queries and CSV export; nil
+	// before the core has opened it.
+	EarningsLedger() *earnings.Ledger
+	// PayoutQuote is the network's payout terms: minimum and fee in nanoTON
+	// and the TON network; an error (worker.ErrPayoutsUnavailable) where
+	// withdrawals are not possible now.
+	PayoutQuote() (minimum, fee int64, net earnings.Network, err error)
+	// Withdraw records and sends a withdrawal of amount nanoTON (fee included) to dest.
+	Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error)
+	Settings() worker.Settings
+	// SetPayoutAddress validates and saves the owner's TON address.
+	SetPayoutAddress(s string) (earnings.Address, error)
+	// SetTariff saves the electricity price in nanoTON per kWh (0: none).
+	SetTariff(nanoPerKWh int64) error
 }
+
+var _ Core = (*worker.Core)(nil)

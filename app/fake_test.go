@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -24,9 +27,26 @@ type fakeCore struct {
 	startErr  error
 	// pullFn, if set, runs inside PullModel (it may publish progress and block).
 	pullFn func(ctx context.Context, name string) error
+
+	// earnings
+	ledger      *earnings.Ledger // nil: no ledger yet
+	settings    worker.Settings
+	quoteMin    int64
+	quoteFee    int64
+	quoteNet    earnings.Network
+	quoteErr    error // default worker.ErrPayoutsUnavailable, as on the local network
+	withdrawErr error
+	withdrawals []fakeWithdraw // Withdraw calls
 }
 
-func newFakeCore(st worker.Status) *fakeCore { return &fakeCore{st: st} }
+type fakeWithdraw struct {
+	amount int64
+	dest   string
+}
+
+func newFakeCore(st worker.Status) *fakeCore {
+	return &fakeCore{st: st, quoteErr: worker.ErrPayoutsUnavailable}
+}
 
 func (f *fakeCore) Status() worker.Status {
 	f.mu.Lock()
@@ -118,6 +138,77 @@ func (f *fakeCore) SetModel(name string) error {
 	defer f.mu.Unlock()
 	f.served = append(f.served, name)
 	f.st.Model = name
+	return nil
+}
+
+func (f *fakeCore) EarningsLedger() *earnings.Ledger {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ledger
+}
+
+func (f *fakeCore) PayoutQuote() (int64, int64, earnings.Network, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.quoteErr != nil {
+		return 0, 0, 0, f.quoteErr
+	}
+	return f.quoteMin, f.quoteFee, f.quoteNet, nil
+}
+
+// Withdraw records the call and, with a ledger, begins the withdrawal in it.
+func (f *fakeCore) Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error) {
+	f.mu.Lock()
+	f.withdrawals = append(f.withdrawals, fakeWithdraw{amount, dest})
+	err, l, fee := f.withdrawErr, f.ledger, f.quoteFee
+	f.mu.Unlock()
+	if err != nil {
+		return earnings.Withdrawal{}, err
+	}
+	w := earnings.Withdrawal{ID: fmt.Sprintf("po-fake-%d", time.Now().UnixNano()), Amount: amount, Fee: fee, Destination: dest}
+	if l != nil {
+		if err := l.BeginWithdrawal(w); err != nil {
+			return earnings.Withdrawal{}, err
+		}
+		return l.Withdrawal(w.ID)
+	}
+	return w, nil
+}
+
+func (f *fakeCore) withdrawCalls() []fakeWithdraw {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeWithdraw(nil), f.withdrawals...)
+}
+
+func (f *fakeCore) Settings() worker.Settings {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settings
+}
+
+func (f *fakeCore) SetPayoutAddress(s string) (earnings.Address, error) {
+	netw := earnings.Mainnet
+	if _, _, n, err := f.PayoutQuote(); err == nil {
+		netw = n
+	}
+	a, err := earnings.ParseAddress(s, netw)
+	if err != nil {
+		return earnings.Address{}, fmt.Errorf("worker: payout address: %w", err)
+	}
+	f.mu.Lock()
+	f.settings.PayoutAddress = strings.TrimSpace(s)
+	f.mu.Unlock()
+	return a, nil
+}
+
+func (f *fakeCore) SetTariff(n int64) error {
+	if n < 0 || n > 1_000_000_000_000 {
+		return fmt.Errorf("worker: tariff: %w", worker.ErrBadSetting)
+	}
+	f.mu.Lock()
+	f.settings.TariffNanoPerKWh = n
+	f.mu.Unlock()
 	return nil
 }
 

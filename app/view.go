@@ -93,6 +93,10 @@ type mainView struct {
 	pullErrs   map[string]string             // errors PullModel returned
 	eventPulls map[string]modelrt.PullProgress
 	dismissed  map[string]bool
+
+	// tabs: Dashboard (the worker) and Earnings
+	tabs *container.AppTabs
+	earn *earningsView
 }
 
 type modelRow struct {
@@ -136,10 +140,16 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		eventPulls: map[string]modelrt.PullProgress{},
 		dismissed:  map[string]bool{},
 	}
-	v.content = container.NewBorder(v.buildHeader(), nil, nil, nil,
-		container.NewBorder(
-			container.NewVBox(container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
-			v.buildModels()))
+	dashboard := container.NewBorder(
+		container.NewVBox(container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
+		v.buildModels())
+	v.earn = newEarningsView(v)
+	v.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), dashboard),
+		container.NewTabItemWithIcon("Earnings", theme.StorageIcon(), v.earn.content))
+	v.earn.reloadNow()
+	// The header (state, Start/Stop) stays above the tabs: it is the app's main control.
+	v.content = container.NewBorder(v.buildHeader(), nil, nil, nil, v.tabs)
 	v.content = container.New(layout.NewCustomPaddedLayout(6, 10, 12, 12), v.content)
 	return v
 }
@@ -266,6 +276,7 @@ func (v *mainView) refresh(st worker.Status) {
 	v.renderNetwork(st)
 	v.renderModels()
 	v.renderPulls()
+	v.earn.refreshStatus(st)
 	if v.onRender != nil {
 		v.onRender(st, v.busy)
 	}
@@ -757,6 +768,8 @@ func (r *pullRow) update(s pullState) {
 // caller then refreshes from the core's Status.
 func (v *mainView) handleEvent(ev worker.Event) {
 	switch ev.Type {
+	case worker.EventEarnings, worker.EventReceipt, worker.EventNetwork:
+		v.earn.reload()
 	case worker.EventPull:
 		if p, ok := ev.Data.(modelrt.PullProgress); ok && p.Model != "" {
 			v.eventPulls[p.Model] = p

@@ -121,6 +121,10 @@ type Core struct {
 	money     EarningsStatus
 	energy    map[string]float64 // joules by job id, until its receipt is stored
 	settings  *Settings          // loaded on first use
+
+	// Kill points for the crash tests; nil in the app.
+	crashAfterRecord func() bool
+	dropPayoutStatus func(network.PayoutStatus) bool
 }
 
 // New builds a Core; nothing runs until Run.

@@ -87,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage:\n  cocoon-desktop [flags]            the app (window + tray)\n")
 		fmt.Fprintf(stderr, "  cocoon-desktop --headless [flags] the same core without a display\n")
 		fmt.Fprintf(stderr, "  cocoon-desktop doctor [--json]    check GPU, Ollama and models\n")
+		fmt.Fprintf(stderr, "  cocoon-desktop earnings [--json]  balance and history (export FILE, verify)\n")
 		fmt.Fprintf(stderr, "  cocoon-desktop version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
@@ -100,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch rest[0] {
 		case "doctor":
 			return doctorCmd(rest[1:], c, stdout, stderr)
+		case "earnings":
+			return earningsCmd(rest[1:], c, stdout, stderr)
 		case "version":
 			fmt.Fprintf(stdout, "cocoon-desktop %s (Ollama %s, %s/%s)\n", Version, modelrt.OllamaVersion, goruntime.GOOS, goruntime.GOARCH)
 			return ExitOK

@@ -1,0 +1,937 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// Earnings tab sizes.
+const (
+	chartDays    = 30  // the bar chart's days, today included
+	historyJobs  = 100 // jobs the history table shows (the CSV has them all)
+	historyWds   = 50  // withdrawals the history shows
+	maxTariffTON = 1000
+)
+
+// earningsData is everything the Earnings tab shows, read in one go off
+// the Fyne thread (loadEarnings) and rendered on it (render).
+type earningsData struct {
+	hasLedger bool
+	readErr   error // reading the ledger failed
+	bal       earnings.Balance
+	days      []earnings.DayTotal // chartDays days, oldest first (empty without a ledger)
+	jobs      []earnings.Job      // newest first
+	wds       []earnings.Withdrawal
+	settings  worker.Settings
+	// payout terms; quoteErr when withdrawals are not possible now
+	minimum, fee int64
+	net          earnings.Network
+	quoteErr     error
+	local        bool // the local test network
+}
+
+// loadEarnings reads the ledger, the settings and the payout terms. It may
+// run on any goroutine.
+func loadEarnings(core Core, now time.Time) earningsData {
+	st := core.Status()
+	d := earningsData{settings: core.Settings(), local: st.Network.Local}
+	d.minimum, d.fee, d.net, d.quoteErr = core.PayoutQuote()
+	l := core.EarningsLedger()
+	if l == nil {
+		d.bal, d.wds = st.Earnings.Balance, st.Earnings.Withdrawals
+		return d
+	}
+	d.hasLedger = true
+	var err error
+	read := func(e error) {
+		if e != nil && err == nil {
+			err = e
+		}
+	}
+	var e error
+	d.bal, e = l.Balance()
+	read(e)
+	d.jobs, _, e = l.Jobs("", historyJobs)
+	read(e)
+	d.wds, e = l.Withdrawals(historyWds)
+	read(e)
+	from := startOfDay(now).AddDate(0, 0, -(chartDays - 1))
+	d.days, e = l.Daily(from, from.AddDate(0, 0, chartDays), earnings.Tariff{PerKWhNano: d.settings.TariffNanoPerKWh})
+	read(e)
+	d.readErr = err
+	return d
+}
+
+func startOfDay(t time.Time) time.Time {
+	y, m, dd := t.Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, t.Location())
+}
+
+// earningsView is the Earnings tab: balance, 30-day chart, job and
+// withdrawal history, payout address, electricity tariff, CSV export and
+// the one-click withdrawal. Its methods run on the Fyne thread.
+type earningsView struct {
+	v       *mainView
+	content fyne.CanvasObject
+	data    earningsData
+	now     func() time.Time
+	loading bool // a load is in flight
+	again   bool // another load was asked for meanwhile
+
+	cardAvail, cardPending, cardEarned, cardToday *moneyCard
+	mismatch                                      *widget.Label
+	mismatchRow                                   *fyne.Container
+	readErr                                       *widget.Label
+
+	chart     *barChart
+	chartInfo *dimLabel
+	legendNet fyne.CanvasObject
+
+	history   *container.AppTabs
+	jobsTable *widget.Table
+	jobsEmpty *widget.Label
+	wdBox     *fyne.Container
+	wdRows    []*wdRow
+	wdEmpty   *widget.Label
+
+	addrText    *widget.Label
+	addrCopy    *widget.Button
+	addrEditBtn *widget.Button
+	addrShow    *fyne.Container
+	addrEdit    *fyne.Container
+	addrEntry   *widget.Entry
+	addrSave    *widget.Button
+	addrMsg     *widget.Label
+
+	tariffEntry *widget.Entry
+	tariffSave  *widget.Button
+	tariffMsg   *widget.Label
+	tariffShown string // the text the entry had from the saved value
+
+	exportBtn   *widget.Button
+	withdrawBtn *widget.Button
+	withdrawWhy *dimLabel
+
+	// the last withdrawal dialog, for tests
+	wdDialog  *dialog.FormDialog
+	wdAmount  *widget.Entry
+	wdSummary *widget.Label
+}
+
+// moneyCard is one balance card: a caption, a large amount, a dim line.
+type moneyCard struct {
+	obj   fyne.CanvasObject
+	value *canvas.Text
+	sub   *dimLabel
+}
+
+func newMoneyCard(title string) *moneyCard {
+	c := &moneyCard{value: canvas.NewText("—", theme.Color(theme.ColorNameForeground)), sub: caption("")}
+	c.value.TextStyle = fyne.TextStyle{Bold: true}
+	c.value.TextSize = 22
+	inner := container.NewVBox(caption(title), c.value, c.sub)
+	c.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(2, 6, 10, 8), inner))
+	return c
+}
+
+func (c *moneyCard) set(value, sub string) {
+	if c.value.Text != value {
+		c.value.Text = value
+		c.value.Refresh()
+	}
+	c.sub.set(sub, theme.ColorNamePlaceHolder)
+}
+
+// wdRow is one withdrawal in the history.
+type wdRow struct {
+	w     earnings.Withdrawal
+	obj   fyne.CanvasObject
+	state *pill
+	link  *widget.Hyperlink // nil without a transaction hash
+	text  string            // the row's words, for tests
+}
+
+func newEarningsView(v *mainView) *earningsView {
+	e := &earningsView{v: v, now: time.Now}
+	e.cardAvail = newMoneyCard("Available")
+	e.cardPending = newMoneyCard("Pending withdrawals")
+	e.cardEarned = newMoneyCard("Earned, all time")
+	e.cardToday = newMoneyCard("Today")
+	cards := container.NewGridWithColumns(4, e.cardAvail.obj, e.cardPending.obj, e.cardEarned.obj, e.cardToday.obj)
+
+	e.mismatch = wrapLabel("")
+	e.mismatch.Importance = widget.WarningImportance
+	e.mismatchRow = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, e.mismatch)
+	e.mismatchRow.Hide()
+	e.readErr = wrapLabel("")
+	e.readErr.Importance = widget.DangerImportance
+	e.readErr.Hide()
+
+	e.chart = newBarChart()
+	e.chart.onHover = e.showDay
+	e.chartInfo = caption("")
+	legendGross := legendItem(colorChartGross, "Gross")
+	e.legendNet = legendItem(colorChartNet, "Net of electricity")
+	legend := container.NewHBox(legendGross, e.legendNet)
+	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo, nil, nil, e.chart))
+
+	top := container.NewVBox(cards, e.mismatchRow, e.readErr)
+	middle := container.NewBorder(nil, nil, nil, container.New(&minWidth{w: 430}, e.buildPayout()), chartPanel)
+	e.history = container.NewAppTabs(
+		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
+		container.NewTabItemWithIcon("Withdrawals", theme.UploadIcon(), e.buildWithdrawals()))
+	e.content = container.NewBorder(container.NewVBox(top, middle), nil, nil, nil, e.history)
+	return e
+}
+
+func legendItem(c color.Color, text string) fyne.CanvasObject {
+	sw := canvas.NewRectangle(c)
+	sw.CornerRadius = 2
+	sw.SetMinSize(fyne.NewSize(12, 12))
+	return container.NewHBox(container.NewCenter(sw), caption(text))
+}
+
+// minWidth lays its objects out stacked, at least w wide.
+type minWidth struct{ w float32 }
+
+func (m *minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(m.w, 0)
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}
+
+func (m *minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (e *earningsView) buildPayout() fyne.CanvasObject {
+	e.addrText = widget.NewLabel("Not set")
+	e.addrText.Truncation = fyne.TextTruncateEllipsis
+	e.addrCopy = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
+		if a := e.data.settings.PayoutAddress; a != "" && e.v.win != nil {
+			e.v.win.Clipboard().SetContent(a)
+		}
+	})
+	e.addrCopy.Importance = widget.LowImportance
+	e.addrEditBtn = widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), e.startAddrEdit)
+	e.addrShow = container.NewBorder(nil, nil, nil, container.NewHBox(e.addrCopy, e.addrEditBtn), e.addrText)
+	e.addrEntry = widget.NewEntry()
+	e.addrEntry.SetPlaceHolder("UQ… from Tonkeeper")
+	e.addrEntry.OnSubmitted = func(string) { e.saveAddr() }
+	e.addrSave = widget.NewButtonWithIcon("", theme.ConfirmIcon(), e.saveAddr)
+	e.addrSave.Importance = widget.HighImportance
+	cancel := widget.NewButtonWithIcon("", theme.CancelIcon(), func() {
+		e.addrEdit.Hide()
+		e.addrShow.Show()
+		e.addrMsg.Hide()
+	})
+	cancel.Importance = widget.LowImportance
+	e.addrEdit = container.NewBorder(nil, nil, nil, container.NewHBox(e.addrSave, cancel), e.addrEntry)
+	e.addrEdit.Hide()
+	e.addrMsg = wrapLabel("")
+	e.addrMsg.Hide()
+
+	e.tariffEntry = widget.NewEntry()
+	e.tariffEntry.SetPlaceHolder("e.g. 0.05")
+	e.tariffEntry.OnSubmitted = func(string) { e.saveTariff() }
+	e.tariffSave = widget.NewButton("Save", e.saveTariff)
+	e.tariffMsg = wrapLabel("")
+	e.tariffMsg.Hide()
+	tariffRow := container.NewBorder(nil, nil, nil, container.NewHBox(caption("TON/kWh"), e.tariffSave), e.tariffEntry)
+
+	form := container.New(layout.NewFormLayout(),
+		caption("Wallet"), container.NewStack(e.addrShow, e.addrEdit),
+		caption("Electricity"), tariffRow)
+
+	e.withdrawBtn = widget.NewButtonWithIcon("Withdraw…", theme.UploadIcon(), e.openWithdraw)
+	e.withdrawBtn.Importance = widget.HighImportance
+	e.withdrawBtn.Disable()
+	e.withdrawWhy = caption("")
+	e.withdrawWhy.Wrapping = fyne.TextWrapWord
+	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
+	buttons := container.NewGridWithColumns(2, e.withdrawBtn, e.exportBtn)
+	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.withdrawWhy))
+}
+
+var jobColumns = []struct {
+	title string
+	width float32
+}{{"Time", 140}, {"Model", 200}, {"Tokens", 110}, {"Amount, TON", 150}, {"Energy", 100}, {"Net of electricity, TON", 220}}
+
+func (e *earningsView) buildJobs() fyne.CanvasObject {
+	e.jobsTable = widget.NewTable(
+		func() (int, int) { return len(e.data.jobs), len(jobColumns) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			l.Alignment = fyne.TextAlignLeading
+			if id.Col >= 2 {
+				l.Alignment = fyne.TextAlignTrailing
+			}
+			l.SetText(e.jobCell(id.Row, id.Col))
+		})
+	e.jobsTable.ShowHeaderRow = true
+	e.jobsTable.CreateHeader = func() fyne.CanvasObject {
+		l := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		return l
+	}
+	e.jobsTable.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		l := o.(*widget.Label)
+		if id.Col >= 0 && id.Col < len(jobColumns) {
+			l.Text = jobColumns[id.Col].title
+			l.Alignment = fyne.TextAlignLeading
+			if id.Col >= 2 {
+				l.Alignment = fyne.TextAlignTrailing
+			}
+			l.Refresh()
+		}
+	}
+	for i, c := range jobColumns {
+		e.jobsTable.SetColumnWidth(i, c.width)
+	}
+	e.jobsEmpty = wrapLabel("No jobs yet. Once the worker serves, every job appears here with its signed receipt.")
+	e.jobsEmpty.Importance = widget.LowImportance
+	return container.NewStack(e.jobsTable, container.NewVBox(e.jobsEmpty))
+}
+
+// jobCell is the text of one cell of the job history.
+func (e *earningsView) jobCell(row, col int) string {
+	if row < 0 || row >= len(e.data.jobs) {
+		return ""
+	}
+	j := e.data.jobs[row]
+	switch col {
+	case 0:
+		return shortTime(j.Time, e.now())
+	case 1:
+		return j.Model
+	case 2:
+		return groupDigits(j.PromptTokens + j.CompletionTokens)
+	case 3:
+		return tonText(j.Amount)
+	case 4:
+		if !j.EnergyMeasured {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f Wh", float64(j.EnergyMilliJ)/3_600_000)
+	case 5:
+		if e.tariff().PerKWhNano <= 0 || !j.EnergyMeasured {
+			return "—"
+		}
+		return tonText(j.Net(e.tariff()))
+	}
+	return ""
+}
+
+func (e *earningsView) buildWithdrawals() fyne.CanvasObject {
+	e.wdEmpty = wrapLabel("No withdrawals yet.")
+	e.wdEmpty.Importance = widget.LowImportance
+	e.wdBox = container.NewVBox(e.wdEmpty)
+	return container.NewVScroll(e.wdBox)
+}
+
+// refreshStatus renders what comes with every Status (cheap).
+func (e *earningsView) refreshStatus(st worker.Status) {
+	m := st.Earnings.Mismatch
+	if m != "" {
+		m = "The network and this computer disagree about your earnings: " + m
+	}
+	setLabel(e.mismatch, m, widget.WarningImportance)
+	setVisible(e.mismatchRow, m != "")
+}
+
+// reload reads the ledger on a goroutine and renders it; calls while one is
+// in flight fold into one more.
+func (e *earningsView) reload() {
+	if e.loading {
+		e.again = true
+		return
+	}
+	e.loading = true
+	core, now := e.v.core, e.now()
+	go func() {
+		d := loadEarnings(core, now)
+		e.v.do(func() {
+			e.loading = false
+			e.render(d)
+			if e.again {
+				e.again = false
+				e.reload()
+			}
+		})
+	}()
+}
+
+// reloadNow reads and renders at once, on the Fyne thread.
+func (e *earningsView) reloadNow() { e.render(loadEarnings(e.v.core, e.now())) }
+
+func (e *earningsView) tariff() earnings.Tariff {
+	return earnings.Tariff{PerKWhNano: e.data.settings.TariffNanoPerKWh}
+}
+
+func (e *earningsView) render(d earningsData) {
+	e.data = d
+	now := e.now()
+	b := d.bal
+	test := ""
+	if d.local {
+		test = " (test TON)"
+	}
+	availSub := "ready to withdraw" + test
+	if b.Available <= 0 {
+		availSub = "nothing to withdraw yet" + test
+	}
+	e.cardAvail.set(tonText(b.Available)+" TON", availSub)
+	inFlight := 0
+	for _, w := range d.wds {
+		if w.State == earnings.WithdrawalPending || w.State == earnings.WithdrawalSent {
+			inFlight++
+		}
+	}
+	pendingSub := "none on the way"
+	if inFlight > 0 {
+		pendingSub = plural(inFlight, "withdrawal") + " on the way"
+	}
+	e.cardPending.set(tonText(b.Pending)+" TON", pendingSub)
+	e.cardEarned.set(tonText(b.Earned)+" TON", fmt.Sprintf("%s · %s TON withdrawn", plural(int(b.Jobs), "job"), tonText(b.Withdrawn)))
+	var today earnings.DayTotal
+	if n := len(d.days); n > 0 && !now.Before(d.days[n-1].Start) {
+		today = d.days[n-1]
+	}
+	todaySub := plural(int(today.Jobs), "job")
+	if e.tariff().PerKWhNano > 0 {
+		todaySub += " · net " + tonText(today.Net) + " TON after electricity"
+	}
+	e.cardToday.set(tonText(today.Gross)+" TON", todaySub)
+
+	readErr := ""
+	if d.readErr != nil {
+		readErr = "Could not read the earnings ledger: " + d.readErr.Error()
+	}
+	setLabel(e.readErr, readErr, widget.DangerImportance)
+	setVisible(e.readErr, readErr != "")
+
+	showNet := e.tariff().PerKWhNano > 0
+	e.chart.set(d.days, showNet)
+	setVisible(e.legendNet, showNet)
+	e.showDay(-1)
+
+	e.jobsTable.Refresh()
+	setVisible(e.jobsEmpty, len(d.jobs) == 0)
+	jobsTitle := "Jobs"
+	if b.Jobs > int64(len(d.jobs)) {
+		jobsTitle = fmt.Sprintf("Jobs (latest %d of %d; all in the CSV)", len(d.jobs), b.Jobs)
+	} else if len(d.jobs) > 0 {
+		jobsTitle = fmt.Sprintf("Jobs (%d)", len(d.jobs))
+	}
+	wdTitle := "Withdrawals"
+	if len(d.wds) > 0 {
+		wdTitle = fmt.Sprintf("Withdrawals (%d)", len(d.wds))
+	}
+	if e.history.Items[0].Text != jobsTitle || e.history.Items[1].Text != wdTitle {
+		e.history.Items[0].Text, e.history.Items[1].Text = jobsTitle, wdTitle
+		e.history.Refresh()
+	}
+	e.renderWithdrawals()
+	e.renderPayout()
+}
+
+// showDay shows day i of the chart under it, or the 30-day total for i < 0.
+func (e *earningsView) showDay(i int) {
+	days := e.data.days
+	net := e.tariff().PerKWhNano > 0
+	if i < 0 || i >= len(days) {
+		var t earnings.JobTotals
+		var netSum int64
+		for _, d := range days {
+			t.Jobs += d.Jobs
+			t.Gross += d.Gross
+			netSum += d.Net
+		}
+		s := fmt.Sprintf("30 days: %s TON from %s", tonText(t.Gross), plural(int(t.Jobs), "job"))
+		if net {
+			s += fmt.Sprintf(" · %s TON net of electricity", tonText(netSum))
+		} else {
+			s += " · set your electricity price to see the net"
+		}
+		if len(days) == 0 {
+			s = "No history yet."
+		}
+		e.chartInfo.set(s, theme.ColorNamePlaceHolder)
+		return
+	}
+	d := days[i]
+	s := fmt.Sprintf("%s: %s TON from %s", d.Start.Format("Mon Jan 2"), tonText(d.Gross), plural(int(d.Jobs), "job"))
+	if d.EnergyMilliJ > 0 {
+		s += fmt.Sprintf(" · %.3f kWh", d.EnergyKWh())
+	}
+	if net {
+		s += fmt.Sprintf(" · net %s TON", tonText(d.Net))
+	}
+	e.chartInfo.set(s, theme.ColorNameForeground)
+}
+
+func (e *earningsView) renderWithdrawals() {
+	rows := make([]*wdRow, 0, len(e.data.wds))
+	objs := make([]fyne.CanvasObject, 0, len(e.data.wds)+1)
+	for _, w := range e.data.wds {
+		r := e.newWdRow(w)
+		rows = append(rows, r)
+		objs = append(objs, r.obj)
+	}
+	if len(objs) == 0 {
+		objs = append(objs, e.wdEmpty)
+	}
+	e.wdRows = rows
+	e.wdBox.Objects = objs
+	e.wdBox.Refresh()
+}
+
+// withdrawalWords says a withdrawal's state in words and its badge colour.
+func withdrawalWords(s earnings.WithdrawalState) (string, color.Color) {
+	switch s {
+	case earnings.WithdrawalPending:
+		return "Pending", colorAmber
+	case earnings.WithdrawalSent:
+		return "Sent", colorBlue
+	case earnings.WithdrawalConfirmed:
+		return "Confirmed", colorGreen
+	case earnings.WithdrawalFailed:
+		return "Failed", colorRed
+	}
+	return string(s), colorGrey
+}
+
+// tonviewerURL is the transaction's page on Tonviewer for its network.
+func tonviewerURL(tx string, n earnings.Network) string {
+	host := "tonviewer.com"
+	if n == earnings.Testnet {
+		host = "testnet.tonviewer.com"
+	}
+	return "https://" + host + "/transaction/" + url.PathEscape(tx)
+}
+
+// parseAnyAddress parses an address for whichever TON network it is for.
+func parseAnyAddress(s string) (earnings.Address, bool) {
+	if a, err := earnings.ParseAddress(s, earnings.Mainnet); err == nil {
+		return a, true
+	}
+	if a, err := earnings.ParseAddress(s, earnings.Testnet); err == nil {
+		return a, true
+	}
+	return earnings.Address{}, false
+}
+
+func shortAddress(s string) string {
+	if a, ok := parseAnyAddress(s); ok {
+		return a.Short()
+	}
+	if len(s) > 12 {
+		return s[:4] + "…" + s[len(s)-4:]
+	}
+	return s
+}
+
+func (e *earningsView) newWdRow(w earnings.Withdrawal) *wdRow {
+	r := &wdRow{w: w}
+	word, c := withdrawalWords(w.State)
+	r.state = newPill(word, c, pillText)
+	when := shortTime(w.Created.Local(), e.now())
+	amount := widget.NewLabelWithStyle(tonText(w.Amount)+" TON", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+	dest := caption("→ " + shortAddress(w.Destination) + fmt.Sprintf("  (fee %s, received %s TON)", tonText(w.Fee), tonText(w.Received())))
+	parts := []string{when, amount.Text, dest.text(), word}
+	var right []fyne.CanvasObject
+	if w.TxHash != "" {
+		n := earnings.Mainnet
+		if a, ok := parseAnyAddress(w.Destination); ok && a.Testnet {
+			n = earnings.Testnet
+		}
+		u, _ := url.Parse(tonviewerURL(w.TxHash, n))
+		r.link = widget.NewHyperlink("View on Tonviewer", u)
+		right = append(right, r.link)
+		parts = append(parts, u.String())
+	}
+	right = append(right, r.state.obj)
+	line := container.NewBorder(nil, nil,
+		container.NewHBox(container.New(&minWidth{w: 110}, widget.NewLabel(when)), container.New(&minWidth{w: 150}, amount)),
+		container.NewHBox(right...), container.NewVBox(layout.NewSpacer(), dest, layout.NewSpacer()))
+	var obj fyne.CanvasObject = line
+	if w.State == earnings.WithdrawalFailed && w.Reason != "" {
+		why := caption("Failed: " + w.Reason + " The amount is available again.")
+		why.set(why.text(), theme.ColorNameError)
+		why.Wrapping = fyne.TextWrapWord
+		obj = container.NewVBox(line, container.New(layout.NewCustomPaddedLayout(0, 4, 12, 0), why))
+		parts = append(parts, w.Reason)
+	}
+	r.obj = container.NewVBox(obj, widget.NewSeparator())
+	r.text = strings.Join(parts, " | ")
+	return r
+}
+
+// payoutBlock is why a withdrawal cannot be made now ("" when it can).
+func (e *earningsView) payoutBlock() string {
+	d := e.data
+	switch {
+	case d.quoteErr != nil && d.local:
+		return "Withdrawals need a network with payouts; the local test network has none."
+	case d.quoteErr != nil && errors.Is(d.quoteErr, worker.ErrPayoutsUnavailable):
+		return "Withdrawals open once the network is connected and has sent its payout terms."
+	case d.quoteErr != nil:
+		return "Withdrawals are not available: " + d.quoteErr.Error()
+	case strings.TrimSpace(d.settings.PayoutAddress) == "":
+		return "Set your TON wallet address to withdraw."
+	case d.bal.Available < minWithdrawal(d.minimum, d.fee):
+		return fmt.Sprintf("The minimum withdrawal is %s TON; %s TON is available.", tonText(minWithdrawal(d.minimum, d.fee)), tonText(d.bal.Available))
+	}
+	return ""
+}
+
+// minWithdrawal is the least amount a withdrawal may take: at least the
+// minimum, and more than the fee.
+func minWithdrawal(minimum, fee int64) int64 { return max(minimum, fee+1, 1) }
+
+func (e *earningsView) renderPayout() {
+	d := e.data
+	addr := strings.TrimSpace(d.settings.PayoutAddress)
+	text := "Not set"
+	if addr != "" {
+		text = shortAddress(addr)
+		if a, ok := parseAnyAddress(addr); ok && a.Testnet {
+			text += " (testnet)"
+		}
+	}
+	setLabel(e.addrText, text, widget.MediumImportance)
+	setVisible(e.addrCopy, addr != "")
+	if addr == "" {
+		e.addrEditBtn.SetText("Set")
+	} else {
+		e.addrEditBtn.SetText("Edit")
+	}
+
+	shown := ""
+	if t := d.settings.TariffNanoPerKWh; t > 0 {
+		shown = tonText(t)
+	}
+	if e.tariffEntry.Text == e.tariffShown && shown != e.tariffShown {
+		e.tariffEntry.SetText(shown)
+	}
+	e.tariffShown = shown
+
+	why := e.payoutBlock()
+	if why == "" {
+		why = fmt.Sprintf("Minimum %s TON · network fee %s TON · TON %s", tonText(minWithdrawal(d.minimum, d.fee)), tonText(d.fee), d.net)
+		e.withdrawBtn.Enable()
+	} else {
+		e.withdrawBtn.Disable()
+	}
+	e.withdrawWhy.set(why, theme.ColorNamePlaceHolder)
+	if d.hasLedger {
+		e.exportBtn.Enable()
+	} else {
+		e.exportBtn.Disable()
+	}
+}
+
+func (e *earningsView) startAddrEdit() {
+	e.addrEntry.SetText(e.data.settings.PayoutAddress)
+	e.addrShow.Hide()
+	e.addrEdit.Show()
+	e.addrMsg.Hide()
+	if e.v.win != nil {
+		e.v.win.Canvas().Focus(e.addrEntry)
+	}
+}
+
+// saveAddr validates and saves the address in the entry through the core.
+func (e *earningsView) saveAddr() {
+	s := strings.TrimSpace(e.addrEntry.Text)
+	e.addrSave.Disable()
+	core := e.v.core
+	go func() {
+		a, err := core.SetPayoutAddress(s)
+		d := loadEarnings(core, e.now())
+		e.v.do(func() {
+			e.addrSave.Enable()
+			if err != nil {
+				msg := err.Error()
+				var ae *earnings.AddressError
+				if errors.As(err, &ae) {
+					msg = ae.Error()
+				}
+				setLabel(e.addrMsg, msg, widget.DangerImportance)
+				e.addrMsg.Show()
+				return
+			}
+			e.addrEdit.Hide()
+			e.addrShow.Show()
+			if w := a.Warnings(); len(w) > 0 {
+				setLabel(e.addrMsg, "Saved. "+strings.Join(w, " "), widget.WarningImportance)
+				e.addrMsg.Show()
+			} else {
+				e.addrMsg.Hide()
+			}
+			e.render(d)
+		})
+	}()
+}
+
+// parseTON reads a TON amount typed by a person ("1.5", "0,25", "2") as
+// nanoTON, exactly: at most 9 decimals, not negative.
+func parseTON(s string) (int64, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "TON"))
+	s = strings.ReplaceAll(s, ",", ".")
+	if s == "" {
+		return 0, errors.New("enter an amount in TON, e.g. 0.05")
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" {
+		whole = "0"
+	}
+	if strings.HasPrefix(whole, "-") {
+		return 0, errors.New("the amount cannot be negative")
+	}
+	for _, r := range whole + frac {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("%q is not a number; use digits and one point, e.g. 0.05", s)
+		}
+	}
+	if len(frac) > 9 {
+		return 0, errors.New("TON has at most 9 decimals")
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > 9_000_000_000 {
+		return 0, fmt.Errorf("%s is too large", s)
+	}
+	f := int64(0)
+	if frac != "" {
+		f, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+	}
+	return w*1_000_000_000 + f, nil
+}
+
+// tariffNano validates an electricity price typed in TON per kWh.
+func tariffNano(s string) (int64, error) {
+	if strings.TrimSpace(s) == "" {
+		return 0, nil // clears it
+	}
+	n, err := parseTON(s)
+	if err != nil {
+		return 0, err
+	}
+	if n > maxTariffTON*1_000_000_000 {
+		return 0, fmt.Errorf("%s TON per kWh is more than %d; enter the price of one kWh in TON", strings.TrimSpace(s), maxTariffTON)
+	}
+	return n, nil
+}
+
+func (e *earningsView) saveTariff() {
+	n, err := tariffNano(e.tariffEntry.Text)
+	if err != nil {
+		setLabel(e.tariffMsg, "Electricity price: "+err.Error(), widget.DangerImportance)
+		e.tariffMsg.Show()
+		return
+	}
+	core := e.v.core
+	go func() {
+		err := core.SetTariff(n)
+		d := loadEarnings(core, e.now())
+		e.v.do(func() {
+			if err != nil {
+				setLabel(e.tariffMsg, "Electricity price: "+err.Error(), widget.DangerImportance)
+				e.tariffMsg.Show()
+				return
+			}
+			msg := "Electricity price cleared: earnings are shown gross."
+			if n > 0 {
+				msg = fmt.Sprintf("Saved: %s TON per kWh; net earnings subtract each job's measured energy.", tonText(n))
+			}
+			setLabel(e.tariffMsg, msg, widget.SuccessImportance)
+			e.tariffMsg.Show()
+			e.tariffShown = e.tariffEntry.Text // so render shows the saved value in its own form
+			e.render(d)
+		})
+	}()
+}
+
+// withdrawSummary describes a withdrawal of amount before it is made.
+func (e *earningsView) withdrawSummary(amount int64) string {
+	d := e.data
+	dest := strings.TrimSpace(d.settings.PayoutAddress)
+	if a, err := earnings.ParseAddress(dest, d.net); err == nil {
+		dest = a.String()
+	}
+	return fmt.Sprintf("Network fee: %s TON\nYou receive: %s TON\nTo: %s\nNetwork: TON %s\nMinimum withdrawal: %s TON · available %s TON",
+		tonText(d.fee), tonText(max(amount-d.fee, 0)), dest, d.net, tonText(minWithdrawal(d.minimum, d.fee)), tonText(d.bal.Available))
+}
+
+// checkAmount validates the amount typed in the withdrawal dialog.
+func (e *earningsView) checkAmount(s string) (int64, error) {
+	n, err := parseTON(s)
+	if err != nil {
+		return 0, err
+	}
+	d := e.data
+	if m := minWithdrawal(d.minimum, d.fee); n < m {
+		return 0, fmt.Errorf("the minimum is %s TON", tonText(m))
+	}
+	if n > d.bal.Available {
+		return 0, fmt.Errorf("only %s TON is available", tonText(d.bal.Available))
+	}
+	return n, nil
+}
+
+// openWithdraw shows the withdrawal confirmation: amount (all available by
+// default), fee, what arrives, destination, network and minimum.
+func (e *earningsView) openWithdraw() {
+	if e.payoutBlock() != "" {
+		return
+	}
+	dest := strings.TrimSpace(e.data.settings.PayoutAddress)
+	e.wdAmount = widget.NewEntry()
+	e.wdAmount.SetText(tonText(e.data.bal.Available))
+	e.wdSummary = widget.NewLabel(e.withdrawSummary(e.data.bal.Available))
+	e.wdAmount.Validator = func(s string) error { _, err := e.checkAmount(s); return err }
+	e.wdAmount.OnChanged = func(s string) {
+		n, _ := parseTON(s)
+		e.wdSummary.SetText(e.withdrawSummary(n))
+	}
+	all := widget.NewButton("All", func() { e.wdAmount.SetText(tonText(e.data.bal.Available)) })
+	items := []*widget.FormItem{
+		widget.NewFormItem("Amount, TON", container.NewBorder(nil, nil, nil, all, e.wdAmount)),
+		widget.NewFormItem("", e.wdSummary),
+	}
+	e.wdDialog = dialog.NewForm("Withdraw to your wallet", "Withdraw", "Cancel", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		n, err := e.checkAmount(e.wdAmount.Text)
+		if err != nil {
+			e.v.showError("Could not withdraw", err)
+			return
+		}
+		e.withdraw(n, dest)
+	}, e.v.win)
+	e.wdDialog.Resize(fyne.NewSize(560, 0))
+	e.wdDialog.Show()
+}
+
+func (e *earningsView) withdraw(amount int64, dest string) {
+	e.withdrawBtn.Disable()
+	core, ctx := e.v.core, e.v.ctx
+	go func() {
+		e.v.log.Info("withdrawing", "amount_nanoton", amount, "destination", shortAddress(dest))
+		_, err := core.Withdraw(ctx, amount, dest)
+		d := loadEarnings(core, e.now())
+		e.v.do(func() {
+			if err != nil {
+				e.v.log.Warn("withdrawal failed", "err", err)
+				if e.v.win != nil && !errors.Is(err, context.Canceled) {
+					dialog.ShowError(fmt.Errorf("Could not withdraw: %w", err), e.v.win)
+				}
+			}
+			e.render(d)
+			if err == nil {
+				e.history.SelectIndex(1)
+			}
+		})
+	}()
+}
+
+// writeCSV writes the whole ledger as CSV to w.
+func (e *earningsView) writeCSV(w io.Writer) error {
+	l := e.v.core.EarningsLedger()
+	if l == nil {
+		return errors.New("the earnings ledger is not open yet")
+	}
+	return l.ExportCSV(w, time.UnixMilli(0).In(time.Local), e.now().AddDate(100, 0, 0))
+}
+
+func (e *earningsView) openExport() {
+	if e.v.win == nil {
+		return
+	}
+	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
+		if err != nil {
+			e.v.showError("Could not export", err)
+			return
+		}
+		if wc == nil {
+			return // cancelled
+		}
+		go func() {
+			err := e.writeCSV(wc)
+			if cerr := wc.Close(); err == nil {
+				err = cerr
+			}
+			e.v.do(func() {
+				if err != nil {
+					e.v.showError("Could not export", err)
+					return
+				}
+				dialog.ShowInformation("Exported", "Your earnings history was saved to\n"+wc.URI().Path(), e.v.win)
+			})
+		}()
+	}, e.v.win)
+	d.SetFileName("cocoon-earnings-" + e.now().Format("2006-01-02") + ".csv")
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".csv"}))
+	d.Resize(fyne.NewSize(760, 520))
+	d.Show()
+}
+
+// shortTime is "15:04" today, "Jan 2 15:04" this year, else "2006-01-02".
+func shortTime(t, now time.Time) string {
+	t = t.Local()
+	switch {
+	case startOfDay(t).Equal(startOfDay(now.Local())):
+		return "Today " + t.Format("15:04")
+	case t.Year() == now.Year():
+		return t.Format("Jan 2 15:04")
+	}
+	return t.Format("2006-01-02")
+}
+
+// groupDigits is 1234567 → "1,234,567".
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
