@@ -47,3 +47,13 @@ sleep "${SCREENSHOT_SETTLE:-3}"
 wid=$(xdotool search --onlyvisible --name "^Cocoon Desktop$" | head -1)
 import -display "$display" -window "$wid" "$out/main-window.png"
 echo "saved $out/main-window.png"
+# The Earnings tab, with the receipt that request earned. (Moving the pointer
+# counts as the owner coming back: the worker pauses, as it should.)
+# The tab row sits lower once the pause reasons show: click where it is
+# with and without them (the other click lands on plain text).
+xdotool mousemove --window "$wid" 198 86 click 1
+sleep 1
+xdotool mousemove --window "$wid" 198 125 click 1
+sleep 2
+import -display "$display" -window "$wid" "$out/earnings.png"
+echo "saved $out/earnings.png"
