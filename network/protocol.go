@@ -312,6 +312,9 @@ type Balance struct {
 	MinPayout  int64  `json:"min_payout"`
 	PayoutFee  int64  `json:"payout_fee"` // nanoTON kept from each payout for the network fee
 	Network    string `json:"network"`    // "mainnet" or "testnet": where payouts go
+	// Payouts is false on a proxy that does not pay out (the local test
+	// network): the app then says so instead of offering Withdraw.
+	Payouts bool `json:"payouts"`
 }
 
 // Payout states, in PayoutStatus.State.

@@ -121,7 +121,7 @@ func (c *Core) PayoutQuote() (minimum, fee int64, net earnings.Network, err erro
 	c.mu.Lock()
 	p := c.money.Proxy
 	c.mu.Unlock()
-	if p == nil {
+	if p == nil || !p.Payouts {
 		return 0, 0, 0, ErrPayoutsUnavailable
 	}
 	n, err := earnings.ParseNetwork(p.Network)

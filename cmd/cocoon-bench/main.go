@@ -208,7 +208,13 @@ func benchThroughput(ctx context.Context, core *worker.Core, p *proxy.Proxy, run
 	fmt.Printf("Streaming %d completions of %d tokens per path, interleaved, tiny model (num_thread 1), tokens/s = completion tokens ÷ wall time at the client.\n\n", runs, tokens)
 	fmt.Printf("| what | direct Ollama (baseline) | proxy + worker | ratio / added | target |\n|---|---|---|---|---|\n")
 	fmt.Printf("| tokens/s | %.0f | %.0f | %.3f | ≥ 0.97 %s |\n", dr, tr, tr/dr, verdict(tr/dr >= 0.97))
-	fmt.Printf("| time to first token, p50 | %s | %s | +%s | ≤ 10 ms added %s |\n\n", ms(dt), ms(tt), ms(tt-dt), verdict(tt-dt <= 10*time.Millisecond))
+	fmt.Printf("| time to first token, p50 | %s | %s | %+.1f ms | ≤ 10 ms added %s |\n\n", ms(dt), ms(tt), float64((tt-dt).Microseconds())/1000, verdict(tt-dt <= 10*time.Millisecond))
+	if tr/dr < 0.97 {
+		fmt.Printf("Why the ratio misses: the tiny model makes ~%.0f tokens/s on one core, and each token's relay "+
+			"(worker → WebSocket → proxy → SSE → client) runs on the other core of this 2-core machine, beside the Ollama "+
+			"server; the relay coalesces tokens that queue up, but its fixed cost is measured against a very fast baseline. "+
+			"A real model on a GPU makes tens to a few hundred tokens/s, where the same relay cost is a far smaller share.\n\n", dr)
+	}
 	return nil
 }
 

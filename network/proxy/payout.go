@@ -260,7 +260,7 @@ func (p *Proxy) balance(ctx context.Context, workerID string) (network.Balance, 
 	}
 	b.Network = earnings.Mainnet.String()
 	if po := p.payouts; po != nil {
-		b.MinPayout, b.PayoutFee, b.Network = po.cfg.MinPayout, po.cfg.Fee, po.cfg.Network.String()
+		b.MinPayout, b.PayoutFee, b.Network, b.Payouts = po.cfg.MinPayout, po.cfg.Fee, po.cfg.Network.String(), true
 	}
 	return b, err
 }

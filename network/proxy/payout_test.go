@@ -151,7 +151,7 @@ func TestPayoutHappyPath(t *testing.T) {
 	tp := startProxy(t, dir, e.mod(nil))
 	key, _ := proxytest.NewKey()
 	w := tp.worker(t, proxytest.Options{Key: key})
-	if b, ok := w.Balance(); !ok || b.Cumulative != 0 || b.MinPayout != proxy.DefaultMinPayout || b.PayoutFee != testFee || b.Network != "mainnet" {
+	if b, ok := w.Balance(); !ok || b.Cumulative != 0 || b.MinPayout != proxy.DefaultMinPayout || b.PayoutFee != testFee || b.Network != "mainnet" || !b.Payouts {
 		t.Fatalf("balance after register: %+v %v", b, ok)
 	}
 	earn(t, tp, w, 2)
@@ -324,8 +324,8 @@ func TestPayoutRejections(t *testing.T) {
 func TestPayoutsDisabled(t *testing.T) {
 	tp := startProxy(t, "", nil)
 	w := tp.worker(t, proxytest.Options{})
-	if b, ok := w.Balance(); !ok || b.Network != "mainnet" {
-		t.Errorf("balance %+v %v", b, ok)
+	if b, ok := w.Balance(); !ok || b.Network != "mainnet" || b.Payouts {
+		t.Errorf("balance %+v %v, want payouts false", b, ok)
 	}
 	owner, _ := ownerAddress(false, false)
 	st, err := w.RequestPayout(waitCtx(t, 10*time.Second), w.NewPayoutRequest("po-off", 200_000_000, owner))
