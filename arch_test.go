@@ -16,6 +16,7 @@ func TestDependencyDirection(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	const mod = "github.com/cocoon-desktop/cocoon-desktop"
+	const fyne = "fyne.io" // every Fyne package path starts with it
 	type pkg struct {
 		ImportPath string
 		Imports    []string
@@ -35,10 +36,10 @@ func TestDependencyDirection(t *testing.T) {
 	}
 	// Packages that must not depend (even indirectly) on these prefixes.
 	forbidden := map[string][]string{
-		mod + "/gpu":     {"fyne.io/", mod + "/app", mod + "/worker", mod + "/runtime"},
-		mod + "/runtime": {"fyne.io/", mod + "/app", mod + "/worker", mod + "/gpu"},
-		mod + "/worker":  {"fyne.io/", mod + "/app", mod + "/internal/cli"},
-		mod + "/assets":  {"fyne.io/"},
+		mod + "/gpu":     {fyne, mod + "/app", mod + "/worker", mod + "/runtime"},
+		mod + "/runtime": {fyne, mod + "/app", mod + "/worker", mod + "/gpu"},
+		mod + "/worker":  {fyne, mod + "/app", mod + "/internal/cli"},
+		mod + "/assets":  {fyne},
 	}
 	seenApp := false
 	for _, p := range pkgs {
@@ -46,7 +47,7 @@ func TestDependencyDirection(t *testing.T) {
 		inApp := rel == "/app" || strings.HasPrefix(rel, "/app/")
 		seenApp = seenApp || inApp
 		for _, imp := range p.Imports {
-			if strings.HasPrefix(imp, "fyne.io/") && !inApp {
+			if strings.HasPrefix(imp, fyne) && !inApp {
 				t.Errorf("%s imports %s: Fyne belongs in app/ only", p.ImportPath, imp)
 			}
 			if imp == mod+"/app" && p.ImportPath != mod+"/internal/cli" {
