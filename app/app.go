@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -36,6 +37,11 @@ type Options struct {
 	Logger *slog.Logger
 	// OnQuit, if set, is called once when the GUI has quit, before Run returns.
 	OnQuit func()
+	// Activate, if set, shows and focuses the window on each receive (a
+	// second launch of the app asked for it; see internal/single).
+	Activate <-chan struct{}
+	// NoNotifications turns off desktop notifications.
+	NoNotifications bool
 }
 
 var (
@@ -87,10 +93,17 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	if tray == nil {
 		w.SetMaster() // closing the window quits
 	}
+	notes := newNotifier()
+	var lastSt worker.Status
 	v.onRender = func(st worker.Status, busy bool) {
 		if tray != nil {
 			tray.update(st, busy)
 		}
+		if ns := notes.notificationsFor(lastSt, st, time.Now()); len(ns) > 0 && !opts.NoNotifications {
+			log.Info("desktop notification", "count", len(ns), "first", ns[0].Title)
+			sendNotifications(ns)
+		}
+		lastSt = st
 	}
 	v.refresh(core.Status())
 
@@ -104,6 +117,19 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		}
 		v.refresh(st)
 	})
+	if opts.Activate != nil {
+		go func() {
+			for {
+				select {
+				case <-loopCtx.Done():
+					return
+				case <-opts.Activate:
+					log.Info("another launch asked to show the window")
+					fyne.Do(func() { w.Show(); w.RequestFocus() })
+				}
+			}
+		}()
+	}
 	go func() {
 		<-loopCtx.Done()
 		if ctx.Err() != nil {

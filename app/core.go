@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -41,6 +42,22 @@ type Core interface {
 	SetPayoutAddress(s string) (earnings.Address, error)
 	// SetTariff saves the electricity price in nanoTON per kWh (0: none).
 	SetTariff(nanoPerKWh int64) error
+
+	// PauseFor pauses serving for d (tray "Pause for 1 hour"); the policy
+	// decides again after.
+	PauseFor(ctx context.Context, d time.Duration) error
+
+	// Settings tab.
+
+	// IdlePolicy is the idle policy in force (flags or defaults, with the
+	// owner's saved settings on top).
+	IdlePolicy() worker.IdlePolicy
+	// SetIdlePolicy validates, saves and applies the idle policy (a running
+	// worker uses it within a poll); the error joins a *worker.FieldError
+	// per bad field.
+	SetIdlePolicy(p worker.IdlePolicy) error
+	// SetLogLevel saves the log level; it applies at the next launch.
+	SetLogLevel(level string) error
 }
 
 var _ Core = (*worker.Core)(nil)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -37,6 +39,12 @@ type fakeCore struct {
 	quoteErr    error // default worker.ErrPayoutsUnavailable, as on the local network
 	withdrawErr error
 	withdrawals []fakeWithdraw // Withdraw calls
+
+	pauses []time.Duration // PauseFor calls
+
+	// settings tab
+	idlePolicy worker.IdlePolicy // what IdlePolicy returns; zero: the defaults
+	policySets []worker.IdlePolicy
 }
 
 type fakeWithdraw struct {
@@ -208,6 +216,59 @@ func (f *fakeCore) SetTariff(n int64) error {
 	}
 	f.mu.Lock()
 	f.settings.TariffNanoPerKWh = n
+	f.mu.Unlock()
+	return nil
+}
+
+// PauseFor records the call; the fake pauses (state paused, a reason).
+func (f *fakeCore) PauseFor(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	f.pauses = append(f.pauses, d)
+	f.st.State = worker.StatePaused
+	f.st.Reasons = []idle.Reason{{Code: idle.CodePausedUntil, Text: "You paused serving until " + time.Now().Add(d).Format("Mon 15:04")}}
+	f.mu.Unlock()
+	f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
+	return nil
+}
+
+func (f *fakeCore) pauseCalls() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.pauses...)
+}
+
+func (f *fakeCore) IdlePolicy() worker.IdlePolicy {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.idlePolicy == (worker.IdlePolicy{}) {
+		return worker.IdlePolicyOf(idle.DefaultConfig())
+	}
+	return f.idlePolicy
+}
+
+// SetIdlePolicy validates as the worker does and stores the canonical schedule.
+func (f *fakeCore) SetIdlePolicy(p worker.IdlePolicy) error {
+	cfg, err := p.Apply(idle.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	p.Schedule = ""
+	if cfg.Schedule != nil {
+		p.Schedule = cfg.Schedule.String()
+	}
+	f.mu.Lock()
+	f.idlePolicy = p
+	f.policySets = append(f.policySets, p)
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeCore) SetLogLevel(level string) error {
+	if level != "" && !slices.Contains(worker.LogLevels, level) {
+		return &worker.FieldError{Field: worker.FieldLogLevel, Problem: "not a level"}
+	}
+	f.mu.Lock()
+	f.settings.LogLevel = level
 	f.mu.Unlock()
 	return nil
 }

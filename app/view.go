@@ -94,9 +94,13 @@ type mainView struct {
 	eventPulls map[string]modelrt.PullProgress
 	dismissed  map[string]bool
 
-	// tabs: Dashboard (the worker) and Earnings
-	tabs *container.AppTabs
-	earn *earningsView
+	// tabs: Dashboard (the worker), Earnings, Why not earning?, Settings
+	tabs        *container.AppTabs
+	earn        *earningsView
+	why         *whyView
+	whyTab      *container.TabItem
+	set         *settingsView
+	settingsTab *container.TabItem
 }
 
 type modelRow struct {
@@ -144,9 +148,19 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		container.NewVBox(container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
 		v.buildModels())
 	v.earn = newEarningsView(v)
+	v.why = newWhyView(v)
+	v.set = newSettingsView(v)
+	v.whyTab = container.NewTabItemWithIcon("Why not earning?", theme.QuestionIcon(), v.why.content)
+	v.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), v.set.content)
 	v.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), dashboard),
-		container.NewTabItemWithIcon("Earnings", theme.StorageIcon(), v.earn.content))
+		container.NewTabItemWithIcon("Earnings", theme.StorageIcon(), v.earn.content),
+		v.whyTab, v.settingsTab)
+	v.tabs.OnSelected = func(t *container.TabItem) {
+		if t == v.settingsTab {
+			v.set.load(false) // fresh values, unless the owner is editing
+		}
+	}
 	v.earn.reloadNow()
 	// The header (state, Start/Stop) stays above the tabs: it is the app's main control.
 	v.content = container.NewBorder(v.buildHeader(), nil, nil, nil, v.tabs)
@@ -277,6 +291,8 @@ func (v *mainView) refresh(st worker.Status) {
 	v.renderModels()
 	v.renderPulls()
 	v.earn.refreshStatus(st)
+	v.why.refresh(st)
+	v.set.renderNetwork()
 	if v.onRender != nil {
 		v.onRender(st, v.busy)
 	}

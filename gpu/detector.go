@@ -3,23 +3,20 @@ package gpu
 import (
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
 
 // DefaultInitRetry is how long a Detector waits after a failed nvml.Init
 // before it tries nvml.Init again (so a driver installed later is picked up).
 const DefaultInitRetry = 30 * time.Second
 
-// Reasons shown to the owner when State is not StateOK.
+// Reasons shown to the owner when State is not StateOK. ReasonNoDriver is
+// declared per platform: it names the library that was not found
+// (libnvidia-ml on Linux, nvml.dll on Windows, nvidia-smi elsewhere).
 const (
-	ReasonNoDriver = "no NVIDIA driver found (libnvidia-ml is not installed)"
 	ReasonNoDevice = "NVIDIA driver found, but no GPU"
 	reasonClosed   = "GPU detector is closed"
 )
@@ -33,11 +30,11 @@ var ErrClosed = errors.New("gpu: detector is closed")
 
 // InitError is the error Init returns when nvml.Init fails. Its message is
 // captured when the failure happens, so printing it later never calls NVML.
-// errors.Is(err, nvml.ERROR_LIBRARY_NOT_FOUND) and errors.Is(err, ErrNoDriver)
-// work on it.
+// errors.Is(err, retLibraryNotFound) (Linux) and
+// errors.Is(err, ErrNoDriver) (everywhere) work on it.
 type InitError struct {
-	Code     nvml.Return // nvml.ERROR_LIBRARY_NOT_FOUND when Init panicked
-	NoDriver bool        // the library could not be loaded
+	Code     Return // NVML_ERROR_LIBRARY_NOT_FOUND (12) when Init panicked
+	NoDriver bool   // the library could not be loaded
 	msg      string
 }
 
@@ -53,7 +50,9 @@ func (e *InitError) Is(target error) bool { return target == ErrNoDriver && e.No
 type Option func(*Detector)
 
 // WithProcessName sets how a process id is turned into a program name. The
-// default reads /proc/<pid>/comm on Linux and returns "" elsewhere.
+// default reads /proc/<pid>/comm on Linux and the process image name on
+// Windows; where it returns "", a name the backend knows (nvidia-smi's
+// process_name) is used.
 func WithProcessName(lookup func(pid uint32) string) Option {
 	return func(d *Detector) {
 		if lookup != nil {
@@ -89,7 +88,7 @@ func WithInitRetry(interval time.Duration) Option {
 // function but Init (at most once per retry interval), because calling a
 // device function without an initialised library kills the process.
 type Detector struct {
-	lib      nvml.Interface
+	lib      library
 	procName func(pid uint32) string
 	now      func() time.Time
 	retry    time.Duration
@@ -109,15 +108,33 @@ type Detector struct {
 	confidCmp bool
 }
 
-// NewDetector returns a Detector over lib; a nil lib means the real NVML
-// library (nvml.New()). Nothing is called until Init or Snapshot.
-func NewDetector(lib nvml.Interface, opts ...Option) *Detector {
-	if lib == nil {
-		lib = nvml.New()
-	}
+// NewDetector returns a Detector over lib; a nil lib means the platform's
+// default backend (see NewDefaultDetector). On Linux with cgo, Library is
+// go-nvml's nvml.Interface, so fakes from pkg/nvml/mock can be passed.
+// Nothing is called until Init or Snapshot.
+func NewDetector(lib Library, opts ...Option) *Detector {
+	return newDetector(toLibrary(lib), opts...)
+}
+
+// NewDefaultDetector returns a Detector over the platform's default backend:
+// go-nvml on Linux (with cgo), nvml.dll and then nvidia-smi on Windows, and
+// nvidia-smi elsewhere. It is NewDetector(nil, opts...), spelled so that it
+// reads the same on every OS.
+func NewDefaultDetector(opts ...Option) *Detector {
+	return newDetector(defaultLibrary(), opts...)
+}
+
+// NewSMIDetector returns a Detector that reads GPUs by running nvidia-smi
+// (found on $PATH, or where the NVIDIA driver installs it on Windows). It
+// works on any OS; use it where NVML cannot be loaded.
+func NewSMIDetector(opts ...Option) *Detector {
+	return newDetector(newSMILib(nil), opts...)
+}
+
+func newDetector(lib library, opts ...Option) *Detector {
 	d := &Detector{
 		lib:      lib,
-		procName: procComm,
+		procName: defaultProcName,
 		now:      time.Now,
 		retry:    DefaultInitRetry,
 	}
@@ -146,16 +163,16 @@ func (d *Detector) initLocked() error {
 		return d.initErr
 	}
 	ret, panicked := safeInit(d.lib)
-	if ret == nvml.SUCCESS {
+	if ret == retSuccess {
 		d.inited, d.failed, d.initErr = true, false, nil
 		return nil
 	}
 	e := &InitError{Code: ret}
 	switch {
 	case panicked != nil:
-		e.Code, e.NoDriver = nvml.ERROR_LIBRARY_NOT_FOUND, true
+		e.Code, e.NoDriver = retLibraryNotFound, true
 		e.msg = fmt.Sprintf("NVML panicked: %v", panicked)
-	case ret == nvml.ERROR_LIBRARY_NOT_FOUND:
+	case ret == retLibraryNotFound:
 		e.NoDriver = true
 		e.msg = returnText(ret)
 	default:
@@ -166,23 +183,12 @@ func (d *Detector) initLocked() error {
 		d.failSnap = Snapshot{State: StateNoDriver, Reason: ReasonNoDriver}
 	} else {
 		reason := "NVIDIA driver error: " + e.msg
-		if ret == nvml.ERROR_LIB_RM_VERSION_MISMATCH {
+		if ret == retLibRMVersionMismatch {
 			reason += " (the driver was updated; restart the computer)"
 		}
 		d.failSnap = Snapshot{State: StateError, Reason: reason}
 	}
 	return e
-}
-
-// safeInit calls lib.Init and turns a panic (go-nvml may panic when
-// libnvidia-ml cannot be loaded) into a value.
-func safeInit(lib nvml.Interface) (ret nvml.Return, panicked any) {
-	defer func() {
-		if r := recover(); r != nil {
-			ret, panicked = nvml.ERROR_LIBRARY_NOT_FOUND, r
-		}
-	}()
-	return lib.Init(), nil
 }
 
 // Close shuts NVML down if Init succeeded. Later Snapshots report StateError
@@ -195,7 +201,7 @@ func (d *Detector) Close() error {
 		return nil
 	}
 	d.inited = false
-	if ret := d.lib.Shutdown(); ret != nvml.SUCCESS {
+	if ret := d.lib.shutdown(); ret != retSuccess {
 		return fmt.Errorf("gpu: nvml shutdown: %w", ret)
 	}
 	return nil
@@ -231,8 +237,8 @@ func (d *Detector) readLocked(now time.Time) Snapshot {
 		Devices:       []Device{},
 		Time:          now,
 	}
-	count, ret := d.lib.DeviceGetCount()
-	if ret != nvml.SUCCESS {
+	count, ret := d.lib.deviceCount()
+	if ret != retSuccess {
 		s.State, s.Reason = StateError, "NVIDIA driver could not count GPUs: "+returnText(ret)
 		return s
 	}
@@ -242,10 +248,10 @@ func (d *Detector) readLocked(now time.Time) Snapshot {
 	}
 	var skipped []string
 	for i := 0; i < count; i++ {
-		h, ret := d.lib.DeviceGetHandleByIndex(i)
-		if ret != nvml.SUCCESS || h == nil {
-			if ret == nvml.SUCCESS {
-				ret = nvml.ERROR_UNKNOWN
+		h, ret := d.lib.deviceByIndex(i)
+		if ret != retSuccess || h == nil {
+			if ret == retSuccess {
+				ret = retUnknown
 			}
 			skipped = append(skipped, fmt.Sprintf("GPU %d: %s", i, returnText(ret)))
 			continue
@@ -270,70 +276,61 @@ func (d *Detector) readSystemLocked() {
 		return
 	}
 	ok := true
-	if v, ret := d.lib.SystemGetDriverVersion(); ret == nvml.SUCCESS {
+	if v, ret := d.lib.driverVersion(); ret == retSuccess {
 		d.driver = v
 	} else {
 		ok = false
 	}
-	if v, ret := d.lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
+	if v, ret := d.lib.cudaDriverVersion(); ret == retSuccess {
 		d.cuda = CUDAVersionString(v)
 	} else {
 		ok = false
 	}
 	// Confidential computing: any error (ERROR_NOT_SUPPORTED on consumer
 	// cards, ERROR_FUNCTION_NOT_FOUND on old drivers) means "not available".
-	cc := false
-	if caps, ret := d.lib.SystemGetConfComputeCapabilities(); ret == nvml.SUCCESS &&
-		caps.GpusCaps == nvml.CC_SYSTEM_GPUS_CC_CAPABLE {
-		cc = true
-	}
-	if st, ret := d.lib.SystemGetConfComputeState(); ret == nvml.SUCCESS &&
-		st.CcFeature == nvml.CC_SYSTEM_FEATURE_ENABLED {
-		cc = true
-	}
-	d.confidCmp = cc
+	d.confidCmp = d.lib.confidentialCompute()
 	d.sysRead = ok
 }
 
 // readDevice reads one device; a field that fails is left zero and noted.
-func (d *Detector) readDevice(index int, h nvml.Device) Device {
+func (d *Detector) readDevice(index int, h device) Device {
 	dev := Device{Index: index, Processes: []Process{}, ConfidentialCompute: d.confidCmp}
-	note := func(field string, ret nvml.Return) {
+	note := func(field string, ret Return) {
 		dev.Errors = append(dev.Errors, field+": "+returnText(ret))
 	}
-	if v, ret := h.GetName(); ret == nvml.SUCCESS {
+	if v, ret := h.name(); ret == retSuccess {
 		dev.Name = v
 	} else {
 		note("name", ret)
 	}
-	if v, ret := h.GetUUID(); ret == nvml.SUCCESS {
+	if v, ret := h.uuid(); ret == retSuccess {
 		dev.UUID = v
 	} else {
 		note("uuid", ret)
 	}
-	if m, ret := h.GetMemoryInfo(); ret == nvml.SUCCESS {
-		dev.MemoryTotal, dev.MemoryUsed, dev.MemoryFree = m.Total, m.Used, m.Free
+	if m, ret := h.memoryInfo(); ret == retSuccess {
+		dev.MemoryTotal, dev.MemoryUsed, dev.MemoryFree = m.total, m.used, m.free
 	} else {
 		note("memory", ret)
 	}
-	if v, ret := h.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
+	if v, ret := h.temperature(); ret == retSuccess {
 		dev.TemperatureC = int(v)
 	} else {
 		note("temperature", ret)
 	}
-	if u, ret := h.GetUtilizationRates(); ret == nvml.SUCCESS {
-		dev.UtilizationGPU, dev.UtilizationMemory = int(u.Gpu), int(u.Memory)
+	if u, ret := h.utilization(); ret == retSuccess {
+		dev.UtilizationGPU, dev.UtilizationMemory = int(u.gpu), int(u.memory)
 	} else {
 		note("utilization", ret)
 	}
-	if v, ret := h.GetPowerUsage(); ret == nvml.SUCCESS {
+	if v, ret := h.powerUsage(); ret == retSuccess {
 		dev.PowerW = float64(v) / 1000
 	} else {
 		note("power", ret)
 	}
-	if v, ret := h.GetEnforcedPowerLimit(); ret == nvml.SUCCESS {
+	if v, ret := h.enforcedPowerLimit(); ret == retSuccess {
 		dev.PowerLimitW = float64(v) / 1000
-	} else if v, ret2 := h.GetPowerManagementLimit(); ret2 == nvml.SUCCESS {
+	} else if v, ret2 := h.powerManagementLimit(); ret2 == retSuccess {
 		dev.PowerLimitW = float64(v) / 1000
 	} else {
 		note("power limit", ret)
@@ -341,28 +338,32 @@ func (d *Detector) readDevice(index int, h nvml.Device) Device {
 
 	// Compute (CUDA, e.g. Ollama) and graphics (games) processes, by pid.
 	seen := map[uint32]int{} // pid → index in dev.Processes
-	add := func(infos []nvml.ProcessInfo) {
+	add := func(infos []procInfo) {
 		for _, p := range infos {
-			mem := p.UsedGpuMemory
+			mem := p.usedMem
 			if mem == ^uint64(0) { // NVML_VALUE_NOT_AVAILABLE (e.g. under WDDM)
 				mem = 0
 			}
-			if i, ok := seen[p.Pid]; ok {
+			if i, ok := seen[p.pid]; ok {
 				if mem > dev.Processes[i].MemoryUsed {
 					dev.Processes[i].MemoryUsed = mem
 				}
 				continue
 			}
-			seen[p.Pid] = len(dev.Processes)
-			dev.Processes = append(dev.Processes, Process{PID: p.Pid, Name: d.procName(p.Pid), MemoryUsed: mem})
+			name := d.procName(p.pid)
+			if name == "" {
+				name = p.name
+			}
+			seen[p.pid] = len(dev.Processes)
+			dev.Processes = append(dev.Processes, Process{PID: p.pid, Name: name, MemoryUsed: mem})
 		}
 	}
-	if ps, ret := h.GetComputeRunningProcesses(); ret == nvml.SUCCESS {
+	if ps, ret := h.computeProcesses(); ret == retSuccess {
 		add(ps)
 	} else {
 		note("compute processes", ret)
 	}
-	if ps, ret := h.GetGraphicsRunningProcesses(); ret == nvml.SUCCESS {
+	if ps, ret := h.graphicsProcesses(); ret == retSuccess {
 		add(ps)
 	} else {
 		note("graphics processes", ret)
@@ -381,70 +382,58 @@ func CUDAVersionString(v int) string {
 // returnText is NVML's message for a return code, written out here so that
 // turning a code into text never calls into the library (the default
 // go-nvml strings are constant names such as "ERROR_NOT_SUPPORTED").
-func returnText(r nvml.Return) string {
+func returnText(r Return) string {
 	switch r {
-	case nvml.SUCCESS:
+	case retSuccess:
 		return "Success"
-	case nvml.ERROR_UNINITIALIZED:
+	case retUninitialized:
 		return "Uninitialized"
-	case nvml.ERROR_INVALID_ARGUMENT:
+	case retInvalidArgument:
 		return "Invalid Argument"
-	case nvml.ERROR_NOT_SUPPORTED:
+	case retNotSupported:
 		return "Not Supported"
-	case nvml.ERROR_NO_PERMISSION:
+	case retNoPermission:
 		return "Insufficient Permissions"
-	case nvml.ERROR_ALREADY_INITIALIZED:
+	case retAlreadyInitialized:
 		return "Already Initialized"
-	case nvml.ERROR_NOT_FOUND:
+	case retNotFound:
 		return "Not Found"
-	case nvml.ERROR_INSUFFICIENT_SIZE:
+	case retInsufficientSize:
 		return "Insufficient Size"
-	case nvml.ERROR_INSUFFICIENT_POWER:
+	case retInsufficientPower:
 		return "Insufficient External Power"
-	case nvml.ERROR_DRIVER_NOT_LOADED:
+	case retDriverNotLoaded:
 		return "Driver Not Loaded"
-	case nvml.ERROR_TIMEOUT:
+	case retTimeout:
 		return "Timeout"
-	case nvml.ERROR_IRQ_ISSUE:
+	case retIRQIssue:
 		return "Interrupt Request Issue"
-	case nvml.ERROR_LIBRARY_NOT_FOUND:
+	case retLibraryNotFound:
 		return "NVML Shared Library Not Found"
-	case nvml.ERROR_FUNCTION_NOT_FOUND:
+	case retFunctionNotFound:
 		return "Function Not Found"
-	case nvml.ERROR_CORRUPTED_INFOROM:
+	case retCorruptedInforom:
 		return "Corrupted infoROM"
-	case nvml.ERROR_GPU_IS_LOST:
+	case retGPUIsLost:
 		return "GPU is lost"
-	case nvml.ERROR_RESET_REQUIRED:
+	case retResetRequired:
 		return "GPU requires reset"
-	case nvml.ERROR_OPERATING_SYSTEM:
+	case retOperatingSystem:
 		return "The operating system has blocked the request"
-	case nvml.ERROR_LIB_RM_VERSION_MISMATCH:
+	case retLibRMVersionMismatch:
 		return "Driver/library version mismatch"
-	case nvml.ERROR_IN_USE:
+	case retInUse:
 		return "In use by another client"
-	case nvml.ERROR_MEMORY:
+	case retMemory:
 		return "Insufficient Memory"
-	case nvml.ERROR_NO_DATA:
+	case retNoData:
 		return "No data"
-	case nvml.ERROR_INSUFFICIENT_RESOURCES:
+	case retInsufficientResources:
 		return "Insufficient Resources"
-	case nvml.ERROR_NOT_READY:
+	case retNotReady:
 		return "Not Ready"
-	case nvml.ERROR_UNKNOWN:
+	case retUnknown:
 		return "Unknown Error"
 	}
 	return "NVML error " + strconv.Itoa(int(r))
-}
-
-// procComm is the default process-name lookup: /proc/<pid>/comm on Linux.
-func procComm(pid uint32) string {
-	if runtime.GOOS != "linux" {
-		return ""
-	}
-	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/comm")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }

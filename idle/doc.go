@@ -5,9 +5,10 @@
 //   - Sources of signals: InputIdler (time since the last keyboard/mouse
 //     input) and FullScreener (is the active window full screen). On Linux,
 //     X11 implements both over the X server's MIT-SCREEN-SAVER extension and
-//     EWMH properties, in pure Go (github.com/jezek/xgb). Other platforms get
-//     a stub that returns ErrUnsupported; a Windows implementation
-//     (GetLastInputInfo) only has to satisfy InputIdler.
+//     EWMH properties, in pure Go (github.com/jezek/xgb). On Windows,
+//     LastInput implements both with GetLastInputInfo/GetTickCount and
+//     SHQueryUserNotificationState (no cgo). NewSystemIdle picks the one for
+//     this OS; elsewhere it returns ErrUnsupported.
 //   - Policy: a pure state machine without goroutines or clocks of its own.
 //     Update(now, Signals) returns a Decision: serve or not, and every reason
 //     in force why not, in words for the owner.

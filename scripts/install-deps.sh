@@ -10,6 +10,8 @@ pkgs=(
   nlohmann-json3-dev libstb-dev
   # real-window tests and screenshots
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11
+  # a StatusNotifierWatcher (status-notifier-watcher) for the DBus tray test
+  haskell-status-notifier-item-utils
 )
 # Node.js runs the real TON wallet contract (@ton/sandbox) in the payout tests.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -112,7 +112,8 @@ func (c *Core) control(ctx context.Context) {
 	var (
 		enabled bool
 		serving bool
-		served  bool // served since the last Start: a later stop is a pause, not a wait
+		served  bool            // served since the last Start: a later stop is a pause, not a wait
+		policy  = c.savedIdle() // the owner's saved idle policy (read before the watcher that uses it)
 		watcher = c.newWatcher()
 		loaded  string    // the model loaded by the last resume
 		retryAt time.Time // after a failed resume, when to try again
@@ -132,6 +133,7 @@ func (c *Core) control(ctx context.Context) {
 		case cmd := <-c.commands:
 			done = cmd.done
 			if cmd.enable && !enabled {
+				policy = c.savedIdle()
 				watcher = c.newWatcher() // a fresh start waits only for IdleAfter
 				served, retryAt = false, time.Time{}
 				c.setStatus(StateWaiting, "", nil)
@@ -139,6 +141,11 @@ func (c *Core) control(ctx context.Context) {
 			enabled = cmd.enable
 			watcher.SetOverride(cmd.override)
 		case <-tick.C:
+		}
+		if p := c.savedIdle(); p != policy { // the owner changed the idle settings
+			o := watcher.Override()
+			watcher, policy = c.newWatcher(), p
+			watcher.SetOverride(o) // Start/Stop still wins
 		}
 		if !enabled {
 			if serving {
@@ -224,7 +231,7 @@ func (c *Core) newWatcher() *idle.Watcher {
 		input = alwaysIdle{}
 	}
 	return &idle.Watcher{
-		Policy:     idle.NewPolicy(c.cfg.Idle),
+		Policy:     idle.NewPolicy(c.IdleConfig()),
 		Input:      input,
 		FullScreen: c.cfg.FullScreen,
 		GPU:        c.currentGPU,

@@ -1,6 +1,5 @@
-// Package gputest provides fake NVML libraries (go-nvml's mock) that behave
-// like real cards, for tests and demos of packages above gpu/ on machines
-// without an NVIDIA driver.
+//go:build linux && cgo
+
 package gputest
 
 import (

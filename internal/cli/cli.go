@@ -12,14 +12,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/app"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/autostart"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/logging"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/paths"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/single"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -54,7 +58,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep all data, settings and logs under this dir (env "+paths.EnvDataDir+")")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default: the one saved in Settings, else info)")
 	fs.StringVar(&c.ollamaAddr, "ollama", "", "use the Ollama at this address if it answers (default $OLLAMA_HOST or 127.0.0.1:11434)")
 	fs.BoolVar(&c.noAttach, "no-attach", false, "never use a running Ollama: always start a managed one")
 	fs.StringVar(&c.model, "model", "", "model to serve (default: the built-in tiny model, or the first local one)")
@@ -81,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	headless := fs.Bool("headless", false, "run without a window or tray (rigs and servers); Ctrl-C stops")
 	noStart := fs.Bool("no-start", false, "headless: do not start sharing by itself")
 	startGUI := fs.Bool("start", false, "window mode: start sharing at launch (it serves once you are away)")
+	autostartFlag := fs.String("autostart", "", "on or off: start Cocoon Desktop (with --start) when you log in, then exit; off by default")
 	c.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Cocoon Desktop %s: rent your idle NVIDIA GPU to an AI-inference network.\n\n", Version)
@@ -88,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "  cocoon-desktop --headless [flags] the same core without a display\n")
 		fmt.Fprintf(stderr, "  cocoon-desktop doctor [--json]    check GPU, Ollama and models\n")
 		fmt.Fprintf(stderr, "  cocoon-desktop earnings [--json]  balance and history (export FILE, verify)\n")
+		fmt.Fprintf(stderr, "  cocoon-desktop --autostart on|off start at login (or not), then exit\n")
 		fmt.Fprintf(stderr, "  cocoon-desktop version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
@@ -112,10 +118,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return ExitUsage
 		}
 	}
+	if *autostartFlag != "" {
+		return autostartCmd(*autostartFlag, stdout, stderr)
+	}
 	if !*headless && !hasDisplay() {
 		fmt.Fprintln(stderr, "No display found ($DISPLAY and $WAYLAND_DISPLAY are empty): running headless.")
 		*headless = true
 	}
+	// One instance per data dir: a second launch shows the first one's window.
+	activate := make(chan struct{}, 1)
+	release, running, err := acquireInstance(c.dataDir, func() {
+		select {
+		case activate <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "cocoon-desktop: warning: cannot check for another running instance:", err)
+	}
+	if running {
+		if *headless {
+			fmt.Fprintln(stdout, "Cocoon Desktop is already running with this data dir.")
+		} else {
+			fmt.Fprintln(stdout, "Cocoon Desktop is already running; showing its window")
+		}
+		return ExitOK
+	}
+	defer release()
 	env, err := setup(c, *headless, true, !*headless)
 	if err != nil {
 		fmt.Fprintln(stderr, "cocoon-desktop:", err)
@@ -127,7 +156,59 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *headless {
 		return runHeadless(ctx, env, !*noStart, stdout)
 	}
-	return runGUI(ctx, env, *startGUI)
+	return runGUI(ctx, env, *startGUI, activate)
+}
+
+// acquireInstance makes this process the data dir's single instance.
+// running is true when another one already runs (it was asked to show its
+// window); err is set when the check itself failed (then run anyway).
+func acquireInstance(dataDir string, onActivate func()) (release func(), running bool, err error) {
+	release = func() {}
+	dirs, err := paths.Resolve(dataDir)
+	if err == nil {
+		err = dirs.Create()
+	}
+	if err != nil {
+		return release, false, err
+	}
+	rel, err := single.Acquire(dirs.Data, onActivate)
+	switch {
+	case errors.Is(err, single.ErrAlreadyRunning):
+		return release, true, nil
+	case err != nil:
+		return release, false, err
+	}
+	return rel, false, nil
+}
+
+// autostartCmd turns start-at-login on or off (--autostart on|off).
+func autostartCmd(v string, stdout, stderr io.Writer) int {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		exe, err := os.Executable()
+		if err == nil {
+			exe, err = filepath.EvalSymlinks(exe)
+		}
+		if err == nil {
+			err = autostart.Enable(exe)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "cocoon-desktop: start at login:", err)
+			return ExitFailure
+		}
+		fmt.Fprintln(stdout, "Cocoon Desktop will start when you log in (it shares your GPU once you are away).")
+		return ExitOK
+	case "off", "false", "no", "0":
+		if err := autostart.Disable(); err != nil {
+			fmt.Fprintln(stderr, "cocoon-desktop: start at login:", err)
+			return ExitFailure
+		}
+		fmt.Fprintln(stdout, "Cocoon Desktop will no longer start when you log in.")
+		return ExitOK
+	default:
+		fmt.Fprintf(stderr, "--autostart takes on or off, not %q\n", v)
+		return ExitUsage
+	}
 }
 
 func hasDisplay() bool {
@@ -147,11 +228,17 @@ type environment struct {
 }
 
 func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, error) {
-	level, err := logging.ParseLevel(c.logLevel)
+	dirs, err := paths.Resolve(c.dataDir)
 	if err != nil {
 		return nil, err
 	}
-	dirs, err := paths.Resolve(c.dataDir)
+	if c.logLevel == "" { // the flag wins; else the level saved in Settings
+		c.logLevel = "info"
+		if st, err := worker.LoadSettings(dirs.Data); err == nil && st.LogLevel != "" {
+			c.logLevel = st.LogLevel
+		}
+	}
+	level, err := logging.ParseLevel(c.logLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +329,7 @@ func runCore(ctx context.Context, env *environment) func() error {
 	}
 }
 
-func runGUI(ctx context.Context, env *environment, start bool) int {
+func runGUI(ctx context.Context, env *environment, start bool, activate <-chan struct{}) int {
 	ctx, cancel := context.WithCancel(ctx)
 	wait := runCore(ctx, env)
 	if start {
@@ -252,7 +339,7 @@ func runGUI(ctx context.Context, env *environment, start bool) int {
 	if !tray {
 		env.log.Warn("no system tray: running with the window only", "reason", why)
 	}
-	err := app.Run(ctx, env.core, app.Options{Tray: tray, Logger: env.log})
+	err := app.Run(ctx, env.core, app.Options{Tray: tray, Logger: env.log, Activate: activate})
 	cancel()
 	if werr := wait(); werr != nil {
 		env.log.Error("core stopped with an error", "err", werr)

@@ -1,0 +1,383 @@
+//go:build linux
+
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
+)
+
+// envTrayHelper makes the test binary run the real app (see TestMain).
+const envTrayHelper = "COCOON_TRAY_HELPER"
+
+// TestMain lets TestTrayOverDBus run this test binary as the real app: with
+// envTrayHelper=1 it runs trayHelper on the main goroutine (GLFW wants the
+// main thread, which Fyne's driver locks to it) instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(envTrayHelper) == "1" {
+		os.Exit(trayHelper())
+	}
+	os.Exit(m.Run())
+}
+
+// trayHelper runs the real Fyne app with a tray against a fake core,
+// printing "starts=N stops=N" whenever the core's counts change, until the
+// tray's Quit ends it.
+func trayHelper() int {
+	core := newFakeCore(noDriverStatus())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	go func() {
+		last := ""
+		for ctx.Err() == nil {
+			starts, stops, _, _ := core.counts()
+			if s := fmt.Sprintf("starts=%d stops=%d", starts, stops); s != last {
+				fmt.Println(s)
+				last = s
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	if ok, why := TrayAvailable(); !ok {
+		fmt.Fprintln(os.Stderr, "helper: tray unavailable:", why)
+		return 1
+	}
+	if err := Run(ctx, core, Options{Tray: true, StartHidden: true, NoNotifications: true}); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "helper: timed out")
+		return 1
+	}
+	fmt.Println("quit")
+	return 0
+}
+
+// startSessionBus starts a private dbus-daemon and returns its address.
+func startSessionBus(t *testing.T) string {
+	t.Helper()
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Skip("dbus-daemon not installed (scripts/install-deps.sh installs dbus)")
+	}
+	sock := filepath.Join(t.TempDir(), "bus")
+	cmd := exec.Command(daemon, "--session", "--nofork", "--print-address", "--address=unix:path="+sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading bus address: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// dbusMenuItem is one item of a com.canonical.dbusmenu layout.
+type dbusMenuItem struct {
+	ID      int32
+	Label   string
+	Enabled bool
+	Visible bool
+}
+
+// parseLayout flattens a GetLayout reply's (ia{sv}av) tree.
+func parseLayout(id int32, props map[string]dbus.Variant, children []dbus.Variant, out *[]dbusMenuItem) {
+	it := dbusMenuItem{ID: id, Enabled: true, Visible: true}
+	if v, ok := props["label"]; ok {
+		it.Label, _ = v.Value().(string)
+	}
+	if v, ok := props["enabled"]; ok {
+		it.Enabled, _ = v.Value().(bool)
+	}
+	if v, ok := props["visible"]; ok {
+		it.Visible, _ = v.Value().(bool)
+	}
+	if v, ok := props["type"]; ok && v.Value() == "separator" {
+		it.Label = "---"
+	}
+	if id != 0 {
+		*out = append(*out, it)
+	}
+	for _, c := range children {
+		fields, ok := c.Value().([]any)
+		if !ok || len(fields) != 3 {
+			continue
+		}
+		cid, _ := fields[0].(int32)
+		cprops, _ := fields[1].(map[string]dbus.Variant)
+		cchildren, _ := fields[2].([]dbus.Variant)
+		parseLayout(cid, cprops, cchildren, out)
+	}
+}
+
+type trayClient struct {
+	conn     *dbus.Conn
+	menu     dbus.BusObject
+	service  string
+	menuPath dbus.ObjectPath
+}
+
+// findTray waits for a StatusNotifierItem to register with the watcher and
+// returns a client for its dbusmenu.
+func findTray(t *testing.T, conn *dbus.Conn) *trayClient {
+	t.Helper()
+	watcher := conn.Object("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := watcher.GetProperty("org.kde.StatusNotifierWatcher.RegisteredStatusNotifierItems")
+		if err == nil {
+			if items, _ := v.Value().([]string); len(items) > 0 {
+				t.Logf("registered items: %q", items)
+				service, path := items[0], "/StatusNotifierItem"
+				if i := strings.IndexByte(service, '/'); i >= 0 {
+					service, path = service[:i], service[i:]
+				}
+				item := conn.Object(service, dbus.ObjectPath(path))
+				mv, err := item.GetProperty("org.kde.StatusNotifierItem.Menu")
+				if err != nil {
+					t.Fatalf("item %s%s: Menu property: %v", service, path, err)
+				}
+				mp, _ := mv.Value().(dbus.ObjectPath)
+				if mp == "" {
+					t.Fatalf("item %s%s: no menu path (%v)", service, path, mv)
+				}
+				return &trayClient{conn: conn, menu: conn.Object(service, mp), service: service, menuPath: mp}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no StatusNotifierItem registered within 30 s (last error: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *trayClient) items(t *testing.T) []dbusMenuItem {
+	t.Helper()
+	var rev uint32
+	var layout struct {
+		ID       int32
+		Props    map[string]dbus.Variant
+		Children []dbus.Variant
+	}
+	call := c.menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{})
+	if call.Err != nil {
+		t.Fatalf("GetLayout: %v", call.Err)
+	}
+	if err := call.Store(&rev, &layout); err != nil {
+		t.Fatalf("GetLayout reply: %v", err)
+	}
+	var out []dbusMenuItem
+	parseLayout(layout.ID, layout.Props, layout.Children, &out)
+	return out
+}
+
+func labels(items []dbusMenuItem) string {
+	var s []string
+	for _, it := range items {
+		if it.Visible && it.Label != "---" {
+			s = append(s, it.Label)
+		}
+	}
+	return strings.Join(s, "|")
+}
+
+// waitItem polls the menu until an item labelled label appears.
+func (c *trayClient) waitItem(t *testing.T, label string) dbusMenuItem {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last []dbusMenuItem
+	for time.Now().Before(deadline) {
+		last = c.items(t)
+		for _, it := range last {
+			if it.Label == label && it.Visible {
+				return it
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no menu item %q; menu: %s", label, labels(last))
+	return dbusMenuItem{}
+}
+
+// waitMenu polls until the menu reads want (Fyne rebuilds the native menu
+// item by item, so a reader can see it half built).
+func (c *trayClient) waitMenu(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	got := ""
+	for time.Now().Before(deadline) {
+		if got = labels(c.items(t)); got == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("menu = %s\nwant   %s", got, want)
+}
+
+func (c *trayClient) click(t *testing.T, it dbusMenuItem) {
+	t.Helper()
+	err := c.menu.Call("com.canonical.dbusmenu.Event", 0, it.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err
+	if err != nil {
+		t.Fatalf("click %q: %v", it.Label, err)
+	}
+}
+
+// TestTrayOverDBus drives the real tray the way a desktop's tray host does:
+// a private session bus with a real StatusNotifierWatcher, the real Fyne app
+// (under Xvfb, in a subprocess) registering its StatusNotifierItem, and the
+// menu read and clicked through com.canonical.dbusmenu.
+func TestTrayOverDBus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Xvfb, dbus-daemon and the real app")
+	}
+	snw, err := exec.LookPath("status-notifier-watcher")
+	if err != nil {
+		t.Skip("status-notifier-watcher not installed (Debian package haskell-status-notifier-item-utils; scripts/install-deps.sh installs it)")
+	}
+	addr := startSessionBus(t)
+	display := testx.StartXvfb(t)
+
+	watcher := exec.Command(snw)
+	watcher.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr)
+	var watcherLog strings.Builder
+	watcher.Stdout, watcher.Stderr = &watcherLog, &watcherLog
+	if err := watcher.Start(); err != nil {
+		t.Fatalf("status-notifier-watcher: %v", err)
+	}
+	t.Cleanup(func() { _ = watcher.Process.Kill(); _ = watcher.Wait() })
+
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, why := TrayAvailable()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TrayAvailable false with status-notifier-watcher running: %s\nwatcher log: %s", why, watcherLog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	home := t.TempDir()
+	helper := exec.Command(os.Args[0])
+	helper.Env = append(os.Environ(), envTrayHelper+"=1", "DISPLAY="+display, "WAYLAND_DISPLAY=",
+		"DBUS_SESSION_BUS_ADDRESS="+addr, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"), "LANG=C.UTF-8")
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	helper.Stderr = &stderr
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	var mu sync.Mutex
+	var lines []string
+	gotLine := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+			select {
+			case gotLine <- sc.Text():
+			default:
+			}
+		}
+		exited <- helper.Wait()
+	}()
+	helperDone := false
+	t.Cleanup(func() {
+		if !helperDone {
+			_ = helper.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("helper stdout:\n%s\nhelper stderr:\n%s", strings.Join(lines, "\n"), stderr.String())
+			mu.Unlock()
+		}
+	})
+	waitLine := func(want string) {
+		t.Helper()
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case l := <-gotLine:
+				if strings.TrimSpace(l) == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("helper never printed %q", want)
+			}
+		}
+	}
+
+	waitLine("starts=0 stops=0")
+	tray := findTray(t, conn)
+	t.Logf("tray item %s, menu %s", tray.service, tray.menuPath)
+	start := tray.waitItem(t, "Start sharing")
+	tray.waitMenu(t, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit")
+	for _, it := range tray.items(t) {
+		if strings.HasPrefix(it.Label, "Cocoon:") && it.Enabled {
+			t.Errorf("state line %q is enabled", it.Label)
+		}
+	}
+
+	tray.click(t, start)
+	waitLine("starts=1 stops=0")
+	tray.waitMenu(t, "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit")
+	stop := tray.waitItem(t, "Stop sharing")
+	if _, err := conn.Object(tray.service, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.Status"); err != nil {
+		t.Errorf("item Status property: %v", err)
+	}
+
+	tray.click(t, stop)
+	waitLine("starts=1 stops=1")
+	tray.waitMenu(t, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit")
+
+	// Quit from the tray ends the app cleanly (no panic: the bus is there).
+	tray.click(t, tray.waitItem(t, "Quit"))
+	select {
+	case err := <-exited:
+		helperDone = true
+		if err != nil {
+			t.Fatalf("helper exited with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app did not quit from the tray's Quit")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(lines, "\n"), "quit") {
+		t.Errorf("Run did not return normally; stdout:\n%s", strings.Join(lines, "\n"))
+	}
+}

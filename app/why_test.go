@@ -1,0 +1,331 @@
+package app
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// servingStatus: an RTX 4090 serving on the local network, connected.
+func servingStatus() worker.Status {
+	st := gpuOKStatus()
+	st.State = worker.StateServing
+	st.GPU.Devices[0].Processes = nil
+	st.Network = worker.NetworkStatus{Local: true, URL: "ws://127.0.0.1:8443/v1/worker", Connected: true, WorkerID: "w-1"}
+	return st
+}
+
+func remote(st worker.Status) worker.Status {
+	st.Network.Local = false
+	st.Network.URL = "wss://proxy.example.org/v1/worker"
+	return st
+}
+
+func TestWhyNotEarning(t *testing.T) {
+	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	paused := func(st worker.Status, rs ...idle.Reason) worker.Status {
+		st.State = worker.StatePaused
+		st.Reasons = rs
+		return st
+	}
+	tests := []struct {
+		name  string
+		facts whyFacts
+		codes []string // every reason, in order
+		// checks on the first reason
+		title   string // part of its title
+		fix     string // part of its fix
+		actions []whyAction
+	}{
+		{name: "serving, connected, no jobs yet",
+			facts: whyFacts{Status: servingStatus(), JobsAtServe: 0},
+			codes: []string{whyServing, whyNoDemand, whyTestTON}, title: "Serving: jobs are welcome"},
+		{name: "serving, jobs unchanged since serving began",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Jobs.Completed = 5; return s }(), JobsAtServe: 5},
+			codes: []string{whyServing, whyNoDemand, whyTestTON}},
+		{name: "serving, jobs arriving",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Jobs.Completed = 7; return s }(), JobsAtServe: 5},
+			codes: []string{whyServing, whyTestTON}},
+		{name: "serving, a job running",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Jobs.Running = 1; return s }(), JobsAtServe: 0},
+			codes: []string{whyServing, whyTestTON}},
+		{name: "serving on a real network with a payout address",
+			facts: whyFacts{Status: func() worker.Status { s := remote(servingStatus()); s.Jobs.Completed = 3; return s }(), JobsAtServe: 1, PayoutAddress: "UQ…"},
+			codes: []string{whyServing}},
+		{name: "stopped by you",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.State = worker.StateStopped; return s }()},
+			codes: []string{whyStopped, whyTestTON}, title: "Sharing is off", actions: []whyAction{actStart}},
+		{name: "tray stop",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeManualStop, Text: "You stopped serving from the tray"})},
+			codes: []string{idle.CodeManualStop, whyTestTON}, title: "Stopped by you", actions: []whyAction{actStart}},
+		{name: "paused for an hour",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodePausedUntil, Text: "You paused serving until Wed 13:00", Until: now.Add(time.Hour)})},
+			codes: []string{idle.CodePausedUntil, whyTestTON}, title: "resumes in 1 h", actions: []whyAction{actStartNow}},
+		{name: "waiting for idle, time left",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State = worker.StateWaiting
+				s.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the keyboard or mouse 5 s ago; serving starts after 30 s without input", Until: now.Add(25 * time.Second)}}
+				return s
+			}()},
+			codes: []string{idle.CodeOwnerActive, whyTestTON}, title: "Waiting for you to step away · 25 s left",
+			fix: "Start now", actions: []whyAction{actStartNow, actSettings}},
+		{name: "a game on the GPU is named",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "Cyberpunk2077.exe (6.0 GB) is using the GPU"})},
+			codes: []string{idle.CodeGPUInUse, whyTestTON}, title: "Cyberpunk2077.exe is using the GPU",
+			fix: "Pause while other apps use the GPU", actions: []whyAction{actSettings}},
+		{name: "several programs on the GPU",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "blender (3.0 GB), obs (512 MB) and 2 more are using the GPU"})},
+			codes: []string{idle.CodeGPUInUse, whyTestTON}, title: "blender, obs and 2 more are using the GPU"},
+		{name: "every limit at once, in the policy's order",
+			facts: whyFacts{Status: paused(servingStatus(),
+				idle.Reason{Code: idle.CodeFullScreen, Text: `"Movie" is full screen`},
+				idle.Reason{Code: idle.CodeSchedule, Text: "Outside your serving hours (mon 22:00-08:00)", Until: now.Add(10 * time.Hour)},
+				idle.Reason{Code: idle.CodeTooHot, Text: "GPU 0 is at 91 °C, above your 85 °C limit"},
+				idle.Reason{Code: idle.CodePowerCap, Text: "GPU 0 draws 400 W, above your 300 W limit"},
+				idle.Reason{Code: idle.CodeVRAMLow, Text: "Video memory is short: only 512 MB free on GPU 0 (you keep 2.0 GB for yourself)"})},
+			codes: []string{idle.CodeFullScreen, idle.CodeSchedule, idle.CodeTooHot, idle.CodePowerCap, idle.CodeVRAMLow, whyTestTON},
+			title: "A full-screen window is open", actions: []whyAction{actSettings}},
+		{name: "outside the schedule",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeSchedule, Text: "Outside your serving hours", Until: now.Add(90 * time.Minute)})},
+			codes: []string{idle.CodeSchedule, whyTestTON}, title: "next window in 1 h 30 min", actions: []whyAction{actStartNow, actSettings}},
+		{name: "cannot see the owner",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeIdleUnknown, Text: "Can't tell whether you are at the computer (no X11)"})},
+			codes: []string{idle.CodeIdleUnknown, whyTestTON}, actions: []whyAction{actStartNow}},
+		{name: "the game closed; waiting to be sure",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "Cleared 5 s ago (x is using the GPU); waiting 25 s more", Until: now.Add(25 * time.Second)})},
+			codes: []string{whyResuming, whyTestTON}, title: "Resuming soon · in 25 s", fix: "Nothing to do"},
+		{name: "no NVIDIA GPU on the local network is fine",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.GPU = noDriverStatus().GPU; return s }(), JobsAtServe: -1},
+			codes: []string{whyNoGPU, whyServing, whyNoDemand, whyTestTON}, title: "No NVIDIA GPU", fix: "fine for the local test network"},
+		{name: "no NVIDIA GPU on a real network",
+			facts: whyFacts{Status: func() worker.Status {
+				s := remote(servingStatus())
+				s.State = worker.StateStopped
+				s.GPU = gpu.Snapshot{State: gpu.StateNoDevice}
+				return s
+			}(), PayoutAddress: "UQ…"},
+			codes: []string{whyStopped, whyNoGPU}},
+		{name: "Ollama down; the error state is not repeated",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State = worker.StateError
+				s.Error = "Ollama: connection refused"
+				s.Ollama = modelrt.Status{Error: "connection refused"}
+				return s
+			}()},
+			codes: []string{whyOllama, whyTestTON}, title: "Ollama", actions: nil},
+		{name: "Ollama starting",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State = worker.StateStopped
+				s.Ollama = modelrt.Status{}
+				return s
+			}()},
+			codes: []string{whyStopped, whyOllamaStart, whyTestTON}},
+		{name: "no model downloaded",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State, s.Error, s.Models, s.Model = worker.StateError, "no model downloaded: download one first", nil, ""
+				return s
+			}()},
+			codes: []string{whyNoModel, whyTestTON}, title: "No model downloaded", actions: []whyAction{actModels}},
+		{name: "the served model is missing",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State = worker.StateStopped
+				s.Model = "qwen3:8b"
+				return s
+			}()},
+			codes: []string{whyStopped, whyModelMissing, whyTestTON}},
+		{name: "no model chosen",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.State = worker.StateStopped; s.Model = ""; return s }()},
+			codes: []string{whyStopped, whyModelMissing, whyTestTON}},
+		{name: "proxy key mismatch",
+			facts: whyFacts{Status: func() worker.Status {
+				s := remote(servingStatus())
+				s.Network.Connected, s.Network.Error = false, "auth failed: proxy key mismatch"
+				return s
+			}(), PayoutAddress: "UQ…"},
+			codes: []string{whyDisconnected}, title: "Not connected", fix: "Check the proxy key"},
+		{name: "network unreachable",
+			facts: whyFacts{Status: func() worker.Status {
+				s := remote(servingStatus())
+				s.Network.Connected, s.Network.Error = false, "dial tcp: connection refused"
+				return s
+			}(), PayoutAddress: "UQ…"},
+			codes: []string{whyDisconnected}, fix: "reconnects by itself"},
+		{name: "connecting",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Network.Connected = false; return s }()},
+			codes: []string{whyConnecting, whyTestTON}},
+		{name: "no network at all",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Network = worker.NetworkStatus{}; return s }()},
+			codes: []string{whyNoNetwork}},
+		{name: "no payout address on a real network",
+			facts: whyFacts{Status: func() worker.Status { s := remote(servingStatus()); s.Jobs.Completed = 2; return s }(), JobsAtServe: 0},
+			codes: []string{whyServing, whyNoPayout}, actions: nil},
+		{name: "an error of its own",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State, s.Error = worker.StateError, "could not load llama3.2:1b: out of memory"
+				return s
+			}()},
+			codes: []string{whyError, whyTestTON}, title: "error", fix: "retries"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.facts.Now = now
+			got := explainWhy(tc.facts)
+			var codes []string
+			for _, w := range got {
+				codes = append(codes, w.Code)
+				if w.Title == "" || (w.Level != whyGood && w.Detail == "") {
+					t.Errorf("%s: empty title or detail: %+v", w.Code, w)
+				}
+				if w.Level >= whyBlocked && w.Fix == "" {
+					t.Errorf("%s: says nothing the owner can do: %+v", w.Code, w)
+				}
+			}
+			if !slices.Equal(codes, tc.codes) {
+				t.Fatalf("codes = %v, want %v\n%+v", codes, tc.codes, got)
+			}
+			first := got[0]
+			if !strings.Contains(first.Title, tc.title) {
+				t.Errorf("title %q does not contain %q", first.Title, tc.title)
+			}
+			if !strings.Contains(first.Fix, tc.fix) {
+				t.Errorf("fix %q does not contain %q", first.Fix, tc.fix)
+			}
+			if tc.actions != nil && !slices.Equal(first.Actions, tc.actions) {
+				t.Errorf("actions = %v, want %v", first.Actions, tc.actions)
+			}
+		})
+	}
+}
+
+// whyNotEarning uses the clock for the time left.
+func TestWhyNotEarningUsesTheClock(t *testing.T) {
+	st := servingStatus()
+	st.State = worker.StateWaiting
+	st.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "…", Until: time.Now().Add(2*time.Minute + 10*time.Second)}}
+	got := whyNotEarning(st)
+	if len(got) == 0 || got[0].Title != "Waiting for you to step away · 3 min left" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func whyCodes(v *mainView) []string {
+	var out []string
+	for _, it := range v.why.items {
+		out = append(out, it.Code)
+	}
+	return out
+}
+
+func whyRowFor(v *mainView, code string) *whyRow {
+	for i, it := range v.why.items {
+		if it.Code == code {
+			return v.why.rows[i]
+		}
+	}
+	return nil
+}
+
+// A reason appears as soon as the core publishes the change, and clears the same way.
+func TestWhyTabFollowsStatusEvents(t *testing.T) {
+	f := newFakeCore(servingStatus())
+	v, _, q := newTestView(t, f)
+	startWatch(t, v, f, q)
+	if got := whyCodes(v); !slices.Equal(got, []string{whyServing, whyNoDemand, whyTestTON}) {
+		t.Fatalf("serving: %v", got)
+	}
+	if !strings.HasPrefix(v.why.head.Text, "You are sharing your GPU") {
+		t.Errorf("head = %q", v.why.head.Text)
+	}
+
+	f.set(func(s *worker.Status) {
+		s.State = worker.StatePaused
+		s.Reasons = []idle.Reason{{Code: idle.CodeGPUInUse, Text: "Cyberpunk2077.exe (6.0 GB) is using the GPU"}}
+	})
+	at := time.Now()
+	f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
+	q.runUntil(t, "the game's reason", func() bool { return whyRowFor(v, idle.CodeGPUInUse) != nil })
+	if d := time.Since(at); d > time.Second {
+		t.Errorf("the reason took %v to appear, want < 1 s", d)
+	}
+	r := whyRowFor(v, idle.CodeGPUInUse)
+	if r.title.Text != "Cyberpunk2077.exe is using the GPU" || r.button(actSettings) == nil || !r.obj.Visible() {
+		t.Errorf("row: title %q, settings button %v", r.title.Text, r.button(actSettings))
+	}
+	if v.why.list.Objects[0] != r.obj {
+		t.Error("the row is not shown first")
+	}
+	if !strings.HasPrefix(v.why.head.Text, "Not earning right now: 1 thing") {
+		t.Errorf("head = %q", v.why.head.Text)
+	}
+
+	// Its button opens Settings.
+	test.Tap(r.button(actSettings))
+	if v.tabs.Selected() != v.settingsTab {
+		t.Errorf("Open settings selected %q", v.tabs.Selected().Text)
+	}
+
+	f.set(func(s *worker.Status) { s.State, s.Reasons = worker.StateServing, nil })
+	f.publish(worker.Event{Type: worker.EventState, Data: worker.StateServing})
+	q.runUntil(t, "the reason to clear", func() bool { return whyRowFor(v, idle.CodeGPUInUse) == nil })
+	if got := len(v.why.list.Objects); got != 3 {
+		t.Errorf("%d rows shown after clearing, want 3", got)
+	}
+}
+
+// The buttons drive the core: Start sharing, Start now, Download a model.
+func TestWhyButtonsCallTheCore(t *testing.T) {
+	st := servingStatus()
+	st.State = worker.StateStopped
+	f := newFakeCore(st)
+	v, _, q := newTestView(t, f)
+	r := whyRowFor(v, whyStopped)
+	if r == nil || r.button(actStart) == nil {
+		t.Fatalf("no Start sharing button: %v", whyCodes(v))
+	}
+	test.Tap(r.button(actStart))
+	q.runUntil(t, "Start", func() bool { s, _, _, _ := f.counts(); return s == 1 && v.status.State == worker.StateServing })
+
+	f.set(func(s *worker.Status) {
+		s.State = worker.StateWaiting
+		s.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the keyboard 3 s ago", Until: time.Now().Add(time.Minute)}}
+	})
+	v.refresh(f.Status())
+	test.Tap(whyRowFor(v, idle.CodeOwnerActive).button(actStartNow))
+	q.runUntil(t, "StartNow", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.startNows == 1 })
+
+	f.set(func(s *worker.Status) { s.State, s.Reasons, s.Models, s.Model = worker.StateStopped, nil, nil, "" })
+	v.refresh(f.Status())
+	v.tabs.Select(v.whyTab)
+	test.Tap(whyRowFor(v, whyNoModel).button(actModels))
+	if v.tabs.SelectedIndex() != 0 {
+		t.Errorf("Download a model selected tab %d, want the Dashboard", v.tabs.SelectedIndex())
+	}
+}
+
+func TestGPUUserTitle(t *testing.T) {
+	for in, want := range map[string]string{
+		"Cyberpunk2077.exe (6.0 GB) is using the GPU":                        "Cyberpunk2077.exe is using the GPU",
+		"Program 4242 is using the GPU":                                      "Program 4242 is using the GPU",
+		"a (1.0 GB), b (2.0 GB) and c are using the GPU":                     "a, b and c are using the GPU",
+		"Cleared 5 s ago (x is using the GPU); waiting 25 s more to be sure": "Another program is using the GPU",
+		"something else": "Another program is using the GPU",
+	} {
+		if got := gpuUserTitle(in); got != want {
+			t.Errorf("gpuUserTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,597 @@
+package app
+
+import (
+	"fmt"
+	"image/color"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
+)
+
+// The "Why am I not earning?" tab: every reason in force now, in plain
+// words, each with what the owner can do about it. It re-renders on every
+// status event the core publishes (no polling), so a reason appears or
+// clears as soon as the core's state changes.
+
+// whyLevel is how a reason reads: good news, a wait that ends by itself,
+// something the owner may change, or a problem.
+type whyLevel int
+
+const (
+	whyGood    whyLevel = iota // serving
+	whyInfo                    // a fact, or a wait that ends by itself
+	whyBlocked                 // not serving until the owner (or the world) changes something
+	whyProblem                 // something is broken
+)
+
+// whyAction is what a reason's button does.
+type whyAction int
+
+const (
+	actNone     whyAction = iota
+	actStart              // Core.Start: start sharing (serves once the owner is away)
+	actStartNow           // Core.StartNow: serve now, without waiting for idle
+	actModels             // the Dashboard's models: download or choose one
+	actSettings           // the Settings tab
+)
+
+// actionLabel is the button text of an action.
+func actionLabel(a whyAction) string {
+	switch a {
+	case actStart:
+		return "Start sharing"
+	case actStartNow:
+		return "Start now"
+	case actModels:
+		return "Download a model"
+	case actSettings:
+		return "Open settings"
+	}
+	return ""
+}
+
+// why is one reason in force, with what the owner can do.
+type why struct {
+	Code    string // stable: an idle reason code or one of the why* codes below
+	Level   whyLevel
+	Title   string // a few words
+	Detail  string // the facts
+	Fix     string // what the owner can do, in words
+	Actions []whyAction
+}
+
+// Codes of the reasons that do not come from the idle policy.
+const (
+	whyStopped      = "stopped"
+	whyError        = "error"
+	whyNoGPU        = "no_gpu"
+	whyOllama       = "ollama"
+	whyOllamaStart  = "ollama_starting"
+	whyNoModel      = "no_model"
+	whyModelMissing = "model_missing"
+	whyNoNetwork    = "no_network"
+	whyDisconnected = "disconnected"
+	whyConnecting   = "connecting"
+	whyServing      = "serving"
+	whyNoDemand     = "no_demand"
+	whyTestTON      = "test_ton"
+	whyNoPayout     = "no_payout_address"
+	whyResuming     = "resuming" // a blocking condition cleared; the policy waits to be sure
+)
+
+// whyFacts is what the explanation depends on besides the status.
+type whyFacts struct {
+	Status worker.Status
+	Now    time.Time
+	// JobsAtServe is Jobs.Completed when serving last began; -1 if unknown.
+	JobsAtServe int
+	// PayoutAddress is the saved TON address ("" none).
+	PayoutAddress string
+}
+
+// whyNotEarning lists every reason in force now why the worker is not
+// earning, each with what the owner can do. It is a pure function of the
+// status (and the clock, for the time left).
+func whyNotEarning(st worker.Status) []why {
+	return explainWhy(whyFacts{Status: st, Now: time.Now(), JobsAtServe: -1})
+}
+
+// explainWhy is whyNotEarning with every input explicit.
+func explainWhy(f whyFacts) []why {
+	st := f.Status
+	var out []why
+	add := func(w why) { out = append(out, w) }
+
+	// What the owner chose.
+	if !st.State.Started() {
+		add(why{Code: whyStopped, Level: whyBlocked, Title: "Sharing is off",
+			Detail:  "You have not started sharing, or you stopped it.",
+			Fix:     "Press Start sharing: Cocoon serves once you are away from the computer and gets out of the way when you come back.",
+			Actions: []whyAction{actStart}})
+	}
+	if st.State == worker.StateWaiting || st.State == worker.StatePaused {
+		for _, r := range st.Reasons {
+			add(explainReason(r, f.Now))
+		}
+	}
+
+	// What the machine and the network need.
+	setup := setupReasons(st)
+	if st.State == worker.StateError && !errorCovered(st.Error, setup) {
+		msg := st.Error
+		if msg == "" {
+			msg = "Something needs your attention."
+		}
+		add(why{Code: whyError, Level: whyProblem, Title: "Sharing stopped on an error", Detail: msg,
+			Fix: "Cocoon retries loading the model every 10 seconds. If the error stays, press Stop sharing and Start sharing again; the log has the details."})
+	}
+	out = append(out, setup...)
+
+	// Serving: the good news, then soft notes.
+	ns := st.Network
+	if st.State == worker.StateServing && ns.Connected {
+		detail := "Connected and offering " + modelOrDash(st.Model) + "."
+		if st.Jobs.Running > 0 {
+			detail = fmt.Sprintf("%s running now; ", plural(st.Jobs.Running, "job")) + plural(st.Jobs.Completed, "job") + " served this session."
+		} else if st.Jobs.Completed > 0 {
+			detail += " " + plural(st.Jobs.Completed, "job") + " served this session."
+		}
+		add(why{Code: whyServing, Level: whyGood, Title: "Serving: jobs are welcome", Detail: detail})
+		if st.Jobs.Running == 0 && (st.Jobs.Completed == 0 || st.Jobs.Completed == f.JobsAtServe) {
+			add(why{Code: whyNoDemand, Level: whyInfo, Title: "No jobs since serving began",
+				Detail: fmt.Sprintf("There is no demand for %s right now. Nothing is wrong: jobs come when the network sends requests for this model.", modelOrDash(st.Model)),
+				Fix:    "A popular model gets more jobs; you can choose another one on the Dashboard."})
+		}
+	}
+	switch {
+	case ns.Local:
+		add(why{Code: whyTestTON, Level: whyInfo, Title: "Test TON only: no payouts on the local test network",
+			Detail: "The local network on this computer proves the whole pipeline, but what it pays is test TON that cannot be withdrawn.",
+			Fix:    "To earn real TON, start Cocoon with --network wss://… and --proxy-key of a Cocoon network."})
+	case ns.URL != "" && strings.TrimSpace(f.PayoutAddress) == "":
+		add(why{Code: whyNoPayout, Level: whyBlocked, Title: "No payout address",
+			Detail:  "Your earnings are counted, but there is no TON wallet to pay them to.",
+			Fix:     "Set your TON wallet address in Settings.",
+			Actions: []whyAction{actSettings}})
+	}
+	return out
+}
+
+// setupReasons are the GPU, Ollama, model and network problems.
+func setupReasons(st worker.Status) []why {
+	var out []why
+	add := func(w why) { out = append(out, w) }
+	ns := st.Network
+	if st.GPU.State != gpu.StateOK || len(st.GPU.Devices) == 0 {
+		w := why{Code: whyNoGPU, Level: whyBlocked, Title: "No NVIDIA GPU: models run on the CPU", Detail: gpuReason(st.GPU)}
+		if w.Detail == "" {
+			w.Detail = gpuHeadline(st.GPU.State) + "."
+		}
+		if ns.Local {
+			w.Level = whyInfo
+			w.Fix = "That is fine for the local test network. To earn on a real network, use a computer with an NVIDIA GPU and its driver installed."
+		} else {
+			w.Fix = "A real network sends jobs to GPUs: install the NVIDIA driver (or use a computer with an NVIDIA GPU)."
+		}
+		add(w)
+	}
+	o := st.Ollama
+	switch {
+	case !o.Reachable && o.Error != "":
+		add(why{Code: whyOllama, Level: whyProblem, Title: "The model runtime (Ollama) is not reachable", Detail: o.Error,
+			Fix: "Cocoon restarts the Ollama it manages by itself. If you run your own Ollama, make sure it is running, or start Cocoon with --no-attach to let it manage one."})
+	case !o.Reachable:
+		add(why{Code: whyOllamaStart, Level: whyInfo, Title: "The model runtime is starting",
+			Detail: "Cocoon is starting Ollama; this takes a few seconds."})
+	case len(st.Models) == 0:
+		add(why{Code: whyNoModel, Level: whyBlocked, Title: "No model downloaded",
+			Detail:  "The worker needs a model on this computer to serve.",
+			Fix:     "Download one on the Dashboard, e.g. llama3.2:1b.",
+			Actions: []whyAction{actModels}})
+	case st.Model == "":
+		add(why{Code: whyModelMissing, Level: whyBlocked, Title: "No model chosen",
+			Detail:  "There are models on this computer, but none is chosen to serve.",
+			Fix:     "Press Use next to a model on the Dashboard.",
+			Actions: []whyAction{actModels}})
+	case !slices.ContainsFunc(st.Models, func(m modelrt.Model) bool { return m.Name == st.Model }):
+		add(why{Code: whyModelMissing, Level: whyBlocked, Title: "The served model is not on this computer",
+			Detail:  st.Model + " is chosen but not downloaded (it may have been deleted).",
+			Fix:     "Download it again, or choose another model on the Dashboard.",
+			Actions: []whyAction{actModels}})
+	}
+	switch {
+	case ns.URL == "":
+		add(why{Code: whyNoNetwork, Level: whyBlocked, Title: "No network configured",
+			Detail: "Cocoon runs without a network, so no jobs can arrive.",
+			Fix:    "Start Cocoon without --network for the local test network, or with --network wss://… and --proxy-key for a real one."})
+	case !ns.Connected && ns.Error != "":
+		w := why{Code: whyDisconnected, Level: whyProblem, Title: "Not connected to the network", Detail: ns.Error,
+			Fix: "Cocoon reconnects by itself. Check the internet connection and the --network address."}
+		if e := strings.ToLower(ns.Error); strings.Contains(e, "proxy key") || strings.Contains(e, "auth") {
+			w.Fix = "Check the proxy key: --proxy-key must be the network's published public key (hex). Cocoon refuses a proxy whose key differs."
+		}
+		add(w)
+	case !ns.Connected:
+		add(why{Code: whyConnecting, Level: whyInfo, Title: "Connecting to the network",
+			Detail: "Cocoon joins the network once its models are known; this takes a few seconds."})
+	}
+	return out
+}
+
+// errorCovered reports whether a setup reason already explains the error.
+func errorCovered(msg string, setup []why) bool {
+	m := strings.ToLower(msg)
+	for _, w := range setup {
+		switch w.Code {
+		case whyOllama, whyOllamaStart:
+			if strings.Contains(m, "ollama") {
+				return true
+			}
+		case whyNoModel, whyModelMissing:
+			if strings.Contains(m, "model") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// explainReason turns one idle-policy reason into words and actions.
+func explainReason(r idle.Reason, now time.Time) why {
+	w := why{Code: r.Code, Level: whyBlocked, Detail: r.Text}
+	left := ""
+	if !r.Until.IsZero() && r.Until.After(now) {
+		left = shortDuration(r.Until.Sub(now))
+	}
+	switch r.Code {
+	case idle.CodeManualStop:
+		w.Title = "Stopped by you"
+		w.Fix = "Press Start sharing to let Cocoon serve again."
+		w.Actions = []whyAction{actStart}
+		return w
+	case idle.CodePausedUntil:
+		w.Title = "Paused by you"
+		if left != "" {
+			w.Title += " · resumes in " + left
+		}
+		w.Fix = "Press Start now to end the pause and serve at once."
+		w.Actions = []whyAction{actStartNow}
+		return w
+	case idle.CodeOwnerActive:
+		w.Level = whyInfo
+		w.Title = "Waiting for you to step away"
+		if left != "" {
+			w.Title += " · " + left + " left"
+		}
+		w.Fix = "Leave the keyboard and mouse alone and serving starts by itself, or press Start now to serve while you use the computer. The wait is set in Settings."
+		w.Actions = []whyAction{actStartNow, actSettings}
+		return w
+	case idle.CodeSchedule:
+		w.Title = "Outside your serving hours"
+		if left != "" {
+			w.Title += " · next window in " + left
+		}
+		w.Fix = "Press Start now to serve anyway, or change the schedule in Settings."
+		w.Actions = []whyAction{actStartNow, actSettings}
+		return w
+	}
+	// The conditions that can flap carry Until only while the policy waits
+	// for them to stay clear (the resume hysteresis).
+	if !r.Until.IsZero() {
+		w.Code, w.Level = whyResuming, whyInfo
+		w.Title = "Resuming soon"
+		if left != "" {
+			w.Title += " · in " + left
+		}
+		w.Fix = "Nothing to do: Cocoon waits a little so it does not start and stop while you come and go."
+		return w
+	}
+	switch r.Code {
+	case idle.CodeIdleUnknown:
+		w.Level = whyProblem
+		w.Title = "Cocoon can't tell whether you are at the computer"
+		w.Fix = "It needs to see keyboard and mouse activity to get out of your way, so it does not serve on its own. Press Start now to serve anyway."
+		w.Actions = []whyAction{actStartNow}
+	case idle.CodeGPUInUse:
+		w.Title = gpuUserTitle(r.Text)
+		w.Fix = "Serving resumes by itself when it closes. To share the GPU alongside it, turn off \"Pause while other apps use the GPU\" in Settings."
+		w.Actions = []whyAction{actSettings}
+	case idle.CodeFullScreen:
+		w.Title = "A full-screen window is open"
+		w.Fix = "Serving resumes when you leave full screen. To serve anyway, turn off \"Pause on full screen\" in Settings."
+		w.Actions = []whyAction{actSettings}
+	case idle.CodeTooHot:
+		w.Title = "The GPU is too hot"
+		w.Fix = "Serving resumes when it cools down. Better airflow helps; the limit is in Settings."
+		w.Actions = []whyAction{actSettings}
+	case idle.CodePowerCap:
+		w.Title = "The GPU draws more than your power limit"
+		w.Fix = "Serving resumes when the draw falls. The limit is in Settings."
+		w.Actions = []whyAction{actSettings}
+	case idle.CodeVRAMLow:
+		w.Title = "Not enough free video memory"
+		w.Fix = "Close programs that hold video memory, or keep less for yourself in Settings."
+		w.Actions = []whyAction{actSettings}
+	default:
+		w.Title = "Not serving"
+	}
+	return w
+}
+
+// gpuUserTitle names the program on the GPU: "Cyberpunk2077.exe is using
+// the GPU" from the policy's "Cyberpunk2077.exe (6.0 GB) is using the GPU".
+func gpuUserTitle(text string) string {
+	const generic = "Another program is using the GPU"
+	who, verb, ok := strings.Cut(text, " is using the GPU")
+	if !ok {
+		who, verb, ok = strings.Cut(text, " are using the GPU")
+		verb = "are"
+	} else {
+		verb = "is"
+	}
+	if !ok || who == "" {
+		return generic
+	}
+	// Drop the memory figures: "A (6.0 GB), B (1.0 GB) and C" → "A, B and C".
+	var b strings.Builder
+	depth := 0
+	for _, r := range who {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	name := strings.Join(strings.Fields(strings.ReplaceAll(b.String(), " ,", ",")), " ")
+	if name == "" || depth != 0 {
+		return generic
+	}
+	return name + " " + verb + " using the GPU"
+}
+
+// shortDuration is a countdown for people: "45 s", "4 min", "2 h 5 min".
+func shortDuration(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second) // round up: never "0 s" while waiting
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%d s", s)
+	case s < 3600:
+		m := (s + 59) / 60
+		return fmt.Sprintf("%d min", m)
+	case s < 48*3600:
+		m := (s + 59) / 60
+		if m%60 == 0 {
+			return fmt.Sprintf("%d h", m/60)
+		}
+		return fmt.Sprintf("%d h %d min", m/60, m%60)
+	default:
+		return fmt.Sprintf("%d days", (s+12*3600)/(24*3600))
+	}
+}
+
+func modelOrDash(m string) string {
+	if m == "" {
+		return "no model"
+	}
+	return m
+}
+
+// The tab.
+
+type whyView struct {
+	v       *mainView
+	content fyne.CanvasObject
+	head    *widget.Label
+	sub     *dimLabel
+	list    *fyne.Container
+	rows    []*whyRow
+	items   []why
+	// jobsAtServe is Jobs.Completed when the worker last began serving (-1: not serving).
+	jobsAtServe int
+}
+
+type whyRow struct {
+	obj     *fyne.Container
+	bar     *canvas.Rectangle
+	icon    *widget.Icon
+	title   *widget.Label
+	detail  *widget.Label
+	fix     *dimLabel
+	buttons *fyne.Container
+	item    why
+}
+
+func newWhyView(v *mainView) *whyView {
+	w := &whyView{v: v, jobsAtServe: -1}
+	w.head = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	w.head.SizeName = theme.SizeNameSubHeadingText
+	w.sub = caption("Updated with every change of the worker's state.")
+	w.list = container.NewVBox()
+	top := container.NewVBox(w.head, w.sub)
+	w.content = container.NewBorder(top, nil, nil, nil, container.NewVScroll(w.list))
+	return w
+}
+
+// refresh re-renders from a status; the view calls it on every status event.
+func (w *whyView) refresh(st worker.Status) {
+	if st.State == worker.StateServing {
+		if w.jobsAtServe < 0 {
+			w.jobsAtServe = st.Jobs.Completed
+		}
+	} else {
+		w.jobsAtServe = -1
+	}
+	addr := ""
+	if w.v.core != nil {
+		addr = w.v.core.Settings().PayoutAddress
+	}
+	items := explainWhy(whyFacts{Status: st, Now: time.Now(), JobsAtServe: w.jobsAtServe, PayoutAddress: addr})
+	w.render(items)
+}
+
+func (w *whyView) render(items []why) {
+	w.items = items
+	blocking := 0
+	earning := false
+	for _, it := range items {
+		if it.Level >= whyBlocked {
+			blocking++
+		}
+		if it.Code == whyServing {
+			earning = true
+		}
+	}
+	head := ""
+	switch {
+	case earning && blocking == 0:
+		head = "You are sharing your GPU: jobs earn as they arrive"
+	case blocking == 0:
+		head = "Not earning yet, but nothing needs you: it starts by itself"
+	case blocking == 1:
+		head = "Not earning right now: 1 thing stands in the way"
+	default:
+		head = fmt.Sprintf("Not earning right now: %d things stand in the way", blocking)
+	}
+	setLabel(w.head, head, widget.MediumImportance)
+
+	for len(w.rows) < len(items) {
+		w.rows = append(w.rows, w.newRow())
+	}
+	changed := len(w.list.Objects) != len(items)
+	for i, it := range items {
+		w.rows[i].update(w, it)
+	}
+	if changed {
+		objs := make([]fyne.CanvasObject, len(items))
+		for i := range items {
+			objs[i] = w.rows[i].obj
+		}
+		w.list.Objects = objs
+		w.list.Refresh()
+	}
+}
+
+func (w *whyView) newRow() *whyRow {
+	r := &whyRow{}
+	r.bar = canvas.NewRectangle(colorGrey)
+	r.bar.SetMinSize(fyne.NewSize(4, 4))
+	r.bar.CornerRadius = 2
+	r.icon = widget.NewIcon(theme.InfoIcon())
+	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	r.title.Wrapping = fyne.TextWrapWord
+	r.detail = wrapLabel("")
+	r.fix = caption("")
+	r.fix.Wrapping = fyne.TextWrapWord
+	r.buttons = container.NewHBox()
+	text := container.NewVBox(r.title, r.detail, r.fix)
+	right := container.NewVBox(layout.NewSpacer(), r.buttons, layout.NewSpacer())
+	body := container.NewBorder(nil, nil, container.NewHBox(r.bar, container.NewVBox(r.icon)), right, text)
+	r.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(4, 4, 6, 8), body))
+	return r
+}
+
+func levelLook(l whyLevel) (color.Color, fyne.Resource, widget.Importance) {
+	switch l {
+	case whyGood:
+		return colorGreen, theme.ConfirmIcon(), widget.SuccessImportance
+	case whyBlocked:
+		return colorAmber, theme.WarningIcon(), widget.WarningImportance
+	case whyProblem:
+		return colorRed, theme.ErrorIcon(), widget.DangerImportance
+	default:
+		return colorBlue, theme.InfoIcon(), widget.MediumImportance
+	}
+}
+
+func (r *whyRow) update(w *whyView, it why) {
+	same := r.item.Code == it.Code && r.item.Level == it.Level && slices.Equal(r.item.Actions, it.Actions)
+	r.item = it
+	c, icon, imp := levelLook(it.Level)
+	if !same {
+		r.bar.FillColor = c
+		r.bar.Refresh()
+		r.icon.SetResource(icon)
+	}
+	setLabel(r.title, it.Title, imp)
+	setLabel(r.detail, it.Detail, widget.MediumImportance)
+	setVisible(r.detail, it.Detail != "")
+	r.fix.set(it.Fix, theme.ColorNamePlaceHolder)
+	setVisible(r.fix, it.Fix != "")
+	if !same {
+		btns := make([]fyne.CanvasObject, 0, len(it.Actions))
+		for i, a := range it.Actions {
+			b := widget.NewButton(actionLabel(a), func() { w.v.doAction(a) })
+			if i == 0 {
+				b.Importance = widget.HighImportance
+			}
+			btns = append(btns, b)
+		}
+		r.buttons.Objects = btns
+		r.buttons.Refresh()
+	}
+}
+
+// button returns the row's button for an action (tests), nil if none.
+func (r *whyRow) button(a whyAction) *widget.Button {
+	for _, o := range r.buttons.Objects {
+		if b, ok := o.(*widget.Button); ok && b.Text == actionLabel(a) {
+			return b
+		}
+	}
+	return nil
+}
+
+// doAction runs a reason's button.
+func (v *mainView) doAction(a whyAction) {
+	switch a {
+	case actStart:
+		v.startSharing()
+	case actStartNow:
+		v.startNow()
+	case actModels:
+		v.tabs.SelectIndex(0)
+		if v.win != nil && v.pullEntry != nil {
+			v.win.Canvas().Focus(v.pullEntry)
+		}
+	case actSettings:
+		if v.settingsTab != nil {
+			v.tabs.Select(v.settingsTab)
+		}
+	}
+}
+
+// startSharing calls Core.Start on a goroutine (Start never stops, unlike toggle).
+func (v *mainView) startSharing() {
+	if v.busy {
+		return
+	}
+	v.busy = true
+	v.updateToggle()
+	go func() {
+		v.log.Info("starting worker")
+		err := v.core.Start(v.ctx)
+		st := v.core.Status()
+		v.do(func() {
+			v.busy = false
+			if err != nil {
+				v.showError("Could not start", err)
+			}
+			v.refresh(st)
+		})
+	}()
+}

@@ -1,0 +1,3 @@
+package gpu
+
+const gib = uint64(1) << 30
