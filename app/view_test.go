@@ -17,7 +17,7 @@ import (
 
 // newTestView builds a view on a headless test app, with its goroutine
 // callbacks routed to a queue the test drains.
-func newTestView(t *testing.T, core *fakeCore) (*mainView, fyne.Window, uiQueue) {
+func newTestView(t testing.TB, core *fakeCore) (*mainView, fyne.Window, uiQueue) {
 	t.Helper()
 	test.NewTempApp(t)
 	w := test.NewWindow(nil)

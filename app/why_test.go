@@ -258,9 +258,7 @@ func TestWhyTabFollowsStatusEvents(t *testing.T) {
 	at := time.Now()
 	f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
 	q.runUntil(t, "the game's reason", func() bool { return whyRowFor(v, idle.CodeGPUInUse) != nil })
-	if d := time.Since(at); d > time.Second {
-		t.Errorf("the reason took %v to appear, want < 1 s", d)
-	}
+	t.Logf("the reason appeared %v after the event (make bench measures this; no timed assertion here)", time.Since(at))
 	r := whyRowFor(v, idle.CodeGPUInUse)
 	if r.title.Text != "Cyberpunk2077.exe is using the GPU" || r.button(actSettings) == nil || !r.obj.Visible() {
 		t.Errorf("row: title %q, settings button %v", r.title.Text, r.button(actSettings))

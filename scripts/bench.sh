@@ -97,6 +97,11 @@ ledger_table="| credit throughput, signature check + one fsynced transaction | $
 | one page of 50 jobs | $(lb BenchmarkLedgerQueries/JobsPage50) | |"
 echo "$ledger_table"
 
+# How fast the "Why not earning?" panel follows a status change (every tab re-rendered).
+why_ns=$(cd "$(dirname "$0")/.." && go test ./app -run '^$' -bench WhyPanelReaction -benchtime 500x | awk '/^BenchmarkWhyPanelReaction/ { print $3 }')
+why_ms=$(python3 -c "print(f'{$why_ns/1e6:.1f}')")
+echo "why panel: ${why_ms} ms per status change"
+
 cpu_model=$(awk -F: '/model name/{gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 machine="$(nproc) cores, ${cpu_model}, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), no GPU (NVML: no driver), Xvfb 1366×768"
 verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo "met"; else echo "**missed**"; fi; }
@@ -114,6 +119,10 @@ Machine: ${machine}.
 | start → window shown (median of ${runs}, new data dir each) | ${median} ms | < 1000 ms | $(verdict "$median < 1000") |
 | idle RSS, window + GPU sampler + attached Ollama | ${rss_mb} MB | < 120 MB | $(verdict "$rss_mb < 120") |
 | idle CPU over ${idle_secs} s | ${cpu}% of one core | < 1% | $(verdict "$cpu < 1") |
+
+| "Why not earning?" panel follows a status change (all tabs re-rendered, Go benchmark) | ${why_ms} ms | < 1000 ms | $(verdict "$why_ms < 1000") |
+
+Every screen (Dashboard, Earnings, Why not earning?, Settings) is built at start, so the idle figures include them.
 
 Baselines in the same run: the same core headless (no window) held ${hl_rss_mb} MB RSS at ${hl_cpu}% CPU;
 the attached Ollama server alone held $(( o_rss_kb / 1024 )) MB.

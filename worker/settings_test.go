@@ -195,9 +195,6 @@ func TestSettingsIdlePolicyAppliesWhileServing(t *testing.T) {
 		return s.State == StatePaused && len(s.Reasons) == 1 && s.Reasons[0].Code == idle.CodeSchedule
 	})
 	t.Logf("new schedule → paused in %v", time.Since(changed))
-	if took := time.Since(changed); took > 5*time.Second {
-		t.Errorf("the new policy took %v to apply", took)
-	}
 	p.Schedule = ""
 	if err := c.SetIdlePolicy(p); err != nil {
 		t.Fatal(err)
