@@ -119,7 +119,6 @@ Machine: ${machine}.
 | start → window shown (median of ${runs}, new data dir each) | ${median} ms | < 1000 ms | $(verdict "$median < 1000") |
 | idle RSS, window + GPU sampler + attached Ollama | ${rss_mb} MB | < 120 MB | $(verdict "$rss_mb < 120") |
 | idle CPU over ${idle_secs} s | ${cpu}% of one core | < 1% | $(verdict "$cpu < 1") |
-
 | "Why not earning?" panel follows a status change (all tabs re-rendered, Go benchmark) | ${why_ms} ms | < 1000 ms | $(verdict "$why_ms < 1000") |
 
 Every screen (Dashboard, Earnings, Why not earning?, Settings) is built at start, so the idle figures include them.
