@@ -42,6 +42,10 @@ type Options struct {
 	Activate <-chan struct{}
 	// NoNotifications turns off desktop notifications.
 	NoNotifications bool
+	// NoOnboarding never shows the first-run wizard (the command line sets
+	// it for --start: the owner already chose to share). It is not shown
+	// either once the owner finished or skipped it (Settings.Onboarded).
+	NoOnboarding bool
 }
 
 var (
@@ -143,6 +147,8 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	} else {
 		w.Show()
 	}
+	// After Show, so the wizard is centred in the window's real size.
+	v.startOnboarding(opts.NoOnboarding)
 	a.Run()
 
 	stopLoop()

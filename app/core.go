@@ -58,6 +58,14 @@ type Core interface {
 	SetIdlePolicy(p worker.IdlePolicy) error
 	// SetLogLevel saves the log level; it applies at the next launch.
 	SetLogLevel(level string) error
+
+	// First-run wizard.
+
+	// Benchmark runs the chosen model briefly (a fixed prompt, up to 3
+	// runs or 30 s) and reports its speed; it refuses while sharing.
+	Benchmark(ctx context.Context) (worker.BenchmarkResult, error)
+	// SetOnboarded records that the owner finished or skipped the wizard.
+	SetOnboarded() error
 }
 
 var _ Core = (*worker.Core)(nil)

@@ -45,6 +45,13 @@ type fakeCore struct {
 	// settings tab
 	idlePolicy worker.IdlePolicy // what IdlePolicy returns; zero: the defaults
 	policySets []worker.IdlePolicy
+
+	// first-run wizard
+	bench      worker.BenchmarkResult // what Benchmark returns
+	benchErr   error
+	benchBlock chan struct{} // non-nil: Benchmark waits for it (or ctx)
+	benchCalls int
+	onboards   int // SetOnboarded calls
 }
 
 type fakeWithdraw struct {
@@ -271,6 +278,36 @@ func (f *fakeCore) SetLogLevel(level string) error {
 	f.settings.LogLevel = level
 	f.mu.Unlock()
 	return nil
+}
+
+// Benchmark returns f.bench (or f.benchErr), after benchBlock if set.
+func (f *fakeCore) Benchmark(ctx context.Context) (worker.BenchmarkResult, error) {
+	f.mu.Lock()
+	f.benchCalls++
+	block, res, err := f.benchBlock, f.bench, f.benchErr
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return worker.BenchmarkResult{}, ctx.Err()
+		}
+	}
+	return res, err
+}
+
+func (f *fakeCore) SetOnboarded() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onboards++
+	f.settings.Onboarded = true
+	return nil
+}
+
+func (f *fakeCore) onboardCalls() (benchmarks, onboards int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.benchCalls, f.onboards
 }
 
 func (f *fakeCore) counts() (starts, stops int, deleted, served []string) {

@@ -101,6 +101,9 @@ type mainView struct {
 	whyTab      *container.TabItem
 	set         *settingsView
 	settingsTab *container.TabItem
+
+	// onboard is the first-run wizard (nil: not shown this run).
+	onboard *onboarding
 }
 
 type modelRow struct {
@@ -293,6 +296,9 @@ func (v *mainView) refresh(st worker.Status) {
 	v.earn.refreshStatus(st)
 	v.why.refresh(st)
 	v.set.renderNetwork()
+	if v.onboard != nil {
+		v.onboard.refresh(st)
+	}
 	if v.onRender != nil {
 		v.onRender(st, v.busy)
 	}

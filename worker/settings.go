@@ -30,6 +30,9 @@ type Settings struct {
 	// LogLevel is debug, info, warn or error ("" : the --log-level flag).
 	// It is read at launch (LoadSettings), so a change applies on the next start.
 	LogLevel string `json:"log_level,omitempty"`
+	// Onboarded is set once the owner finished or skipped the first-run
+	// wizard; the window does not show it again.
+	Onboarded bool `json:"onboarded,omitempty"`
 }
 
 // SettingsFile is the settings' file name in the data dir.
@@ -101,6 +104,22 @@ func (c *Core) updateSettings(change func(*Settings) error) error {
 	c.settings = &st
 	c.mu.Unlock()
 	c.bus.Publish(EventEarnings, nil)
+	return nil
+}
+
+// SetOnboarded records that the owner finished or skipped the first-run
+// wizard, so it is not shown again.
+func (c *Core) SetOnboarded() error {
+	if c.Settings().Onboarded {
+		return nil
+	}
+	if err := c.updateSettings(func(st *Settings) error {
+		st.Onboarded = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	c.log.Info("first-run wizard done")
 	return nil
 }
 

@@ -201,3 +201,34 @@ func TestSettingsIdlePolicyAppliesWhileServing(t *testing.T) {
 	}
 	waitFor(t, "serving again", func() bool { return c.Status().State == StateServing })
 }
+
+// The first-run wizard's flag is saved, kept by other settings and read by a new core.
+func TestSettingsOnboardedPersists(t *testing.T) {
+	dir := t.TempDir()
+	c := New(Config{DataDir: dir})
+	if c.Settings().Onboarded {
+		t.Fatal("a fresh data dir counts as onboarded")
+	}
+	if err := c.SetOnboarded(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetTariff(7); err != nil { // other settings keep the flag
+		t.Fatal(err)
+	}
+	if err := c.SetOnboarded(); err != nil { // again: a no-op
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, SettingsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"onboarded": true`) {
+		t.Fatalf("settings.json = %s", b)
+	}
+	if s := New(Config{DataDir: dir}).Settings(); !s.Onboarded || s.TariffNanoPerKWh != 7 {
+		t.Fatalf("a new core reads %+v", s)
+	}
+	if s, err := LoadSettings(dir); err != nil || !s.Onboarded {
+		t.Fatalf("LoadSettings = %+v, %v", s, err)
+	}
+}

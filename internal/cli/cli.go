@@ -339,7 +339,7 @@ func runGUI(ctx context.Context, env *environment, start bool, activate <-chan s
 	if !tray {
 		env.log.Warn("no system tray: running with the window only", "reason", why)
 	}
-	err := app.Run(ctx, env.core, app.Options{Tray: tray, Logger: env.log, Activate: activate})
+	err := app.Run(ctx, env.core, app.Options{Tray: tray, NoOnboarding: start, Logger: env.log, Activate: activate})
 	cancel()
 	if werr := wait(); werr != nil {
 		env.log.Error("core stopped with an error", "err", werr)
