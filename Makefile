@@ -8,6 +8,7 @@ LDFLAGS := -s -w -X github.com/cocoon-desktop/cocoon-desktop/internal/cli.Versio
 OLLAMA = $(shell bash scripts/build-ollama.sh)
 
 .PHONY: run test deps ollama build vet doctor screenshot bench clean tonsandbox
+.PHONY: dist
 
 deps:
 	@bash scripts/install-deps.sh
@@ -43,6 +44,11 @@ screenshot: ollama build
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
+
+## dist: release artifacts into dist/ (Linux tar.gz + .deb with the bundled Ollama, Windows .exe
+## when mingw-w64 is installed, SHA256SUMS); see packaging/dist.sh
+dist: ollama
+	VERSION="$(VERSION)" GO="$(GO)" bash packaging/dist.sh
 
 clean:
 	rm -rf bin dist

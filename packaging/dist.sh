@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds the release artifacts into dist/ (run by `make dist`; VERSION from the Makefile).
+#   dist/cocoon-desktop-<v>-linux-amd64.tar.gz   app + bundled Ollama + .desktop + icon + README
+#   dist/cocoon-desktop_<v>_amd64.deb            the same, installed under /usr (nfpm)
+#   dist/cocoon-desktop-<v>-windows-amd64.exe    when mingw-w64 is installed (else skipped, said why)
+#   dist/SHA256SUMS
+# Tools come from the Go module proxy at pinned versions (go run pkg@version), so the
+# project's go.mod does not grow: nfpm for the .deb, go-winres for the .exe's icon/version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION="${VERSION:?set VERSION}"
+GO="${GO:-go}"
+NFPM="github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2"
+WINRES="github.com/tc-hib/go-winres@v0.3.3"
+MODULE="github.com/cocoon-desktop/cocoon-desktop"
+LDFLAGS="-s -w -X $MODULE/internal/cli.Version=$VERSION"
+OLLAMA_VERSION="${OLLAMA_VERSION:-0.17.4}"
+# Reproducible timestamps (tar, gzip, deb): the last commit's time unless given.
+SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
+export SOURCE_DATE_EPOCH
+
+dist=dist
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$dist"
+rm -f "$dist"/cocoon-desktop[-_]"$VERSION"* "$dist/SHA256SUMS"
+
+# --- Linux: the app, built like `make build` but into the staging dir -----------------
+stage="$work/cocoon-desktop-$VERSION-linux-amd64"
+mkdir -p "$stage/share/applications" "$stage/share/icons/hicolor/256x256/apps" "$stage/share/cocoon-desktop"
+echo "dist: building cocoon-desktop $VERSION (linux/amd64)" >&2
+CGO_ENABLED=1 GOOS=linux GOARCH=amd64 "$GO" build -trimpath -ldflags "$LDFLAGS" -o "$stage/cocoon-desktop" .
+
+# The bundled Ollama: the project's own build (scripts/build-ollama.sh, cached in the
+# user cache dir). It goes next to the app, where runtime.FindBinary looks after $COCOON_OLLAMA.
+ollama="$(OLLAMA_VERSION="$OLLAMA_VERSION" bash scripts/build-ollama.sh | tail -n1)"
+[ -x "$ollama" ] || { echo "dist: no Ollama build at $ollama" >&2; exit 1; }
+install -m 0755 "$ollama" "$stage/ollama"
+
+install -m 0644 packaging/linux/cocoon-desktop.desktop "$stage/share/applications/"
+install -m 0644 assets/icon.png "$stage/share/icons/hicolor/256x256/apps/cocoon-desktop.png"
+install -m 0644 packaging/linux/cocoon-desktop-autostart.desktop "$stage/share/cocoon-desktop/"
+sed -e "s/@VERSION@/$VERSION/g" -e "s/@OLLAMA_VERSION@/$OLLAMA_VERSION/g" \
+  packaging/linux/README.txt > "$stage/README.txt"
+chmod 0644 "$stage/README.txt"
+
+tarball="$dist/cocoon-desktop-$VERSION-linux-amd64.tar.gz"
+tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner \
+    --mtime="@$SOURCE_DATE_EPOCH" --mode='u+rwX,go+rX,go-w' \
+    -cf - "$(basename "$stage")" | gzip -n -9 > "$tarball"
+echo "dist: $tarball" >&2
+
+# --- Debian package (nfpm) ------------------------------------------------------------
+deb="$dist/cocoon-desktop_${VERSION}_amd64.deb"
+VERSION="$VERSION" STAGE="$stage" "$GO" run "$NFPM" package \
+  --config packaging/nfpm.yaml --packager deb --target "$deb" >&2
+echo "dist: $deb" >&2
+
+# --- Windows (needs the mingw-w64 C cross compiler for Fyne's cgo) ----------------------
+if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+  exe="$dist/cocoon-desktop-$VERSION-windows-amd64.exe"
+  echo "dist: building cocoon-desktop $VERSION (windows/amd64, mingw-w64)" >&2
+  # -H windowsgui: no console window at login; CLI subcommands print only when redirected.
+  CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 \
+    "$GO" build -trimpath -ldflags "$LDFLAGS -H windowsgui" -o "$work/cocoon-desktop.exe" .
+  # Icon, manifest and version info patched into the PE (no .syso left in the source tree).
+  winver="$(printf '%s' "$VERSION" | sed -E 's/[^0-9.].*$//').0"
+  "$GO" run "$WINRES" patch --in packaging/windows/winres.json --no-backup \
+    --product-version "$winver" --file-version "$winver" "$work/cocoon-desktop.exe" >&2
+  install -m 0755 "$work/cocoon-desktop.exe" "$exe"
+  echo "dist: $exe (Ollama not bundled on Windows: install it from ollama.com or set COCOON_OLLAMA)" >&2
+else
+  echo "dist: SKIPPED the Windows .exe: Fyne needs cgo, and cross-compiling it needs the mingw-w64" >&2
+  echo "      C compiler (x86_64-w64-mingw32-gcc), which is not installed." >&2
+  echo "      apt-get install gcc-mingw-w64-x86-64, then run make dist again." >&2
+fi
+
+# --- Checksums --------------------------------------------------------------------------
+( cd "$dist" && sha256sum cocoon-desktop[-_]"$VERSION"* > SHA256SUMS )
+echo "dist: $dist/SHA256SUMS" >&2
+ls -l "$dist" >&2
