@@ -8,6 +8,8 @@ pkgs=(
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
   # Ollama's llama.cpp headers that the Go module zip leaves out
   nlohmann-json3-dev libstb-dev
+  # the Windows build of the app, cross-compiled in the tests
+  gcc-mingw-w64-x86-64
   # real-window tests and screenshots
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11
   # a StatusNotifierWatcher (status-notifier-watcher) for the DBus tray test
