@@ -7,7 +7,7 @@ VERSION ?= 0.1.0
 LDFLAGS := -s -w -X github.com/cocoon-desktop/cocoon-desktop/internal/cli.Version=$(VERSION)
 OLLAMA = $(shell bash scripts/build-ollama.sh)
 
-.PHONY: run test deps ollama build vet doctor screenshot bench clean tonsandbox
+.PHONY: dist-check run test deps ollama build vet doctor screenshot bench clean tonsandbox
 .PHONY: dist
 
 deps:
@@ -52,3 +52,7 @@ dist: ollama
 
 clean:
 	rm -rf bin dist
+
+## dist-check: apt-install the .deb in a fresh Debian (debootstrap; root) and run its doctor
+dist-check: dist
+	bash packaging/check-deb.sh
