@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -880,7 +881,7 @@ func TestClientPayoutMessages(t *testing.T) {
 	sc.send(t, TypeBalance, &bal)
 	select {
 	case got := <-balances:
-		if got != bal {
+		if !reflect.DeepEqual(got, bal) {
 			t.Fatalf("balance %+v, want %+v", got, bal)
 		}
 	case <-time.After(waitLong):

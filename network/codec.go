@@ -377,6 +377,20 @@ func (m *Balance) Validate() error {
 	if m.Paid+m.Pending > m.Cumulative {
 		return protoErr(CodeBadMessage, "", "paid and pending exceed the earned total")
 	}
+	if m.CommissionBPS < 0 || m.CommissionBPS > 10000 {
+		return protoErr(CodeBadMessage, "", "commission_bps out of range 0..10000")
+	}
+	if len(m.Prices) > MaxModels {
+		return protoErr(CodeTooLarge, "", "%d prices, limit %d", len(m.Prices), MaxModels)
+	}
+	for _, p := range m.Prices {
+		if p.Model == "" || p.PricePrompt < 0 || p.PriceCompletion < 0 {
+			return protoErr(CodeBadMessage, "", "a price needs a model and non-negative prices")
+		}
+		if err := checkText("model", p.Model, MaxModelName); err != nil {
+			return err
+		}
+	}
 	switch m.Network {
 	case "mainnet", "testnet":
 	default:

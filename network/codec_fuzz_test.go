@@ -340,3 +340,17 @@ func TestReceiptSignVerify(t *testing.T) {
 		t.Errorf("amount mismatch: %v", err)
 	}
 }
+
+func TestBalanceWorkerShare(t *testing.T) {
+	b := Balance{Network: "testnet", CommissionBPS: 1000, Prices: []ModelPrice{{Model: "m", PricePrompt: 10, PriceCompletion: 30}}}
+	if got, ok := b.WorkerShare("m", 120, 480); !ok || got != 14040 {
+		t.Fatalf("WorkerShare = %d %v, want 14040 (the §8 example)", got, ok)
+	}
+	if _, ok := b.WorkerShare("other", 1, 1); ok {
+		t.Fatal("a model without a price has no share")
+	}
+	b.CommissionBPS = 10001
+	if err := b.Validate(); err == nil {
+		t.Fatal("commission over 100% accepted")
+	}
+}

@@ -315,6 +315,29 @@ type Balance struct {
 	// Payouts is false on a proxy that does not pay out (the local test
 	// network): the app then says so instead of offering Withdraw.
 	Payouts bool `json:"payouts"`
+	// Prices are what the proxy pays for each model it serves, and
+	// CommissionBPS its share, so the owner sees what a model earns.
+	Prices        []ModelPrice `json:"prices,omitempty"`
+	CommissionBPS int64        `json:"commission_bps"`
+}
+
+// ModelPrice is one model's price list entry, nanoTON per token.
+type ModelPrice struct {
+	Model           string `json:"model"`
+	PricePrompt     int64  `json:"price_prompt"`
+	PriceCompletion int64  `json:"price_completion"`
+}
+
+// WorkerShare is what the worker earns for tokens of a model at this
+// price, coefficient 1.0: the same formula as Amount.
+func (b Balance) WorkerShare(model string, prompt, completion int64) (int64, bool) {
+	for _, p := range b.Prices {
+		if p.Model == model {
+			a, err := Amount(prompt, completion, p.PricePrompt, p.PriceCompletion, 1000, b.CommissionBPS)
+			return a, err == nil
+		}
+	}
+	return 0, false
 }
 
 // Payout states, in PayoutStatus.State.

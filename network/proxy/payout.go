@@ -259,6 +259,11 @@ func (p *Proxy) balance(ctx context.Context, workerID string) (network.Balance, 
 		b = network.Balance{} // still a valid message
 	}
 	b.Network = earnings.Mainnet.String()
+	b.CommissionBPS = p.cfg.CommissionBPS
+	for _, m := range p.cfg.ModelNames() {
+		pr := p.cfg.Models[m]
+		b.Prices = append(b.Prices, network.ModelPrice{Model: m, PricePrompt: pr.PricePrompt, PriceCompletion: pr.PriceCompletion})
+	}
 	if po := p.payouts; po != nil {
 		b.MinPayout, b.PayoutFee, b.Network, b.Payouts = po.cfg.MinPayout, po.cfg.Fee, po.cfg.Network.String(), true
 	}

@@ -326,6 +326,8 @@ func TestPayoutsDisabled(t *testing.T) {
 	w := tp.worker(t, proxytest.Options{})
 	if b, ok := w.Balance(); !ok || b.Network != "mainnet" || b.Payouts {
 		t.Errorf("balance %+v %v, want payouts false", b, ok)
+	} else if len(b.Prices) != len(tp.Config().Models) || b.CommissionBPS != tp.Config().CommissionBPS {
+		t.Errorf("balance prices %+v commission %d, want the proxy's price list", b.Prices, b.CommissionBPS)
 	}
 	owner, _ := ownerAddress(false, false)
 	st, err := w.RequestPayout(waitCtx(t, 10*time.Second), w.NewPayoutRequest("po-off", 200_000_000, owner))
