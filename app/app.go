@@ -121,6 +121,18 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		}
 		v.refresh(st)
 	})
+	go func() { // the telemetry graphs move on while the card is unchanged
+		t := time.NewTicker(telemetryTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case <-t.C:
+				v.do(v.tickTelemetry)
+			}
+		}
+	}()
 	if opts.Activate != nil {
 		go func() {
 			for {

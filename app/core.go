@@ -25,6 +25,12 @@ type Core interface {
 	DeleteModel(ctx context.Context, name string) error
 	// SetModel chooses which local model the worker serves.
 	SetModel(name string) error
+	// ModelCache is the model store's drive, free space, use and quota
+	// (it reads the filesystem: call it at UI pace).
+	ModelCache() worker.ModelCache
+	// SetModelCacheQuotaGB saves the model cache quota in GB (0: none);
+	// after each download the least recently used models go until it fits.
+	SetModelCacheQuotaGB(gb int64) error
 
 	// Earnings (the Earnings tab).
 

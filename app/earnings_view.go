@@ -431,6 +431,9 @@ func (e *earningsView) render(d earningsData) {
 		todaySub += " · net " + tonText(today.Net) + " TON after electricity"
 	}
 	e.cardToday.set(tonText(today.Gross)+" TON", todaySub)
+	if e.v.now != nil {
+		e.v.now.setToday(today, e.tariff().PerKWhNano > 0)
+	}
 
 	readErr := ""
 	if d.readErr != nil {

@@ -52,6 +52,11 @@ type fakeCore struct {
 	benchBlock chan struct{} // non-nil: Benchmark waits for it (or ctx)
 	benchCalls int
 	onboards   int // SetOnboarded calls
+
+	// model cache
+	cache     worker.ModelCache // what ModelCache returns (Quota follows SetModelCacheQuotaGB)
+	quotaSets []int64
+	quotaErr  error
 }
 
 type fakeWithdraw struct {
@@ -379,4 +384,27 @@ func gpuOKStatus() worker.Status {
 		st.Models[i].FitNote = ""
 	}
 	return st
+}
+
+func (f *fakeCore) ModelCache() worker.ModelCache {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	mc := f.cache
+	mc.Used = 0
+	for _, m := range f.st.Models {
+		mc.Used += m.Size
+	}
+	return mc
+}
+
+func (f *fakeCore) SetModelCacheQuotaGB(gb int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.quotaSets = append(f.quotaSets, gb)
+	if f.quotaErr != nil {
+		return f.quotaErr
+	}
+	f.settings.ModelCacheQuotaGB = gb
+	f.cache.Quota = gb * 1_000_000_000
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -266,4 +267,26 @@ func pullPercent(p modelrt.PullProgress) float64 {
 		pc = 100 * float64(p.Completed) / float64(p.Total)
 	}
 	return min(max(pc, 0), 100)
+}
+
+// modelEarnings says what the network pays for a local model, from the
+// proxy's price list: the owner's share per million completion tokens and,
+// once this computer's speed is known (the last job), an estimate per hour
+// of steady work. "" when the network does not price the model.
+func modelEarnings(st worker.Status, local string) string {
+	p := st.Earnings.Proxy
+	if p == nil {
+		return ""
+	}
+	name := strings.TrimSuffix(local, ":latest")
+	perM, ok := p.WorkerShare(name, 0, 1_000_000)
+	if !ok {
+		return "not priced by this network"
+	}
+	s := earnings.FormatTON(perM) + " TON per 1M tokens"
+	if tps := st.Jobs.LastTokensPS; tps > 0 && st.Jobs.LastModel == name {
+		perHour, _ := p.WorkerShare(name, 0, int64(tps*3600))
+		s += fmt.Sprintf(" · ~%s TON/h at %.0f tokens/s while busy", earnings.FormatTON(perHour), tps)
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -170,5 +171,33 @@ func TestGPUText(t *testing.T) {
 	}
 	if f := vramFraction(gpu.Device{}); f != 0 {
 		t.Errorf("vramFraction(empty) = %v, want 0", f)
+	}
+}
+
+func TestModelEarnings(t *testing.T) {
+	priced := &network.Balance{Network: "testnet", CommissionBPS: 1000,
+		Prices: []network.ModelPrice{{Model: "cocoon-tiny", PricePrompt: 100, PriceCompletion: 400}}}
+	tests := []struct {
+		name string
+		st   worker.Status
+		want string
+	}{
+		{"no word from the proxy", worker.Status{}, ""},
+		{"not priced", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "not priced"},
+		{"priced, speed unknown", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "0.36 TON per 1M tokens"},
+		{"priced, with the last job's speed", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
+			Jobs: worker.JobStats{LastModel: "cocoon-tiny", LastTokensPS: 100}}, "~0.1296 TON/h at 100 tokens/s"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			model := "cocoon-tiny:latest"
+			if i == 1 {
+				model = "llama3.2:1b"
+			}
+			got := modelEarnings(tc.st, model)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Fatalf("modelEarnings = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -40,6 +40,11 @@ type mainView struct {
 
 	content fyne.CanvasObject
 	status  worker.Status
+	// clock is the time the telemetry graphs use; time.Now in the app.
+	clock func() time.Time
+
+	// the Dashboard's "now" strip: job, today's earnings, telemetry graphs
+	now *nowStrip
 
 	// header
 	stateBadge  *pill
@@ -81,6 +86,7 @@ type mainView struct {
 	modelRows  map[string]*modelRow
 	modelOrder []string
 	noModels   *widget.Label
+	storage    storageWidgets
 	confirm    *dialog.ConfirmDialog // the last delete confirmation shown
 
 	// downloads
@@ -140,6 +146,7 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		ctx:        context.Background(),
 		log:        slog.New(slog.DiscardHandler),
 		do:         fyne.Do,
+		clock:      time.Now,
 		modelRows:  map[string]*modelRow{},
 		pullRows:   map[string]*pullRow{},
 		pulling:    map[string]context.CancelFunc{},
@@ -147,8 +154,9 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		eventPulls: map[string]modelrt.PullProgress{},
 		dismissed:  map[string]bool{},
 	}
+	v.now = newNowStrip()
 	dashboard := container.NewBorder(
-		container.NewVBox(container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
+		container.NewVBox(v.now.obj, container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
 		v.buildModels())
 	v.earn = newEarningsView(v)
 	v.why = newWhyView(v)
@@ -278,6 +286,7 @@ func (v *mainView) buildModels() fyne.CanvasObject {
 
 	download := container.NewVBox(
 		widget.NewSeparator(),
+		v.buildStorage(),
 		container.NewBorder(nil, nil, caption("Download model"), v.pullBtn, v.pullEntry),
 		v.pullsBox)
 	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVScroll(v.modelsBox)))
@@ -288,10 +297,12 @@ func (v *mainView) buildModels() fyne.CanvasObject {
 func (v *mainView) refresh(st worker.Status) {
 	v.status = st
 	v.renderHeader()
+	v.now.render(st, v.clock())
 	v.renderGPU(st.GPU)
 	v.renderOllama(st.Ollama)
 	v.renderNetwork(st)
 	v.renderModels()
+	v.renderStorage()
 	v.renderPulls()
 	v.earn.refreshStatus(st)
 	v.why.refresh(st)
@@ -494,7 +505,7 @@ func (v *mainView) renderModels() {
 			r = v.newModelRow(m.Name)
 			v.modelRows[m.Name] = r
 		}
-		r.update(m, m.Name == st.Model, m.Loaded || loaded[m.Name])
+		r.update(m, m.Name == st.Model, m.Loaded || loaded[m.Name], modelEarnings(st, m.Name))
 	}
 	for name := range v.modelRows {
 		if !slices.Contains(order, name) {
@@ -537,8 +548,12 @@ func (v *mainView) newModelRow(name string) *modelRow {
 	return r
 }
 
-func (r *modelRow) update(m modelrt.Model, serving, loaded bool) {
-	if d := modelDetails(m); r.detailSeg.Text != d {
+func (r *modelRow) update(m modelrt.Model, serving, loaded bool, earns string) {
+	d := modelDetails(m)
+	if earns != "" {
+		d += " · " + earns
+	}
+	if r.detailSeg.Text != d {
 		r.detailSeg.Text = d
 		r.title.Refresh()
 	}
@@ -786,12 +801,21 @@ func (r *pullRow) update(s pullState) {
 	}
 }
 
+// tickTelemetry moves the telemetry graphs on when no status came (the
+// app calls it every telemetryTick).
+func (v *mainView) tickTelemetry() { v.now.tick(v.clock()) }
+
 // handleEvent folds what an event carries into the view's own state; the
 // caller then refreshes from the core's Status.
 func (v *mainView) handleEvent(ev worker.Event) {
 	switch ev.Type {
 	case worker.EventEarnings, worker.EventReceipt, worker.EventNetwork:
 		v.earn.reload()
+	case worker.EventModels:
+		if ev, ok := ev.Data.(worker.ModelEviction); ok && len(ev.Models) > 0 {
+			setLabel(v.notice, time.Now().Format("15:04")+"  "+evictionText(ev), widget.WarningImportance)
+			v.noticeRow.Show()
+		}
 	case worker.EventPull:
 		if p, ok := ev.Data.(modelrt.PullProgress); ok && p.Model != "" {
 			v.eventPulls[p.Model] = p

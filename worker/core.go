@@ -122,6 +122,9 @@ type Core struct {
 	energy    map[string]float64 // joules by job id, until its receipt is stored
 	settings  *Settings          // loaded on first use
 
+	quotaMu    sync.Mutex // serialises model cache quota enforcement
+	quotaBytes int64      // tests: the model cache quota in bytes, over the setting
+
 	// Kill points for the crash tests; nil in the app.
 	crashAfterRecord func() bool
 	dropPayoutStatus func(network.PayoutStatus) bool
@@ -510,6 +513,10 @@ func (c *Core) PullModel(ctx context.Context, name string) error {
 		return fmt.Errorf("worker: download %s: %w", name, err)
 	}
 	c.log.Info("model downloaded", "model", name)
+	// The download succeeded; a failed eviction is logged and shown, not its error.
+	if _, err := c.enforceQuota(ctx, name); err != nil && ctx.Err() == nil {
+		c.bus.Publish(EventError, err.Error())
+	}
 	return nil
 }
 

@@ -33,6 +33,10 @@ type Settings struct {
 	// Onboarded is set once the owner finished or skipped the first-run
 	// wizard; the window does not show it again.
 	Onboarded bool `json:"onboarded,omitempty"`
+	// ModelCacheQuotaGB caps the total size of Cocoon's local models in GB
+	// (10^9 bytes; 0: no quota). After each download the least recently
+	// used models are deleted until the cache fits (see SetModelCacheQuotaGB).
+	ModelCacheQuotaGB int64 `json:"model_cache_quota_gb,omitempty"`
 }
 
 // SettingsFile is the settings' file name in the data dir.

@@ -1,0 +1,32 @@
+package worker
+
+import (
+	"path/filepath"
+
+	"golang.org/x/sys/windows"
+)
+
+// diskFree returns the bytes available to this user on the volume holding path.
+func diskFree(path string) (uint64, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return 0, err
+	}
+	var free uint64
+	if err := windows.GetDiskFreeSpaceEx(p, &free, nil, nil); err != nil {
+		return 0, err
+	}
+	return free, nil
+}
+
+// mountPoint is the drive holding path, e.g. `C:\`.
+func mountPoint(path string) string {
+	p, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	if v := filepath.VolumeName(p); v != "" {
+		return v + `\`
+	}
+	return ""
+}
