@@ -286,7 +286,12 @@ func modelEarnings(st worker.Status, local string) string {
 	s := earnings.FormatTON(perM) + " TON per 1M tokens"
 	if tps := st.Jobs.LastTokensPS; tps > 0 && st.Jobs.LastModel == name {
 		perHour, _ := p.WorkerShare(name, 0, int64(tps*3600))
-		s += fmt.Sprintf(" · ~%s TON/h at %.0f tokens/s while busy", earnings.FormatTON(perHour), tps)
+		s += fmt.Sprintf(" · ~%s TON/h at %.0f tokens/s while busy", roughTON(perHour), tps)
 	}
 	return s
+}
+
+// roughTON formats an estimate with 3 significant digits ("10.3", "0.13").
+func roughTON(nano int64) string {
+	return strconv.FormatFloat(float64(nano)/1e9, 'g', 3, 64)
 }

@@ -186,7 +186,7 @@ func TestModelEarnings(t *testing.T) {
 		{"not priced", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "not priced"},
 		{"priced, speed unknown", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "0.36 TON per 1M tokens"},
 		{"priced, with the last job's speed", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
-			Jobs: worker.JobStats{LastModel: "cocoon-tiny", LastTokensPS: 100}}, "~0.1296 TON/h at 100 tokens/s"},
+			Jobs: worker.JobStats{LastModel: "cocoon-tiny", LastTokensPS: 100}}, "~0.13 TON/h at 100 tokens/s"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
