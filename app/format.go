@@ -284,7 +284,14 @@ func modelEarnings(st worker.Status, local string) string {
 		return "not priced by this network"
 	}
 	s := earnings.FormatTON(perM) + " TON per 1M tokens"
-	if tps := st.Jobs.LastTokensPS; tps > 0 && st.Jobs.LastModel == name {
+	tps := 0.0
+	if b := st.Benchmark; b != nil && strings.TrimSuffix(b.Model, ":latest") == name {
+		tps = b.TokensPerSec // measured here, on purpose
+	}
+	if st.Jobs.LastTokensPS > 0 && st.Jobs.LastModel == name {
+		tps = st.Jobs.LastTokensPS // a real job is the better measure
+	}
+	if tps > 0 {
 		perHour, _ := p.WorkerShare(name, 0, int64(tps*3600))
 		s += fmt.Sprintf(" · ~%s TON/h at %.0f tokens/s while busy", roughTON(perHour), tps)
 	}

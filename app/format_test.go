@@ -187,6 +187,8 @@ func TestModelEarnings(t *testing.T) {
 		{"priced, speed unknown", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "0.36 TON per 1M tokens"},
 		{"priced, with the last job's speed", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
 			Jobs: worker.JobStats{LastModel: "cocoon-tiny", LastTokensPS: 100}}, "~0.13 TON/h at 100 tokens/s"},
+		{"priced, speed from the local benchmark", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
+			Benchmark: &worker.BenchmarkResult{Model: "cocoon-tiny:latest", TokensPerSec: 200}}, "~0.259 TON/h at 200 tokens/s"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

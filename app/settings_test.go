@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -155,5 +157,24 @@ func TestSettingsWorkerLimitShownOnField(t *testing.T) {
 	}
 	if len(f.policySets) != 0 {
 		t.Fatal("saved despite the bad field")
+	}
+}
+
+func TestSettingsStartAtLogin(t *testing.T) {
+	cfg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", cfg)
+	v, _, _ := newTestView(t, newFakeCore(servingStatus()))
+	s := v.set
+	if s.autostart.Checked {
+		t.Fatal("start at login must be off by default")
+	}
+	entry := filepath.Join(cfg, "autostart", "cocoon-desktop.desktop")
+	test.Tap(s.autostart)
+	if b, err := os.ReadFile(entry); err != nil || !strings.Contains(string(b), "--start") {
+		t.Fatalf("after ticking: %v %q", err, b)
+	}
+	test.Tap(s.autostart)
+	if _, err := os.Stat(entry); !os.IsNotExist(err) {
+		t.Fatalf("after unticking the entry is still there: %v", err)
 	}
 }

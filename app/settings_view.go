@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/autostart"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -35,8 +37,9 @@ type settingsForm struct {
 }
 
 type settingsView struct {
-	v       *mainView
-	content fyne.CanvasObject
+	autostart *widget.Check // applied at once, outside Save: it is a file, not a setting
+	v         *mainView
+	content   fyne.CanvasObject
 
 	idleEntry     *widget.Entry
 	pauseGPU      *widget.Check
@@ -133,7 +136,10 @@ func newSettingsView(v *mainView) *settingsView {
 		caption("Payout address"), field(s.addrEntry, fieldPayout, ""),
 		caption("Electricity"), field(unit(s.tariffEntry, "TON per kWh · empty: none"), fieldTariff, ""),
 	))
+	s.autostart = widget.NewCheck("Start Cocoon when I log in", s.setAutostart)
+	s.autostart.Checked = autostart.Enabled()
 	advanced := panel("Advanced", nil, form(
+		caption("At login"), field(s.autostart, "", "Off by default. Cocoon then starts sharing and waits for you to be away."),
 		caption("Log level"), field(container.NewGridWrap(fyne.NewSize(160, s.logLevel.MinSize().Height), s.logLevel), worker.FieldLogLevel, "Applies the next time Cocoon starts."),
 		caption("Network"), field(s.networkText, "", "Set with --network and --proxy-key when starting Cocoon."),
 	))
@@ -402,4 +408,28 @@ func (s *settingsView) save() {
 			s.v.earn.reload()
 		})
 	}()
+}
+
+// setAutostart writes or removes the login entry for this executable.
+func (s *settingsView) setAutostart(on bool) {
+	var err error
+	if on {
+		var exe string
+		if exe, err = os.Executable(); err == nil {
+			err = autostart.Enable(exe)
+		}
+	} else {
+		err = autostart.Disable()
+	}
+	if err != nil {
+		s.setStatus("Start at login: "+err.Error(), widget.DangerImportance)
+		s.autostart.Checked = autostart.Enabled()
+		s.autostart.Refresh()
+		return
+	}
+	if on {
+		s.setStatus("Cocoon will start when you log in.", widget.SuccessImportance)
+	} else {
+		s.setStatus("Cocoon will not start at login.", widget.MediumImportance)
+	}
 }

@@ -122,6 +122,10 @@ func (c *Core) Benchmark(ctx context.Context) (BenchmarkResult, error) {
 	c.log.Info("benchmark finished", "model", model, "runs", res.Runs, "tokens", res.Tokens,
 		"tokens_per_s", fmt.Sprintf("%.1f", res.TokensPerSec), "first_token", res.FirstToken.Round(time.Millisecond),
 		"load", res.Load.Round(time.Millisecond), "took", res.Took.Round(time.Millisecond))
+	c.mu.Lock()
+	c.bench = &res // the Models list estimates earnings per hour from it
+	c.mu.Unlock()
+	c.bus.Publish(EventModels, nil)
 	return res, nil
 }
 

@@ -24,6 +24,9 @@ func TestBenchmarkTinyModel(t *testing.T) {
 		res.Took <= 0 || res.Took > BenchmarkTimeLimit+30*time.Second {
 		t.Fatalf("Benchmark() = %+v", res)
 	}
+	if b := c.Status().Benchmark; b == nil || *b != res {
+		t.Errorf("Status().Benchmark = %+v, want the result (the Models list estimates from it)", b)
+	}
 	if res.Tokens > res.Runs*BenchmarkMaxTokens {
 		t.Errorf("%d tokens in %d runs: more than %d a run", res.Tokens, res.Runs, BenchmarkMaxTokens)
 	}

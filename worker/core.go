@@ -121,6 +121,7 @@ type Core struct {
 	money     EarningsStatus
 	energy    map[string]float64 // joules by job id, until its receipt is stored
 	settings  *Settings          // loaded on first use
+	bench     *BenchmarkResult   // the last local benchmark
 
 	quotaMu    sync.Mutex // serialises model cache quota enforcement
 	quotaBytes int64      // tests: the model cache quota in bytes, over the setting
@@ -198,7 +199,7 @@ func (c *Core) Status() Status {
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
-		Earnings: c.money,
+		Earnings: c.money, Benchmark: c.bench,
 	}
 }
 

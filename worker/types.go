@@ -44,6 +44,8 @@ type Status struct {
 	Receipts  int
 	LastPause *PauseRecord
 	Earnings  EarningsStatus
+	// Benchmark is the last local benchmark (onboarding), nil before one ran.
+	Benchmark *BenchmarkResult
 }
 
 // NetworkStatus is the worker's link to the network.
