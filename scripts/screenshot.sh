@@ -57,3 +57,12 @@ xdotool mousemove --window "$wid" 198 125 click 1
 sleep 2
 import -display "$display" -window "$wid" "$out/earnings.png"
 echo "saved $out/earnings.png"
+# The other tabs, in the same (paused, one reason line) layout.
+xdotool mousemove --window "$wid" 323 125 click 1
+sleep 2
+import -display "$display" -window "$wid" "$out/why-not-earning.png"
+echo "saved $out/why-not-earning.png"
+xdotool mousemove --window "$wid" 457 125 click 1
+sleep 2
+import -display "$display" -window "$wid" "$out/settings.png"
+echo "saved $out/settings.png"
