@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,25 +37,7 @@ func TestTrayAvailableNoAddress(t *testing.T) {
 // StatusNotifierWatcher the tray is unavailable; once a client owns the
 // watcher's name, it is available.
 func TestTrayAvailableWatcher(t *testing.T) {
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon not installed")
-	}
-	sock := filepath.Join(t.TempDir(), "bus")
-	cmd := exec.Command(daemon, "--session", "--nofork", "--print-address", "--address=unix:path="+sock)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Skipf("dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading bus address: %v", err)
-	}
-	addr := strings.TrimSpace(line)
+	addr := startSessionBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 
 	ok, reason := TrayAvailable()
