@@ -37,7 +37,7 @@ func TestDependencyDirection(t *testing.T) {
 	// Packages that must not depend (even indirectly) on these prefixes.
 	forbidden := map[string][]string{
 		mod + "/gpu":     {fyne, mod + "/app", mod + "/worker", mod + "/runtime"},
-		mod + "/runtime": {fyne, mod + "/app", mod + "/worker", mod + "/gpu"},
+		mod + "/runtime/ollama": {fyne, mod + "/app", mod + "/worker", mod + "/gpu"},
 		mod + "/worker":  {fyne, mod + "/app", mod + "/internal/cli"},
 		mod + "/assets":  {fyne},
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -143,7 +143,7 @@ func (f *fakeCore) DeleteModel(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deleted = append(f.deleted, name)
-	var keep []modelrt.Model
+	var keep []ollama.Model
 	for _, m := range f.st.Models {
 		if m.Name != name {
 			keep = append(keep, m)
@@ -351,12 +351,12 @@ func noDriverStatus() worker.Status {
 			State:  gpu.StateNoDriver,
 			Reason: "No NVIDIA driver found — Cocoon can still run models on the CPU for testing",
 		},
-		Ollama: modelrt.Status{Reachable: true, Version: "0.17.4", Mode: modelrt.ModeManaged, Address: "http://127.0.0.1:11500", PID: 4321},
-		Models: []modelrt.Model{
+		Ollama: ollama.Status{Reachable: true, Version: "0.17.4", Mode: ollama.ModeManaged, Address: "http://127.0.0.1:11500", PID: 4321},
+		Models: []ollama.Model{
 			{Name: "llama3.2:1b", Size: 1_321_098_329, Family: "llama", Parameters: "1.2B", Quant: "Q8_0", FitNote: "no GPU: runs on the CPU"},
 			{Name: "tiny-llama:test", Size: 812_000, Family: "llama", Parameters: "0.4M", Quant: "F32", FitNote: "no GPU: runs on the CPU", Loaded: true},
 		},
-		Pulls: map[string]modelrt.PullProgress{},
+		Pulls: map[string]ollama.PullProgress{},
 	}
 }
 

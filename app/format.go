@@ -8,7 +8,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -204,11 +204,11 @@ func processText(ps []gpu.Process) string {
 }
 
 // ollamaMode is "Managed by Cocoon" or "Your own Ollama (attached)".
-func ollamaMode(m modelrt.Mode) string {
+func ollamaMode(m ollama.Mode) string {
 	switch m {
-	case modelrt.ModeManaged:
+	case ollama.ModeManaged:
 		return "Managed by Cocoon"
-	case modelrt.ModeAttached:
+	case ollama.ModeAttached:
 		return "Your own Ollama (attached)"
 	case "":
 		return "—"
@@ -218,7 +218,7 @@ func ollamaMode(m modelrt.Mode) string {
 }
 
 // modelDetails is "4.7 GB · llama · 8.0B · Q4_K_M", skipping unknown parts.
-func modelDetails(m modelrt.Model) string {
+func modelDetails(m ollama.Model) string {
 	parts := []string{humanBytes(m.Size)}
 	for _, s := range []string{m.Family, m.Parameters, m.Quant} {
 		if s != "" {
@@ -229,7 +229,7 @@ func modelDetails(m modelrt.Model) string {
 }
 
 // fitText is the model's VRAM fit in a few words.
-func fitText(m modelrt.Model) string {
+func fitText(m ollama.Model) string {
 	if m.FitsVRAM {
 		return "Fits in VRAM"
 	}
@@ -240,7 +240,7 @@ func fitText(m modelrt.Model) string {
 }
 
 // pullText is "40% · 1.9 GB of 4.7 GB · 12.3 MB/s".
-func pullText(p modelrt.PullProgress) string {
+func pullText(p ollama.PullProgress) string {
 	if p.Err != "" {
 		return "Failed: " + p.Err
 	}
@@ -261,7 +261,7 @@ func pullText(p modelrt.PullProgress) string {
 }
 
 // pullPercent is the progress in percent, from Percent or from the byte counts.
-func pullPercent(p modelrt.PullProgress) float64 {
+func pullPercent(p ollama.PullProgress) float64 {
 	pc := p.Percent
 	if pc == 0 && p.Total > 0 {
 		pc = 100 * float64(p.Completed) / float64(p.Total)

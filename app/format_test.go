@@ -6,7 +6,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -124,15 +124,15 @@ func TestTrayStateLine(t *testing.T) {
 func TestPullText(t *testing.T) {
 	tests := []struct {
 		name string
-		in   modelrt.PullProgress
+		in   ollama.PullProgress
 		want string
 	}{
-		{"starting", modelrt.PullProgress{}, "Starting…"},
-		{"status only", modelrt.PullProgress{Status: "pulling manifest"}, "pulling manifest"},
-		{"progress", modelrt.PullProgress{Completed: 1_880_000_000, Total: 4_700_000_000, Percent: 40, Rate: 12_300_000}, "40% · 1.9 GB of 4.7 GB · 12.3 MB/s"},
-		{"percent from bytes", modelrt.PullProgress{Completed: 250, Total: 1000}, "25% · 250 B of 1 KB"},
-		{"done", modelrt.PullProgress{Done: true, Percent: 100}, "Downloaded"},
-		{"error", modelrt.PullProgress{Err: "model not found"}, "Failed: model not found"},
+		{"starting", ollama.PullProgress{}, "Starting…"},
+		{"status only", ollama.PullProgress{Status: "pulling manifest"}, "pulling manifest"},
+		{"progress", ollama.PullProgress{Completed: 1_880_000_000, Total: 4_700_000_000, Percent: 40, Rate: 12_300_000}, "40% · 1.9 GB of 4.7 GB · 12.3 MB/s"},
+		{"percent from bytes", ollama.PullProgress{Completed: 250, Total: 1000}, "25% · 250 B of 1 KB"},
+		{"done", ollama.PullProgress{Done: true, Percent: 100}, "Downloaded"},
+		{"error", ollama.PullProgress{Err: "model not found"}, "Failed: model not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,9 +157,9 @@ func TestGPUText(t *testing.T) {
 		{"reason default", gpuReason(gpu.Snapshot{State: gpu.StateNoDriver}), "No NVIDIA driver found — Cocoon can still run models on the CPU for testing."},
 		{"no procs", processText(nil), "No other programs are using the GPU."},
 		{"procs", processText([]gpu.Process{{PID: 4242, Name: "Cyberpunk2077.exe", MemoryUsed: 6 << 30}, {PID: 7}}), "Cyberpunk2077.exe (pid 4242) — 6 GiB\npid 7"},
-		{"details", modelDetails(modelrt.Model{Size: 4_700_000_000, Family: "llama", Parameters: "8.0B", Quant: "Q4_K_M"}), "4.7 GB · llama · 8.0B · Q4_K_M"},
-		{"fit", fitText(modelrt.Model{FitsVRAM: true}), "Fits in VRAM"},
-		{"fit note", fitText(modelrt.Model{FitNote: "no GPU: runs on CPU"}), "no GPU: runs on CPU"},
+		{"details", modelDetails(ollama.Model{Size: 4_700_000_000, Family: "llama", Parameters: "8.0B", Quant: "Q4_K_M"}), "4.7 GB · llama · 8.0B · Q4_K_M"},
+		{"fit", fitText(ollama.Model{FitsVRAM: true}), "Fits in VRAM"},
+		{"fit note", fitText(ollama.Model{FitNote: "no GPU: runs on CPU"}), "no GPU: runs on CPU"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

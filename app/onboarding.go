@@ -17,7 +17,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -429,7 +429,7 @@ func (o *onboarding) newModelRow(name string) *obModelRow {
 	return r
 }
 
-func (r *obModelRow) update(m modelrt.Model, chosen bool) {
+func (r *obModelRow) update(m ollama.Model, chosen bool) {
 	r.detail.set(modelDetails(m), theme.ColorNamePlaceHolder)
 	c := colorGreen
 	if !m.FitsVRAM {
@@ -637,7 +637,7 @@ func benchError(err error) string {
 		return "the model runtime (Ollama) is not ready yet. Wait a moment, then Run again."
 	case errors.Is(err, worker.ErrBenchmarkBusy):
 		return "Cocoon is already sharing; stop it to benchmark."
-	case errors.Is(err, modelrt.ErrModelNotFound):
+	case errors.Is(err, ollama.ErrModelNotFound):
 		return "no model is chosen. Go back and pick or download one."
 	}
 	return strings.TrimPrefix(err.Error(), "worker: ")

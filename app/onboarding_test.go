@@ -10,7 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -126,7 +126,7 @@ func TestOnboardingModelStep(t *testing.T) {
 	// Download another: progress on a bar, Cancel stops it.
 	f.pullFn = func(ctx context.Context, name string) error {
 		f.set(func(s *worker.Status) {
-			s.Pulls = map[string]modelrt.PullProgress{name: {Model: name, Status: "pulling", Completed: 400 << 20, Total: 1000 << 20, Percent: 40}}
+			s.Pulls = map[string]ollama.PullProgress{name: {Model: name, Status: "pulling", Completed: 400 << 20, Total: 1000 << 20, Percent: 40}}
 		})
 		f.publish(worker.Event{Type: worker.EventPull})
 		<-ctx.Done()
@@ -151,8 +151,8 @@ func TestOnboardingModelStep(t *testing.T) {
 	// A finished download is chosen.
 	f.pullFn = func(ctx context.Context, name string) error {
 		f.set(func(s *worker.Status) {
-			s.Models = append(s.Models, modelrt.Model{Name: name, Size: 2 << 30, FitNote: "no GPU: runs on the CPU"})
-			s.Pulls = map[string]modelrt.PullProgress{name: {Model: name, Done: true, Percent: 100}}
+			s.Models = append(s.Models, ollama.Model{Name: name, Size: 2 << 30, FitNote: "no GPU: runs on the CPU"})
+			s.Pulls = map[string]ollama.PullProgress{name: {Model: name, Done: true, Percent: 100}}
 		})
 		return nil
 	}

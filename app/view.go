@@ -18,7 +18,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -97,7 +97,7 @@ type mainView struct {
 	pullOrder  []string
 	pulling    map[string]context.CancelFunc // pulls this window started
 	pullErrs   map[string]string             // errors PullModel returned
-	eventPulls map[string]modelrt.PullProgress
+	eventPulls map[string]ollama.PullProgress
 	dismissed  map[string]bool
 
 	// tabs: Dashboard (the worker), Earnings, Why not earning?, Settings
@@ -151,7 +151,7 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		pullRows:   map[string]*pullRow{},
 		pulling:    map[string]context.CancelFunc{},
 		pullErrs:   map[string]string{},
-		eventPulls: map[string]modelrt.PullProgress{},
+		eventPulls: map[string]ollama.PullProgress{},
 		dismissed:  map[string]bool{},
 	}
 	v.now = newNowStrip()
@@ -461,7 +461,7 @@ func (v *mainView) renderGPU(snap gpu.Snapshot) {
 	setVisible(v.gpuErrors, errs != "")
 }
 
-func (v *mainView) renderOllama(o modelrt.Status) {
+func (v *mainView) renderOllama(o ollama.Status) {
 	if o.Reachable {
 		v.ollamaPill.set("Reachable", colorGreen)
 	} else if o.Error == "" && o.Address == "" && o.Version == "" {
@@ -475,7 +475,7 @@ func (v *mainView) renderOllama(o modelrt.Status) {
 	}
 	setLabel(v.ollamaVersion, version, widget.MediumImportance)
 	mode := ollamaMode(o.Mode)
-	if o.Mode == modelrt.ModeManaged && o.PID > 0 {
+	if o.Mode == ollama.ModeManaged && o.PID > 0 {
 		mode += fmt.Sprintf(" (pid %d)", o.PID)
 	}
 	if o.Restarts > 0 {
@@ -548,7 +548,7 @@ func (v *mainView) newModelRow(name string) *modelRow {
 	return r
 }
 
-func (r *modelRow) update(m modelrt.Model, serving, loaded bool, earns string) {
+func (r *modelRow) update(m ollama.Model, serving, loaded bool, earns string) {
 	d := modelDetails(m)
 	if earns != "" {
 		d += " · " + earns
@@ -676,7 +676,7 @@ func (v *mainView) startPull() {
 
 // pullState is what one pull row shows.
 type pullState struct {
-	progress modelrt.PullProgress
+	progress ollama.PullProgress
 	ours     bool // started here, so it can be cancelled
 	failed   string
 }
@@ -817,7 +817,7 @@ func (v *mainView) handleEvent(ev worker.Event) {
 			v.noticeRow.Show()
 		}
 	case worker.EventPull:
-		if p, ok := ev.Data.(modelrt.PullProgress); ok && p.Model != "" {
+		if p, ok := ev.Data.(ollama.PullProgress); ok && p.Model != "" {
 			v.eventPulls[p.Model] = p
 		}
 	case worker.EventError:

@@ -11,7 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -236,7 +236,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 		t.Errorf("entry not cleared: %q", v.pullEntry.Text)
 	}
 
-	core.publish(worker.Event{Type: worker.EventPull, Data: modelrt.PullProgress{
+	core.publish(worker.Event{Type: worker.EventPull, Data: ollama.PullProgress{
 		Model: "llama3.2:3b", Status: "pulling", Completed: 800_000_000, Total: 2_000_000_000, Percent: 40, Rate: 25_400_000,
 	}})
 	q.runUntil(t, "progress 40%", func() bool { return math.Abs(r.bar.Value-0.4) < 1e-9 })
@@ -249,7 +249,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 
 	// The core's Status wins over the event copy once it has the pull.
 	core.set(func(s *worker.Status) {
-		s.Pulls = map[string]modelrt.PullProgress{"llama3.2:3b": {Model: "llama3.2:3b", Completed: 1_500_000_000, Total: 2_000_000_000, Percent: 75}}
+		s.Pulls = map[string]ollama.PullProgress{"llama3.2:3b": {Model: "llama3.2:3b", Completed: 1_500_000_000, Total: 2_000_000_000, Percent: 75}}
 	})
 	core.publish(worker.Event{Type: worker.EventGPU})
 	q.runUntil(t, "progress 75%", func() bool { return math.Abs(r.bar.Value-0.75) < 1e-9 })
@@ -331,7 +331,7 @@ func TestOllamaPanel(t *testing.T) {
 		t.Errorf("ollama: %q %q %q %q", v.ollamaPill.txt.Text, v.ollamaVersion.Text, v.ollamaMode.Text, v.ollamaAddr.Text)
 	}
 	st := noDriverStatus()
-	st.Ollama = modelrt.Status{Mode: modelrt.ModeAttached, Address: "http://127.0.0.1:11434", Error: "ollama not answering: connection refused"}
+	st.Ollama = ollama.Status{Mode: ollama.ModeAttached, Address: "http://127.0.0.1:11434", Error: "ollama not answering: connection refused"}
 	v.refresh(st)
 	if v.ollamaPill.txt.Text != "Not reachable" || !v.ollamaErr.Visible() || !strings.Contains(v.ollamaErr.Text, "connection refused") {
 		t.Errorf("unreachable: pill=%q err visible=%v text=%q", v.ollamaPill.txt.Text, v.ollamaErr.Visible(), v.ollamaErr.Text)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -119,7 +119,7 @@ func TestWhyNotEarning(t *testing.T) {
 				s := servingStatus()
 				s.State = worker.StateError
 				s.Error = "Ollama: connection refused"
-				s.Ollama = modelrt.Status{Error: "connection refused"}
+				s.Ollama = ollama.Status{Error: "connection refused"}
 				return s
 			}()},
 			codes: []string{whyOllama, whyTestTON}, title: "Ollama", actions: nil},
@@ -127,7 +127,7 @@ func TestWhyNotEarning(t *testing.T) {
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
 				s.State = worker.StateStopped
-				s.Ollama = modelrt.Status{}
+				s.Ollama = ollama.Status{}
 				return s
 			}()},
 			codes: []string{whyStopped, whyOllamaStart, whyTestTON}},

@@ -16,7 +16,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -205,7 +205,7 @@ func setupReasons(st worker.Status) []why {
 			Detail:  "There are models on this computer, but none is chosen to serve.",
 			Fix:     "Press Use next to a model on the Dashboard.",
 			Actions: []whyAction{actModels}})
-	case !slices.ContainsFunc(st.Models, func(m modelrt.Model) bool { return m.Name == st.Model }):
+	case !slices.ContainsFunc(st.Models, func(m ollama.Model) bool { return m.Name == st.Model }):
 		add(why{Code: whyModelMissing, Level: whyBlocked, Title: "The served model is not on this computer",
 			Detail:  st.Model + " is chosen but not downloaded (it may have been deleted).",
 			Fix:     "Download it again, or choose another model on the Dashboard.",

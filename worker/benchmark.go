@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // Benchmark limits: a quick check of what this machine does with the chosen
@@ -56,7 +56,7 @@ func (c *Core) Benchmark(ctx context.Context) (BenchmarkResult, error) {
 	model, state := c.model, c.state
 	c.mu.Unlock()
 	if model == "" {
-		return BenchmarkResult{}, fmt.Errorf("worker: benchmark: %w: no model chosen, download one first", modelrt.ErrModelNotFound)
+		return BenchmarkResult{}, fmt.Errorf("worker: benchmark: %w: no model chosen, download one first", ollama.ErrModelNotFound)
 	}
 	if state.Started() {
 		return BenchmarkResult{}, fmt.Errorf("worker: benchmark: %w", ErrBenchmarkBusy)
@@ -75,9 +75,9 @@ func (c *Core) Benchmark(ctx context.Context) (BenchmarkResult, error) {
 	for i := 0; i < BenchmarkRuns; i++ {
 		runStart := time.Now()
 		var first time.Duration
-		u, err := c.rt.Chat(bctx, modelrt.Job{
+		u, err := c.rt.Chat(bctx, ollama.Job{
 			Model:       model,
-			Messages:    []modelrt.Message{{Role: "user", Content: benchmarkPrompt}},
+			Messages:    []ollama.Message{{Role: "user", Content: benchmarkPrompt}},
 			MaxTokens:   BenchmarkMaxTokens,
 			Seed:        &seed,
 			Temperature: &temp,

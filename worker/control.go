@@ -13,7 +13,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // Defaults of the control loop.
@@ -64,7 +64,7 @@ func (c *Core) start(ctx context.Context, o idle.Override) error {
 	c.mu.Unlock()
 	if model == "" {
 		c.setState(StateError, "no model downloaded: download one first")
-		return fmt.Errorf("worker: start: %w: no model chosen", modelrt.ErrModelNotFound)
+		return fmt.Errorf("worker: start: %w: no model chosen", ollama.ErrModelNotFound)
 	}
 	return c.send(ctx, command{enable: true, override: o})
 }
@@ -333,7 +333,7 @@ func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 		d, err := c.rt.Unload(uctx, model)
 		cancel()
 		rec.Unload = d
-		if err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
+		if err != nil && !errors.Is(err, ollama.ErrModelNotFound) {
 			c.log.Warn("unload after pause failed", "model", model, "err", err)
 		}
 	}

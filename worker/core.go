@@ -28,7 +28,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // TinyModel is the small built-in model that makes the local network work
@@ -45,7 +45,7 @@ type Config struct {
 	Model string
 	// SeedTinyModel registers TinyModel in Ollama when it is missing.
 	SeedTinyModel bool
-	Runtime       modelrt.Config
+	Runtime       ollama.Config
 	// GPU is the detector to sample; nil uses the real NVML library.
 	GPU         *gpu.Detector
 	GPUInterval time.Duration
@@ -90,7 +90,7 @@ type Core struct {
 	cfg Config
 	log *slog.Logger
 	bus *Bus
-	rt  *modelrt.Runtime
+	rt  *ollama.Runtime
 	gpu *gpu.Detector
 
 	refreshMu   sync.Mutex // serialises refreshModels
@@ -107,10 +107,10 @@ type Core struct {
 	errMsg  string
 	model   string
 	gpuSnap gpu.Snapshot
-	models  []modelrt.Model
-	loaded  []modelrt.Loaded
-	pulls   map[string]modelrt.PullProgress
-	rtStat  modelrt.Status
+	models  []ollama.Model
+	loaded  []ollama.Loaded
+	pulls   map[string]ollama.PullProgress
+	rtStat  ollama.Status
 
 	reasons   []idle.Reason
 	netStat   NetworkStatus
@@ -169,18 +169,18 @@ func New(cfg Config) *Core {
 		commands: make(chan command), stopped: make(chan struct{}),
 		netStat: NetworkStatus{Local: cfg.Network.Local, URL: cfg.Network.URL, APIURL: cfg.Network.APIURL, APIKey: cfg.Network.APIKey},
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
-		pulls: map[string]modelrt.PullProgress{},
+		pulls: map[string]ollama.PullProgress{},
 	}
 	if cfg.Runtime.FreeVRAM == nil {
 		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
 	}
-	c.rt = modelrt.New(cfg.Runtime)
+	c.rt = ollama.New(cfg.Runtime)
 	c.rt.OnChange(c.runtimeChanged)
 	return c
 }
 
 // Runtime exposes the model runtime (for doctor and benchmarks).
-func (c *Core) Runtime() *modelrt.Runtime { return c.rt }
+func (c *Core) Runtime() *ollama.Runtime { return c.rt }
 
 // Subscribe returns the event stream; cancel closes it.
 func (c *Core) Subscribe(buffer int) (<-chan Event, func()) { return c.bus.Subscribe(buffer) }
@@ -189,13 +189,13 @@ func (c *Core) Subscribe(buffer int) (<-chan Event, func()) { return c.bus.Subsc
 func (c *Core) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pulls := make(map[string]modelrt.PullProgress, len(c.pulls))
+	pulls := make(map[string]ollama.PullProgress, len(c.pulls))
 	for k, v := range c.pulls {
 		pulls[k] = v
 	}
 	return Status{
 		State: c.state, Error: c.errMsg, Model: c.model, GPU: c.gpuSnap, Ollama: c.rtStat,
-		Models: append([]modelrt.Model(nil), c.models...), Loaded: append([]modelrt.Loaded(nil), c.loaded...),
+		Models: append([]ollama.Model(nil), c.models...), Loaded: append([]ollama.Loaded(nil), c.loaded...),
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
@@ -394,7 +394,7 @@ func (c *Core) refreshModels(ctx context.Context) error {
 	return nil
 }
 
-func hasModel(ms []modelrt.Model, name string) bool {
+func hasModel(ms []ollama.Model, name string) bool {
 	for _, m := range ms {
 		if m.Name == name {
 			return true
@@ -403,7 +403,7 @@ func hasModel(ms []modelrt.Model, name string) bool {
 	return false
 }
 
-func pickDefaultModel(ms []modelrt.Model) string {
+func pickDefaultModel(ms []ollama.Model) string {
 	for _, m := range ms {
 		if m.Name == TinyModel {
 			return m.Name
@@ -412,7 +412,7 @@ func pickDefaultModel(ms []modelrt.Model) string {
 	return ms[0].Name
 }
 
-func sameModels(a, b []modelrt.Model) bool {
+func sameModels(a, b []ollama.Model) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -424,7 +424,7 @@ func sameModels(a, b []modelrt.Model) bool {
 	return true
 }
 
-func sameLoaded(a, b []modelrt.Loaded) bool {
+func sameLoaded(a, b []ollama.Loaded) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -484,7 +484,7 @@ func (c *Core) SetModel(name string) error {
 	}
 	c.mu.Unlock()
 	if !found {
-		return fmt.Errorf("worker: choose model %q: %w", name, modelrt.ErrModelNotFound)
+		return fmt.Errorf("worker: choose model %q: %w", name, ollama.ErrModelNotFound)
 	}
 	c.bus.Publish(EventModels, nil)
 	if running && old != name {
@@ -498,16 +498,16 @@ func (c *Core) SetModel(name string) error {
 func (c *Core) PullModel(ctx context.Context, name string) error {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return fmt.Errorf("worker: download: %w: empty model name", modelrt.ErrModelNotFound)
+		return fmt.Errorf("worker: download: %w: empty model name", ollama.ErrModelNotFound)
 	}
-	progress := func(p modelrt.PullProgress) {
+	progress := func(p ollama.PullProgress) {
 		c.mu.Lock()
 		c.pulls[name] = p
 		c.mu.Unlock()
 		c.bus.Publish(EventPull, p)
 	}
-	progress(modelrt.PullProgress{Model: name, Status: "starting"})
-	err := c.rt.Pull(ctx, name, modelrt.PullOptions{Insecure: isLoopbackRegistry(name), Progress: progress})
+	progress(ollama.PullProgress{Model: name, Status: "starting"})
+	err := c.rt.Pull(ctx, name, ollama.PullOptions{Insecure: isLoopbackRegistry(name), Progress: progress})
 	c.kickRefresh()
 	if err != nil {
 		c.log.Warn("model download failed", "model", name, "err", err)
@@ -533,7 +533,7 @@ func (c *Core) DeleteModel(ctx context.Context, name string) error {
 			return fmt.Errorf("worker: delete %s: %w", name, err)
 		}
 	} else if serving {
-		if _, err := c.rt.Unload(ctx, name); err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
+		if _, err := c.rt.Unload(ctx, name); err != nil && !errors.Is(err, ollama.ErrModelNotFound) {
 			return fmt.Errorf("worker: delete %s: %w", name, err)
 		}
 	}

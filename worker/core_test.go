@@ -12,7 +12,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // startCore runs a Core over a real managed Ollama and a fake RTX 4090.
@@ -25,7 +25,7 @@ func startCore(t *testing.T, mutate func(*Config)) *Core {
 	cfg := Config{
 		DataDir:         t.TempDir(),
 		SeedTinyModel:   true,
-		Runtime:         modelrt.Config{NoAttach: true, Binary: bin},
+		Runtime:         ollama.Config{NoAttach: true, Binary: bin},
 		GPU:             gpu.NewDetector(gputest.Library(gputest.RTX4090())),
 		GPUInterval:     20 * time.Millisecond,
 		RefreshInterval: 100 * time.Millisecond,
@@ -83,7 +83,7 @@ func TestCoreServesTheTinyModel(t *testing.T) {
 	if st.GPU.State != gpu.StateOK || st.GPU.Devices[0].Name != "NVIDIA GeForce RTX 4090" {
 		t.Fatalf("gpu = %+v", st.GPU)
 	}
-	if !st.Ollama.Reachable || st.Ollama.Mode != modelrt.ModeManaged {
+	if !st.Ollama.Reachable || st.Ollama.Mode != ollama.ModeManaged {
 		t.Fatalf("ollama = %+v", st.Ollama)
 	}
 
@@ -121,7 +121,7 @@ func TestGPUEventsOnlyOnChange(t *testing.T) {
 	card := gputest.RTX4090()
 	c := New(Config{
 		DataDir: t.TempDir(), GPU: gpu.NewDetector(gputest.Library(card)), GPUInterval: 5 * time.Millisecond,
-		Runtime: modelrt.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
+		Runtime: ollama.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
 	})
 	events, unsubscribe := c.Subscribe(64)
 	defer unsubscribe()
@@ -161,7 +161,7 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 	if err := c.WaitModels(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetModel("no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
+	if err := c.SetModel("no-such-model"); !errors.Is(err, ollama.ErrModelNotFound) {
 		t.Fatalf("SetModel(unknown) = %v, want ErrModelNotFound", err)
 	}
 	if c.Status().Model != TinyModel {
@@ -170,7 +170,7 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 	if err := c.PullModel(ctx, "  "); err == nil {
 		t.Fatal("PullModel(blank) must fail")
 	}
-	if err := c.DeleteModel(ctx, "no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
+	if err := c.DeleteModel(ctx, "no-such-model"); !errors.Is(err, ollama.ErrModelNotFound) {
 		t.Fatalf("DeleteModel(unknown) = %v, want ErrModelNotFound", err)
 	}
 	// Deleting the served model while serving leaves a clear error, not a ghost model.
@@ -185,7 +185,7 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 	if st.Model != "" || len(st.Models) != 0 || st.State != StateError || st.Error == "" {
 		t.Fatalf("after deleting the served model: %+v", st)
 	}
-	if err := c.Start(ctx); !errors.Is(err, modelrt.ErrModelNotFound) {
+	if err := c.Start(ctx); !errors.Is(err, ollama.ErrModelNotFound) {
 		t.Fatalf("Start without a model = %v, want ErrModelNotFound", err)
 	}
 }
@@ -193,7 +193,7 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 func TestCoreWithoutOllama(t *testing.T) {
 	c := New(Config{
 		DataDir: t.TempDir(),
-		Runtime: modelrt.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
+		Runtime: ollama.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
 		GPU:     gpu.NewDetector(gputest.NoDriver()),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // JobStats counts the jobs this session ran. No prompt or output is kept.
@@ -54,19 +54,19 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 	if !ok {
 		return network.Usage{}, "", fmt.Errorf("worker: job %s: %w: %s", job.JobID, network.ErrUnknownModel, job.Model)
 	}
-	msgs := make([]modelrt.Message, len(job.Messages))
+	msgs := make([]ollama.Message, len(job.Messages))
 	for i, m := range job.Messages {
-		msgs[i] = modelrt.Message{Role: m.Role, Content: m.Content}
+		msgs[i] = ollama.Message{Role: m.Role, Content: m.Content}
 	}
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
 	start, wattsAtStart := time.Now(), c.gpuWatts()
-	u, err := c.rt.Chat(ctx, modelrt.Job{
+	u, err := c.rt.Chat(ctx, ollama.Job{
 		Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
 		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
 	}, emit)
 	if err != nil {
 		c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "failed", Error: err.Error()}, -1)
-		if errors.Is(err, modelrt.ErrModelNotFound) {
+		if errors.Is(err, ollama.ErrModelNotFound) {
 			err = fmt.Errorf("%w: %v", network.ErrUnknownModel, err)
 		}
 		return network.Usage{}, "", err

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // MaxModelCacheQuotaGB bounds the model cache quota setting (100 TB).
@@ -53,7 +53,7 @@ func (c *Core) ModelCache() ModelCache {
 		mc.Used += m.Size
 	}
 	c.mu.Unlock()
-	if st.Mode == modelrt.ModeAttached {
+	if st.Mode == ollama.ModeAttached {
 		mc.Attached = true
 		return mc
 	}
@@ -123,7 +123,7 @@ func (c *Core) SetModelCacheQuotaGB(gb int64) error {
 // name), never the served model, a loaded one or one named in keep. It
 // stops as soon as the total fits; when even deleting every candidate does
 // not, it deletes them all. quota <= 0 means no quota.
-func evictionPlan(models []modelrt.Model, served string, quota int64, keep ...string) []string {
+func evictionPlan(models []ollama.Model, served string, quota int64, keep ...string) []string {
 	if quota <= 0 {
 		return nil
 	}
@@ -134,14 +134,14 @@ func evictionPlan(models []modelrt.Model, served string, quota int64, keep ...st
 	if total <= quota {
 		return nil
 	}
-	var cands []modelrt.Model
+	var cands []ollama.Model
 	for _, m := range models {
 		if m.Name == served || m.Loaded || slices.Contains(keep, m.Name) {
 			continue
 		}
 		cands = append(cands, m)
 	}
-	slices.SortStableFunc(cands, func(a, b modelrt.Model) int {
+	slices.SortStableFunc(cands, func(a, b ollama.Model) int {
 		if c := a.ModifiedAt.Compare(b.ModifiedAt); c != 0 {
 			return c
 		}
@@ -167,7 +167,7 @@ func (c *Core) enforceQuota(ctx context.Context, keep string) (ModelEviction, er
 	if quota <= 0 {
 		return ModelEviction{}, nil
 	}
-	if c.rt.Status().Mode != modelrt.ModeManaged {
+	if c.rt.Status().Mode != ollama.ModeManaged {
 		c.log.Debug("model cache quota not applied: Ollama is the owner's own")
 		return ModelEviction{}, nil
 	}
@@ -177,7 +177,7 @@ func (c *Core) enforceQuota(ctx context.Context, keep string) (ModelEviction, er
 		return ModelEviction{}, err
 	}
 	c.mu.Lock()
-	models := append([]modelrt.Model(nil), c.models...)
+	models := append([]ollama.Model(nil), c.models...)
 	served := c.model
 	loaded := map[string]bool{}
 	for _, l := range c.loaded {
@@ -199,7 +199,7 @@ func (c *Core) enforceQuota(ctx context.Context, keep string) (ModelEviction, er
 		if nowServed {
 			continue
 		}
-		if err := c.rt.Delete(ctx, name); err != nil && !errors.Is(err, modelrt.ErrModelNotFound) {
+		if err := c.rt.Delete(ctx, name); err != nil && !errors.Is(err, ollama.ErrModelNotFound) {
 			errs = append(errs, fmt.Errorf("evict %s: %w", name, err))
 			continue
 		}

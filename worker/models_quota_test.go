@@ -10,15 +10,15 @@ import (
 
 	"github.com/ollama/ollama/api"
 
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 func TestEvictionPlan(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	m := func(name string, gb int64, ageDays int, loaded bool) modelrt.Model {
-		return modelrt.Model{Name: name, Size: gb * bytesPerGB, ModifiedAt: t0.AddDate(0, 0, -ageDays), Loaded: loaded}
+	m := func(name string, gb int64, ageDays int, loaded bool) ollama.Model {
+		return ollama.Model{Name: name, Size: gb * bytesPerGB, ModifiedAt: t0.AddDate(0, 0, -ageDays), Loaded: loaded}
 	}
-	models := []modelrt.Model{
+	models := []ollama.Model{
 		m("new:7b", 4, 1, false),
 		m("old:3b", 2, 30, false),
 		m("mid:8b", 5, 10, false),
@@ -27,7 +27,7 @@ func TestEvictionPlan(t *testing.T) {
 	} // 13 GB in all
 	tests := []struct {
 		name   string
-		models []modelrt.Model
+		models []ollama.Model
 		served string
 		quota  int64
 		keep   []string
@@ -42,8 +42,8 @@ func TestEvictionPlan(t *testing.T) {
 		{"never served or loaded, even when it cannot fit", models, "served:1b", 1, nil, []string{"old:3b", "mid:8b", "new:7b"}},
 		{"keep the fresh download", models, "served:1b", 1, []string{"new:7b"}, []string{"old:3b", "mid:8b"}},
 		{"served changes the choice", models, "old:3b", 11 * bytesPerGB, nil, []string{"served:1b", "mid:8b"}},
-		{"nothing evictable", []modelrt.Model{m("a", 5, 1, true), m("b", 5, 2, false)}, "b", bytesPerGB, nil, nil},
-		{"same time: by name", []modelrt.Model{m("b", 1, 1, false), m("a", 1, 1, false)}, "", bytesPerGB, nil, []string{"a"}},
+		{"nothing evictable", []ollama.Model{m("a", 5, 1, true), m("b", 5, 2, false)}, "b", bytesPerGB, nil, nil},
+		{"same time: by name", []ollama.Model{m("b", 1, 1, false), m("a", 1, 1, false)}, "", bytesPerGB, nil, []string{"a"}},
 		{"empty", nil, "", bytesPerGB, nil, nil},
 	}
 	for _, tt := range tests {
@@ -58,7 +58,7 @@ func TestEvictionPlan(t *testing.T) {
 
 func TestSetModelCacheQuota(t *testing.T) {
 	dir := t.TempDir()
-	c := New(Config{DataDir: dir, Runtime: modelrt.Config{NoAttach: true, Binary: "/nonexistent/ollama"}})
+	c := New(Config{DataDir: dir, Runtime: ollama.Config{NoAttach: true, Binary: "/nonexistent/ollama"}})
 	for _, bad := range []int64{-1, MaxModelCacheQuotaGB + 1} {
 		if err := c.SetModelCacheQuotaGB(bad); !errors.Is(err, ErrBadSetting) {
 			t.Errorf("SetModelCacheQuotaGB(%d) = %v, want ErrBadSetting", bad, err)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // State is the worker's state in one word.
@@ -28,11 +28,11 @@ type Status struct {
 	Error  string `json:"error,omitempty"` // plain words, when State == error
 	Model  string `json:"model"`           // the model the worker serves
 	GPU    gpu.Snapshot
-	Ollama modelrt.Status
-	Models []modelrt.Model
-	Loaded []modelrt.Loaded
+	Ollama ollama.Status
+	Models []ollama.Model
+	Loaded []ollama.Loaded
 	// Pulls holds downloads in progress (and the last result of finished ones) by model name.
-	Pulls   map[string]modelrt.PullProgress
+	Pulls   map[string]ollama.PullProgress
 	DataDir string
 	// Reasons lists every reason in force now why the worker does not serve
 	// (empty while serving or stopped).
@@ -79,7 +79,7 @@ const (
 	EventGPU      EventType = "gpu"      // a new GPU snapshot
 	EventOllama   EventType = "ollama"   // Ollama status changed
 	EventModels   EventType = "models"   // local or loaded models changed
-	EventPull     EventType = "pull"     // download progress; Data is modelrt.PullProgress
+	EventPull     EventType = "pull"     // download progress; Data is ollama.PullProgress
 	EventError    EventType = "error"    // an error worth showing; Data is string
 	EventJob      EventType = "job"      // Data is JobEvent
 	EventNetwork  EventType = "network"  // connection state; Data is NetworkStatus

@@ -21,7 +21,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tonsandbox"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 const crashRounds = 20
@@ -38,12 +38,12 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 	sb := tonsandbox.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	ollama := testollama.Start(t) // shared by every restart of the app
+	ol := testollama.Start(t) // shared by every restart of the app
 	gguf := t.TempDir() + "/tiny.gguf"
 	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tinymodel.Register(ctx, ollama.Client(), TinyModel, gguf); err != nil {
+	if err := tinymodel.Register(ctx, ol.Client(), TinyModel, gguf); err != nil {
 		t.Fatal(err)
 	}
 
@@ -78,7 +78,7 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 	start := func(mutate func(*Core)) run {
 		c := New(Config{
 			DataDir: dir, SeedTinyModel: true,
-			Runtime: modelrt.Config{AttachAddr: ollama.Host(), NoManage: true},
+			Runtime: ollama.Config{AttachAddr: ol.Host(), NoManage: true},
 			GPU:     gpu.NewDetector(gputest.Library(gputest.RTX4090())),
 			Network: NetworkConfig{URL: p.WorkerURL(), ProxyKey: p.PublicKey()},
 		})

@@ -32,7 +32,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -86,7 +86,7 @@ func run(runs, tokens, pauses, nWorkers int) error {
 	icfg.IdleAfter = 100 * time.Millisecond
 	core := worker.New(worker.Config{
 		DataDir: filepath.Join(dir, "worker"), SeedTinyModel: true, Logger: quiet,
-		Runtime:   modelrt.Config{NoAttach: true},
+		Runtime:   ollama.Config{NoAttach: true},
 		GPU:       gpu.NewDetector(gputest.Library(gputest.RTX4090())),
 		Network:   worker.NetworkConfig{URL: p.WorkerURL(), ProxyKey: p.PublicKey()},
 		Idle:      icfg,

@@ -25,7 +25,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/internal/paths"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/single"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -110,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "earnings":
 			return earningsCmd(rest[1:], c, stdout, stderr)
 		case "version":
-			fmt.Fprintf(stdout, "cocoon-desktop %s (Ollama %s, %s/%s)\n", Version, modelrt.OllamaVersion, goruntime.GOOS, goruntime.GOARCH)
+			fmt.Fprintf(stdout, "cocoon-desktop %s (Ollama %s, %s/%s)\n", Version, ollama.OllamaVersion, goruntime.GOOS, goruntime.GOARCH)
 			return ExitOK
 		default:
 			fmt.Fprintf(stderr, "unknown command %q\n", rest[0])
@@ -255,7 +255,7 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 		Model:         c.model,
 		SeedTinyModel: true,
 		Logger:        logger,
-		Runtime: modelrt.Config{
+		Runtime: ollama.Config{
 			AttachAddr:  c.ollamaAddr,
 			NoAttach:    c.noAttach,
 			VRAMReserve: c.vramMB << 20,
@@ -405,13 +405,13 @@ func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.W
 
 // statusLine is headless mode's one-line view of the core.
 func statusLine(s worker.Status) string {
-	ollama := "ollama: not reachable"
+	ollamaLine := "ollama: not reachable"
 	if s.Ollama.Reachable {
-		ollama = fmt.Sprintf("ollama %s (%s) at %s", s.Ollama.Version, s.Ollama.Mode, s.Ollama.Address)
+		ollamaLine = fmt.Sprintf("ollama %s (%s) at %s", s.Ollama.Version, s.Ollama.Mode, s.Ollama.Address)
 	} else if s.Ollama.Error != "" {
-		ollama = "ollama: " + s.Ollama.Error
+		ollamaLine = "ollama: " + s.Ollama.Error
 	}
-	line := fmt.Sprintf("[%s] %s · %s · %d model(s), serving %q", s.State, gpuLine(s), ollama, len(s.Models), s.Model)
+	line := fmt.Sprintf("[%s] %s · %s · %d model(s), serving %q", s.State, gpuLine(s), ollamaLine, len(s.Models), s.Model)
 	switch n := s.Network; {
 	case n.URL == "":
 	case n.Connected:

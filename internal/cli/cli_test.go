@@ -16,7 +16,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // TestMain lets tests run this test binary as the real program:
@@ -72,7 +72,7 @@ func TestDoctorJSON(t *testing.T) {
 	if rep.GPU.State != gpu.StateNoDriver || !strings.Contains(rep.GPU.Reason, "no NVIDIA driver") || len(rep.Warnings) == 0 {
 		t.Fatalf("gpu = %+v, warnings %v", rep.GPU, rep.Warnings)
 	}
-	if !rep.Healthy || !rep.Ollama.Reachable || rep.Ollama.Mode != "managed" || rep.Ollama.Version != modelrt.OllamaVersion ||
+	if !rep.Healthy || !rep.Ollama.Reachable || rep.Ollama.Mode != "managed" || rep.Ollama.Version != ollama.OllamaVersion ||
 		!strings.HasPrefix(rep.Ollama.Address, "http://127.0.0.1:") {
 		t.Fatalf("ollama = %+v, healthy %v", rep.Ollama, rep.Healthy)
 	}
@@ -124,7 +124,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`},
 		{"unknown flag", []string{"--nope"}, ExitUsage, "flag provided but not defined"},
 		{"bad log level", []string{"--headless", "--log-level", "loud", "--data-dir", "DIR"}, ExitFailure, `unknown level "loud"`},
-		{"version", []string{"version"}, ExitOK, "Ollama " + modelrt.OllamaVersion},
+		{"version", []string{"version"}, ExitOK, "Ollama " + ollama.OllamaVersion},
 		{"bad schedule", []string{"--headless", "--schedule", "someday 25:00-26:00", "--data-dir", "DIR"}, ExitFailure, "--schedule"},
 		{"zero idle minutes", []string{"--headless", "--idle-minutes", "0", "--data-dir", "DIR"}, ExitFailure, "--idle-minutes must be above 0"},
 		{"negative cap", []string{"--headless", "--max-temp", "-3", "--data-dir", "DIR"}, ExitFailure, "must not be negative"},

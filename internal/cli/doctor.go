@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // Report is what `doctor` finds. Healthy means the worker can serve now.
@@ -19,8 +19,8 @@ type Report struct {
 	Warnings []string        `json:"warnings"` // worth knowing, not blocking
 	Version  string          `json:"version"`
 	GPU      gpu.Snapshot    `json:"gpu"`
-	Ollama   modelrt.Status  `json:"ollama"`
-	Models   []modelrt.Model `json:"models"`
+	Ollama   ollama.Status  `json:"ollama"`
+	Models   []ollama.Model `json:"models"`
 	DataDir  string          `json:"data_dir"`
 	LogDir   string          `json:"log_dir"`
 }
@@ -57,7 +57,7 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 
 	rep.GPU, rep.Ollama, rep.Models = st.GPU, env.core.Runtime().Status(), st.Models
 	if rep.Models == nil {
-		rep.Models = []modelrt.Model{}
+		rep.Models = []ollama.Model{}
 	}
 	if readyErr != nil {
 		rep.Ollama.Reachable = false
@@ -107,7 +107,7 @@ func printReport(w io.Writer, r Report) {
 	fmt.Fprintf(w, "[%s] GPU: %s\n", mark(r.GPU.State == gpu.StateOK), r.GPU.Summary())
 	for _, d := range r.GPU.Devices {
 		fmt.Fprintf(w, "       #%d %s %s VRAM, %s free, %d°C, %.0f/%.0f W, %d%% busy, %d process(es)\n", d.Index, d.Name,
-			modelrt.HumanBytes(int64(d.MemoryTotal)), modelrt.HumanBytes(int64(d.MemoryFree)), d.TemperatureC,
+			ollama.HumanBytes(int64(d.MemoryTotal)), ollama.HumanBytes(int64(d.MemoryFree)), d.TemperatureC,
 			d.PowerW, d.PowerLimitW, d.UtilizationGPU, len(d.Processes))
 	}
 	if r.Ollama.Reachable {
@@ -121,7 +121,7 @@ func printReport(w io.Writer, r Report) {
 		if !m.FitsVRAM {
 			fit = m.FitNote
 		}
-		fmt.Fprintf(w, "       %s  %s  %s\n", m.Name, modelrt.HumanBytes(m.Size), fit)
+		fmt.Fprintf(w, "       %s  %s  %s\n", m.Name, ollama.HumanBytes(m.Size), fit)
 	}
 	fmt.Fprintf(w, "       data: %s\n       logs: %s\n", r.DataDir, r.LogDir)
 	for _, p := range r.Problems {

@@ -16,7 +16,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tonsandbox"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -50,7 +50,7 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	core := worker.New(worker.Config{
 		DataDir: dir, SeedTinyModel: true,
-		Runtime: modelrt.Config{NoAttach: true, Binary: testollama.Binary()},
+		Runtime: ollama.Config{NoAttach: true, Binary: testollama.Binary()},
 		GPU:     gpu.NewDetector(gputest.Library(gputest.RTX4090())),
 		Network: worker.NetworkConfig{URL: e.p.WorkerURL(), ProxyKey: e.p.PublicKey()},
 	})

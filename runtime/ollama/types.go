@@ -1,10 +1,10 @@
-// Package runtime is Cocoon Desktop's model runtime: it finds or supervises an
+// Package ollama is Cocoon Desktop's model runtime: it finds or supervises an
 // Ollama server on loopback, manages models (list, fit in VRAM, pull, delete,
 // load, unload) and runs one chat job at a time with streaming and usage.
 //
-// The package name shadows the standard library's runtime; importers that
-// need both alias this one (e.g. `modelrt`).
-package runtime
+// A cancelled operation returns an error wrapping the caller's context error
+// (context.Canceled or context.DeadlineExceeded), never a sentinel of its own.
+package ollama
 
 import (
 	"errors"
@@ -23,8 +23,6 @@ var (
 	ErrPullFailed = errors.New("model download failed")
 	// ErrDiskFull: the model store has no space left.
 	ErrDiskFull = errors.New("not enough disk space for the model")
-	// ErrCancelled: the operation was cancelled by the caller.
-	ErrCancelled = errors.New("cancelled")
 )
 
 // Mode says how Cocoon reaches Ollama.

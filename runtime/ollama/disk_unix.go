@@ -1,6 +1,6 @@
 //go:build !windows
 
-package runtime
+package ollama
 
 import "golang.org/x/sys/unix"
 

@@ -1,4 +1,4 @@
-package runtime
+package ollama
 
 import (
 	"os/exec"

@@ -1,4 +1,4 @@
-package runtime_test
+package ollama_test
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testregistry"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 // pushedTiny publishes the tiny model to a real OCI registry from one managed
 // Ollama and returns a second, empty one that must pull it.
-func pushedTiny(t *testing.T, mutate func(*modelrt.Config)) (*modelrt.Runtime, *testregistry.Registry, string) {
+func pushedTiny(t *testing.T, mutate func(*ollama.Config)) (*ollama.Runtime, *testregistry.Registry, string) {
 	t.Helper()
 	publisher := startManaged(t, nil)
 	reg := testregistry.Start(t)
@@ -39,21 +39,21 @@ func pushedTiny(t *testing.T, mutate func(*modelrt.Config)) (*modelrt.Runtime, *
 // progressLog collects pull progress safely.
 type progressLog struct {
 	mu  sync.Mutex
-	all []modelrt.PullProgress
+	all []ollama.PullProgress
 }
 
-func (p *progressLog) add(pp modelrt.PullProgress) {
+func (p *progressLog) add(pp ollama.PullProgress) {
 	p.mu.Lock()
 	p.all = append(p.all, pp)
 	p.mu.Unlock()
 }
-func (p *progressLog) last() modelrt.PullProgress {
+func (p *progressLog) last() ollama.PullProgress {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.all[len(p.all)-1]
 }
 
-func isListed(t *testing.T, rt *modelrt.Runtime, name string) bool {
+func isListed(t *testing.T, rt *ollama.Runtime, name string) bool {
 	models, err := rt.ListModels(ctxT(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func isListed(t *testing.T, rt *modelrt.Runtime, name string) bool {
 func TestPullFromRegistry(t *testing.T) {
 	rt, reg, ref := pushedTiny(t, nil)
 	var log progressLog
-	if err := rt.Pull(ctxT(t, 2*time.Minute), ref, modelrt.PullOptions{Insecure: true, Progress: log.add}); err != nil {
+	if err := rt.Pull(ctxT(t, 2*time.Minute), ref, ollama.PullOptions{Insecure: true, Progress: log.add}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	last := log.last()
@@ -100,14 +100,14 @@ func TestPullFailures(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var log progressLog
-		err := rt.Pull(ctx, ref, modelrt.PullOptions{Insecure: true, Progress: func(p modelrt.PullProgress) {
+		err := rt.Pull(ctx, ref, ollama.PullOptions{Insecure: true, Progress: func(p ollama.PullProgress) {
 			log.add(p)
 			if p.Total > 0 && p.Completed > p.Total/4 {
 				cancel()
 			}
 		}})
-		if !errors.Is(err, modelrt.ErrCancelled) {
-			t.Fatalf("err = %v, want ErrCancelled", err)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
 		}
 		if last := log.last(); !last.Done || last.Err == "" || last.Completed >= last.Total {
 			t.Fatalf("last progress = %+v, want done with an error part way", last)
@@ -117,7 +117,7 @@ func TestPullFailures(t *testing.T) {
 		}
 		// The registry is fine: the next pull completes.
 		reg.Throttle(0)
-		if err := rt.Pull(ctxT(t, time.Minute), ref, modelrt.PullOptions{Insecure: true}); err != nil {
+		if err := rt.Pull(ctxT(t, time.Minute), ref, ollama.PullOptions{Insecure: true}); err != nil {
 			t.Fatalf("pull after a cancelled one: %v", err)
 		}
 	})
@@ -125,8 +125,8 @@ func TestPullFailures(t *testing.T) {
 	t.Run("transfer breaks part way", func(t *testing.T) {
 		rt, reg, ref := pushedTiny(t, nil)
 		reg.CorruptBlobsAfter(200_000)
-		err := rt.Pull(ctxT(t, 2*time.Minute), ref, modelrt.PullOptions{Insecure: true})
-		if !errors.Is(err, modelrt.ErrPullFailed) {
+		err := rt.Pull(ctxT(t, 2*time.Minute), ref, ollama.PullOptions{Insecure: true})
+		if !errors.Is(err, ollama.ErrPullFailed) {
 			t.Fatalf("err = %v, want ErrPullFailed", err)
 		}
 		if isListed(t, rt, ref) {
@@ -136,20 +136,20 @@ func TestPullFailures(t *testing.T) {
 
 	t.Run("unknown model", func(t *testing.T) {
 		rt, reg, _ := pushedTiny(t, nil)
-		err := rt.Pull(ctxT(t, time.Minute), reg.Reference("library/nope", "latest"), modelrt.PullOptions{Insecure: true})
-		if !errors.Is(err, modelrt.ErrModelNotFound) {
+		err := rt.Pull(ctxT(t, time.Minute), reg.Reference("library/nope", "latest"), ollama.PullOptions{Insecure: true})
+		if !errors.Is(err, ollama.ErrModelNotFound) {
 			t.Fatalf("err = %v, want ErrModelNotFound", err)
 		}
 	})
 
 	t.Run("disk full, caught before the download fills it", func(t *testing.T) {
-		rt, reg, ref := pushedTiny(t, func(c *modelrt.Config) {
+		rt, reg, ref := pushedTiny(t, func(c *ollama.Config) {
 			c.DiskFree = func(string) (uint64, error) { return 100_000, nil } // less than the model
 		})
 		reg.Throttle(200_000) // so the first progress report comes before the layer is complete
 		var log progressLog
-		err := rt.Pull(ctxT(t, time.Minute), ref, modelrt.PullOptions{Insecure: true, Progress: log.add})
-		if !errors.Is(err, modelrt.ErrDiskFull) {
+		err := rt.Pull(ctxT(t, time.Minute), ref, ollama.PullOptions{Insecure: true, Progress: log.add})
+		if !errors.Is(err, ollama.ErrDiskFull) {
 			t.Fatalf("err = %v, want ErrDiskFull", err)
 		}
 		if !strings.Contains(err.Error(), "free") || !strings.Contains(log.last().Err, "disk") {
@@ -171,13 +171,13 @@ func TestPullFailures(t *testing.T) {
 			t.Skipf("cannot mount a small tmpfs here (needs root): %v %s", err, out)
 		}
 		t.Cleanup(func() { _ = exec.Command("umount", "-l", models).Run() })
-		rt, _, ref := pushedTiny(t, func(c *modelrt.Config) {
+		rt, _, ref := pushedTiny(t, func(c *ollama.Config) {
 			c.Dir = dir
 			c.DiskFree = func(string) (uint64, error) { return 1 << 40, nil } // let it reach the real limit
 		})
-		err := rt.Pull(ctxT(t, 2*time.Minute), ref, modelrt.PullOptions{Insecure: true})
+		err := rt.Pull(ctxT(t, 2*time.Minute), ref, ollama.PullOptions{Insecure: true})
 		t.Logf("pull onto a full disk: %v", err)
-		if !errors.Is(err, modelrt.ErrDiskFull) {
+		if !errors.Is(err, ollama.ErrDiskFull) {
 			t.Fatalf("err = %v, want ErrDiskFull", err)
 		}
 		if isListed(t, rt, ref) {
@@ -186,9 +186,9 @@ func TestPullFailures(t *testing.T) {
 	})
 
 	t.Run("ollama unreachable", func(t *testing.T) {
-		r := modelrt.New(modelrt.Config{AttachAddr: "127.0.0.1:1", NoManage: true})
+		r := ollama.New(ollama.Config{AttachAddr: "127.0.0.1:1", NoManage: true})
 		_ = r.Run(context.Background())
-		if err := r.Pull(ctxT(t, time.Minute), "llama3.2:1b", modelrt.PullOptions{}); !errors.Is(err, modelrt.ErrOllamaUnreachable) {
+		if err := r.Pull(ctxT(t, time.Minute), "llama3.2:1b", ollama.PullOptions{}); !errors.Is(err, ollama.ErrOllamaUnreachable) {
 			t.Fatalf("err = %v, want ErrOllamaUnreachable", err)
 		}
 	})

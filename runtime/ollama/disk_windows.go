@@ -1,4 +1,4 @@
-package runtime
+package ollama
 
 import "golang.org/x/sys/windows"
 

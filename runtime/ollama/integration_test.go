@@ -1,4 +1,4 @@
-package runtime_test
+package ollama_test
 
 import (
 	"context"
@@ -12,23 +12,23 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
-	modelrt "github.com/cocoon-desktop/cocoon-desktop/runtime"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 const tiny = "cocoon-tiny:latest"
 
 // startManaged runs a Runtime that supervises its own real Ollama in a temp dir.
-func startManaged(t *testing.T, mutate func(*modelrt.Config)) *modelrt.Runtime {
+func startManaged(t *testing.T, mutate func(*ollama.Config)) *ollama.Runtime {
 	t.Helper()
 	bin := testollama.Binary()
 	if bin == "" {
 		t.Skip(testollama.SkipMessage)
 	}
-	cfg := modelrt.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()}
+	cfg := ollama.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	rt := modelrt.New(cfg)
+	rt := ollama.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
@@ -51,7 +51,7 @@ func startManaged(t *testing.T, mutate func(*modelrt.Config)) *modelrt.Runtime {
 	return rt
 }
 
-func registerTiny(t *testing.T, rt *modelrt.Runtime, name string) {
+func registerTiny(t *testing.T, rt *ollama.Runtime, name string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tiny.gguf")
 	if err := tinymodel.WriteFile(path, tinymodel.Options{Seed: 7}); err != nil {
@@ -78,13 +78,13 @@ func TestManagedOllamaLifecycle(t *testing.T) {
 	const gb = 1_000_000_000
 	free := atomic.Uint64{}
 	free.Store(8 * gb)
-	rt := startManaged(t, func(c *modelrt.Config) {
+	rt := startManaged(t, func(c *ollama.Config) {
 		c.VRAMReserve = 1 * gb
 		c.FreeVRAM = func() (uint64, bool) { return free.Load(), true }
 	})
 	st := rt.Status()
-	if !st.Reachable || st.Mode != modelrt.ModeManaged || st.Version != modelrt.OllamaVersion || st.PID == 0 {
-		t.Fatalf("status = %+v, want reachable managed %s with a pid", st, modelrt.OllamaVersion)
+	if !st.Reachable || st.Mode != ollama.ModeManaged || st.Version != ollama.OllamaVersion || st.PID == 0 {
+		t.Fatalf("status = %+v, want reachable managed %s with a pid", st, ollama.OllamaVersion)
 	}
 	if !strings.HasPrefix(st.Address, "http://127.0.0.1:") {
 		t.Fatalf("managed ollama must listen on loopback only, got %q", st.Address)
@@ -132,13 +132,13 @@ func TestManagedOllamaLifecycle(t *testing.T) {
 func TestChat(t *testing.T) {
 	rt := startManaged(t, nil)
 	registerTiny(t, rt, tiny)
-	msgs := []modelrt.Message{{Role: "user", Content: "Say something about GPUs."}}
+	msgs := []ollama.Message{{Role: "user", Content: "Say something about GPUs."}}
 
 	t.Run("streams tokens and reports usage", func(t *testing.T) {
 		var deltas int
 		var text strings.Builder
 		seed := 42
-		usage, err := rt.Chat(ctxT(t, time.Minute), modelrt.Job{Model: tiny, Messages: msgs, MaxTokens: 48, Seed: &seed},
+		usage, err := rt.Chat(ctxT(t, time.Minute), ollama.Job{Model: tiny, Messages: msgs, MaxTokens: 48, Seed: &seed},
 			func(s string) error { deltas++; text.WriteString(s); return nil })
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +156,7 @@ func TestChat(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var deltas int
-		_, err := rt.Chat(ctx, modelrt.Job{Model: tiny, Messages: msgs, MaxTokens: 100_000},
+		_, err := rt.Chat(ctx, ollama.Job{Model: tiny, Messages: msgs, MaxTokens: 100_000},
 			func(string) error {
 				deltas++
 				if deltas == 3 {
@@ -164,8 +164,8 @@ func TestChat(t *testing.T) {
 				}
 				return nil
 			})
-		if !errors.Is(err, modelrt.ErrCancelled) {
-			t.Fatalf("err = %v, want ErrCancelled", err)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
 		}
 		if deltas > 1000 {
 			t.Fatalf("generation went on after cancel: %d deltas", deltas)
@@ -173,21 +173,21 @@ func TestChat(t *testing.T) {
 	})
 
 	t.Run("unknown model", func(t *testing.T) {
-		_, err := rt.Chat(ctxT(t, time.Minute), modelrt.Job{Model: "no-such-model", Messages: msgs}, nil)
-		if !errors.Is(err, modelrt.ErrModelNotFound) {
+		_, err := rt.Chat(ctxT(t, time.Minute), ollama.Job{Model: "no-such-model", Messages: msgs}, nil)
+		if !errors.Is(err, ollama.ErrModelNotFound) {
 			t.Fatalf("err = %v, want ErrModelNotFound", err)
 		}
-		if err := rt.Delete(ctxT(t, time.Minute), "no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
+		if err := rt.Delete(ctxT(t, time.Minute), "no-such-model"); !errors.Is(err, ollama.ErrModelNotFound) {
 			t.Fatalf("Delete err = %v, want ErrModelNotFound", err)
 		}
-		if err := rt.Load(ctxT(t, time.Minute), "no-such-model"); !errors.Is(err, modelrt.ErrModelNotFound) {
+		if err := rt.Load(ctxT(t, time.Minute), "no-such-model"); !errors.Is(err, ollama.ErrModelNotFound) {
 			t.Fatalf("Load err = %v, want ErrModelNotFound", err)
 		}
 	})
 }
 
 func TestSupervisorRestartsKilledOllama(t *testing.T) {
-	rt := startManaged(t, func(c *modelrt.Config) {})
+	rt := startManaged(t, func(c *ollama.Config) {})
 	registerTiny(t, rt, tiny)
 	before := rt.Status()
 	ctx := ctxT(t, 2*time.Minute)
@@ -197,7 +197,7 @@ func TestSupervisorRestartsKilledOllama(t *testing.T) {
 	started := make(chan struct{})
 	go func() {
 		var once bool
-		_, err := rt.Chat(ctx, modelrt.Job{Model: tiny, Messages: []modelrt.Message{{Role: "user", Content: "go"}}, MaxTokens: 1_000_000},
+		_, err := rt.Chat(ctx, ollama.Job{Model: tiny, Messages: []ollama.Message{{Role: "user", Content: "go"}}, MaxTokens: 1_000_000},
 			func(string) error {
 				if !once {
 					once = true
@@ -217,7 +217,7 @@ func TestSupervisorRestartsKilledOllama(t *testing.T) {
 	}
 	select {
 	case err := <-chatErr:
-		if err == nil || errors.Is(err, modelrt.ErrCancelled) {
+		if err == nil || errors.Is(err, context.Canceled) {
 			t.Fatalf("chat on a killed Ollama returned %v, want a failure", err)
 		}
 		t.Logf("chat error after kill: %v", err)
@@ -237,7 +237,7 @@ func TestSupervisorRestartsKilledOllama(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The restarted server has the same store: the model is still there and serves.
-	if _, err := rt.Chat(ctx, modelrt.Job{Model: tiny, Messages: []modelrt.Message{{Role: "user", Content: "again"}}, MaxTokens: 8}, nil); err != nil {
+	if _, err := rt.Chat(ctx, ollama.Job{Model: tiny, Messages: []ollama.Message{{Role: "user", Content: "again"}}, MaxTokens: 8}, nil); err != nil {
 		t.Fatalf("chat after restart: %v", err)
 	}
 }
@@ -247,7 +247,7 @@ func TestStopsManagedOllamaOnCancel(t *testing.T) {
 	if bin == "" {
 		t.Skip(testollama.SkipMessage)
 	}
-	rt := modelrt.New(modelrt.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()})
+	rt := ollama.New(ollama.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
@@ -271,7 +271,7 @@ func TestStopsManagedOllamaOnCancel(t *testing.T) {
 
 func TestAttachesToRunningOllama(t *testing.T) {
 	srv := testollama.Start(t)
-	rt := modelrt.New(modelrt.Config{AttachAddr: srv.Host(), NoManage: true})
+	rt := ollama.New(ollama.Config{AttachAddr: srv.Host(), NoManage: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go rt.Run(ctx)
@@ -279,7 +279,7 @@ func TestAttachesToRunningOllama(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := rt.Status()
-	if !st.Reachable || st.Mode != modelrt.ModeAttached || st.Address != srv.Host() || st.PID != 0 {
+	if !st.Reachable || st.Mode != ollama.ModeAttached || st.Address != srv.Host() || st.PID != 0 {
 		t.Fatalf("status = %+v, want attached to %s", st, srv.Host())
 	}
 	if _, err := rt.ListModels(ctx); err != nil {

@@ -1,4 +1,4 @@
-package runtime
+package ollama
 
 import (
 	"context"
@@ -87,7 +87,7 @@ func TestWrapMapsErrorsToSentinels(t *testing.T) {
 		{"disk full errno", fmt.Errorf("write blob: %w", syscall.ENOSPC), ErrDiskFull},
 		{"disk full text", errors.New("write /m/blobs/x: no space left on device"), ErrDiskFull},
 		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, ErrOllamaUnreachable},
-		{"cancelled", context.Canceled, ErrCancelled},
+		{"cancelled", context.Canceled, context.Canceled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package runtime
+package ollama
 
 import (
 	"context"
@@ -148,7 +148,7 @@ func (r *Runtime) Unload(ctx context.Context, name string) (time.Duration, error
 		}
 		select {
 		case <-ctx.Done():
-			return time.Since(start), fmt.Errorf("runtime: unload %s: %w", name, ErrCancelled)
+			return time.Since(start), fmt.Errorf("runtime: unload %s: %w", name, ctx.Err())
 		case <-time.After(delay):
 		}
 	}
@@ -242,7 +242,7 @@ func (r *Runtime) Pull(ctx context.Context, name string, opts PullOptions) error
 		case errors.Is(err, ErrDiskFull):
 			werr = err
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-			werr = fmt.Errorf("runtime: pull %s: %w", name, ErrCancelled)
+			werr = fmt.Errorf("runtime: pull %s: %w", name, cancelCause(ctx, err))
 		default:
 			werr = r.wrap("pull "+name, err)
 			if !errors.Is(werr, ErrModelNotFound) && !errors.Is(werr, ErrDiskFull) && !errors.Is(werr, ErrOllamaUnreachable) {
@@ -305,7 +305,7 @@ func (r *Runtime) Chat(ctx context.Context, job Job, onDelta func(string) error)
 		return nil
 	})
 	if ctx.Err() != nil && !final {
-		return usage, fmt.Errorf("runtime: chat %s: %w", job.Model, ErrCancelled)
+		return usage, fmt.Errorf("runtime: chat %s: %w", job.Model, ctx.Err())
 	}
 	if err != nil {
 		return usage, r.wrap("chat "+job.Model, err)
@@ -324,8 +324,8 @@ func (r *Runtime) wrap(what string, err error) error {
 	var se api.StatusError
 	msg := err.Error()
 	switch {
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("runtime: %s: %w", what, ErrCancelled)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("runtime: %s: %w", what, err)
 	case errors.As(err, &se) && se.StatusCode == 404,
 		strings.Contains(msg, "not found"), strings.Contains(msg, "file does not exist"):
 		return fmt.Errorf("runtime: %s: %w: %s", what, ErrModelNotFound, msg)
@@ -387,4 +387,13 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.0f %cB", v, "KMGTPE"[exp])
 	}
 	return fmt.Sprintf("%.1f %cB", v, "KMGTPE"[exp])
+}
+
+// cancelCause is the context's own error when it ended (so callers can test
+// errors.Is(err, context.Canceled)), else err itself.
+func cancelCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
