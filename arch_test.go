@@ -36,10 +36,10 @@ func TestDependencyDirection(t *testing.T) {
 	}
 	// Packages that must not depend (even indirectly) on these prefixes.
 	forbidden := map[string][]string{
-		mod + "/gpu":     {fyne, mod + "/app", mod + "/worker", mod + "/runtime"},
+		mod + "/gpu":            {fyne, mod + "/app", mod + "/worker", mod + "/runtime"},
 		mod + "/runtime/ollama": {fyne, mod + "/app", mod + "/worker", mod + "/gpu"},
-		mod + "/worker":  {fyne, mod + "/app", mod + "/internal/cli"},
-		mod + "/assets":  {fyne},
+		mod + "/worker":         {fyne, mod + "/app", mod + "/internal/cli"},
+		mod + "/assets":         {fyne},
 	}
 	seenApp := false
 	for _, p := range pkgs {

@@ -14,15 +14,15 @@ import (
 
 // Report is what `doctor` finds. Healthy means the worker can serve now.
 type Report struct {
-	Healthy  bool            `json:"healthy"`
-	Problems []string        `json:"problems"` // each one stops serving
-	Warnings []string        `json:"warnings"` // worth knowing, not blocking
-	Version  string          `json:"version"`
-	GPU      gpu.Snapshot    `json:"gpu"`
+	Healthy  bool           `json:"healthy"`
+	Problems []string       `json:"problems"` // each one stops serving
+	Warnings []string       `json:"warnings"` // worth knowing, not blocking
+	Version  string         `json:"version"`
+	GPU      gpu.Snapshot   `json:"gpu"`
 	Ollama   ollama.Status  `json:"ollama"`
 	Models   []ollama.Model `json:"models"`
-	DataDir  string          `json:"data_dir"`
-	LogDir   string          `json:"log_dir"`
+	DataDir  string         `json:"data_dir"`
+	LogDir   string         `json:"log_dir"`
 }
 
 func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
