@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"io"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -34,18 +37,22 @@ type Core interface {
 
 	// Earnings (the Earnings tab).
 
-	// EarningsLedger is the ledger for history queries and CSV export; nil
-	// before the core has opened it.
-	EarningsLedger() *earnings.Ledger
+	// EarningsHistory reads the balance and the newest jobs and
+	// withdrawals; worker.ErrNoLedger where the core has no ledger.
+	EarningsHistory(jobs, withdrawals int) (worker.EarningsHistory, error)
+	// DailyEarnings is the earnings per local day in [from, to).
+	DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earnings.DayTotal, error)
+	// ExportEarningsCSV writes every job and withdrawal in [from, to) as CSV.
+	ExportEarningsCSV(w io.Writer, from, to time.Time) error
 	// PayoutQuote is the network's payout terms: minimum and fee in nanoTON
 	// and the TON network; an error (worker.ErrPayoutsUnavailable) where
 	// withdrawals are not possible now.
-	PayoutQuote() (minimum, fee int64, net earnings.Network, err error)
+	PayoutQuote() (minimum, fee int64, net ton.Net, err error)
 	// Withdraw records and sends a withdrawal of amount nanoTON (fee included) to dest.
 	Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error)
 	Settings() worker.Settings
 	// SetPayoutAddress validates and saves the owner's TON address.
-	SetPayoutAddress(s string) (earnings.Address, error)
+	SetPayoutAddress(s string) (ton.Address, error)
 	// SetTariff saves the electricity price in nanoTON per kWh (0: none).
 	SetTariff(nanoPerKWh int64) error
 

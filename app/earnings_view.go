@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -44,7 +46,7 @@ type earningsData struct {
 	settings  worker.Settings
 	// payout terms; quoteErr when withdrawals are not possible now
 	minimum, fee int64
-	net          earnings.Network
+	net          ton.Net
 	quoteErr     error
 	local        bool // the local test network
 }
@@ -55,28 +57,19 @@ func loadEarnings(core Core, now time.Time) earningsData {
 	st := core.Status()
 	d := earningsData{settings: core.Settings(), local: st.Network.Local}
 	d.minimum, d.fee, d.net, d.quoteErr = core.PayoutQuote()
-	l := core.EarningsLedger()
-	if l == nil {
+	h, err := core.EarningsHistory(historyJobs, historyWds)
+	if errors.Is(err, worker.ErrNoLedger) {
 		d.bal, d.wds = st.Earnings.Balance, st.Earnings.Withdrawals
 		return d
 	}
 	d.hasLedger = true
-	var err error
-	read := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
-	var e error
-	d.bal, e = l.Balance()
-	read(e)
-	d.jobs, _, e = l.Jobs("", historyJobs)
-	read(e)
-	d.wds, e = l.Withdrawals(historyWds)
-	read(e)
+	d.bal, d.jobs, d.wds = h.Balance, h.Jobs, h.Withdrawals
 	from := startOfDay(now).AddDate(0, 0, -(chartDays - 1))
-	d.days, e = l.Daily(from, from.AddDate(0, 0, chartDays), earnings.Tariff{PerKWhNano: d.settings.TariffNanoPerKWh})
-	read(e)
+	days, derr := core.DailyEarnings(from, from.AddDate(0, 0, chartDays), earnings.Tariff{PerKWhNano: d.settings.TariffNanoPerKWh})
+	d.days = days
+	if err == nil {
+		err = derr
+	}
 	d.readErr = err
 	return d
 }
@@ -534,23 +527,23 @@ func withdrawalWords(s earnings.WithdrawalState) (string, color.Color) {
 }
 
 // tonviewerURL is the transaction's page on Tonviewer for its network.
-func tonviewerURL(tx string, n earnings.Network) string {
+func tonviewerURL(tx string, n ton.Net) string {
 	host := "tonviewer.com"
-	if n == earnings.Testnet {
+	if n == ton.Testnet {
 		host = "testnet.tonviewer.com"
 	}
 	return "https://" + host + "/transaction/" + url.PathEscape(tx)
 }
 
 // parseAnyAddress parses an address for whichever TON network it is for.
-func parseAnyAddress(s string) (earnings.Address, bool) {
-	if a, err := earnings.ParseAddress(s, earnings.Mainnet); err == nil {
+func parseAnyAddress(s string) (ton.Address, bool) {
+	if a, err := ton.ParseAddress(s, ton.Mainnet); err == nil {
 		return a, true
 	}
-	if a, err := earnings.ParseAddress(s, earnings.Testnet); err == nil {
+	if a, err := ton.ParseAddress(s, ton.Testnet); err == nil {
 		return a, true
 	}
-	return earnings.Address{}, false
+	return ton.Address{}, false
 }
 
 func shortAddress(s string) string {
@@ -573,9 +566,9 @@ func (e *earningsView) newWdRow(w earnings.Withdrawal) *wdRow {
 	parts := []string{when, amount.Text, dest.text(), word}
 	var right []fyne.CanvasObject
 	if w.TxHash != "" {
-		n := earnings.Mainnet
+		n := ton.Mainnet
 		if a, ok := parseAnyAddress(w.Destination); ok && a.Testnet {
-			n = earnings.Testnet
+			n = ton.Testnet
 		}
 		u, _ := url.Parse(tonviewerURL(w.TxHash, n))
 		r.link = widget.NewHyperlink("View on Tonviewer", u)
@@ -685,7 +678,7 @@ func (e *earningsView) saveAddr() {
 			e.addrSave.Enable()
 			if err != nil {
 				msg := err.Error()
-				var ae *earnings.AddressError
+				var ae *ton.AddressError
 				if errors.As(err, &ae) {
 					msg = ae.Error()
 				}
@@ -788,7 +781,7 @@ func (e *earningsView) saveTariff() {
 func (e *earningsView) withdrawSummary(amount int64) string {
 	d := e.data
 	dest := strings.TrimSpace(d.settings.PayoutAddress)
-	if a, err := earnings.ParseAddress(dest, d.net); err == nil {
+	if a, err := ton.ParseAddress(dest, d.net); err == nil {
 		dest = a.String()
 	}
 	return fmt.Sprintf("Network fee: %s TON\nYou receive: %s TON\nTo: %s\nNetwork: TON %s\nMinimum withdrawal: %s TON · available %s TON",
@@ -870,11 +863,7 @@ func (e *earningsView) withdraw(amount int64, dest string) {
 
 // writeCSV writes the whole ledger as CSV to w.
 func (e *earningsView) writeCSV(w io.Writer) error {
-	l := e.v.core.EarningsLedger()
-	if l == nil {
-		return errors.New("the earnings ledger is not open yet")
-	}
-	return l.ExportCSV(w, time.UnixMilli(0).In(time.Local), e.now().AddDate(100, 0, 0))
+	return e.v.core.ExportEarningsCSV(w, time.UnixMilli(0).In(time.Local), e.now().AddDate(100, 0, 0))
 }
 
 func (e *earningsView) openExport() {

@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -54,19 +56,19 @@ func (tl *testLedger) credit(j testJob) int64 {
 	if j.model == "" {
 		j.model = "llama3.2:1b"
 	}
-	amount, err := network.Amount(j.prompt, j.completion, 5000, 15000, 1000, 1000)
+	amount, err := receipt.Amount(j.prompt, j.completion, 5000, 15000, 1000, 1000)
 	if err != nil {
 		tl.t.Fatal(err)
 	}
 	tl.seq++
 	tl.cum += amount
-	r := network.Receipt{
+	r := receipt.Receipt{
 		JobID: "job-" + time.Duration(tl.seq).String(), WorkerID: "w-test", Model: j.model,
 		PromptTokens: j.prompt, CompletionTokens: j.completion, PricePrompt: 5000, PriceCompletion: 15000,
 		CoefficientMilli: 1000, CommissionBPS: 1000, Amount: amount, Cumulative: tl.cum, Seq: tl.seq,
 		Time: j.at.UnixMilli(),
 	}
-	s := network.SignReceipt(testProxyKey, r)
+	s := receipt.Sign(testProxyKey, r)
 	if j.joules > 0 {
 		_, err = tl.l.CreditWithEnergy(s, j.joules)
 	} else {
@@ -78,9 +80,9 @@ func (tl *testLedger) credit(j testJob) int64 {
 	return amount
 }
 
-func testAddress(t testing.TB, n earnings.Network) earnings.Address {
+func testAddress(t testing.TB, n ton.Net) ton.Address {
 	t.Helper()
-	a, err := earnings.ParseAddress("0:"+strings.Repeat("3f", 32), n)
+	a, err := ton.ParseAddress("0:"+strings.Repeat("3f", 32), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func earningsFake(t *testing.T) (*fakeCore, *testLedger) {
 	f := newFakeCore(noDriverStatus())
 	f.ledger = tl.l
 	f.quoteErr = nil
-	f.quoteMin, f.quoteFee, f.quoteNet = 100_000_000, 5_000_000, earnings.Mainnet
+	f.quoteMin, f.quoteFee, f.quoteNet = 100_000_000, 5_000_000, ton.Mainnet
 	return f, tl
 }
 
@@ -105,16 +107,16 @@ func TestEarningsBalanceCards(t *testing.T) {
 	v, _, _ := newTestView(t, f)
 	bal, _ := tl.l.Balance()
 	e := v.earn
-	if got, want := e.cardAvail.value.Text, earnings.FormatTON(bal.Available)+" TON"; got != want {
+	if got, want := e.cardAvail.value.Text, ton.Format(bal.Available)+" TON"; got != want {
 		t.Errorf("available = %q, want %q", got, want)
 	}
-	if got, want := e.cardEarned.value.Text, earnings.FormatTON(bal.Earned)+" TON"; got != want {
+	if got, want := e.cardEarned.value.Text, ton.Format(bal.Earned)+" TON"; got != want {
 		t.Errorf("earned = %q, want %q", got, want)
 	}
 	if got := e.cardEarned.sub.text(); !strings.Contains(got, "2 jobs") {
 		t.Errorf("earned sub = %q", got)
 	}
-	if got, want := e.cardToday.value.Text, earnings.FormatTON(today)+" TON"; got != want {
+	if got, want := e.cardToday.value.Text, ton.Format(today)+" TON"; got != want {
 		t.Errorf("today = %q, want %q", got, want)
 	}
 	if got := e.cardPending.value.Text; got != "0 TON" {
@@ -196,7 +198,7 @@ func TestEarningsJobTable(t *testing.T) {
 	if rows != 2 || cols != 6 {
 		t.Fatalf("table is %d×%d", rows, cols)
 	}
-	want := []string{"qwen3:8b", "1,234", earnings.FormatTON(amount), "2.00 Wh"}
+	want := []string{"qwen3:8b", "1,234", ton.Format(amount), "2.00 Wh"}
 	for i, w := range want {
 		if got := e.jobCell(0, i+1); got != w {
 			t.Errorf("newest row col %d = %q, want %q", i+1, got, w)
@@ -216,7 +218,7 @@ func TestEarningsJobTable(t *testing.T) {
 	}
 	f.SetTariff(1_000_000_000) // 1 TON/kWh: 2 Wh cost 0.002 TON
 	e.reloadNow()
-	if got, want := e.jobCell(0, 5), earnings.FormatTON(amount-2_000_000); got != want {
+	if got, want := e.jobCell(0, 5), ton.Format(amount-2_000_000); got != want {
 		t.Errorf("net = %q, want %q", got, want)
 	}
 	if e.jobsEmpty.Visible() {
@@ -242,7 +244,7 @@ func TestEarningsJobTableFirst100(t *testing.T) {
 func TestEarningsWithdrawalRows(t *testing.T) {
 	f, tl := earningsFake(t)
 	tl.credit(testJob{at: time.Now().Add(-time.Hour), prompt: 50_000, completion: 80_000})
-	main, testnet := testAddress(t, earnings.Mainnet).String(), testAddress(t, earnings.Testnet).String()
+	main, testnet := testAddress(t, ton.Mainnet).String(), testAddress(t, ton.Testnet).String()
 	base := time.Now().Add(-30 * time.Minute)
 	for i, w := range []earnings.Withdrawal{
 		{ID: "po-1", Amount: 200_000_000, Fee: 5_000_000, Destination: main, Created: base},
@@ -281,7 +283,7 @@ func TestEarningsWithdrawalRows(t *testing.T) {
 		t.Errorf("testnet link = %q", got)
 	}
 	if rows[2].state.txt.Text != "Confirmed" || !strings.Contains(rows[2].text, "0.2 TON") ||
-		!strings.Contains(rows[2].text, testAddress(t, earnings.Mainnet).Short()) || !strings.Contains(rows[2].text, "received 0.195") {
+		!strings.Contains(rows[2].text, testAddress(t, ton.Mainnet).Short()) || !strings.Contains(rows[2].text, "received 0.195") {
 		t.Errorf("confirmed row: %q", rows[2].text)
 	}
 	if got := v.earn.history.Items[1].Text; got != "Withdrawals (3)" {
@@ -294,7 +296,7 @@ func TestEarningsWithdrawDisabledWithReason(t *testing.T) {
 		st := noDriverStatus()
 		st.Network.Local = true
 		f := newFakeCore(st)
-		f.settings.PayoutAddress = testAddress(t, earnings.Mainnet).String()
+		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 		v, _, _ := newTestView(t, f)
 		if !v.earn.withdrawBtn.Disabled() {
 			t.Error("Withdraw enabled on the local network")
@@ -317,7 +319,7 @@ func TestEarningsWithdrawDisabledWithReason(t *testing.T) {
 	})
 	t.Run("below minimum", func(t *testing.T) {
 		f, tl := earningsFake(t)
-		f.settings.PayoutAddress = testAddress(t, earnings.Mainnet).String()
+		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 		tl.credit(testJob{at: time.Now(), prompt: 10, completion: 10})
 		v, _, _ := newTestView(t, f)
 		if !v.earn.withdrawBtn.Disabled() || !strings.Contains(v.earn.withdrawWhy.text(), "minimum withdrawal is 0.1 TON") {
@@ -328,7 +330,7 @@ func TestEarningsWithdrawDisabledWithReason(t *testing.T) {
 
 func TestEarningsWithdrawConfirm(t *testing.T) {
 	f, tl := earningsFake(t)
-	addr := testAddress(t, earnings.Mainnet).String()
+	addr := testAddress(t, ton.Mainnet).String()
 	f.settings.PayoutAddress = addr
 	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000}) // 1.305 TON
 	v, _, q := newTestView(t, f)
@@ -341,11 +343,11 @@ func TestEarningsWithdrawConfirm(t *testing.T) {
 	if e.wdDialog == nil {
 		t.Fatal("no dialog")
 	}
-	if got := e.wdAmount.Text; got != earnings.FormatTON(bal.Available) {
-		t.Errorf("default amount = %q, want all available %s", got, earnings.FormatTON(bal.Available))
+	if got := e.wdAmount.Text; got != ton.Format(bal.Available) {
+		t.Errorf("default amount = %q, want all available %s", got, ton.Format(bal.Available))
 	}
 	sum := e.wdSummary.Text
-	for _, want := range []string{"Network fee: 0.005 TON", "You receive: " + earnings.FormatTON(bal.Available-5_000_000) + " TON",
+	for _, want := range []string{"Network fee: 0.005 TON", "You receive: " + ton.Format(bal.Available-5_000_000) + " TON",
 		"To: " + addr, "Network: TON mainnet", "Minimum withdrawal: 0.1 TON"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
@@ -363,7 +365,7 @@ func TestEarningsWithdrawConfirm(t *testing.T) {
 
 func TestEarningsWithdrawAmountChecked(t *testing.T) {
 	f, tl := earningsFake(t)
-	f.settings.PayoutAddress = testAddress(t, earnings.Mainnet).String()
+	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000}) // 1.305 TON
 	v, _, q := newTestView(t, f)
 	e := v.earn
@@ -388,7 +390,7 @@ func TestEarningsWithdrawAmountChecked(t *testing.T) {
 
 func TestEarningsWithdrawErrorShown(t *testing.T) {
 	f, tl := earningsFake(t)
-	f.settings.PayoutAddress = testAddress(t, earnings.Mainnet).String()
+	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 	f.withdrawErr = worker.ErrBelowMinimum
 	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
 	v, w, q := newTestView(t, f)
@@ -444,7 +446,7 @@ func TestEarningsPayoutAddress(t *testing.T) {
 		t.Error("a bad address was saved")
 	}
 	// A testnet address while payouts are on mainnet.
-	e.addrEntry.SetText(testAddress(t, earnings.Testnet).String())
+	e.addrEntry.SetText(testAddress(t, ton.Testnet).String())
 	e.addrMsg.Hide()
 	test.Tap(e.addrSave)
 	q.runUntil(t, "the error", func() bool { return e.addrMsg.Visible() })
@@ -452,7 +454,7 @@ func TestEarningsPayoutAddress(t *testing.T) {
 		t.Errorf("error = %q", e.addrMsg.Text)
 	}
 	// A valid bounceable address is saved, with its warning.
-	a := testAddress(t, earnings.Mainnet)
+	a := testAddress(t, ton.Mainnet)
 	e.addrEntry.SetText(a.BounceableForm())
 	e.addrMsg.Hide()
 	test.Tap(e.addrSave)
@@ -542,7 +544,7 @@ func TestEarningsRefreshOnReceiptEvent(t *testing.T) {
 	}
 	amount := tl.credit(testJob{at: time.Now(), prompt: 100, completion: 100})
 	f.publish(worker.Event{Type: worker.EventReceipt})
-	want := earnings.FormatTON(amount) + " TON"
+	want := ton.Format(amount) + " TON"
 	q.runUntil(t, "the new receipt", func() bool { return v.earn.cardEarned.value.Text == want })
 	if rows, _ := v.earn.jobsTable.Length(); rows != 1 {
 		t.Errorf("rows = %d", rows)

@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
@@ -35,7 +38,7 @@ type fakeCore struct {
 	settings    worker.Settings
 	quoteMin    int64
 	quoteFee    int64
-	quoteNet    earnings.Network
+	quoteNet    ton.Net
 	quoteErr    error // default worker.ErrPayoutsUnavailable, as on the local network
 	withdrawErr error
 	withdrawals []fakeWithdraw // Withdraw calls
@@ -161,13 +164,46 @@ func (f *fakeCore) SetModel(name string) error {
 	return nil
 }
 
-func (f *fakeCore) EarningsLedger() *earnings.Ledger {
+func (f *fakeCore) theLedger() *earnings.Ledger {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.ledger
 }
 
-func (f *fakeCore) PayoutQuote() (int64, int64, earnings.Network, error) {
+func (f *fakeCore) EarningsHistory(jobs, withdrawals int) (worker.EarningsHistory, error) {
+	l := f.theLedger()
+	if l == nil {
+		return worker.EarningsHistory{}, worker.ErrNoLedger
+	}
+	var h worker.EarningsHistory
+	var err error
+	if h.Balance, err = l.Balance(); err != nil {
+		return h, err
+	}
+	if h.Jobs, _, err = l.Jobs("", jobs); err != nil {
+		return h, err
+	}
+	h.Withdrawals, err = l.Withdrawals(withdrawals)
+	return h, err
+}
+
+func (f *fakeCore) DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earnings.DayTotal, error) {
+	l := f.theLedger()
+	if l == nil {
+		return nil, worker.ErrNoLedger
+	}
+	return l.Daily(from, to, tariff)
+}
+
+func (f *fakeCore) ExportEarningsCSV(w io.Writer, from, to time.Time) error {
+	l := f.theLedger()
+	if l == nil {
+		return worker.ErrNoLedger
+	}
+	return l.ExportCSV(w, from, to)
+}
+
+func (f *fakeCore) PayoutQuote() (int64, int64, ton.Net, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.quoteErr != nil {
@@ -207,14 +243,14 @@ func (f *fakeCore) Settings() worker.Settings {
 	return f.settings
 }
 
-func (f *fakeCore) SetPayoutAddress(s string) (earnings.Address, error) {
-	netw := earnings.Mainnet
+func (f *fakeCore) SetPayoutAddress(s string) (ton.Address, error) {
+	netw := ton.Mainnet
 	if _, _, n, err := f.PayoutQuote(); err == nil {
 		netw = n
 	}
-	a, err := earnings.ParseAddress(s, netw)
+	a, err := ton.ParseAddress(s, netw)
 	if err != nil {
-		return earnings.Address{}, fmt.Errorf("worker: payout address: %w", err)
+		return ton.Address{}, fmt.Errorf("worker: payout address: %w", err)
 	}
 	f.mu.Lock()
 	f.settings.PayoutAddress = strings.TrimSpace(s)

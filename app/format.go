@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -283,7 +284,7 @@ func modelEarnings(st worker.Status, local string) string {
 	if !ok {
 		return "not priced by this network"
 	}
-	s := earnings.FormatTON(perM) + " TON per 1M tokens"
+	s := ton.Format(perM) + " TON per 1M tokens"
 	tps := 0.0
 	if b := st.Benchmark; b != nil && strings.TrimSuffix(b.Model, ":latest") == name {
 		tps = b.TokensPerSec // measured here, on purpose

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -127,7 +128,7 @@ func plural(n int, word string) string {
 }
 
 // tonText formats nanoTON as TON for people.
-func tonText(nano int64) string { return earnings.FormatTON(nano) }
+func tonText(nano int64) string { return ton.Format(nano) }
 
 func shortID(id string) string {
 	if len(id) > 12 {

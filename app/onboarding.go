@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -15,7 +17,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -718,7 +719,7 @@ func (o *onboarding) savePayout() {
 	core := o.v.core
 	go func() {
 		a, err := core.SetPayoutAddress(addr)
-		var ae *earnings.AddressError
+		var ae *ton.AddressError
 		if errors.As(err, &ae) {
 			err = errors.New(ae.Error())
 		}

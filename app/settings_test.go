@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -119,7 +120,7 @@ func TestSettingsTabValidatesSavesAndReloads(t *testing.T) {
 		t.Fatalf("saved policy %+v, want %+v", got, want)
 	}
 	set := f.Settings()
-	if a, err := earnings.ParseAddress(set.PayoutAddress, earnings.Mainnet); err != nil || a.String() == "" || set.TariffNanoPerKWh != 50_000_000 || set.LogLevel != "debug" {
+	if a, err := ton.ParseAddress(set.PayoutAddress, ton.Mainnet); err != nil || a.String() == "" || set.TariffNanoPerKWh != 50_000_000 || set.LogLevel != "debug" {
 		t.Fatalf("settings = %+v (%v)", set, err)
 	}
 	for field, m := range s.msgs {

@@ -7,13 +7,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/autostart"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -306,7 +307,7 @@ func (s *settingsView) check(f settingsForm) (worker.IdlePolicy, int64, map[stri
 		if f.address == "" {
 			bad[fieldPayout] = "enter your TON wallet address"
 		} else if _, ok := parseAnyAddress(f.address); !ok {
-			if _, err := earnings.ParseAddress(f.address, earnings.Mainnet); err != nil {
+			if _, err := ton.ParseAddress(f.address, ton.Mainnet); err != nil {
 				bad[fieldPayout] = strings.TrimPrefix(err.Error(), "earnings: ")
 			}
 		}
@@ -365,7 +366,7 @@ func (s *settingsView) save() {
 		var warn []string
 		if f.address != old.address {
 			a, err := core.SetPayoutAddress(f.address)
-			var ae *earnings.AddressError
+			var ae *ton.AddressError
 			if errors.As(err, &ae) {
 				err = errors.New(ae.Error())
 			}

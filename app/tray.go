@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 
@@ -281,7 +283,7 @@ func (n *notifier) notificationsFor(prev, next worker.Status, now time.Time) []n
 			n.announced[w.ID] = true
 			out = append(out, notification{
 				Title:   "Withdrawal confirmed",
-				Content: fmt.Sprintf("%s TON arrived at %s", earnings.FormatTON(w.Received()), shortAddress(w.Destination)),
+				Content: fmt.Sprintf("%s TON arrived at %s", ton.Format(w.Received()), shortAddress(w.Destination)),
 			})
 		}
 	}
@@ -311,7 +313,7 @@ func daySummary(day, today time.Time, earned int64, jobs int) string {
 	if jobs == 1 {
 		unit = "job"
 	}
-	return fmt.Sprintf("%s: %s TON from %d %s", when, earnings.FormatTON(earned), jobs, unit)
+	return fmt.Sprintf("%s: %s TON from %d %s", when, ton.Format(earned), jobs, unit)
 }
 
 func localDay(t time.Time) time.Time {

@@ -1,6 +1,7 @@
-// Package earnings is the money side of Cocoon Desktop: the local ledger of
-// the proxy's signed receipts, balances, history and withdrawals (Ledger), and
-// the owner's TON addresses and on-chain payout tracking.
+// Package earnings is the owner's local ledger: the proxy's signed receipts
+// (package receipt), balances, history, CSV export and withdrawals (Ledger).
+// TON addresses and the chain are package ton's; the ledger imports neither
+// the wire protocol nor the chain, so its stored format depends on neither.
 //
 // # The ledger
 //
@@ -9,7 +10,7 @@
 // nanoTON (1 TON = 1e9); there are no floats in the stored money.
 //
 // Every job the worker serves ends with a receipt signed by the network proxy
-// (network.SignedReceipt). Credit stores it after checking, offline, that it
+// (receipt.Signed). Credit stores it after checking, offline, that it
 // is signed by the pinned proxy key, that its amount matches its own factors,
 // that it is for this worker, and that its cumulative total chains onto the
 // previous receipt's by sequence number. A receipt whose sequence number skips

@@ -15,7 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // SchemaVersion is the layout this code writes. Open migrates older files
@@ -75,7 +75,7 @@ var (
 	// ErrNewerSchema means the file was written by a newer Cocoon Desktop.
 	ErrNewerSchema = errors.New("the ledger was written by a newer Cocoon Desktop")
 	// ErrBadReceipt means a receipt is malformed or does not verify; a bad
-	// signature also matches network.ErrBadSignature, a wrong amount ErrBadAmount.
+	// signature also matches receipt.ErrBadSignature, a wrong amount ErrBadAmount.
 	ErrBadReceipt = errors.New("invalid receipt")
 	// ErrBadAmount means a receipt's amount does not match its own factors.
 	ErrBadAmount = errors.New("receipt amount does not match its factors")
@@ -189,7 +189,7 @@ func migrateV0toV1(tx *bolt.Tx) error {
 	if b := tx.Bucket([]byte("receipts")); b != nil {
 		now := time.Now().UnixMilli()
 		err := b.ForEach(func(k, v []byte) error {
-			var sr network.SignedReceipt
+			var sr receipt.Signed
 			if err := json.Unmarshal(v, &sr); err != nil || sr.Receipt.JobID == "" {
 				rejects = append(rejects, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
 				return nil
@@ -248,9 +248,9 @@ func migrateV0toV1(tx *bolt.Tx) error {
 
 // ledgerRecord is the value stored per job.
 type ledgerRecord struct {
-	Receipt    network.SignedReceipt `json:"receipt"`
-	EnergyMJ   *int64                `json:"energy_mj,omitempty"` // measured energy, millijoules; nil: not measured
-	CreditedAt int64                 `json:"credited_at"`         // unix ms, the local clock when stored
+	Receipt    receipt.Signed `json:"receipt"`
+	EnergyMJ   *int64         `json:"energy_mj,omitempty"` // measured energy, millijoules; nil: not measured
+	CreditedAt int64          `json:"credited_at"`         // unix ms, the local clock when stored
 }
 
 // timeMS is the job's time for the indexes: the signed receipt time, or the
@@ -266,7 +266,7 @@ func (r *ledgerRecord) timeMS() int64 {
 }
 
 // Credit stores a receipt (the worker's Ledger interface). See CreditWithEnergy.
-func (l *Ledger) Credit(r network.SignedReceipt) (added bool, err error) {
+func (l *Ledger) Credit(r receipt.Signed) (added bool, err error) {
 	return l.credit(r, nil)
 }
 
@@ -279,7 +279,7 @@ func (l *Ledger) Credit(r network.SignedReceipt) (added bool, err error) {
 // aggregates and the running totals. It returns added=false and no error
 // when the job is already stored with the same receipt (the energy of the
 // retry is ignored). It refuses, storing nothing:
-//   - a receipt not signed by Options.ProxyKey (ErrBadReceipt and network.ErrBadSignature),
+//   - a receipt not signed by Options.ProxyKey (ErrBadReceipt and receipt.ErrBadSignature),
 //   - an amount that does not match its factors (ErrBadReceipt and ErrBadAmount),
 //   - another worker's receipt (ErrWrongWorker),
 //   - a cumulative total that goes backwards or is not previous + amount for
@@ -289,7 +289,7 @@ func (l *Ledger) Credit(r network.SignedReceipt) (added bool, err error) {
 // A seq that skips ahead is accepted (cumulative ≥ previous + amount) and
 // the skipped seqs are recorded as a gap; a late receipt for a seq in a gap
 // is accepted when it fits between its neighbours, and fills it.
-func (l *Ledger) CreditWithEnergy(r network.SignedReceipt, joules float64) (added bool, err error) {
+func (l *Ledger) CreditWithEnergy(r receipt.Signed, joules float64) (added bool, err error) {
 	if math.IsNaN(joules) || math.IsInf(joules, 0) || joules < 0 || joules > 1e12 {
 		return false, fmt.Errorf("earnings: credit %s: %w: %v J", r.Receipt.JobID, ErrBadEnergy, joules)
 	}
@@ -297,7 +297,7 @@ func (l *Ledger) CreditWithEnergy(r network.SignedReceipt, joules float64) (adde
 	return l.credit(r, &mj)
 }
 
-func (l *Ledger) credit(r network.SignedReceipt, energyMJ *int64) (bool, error) {
+func (l *Ledger) credit(r receipt.Signed, energyMJ *int64) (bool, error) {
 	if err := l.checkReceipt(r); err != nil {
 		return false, fmt.Errorf("earnings: credit %s: %w", r.Receipt.JobID, err)
 	}
@@ -315,7 +315,7 @@ func (l *Ledger) credit(r network.SignedReceipt, energyMJ *int64) (bool, error) 
 }
 
 // checkReceipt is everything about a receipt that needs no stored state.
-func (l *Ledger) checkReceipt(s network.SignedReceipt) error {
+func (l *Ledger) checkReceipt(s receipt.Signed) error {
 	if err := checkShape(s.Receipt); err != nil {
 		return err
 	}
@@ -325,13 +325,13 @@ func (l *Ledger) checkReceipt(s network.SignedReceipt) error {
 	return verifySigned(s, l.opts.ProxyKey)
 }
 
-func checkShape(r network.Receipt) error {
+func checkShape(r receipt.Receipt) error {
 	switch {
-	case r.JobID == "" || len(r.JobID) > network.MaxJobIDLength:
+	case r.JobID == "" || len(r.JobID) > receipt.MaxJobIDLength:
 		return fmt.Errorf("%w: job id %q", ErrBadReceipt, r.JobID)
 	case r.WorkerID == "":
 		return fmt.Errorf("%w: no worker id", ErrBadReceipt)
-	case len(r.Model) > network.MaxModelName:
+	case len(r.Model) > receipt.MaxModelName:
 		return fmt.Errorf("%w: model name too long", ErrBadReceipt)
 	case r.Seq < 1:
 		return fmt.Errorf("%w: seq %d", ErrBadReceipt, r.Seq)
@@ -345,9 +345,9 @@ func checkShape(r network.Receipt) error {
 
 // verifySigned checks the signature against pinned and the amount against
 // its factors, with errors that tell the two apart.
-func verifySigned(s network.SignedReceipt, pinned ed25519.PublicKey) error {
+func verifySigned(s receipt.Signed, pinned ed25519.PublicKey) error {
 	if err := s.Verify(pinned); err != nil {
-		if errors.Is(err, network.ErrBadSignature) {
+		if errors.Is(err, receipt.ErrBadSignature) {
 			return fmt.Errorf("%w: %w", ErrBadReceipt, err)
 		}
 		return fmt.Errorf("%w: %w: %v", ErrBadReceipt, ErrBadAmount, err)
@@ -512,7 +512,7 @@ func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool
 
 // checkGapFill checks that a late receipt for a missing seq fits between the
 // stored receipts around its gap [first, last].
-func checkGapFill(jobs *bolt.Bucket, r network.Receipt, first, last int64) error {
+func checkGapFill(jobs *bolt.Bucket, r receipt.Receipt, first, last int64) error {
 	base := r.Cumulative - r.Amount // the total before this job
 	lo, loKnown := int64(0), first == 1
 	if first > 1 {

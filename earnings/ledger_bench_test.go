@@ -13,7 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // Benchmarks. Run them with, for example:
@@ -38,7 +38,7 @@ func BenchmarkCredit(b *testing.B) {
 			name = "nosync"
 		}
 		b.Run(name, func(b *testing.B) {
-			rs := make([]network.SignedReceipt, b.N)
+			rs := make([]receipt.Signed, b.N)
 			for i := range rs {
 				rs[i] = src(fmt.Sprintf("job-%08d", i), int64(i+1), at(t0.Add(time.Duration(i)*time.Second)))
 			}
@@ -104,7 +104,7 @@ func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (
 			cum = r.Cumulative
 			mj := int64(150_000 + done%50_000)
 			recs = append(recs, ledgerRecord{
-				Receipt:    network.SignedReceipt{Receipt: r, ProxyKey: proxyPub, Signature: stand},
+				Receipt:    receipt.Signed{Receipt: r, ProxyKey: proxyPub, Signature: stand},
 				EnergyMJ:   &mj,
 				CreditedAt: r.Time + 50,
 			})
@@ -115,7 +115,7 @@ func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (
 			for w := range workers {
 				wg.Go(func() {
 					for i := w; i < len(recs); i += workers {
-						recs[i].Receipt = network.SignReceipt(proxyPriv, recs[i].Receipt.Receipt)
+						recs[i].Receipt = receipt.Sign(proxyPriv, recs[i].Receipt.Receipt)
 					}
 				})
 			}

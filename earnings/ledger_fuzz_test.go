@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // FuzzCredit delivers receipts of one genuine proxy chain in any order, with
@@ -18,7 +18,7 @@ func FuzzCredit(f *testing.F) {
 	f.Add([]byte{4, 0, 2, 1, 3, 4})
 	f.Add([]byte{9, 3, 240, 1, 0, 250, 7})
 	const chainLen = 32
-	chain := make([]network.SignedReceipt, chainLen)
+	chain := make([]receipt.Signed, chainLen)
 	var cum int64
 	for i := range chain {
 		seq := int64(i + 1)

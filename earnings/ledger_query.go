@@ -12,7 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // ErrBadCursor means a Jobs cursor is not one Jobs or CursorBefore made.
@@ -31,7 +31,7 @@ type Job struct {
 	Cumulative       int64 // nanoTON, the signed running total after this job
 	EnergyMilliJ     int64 // measured GPU energy; 0 when not measured
 	EnergyMeasured   bool
-	Receipt          network.SignedReceipt // the evidence, as received
+	Receipt          receipt.Signed // the evidence, as received
 }
 
 // Net is the job's amount less its electricity cost at t.

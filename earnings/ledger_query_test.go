@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
-func at(t time.Time) func(*network.Receipt) {
-	return func(r *network.Receipt) { r.Time = t.UnixMilli() }
+func at(t time.Time) func(*receipt.Receipt) {
+	return func(r *receipt.Receipt) { r.Time = t.UnixMilli() }
 }
 
-func model(m string) func(*network.Receipt) {
-	return func(r *network.Receipt) { r.Model = m }
+func model(m string) func(*receipt.Receipt) {
+	return func(r *receipt.Receipt) { r.Model = m }
 }
 
 func TestLedgerJobsPaging(t *testing.T) {

@@ -13,12 +13,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // The worker's Ledger interface, restated so this package need not import worker.
 var _ interface {
-	Credit(network.SignedReceipt) (bool, error)
+	Credit(receipt.Signed) (bool, error)
 	Totals() (int64, int, error)
 	Close() error
 } = (*Ledger)(nil)
@@ -44,8 +44,8 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // rc is a valid receipt for seq in a contiguous chain of default jobs:
 // cumulative = seq × jobAmount, time t0 + seq minutes.
-func rc(job string, seq int64, mods ...func(*network.Receipt)) network.Receipt {
-	r := network.Receipt{
+func rc(job string, seq int64, mods ...func(*receipt.Receipt)) receipt.Receipt {
+	r := receipt.Receipt{
 		JobID: job, WorkerID: testWorker, Model: "llama3",
 		PromptTokens: 100, CompletionTokens: 50, PricePrompt: 1000, PriceCompletion: 3000,
 		CoefficientMilli: 1000, CommissionBPS: 1000,
@@ -58,17 +58,17 @@ func rc(job string, seq int64, mods ...func(*network.Receipt)) network.Receipt {
 	return r
 }
 
-func sign(r network.Receipt) network.SignedReceipt { return network.SignReceipt(proxyPriv, r) }
+func sign(r receipt.Receipt) receipt.Signed { return receipt.Sign(proxyPriv, r) }
 
-func src(job string, seq int64, mods ...func(*network.Receipt)) network.SignedReceipt {
+func src(job string, seq int64, mods ...func(*receipt.Receipt)) receipt.Signed {
 	return sign(rc(job, seq, mods...))
 }
 
 // withTokens changes the tokens and recomputes amount and cumulative (from prevCum).
-func withTokens(prompt, completion, prevCum int64) func(*network.Receipt) {
-	return func(r *network.Receipt) {
+func withTokens(prompt, completion, prevCum int64) func(*receipt.Receipt) {
+	return func(r *receipt.Receipt) {
 		r.PromptTokens, r.CompletionTokens = prompt, completion
-		a, err := network.Amount(prompt, completion, r.PricePrompt, r.PriceCompletion, r.CoefficientMilli, r.CommissionBPS)
+		a, err := receipt.Amount(prompt, completion, r.PricePrompt, r.PriceCompletion, r.CoefficientMilli, r.CommissionBPS)
 		if err != nil {
 			panic(err)
 		}
@@ -92,7 +92,7 @@ func openTest(t testing.TB, path string, opts Options) *Ledger {
 	return l
 }
 
-func mustCredit(t testing.TB, l *Ledger, rs ...network.SignedReceipt) {
+func mustCredit(t testing.TB, l *Ledger, rs ...receipt.Signed) {
 	t.Helper()
 	for _, r := range rs {
 		if added, err := l.Credit(r); err != nil || !added {
@@ -115,12 +115,12 @@ func mustVerifyOK(t testing.TB, l *Ledger) Report {
 
 func TestLedgerCredit(t *testing.T) {
 	type step struct {
-		r       network.SignedReceipt
+		r       receipt.Signed
 		energyJ float64 // > 0: CreditWithEnergy
 		added   bool
 		err     error // errors.Is
 	}
-	ok := func(r network.SignedReceipt) step { return step{r: r, added: true} }
+	ok := func(r receipt.Signed) step { return step{r: r, added: true} }
 	badSig := src("j2", 2)
 	badSig.Signature[0] ^= 1
 	otherPub, otherPriv := testKeys(9)
@@ -156,37 +156,37 @@ func TestLedgerCredit(t *testing.T) {
 		{
 			name:       "wrong worker (configured)",
 			opts:       Options{WorkerID: testWorker},
-			steps:      []step{ok(src("j1", 1)), {r: src("j2", 2, func(r *network.Receipt) { r.WorkerID = "w-2" }), err: ErrWrongWorker}},
+			steps:      []step{ok(src("j1", 1)), {r: src("j2", 2, func(r *receipt.Receipt) { r.WorkerID = "w-2" }), err: ErrWrongWorker}},
 			wantEarned: jobAmount, wantJobs: 1,
 		},
 		{
 			name:       "wrong worker (bound by the first receipt)",
-			steps:      []step{ok(src("j1", 1)), {r: src("j2", 2, func(r *network.Receipt) { r.WorkerID = "w-2" }), err: ErrWrongWorker}},
+			steps:      []step{ok(src("j1", 1)), {r: src("j2", 2, func(r *receipt.Receipt) { r.WorkerID = "w-2" }), err: ErrWrongWorker}},
 			wantEarned: jobAmount, wantJobs: 1,
 		},
 		{
 			name:       "bad signature",
-			steps:      []step{ok(src("j1", 1)), {r: badSig, err: network.ErrBadSignature}},
+			steps:      []step{ok(src("j1", 1)), {r: badSig, err: receipt.ErrBadSignature}},
 			wantEarned: jobAmount, wantJobs: 1,
 		},
 		{
 			name:       "signed by another proxy",
-			steps:      []step{{r: network.SignReceipt(otherPriv, rc("j1", 1)), err: network.ErrBadSignature}},
+			steps:      []step{{r: receipt.Sign(otherPriv, rc("j1", 1)), err: receipt.ErrBadSignature}},
 			wantEarned: 0, wantJobs: 0,
 		},
 		{
 			name: "amount does not match its factors",
-			steps: []step{{r: src("j1", 1, func(r *network.Receipt) { r.Amount, r.Cumulative = jobAmount+1, jobAmount+1 }),
+			steps: []step{{r: src("j1", 1, func(r *receipt.Receipt) { r.Amount, r.Cumulative = jobAmount+1, jobAmount+1 }),
 				err: ErrBadAmount}},
 		},
 		{
 			name:       "cumulative goes backwards",
-			steps:      []step{ok(src("j1", 1)), ok(src("j2", 2)), {r: src("j3", 3, func(r *network.Receipt) { r.Cumulative = 2*jobAmount - 1 }), err: ErrTotalMismatch}},
+			steps:      []step{ok(src("j1", 1)), ok(src("j2", 2)), {r: src("j3", 3, func(r *receipt.Receipt) { r.Cumulative = 2*jobAmount - 1 }), err: ErrTotalMismatch}},
 			wantEarned: 2 * jobAmount, wantJobs: 2,
 		},
 		{
 			name:       "cumulative is not previous + amount",
-			steps:      []step{ok(src("j1", 1)), {r: src("j2", 2, func(r *network.Receipt) { r.Cumulative++ }), err: ErrTotalMismatch}},
+			steps:      []step{ok(src("j1", 1)), {r: src("j2", 2, func(r *receipt.Receipt) { r.Cumulative++ }), err: ErrTotalMismatch}},
 			wantEarned: jobAmount, wantJobs: 1,
 		},
 		{
@@ -196,7 +196,7 @@ func TestLedgerCredit(t *testing.T) {
 		},
 		{
 			name:       "malformed: seq 0",
-			steps:      []step{{r: src("j0", 0, func(r *network.Receipt) { r.Cumulative = jobAmount }), err: ErrBadReceipt}},
+			steps:      []step{{r: src("j0", 0, func(r *receipt.Receipt) { r.Cumulative = jobAmount }), err: ErrBadReceipt}},
 			wantEarned: 0, wantJobs: 0,
 		},
 		{
@@ -218,7 +218,7 @@ func TestLedgerCredit(t *testing.T) {
 		{
 			name: "gap: skip ahead with a total below previous + amount",
 			steps: []step{ok(src("j1", 1)),
-				{r: src("j4", 4, func(r *network.Receipt) { r.Cumulative = 2*jobAmount - 1 }), err: ErrTotalMismatch}},
+				{r: src("j4", 4, func(r *receipt.Receipt) { r.Cumulative = 2*jobAmount - 1 }), err: ErrTotalMismatch}},
 			wantEarned: jobAmount, wantJobs: 1,
 		},
 		{
@@ -230,8 +230,8 @@ func TestLedgerCredit(t *testing.T) {
 		{
 			name: "late receipt that does not fit its gap",
 			steps: []step{ok(src("j1", 1)), ok(src("j4", 4)),
-				{r: src("j2", 2, func(r *network.Receipt) { r.Cumulative = 3 * jobAmount }), err: ErrTotalMismatch},
-				{r: src("j3", 3, func(r *network.Receipt) { r.Cumulative = 4 * jobAmount }), err: ErrTotalMismatch}},
+				{r: src("j2", 2, func(r *receipt.Receipt) { r.Cumulative = 3 * jobAmount }), err: ErrTotalMismatch},
+				{r: src("j3", 3, func(r *receipt.Receipt) { r.Cumulative = 4 * jobAmount }), err: ErrTotalMismatch}},
 			wantEarned: 4 * jobAmount, wantJobs: 2,
 			wantGaps: []Gap{{FromSeq: 2, ToSeq: 3, Missing: 2 * jobAmount}},
 		},
@@ -303,7 +303,7 @@ func TestLedgerStoresJobDetails(t *testing.T) {
 	if _, err := l.CreditWithEnergy(src("j1", 1), 3600.0004); err != nil {
 		t.Fatal(err)
 	}
-	mustCredit(t, l, src("j2", 2, func(r *network.Receipt) { r.Model = "qwen" }))
+	mustCredit(t, l, src("j2", 2, func(r *receipt.Receipt) { r.Model = "qwen" }))
 	jobs, _, err := l.Jobs("", 10)
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("Jobs = %d, %v", len(jobs), err)
@@ -368,7 +368,7 @@ func TestLedgerCreditWithoutProxyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := l.Credit(src("j1", 1)); !errors.Is(err, network.ErrBadSignature) {
+	if _, err := l.Credit(src("j1", 1)); !errors.Is(err, receipt.ErrBadSignature) {
 		t.Errorf("Credit without a pinned key: %v", err)
 	}
 	if _, err := l.Balance(); err != nil {
@@ -385,7 +385,7 @@ func TestLedgerClosedFails(t *testing.T) {
 }
 
 // writeV0 writes the worker's old receipts.db layout with raw bbolt.
-func writeV0(t *testing.T, path string, rs []network.SignedReceipt, cumulative int64) {
+func writeV0(t *testing.T, path string, rs []receipt.Signed, cumulative int64) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -418,19 +418,19 @@ func writeV0(t *testing.T, path string, rs []network.SignedReceipt, cumulative i
 func TestLedgerMigrateV0(t *testing.T) {
 	tests := []struct {
 		name       string
-		receipts   []network.SignedReceipt
+		receipts   []receipt.Signed
 		wantEarned int64
 		wantGaps   []Gap
 	}{
 		{name: "empty v0 file"},
 		{
 			name:       "contiguous",
-			receipts:   []network.SignedReceipt{src("b", 2), src("a", 1), src("c", 3)},
+			receipts:   []receipt.Signed{src("b", 2), src("a", 1), src("c", 3)},
 			wantEarned: 3 * jobAmount,
 		},
 		{
 			name:       "with a lost receipt",
-			receipts:   []network.SignedReceipt{src("a", 1), src("d", 4), src("b", 2)},
+			receipts:   []receipt.Signed{src("a", 1), src("d", 4), src("b", 2)},
 			wantEarned: 4 * jobAmount,
 			wantGaps:   []Gap{{FromSeq: 3, ToSeq: 3, Missing: jobAmount}},
 		},

@@ -11,7 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // Problem kinds in a Report.
@@ -94,7 +94,7 @@ func (l *Ledger) Verify() (Report, error) {
 		}
 
 		// Signatures are the slow part: check them on every core.
-		sigs := make(chan network.SignedReceipt, 256)
+		sigs := make(chan receipt.Signed, 256)
 		var mu sync.Mutex
 		var sigProblems []Problem
 		var wg sync.WaitGroup
@@ -270,7 +270,7 @@ func (l *Ledger) Verify() (Report, error) {
 	return rep, nil
 }
 
-func isSigErr(err error) bool { return errors.Is(err, network.ErrBadSignature) }
+func isSigErr(err error) bool { return errors.Is(err, receipt.ErrBadSignature) }
 
 func rejectCount(tx *bolt.Tx) int {
 	if b := tx.Bucket(bucketRejects); b != nil {

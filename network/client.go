@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // ErrUnknownModel is what a JobHandler returns (wrapped) when it does not have
@@ -43,8 +45,8 @@ type ClientConfig struct {
 	ProxyKey  ed25519.PublicKey // pinned: the proxy must prove this key
 	Key       ed25519.PrivateKey
 	Handler   JobHandler
-	OnReceipt func(SignedReceipt) error // called after Verify passes; an error is logged and the receipt is not acked
-	OnEvent   func(ClientEvent)         // state changes for the UI; called synchronously, must not block
+	OnReceipt func(receipt.Signed) error // called after Verify passes; an error is logged and the receipt is not acked
+	OnEvent   func(ClientEvent)          // state changes for the UI; called synchronously, must not block
 	// OnBalance receives the proxy's view of this worker's money (after
 	// every register) for reconciliation; OnPayoutStatus every payout
 	// state change. Both are called from the reader: they must not block.
@@ -79,15 +81,15 @@ const (
 type ClientEvent struct {
 	Kind     EventKind
 	Time     time.Time
-	Reason   string         // disconnected, auth failed, job failed, receipt rejected, proxy error
-	WorkerID string         // connected
-	JobID    string         // job and receipt events
-	Model    string         // job events
-	Code     string         // job failed: the job_error code; proxy error: its code
-	Usage    Usage          // job finished
-	Duration time.Duration  // job finished/failed: run time; disconnected: how long the session lasted
-	RTT      time.Duration  // rtt
-	Receipt  *SignedReceipt // receipt (verified) and receipt rejected
+	Reason   string          // disconnected, auth failed, job failed, receipt rejected, proxy error
+	WorkerID string          // connected
+	JobID    string          // job and receipt events
+	Model    string          // job events
+	Code     string          // job failed: the job_error code; proxy error: its code
+	Usage    Usage           // job finished
+	Duration time.Duration   // job finished/failed: run time; disconnected: how long the session lasted
+	RTT      time.Duration   // rtt
+	Receipt  *receipt.Signed // receipt (verified) and receipt rejected
 }
 
 // String renders the event for a log line or a status bar, e.g.
@@ -663,19 +665,20 @@ func (s *session) dispatch(env Envelope, payload Validator) {
 }
 
 func (c *Client) handleReceipt(s *session, env Envelope, sr *SignedReceipt) {
-	r := sr.Receipt
-	err := sr.Verify(c.cfg.ProxyKey)
+	rs := receipt.Signed(*sr)
+	r := rs.Receipt
+	err := rs.Verify(c.cfg.ProxyKey)
 	if err == nil && r.WorkerID != c.id {
 		err = fmt.Errorf("receipt %s is for worker %s, not this worker", r.JobID, truncate(r.WorkerID, 80))
 	}
 	if err != nil {
 		c.log.Error("network: invalid receipt refused", "job_id", r.JobID, "seq", r.Seq, "err", err)
-		c.emit(ClientEvent{Kind: EventReceiptRejected, JobID: r.JobID, Reason: err.Error(), Receipt: sr})
+		c.emit(ClientEvent{Kind: EventReceiptRejected, JobID: r.JobID, Reason: err.Error(), Receipt: &rs})
 		s.send(TypeError, &ErrorMsg{Code: CodeAuthFailed, Message: truncate(err.Error(), 200), Ref: env.ID})
 		return
 	}
 	if c.cfg.OnReceipt != nil {
-		if err := c.cfg.OnReceipt(*sr); err != nil {
+		if err := c.cfg.OnReceipt(rs); err != nil {
 			// Not acknowledged: the proxy is told, and the next receipt's
 			// cumulative total still covers this job.
 			c.log.Error("network: receipt not stored", "job_id", r.JobID, "seq", r.Seq, "err", err)
@@ -684,7 +687,7 @@ func (c *Client) handleReceipt(s *session, env Envelope, sr *SignedReceipt) {
 		}
 	}
 	c.log.Info("network: receipt", "job_id", r.JobID, "seq", r.Seq, "amount_nano", r.Amount, "cumulative_nano", r.Cumulative)
-	c.emit(ClientEvent{Kind: EventReceipt, JobID: r.JobID, Model: r.Model, Receipt: sr})
+	c.emit(ClientEvent{Kind: EventReceipt, JobID: r.JobID, Model: r.Model, Receipt: &rs})
 }
 
 // jobRun is one running job.

@@ -25,6 +25,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
+
 	"github.com/coder/websocket"
 )
 
@@ -247,7 +249,7 @@ func (f handlerFunc) RunJob(ctx context.Context, job Job, emit func(string) erro
 type harness struct {
 	c        *Client
 	events   chan ClientEvent
-	receipts chan SignedReceipt
+	receipts chan receipt.Signed
 	logs     *syncBuffer
 	runErr   chan error
 	cancel   context.CancelFunc
@@ -279,12 +281,12 @@ var testRegistration = Register{
 func startClient(t *testing.T, stub *stubProxy, pinned ed25519.PublicKey, h JobHandler, mut ...func(*ClientConfig)) *harness {
 	t.Helper()
 	hs := &harness{
-		events: make(chan ClientEvent, 1000), receipts: make(chan SignedReceipt, 100),
+		events: make(chan ClientEvent, 1000), receipts: make(chan receipt.Signed, 100),
 		logs: &syncBuffer{}, runErr: make(chan error, 1),
 	}
 	cfg := ClientConfig{
 		URL: stub.url, ProxyKey: pinned, Key: testKey(2), Handler: h,
-		OnReceipt: func(r SignedReceipt) error { hs.receipts <- r; return nil },
+		OnReceipt: func(r receipt.Signed) error { hs.receipts <- r; return nil },
 		OnEvent: func(e ClientEvent) {
 			select {
 			case hs.events <- e:
@@ -659,9 +661,9 @@ func TestClientReceipts(t *testing.T) {
 	me := sc.workerID
 
 	good := testReceipt(me)
-	badSig := SignReceipt(proxy, good)
+	badSig := signReceipt(proxy, good)
 	badSig.Receipt.Cumulative += 1000 // changed after signing
-	otherKey := SignReceipt(other, good)
+	otherKey := signReceipt(other, good)
 	otherKey.ProxyKey = proxy.Public().(ed25519.PublicKey)
 	otherWorker := good
 	otherWorker.WorkerID = WorkerID(other.Public().(ed25519.PublicKey))
@@ -670,8 +672,8 @@ func TestClientReceipts(t *testing.T) {
 	invalid := map[string]SignedReceipt{
 		"bad signature": badSig,
 		"other key":     otherKey,
-		"other worker":  SignReceipt(proxy, otherWorker),
-		"wrong amount":  SignReceipt(proxy, wrongAmount),
+		"other worker":  signReceipt(proxy, otherWorker),
+		"wrong amount":  signReceipt(proxy, wrongAmount),
 	}
 	for name, r := range invalid {
 		sc.send(t, TypeReceipt, &r)
@@ -681,7 +683,7 @@ func TestClientReceipts(t *testing.T) {
 		}
 		hs.waitEvent(t, EventReceiptRejected, nil)
 	}
-	valid := SignReceipt(proxy, good)
+	valid := signReceipt(proxy, good)
 	sc.send(t, TypeReceipt, &valid)
 	got := recvT(t, hs.receipts, "the valid receipt")
 	if !bytes.Equal(got.Signature, valid.Signature) || got.Receipt != good {
@@ -699,10 +701,10 @@ func TestClientReceiptNotStored(t *testing.T) {
 	proxy := testKey(1)
 	stub := newStub(t, proxy)
 	startClient(t, stub, proxy.Public().(ed25519.PublicKey), newBlocking(), func(c *ClientConfig) {
-		c.OnReceipt = func(SignedReceipt) error { return errors.New("disk full") }
+		c.OnReceipt = func(receipt.Signed) error { return errors.New("disk full") }
 	})
 	sc := stub.accept(t)
-	r := SignReceipt(proxy, testReceipt(sc.workerID))
+	r := signReceipt(proxy, testReceipt(sc.workerID))
 	sc.send(t, TypeReceipt, &r)
 	if em := expectType[*ErrorMsg](t, sc.next(t), TypeError); em.Code != CodeInternal || em.Ref != "p" {
 		t.Fatalf("%+v", em)

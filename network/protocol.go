@@ -27,10 +27,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/big"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // ProtocolVersion is the version this code speaks. A peer with another major
@@ -43,9 +43,9 @@ const (
 	MaxDeltaText     = 64 << 10
 	MaxModels        = 256
 	MaxMessages      = 512
-	MaxModelName     = 256
+	MaxModelName     = receipt.MaxModelName
 	MaxReasonLength  = 512
-	MaxJobIDLength   = 64
+	MaxJobIDLength   = receipt.MaxJobIDLength
 	MaxMaxTokens     = 1 << 20
 	DefaultHeartbeat = 10 * time.Second
 )
@@ -240,66 +240,15 @@ type Bye struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Receipt is the proxy's signed statement of one paid job (proxy → worker).
-// Cumulative is the worker's total earned over all its receipts, so the
-// claimable amount is always Cumulative − already paid.
-type Receipt struct {
-	JobID            string `json:"job_id"`
-	WorkerID         string `json:"worker_id"`
-	Model            string `json:"model"`
-	PromptTokens     int64  `json:"prompt_tokens"`
-	CompletionTokens int64  `json:"completion_tokens"`
-	PricePrompt      int64  `json:"price_prompt"`      // nanoTON per prompt token
-	PriceCompletion  int64  `json:"price_completion"`  // nanoTON per completion token
-	CoefficientMilli int64  `json:"coefficient_milli"` // the worker's multiplier ×1000
-	CommissionBPS    int64  `json:"commission_bps"`    // the proxy's share, basis points
-	Amount           int64  `json:"amount"`            // nanoTON credited to the worker
-	Cumulative       int64  `json:"cumulative"`        // nanoTON, the worker's running total
-	Seq              int64  `json:"seq"`               // 1, 2, ... per worker
-	Time             int64  `json:"time"`              // unix ms
-}
+// SignedReceipt is the receipt message (proxy → worker): the proxy's signed
+// statement of one paid job, a receipt.Signed on the wire. Its JSON is that
+// of receipt.Signed; the codec checks its shape (Validate), and the worker
+// converts it with receipt.Signed(m) before checking the signature and
+// storing it.
+type SignedReceipt receipt.Signed
 
-// SignedReceipt is a Receipt with the proxy's ed25519 signature over SigningBytes.
-type SignedReceipt struct {
-	Receipt   Receipt `json:"receipt"`
-	ProxyKey  []byte  `json:"proxy_key"`
-	Signature []byte  `json:"signature"`
-}
-
-// Amount computes a job's worker payment in nanoTON from its factors:
-//
-//	gross  = (prompt × pricePrompt + completion × priceCompletion) × coefficient / 1000
-//	amount = gross × (10000 − commission) / 10000
-//
-// rounded down, in exact integer arithmetic. It returns an error for
-// negative factors or a result that does not fit in int64.
-func Amount(prompt, completion, pricePrompt, priceCompletion, coefficientMilli, commissionBPS int64) (int64, error) {
-	if prompt < 0 || completion < 0 || pricePrompt < 0 || priceCompletion < 0 || coefficientMilli < 0 ||
-		commissionBPS < 0 || commissionBPS > 10000 {
-		return 0, errors.New("network: amount: negative factor or commission over 100%")
-	}
-	g := new(big.Int).Mul(big.NewInt(prompt), big.NewInt(pricePrompt))
-	g.Add(g, new(big.Int).Mul(big.NewInt(completion), big.NewInt(priceCompletion)))
-	g.Mul(g, big.NewInt(coefficientMilli))
-	g.Mul(g, big.NewInt(10000-commissionBPS))
-	g.Quo(g, big.NewInt(1000*10000))
-	if !g.IsInt64() {
-		return 0, errors.New("network: amount: overflows int64 nanoTON")
-	}
-	return g.Int64(), nil
-}
-
-// CheckAmount reports whether r.Amount matches its factors.
-func (r Receipt) CheckAmount() error {
-	want, err := Amount(r.PromptTokens, r.CompletionTokens, r.PricePrompt, r.PriceCompletion, r.CoefficientMilli, r.CommissionBPS)
-	if err != nil {
-		return err
-	}
-	if want != r.Amount {
-		return fmt.Errorf("network: receipt %s: amount %d does not match its factors (%d)", r.JobID, r.Amount, want)
-	}
-	return nil
-}
+// Receipt is the receipt carried in a SignedReceipt.
+type Receipt = receipt.Receipt
 
 // Balance is the proxy's view of the worker's money, sent after every
 // register so both sides can reconcile (the worker compares Cumulative and
@@ -329,11 +278,11 @@ type ModelPrice struct {
 }
 
 // WorkerShare is what the worker earns for tokens of a model at this
-// price, coefficient 1.0: the same formula as Amount.
+// price, coefficient 1.0: the same formula as receipt.Amount.
 func (b Balance) WorkerShare(model string, prompt, completion int64) (int64, bool) {
 	for _, p := range b.Prices {
 		if p.Model == model {
-			a, err := Amount(prompt, completion, p.PricePrompt, p.PriceCompletion, 1000, b.CommissionBPS)
+			a, err := receipt.Amount(prompt, completion, p.PricePrompt, p.PriceCompletion, 1000, b.CommissionBPS)
 			return a, err == nil
 		}
 	}
@@ -399,7 +348,6 @@ func (p PayoutRequest) VerifyPayout(worker ed25519.PublicKey) error {
 const (
 	proxyAuthContext  = "cocoon-proxy-auth-v1"
 	workerAuthContext = "cocoon-worker-auth-v1"
-	receiptContext    = "cocoon-receipt-v1"
 	payoutContext     = "cocoon-payout-v1"
 )
 
@@ -413,38 +361,11 @@ func WorkerAuthBytes(nonce, clientNonce, proxyKey []byte) []byte {
 	return concat([]byte(workerAuthContext), nonce, clientNonce, proxyKey)
 }
 
-// SigningBytes is the canonical byte string a receipt's signature covers:
-// the context string, a newline, then the receipt's JSON (Go's encoding of
-// the struct is deterministic: fixed field order, no extra spaces).
-func (r Receipt) SigningBytes() []byte {
-	b, _ := json.Marshal(r) // a struct of strings and ints cannot fail
-	return append([]byte(receiptContext+"\n"), b...)
-}
-
 func concat(parts ...[]byte) []byte {
 	return bytes.Join(parts, nil)
 }
 
-// ErrBadSignature means a signature did not verify against the expected key.
-var ErrBadSignature = errors.New("network: bad signature")
-
-// SignReceipt signs r with the proxy's private key.
-func SignReceipt(proxy ed25519.PrivateKey, r Receipt) SignedReceipt {
-	return SignedReceipt{
-		Receipt:   r,
-		ProxyKey:  append([]byte(nil), proxy.Public().(ed25519.PublicKey)...),
-		Signature: ed25519.Sign(proxy, r.SigningBytes()),
-	}
-}
-
-// Verify checks the receipt was signed by pinned (the proxy key the worker
-// trusts) and that its amount matches its factors.
-func (s SignedReceipt) Verify(pinned ed25519.PublicKey) error {
-	if len(pinned) != ed25519.PublicKeySize || !bytes.Equal(s.ProxyKey, pinned) {
-		return fmt.Errorf("%w: receipt %s is not from the pinned proxy key", ErrBadSignature, s.Receipt.JobID)
-	}
-	if !ed25519.Verify(pinned, s.Receipt.SigningBytes(), s.Signature) {
-		return fmt.Errorf("%w: receipt %s", ErrBadSignature, s.Receipt.JobID)
-	}
-	return s.Receipt.CheckAmount()
-}
+// ErrBadSignature means a signature did not verify against the expected key;
+// it is receipt.ErrBadSignature, so one errors.Is test covers receipts,
+// payout requests and the handshake.
+var ErrBadSignature = receipt.ErrBadSignature

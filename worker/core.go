@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
@@ -71,8 +72,6 @@ type Config struct {
 	CoefficientMilli int64
 	// PayoutAddress is the owner's TON address, sent at registration.
 	PayoutAddress string
-	// Ledger stores receipts; nil opens the earnings ledger (ledger.db) in DataDir.
-	Ledger Ledger
 }
 
 // NetworkConfig says which proxy to serve.
@@ -93,11 +92,16 @@ type Core struct {
 	rt  *ollama.Runtime
 	gpu *gpu.Detector
 
-	refreshMu   sync.Mutex // serialises refreshModels
-	commands    chan command
-	stopped     chan struct{} // closed when Run has returned
-	client      *network.Client
-	ledger      Ledger
+	refreshMu sync.Mutex // serialises refreshModels
+	commands  chan command
+	stopped   chan struct{}    // closed when Run has returned
+	client    *network.Client  // set by New, nil without a network
+	ledger    *earnings.Ledger // set by New, nil without a data dir
+	openErr   error            // why New could not open the ledger or the key; Run returns it
+	// callbacks carries the network client's balance and payout callbacks,
+	// in order, to one goroutine that Run owns (see later).
+	callbacks   chan func()
+	stopping    chan struct{} // closed when Run begins to stop
 	refresh     chan struct{}
 	modelsReady chan struct{} // closed after the first model refresh (after seeding)
 	modelsOnce  sync.Once
@@ -131,7 +135,10 @@ type Core struct {
 	dropPayoutStatus func(network.PayoutStatus) bool
 }
 
-// New builds a Core; nothing runs until Run.
+// New builds a Core and opens what others read before Run starts: the
+// data dir, the earnings ledger and the network client (so nothing is
+// assigned while the GUI already reads it). Nothing runs until Run; an error
+// opening them is returned by Run at once and shown in Status.
 func New(cfg Config) *Core {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -169,13 +176,18 @@ func New(cfg Config) *Core {
 		commands: make(chan command), stopped: make(chan struct{}),
 		netStat: NetworkStatus{Local: cfg.Network.Local, URL: cfg.Network.URL, APIURL: cfg.Network.APIURL, APIKey: cfg.Network.APIKey},
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
-		pulls: map[string]ollama.PullProgress{},
+		pulls:     map[string]ollama.PullProgress{},
+		callbacks: make(chan func(), 64), stopping: make(chan struct{}),
 	}
 	if cfg.Runtime.FreeVRAM == nil {
 		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
 	}
 	c.rt = ollama.New(cfg.Runtime)
 	c.rt.OnChange(c.runtimeChanged)
+	if err := c.open(); err != nil {
+		c.openErr = err
+		c.state, c.errMsg = StateError, err.Error()
+	}
 	return c
 }
 
@@ -214,30 +226,30 @@ func (c *Core) currentGPU() gpu.Snapshot {
 // stops the model runtime (and a managed Ollama) before returning. It fails
 // at once when the receipts file or the worker key cannot be opened.
 func (c *Core) Run(ctx context.Context) error {
-	if c.cfg.DataDir != "" {
-		if err := os.MkdirAll(c.cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("worker: data dir: %w", err)
-		}
-	}
 	defer close(c.stopped)
+	if c.ledger != nil {
+		defer c.ledger.Close()
+	}
+	if c.openErr != nil {
+		c.setStatus(StateError, c.openErr.Error(), nil)
+		return c.openErr
+	}
 	c.mu.Lock()
 	c.gpuSnap = c.gpu.Snapshot()
 	c.mu.Unlock()
-	if err := c.openNetwork(); err != nil {
-		c.setStatus(StateError, err.Error(), nil)
-		return err
-	}
-	if c.ledger != nil && c.cfg.Ledger == nil {
-		defer c.ledger.Close()
-	}
+	c.refreshEarnings()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 5)
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		c.control(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		c.runCallbacks(ctx)
 	}()
 	if c.client != nil {
 		wg.Add(1)

@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
@@ -38,7 +41,7 @@ const LedgerFile = "ledger.db"
 
 // openLedger opens the earnings ledger, adopting the receipts file of
 // earlier versions (the ledger migrates its layout).
-func (c *Core) openLedger(proxyKey []byte) (Ledger, error) {
+func (c *Core) openLedger(proxyKey []byte) (*earnings.Ledger, error) {
 	path := filepath.Join(c.cfg.DataDir, LedgerFile)
 	old := filepath.Join(c.cfg.DataDir, "receipts.db")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -55,16 +58,65 @@ func (c *Core) openLedger(proxyKey []byte) (Ledger, error) {
 	return l, nil
 }
 
-// EarningsLedger is the full ledger for history queries and CSV export
-// (nil when the core runs with another Ledger or has not started).
-func (c *Core) EarningsLedger() *earnings.Ledger {
-	l, _ := c.ledger.(*earnings.Ledger)
-	return l
+// ErrNoLedger: the core has no earnings ledger (it runs without a data dir,
+// or the ledger could not be opened; Status says why).
+var ErrNoLedger = errors.New("the earnings ledger is not open")
+
+// EarningsHistory is the Earnings tab's view of the ledger.
+type EarningsHistory struct {
+	Balance     earnings.Balance
+	Jobs        []earnings.Job        // newest first
+	Withdrawals []earnings.Withdrawal // newest first
+}
+
+// EarningsHistory reads the balance, the newest jobs and the newest
+// withdrawals (limits ≤ 0: all).
+func (c *Core) EarningsHistory(jobs, withdrawals int) (EarningsHistory, error) {
+	if c.ledger == nil {
+		return EarningsHistory{}, ErrNoLedger
+	}
+	var h EarningsHistory
+	var err error
+	if h.Balance, err = c.ledger.Balance(); err != nil {
+		return h, fmt.Errorf("worker: balance: %w", err)
+	}
+	if h.Jobs, _, err = c.ledger.Jobs("", jobs); err != nil {
+		return h, fmt.Errorf("worker: jobs: %w", err)
+	}
+	if h.Withdrawals, err = c.ledger.Withdrawals(withdrawals); err != nil {
+		return h, fmt.Errorf("worker: withdrawals: %w", err)
+	}
+	return h, nil
+}
+
+// DailyEarnings is the earnings per local day in [from, to), net of
+// electricity at tariff.
+func (c *Core) DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earnings.DayTotal, error) {
+	if c.ledger == nil {
+		return nil, ErrNoLedger
+	}
+	return c.ledger.Daily(from, to, tariff)
+}
+
+// ExportEarningsCSV writes every job and withdrawal in [from, to) as CSV.
+func (c *Core) ExportEarningsCSV(w io.Writer, from, to time.Time) error {
+	if c.ledger == nil {
+		return ErrNoLedger
+	}
+	return c.ledger.ExportCSV(w, from, to)
+}
+
+// VerifyLedger re-checks every signature and total in the ledger offline.
+func (c *Core) VerifyLedger() (earnings.Report, error) {
+	if c.ledger == nil {
+		return earnings.Report{}, ErrNoLedger
+	}
+	return c.ledger.Verify()
 }
 
 // refreshEarnings re-reads the balance and recent withdrawals.
 func (c *Core) refreshEarnings() {
-	l := c.EarningsLedger()
+	l := c.ledger
 	if l == nil {
 		return
 	}
@@ -95,10 +147,10 @@ func mismatch(b earnings.Balance, p *network.Balance) string {
 		return ""
 	case p.LastSeq > b.LastSeq:
 		return fmt.Sprintf("the proxy has %d receipt(s) this computer has not stored (its total %s TON, ours %s TON); "+
-			"the next receipt carries the total, so nothing is lost", p.LastSeq-b.LastSeq, earnings.FormatTON(p.Cumulative), earnings.FormatTON(b.Earned))
+			"the next receipt carries the total, so nothing is lost", p.LastSeq-b.LastSeq, ton.Format(p.Cumulative), ton.Format(b.Earned))
 	default:
 		return fmt.Sprintf("this computer's ledger (total %s TON, receipt %d) is ahead of the proxy's (total %s TON, receipt %d): "+
-			"the proxy may have lost data; keep the ledger file", earnings.FormatTON(b.Earned), b.LastSeq, earnings.FormatTON(p.Cumulative), p.LastSeq)
+			"the proxy may have lost data; keep the ledger file", ton.Format(b.Earned), b.LastSeq, ton.Format(p.Cumulative), p.LastSeq)
 	}
 }
 
@@ -117,14 +169,14 @@ func (c *Core) onBalance(b network.Balance) {
 
 // PayoutQuote says what a withdrawal of amount would pay: the fee, what the
 // wallet receives and the minimum, from the proxy's terms.
-func (c *Core) PayoutQuote() (minimum, fee int64, net earnings.Network, err error) {
+func (c *Core) PayoutQuote() (minimum, fee int64, net ton.Net, err error) {
 	c.mu.Lock()
 	p := c.money.Proxy
 	c.mu.Unlock()
 	if p == nil || !p.Payouts {
 		return 0, 0, 0, ErrPayoutsUnavailable
 	}
-	n, err := earnings.ParseNetwork(p.Network)
+	n, err := ton.ParseNet(p.Network)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("worker: %w: %v", ErrPayoutsUnavailable, err)
 	}
@@ -138,7 +190,7 @@ func (c *Core) PayoutQuote() (minimum, fee int64, net earnings.Network, err erro
 // is safe: pending withdrawals are sent again on every connect, and the proxy
 // pays a payout id at most once.
 func (c *Core) Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error) {
-	l := c.EarningsLedger()
+	l := c.ledger
 	if l == nil || c.client == nil {
 		return earnings.Withdrawal{}, ErrPayoutsUnavailable
 	}
@@ -146,13 +198,13 @@ func (c *Core) Withdraw(ctx context.Context, amount int64, dest string) (earning
 	if err != nil {
 		return earnings.Withdrawal{}, err
 	}
-	addr, err := earnings.ParseAddress(dest, netw)
+	addr, err := ton.ParseAddress(dest, netw)
 	if err != nil {
 		return earnings.Withdrawal{}, fmt.Errorf("worker: withdraw: %w", err)
 	}
 	if amount < minimum || amount <= fee {
 		return earnings.Withdrawal{}, fmt.Errorf("worker: withdraw: %w: %s TON, minimum %s TON", ErrBelowMinimum,
-			earnings.FormatTON(amount), earnings.FormatTON(max(minimum, fee+1)))
+			ton.Format(amount), ton.Format(max(minimum, fee+1)))
 	}
 	id, err := newPayoutID()
 	if err != nil {
@@ -193,7 +245,7 @@ func newPayoutID() (string, error) {
 // resendPendingPayouts sends every not-yet-final withdrawal again; the
 // proxy answers each with its current status (it never pays an id twice).
 func (c *Core) resendPendingPayouts() {
-	l := c.EarningsLedger()
+	l := c.ledger
 	if l == nil || c.client == nil {
 		return
 	}
@@ -212,7 +264,7 @@ func (c *Core) resendPendingPayouts() {
 
 // onPayoutStatus moves a withdrawal along as the proxy reports it.
 func (c *Core) onPayoutStatus(s network.PayoutStatus) {
-	l := c.EarningsLedger()
+	l := c.ledger
 	if l == nil {
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
@@ -53,9 +55,9 @@ func TestSettings(t *testing.T) {
 		wantErr error
 	}{
 		{"valid non-bounceable", good, nil},
-		{"bad checksum", good[:len(good)-1] + "8", earnings.ErrAddressChecksum},
-		{"too short", good[:20], earnings.ErrAddressLength},
-		{"empty", " ", earnings.ErrAddressEmpty},
+		{"bad checksum", good[:len(good)-1] + "8", ton.ErrAddressChecksum},
+		{"too short", good[:20], ton.ErrAddressLength},
+		{"empty", " ", ton.ErrAddressEmpty},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

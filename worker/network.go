@@ -1,33 +1,35 @@
 package worker
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
-// openNetwork opens the receipts ledger and, when a network is configured,
-// the worker identity and the network client.
-func (c *Core) openNetwork() error {
-	c.ledger = c.cfg.Ledger
-	if c.ledger == nil && c.cfg.DataDir != "" {
-		l, err := c.openLedger(c.cfg.Network.ProxyKey)
-		if err != nil {
-			return err
-		}
-		c.ledger = l
+// open creates the data dir and opens the earnings ledger and, when a
+// network is configured, the worker identity and the network client. New
+// calls it, so both exist before anything can read them.
+func (c *Core) open() error {
+	if c.cfg.DataDir == "" {
+		return nil
 	}
-	if c.ledger != nil {
-		cum, n, err := c.ledger.Totals()
-		if err != nil {
-			return fmt.Errorf("worker: read the ledger: %w", err)
-		}
-		c.mu.Lock()
-		c.earned, c.receipts = cum, n
-		c.mu.Unlock()
-		c.refreshEarnings()
+	if err := os.MkdirAll(c.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("worker: data dir: %w", err)
 	}
+	l, err := c.openLedger(c.cfg.Network.ProxyKey)
+	if err != nil {
+		return err
+	}
+	c.ledger = l
+	cum, n, err := l.Totals()
+	if err != nil {
+		return fmt.Errorf("worker: read the ledger: %w", err)
+	}
+	c.earned, c.receipts = cum, n
 	if c.cfg.Network.URL == "" {
 		return nil
 	}
@@ -46,16 +48,41 @@ func (c *Core) openNetwork() error {
 		Handler:        c,
 		OnReceipt:      c.onReceipt,
 		OnEvent:        c.onClientEvent,
-		OnBalance:      func(b network.Balance) { go c.onBalance(b) },
-		OnPayoutStatus: func(s network.PayoutStatus) { go c.onPayoutStatus(s) },
+		OnBalance:      func(b network.Balance) { c.later(func() { c.onBalance(b) }) },
+		OnPayoutStatus: func(s network.PayoutStatus) { c.later(func() { c.onPayoutStatus(s) }) },
 		Logger:         c.cfg.Logger.With("component", "network"),
 		AppVersion:     "cocoon-desktop",
 	})
 	return nil
 }
 
+// later queues f for the goroutine that Run owns (runCallbacks), which runs
+// queued functions one at a time in order: a newer balance is never
+// overwritten by an older one, and none runs after Run closed the ledger.
+// The client's callbacks call it; it blocks only while the queue is full,
+// and drops f once Run is stopping.
+func (c *Core) later(f func()) {
+	select {
+	case c.callbacks <- f:
+	case <-c.stopping:
+	}
+}
+
+// runCallbacks runs queued callbacks until ctx ends.
+func (c *Core) runCallbacks(ctx context.Context) {
+	defer close(c.stopping)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-c.callbacks:
+			f()
+		}
+	}
+}
+
 // onReceipt stores a receipt the client has verified (signature, worker id, amount).
-func (c *Core) onReceipt(r network.SignedReceipt) error {
+func (c *Core) onReceipt(r receipt.Signed) error {
 	if c.ledger == nil {
 		return fmt.Errorf("worker: no ledger for receipt %s", r.Receipt.JobID)
 	}
@@ -77,10 +104,10 @@ func (c *Core) onReceipt(r network.SignedReceipt) error {
 }
 
 // credit stores a receipt with the energy its job used, when measured.
-func (c *Core) credit(r network.SignedReceipt) (bool, error) {
+func (c *Core) credit(r receipt.Signed) (bool, error) {
 	joules := c.takeEnergy(r.Receipt.JobID)
-	if l := c.EarningsLedger(); l != nil && joules > 0 {
-		return l.CreditWithEnergy(r, joules)
+	if joules > 0 {
+		return c.ledger.CreditWithEnergy(r, joules)
 	}
 	return c.ledger.Credit(r)
 }

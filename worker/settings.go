@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 )
@@ -69,14 +71,14 @@ func (c *Core) Tariff() earnings.Tariff {
 // SetPayoutAddress validates and saves the owner's TON address. The network
 // (mainnet or testnet) is the proxy's when known, else mainnet. It returns
 // the parsed address, whose Warnings() the UI shows (e.g. a bounceable form).
-func (c *Core) SetPayoutAddress(s string) (earnings.Address, error) {
-	netw := earnings.Mainnet
+func (c *Core) SetPayoutAddress(s string) (ton.Address, error) {
+	netw := ton.Mainnet
 	if _, _, n, err := c.PayoutQuote(); err == nil {
 		netw = n
 	}
-	a, err := earnings.ParseAddress(s, netw)
+	a, err := ton.ParseAddress(s, netw)
 	if err != nil {
-		return earnings.Address{}, fmt.Errorf("worker: payout address: %w", err)
+		return ton.Address{}, fmt.Errorf("worker: payout address: %w", err)
 	}
 	err = c.updateSettings(func(st *Settings) error {
 		st.PayoutAddress = strings.TrimSpace(s)

@@ -83,7 +83,7 @@ const (
 	EventError    EventType = "error"    // an error worth showing; Data is string
 	EventJob      EventType = "job"      // Data is JobEvent
 	EventNetwork  EventType = "network"  // connection state; Data is NetworkStatus
-	EventReceipt  EventType = "receipt"  // a receipt was stored; Data is network.SignedReceipt
+	EventReceipt  EventType = "receipt"  // a receipt was stored; Data is receipt.Signed
 	EventEarnings EventType = "earnings" // balance or withdrawals changed
 )
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/xssnick/tonutils-go/address"
@@ -49,11 +51,11 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 
 	seed := sha256.Sum256([]byte("crash proxy wallet"))
 	wkey := ed25519.NewKeyFromSeed(seed[:])
-	wallet, err := earnings.NewPayoutWalletFromKey(wkey, earnings.Testnet)
+	wallet, err := ton.NewPayoutWalletFromKey(wkey, ton.Testnet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sb.DeployWalletV5R1(ctx, wkey.Public().(ed25519.PublicKey), earnings.Testnet, 100_000_000_000); err != nil {
+	if _, err := sb.DeployWalletV5R1(ctx, wkey.Public().(ed25519.PublicKey), ton.Testnet, 100_000_000_000); err != nil {
 		t.Fatal(err)
 	}
 	const apiKey = "sk-crash-test-0123456789"
@@ -61,7 +63,7 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 1_000, PriceCompletion: 4_000}}
 	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "crash"}}
-	pcfg.Payouts = &proxy.PayoutConfig{Network: earnings.Testnet, Wallet: wallet, Chain: sb, MinPayout: 1_000, Fee: 100, ConfirmInterval: 50 * time.Millisecond}
+	pcfg.Payouts = &proxy.PayoutConfig{Network: ton.Testnet, Wallet: wallet, Chain: sb, MinPayout: 1_000, Fee: 100, ConfirmInterval: 50 * time.Millisecond}
 	p, err := proxy.New(pcfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +197,7 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 	if err != nil || rec.Paid != paid || rec.Pending != 0 {
 		t.Fatalf("proxy record %+v (%v), want paid %d", rec, err, paid)
 	}
-	if rep, err := r.core.EarningsLedger().Verify(); err != nil || !rep.OK() {
+	if rep, err := r.core.VerifyLedger(); err != nil || !rep.OK() {
 		t.Fatalf("ledger does not verify after the crashes: %+v %v", rep, err)
 	}
 	t.Logf("%d payouts across %d app crashes: each paid once; ledger, proxy and chain agree", rounds, rounds)

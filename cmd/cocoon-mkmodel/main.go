@@ -16,8 +16,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
 	"github.com/ollama/ollama/api"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
 )
 
 func main() {

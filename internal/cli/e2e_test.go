@@ -24,6 +24,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -198,7 +199,7 @@ func (w *e2eWorker) kill() {
 
 // receipts reads the stopped worker's stored receipts from its ledger, and
 // checks the ledger verifies offline.
-func (w *e2eWorker) receipts(t *testing.T) []network.SignedReceipt {
+func (w *e2eWorker) receipts(t *testing.T) []receipt.Signed {
 	t.Helper()
 	l, err := earnings.Open(filepath.Join(w.dataDir, worker.LedgerFile), earnings.Options{})
 	if err != nil {
@@ -212,7 +213,7 @@ func (w *e2eWorker) receipts(t *testing.T) []network.SignedReceipt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rs []network.SignedReceipt
+	var rs []receipt.Signed
 	for _, j := range jobs {
 		rs = append(rs, j.Receipt)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/paths"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -181,7 +182,7 @@ func earningsReport(l *earnings.Ledger) (EarningsReport, error) {
 	return rep, nil
 }
 
-func ton(nano int64) string { return earnings.FormatTON(nano) + " TON" }
+func tonText(nano int64) string { return ton.Format(nano) + " TON" }
 
 func printEarnings(w io.Writer, rep EarningsReport) {
 	b := rep.Balance
@@ -191,10 +192,10 @@ func printEarnings(w io.Writer, rep EarningsReport) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  Available\t%s\n", ton(b.Available))
-	fmt.Fprintf(tw, "  Pending\t%s\n", ton(b.Pending))
-	fmt.Fprintf(tw, "  Earned\t%s\n", ton(b.Earned))
-	fmt.Fprintf(tw, "  Withdrawn\t%s\n", ton(b.Withdrawn))
+	fmt.Fprintf(tw, "  Available\t%s\n", tonText(b.Available))
+	fmt.Fprintf(tw, "  Pending\t%s\n", tonText(b.Pending))
+	fmt.Fprintf(tw, "  Earned\t%s\n", tonText(b.Earned))
+	fmt.Fprintf(tw, "  Withdrawn\t%s\n", tonText(b.Withdrawn))
 	fmt.Fprintf(tw, "  Jobs\t%d\n", b.Jobs)
 	if b.EnergyMilliJ > 0 {
 		fmt.Fprintf(tw, "  Energy\t%.3f kWh measured\n", float64(b.EnergyMilliJ)/3.6e9)
@@ -214,7 +215,7 @@ func printEarnings(w io.Writer, rep EarningsReport) {
 				energy = fmt.Sprintf("%.2f Wh", float64(*j.EnergyMilliJ)/3.6e6)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d+%d\t%s\t%s\t%d\n", j.Time.Local().Format("2006-01-02 15:04:05"), j.Model,
-				j.PromptTokens, j.CompletionTokens, ton(j.Amount), energy, j.Seq)
+				j.PromptTokens, j.CompletionTokens, tonText(j.Amount), energy, j.Seq)
 		}
 		tw.Flush()
 	}
@@ -238,12 +239,12 @@ func printEarnings(w io.Writer, rep EarningsReport) {
 			detail = "msg " + wd.MsgHash
 		}
 		dest := wd.Destination
-		if a, err := earnings.ParseAddress(dest, earnings.Mainnet); err == nil {
+		if a, err := ton.ParseAddress(dest, ton.Mainnet); err == nil {
 			dest = a.Short()
-		} else if a, err := earnings.ParseAddress(dest, earnings.Testnet); err == nil {
+		} else if a, err := ton.ParseAddress(dest, ton.Testnet); err == nil {
 			dest = a.Short() + " (testnet)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", wd.Created.Local().Format("2006-01-02 15:04:05"), ton(wd.Amount), ton(wd.Fee),
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", wd.Created.Local().Format("2006-01-02 15:04:05"), tonText(wd.Amount), tonText(wd.Fee),
 			dest, wd.State, detail)
 	}
 	tw.Flush()

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -32,9 +34,9 @@ func earningsDataDir(t *testing.T, n int) (dir string, bal earnings.Balance) {
 	start := time.Now().Add(-time.Duration(n) * time.Hour)
 	var cum int64
 	for i := 1; i <= n; i++ {
-		amount, _ := network.Amount(1000, 2000, 5000, 15000, 1000, 1000)
+		amount, _ := receipt.Amount(1000, 2000, 5000, 15000, 1000, 1000)
 		cum += amount
-		s := network.SignReceipt(earningsProxyKey, network.Receipt{
+		s := receipt.Sign(earningsProxyKey, receipt.Receipt{
 			JobID: fmt.Sprintf("job-%03d", i), WorkerID: "w-cli", Model: "llama3.2:1b",
 			PromptTokens: 1000, CompletionTokens: 2000, PricePrompt: 5000, PriceCompletion: 15000,
 			CoefficientMilli: 1000, CommissionBPS: 1000, Amount: amount, Cumulative: cum, Seq: int64(i),
@@ -49,7 +51,7 @@ func earningsDataDir(t *testing.T, n int) (dir string, bal earnings.Balance) {
 			t.Fatal(err)
 		}
 	}
-	addr, _ := earnings.ParseAddress("0:"+strings.Repeat("5a", 32), earnings.Mainnet)
+	addr, _ := ton.ParseAddress("0:"+strings.Repeat("5a", 32), ton.Mainnet)
 	for i, id := range []string{"po-a", "po-b"} {
 		w := earnings.Withdrawal{ID: id, Amount: 10_000_000, Fee: 1_000_000, Destination: addr.String(), Created: time.Now().Add(time.Duration(i-10) * time.Minute)}
 		if err := l.BeginWithdrawal(w); err != nil {
@@ -71,9 +73,9 @@ func TestEarningsText(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{
-		"Available  " + earnings.FormatTON(bal.Available) + " TON",
+		"Available  " + ton.Format(bal.Available) + " TON",
 		"Pending    0.01 TON", "Withdrawn  0.01 TON", "Jobs       12",
-		"Earned     " + earnings.FormatTON(bal.Earned) + " TON",
+		"Earned     " + ton.Format(bal.Earned) + " TON",
 		"Recent jobs (10 of 12", "job", "5.00 Wh", "1000+2000",
 		"confirmed", "tx txhash-a", "pending", "UQ",
 	} {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/openai/openai-go/v3"
 	"github.com/xssnick/tonutils-go/address"
 
@@ -33,16 +35,16 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 	// The proxy's hot wallet, deployed and funded in the sandbox.
 	seed := sha256.Sum256([]byte("e2e proxy wallet"))
 	wkey := ed25519.NewKeyFromSeed(seed[:])
-	wallet, err := earnings.NewPayoutWalletFromKey(wkey, earnings.Testnet)
+	wallet, err := ton.NewPayoutWalletFromKey(wkey, ton.Testnet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sb.DeployWalletV5R1(ctx, wkey.Public().(ed25519.PublicKey), earnings.Testnet, 50_000_000_000); err != nil {
+	if _, err := sb.DeployWalletV5R1(ctx, wkey.Public().(ed25519.PublicKey), ton.Testnet, 50_000_000_000); err != nil {
 		t.Fatal(err)
 	}
 	const fee = 1_000
 	e := startE2EProxyWith(t, func(c *proxy.Config) {
-		c.Payouts = &proxy.PayoutConfig{Network: earnings.Testnet, Wallet: wallet, Chain: sb,
+		c.Payouts = &proxy.PayoutConfig{Network: ton.Testnet, Wallet: wallet, Chain: sb,
 			MinPayout: 5_000, Fee: fee, ConfirmInterval: 50 * time.Millisecond}
 	})
 

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ollama/ollama/api"
+
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
-	"github.com/ollama/ollama/api"
 )
 
 // TestRegistryAlone checks the front without Ollama: the API answers

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 	"github.com/ollama/ollama/api"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 )
 
 func TestWriteHeaderAndDeterminism(t *testing.T) {

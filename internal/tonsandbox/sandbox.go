@@ -2,7 +2,7 @@
 // small Node program (node/sandbox.mjs) over @ton/sandbox, the emulator TON
 // developers test contracts with, driven over line-delimited JSON.
 //
-// A *Sandbox implements earnings.Chain, so the proxy's payout code (signing
+// A *Sandbox implements ton.Chain, so the proxy's payout code (signing
 // in Go with tonutils-go) runs end to end against wallet V5R1 exactly as it
 // executes on chain: amounts, bounce flags, comments, seqno and replay
 // protection, expiry.
@@ -33,10 +33,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
-
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 )
 
 // InstallHint is what a skipped test says.
@@ -100,7 +100,7 @@ type Sandbox struct {
 	closed bool
 }
 
-var _ earnings.Chain = (*Sandbox)(nil)
+var _ ton.Chain = (*Sandbox)(nil)
 
 // Start runs a fresh sandbox for the test and stops it at cleanup. It skips
 // the test (see RequireEnv) when node or the npm packages are missing.
@@ -187,7 +187,7 @@ func (s *Sandbox) await(ctx context.Context, id int64) (json.RawMessage, error) 
 		select {
 		case line, ok := <-s.lines:
 			if !ok {
-				return nil, fmt.Errorf("%w: sandbox process exited: %s", earnings.ErrChainUnreachable, strings.TrimSpace(s.stderr.String()))
+				return nil, fmt.Errorf("%w: sandbox process exited: %s", ton.ErrChainUnreachable, strings.TrimSpace(s.stderr.String()))
 			}
 			var r response
 			if err := json.Unmarshal(line, &r); err != nil {
@@ -201,19 +201,19 @@ func (s *Sandbox) await(ctx context.Context, id int64) (json.RawMessage, error) 
 			}
 			return r.Result, nil
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: sandbox did not answer: %w", earnings.ErrChainUnreachable, ctx.Err())
+			return nil, fmt.Errorf("%w: sandbox did not answer: %w", ton.ErrChainUnreachable, ctx.Err())
 		}
 	}
 }
 
 // call sends one command and decodes its result into out.
 func (s *Sandbox) call(ctx context.Context, cmd string, args map[string]any, out any) error {
-	ctx, cancel := earnings.WithChainTimeout(ctx, DefaultTimeout)
+	ctx, cancel := ton.WithChainTimeout(ctx, DefaultTimeout)
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("%w: sandbox is closed", earnings.ErrChainUnreachable)
+		return fmt.Errorf("%w: sandbox is closed", ton.ErrChainUnreachable)
 	}
 	s.nextID++
 	id := s.nextID
@@ -226,7 +226,7 @@ func (s *Sandbox) call(ctx context.Context, cmd string, args map[string]any, out
 		return err
 	}
 	if _, err := s.stdin.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("%w: write to sandbox: %w", earnings.ErrChainUnreachable, err)
+		return fmt.Errorf("%w: write to sandbox: %w", ton.ErrChainUnreachable, err)
 	}
 	res, err := s.await(ctx, id)
 	if err != nil {
@@ -296,17 +296,17 @@ type Result struct {
 
 // DeployWalletV5R1 creates an active wallet V5R1 of the key on the network
 // (its wallet id signs the network's global id) holding exactly balance.
-func (s *Sandbox) DeployWalletV5R1(ctx context.Context, pub ed25519.PublicKey, network earnings.Network, balance uint64) (*address.Address, error) {
+func (s *Sandbox) DeployWalletV5R1(ctx context.Context, pub ed25519.PublicKey, network ton.Net, balance uint64) (*address.Address, error) {
 	return s.wallet(ctx, pub, network, balance, true)
 }
 
 // FundWalletV5R1 only sends balance to the key's V5R1 address; the account
 // stays uninitialised until a message with its state init arrives.
-func (s *Sandbox) FundWalletV5R1(ctx context.Context, pub ed25519.PublicKey, network earnings.Network, balance uint64) (*address.Address, error) {
+func (s *Sandbox) FundWalletV5R1(ctx context.Context, pub ed25519.PublicKey, network ton.Net, balance uint64) (*address.Address, error) {
 	return s.wallet(ctx, pub, network, balance, false)
 }
 
-func (s *Sandbox) wallet(ctx context.Context, pub ed25519.PublicKey, network earnings.Network, balance uint64, deploy bool) (*address.Address, error) {
+func (s *Sandbox) wallet(ctx context.Context, pub ed25519.PublicKey, network ton.Net, balance uint64, deploy bool) (*address.Address, error) {
 	var r struct {
 		Address string `json:"address"`
 	}
@@ -322,11 +322,11 @@ func (s *Sandbox) wallet(ctx context.Context, pub ed25519.PublicKey, network ear
 		return nil, err
 	}
 	a.SetBounce(false)
-	a.SetTestnetOnly(network == earnings.Testnet)
+	a.SetTestnetOnly(network == ton.Testnet)
 	return a, nil
 }
 
-// Seqno implements earnings.Chain (0 for an uninitialised wallet).
+// Seqno implements ton.Chain (0 for an uninitialised wallet).
 func (s *Sandbox) Seqno(ctx context.Context, wallet *address.Address) (uint32, error) {
 	var r struct {
 		Seqno uint32 `json:"seqno"`
@@ -351,8 +351,8 @@ func (s *Sandbox) Execute(ctx context.Context, msg *tlb.ExternalMessage) (*Resul
 	return &r, nil
 }
 
-// SendExternal implements earnings.Chain: a message the contract refuses is
-// earnings.ErrMessageRejected, with the exit code.
+// SendExternal implements ton.Chain: a message the contract refuses is
+// ton.ErrMessageRejected, with the exit code.
 func (s *Sandbox) SendExternal(ctx context.Context, msg *tlb.ExternalMessage) ([]byte, error) {
 	r, err := s.Execute(ctx, msg)
 	if err != nil {
@@ -363,7 +363,7 @@ func (s *Sandbox) SendExternal(ctx context.Context, msg *tlb.ExternalMessage) ([
 		if r.ExitCode != nil {
 			code = strconv.Itoa(*r.ExitCode)
 		}
-		return nil, fmt.Errorf("%w: exit code %s: %s", earnings.ErrMessageRejected, code, firstLine(r.Error))
+		return nil, fmt.Errorf("%w: exit code %s: %s", ton.ErrMessageRejected, code, firstLine(r.Error))
 	}
 	return hex.DecodeString(r.MsgHash)
 }
@@ -401,12 +401,12 @@ func (s *Sandbox) SetNow(ctx context.Context, t time.Time) error {
 	return s.call(ctx, "setNow", map[string]any{"unix": unix}, nil)
 }
 
-// FindTransfer implements earnings.Chain over the sandbox's record of the
+// FindTransfer implements ton.Chain over the sandbox's record of the
 // sender's transactions, newest first.
-func (s *Sandbox) FindTransfer(ctx context.Context, from, to *address.Address, comment string, since time.Time) (earnings.Transfer, bool, error) {
+func (s *Sandbox) FindTransfer(ctx context.Context, from, to *address.Address, comment string, since time.Time) (ton.Transfer, bool, error) {
 	txs, err := s.Transactions(ctx, from)
 	if err != nil {
-		return earnings.Transfer{}, false, err
+		return ton.Transfer{}, false, err
 	}
 	for i := len(txs) - 1; i >= 0; i-- {
 		tx := txs[i]
@@ -419,18 +419,18 @@ func (s *Sandbox) FindTransfer(ctx context.Context, from, to *address.Address, c
 			}
 			dst, err := address.ParseRawAddr(m.Dest)
 			if err != nil {
-				return earnings.Transfer{}, false, err
+				return ton.Transfer{}, false, err
 			}
 			dst.SetBounce(m.Bounce)
 			hash, _ := hex.DecodeString(tx.Hash)
 			lt, _ := strconv.ParseUint(tx.LT, 10, 64)
-			return earnings.Transfer{
+			return ton.Transfer{
 				From: from, To: dst, Amount: uint64(m.Value), Bounce: m.Bounce, Comment: *m.Comment,
 				TxHash: hash, LT: lt, Time: time.Unix(tx.Now, 0), Aborted: tx.Aborted != nil && *tx.Aborted,
 			}, true, nil
 		}
 	}
-	return earnings.Transfer{}, false, nil
+	return ton.Transfer{}, false, nil
 }
 
 func firstLine(s string) string {

@@ -14,10 +14,10 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/ton/wallet"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 )
 
-const ton = 1_000_000_000
+const oneTON = 1_000_000_000
 
 func key(b byte) ed25519.PrivateKey {
 	seed := bytes.Repeat([]byte{b}, ed25519.SeedSize)
@@ -26,14 +26,14 @@ func key(b byte) ed25519.PrivateKey {
 
 // ownerAddr is an owner's wallet address (a V5R1 of another key) in the
 // form Tonkeeper shows: non-bounceable, or bounceable when asked.
-func ownerAddr(t *testing.T, b byte, network earnings.Network, bounceable bool) earnings.Address {
+func ownerAddr(t *testing.T, b byte, network ton.Net, bounceable bool) ton.Address {
 	t.Helper()
-	a, err := wallet.AddressFromPubKey(key(b).Public().(ed25519.PublicKey), earnings.V5R1Config(network), 0)
+	a, err := wallet.AddressFromPubKey(key(b).Public().(ed25519.PublicKey), ton.V5R1Config(network), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := a.Bounce(bounceable).Testnet(network == earnings.Testnet).String()
-	parsed, err := earnings.ParseAddress(s, network)
+	s := a.Bounce(bounceable).Testnet(network == ton.Testnet).String()
+	parsed, err := ton.ParseAddress(s, network)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,17 +42,17 @@ func ownerAddr(t *testing.T, b byte, network earnings.Network, bounceable bool) 
 
 type fixture struct {
 	sb     *Sandbox
-	pw     *earnings.PayoutWallet
+	pw     *ton.PayoutWallet
 	wallet *address.Address
 	ctx    context.Context
 }
 
-func newFixture(t *testing.T, network earnings.Network, deploy bool, balance uint64) *fixture {
+func newFixture(t *testing.T, network ton.Net, deploy bool, balance uint64) *fixture {
 	t.Helper()
 	sb := Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	pw, err := earnings.NewPayoutWalletFromKey(key(1), network)
+	pw, err := ton.NewPayoutWalletFromKey(key(1), network)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +95,10 @@ func walletTx(t *testing.T, r *Result, w *address.Address) Tx {
 }
 
 func TestPayoutExecutesOnWalletV5R1(t *testing.T) {
-	f := newFixture(t, earnings.Mainnet, true, 10*ton)
-	to := ownerAddr(t, 2, earnings.Mainnet, false) // UQ…
+	f := newFixture(t, ton.Mainnet, true, 10*oneTON)
+	to := ownerAddr(t, 2, ton.Mainnet, false) // UQ…
 	const amount = 1_234_567_891
-	comment := earnings.PayoutComment("po-7f3a")
+	comment := ton.PayoutComment("po-7f3a")
 
 	seq, err := f.sb.Seqno(f.ctx, f.wallet)
 	if err != nil || seq != 0 {
@@ -115,8 +115,8 @@ func TestPayoutExecutesOnWalletV5R1(t *testing.T) {
 	if !res.Accepted {
 		t.Fatalf("not accepted: exit %v: %s", res.ExitCode, res.Error)
 	}
-	if res.MsgHash != hex.EncodeToString(earnings.ExternalMessageHash(ext)) {
-		t.Fatalf("msg hash %s, Go computes %x", res.MsgHash, earnings.ExternalMessageHash(ext))
+	if res.MsgHash != hex.EncodeToString(ton.ExternalMessageHash(ext)) {
+		t.Fatalf("msg hash %s, Go computes %x", res.MsgHash, ton.ExternalMessageHash(ext))
 	}
 	tx := walletTx(t, res, f.wallet)
 	if !tx.Success || tx.ExitCode == nil || *tx.ExitCode != 0 || tx.ActionResultCode == nil || *tx.ActionResultCode != 0 {
@@ -134,10 +134,10 @@ func TestPayoutExecutesOnWalletV5R1(t *testing.T) {
 		t.Fatalf("owner balance %d, want %d", got, amount)
 	}
 	walletAfter := f.balance(t, f.wallet)
-	if walletAfter >= 10*ton-amount {
+	if walletAfter >= 10*oneTON-amount {
 		t.Fatalf("wallet balance %d: fees not taken on top of the amount", walletAfter)
 	}
-	t.Logf("wallet paid %d nanoTON in fees", 10*ton-amount-walletAfter)
+	t.Logf("wallet paid %d nanoTON in fees", 10*oneTON-amount-walletAfter)
 	if seq, _ := f.sb.Seqno(f.ctx, f.wallet); seq != 1 {
 		t.Fatalf("seqno after payout = %d, want 1", seq)
 	}
@@ -145,7 +145,7 @@ func TestPayoutExecutesOnWalletV5R1(t *testing.T) {
 	// Replay: the same signed message again is refused, nothing moves.
 	txsBefore, _ := f.sb.Transactions(f.ctx, f.wallet)
 	_, err = f.sb.SendExternal(f.ctx, ext)
-	if !errors.Is(err, earnings.ErrMessageRejected) || !strings.Contains(err.Error(), "exit code 133") {
+	if !errors.Is(err, ton.ErrMessageRejected) || !strings.Contains(err.Error(), "exit code 133") {
 		t.Fatalf("replay: err = %v, want ErrMessageRejected with exit code 133 (invalid seqno)", err)
 	}
 	t.Logf("replay refused: %v", err)
@@ -170,10 +170,10 @@ func TestPayoutExecutesOnWalletV5R1(t *testing.T) {
 	if tr.Amount != amount || tr.Bounce || tr.Comment != comment || tr.To.StringRaw() != to.Raw || tr.Aborted || len(tr.TxHash) != 32 || tr.LT == 0 {
 		t.Fatalf("transfer %+v", tr)
 	}
-	if _, ok, _ := f.sb.FindTransfer(f.ctx, f.wallet, to.TON(), earnings.PayoutComment("other"), time.Time{}); ok {
+	if _, ok, _ := f.sb.FindTransfer(f.ctx, f.wallet, to.TON(), ton.PayoutComment("other"), time.Time{}); ok {
 		t.Fatal("found a transfer with another comment")
 	}
-	other := ownerAddr(t, 3, earnings.Mainnet, false)
+	other := ownerAddr(t, 3, ton.Mainnet, false)
 	if _, ok, _ := f.sb.FindTransfer(f.ctx, f.wallet, other.TON(), comment, time.Time{}); ok {
 		t.Fatal("found a transfer to another address")
 	}
@@ -183,15 +183,15 @@ func TestPayoutExecutesOnWalletV5R1(t *testing.T) {
 }
 
 func TestPayoutWrongSeqnoRejected(t *testing.T) {
-	f := newFixture(t, earnings.Mainnet, true, 10*ton)
-	to := ownerAddr(t, 2, earnings.Mainnet, false)
+	f := newFixture(t, ton.Mainnet, true, 10*oneTON)
+	to := ownerAddr(t, 2, ton.Mainnet, false)
 	before := f.balance(t, f.wallet)
 	for _, seq := range []uint32{1, 5} { // stored seqno is 0
-		ext, err := f.pw.BuildTransfer(f.ctx, earnings.FixedSeqno(seq), to, ton, earnings.PayoutComment("x"))
+		ext, err := f.pw.BuildTransfer(f.ctx, ton.FixedSeqno(seq), to, oneTON, ton.PayoutComment("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.sb.SendExternal(f.ctx, ext); !errors.Is(err, earnings.ErrMessageRejected) || !strings.Contains(err.Error(), "exit code 133") {
+		if _, err := f.sb.SendExternal(f.ctx, ext); !errors.Is(err, ton.ErrMessageRejected) || !strings.Contains(err.Error(), "exit code 133") {
 			t.Fatalf("seqno %d: err = %v, want ErrMessageRejected with exit code 133 (invalid seqno)", seq, err)
 		} else {
 			t.Logf("seqno %d refused: %v", seq, err)
@@ -201,27 +201,27 @@ func TestPayoutWrongSeqnoRejected(t *testing.T) {
 		t.Fatalf("balance changed: %d -> %d", before, got)
 	}
 	// An old seqno after the wallet moved on is refused too.
-	if _, err := f.pw.Pay(f.ctx, f.sb, to, ton, earnings.PayoutComment("a")); err != nil {
+	if _, err := f.pw.Pay(f.ctx, f.sb, to, oneTON, ton.PayoutComment("a")); err != nil {
 		t.Fatal(err)
 	}
-	ext, _ := f.pw.BuildTransfer(f.ctx, earnings.FixedSeqno(0), to, ton, earnings.PayoutComment("b"))
-	if _, err := f.sb.SendExternal(f.ctx, ext); !errors.Is(err, earnings.ErrMessageRejected) {
+	ext, _ := f.pw.BuildTransfer(f.ctx, ton.FixedSeqno(0), to, oneTON, ton.PayoutComment("b"))
+	if _, err := f.sb.SendExternal(f.ctx, ext); !errors.Is(err, ton.ErrMessageRejected) {
 		t.Fatalf("old seqno: err = %v", err)
 	}
 }
 
 func TestPayoutExpiredRejected(t *testing.T) {
-	f := newFixture(t, earnings.Mainnet, true, 10*ton)
+	f := newFixture(t, ton.Mainnet, true, 10*oneTON)
 	f.pw.TTL = time.Minute
-	to := ownerAddr(t, 2, earnings.Mainnet, false)
-	ext, err := f.pw.BuildTransfer(f.ctx, f.sb, to, ton, earnings.PayoutComment("late"))
+	to := ownerAddr(t, 2, ton.Mainnet, false)
+	ext, err := f.pw.BuildTransfer(f.ctx, f.sb, to, oneTON, ton.PayoutComment("late"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.sb.SetNow(f.ctx, time.Now().Add(5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.sb.SendExternal(f.ctx, ext); !errors.Is(err, earnings.ErrMessageRejected) || !strings.Contains(err.Error(), "exit code 136") {
+	if _, err := f.sb.SendExternal(f.ctx, ext); !errors.Is(err, ton.ErrMessageRejected) || !strings.Contains(err.Error(), "exit code 136") {
 		t.Fatalf("expired: err = %v, want ErrMessageRejected with exit code 136 (expired)", err)
 	} else {
 		t.Logf("expired message refused: %v", err)
@@ -229,14 +229,14 @@ func TestPayoutExpiredRejected(t *testing.T) {
 }
 
 func TestPayoutBounceableDestination(t *testing.T) {
-	f := newFixture(t, earnings.Mainnet, true, 10*ton)
-	to := ownerAddr(t, 4, earnings.Mainnet, true) // EQ… of a wallet never deployed
-	res, err := f.sb.Execute(f.ctx, mustBuild(t, f, to, 2*ton, "eq"))
+	f := newFixture(t, ton.Mainnet, true, 10*oneTON)
+	to := ownerAddr(t, 4, ton.Mainnet, true) // EQ… of a wallet never deployed
+	res, err := f.sb.Execute(f.ctx, mustBuild(t, f, to, 2*oneTON, "eq"))
 	if err != nil || !res.Accepted {
 		t.Fatalf("%v %+v", err, res)
 	}
 	out := walletTx(t, res, f.wallet).Out[0]
-	if !out.Bounce || uint64(out.Value) != 2*ton || out.Dest != to.Raw {
+	if !out.Bounce || uint64(out.Value) != 2*oneTON || out.Dest != to.Raw {
 		t.Fatalf("out %+v", out)
 	}
 	// As Address.Warnings says: to an uninitialised wallet it bounces back.
@@ -255,12 +255,12 @@ func TestPayoutBounceableDestination(t *testing.T) {
 }
 
 func TestPayoutDeploysUninitialisedWallet(t *testing.T) {
-	f := newFixture(t, earnings.Testnet, false, 5*ton)
+	f := newFixture(t, ton.Testnet, false, 5*oneTON)
 	if _, status, _ := f.sb.Balance(f.ctx, f.wallet); status != "uninit" {
 		t.Fatalf("status %s, want uninit", status)
 	}
-	to := ownerAddr(t, 2, earnings.Testnet, false) // 0Q…
-	ext := mustBuild(t, f, to, ton/2, "first")
+	to := ownerAddr(t, 2, ton.Testnet, false) // 0Q…
+	ext := mustBuild(t, f, to, oneTON/2, "first")
 	if ext.StateInit == nil {
 		t.Fatal("first payout has no state init")
 	}
@@ -268,22 +268,22 @@ func TestPayoutDeploysUninitialisedWallet(t *testing.T) {
 	if err != nil || !res.Accepted {
 		t.Fatalf("%v %+v", err, res)
 	}
-	if tx := walletTx(t, res, f.wallet); !tx.Success || tx.EndStatus != "active" || len(tx.Out) != 1 || uint64(tx.Out[0].Value) != ton/2 {
+	if tx := walletTx(t, res, f.wallet); !tx.Success || tx.EndStatus != "active" || len(tx.Out) != 1 || uint64(tx.Out[0].Value) != oneTON/2 {
 		t.Fatalf("tx %+v", tx)
 	}
-	ext2 := mustBuild(t, f, to, ton/4, "second")
+	ext2 := mustBuild(t, f, to, oneTON/4, "second")
 	if ext2.StateInit != nil {
 		t.Fatal("second payout carries a state init")
 	}
 	if _, err := f.sb.SendExternal(f.ctx, ext2); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.balance(t, to.TON()); got != ton/2+ton/4 {
+	if got := f.balance(t, to.TON()); got != oneTON/2+oneTON/4 {
 		t.Fatalf("owner got %d", got)
 	}
 	// A mainnet-signed message for the same key targets another address
 	// (the network id is part of the wallet id), so it cannot touch this one.
-	main, _ := earnings.NewPayoutWalletFromKey(key(1), earnings.Mainnet)
+	main, _ := ton.NewPayoutWalletFromKey(key(1), ton.Mainnet)
 	if main.TONAddress().Equals(f.wallet) {
 		t.Fatal("mainnet and testnet wallets share an address")
 	}
@@ -299,14 +299,14 @@ func TestSandboxUnknownCommandAndClosed(t *testing.T) {
 		t.Fatalf("seqno of a missing account: %v", err)
 	}
 	_ = sb.Close()
-	if _, err := sb.Seqno(ctx, address.MustParseRawAddr("0:"+hex.EncodeToString(make([]byte, 32)))); !errors.Is(err, earnings.ErrChainUnreachable) {
+	if _, err := sb.Seqno(ctx, address.MustParseRawAddr("0:"+hex.EncodeToString(make([]byte, 32)))); !errors.Is(err, ton.ErrChainUnreachable) {
 		t.Fatalf("closed sandbox: %v", err)
 	}
 }
 
-func mustBuild(t *testing.T, f *fixture, to earnings.Address, amount uint64, id string) *tlb.ExternalMessage {
+func mustBuild(t *testing.T, f *fixture, to ton.Address, amount uint64, id string) *tlb.ExternalMessage {
 	t.Helper()
-	ext, err := f.pw.BuildTransfer(f.ctx, f.sb, to, amount, earnings.PayoutComment(id))
+	ext, err := f.pw.BuildTransfer(f.ctx, f.sb, to, amount, ton.PayoutComment(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,14 +323,14 @@ func deref(s *string) string {
 // A comment longer than one cell (the longest ledger withdrawal id) reads
 // back whole from the contract's out message.
 func TestPayoutLongCommentOnChain(t *testing.T) {
-	f := newFixture(t, earnings.Mainnet, true, 10*ton)
-	to := ownerAddr(t, 2, earnings.Mainnet, false)
-	comment := earnings.PayoutComment(strings.Repeat("0123456789abcdef", 8))
-	if _, err := f.pw.Pay(f.ctx, f.sb, to, ton, comment); err != nil {
+	f := newFixture(t, ton.Mainnet, true, 10*oneTON)
+	to := ownerAddr(t, 2, ton.Mainnet, false)
+	comment := ton.PayoutComment(strings.Repeat("0123456789abcdef", 8))
+	if _, err := f.pw.Pay(f.ctx, f.sb, to, oneTON, comment); err != nil {
 		t.Fatal(err)
 	}
 	tr, ok, err := f.sb.FindTransfer(f.ctx, f.wallet, to.TON(), comment, time.Time{})
-	if err != nil || !ok || tr.Comment != comment || tr.Amount != ton {
+	if err != nil || !ok || tr.Comment != comment || tr.Amount != oneTON {
 		t.Fatalf("%+v %v %v", tr, ok, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // completion is one chat completion request being answered.
@@ -365,8 +366,8 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 	if c.maxTokens > 0 && compl > int64(c.maxTokens) {
 		compl = int64(c.maxTokens) // never bill more than the app developer allowed
 	}
-	amount, err := network.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, p.cfg.CommissionBPS)
-	gross, gerr := network.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, 0)
+	amount, err := receipt.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, p.cfg.CommissionBPS)
+	gross, gerr := receipt.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, 0)
 	if err != nil || gerr != nil {
 		log.Info("metering failed", "err", errors.Join(err, gerr))
 		c.fail(http.StatusBadGateway, "worker_failed", "the worker reported unusable usage figures")
@@ -382,8 +383,8 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 		Time: time.Now(),
 	}
 	// Not the request's context: a client leaving now must not lose the credit.
-	rcpt, created, err := p.store.RecordJob(context.Background(), rec, func(r network.Receipt) network.SignedReceipt {
-		return network.SignReceipt(p.key, r)
+	rcpt, created, err := p.store.RecordJob(context.Background(), rec, func(r receipt.Receipt) receipt.Signed {
+		return receipt.Sign(p.key, r)
 	})
 	if err != nil {
 		log.Info("recording the job failed", "err", err)
@@ -391,7 +392,8 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 		return
 	}
 	if created {
-		if err := a.w.send(network.TypeReceipt, &rcpt); err != nil {
+		msg := network.SignedReceipt(rcpt)
+		if err := a.w.send(network.TypeReceipt, &msg); err != nil {
 			log.Info("sending the receipt failed; it stays in the store", "err", err)
 		}
 	}

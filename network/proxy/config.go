@@ -14,7 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
@@ -216,7 +217,7 @@ func ParseConfig(b []byte) (Config, error) {
 		*d.dst = v
 	}
 	if fp := fc.Payouts; fp != nil {
-		netw, err := earnings.ParseNetwork(fp.Network)
+		netw, err := ton.ParseNet(fp.Network)
 		if err != nil {
 			return Config{}, fmt.Errorf("proxy config: payouts: network: %w", err)
 		}

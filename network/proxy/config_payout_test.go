@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/xssnick/tonutils-go/ton/wallet"
 )
 
@@ -31,7 +32,7 @@ func TestPayoutConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc := c.Payouts
-	if pc == nil || pc.Network != earnings.Testnet || pc.WalletSeedFile != filepath.Join(dir, "wallet.seed") || pc.MinPayout != 200_000_000 ||
+	if pc == nil || pc.Network != ton.Testnet || pc.WalletSeedFile != filepath.Join(dir, "wallet.seed") || pc.MinPayout != 200_000_000 ||
 		pc.Fee != 5_000_000 || pc.ConfirmInterval != 2*time.Second || pc.LiteConfig != "ls.json" || pc.FailGrace != DefaultFailGrace {
 		t.Fatalf("payouts %+v", pc)
 	}
@@ -39,7 +40,7 @@ func TestPayoutConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := earnings.NewPayoutWalletFromSeed(seed, earnings.Testnet)
+	want, _ := ton.NewPayoutWalletFromSeed(seed, ton.Testnet)
 	if got := p.payouts.wallet.Address().Raw; got != want.Address().Raw {
 		t.Errorf("wallet %s, want %s", got, want.Address().Raw)
 	}
@@ -53,7 +54,7 @@ func TestPayoutConfig(t *testing.T) {
 	if c, err = LoadConfig(path); err != nil {
 		t.Fatal(err)
 	}
-	if pc := c.Payouts; pc.Network != earnings.Mainnet || pc.MinPayout != DefaultMinPayout || pc.Fee != DefaultPayoutFee || pc.ConfirmInterval != DefaultConfirmInterval {
+	if pc := c.Payouts; pc.Network != ton.Mainnet || pc.MinPayout != DefaultMinPayout || pc.Fee != DefaultPayoutFee || pc.ConfirmInterval != DefaultConfirmInterval {
 		t.Errorf("defaults %+v", pc)
 	}
 	for _, bad := range []struct{ json, want string }{

@@ -10,11 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
 // Payout defaults.
@@ -35,15 +37,15 @@ const ReasonPayoutFailed = "the transfer did not happen; the amount is available
 // owners from its wallet V5R1 on request.
 type PayoutConfig struct {
 	// Network is where payouts go; destinations for the other network are refused.
-	Network earnings.Network
+	Network ton.Net
 	// Wallet is the proxy's hot wallet. When nil, WalletSeedFile is read
 	// (a 24-word mnemonic in a file that only its owner may read, 0600).
-	Wallet         *earnings.PayoutWallet
+	Wallet         *ton.PayoutWallet
 	WalletSeedFile string
 	// Chain reaches TON. When nil, New makes a LiteChain from LiteConfig
 	// (a global config URL, file or inline JSON; "" → ton.org's for the
 	// network), connecting on first use.
-	Chain      earnings.Chain
+	Chain      ton.Chain
 	LiteConfig string
 	// MinPayout is the smallest amount a request may ask for (nanoTON).
 	MinPayout int64
@@ -79,14 +81,14 @@ func (c *PayoutConfig) withDefaults() *PayoutConfig {
 
 func (c *PayoutConfig) validate() error {
 	bad := func(format string, args ...any) error { return fmt.Errorf("proxy config: payouts: "+format, args...) }
-	if c.Network != earnings.Mainnet && c.Network != earnings.Testnet {
+	if c.Network != ton.Mainnet && c.Network != ton.Testnet {
 		return bad("unknown network %d", c.Network)
 	}
 	if c.Wallet == nil && c.WalletSeedFile == "" {
 		return bad("wallet_seed_file is required")
 	}
-	if c.Wallet != nil && c.Wallet.Network() != c.Network {
-		return bad("the wallet signs for %s, payouts are on %s", c.Wallet.Network(), c.Network)
+	if c.Wallet != nil && c.Wallet.Net() != c.Network {
+		return bad("the wallet signs for %s, payouts are on %s", c.Wallet.Net(), c.Network)
 	}
 	if c.MinPayout <= 0 {
 		return bad("min_payout must be positive")
@@ -104,7 +106,7 @@ func (c *PayoutConfig) validate() error {
 }
 
 // readSeedFile reads a wallet mnemonic, refusing a file others may read.
-func readSeedFile(path string, network earnings.Network) (*earnings.PayoutWallet, error) {
+func readSeedFile(path string, network ton.Net) (*ton.PayoutWallet, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: payouts: wallet_seed_file: %w", err)
@@ -116,7 +118,7 @@ func readSeedFile(path string, network earnings.Network) (*earnings.PayoutWallet
 	if err != nil {
 		return nil, fmt.Errorf("proxy: payouts: wallet_seed_file: %w", err)
 	}
-	w, err := earnings.NewPayoutWalletFromSeed(string(b), network)
+	w, err := ton.NewPayoutWalletFromSeed(string(b), network)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: payouts: %w", err)
 	}
@@ -136,21 +138,21 @@ func readLimitedFile(path string, n int64) ([]byte, error) {
 // while the network is unreachable.
 type lazyChain struct {
 	config  string
-	network earnings.Network
+	network ton.Net
 	mu      sync.Mutex
-	c       *earnings.LiteChain
+	c       *ton.LiteChain
 }
 
-func (l *lazyChain) get(ctx context.Context) (*earnings.LiteChain, error) {
+func (l *lazyChain) get(ctx context.Context) (*ton.LiteChain, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.c != nil {
 		return l.c, nil
 	}
-	c, err := earnings.NewLiteChain(ctx, l.config, l.network)
+	c, err := ton.NewLiteChain(ctx, l.config, l.network)
 	if err != nil {
-		if !errors.Is(err, earnings.ErrChainUnreachable) {
-			err = fmt.Errorf("%w: %w", earnings.ErrChainUnreachable, err)
+		if !errors.Is(err, ton.ErrChainUnreachable) {
+			err = fmt.Errorf("%w: %w", ton.ErrChainUnreachable, err)
 		}
 		return nil, err
 	}
@@ -174,10 +176,10 @@ func (l *lazyChain) SendExternal(ctx context.Context, m *tlb.ExternalMessage) ([
 	return c.SendExternal(ctx, m)
 }
 
-func (l *lazyChain) FindTransfer(ctx context.Context, from, to *address.Address, comment string, since time.Time) (earnings.Transfer, bool, error) {
+func (l *lazyChain) FindTransfer(ctx context.Context, from, to *address.Address, comment string, since time.Time) (ton.Transfer, bool, error) {
 	c, err := l.get(ctx)
 	if err != nil {
-		return earnings.Transfer{}, false, err
+		return ton.Transfer{}, false, err
 	}
 	return c.FindTransfer(ctx, from, to, comment, since)
 }
@@ -197,8 +199,8 @@ var errHalted = errors.New("proxy: payout processing halted")
 type payouts struct {
 	p      *Proxy
 	cfg    *PayoutConfig
-	wallet *earnings.PayoutWallet
-	chain  earnings.Chain
+	wallet *ton.PayoutWallet
+	chain  ton.Chain
 	log    *slog.Logger
 	hooks  payoutHooks
 
@@ -219,9 +221,9 @@ func newPayouts(p *Proxy, cfg *PayoutConfig) (*payouts, error) {
 	if po.chain == nil {
 		lc := cfg.LiteConfig
 		if lc == "" {
-			lc = earnings.MainnetConfigURL
-			if cfg.Network == earnings.Testnet {
-				lc = earnings.TestnetConfigURL
+			lc = ton.MainnetConfigURL
+			if cfg.Network == ton.Testnet {
+				lc = ton.TestnetConfigURL
 			}
 		}
 		po.chain = &lazyChain{config: lc, network: cfg.Network}
@@ -258,7 +260,7 @@ func (p *Proxy) balance(ctx context.Context, workerID string) (network.Balance, 
 	if err != nil {
 		b = network.Balance{} // still a valid message
 	}
-	b.Network = earnings.Mainnet.String()
+	b.Network = ton.Mainnet.String()
 	b.CommissionBPS = p.cfg.CommissionBPS
 	for _, m := range p.cfg.ModelNames() {
 		pr := p.cfg.Models[m]
@@ -333,7 +335,7 @@ func (w *workerConn) handlePayoutRequest(req network.PayoutRequest) {
 		reject("the payout request's signature does not verify with this worker's key")
 		return
 	}
-	dest, err := earnings.ParseAddress(req.Destination, po.cfg.Network)
+	dest, err := ton.ParseAddress(req.Destination, po.cfg.Network)
 	if err != nil {
 		reject(err.Error())
 		return
@@ -424,7 +426,7 @@ func (po *payouts) send(ctx context.Context, id string) error {
 		if err := po.flushUnsent(ctx, id); err != nil {
 			return err
 		}
-		dest, err := earnings.ParseAddress(r.DestinationInput, po.cfg.Network)
+		dest, err := ton.ParseAddress(r.DestinationInput, po.cfg.Network)
 		if err != nil {
 			return err // cannot happen: it parsed when accepted
 		}
@@ -432,7 +434,7 @@ func (po *payouts) send(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		ext, err := po.wallet.BuildTransfer(ctx, earnings.FixedSeqno(seqno), dest, uint64(r.Amount-r.Fee), earnings.PayoutComment(id))
+		ext, err := po.wallet.BuildTransfer(ctx, ton.FixedSeqno(seqno), dest, uint64(r.Amount-r.Fee), ton.PayoutComment(id))
 		if err != nil {
 			return err
 		}
@@ -444,7 +446,7 @@ func (po *payouts) send(ctx context.Context, id string) error {
 		if err := po.hook(po.hooks.BeforePersist, id); err != nil {
 			return err
 		}
-		if r, err = p.store.SetPayoutMessage(ctx, id, seqno, c.ToBOC(), earnings.ExternalMessageHash(ext), validUntil); err != nil {
+		if r, err = p.store.SetPayoutMessage(ctx, id, seqno, c.ToBOC(), ton.ExternalMessageHash(ext), validUntil); err != nil {
 			return err
 		}
 		if err := po.hook(po.hooks.BeforeSend, id); err != nil {
@@ -470,7 +472,7 @@ func (po *payouts) sendStored(ctx context.Context, r PayoutRecord) error {
 		return fmt.Errorf("payout %s: stored message: %w", r.ID, err)
 	}
 	_, err = po.chain.SendExternal(ctx, ext)
-	if errors.Is(err, earnings.ErrMessageRejected) {
+	if errors.Is(err, ton.ErrMessageRejected) {
 		po.log.Info("payout message refused by the wallet (already executed, or superseded); looking for the transfer", "payout", r.ID, "seqno", r.Seqno, "err", err)
 		return nil
 	}
@@ -519,14 +521,14 @@ func (po *payouts) confirm(ctx context.Context, id string) error {
 	if err != nil || !ok || r.Final() || len(r.MessageBOC) == 0 {
 		return err
 	}
-	dest, err := earnings.ParseAddress(r.DestinationInput, po.cfg.Network)
+	dest, err := ton.ParseAddress(r.DestinationInput, po.cfg.Network)
 	if err != nil {
 		return err
 	}
 	// Checked before the look-up: a transfer that lands after this
 	// instant is still found by this look-up, so failing below is safe.
 	expired := time.Now().After(r.ValidUntil.Add(po.cfg.FailGrace))
-	t, found, err := po.chain.FindTransfer(ctx, po.wallet.TONAddress(), dest.TON(), earnings.PayoutComment(id), r.Created.Add(-time.Second))
+	t, found, err := po.chain.FindTransfer(ctx, po.wallet.TONAddress(), dest.TON(), ton.PayoutComment(id), r.Created.Add(-time.Second))
 	if err != nil {
 		return err
 	}
@@ -597,7 +599,7 @@ func (po *payouts) tick(ctx context.Context) {
 		}
 		if err := po.advance(ctx, r.ID); err != nil && !errors.Is(err, errHalted) && ctx.Err() == nil {
 			lvl := slog.LevelWarn
-			if errors.Is(err, earnings.ErrChainUnreachable) {
+			if errors.Is(err, ton.ErrChainUnreachable) {
 				lvl = slog.LevelInfo
 			}
 			po.log.Log(ctx, lvl, "payout pending; retrying", "payout", r.ID, "state", r.State, "err", err)

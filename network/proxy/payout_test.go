@@ -12,13 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tonsandbox"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"
-	"github.com/xssnick/tonutils-go/address"
-	"github.com/xssnick/tonutils-go/tlb"
 )
 
 const (
@@ -33,7 +35,7 @@ const (
 // payoutEnv is one sandbox chain with the proxy's wallet V5R1 deployed on it.
 type payoutEnv struct {
 	sb     *tonsandbox.Sandbox
-	pw     *earnings.PayoutWallet
+	pw     *ton.PayoutWallet
 	wallet *address.Address
 	ctx    context.Context
 }
@@ -44,11 +46,11 @@ func newPayoutEnv(t *testing.T) *payoutEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	pw, err := earnings.NewPayoutWalletFromKey(key, earnings.Mainnet)
+	pw, err := ton.NewPayoutWalletFromKey(key, ton.Mainnet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wa, err := sb.DeployWalletV5R1(ctx, pw.PublicKey(), earnings.Mainnet, 100_000*tonNano)
+	wa, err := sb.DeployWalletV5R1(ctx, pw.PublicKey(), ton.Mainnet, 100_000*tonNano)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +61,13 @@ func newPayoutEnv(t *testing.T) *payoutEnv {
 }
 
 // mod turns payouts on (over chain; nil: the sandbox itself) with fast ticks.
-func (e *payoutEnv) mod(chain earnings.Chain) func(*proxy.Config) {
+func (e *payoutEnv) mod(chain ton.Chain) func(*proxy.Config) {
 	if chain == nil {
 		chain = e.sb
 	}
 	return func(cfg *proxy.Config) {
 		cfg.Models = map[string]proxy.ModelPrice{model: {PricePrompt: payoutPrice, PriceCompletion: payoutPrice}}
-		cfg.Payouts = &proxy.PayoutConfig{Network: earnings.Mainnet, Wallet: e.pw, Chain: chain,
+		cfg.Payouts = &proxy.PayoutConfig{Network: ton.Mainnet, Wallet: e.pw, Chain: chain,
 			ConfirmInterval: 50 * time.Millisecond, FailGrace: 500 * time.Millisecond}
 	}
 }
@@ -109,7 +111,7 @@ func (e *payoutEnv) payoutTransfers(t *testing.T) map[string]int {
 	out := map[string]int{}
 	for _, tx := range txs {
 		for _, m := range tx.Out {
-			if m.Type == "internal" && m.Comment != nil && strings.HasPrefix(*m.Comment, earnings.PayoutCommentPrefix) {
+			if m.Type == "internal" && m.Comment != nil && strings.HasPrefix(*m.Comment, ton.PayoutCommentPrefix) {
 				out[*m.Comment]++
 			}
 		}
@@ -431,7 +433,7 @@ func TestPayoutCrashRecovery(t *testing.T) {
 				if err != nil || !ok || r0.State != network.PayoutAccepted || (len(r0.MessageBOC) != 0) != kp.wantMsg {
 					t.Fatalf("round %d: after the crash: %+v %v %v", i, r0, ok, err)
 				}
-				if n := len(e.transfers(t, earnings.PayoutComment(id))); n != kp.wantOnChain {
+				if n := len(e.transfers(t, ton.PayoutComment(id))); n != kp.wantOnChain {
 					t.Fatalf("round %d: %d transfers after the crash, want %d", i, n, kp.wantOnChain)
 				}
 				b := startProxy(t, dir, mod) // recovery
@@ -453,7 +455,7 @@ func TestPayoutCrashRecovery(t *testing.T) {
 					}
 				}
 				paid += amount
-				ms := e.transfers(t, earnings.PayoutComment(id))
+				ms := e.transfers(t, ton.PayoutComment(id))
 				if len(ms) != 1 || uint64(ms[0].Value) != amount-testFee || ms[0].Dest != ownerTON.StringRaw() {
 					t.Fatalf("round %d: transfers %+v", i, ms)
 				}
@@ -487,14 +489,14 @@ func TestPayoutCrashRecovery(t *testing.T) {
 // flakyChain is a Chain that is unreachable while down (or, with sendDown,
 // only for SendExternal).
 type flakyChain struct {
-	earnings.Chain
+	ton.Chain
 	down, sendDown atomic.Bool
 	refused        atomic.Int64
 }
 
 func (f *flakyChain) outage(op string) error {
 	f.refused.Add(1)
-	return fmt.Errorf("%s: %w: test outage", op, earnings.ErrChainUnreachable)
+	return fmt.Errorf("%s: %w: test outage", op, ton.ErrChainUnreachable)
 }
 
 func (f *flakyChain) Seqno(ctx context.Context, w *address.Address) (uint32, error) {
@@ -511,9 +513,9 @@ func (f *flakyChain) SendExternal(ctx context.Context, m *tlb.ExternalMessage) (
 	return f.Chain.SendExternal(ctx, m)
 }
 
-func (f *flakyChain) FindTransfer(ctx context.Context, from, to *address.Address, comment string, since time.Time) (earnings.Transfer, bool, error) {
+func (f *flakyChain) FindTransfer(ctx context.Context, from, to *address.Address, comment string, since time.Time) (ton.Transfer, bool, error) {
 	if f.down.Load() {
-		return earnings.Transfer{}, false, f.outage("find")
+		return ton.Transfer{}, false, f.outage("find")
 	}
 	return f.Chain.FindTransfer(ctx, from, to, comment, since)
 }
@@ -537,7 +539,7 @@ func TestPayoutChainOutage(t *testing.T) {
 		if b := storeBalance(t, tp.Store(), w.ID()); b.Pending != amount {
 			t.Errorf("during outage: %+v", b)
 		}
-		if got := e.payoutTransfers(t); got[earnings.PayoutComment(id)] != 0 {
+		if got := e.payoutTransfers(t); got[ton.PayoutComment(id)] != 0 {
 			t.Errorf("during outage: transfers %v", got)
 		}
 	}

@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
-	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
-	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"
 	"github.com/coder/websocket"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 const (
@@ -126,8 +128,8 @@ func testCtx(t *testing.T) context.Context {
 }
 
 func amount(prompt, completion int64) (worker, gross int64) {
-	worker, _ = network.Amount(prompt, completion, pPrompt, pComplete, 1000, proxy.DefaultCommissionBPS)
-	gross, _ = network.Amount(prompt, completion, pPrompt, pComplete, 1000, 0)
+	worker, _ = receipt.Amount(prompt, completion, pPrompt, pComplete, 1000, proxy.DefaultCommissionBPS)
+	gross, _ = receipt.Amount(prompt, completion, pPrompt, pComplete, 1000, 0)
 	return
 }
 
@@ -144,7 +146,7 @@ func totalCost(t *testing.T, u openai.CompletionUsage) int64 {
 	return v
 }
 
-func checkReceipts(t *testing.T, tp *testProxy, w *proxytest.Worker, n int) []network.SignedReceipt {
+func checkReceipts(t *testing.T, tp *testProxy, w *proxytest.Worker, n int) []receipt.Signed {
 	t.Helper()
 	rs, err := w.WaitReceipts(testCtx(t), n)
 	if err != nil {

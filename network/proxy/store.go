@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // Store is the proxy's durable state. Every method is one transaction, so a
@@ -23,12 +24,12 @@ type Store interface {
 	// with created false and changes nothing), else it assigns the worker's
 	// next seq and new cumulative total, has sign build the signed receipt,
 	// stores it, and adds the job to the API key's usage and the totals.
-	RecordJob(ctx context.Context, job JobRecord, sign func(network.Receipt) network.SignedReceipt) (rcpt network.SignedReceipt, created bool, err error)
+	RecordJob(ctx context.Context, job JobRecord, sign func(receipt.Receipt) receipt.Signed) (rcpt receipt.Signed, created bool, err error)
 	// Receipt returns the receipt of a job id.
-	Receipt(ctx context.Context, jobID string) (rcpt network.SignedReceipt, ok bool, err error)
+	Receipt(ctx context.Context, jobID string) (rcpt receipt.Signed, ok bool, err error)
 	// Receipts returns a worker's receipts with seq > afterSeq, in seq order,
 	// at most limit of them (limit ≤ 0: all).
-	Receipts(ctx context.Context, workerID string, afterSeq int64, limit int) ([]network.SignedReceipt, error)
+	Receipts(ctx context.Context, workerID string, afterSeq int64, limit int) ([]receipt.Signed, error)
 	// Usage returns an API key's usage by its digest (KeyDigest).
 	Usage(ctx context.Context, keyDigest string) (KeyUsage, error)
 	// Totals returns the proxy's lifetime totals.
@@ -123,7 +124,7 @@ type WorkerRecord struct {
 }
 
 // JobRecord is a finished job to credit. Amount and Gross are computed by
-// the caller from the factors (network.Amount); the store checks Amount.
+// the caller from the factors (receipt.Amount); the store checks Amount.
 type JobRecord struct {
 	JobID            string
 	WorkerID         string
@@ -179,7 +180,7 @@ func (j JobRecord) validate() error {
 	if j.JobID == "" || len(j.JobID) > network.MaxJobIDLength || j.WorkerID == "" || j.Model == "" {
 		return errors.New("proxy store: job needs job id, worker id and model")
 	}
-	want, err := network.Amount(j.PromptTokens, j.CompletionTokens, j.PricePrompt, j.PriceCompletion, j.CoefficientMilli, j.CommissionBPS)
+	want, err := receipt.Amount(j.PromptTokens, j.CompletionTokens, j.PricePrompt, j.PriceCompletion, j.CoefficientMilli, j.CommissionBPS)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,11 @@ import (
 	"sort"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // DBFile is the bbolt file in the data directory.
@@ -137,11 +139,11 @@ func workerReceiptKey(workerID string, seq int64) []byte {
 }
 
 // RecordJob implements Store.
-func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(network.Receipt) network.SignedReceipt) (network.SignedReceipt, bool, error) {
+func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(receipt.Receipt) receipt.Signed) (receipt.Signed, bool, error) {
 	if err := j.validate(); err != nil {
-		return network.SignedReceipt{}, false, err
+		return receipt.Signed{}, false, err
 	}
-	var out network.SignedReceipt
+	var out receipt.Signed
 	var created bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		rb := tx.Bucket(bktReceipts)
@@ -161,7 +163,7 @@ func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(networ
 			return err
 		}
 		w.LastSeq++
-		r := network.Receipt{
+		r := receipt.Receipt{
 			JobID:            j.JobID,
 			WorkerID:         j.WorkerID,
 			Model:            j.Model,
@@ -231,14 +233,14 @@ func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(networ
 		return nil
 	})
 	if err != nil {
-		return network.SignedReceipt{}, false, err
+		return receipt.Signed{}, false, err
 	}
 	return out, created, nil
 }
 
 // Receipt implements Store.
-func (s *BoltStore) Receipt(ctx context.Context, jobID string) (network.SignedReceipt, bool, error) {
-	var r network.SignedReceipt
+func (s *BoltStore) Receipt(ctx context.Context, jobID string) (receipt.Signed, bool, error) {
+	var r receipt.Signed
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -249,14 +251,14 @@ func (s *BoltStore) Receipt(ctx context.Context, jobID string) (network.SignedRe
 }
 
 // Receipts implements Store.
-func (s *BoltStore) Receipts(ctx context.Context, workerID string, afterSeq int64, limit int) ([]network.SignedReceipt, error) {
-	var out []network.SignedReceipt
+func (s *BoltStore) Receipts(ctx context.Context, workerID string, afterSeq int64, limit int) ([]receipt.Signed, error) {
+	var out []receipt.Signed
 	err := s.db.View(func(tx *bolt.Tx) error {
 		rb := tx.Bucket(bktReceipts)
 		c := tx.Bucket(bktWorkerReceipts).Cursor()
 		prefix := append([]byte(workerID), 0)
 		for k, v := c.Seek(workerReceiptKey(workerID, afterSeq+1)); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-			var r network.SignedReceipt
+			var r receipt.Signed
 			ok, err := getJSON(rb, v, &r)
 			if err != nil {
 				return err

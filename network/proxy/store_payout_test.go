@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 func TestBoltStorePayouts(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	sign := func(r network.Receipt) network.SignedReceipt { return network.SignReceipt(key, r) }
+	sign := func(r receipt.Receipt) receipt.Signed { return receipt.Sign(key, r) }
 	s, err := OpenBoltStore(dir, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

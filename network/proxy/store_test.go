@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 func testJob(id, worker string, prompt, completion int64) JobRecord {
 	j := JobRecord{JobID: id, WorkerID: worker, Model: "m", PromptTokens: prompt, CompletionTokens: completion,
 		PricePrompt: 100, PriceCompletion: 1000, CoefficientMilli: 1000, CommissionBPS: 1000,
 		KeyDigest: KeyDigest("k"), KeyName: "app", Time: time.Now()}
-	j.Amount, _ = network.Amount(prompt, completion, 100, 1000, 1000, 1000)
-	j.Gross, _ = network.Amount(prompt, completion, 100, 1000, 1000, 0)
+	j.Amount, _ = receipt.Amount(prompt, completion, 100, 1000, 1000, 1000)
+	j.Gross, _ = receipt.Amount(prompt, completion, 100, 1000, 1000, 0)
 	return j
 }
 
@@ -25,7 +25,7 @@ func TestBoltStore(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	sign := func(r network.Receipt) network.SignedReceipt { return network.SignReceipt(key, r) }
+	sign := func(r receipt.Receipt) receipt.Signed { return receipt.Sign(key, r) }
 	s, err := OpenBoltStore(dir, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/coder/websocket"
 	"github.com/xssnick/tonutils-go/address"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
 const (

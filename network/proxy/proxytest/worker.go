@@ -20,9 +20,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
-	"github.com/coder/websocket"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // Failure modes of a Behavior.
@@ -91,7 +93,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[string]context.CancelFunc
-	receipts []network.SignedReceipt
+	receipts []receipt.Signed
 	rcptErrs []error
 	errs     []network.ErrorMsg
 	jobs     []network.Job
@@ -308,10 +310,10 @@ func (w *Worker) Err() error {
 
 // Receipts returns the receipts received so far (each verified against the
 // pinned proxy key; see ReceiptErrors).
-func (w *Worker) Receipts() []network.SignedReceipt {
+func (w *Worker) Receipts() []receipt.Signed {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]network.SignedReceipt(nil), w.receipts...)
+	return append([]receipt.Signed(nil), w.receipts...)
 }
 
 // ReceiptErrors are verification failures of received receipts.
@@ -357,7 +359,7 @@ func (w *Worker) Running() int {
 }
 
 // WaitReceipts waits until at least n receipts arrived.
-func (w *Worker) WaitReceipts(ctx context.Context, n int) ([]network.SignedReceipt, error) {
+func (w *Worker) WaitReceipts(ctx context.Context, n int) ([]receipt.Signed, error) {
 	err := w.waitFor(ctx, func() bool { return len(w.receipts) >= n })
 	return w.Receipts(), err
 }
@@ -447,7 +449,7 @@ func (w *Worker) readLoop() {
 				}
 			})
 		case *network.SignedReceipt:
-			r := *m
+			r := receipt.Signed(*m)
 			verr := r.Verify(w.pinned)
 			if verr == nil && r.Receipt.WorkerID != w.id {
 				verr = fmt.Errorf("receipt for worker %s", r.Receipt.WorkerID)

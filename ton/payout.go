@@ -1,4 +1,4 @@
-package earnings
+package ton
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func PayoutComment(id string) string { return PayoutCommentPrefix + id }
 // SeqnoSource (never tonutils-go's default fetcher, which needs an API
 // client) and the signed message goes out through a Chain.
 type PayoutWallet struct {
-	network Network
+	network Net
 	w       *wallet.Wallet
 	spec    *wallet.SpecV5R1Final
 	pub     ed25519.PublicKey
@@ -54,7 +54,7 @@ type PayoutWallet struct {
 
 // NewPayoutWalletFromSeed opens the V5R1 wallet of a TON mnemonic (24 words
 // separated by spaces, as Tonkeeper and tonutils-go make them).
-func NewPayoutWalletFromSeed(seed string, network Network) (*PayoutWallet, error) {
+func NewPayoutWalletFromSeed(seed string, network Net) (*PayoutWallet, error) {
 	words := strings.Fields(seed)
 	if len(words) == 0 {
 		return nil, errors.New("payout wallet: empty seed phrase")
@@ -67,7 +67,7 @@ func NewPayoutWalletFromSeed(seed string, network Network) (*PayoutWallet, error
 }
 
 // NewPayoutWalletFromKey opens the V5R1 wallet of an ed25519 private key.
-func NewPayoutWalletFromKey(key ed25519.PrivateKey, network Network) (*PayoutWallet, error) {
+func NewPayoutWalletFromKey(key ed25519.PrivateKey, network Net) (*PayoutWallet, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("payout wallet: private key has %d bytes, want %d", len(key), ed25519.PrivateKeySize)
 	}
@@ -90,12 +90,12 @@ func NewPayoutWalletFromKey(key ed25519.PrivateKey, network Network) (*PayoutWal
 }
 
 // V5R1Config is the wallet V5R1 configuration for a network (workchain 0).
-func V5R1Config(network Network) wallet.ConfigV5R1Final {
+func V5R1Config(network Net) wallet.ConfigV5R1Final {
 	return wallet.ConfigV5R1Final{NetworkGlobalID: network.GlobalID(), Workchain: 0}
 }
 
-// Network is the network the wallet signs for.
-func (p *PayoutWallet) Network() Network { return p.network }
+// Net is the network the wallet signs for.
+func (p *PayoutWallet) Net() Net { return p.network }
 
 // PublicKey is the wallet's ed25519 public key.
 func (p *PayoutWallet) PublicKey() ed25519.PublicKey { return p.pub }
@@ -176,7 +176,7 @@ func (p *PayoutWallet) Pay(ctx context.Context, chain Chain, to Address, amount 
 	return chain.SendExternal(ctx, ext)
 }
 
-func networkOf(testnet bool) Network {
+func networkOf(testnet bool) Net {
 	if testnet {
 		return Testnet
 	}

@@ -1,4 +1,4 @@
-package earnings
+package ton
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func TestPayoutComment(t *testing.T) {
 
 func TestPayoutWalletFromSeed(t *testing.T) {
 	seed := wallet.NewSeed()
-	for _, net := range []Network{Mainnet, Testnet} {
+	for _, net := range []Net{Mainnet, Testnet} {
 		pw, err := NewPayoutWalletFromSeed(strings.Join(seed, " "), net)
 		if err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestPayoutWalletFromSeed(t *testing.T) {
 			t.Fatalf("%s: address %s, tonutils-go %s", net, pw.TONAddress().StringRaw(), ref.WalletAddress().StringRaw())
 		}
 		a := pw.Address()
-		if a.Testnet != (net == Testnet) || a.Bounceable || !strings.HasPrefix(a.Friendly, map[Network]string{Mainnet: "UQ", Testnet: "0Q"}[net]) {
+		if a.Testnet != (net == Testnet) || a.Bounceable || !strings.HasPrefix(a.Friendly, map[Net]string{Mainnet: "UQ", Testnet: "0Q"}[net]) {
 			t.Fatalf("%s: Address() = %+v", net, a)
 		}
 	}
@@ -118,7 +118,7 @@ func TestPayoutWalletFromSeed(t *testing.T) {
 func TestPayoutBuildTransfer(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		net        Network
+		net        Net
 		bounceable bool
 		seqno      uint32
 	}{

@@ -1,13 +1,13 @@
-package earnings
+package ton
 
 import (
 	"fmt"
 	"strings"
 )
 
-// FormatTON formats nanoTON as TON for people: up to 9 decimals, trailing
+// Format formats nanoTON as TON for people: up to 9 decimals, trailing
 // zeros cut ("1.5", "0.000000001", "12"). CSV export keeps all 9 decimals.
-func FormatTON(nano int64) string {
+func Format(nano int64) string {
 	neg := nano < 0
 	u := uint64(nano)
 	if neg {

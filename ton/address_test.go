@@ -1,4 +1,4 @@
-package earnings
+package ton
 
 import (
 	"crypto/ed25519"
@@ -13,7 +13,7 @@ import (
 
 // testWalletAddr is the V5R1 address of a fixed key, made by tonutils-go (an
 // implementation independent of ParseAddress).
-func testWalletAddr(t testing.TB, seedByte byte, network Network) *address.Address {
+func testWalletAddr(t testing.TB, seedByte byte, network Net) *address.Address {
 	t.Helper()
 	seed := make([]byte, ed25519.SeedSize)
 	for i := range seed {
@@ -66,7 +66,7 @@ func TestParseAddressValid(t *testing.T) {
 	cases := []struct {
 		name       string
 		in         string
-		net        Network
+		net        Net
 		raw        string
 		bounceable bool
 		testnet    bool
@@ -124,7 +124,7 @@ func TestParseAddressInvalid(t *testing.T) {
 	cases := []struct {
 		name string
 		in   string
-		net  Network
+		net  Net
 		kind error
 		says string // part of the message
 	}{
@@ -194,7 +194,7 @@ func TestAddressShortAndWarnings(t *testing.T) {
 }
 
 func TestAddressFromTONRoundTrip(t *testing.T) {
-	for _, net := range []Network{Mainnet, Testnet} {
+	for _, net := range []Net{Mainnet, Testnet} {
 		ta := testWalletAddr(t, 3, net).Testnet(net == Testnet)
 		a, err := AddressFromTON(ta)
 		if err != nil {
@@ -210,13 +210,13 @@ func TestAddressFromTONRoundTrip(t *testing.T) {
 	}
 }
 
-func TestParseNetwork(t *testing.T) {
-	for in, want := range map[string]Network{"": Mainnet, "mainnet": Mainnet, "TESTNET": Testnet, " test ": Testnet} {
-		if got, err := ParseNetwork(in); err != nil || got != want {
-			t.Fatalf("ParseNetwork(%q) = %v, %v", in, got, err)
+func TestParseNet(t *testing.T) {
+	for in, want := range map[string]Net{"": Mainnet, "mainnet": Mainnet, "TESTNET": Testnet, " test ": Testnet} {
+		if got, err := ParseNet(in); err != nil || got != want {
+			t.Fatalf("ParseNet(%q) = %v, %v", in, got, err)
 		}
 	}
-	if _, err := ParseNetwork("devnet"); err == nil {
+	if _, err := ParseNet("devnet"); err == nil {
 		t.Fatal("devnet accepted")
 	}
 	if Mainnet.GlobalID() != -239 || Testnet.GlobalID() != -3 {

@@ -1,4 +1,4 @@
-package earnings
+package ton
 
 import (
 	"context"

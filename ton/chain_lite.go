@@ -1,4 +1,4 @@
-package earnings
+package ton
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/liteclient"
 	"github.com/xssnick/tonutils-go/tlb"
-	"github.com/xssnick/tonutils-go/ton"
+	tonapi "github.com/xssnick/tonutils-go/ton"
 )
 
 // Public liteserver configs.
@@ -31,8 +31,8 @@ const (
 // interface, and only the "unreachable" path of LiteChain is tested here.
 type LiteChain struct {
 	pool    *liteclient.ConnectionPool
-	api     ton.APIClientWrapped
-	network Network
+	api     tonapi.APIClientWrapped
+	network Net
 	// Timeout bounds each call whose context has no earlier deadline.
 	Timeout time.Duration
 	// MaxScan bounds how many of the sender's transactions FindTransfer reads.
@@ -45,7 +45,7 @@ var _ Chain = (*LiteChain)(nil)
 // (http/https), inline JSON, or a file path. The connection is bounded by
 // DefaultChainTimeout (or ctx's earlier deadline); when no liteserver answers
 // it fails with ErrChainUnreachable.
-func NewLiteChain(ctx context.Context, config string, network Network) (*LiteChain, error) {
+func NewLiteChain(ctx context.Context, config string, network Net) (*LiteChain, error) {
 	ctx, cancel := WithChainTimeout(ctx, DefaultChainTimeout)
 	defer cancel()
 
@@ -61,7 +61,7 @@ func NewLiteChain(ctx context.Context, config string, network Network) (*LiteCha
 		pool.Stop()
 		return nil, unreachable("connect to liteservers", err)
 	}
-	api := ton.NewAPIClient(pool, ton.ProofCheckPolicyFast).WithRetry(2)
+	api := tonapi.NewAPIClient(pool, tonapi.ProofCheckPolicyFast).WithRetry(2)
 	return &LiteChain{pool: pool, api: api, network: network, Timeout: DefaultChainTimeout, MaxScan: 200}, nil
 }
 
@@ -98,8 +98,8 @@ func loadLiteConfig(ctx context.Context, config string) (*liteclient.GlobalConfi
 // Close drops the liteserver connections.
 func (c *LiteChain) Close() { c.pool.Stop() }
 
-// Network is the network this chain was opened for.
-func (c *LiteChain) Network() Network { return c.network }
+// Net is the network this chain was opened for.
+func (c *LiteChain) Net() Net { return c.network }
 
 func (c *LiteChain) classify(op string, err error) error {
 	if err == nil {
@@ -123,8 +123,8 @@ func (c *LiteChain) Seqno(ctx context.Context, wallet *address.Address) (uint32,
 	}
 	res, err := c.api.WaitForBlock(block.SeqNo).RunGetMethod(ctx, block, wallet, "seqno")
 	if err != nil {
-		var ce ton.ContractExecError
-		if errors.As(err, &ce) && ce.Code == ton.ErrCodeContractNotInitialized {
+		var ce tonapi.ContractExecError
+		if errors.As(err, &ce) && ce.Code == tonapi.ErrCodeContractNotInitialized {
 			return 0, nil
 		}
 		return 0, c.classify("seqno", err)
@@ -142,7 +142,7 @@ func (c *LiteChain) SendExternal(ctx context.Context, msg *tlb.ExternalMessage) 
 	ctx, cancel := WithChainTimeout(ctx, c.Timeout)
 	defer cancel()
 	if err := c.api.SendExternalMessage(ctx, msg); err != nil {
-		var ls ton.LSError
+		var ls tonapi.LSError
 		if errors.As(err, &ls) && (strings.Contains(ls.Text, "not accepted") || strings.Contains(ls.Text, "cannot apply external message")) {
 			return nil, fmt.Errorf("send external message: %w: %s", ErrMessageRejected, ls.Text)
 		}
@@ -171,7 +171,7 @@ func (c *LiteChain) FindTransfer(ctx context.Context, from, to *address.Address,
 	scanned := 0
 	for scanned < c.MaxScan && lt != 0 {
 		txs, err := c.api.ListTransactions(ctx, from, 16, lt, hash)
-		if errors.Is(err, ton.ErrNoTransactionsWereFound) {
+		if errors.Is(err, tonapi.ErrNoTransactionsWereFound) {
 			return Transfer{}, false, nil
 		}
 		if err != nil {

@@ -1,4 +1,4 @@
-package earnings
+package ton
 
 import (
 	"encoding/base64"
@@ -12,18 +12,18 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 )
 
-// Network is the TON network the app and the proxy pay on.
-type Network int
+// Net is the TON network the app and the proxy pay on.
+type Net int
 
 const (
 	// Mainnet is the real TON network (global id -239).
-	Mainnet Network = iota
+	Mainnet Net = iota
 	// Testnet is the TON test network (global id -3).
 	Testnet
 )
 
 // String returns "mainnet" or "testnet".
-func (n Network) String() string {
+func (n Net) String() string {
 	if n == Testnet {
 		return "testnet"
 	}
@@ -32,15 +32,15 @@ func (n Network) String() string {
 
 // GlobalID is the network's global id, which a V5R1 wallet signs into every
 // message (mainnet -239, testnet -3).
-func (n Network) GlobalID() int32 {
+func (n Net) GlobalID() int32 {
 	if n == Testnet {
 		return -3
 	}
 	return -239
 }
 
-// ParseNetwork accepts "mainnet" or "testnet" (any case; "" means mainnet).
-func ParseNetwork(s string) (Network, error) {
+// ParseNet accepts "mainnet" or "testnet" (any case; "" means mainnet).
+func ParseNet(s string) (Net, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "mainnet", "main":
 		return Mainnet, nil
@@ -110,7 +110,7 @@ const (
 // user-friendly form in URL-safe base64 (UQ…/EQ…/0Q…/kQ…) or standard base64
 // (with + and /), or the raw form "0:<64 hex>" / "-1:<64 hex>". It rejects an
 // address for the other network than the one given.
-func ParseAddress(s string, network Network) (Address, error) {
+func ParseAddress(s string, network Net) (Address, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
 		return Address{}, addrErr(ErrAddressEmpty, in, "the address is empty; paste your wallet address from Tonkeeper (it starts with UQ)")
@@ -121,7 +121,7 @@ func ParseAddress(s string, network Network) (Address, error) {
 	return parseFriendlyAddress(in, network)
 }
 
-func parseRawAddress(in string, network Network) (Address, error) {
+func parseRawAddress(in string, network Net) (Address, error) {
 	wcStr, hexStr, _ := strings.Cut(in, ":")
 	wc, err := strconv.ParseInt(wcStr, 10, 32)
 	if err != nil {
@@ -149,7 +149,7 @@ func parseRawAddress(in string, network Network) (Address, error) {
 	return a, nil
 }
 
-func parseFriendlyAddress(in string, network Network) (Address, error) {
+func parseFriendlyAddress(in string, network Net) (Address, error) {
 	urlSafe, std := false, false
 	for i, r := range in {
 		switch {
