@@ -127,6 +127,7 @@ type Core struct {
 	settings  *Settings          // loaded on first use
 	bench     *BenchmarkResult   // the last local benchmark
 
+	settingsMu sync.Mutex // serialises read-modify-write of the saved settings
 	quotaMu    sync.Mutex // serialises model cache quota enforcement
 	quotaBytes int64      // tests: the model cache quota in bytes, over the setting
 

@@ -98,7 +98,11 @@ func (c *Core) SetTariff(nanoPerKWh int64) error {
 	})
 }
 
+// updateSettings applies change to the saved settings and saves them. Updates
+// are serialized (settingsMu), so two saves at once both take effect.
 func (c *Core) updateSettings(change func(*Settings) error) error {
+	c.settingsMu.Lock()
+	defer c.settingsMu.Unlock()
 	st := c.Settings()
 	if err := change(&st); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +231,41 @@ func TestSettingsOnboardedPersists(t *testing.T) {
 	}
 	if s, err := LoadSettings(dir); err != nil || !s.Onboarded {
 		t.Fatalf("LoadSettings = %+v, %v", s, err)
+	}
+}
+
+// TestSettingsConcurrentSavesKeepEveryChange saves two different settings
+// from many goroutines at once: each read-modify-write must see the other's
+// change, so both survive (without the lock one is lost now and then).
+func TestSettingsConcurrentSavesKeepEveryChange(t *testing.T) {
+	dir := t.TempDir()
+	c := New(Config{DataDir: dir})
+	const rounds = 50
+	var wg sync.WaitGroup
+	for i := 1; i <= rounds; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := c.SetTariff(int64(i)); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := c.SetLogLevel([]string{"debug", "info"}[i%2]); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.SetOnboarded(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSettings(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TariffNanoPerKWh == 0 || s.LogLevel == "" || !s.Onboarded {
+		t.Fatalf("a concurrent save lost a change: %+v", s)
 	}
 }
