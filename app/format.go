@@ -303,3 +303,86 @@ func modelEarnings(st worker.Status, local string) string {
 func roughTON(nano int64) string {
 	return strconv.FormatFloat(float64(nano)/1e9, 'g', 3, 64)
 }
+
+// runsOnText says where the served model runs, for the Ollama panel:
+// "GPU · Vulkan · 100% in VRAM", "CPU (no GPU backend)", "not loaded · GPU backend: CUDA".
+func runsOnText(p worker.Placement, o ollama.Status) string {
+	switch p.RunsOn {
+	case ollama.RunsOnGPU:
+		s := "GPU"
+		if p.Backend != "" {
+			s += " · " + p.Backend
+		}
+		return s + fmt.Sprintf(" · %.0f%% in VRAM", 100*p.VRAMShare)
+	case ollama.RunsOnCPU:
+		if p.CPUReason != "" {
+			return "CPU (" + cpuReasonWords(p.CPUReason) + ")"
+		}
+		return "CPU"
+	}
+	switch {
+	case p.CPUReason != "":
+		return "CPU (" + cpuReasonWords(p.CPUReason) + ")"
+	case o.GPUBackend != "":
+		return "not loaded · GPU backend: " + o.GPUBackend
+	case len(o.Computes) > 0:
+		return "not loaded · CPU only"
+	}
+	return "not loaded"
+}
+
+// cpuReasonWords is a few words for a worker.CPU* code.
+func cpuReasonWords(code string) string {
+	switch code {
+	case worker.CPUNoBackend:
+		return "no GPU backend"
+	case worker.CPUOldDriver:
+		return "driver too old"
+	case worker.CPUTooBig:
+		return "model too big"
+	case worker.CPUVRAMReserve:
+		return "VRAM reserve"
+	}
+	return "reason unknown"
+}
+
+// cpuCost says what running on the CPU costs the owner: what the model earns
+// per hour at the speed measured here on the CPU, against an estimate for
+// the GPU from its memory bandwidth. "" when neither is known.
+func cpuCost(st worker.Status) string {
+	p, prices := st.Placement, st.Earnings.Proxy
+	name := strings.TrimSuffix(p.Model, ":latest")
+	cpuTPS := 0.0
+	if b := st.Benchmark; b != nil && b.RunsOn == ollama.RunsOnCPU && strings.TrimSuffix(b.Model, ":latest") == name {
+		cpuTPS = b.TokensPerSec
+	}
+	if st.Jobs.LastTokensPS > 0 && st.Jobs.LastModel == name && p.RunsOn == ollama.RunsOnCPU {
+		cpuTPS = st.Jobs.LastTokensPS
+	}
+	var size int64
+	for _, m := range st.Models {
+		if strings.TrimSuffix(m.Name, ":latest") == name {
+			size = m.Size
+		}
+	}
+	gpuTPS, haveGPU := worker.EstimateGPUTokensPerSec(p.Device, size)
+	perHour := func(tps float64) string {
+		if prices == nil {
+			return fmt.Sprintf("%.0f tokens/s", tps)
+		}
+		n, ok := prices.WorkerShare(name, 0, int64(tps*3600))
+		if !ok {
+			return fmt.Sprintf("%.0f tokens/s", tps)
+		}
+		return fmt.Sprintf("~%s TON/h (%.0f tokens/s)", roughTON(n), tps)
+	}
+	switch {
+	case cpuTPS > 0 && haveGPU:
+		return fmt.Sprintf("On the CPU it earns %s while busy; on the %s it would earn an estimated %s.", perHour(cpuTPS), p.Device, perHour(gpuTPS))
+	case haveGPU:
+		return fmt.Sprintf("On the %s it would earn an estimated %s while busy.", p.Device, perHour(gpuTPS))
+	case cpuTPS > 0:
+		return fmt.Sprintf("On the CPU it earns %s while busy.", perHour(cpuTPS))
+	}
+	return ""
+}

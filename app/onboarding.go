@@ -647,12 +647,15 @@ func benchError(err error) string {
 func (o *onboarding) renderBench(r worker.BenchmarkResult) {
 	o.benchSpeed.SetText(benchSpeedText(r.TokensPerSec))
 	o.benchSpeed.Show()
-	o.benchDetail.SetText(fmt.Sprintf("First token after %s (%s with loading the model) · %s in %s · %s",
+	o.benchDetail.SetText(fmt.Sprintf("First token after %s (%s with loading the model) · %s in %s · %s · measured on %s",
 		benchDuration(r.FirstToken), benchDuration(r.FirstTokenCold), plural(r.Runs, "run"),
-		benchDuration(r.Took), plural(r.Tokens, "token")))
+		benchDuration(r.Took), plural(r.Tokens, "token"), r.MeasuredOn()))
 	o.benchDetail.Show()
 	note := benchVerdict(r.TokensPerSec) + " You are paid per token you generate for the network's users, " +
 		"so what you earn depends on demand as well as on this speed."
+	if p := o.v.status.Placement; p.OnCPUWithGPU() {
+		note += " " + p.Warning
+	}
 	if o.v.status.Network.Local {
 		note += " The local test network pays nothing real."
 	}

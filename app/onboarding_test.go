@@ -167,6 +167,7 @@ func TestOnboardingModelStep(t *testing.T) {
 func TestOnboardingBenchmarkShowsSpeed(t *testing.T) {
 	f := newFakeCore(gpuOKStatus())
 	f.bench = worker.BenchmarkResult{Model: "llama3.2:1b", Runs: 3, Tokens: 768, TokensPerSec: 142.6,
+		RunsOn: ollama.RunsOnGPU, Backend: "CUDA", Device: "NVIDIA GeForce RTX 4090", VRAMShare: 1,
 		FirstToken: 38 * time.Millisecond, FirstTokenCold: 1200 * time.Millisecond, Took: 6 * time.Second}
 	f.benchBlock = make(chan struct{})
 	_, o, q := newOnboardingView(t, f)
@@ -183,7 +184,8 @@ func TestOnboardingBenchmarkShowsSpeed(t *testing.T) {
 	if o.benchSpeed.Text != "143 tokens/s" {
 		t.Errorf("speed %q", o.benchSpeed.Text)
 	}
-	if d := o.benchDetail.Text; !strings.Contains(d, "First token after 38 ms") || !strings.Contains(d, "1.2 s with loading") || !strings.Contains(d, "3 runs") {
+	if d := o.benchDetail.Text; !strings.Contains(d, "First token after 38 ms") || !strings.Contains(d, "1.2 s with loading") || !strings.Contains(d, "3 runs") ||
+		!strings.Contains(d, "measured on the GPU (NVIDIA GeForce RTX 4090, CUDA)") {
 		t.Errorf("detail %q", d)
 	}
 	if n := o.benchNote.Text; !strings.Contains(n, "depends on demand") {

@@ -79,6 +79,7 @@ type mainView struct {
 	ollamaVersion *widget.Label
 	ollamaMode    *widget.Label
 	ollamaAddr    *widget.Label
+	ollamaRunsOn  *widget.Label
 	ollamaErr     *widget.Label
 
 	// models
@@ -258,13 +259,16 @@ func (v *mainView) buildOllama() fyne.CanvasObject {
 	v.ollamaMode = widget.NewLabel("—")
 	v.ollamaAddr = widget.NewLabel("—")
 	v.ollamaAddr.Truncation = fyne.TextTruncateEllipsis
+	v.ollamaRunsOn = widget.NewLabel("—")
+	v.ollamaRunsOn.Truncation = fyne.TextTruncateEllipsis
 	v.ollamaErr = wrapLabel("")
 	v.ollamaErr.Importance = widget.DangerImportance
 	v.ollamaErr.Hide()
 	form := container.New(layout.NewFormLayout(),
 		caption("Version"), v.ollamaVersion,
 		caption("Mode"), v.ollamaMode,
-		caption("Address"), v.ollamaAddr)
+		caption("Address"), v.ollamaAddr,
+		caption("Runs on"), v.ollamaRunsOn)
 	p := panel("Ollama", v.ollamaPill.obj, container.NewVBox(form, v.ollamaErr))
 	v.ollamaPill.parent = p
 	return p
@@ -300,6 +304,7 @@ func (v *mainView) refresh(st worker.Status) {
 	v.now.render(st, v.clock())
 	v.renderGPU(st.GPU)
 	v.renderOllama(st.Ollama)
+	v.renderRunsOn(st.Placement, st.Ollama)
 	v.renderNetwork(st)
 	v.renderModels()
 	v.renderStorage()
@@ -491,12 +496,22 @@ func (v *mainView) renderOllama(o ollama.Status) {
 	setVisible(v.ollamaErr, o.Error != "")
 }
 
+// renderRunsOn says where the served model runs; red when a GPU is
+// present but the model runs (partly) on the CPU.
+func (v *mainView) renderRunsOn(p worker.Placement, o ollama.Status) {
+	imp := widget.MediumImportance
+	if p.OnCPUWithGPU() {
+		imp = widget.DangerImportance
+	}
+	setLabel(v.ollamaRunsOn, runsOnText(p, o), imp)
+}
+
 func (v *mainView) renderModels() {
 	st := v.status
 	order := make([]string, 0, len(st.Models))
-	loaded := map[string]bool{}
+	loaded := map[string]string{} // name → where it runs
 	for _, l := range st.Loaded {
-		loaded[l.Name] = true
+		loaded[l.Name] = l.RunsOn()
 	}
 	for _, m := range st.Models {
 		order = append(order, m.Name)
@@ -505,7 +520,8 @@ func (v *mainView) renderModels() {
 			r = v.newModelRow(m.Name)
 			v.modelRows[m.Name] = r
 		}
-		r.update(m, m.Name == st.Model, m.Loaded || loaded[m.Name], modelEarnings(st, m.Name))
+		where, isLoaded := loaded[m.Name]
+		r.update(m, m.Name == st.Model, m.Loaded || isLoaded, where, modelEarnings(st, m.Name))
 	}
 	for name := range v.modelRows {
 		if !slices.Contains(order, name) {
@@ -548,7 +564,7 @@ func (v *mainView) newModelRow(name string) *modelRow {
 	return r
 }
 
-func (r *modelRow) update(m ollama.Model, serving, loaded bool, earns string) {
+func (r *modelRow) update(m ollama.Model, serving, loaded bool, runsOn, earns string) {
 	d := modelDetails(m)
 	if earns != "" {
 		d += " · " + earns
@@ -558,6 +574,14 @@ func (r *modelRow) update(m ollama.Model, serving, loaded bool, earns string) {
 		r.title.Refresh()
 	}
 	r.serving.setVisible(serving)
+	switch runsOn {
+	case ollama.RunsOnGPU:
+		r.loaded.set("Loaded · GPU", colorPurple)
+	case ollama.RunsOnCPU:
+		r.loaded.set("Loaded · CPU", colorAmber)
+	default:
+		r.loaded.set("Loaded", colorPurple)
+	}
 	r.loaded.setVisible(loaded)
 	fit := fitText(m)
 	c := colorGreen

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -20,6 +21,14 @@ func servingStatus() worker.Status {
 	st.State = worker.StateServing
 	st.GPU.Devices[0].Processes = nil
 	st.Network = worker.NetworkStatus{Local: true, URL: "ws://127.0.0.1:8443/v1/worker", Connected: true, WorkerID: "w-1"}
+	return st
+}
+
+// onCPUStatus: an RTX 4090 serving, but the model runs on the CPU for reason.
+func onCPUStatus(reason string) worker.Status {
+	st := servingStatus()
+	st.Placement = worker.Placement{Model: st.Model, RunsOn: ollama.RunsOnCPU, Device: "NVIDIA GeForce RTX 4090",
+		CPUReason: reason, Warning: st.Model + " runs on the CPU: because."}
 	return st
 }
 
@@ -172,6 +181,12 @@ func TestWhyNotEarning(t *testing.T) {
 		{name: "no payout address on a real network",
 			facts: whyFacts{Status: func() worker.Status { s := remote(servingStatus()); s.Jobs.Completed = 2; return s }(), JobsAtServe: 0},
 			codes: []string{whyServing, whyNoPayout}, actions: nil},
+		{name: "a GPU, but the model runs on the CPU: no backend",
+			facts: whyFacts{Status: onCPUStatus(worker.CPUNoBackend)},
+			codes: []string{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "runs on the CPU", fix: "earn less"},
+		{name: "a GPU, but the model does not fit",
+			facts: whyFacts{Status: onCPUStatus(worker.CPUTooBig)},
+			codes: []string{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "does not fit", actions: []whyAction{actModels, actSettings}},
 		{name: "an error of its own",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
@@ -325,5 +340,28 @@ func TestGPUUserTitle(t *testing.T) {
 		if got := gpuUserTitle(in); got != want {
 			t.Errorf("gpuUserTitle(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCPUCost: the CPU warning says what the CPU earns (measured) against
+// the GPU (estimated from its bandwidth), in TON per hour at the network's price.
+func TestCPUCost(t *testing.T) {
+	st := onCPUStatus(worker.CPUNoBackend)
+	st.Model = "llama3.2:1b"
+	st.Placement.Model = st.Model
+	st.Models = []ollama.Model{{Name: "llama3.2:1b", Size: 1_000_000_000}}
+	if got := cpuCost(st); !strings.Contains(got, "estimated 504 tokens/s") || strings.Contains(got, "On the CPU") {
+		t.Fatalf("no measurement yet, no prices: %q", got)
+	}
+	st.Benchmark = &worker.BenchmarkResult{Model: "llama3.2:1b", TokensPerSec: 12, RunsOn: ollama.RunsOnCPU}
+	st.Earnings.Proxy = &network.Balance{CommissionBPS: 0, Prices: []network.ModelPrice{{Model: "llama3.2:1b", PriceCompletion: 1000}}}
+	got := cpuCost(st)
+	// 12 tokens/s × 3600 × 1000 nanoTON = 0.0432 TON/h; 504 × 3600 × 1000 = 1.81 TON/h.
+	if !strings.Contains(got, "~0.0432 TON/h (12 tokens/s)") || !strings.Contains(got, "~1.81 TON/h (504 tokens/s)") {
+		t.Fatalf("cpuCost = %q", got)
+	}
+	st.Placement.Device = "a card we do not know"
+	if got := cpuCost(st); strings.Contains(got, "estimated") {
+		t.Fatalf("an estimate for an unknown card: %q", got)
 	}
 }

@@ -77,6 +77,7 @@ const (
 	whyStopped      = "stopped"
 	whyError        = "error"
 	whyNoGPU        = "no_gpu"
+	whyOnCPU        = "on_cpu" // a GPU is present but the model runs (partly) on the CPU
 	whyOllama       = "ollama"
 	whyOllamaStart  = "ollama_starting"
 	whyNoModel      = "no_model"
@@ -184,6 +185,19 @@ func setupReasons(st worker.Status) []why {
 			w.Fix = "That is fine for the local test network. To earn on a real network, use a computer with an NVIDIA GPU and its driver installed."
 		} else {
 			w.Fix = "A real network sends jobs to GPUs: install the NVIDIA driver (or use a computer with an NVIDIA GPU)."
+		}
+		add(w)
+	}
+	if p := st.Placement; p.OnCPUWithGPU() {
+		w := why{Code: whyOnCPU, Level: whyBlocked, Title: "The GPU is not used: the model runs on the CPU",
+			Detail: strings.TrimSpace(p.Warning + " " + cpuCost(st)),
+			Fix:    "Jobs still run, but slower, so they earn less and heat the CPU."}
+		switch p.CPUReason {
+		case worker.CPUTooBig, worker.CPUVRAMReserve:
+			w.Title = "The model does not fit in the GPU's memory"
+			w.Actions = []whyAction{actModels, actSettings}
+		case worker.CPUNoBackend, worker.CPUOldDriver:
+			w.Level = whyProblem
 		}
 		add(w)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
@@ -43,6 +44,37 @@ type BenchmarkResult struct {
 	Load time.Duration
 	// Took is the benchmark's wall time.
 	Took time.Duration
+	// RunsOn, Backend, VRAMShare and Device say which device was measured:
+	// where the model was loaded while the benchmark ran.
+	RunsOn    string
+	Backend   string
+	VRAMShare float64
+	Device    string
+}
+
+// MeasuredOn says in words which device a benchmark measured ("the GPU
+// (NVIDIA GeForce RTX 4090, CUDA)", "the CPU").
+func (b BenchmarkResult) MeasuredOn() string {
+	switch b.RunsOn {
+	case ollama.RunsOnGPU:
+		var parts []string
+		for _, p := range []string{b.Device, b.Backend} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		s := "the GPU"
+		if len(parts) > 0 {
+			s += " (" + strings.Join(parts, ", ") + ")"
+		}
+		if b.VRAMShare > 0 && b.VRAMShare < 0.999 {
+			s += fmt.Sprintf(", %.0f%% of the model in VRAM", 100*b.VRAMShare)
+		}
+		return s
+	case ollama.RunsOnCPU:
+		return "the CPU"
+	}
+	return "an unknown device"
 }
 
 // Benchmark runs the chosen model on the runtime with a short fixed prompt
@@ -104,6 +136,9 @@ func (c *Core) Benchmark(ctx context.Context) (BenchmarkResult, error) {
 		if res.FirstToken == 0 || first < res.FirstToken {
 			res.FirstToken = first
 		}
+		if i == 0 { // loaded now: note where it runs before it is unloaded
+			c.notePlacement(bctx, model, &res)
+		}
 	}
 	res.Took = time.Since(start)
 	if evalTime > 0 {
@@ -119,7 +154,7 @@ func (c *Core) Benchmark(ctx context.Context) (BenchmarkResult, error) {
 		}
 		return res, fmt.Errorf("worker: benchmark %s: %w", model, lastErr)
 	}
-	c.log.Info("benchmark finished", "model", model, "runs", res.Runs, "tokens", res.Tokens,
+	c.log.Info("benchmark finished", "model", model, "measured_on", res.MeasuredOn(), "runs", res.Runs, "tokens", res.Tokens,
 		"tokens_per_s", fmt.Sprintf("%.1f", res.TokensPerSec), "first_token", res.FirstToken.Round(time.Millisecond),
 		"load", res.Load.Round(time.Millisecond), "took", res.Took.Round(time.Millisecond))
 	c.mu.Lock()
@@ -144,4 +179,17 @@ func (c *Core) afterBenchmark(ctx context.Context, model string) {
 		c.log.Warn("could not unload the model after the benchmark", "model", model, "err", err)
 	}
 	c.kickRefresh()
+}
+
+// notePlacement records where model is loaded now in res.
+func (c *Core) notePlacement(ctx context.Context, model string, res *BenchmarkResult) {
+	loaded, err := c.rt.Loaded(ctx)
+	if err != nil {
+		return
+	}
+	rt := c.rt.Status()
+	c.mu.Lock()
+	p := placementOf(model, c.gpuSnap, rt, c.models, loaded)
+	c.mu.Unlock()
+	res.RunsOn, res.Backend, res.VRAMShare, res.Device = p.RunsOn, p.Backend, p.VRAMShare, p.Device
 }

@@ -213,6 +213,7 @@ func (c *Core) Status() Status {
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
 		Earnings: c.money, Benchmark: c.bench,
+		Placement: placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
 	}
 }
 

@@ -46,6 +46,8 @@ type Status struct {
 	Earnings  EarningsStatus
 	// Benchmark is the last local benchmark (onboarding), nil before one ran.
 	Benchmark *BenchmarkResult
+	// Placement says where the served model runs (GPU or CPU, and why).
+	Placement Placement
 }
 
 // NetworkStatus is the worker's link to the network.

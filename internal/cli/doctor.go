@@ -10,6 +10,7 @@ import (
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
 // Report is what `doctor` finds. Healthy means the worker can serve now.
@@ -21,8 +22,13 @@ type Report struct {
 	GPU      gpu.Snapshot   `json:"gpu"`
 	Ollama   ollama.Status  `json:"ollama"`
 	Models   []ollama.Model `json:"models"`
-	DataDir  string         `json:"data_dir"`
-	LogDir   string         `json:"log_dir"`
+	// RunsOn is where the served model runs: "gpu", "cpu", or "" when it
+	// could not be loaded; Placement has the backend, the share in VRAM and,
+	// with a GPU present but unused, why.
+	RunsOn    string           `json:"runs_on"`
+	Placement worker.Placement `json:"placement"`
+	DataDir   string           `json:"data_dir"`
+	LogDir    string           `json:"log_dir"`
 }
 
 func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
@@ -50,6 +56,13 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 	if readyErr == nil {
 		readyErr = env.core.WaitModels(wctx)
 	}
+	if readyErr == nil && env.core.Status().Model != "" {
+		if p, err := env.core.ProbePlacement(wctx); err != nil {
+			rep.Warnings = append(rep.Warnings, "could not load the model to see where it runs: "+err.Error())
+		} else {
+			rep.Placement, rep.RunsOn = p, p.RunsOn
+		}
+	}
 	wcancel()
 	st := env.core.Status()
 	cancel()
@@ -69,6 +82,9 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 		rep.Ollama.Reachable = true // it answered; the core has stopped it since (managed mode)
 		rep.Ollama.Error = ""
 		rep.Ollama.PID = 0
+	}
+	if rep.Placement.Warning != "" {
+		rep.Warnings = append(rep.Warnings, rep.Placement.Warning)
 	}
 	if readyErr == nil && len(rep.Models) == 0 {
 		rep.Problems = append(rep.Problems, "no model is downloaded")
@@ -115,6 +131,9 @@ func printReport(w io.Writer, r Report) {
 	} else {
 		fmt.Fprintf(w, "[FAIL] Ollama: %s\n", r.Ollama.Error)
 	}
+	if p := r.Placement; p.Model != "" {
+		fmt.Fprintf(w, "[%s] %s runs on: %s\n", mark(!p.OnCPUWithGPU()), p.Model, placementText(p))
+	}
 	fmt.Fprintf(w, "[%s] Models: %d\n", mark(len(r.Models) > 0), len(r.Models))
 	for _, m := range r.Models {
 		fit := "fits VRAM"
@@ -135,4 +154,19 @@ func printReport(w io.Writer, r Report) {
 	} else {
 		fmt.Fprintln(w, "Not ready to serve.")
 	}
+}
+
+// placementText is where a model runs, in words ("the GPU (Vulkan, 100% in VRAM)").
+func placementText(p worker.Placement) string {
+	switch p.RunsOn {
+	case ollama.RunsOnGPU:
+		s := fmt.Sprintf("the GPU (%.0f%% in VRAM", 100*p.VRAMShare)
+		if p.Backend != "" {
+			s += ", " + p.Backend
+		}
+		return s + ")"
+	case ollama.RunsOnCPU:
+		return "the CPU"
+	}
+	return "not known (not loaded)"
 }

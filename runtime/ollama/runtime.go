@@ -259,6 +259,8 @@ func (r *Runtime) Status() Status {
 		st.Binary = r.super.Binary
 		st.PID = r.super.PID()
 		st.Restarts = r.super.Restarts()
+		st.Computes = r.super.Computes()
+		st.GPUBackend = GPUBackend(st.Computes)
 		select {
 		case <-r.super.Ready():
 			st.Reachable = st.PID != 0

@@ -41,6 +41,7 @@ type Supervisor struct {
 	ready    chan struct{} // closed when the current process answers
 	tail     *ringLines
 	onChange func()
+	computes []Compute // the devices the current process found (its log)
 }
 
 // NewSupervisor returns a Supervisor for binary, storing its state under dir.
@@ -48,7 +49,27 @@ func NewSupervisor(binary, dir string, logger *slog.Logger) *Supervisor {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Supervisor{Binary: binary, Dir: dir, Logger: logger, ready: make(chan struct{}), tail: newRingLines(60)}
+	s := &Supervisor{Binary: binary, Dir: dir, Logger: logger, ready: make(chan struct{}), tail: newRingLines(60)}
+	s.tail.onLine = s.scanLine
+	return s
+}
+
+// scanLine notes the inference devices Ollama logs at start.
+func (s *Supervisor) scanLine(line string) {
+	if c, ok := ParseComputeLine(line); ok {
+		s.mu.Lock()
+		s.computes = append(s.computes, c)
+		s.mu.Unlock()
+		s.changed()
+	}
+}
+
+// Computes are the inference devices the current Ollama process found
+// (empty until it logged them).
+func (s *Supervisor) Computes() []Compute {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Compute(nil), s.computes...)
 }
 
 // Addr is the base URL of the current process (empty before the first start).
@@ -170,6 +191,9 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	setProcessGroup(cmd)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
+	s.mu.Lock()
+	s.computes = nil // this process logs its own
+	s.mu.Unlock()
 	go s.tail.consume(pr)
 	if err := cmd.Start(); err != nil {
 		pw.Close()
@@ -269,9 +293,10 @@ func freeLoopbackPort() (int, error) {
 
 // ringLines keeps the last n lines of a stream in memory.
 type ringLines struct {
-	mu  sync.Mutex
-	n   int
-	buf []string
+	mu     sync.Mutex
+	n      int
+	buf    []string
+	onLine func(string) // called with each line, outside mu (may be nil)
 }
 
 func newRingLines(n int) *ringLines { return &ringLines{n: n} }
@@ -280,6 +305,9 @@ func (r *ringLines) consume(rd io.Reader) {
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
+		if r.onLine != nil {
+			r.onLine(sc.Text())
+		}
 		r.mu.Lock()
 		r.buf = append(r.buf, sc.Text())
 		if len(r.buf) > r.n {

@@ -43,6 +43,11 @@ type Status struct {
 	PID       int    `json:"pid,omitempty"`     // managed mode
 	Restarts  int    `json:"restarts,omitempty"`
 	Error     string `json:"error,omitempty"` // last error, plain words
+	// Computes are the inference devices the managed Ollama found at start
+	// (from its log; unknown for an attached Ollama), and GPUBackend the
+	// library of the first GPU among them ("" when it computes on the CPU).
+	Computes   []Compute `json:"computes,omitempty"`
+	GPUBackend string    `json:"gpu_backend,omitempty"`
 }
 
 // Model is a model in the local store.
