@@ -356,7 +356,10 @@ func cpuCost(st worker.Status) string {
 	if b := st.Benchmark; b != nil && b.RunsOn == ollama.RunsOnCPU && strings.TrimSuffix(b.Model, ":latest") == name {
 		cpuTPS = b.TokensPerSec
 	}
-	if st.Jobs.LastTokensPS > 0 && st.Jobs.LastModel == name && p.RunsOn == ollama.RunsOnCPU {
+	// A job's speed is the CPU's when the model was on the CPU, or when this
+	// Ollama cannot use the GPU at all.
+	allCPU := p.RunsOn == ollama.RunsOnCPU || p.CPUReason == worker.CPUNoBackend || p.CPUReason == worker.CPUOldDriver
+	if st.Jobs.LastTokensPS > 0 && strings.TrimSuffix(st.Jobs.LastModel, ":latest") == name && allCPU {
 		cpuTPS = st.Jobs.LastTokensPS
 	}
 	var size int64

@@ -29,12 +29,18 @@ var memoryBandwidthGBs = []struct {
 // so the estimate does not promise too much.
 const bandwidthEfficiency = 0.5
 
+// minEstimateBytes is the smallest model the bandwidth rule holds for:
+// below it, per-token overheads (kernel launches, sampling) dominate and
+// the rule would promise absurd speeds.
+const minEstimateBytes = 256 << 20
+
 // EstimateGPUTokensPerSec estimates how many tokens per second a model of
 // modelBytes would generate on the named card, from its memory bandwidth.
-// ok is false for a card not in the table or an unknown size: the app then
-// shows no estimate rather than a made-up one.
+// ok is false for a card not in the table or a model too small (or of
+// unknown size) for the rule: the app then shows no estimate rather than a
+// made-up one.
 func EstimateGPUTokensPerSec(card string, modelBytes int64) (tps float64, ok bool) {
-	if modelBytes <= 0 {
+	if modelBytes < minEstimateBytes {
 		return 0, false
 	}
 	name := strings.ToUpper(card)

@@ -18,6 +18,7 @@ func TestEstimateGPUTokensPerSec(t *testing.T) {
 		{"H200 NVL", "NVIDIA H200 NVL", 4 * gb, 600, true},
 		{"unknown card", "NVIDIA Quadro P400", gb, 0, false},
 		{"unknown size", "NVIDIA GeForce RTX 4090", 0, 0, false},
+		{"too small for the rule", "NVIDIA GeForce RTX 4090", 600_000, 0, false},
 	}
 	for _, tc := range tests {
 		got, ok := EstimateGPUTokensPerSec(tc.card, tc.bytes)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/app"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/autostart"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/logging"
@@ -54,6 +56,7 @@ type common struct {
 	maxTempC   int
 	maxPowerW  float64
 	noGPUPause bool
+	demoGPU    bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -71,6 +74,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxTempC, "max-temp", 0, "pause while a GPU is hotter than this many °C (0: no cap)")
 	fs.Float64Var(&c.maxPowerW, "max-power", 0, "pause while a GPU draws more than this many watts (0: no cap)")
 	fs.BoolVar(&c.noGPUPause, "no-pause-on-gpu-use", false, "keep serving while other programs (games) use the GPU")
+	fs.BoolVar(&c.demoGPU, "demo-gpu", false, "screenshots and demos on the local network: simulate an NVIDIA GeForce RTX 4090 in NVML (no real GPU is used)")
 }
 
 // Main runs the program with args (without the program name) and returns the exit code.
@@ -261,6 +265,14 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 			VRAMReserve: c.vramMB << 20,
 		},
 		Idle: idle.DefaultConfig(),
+	}
+	if c.demoGPU {
+		if c.net.url != "" {
+			closeLog()
+			return nil, errors.New("--demo-gpu simulates a GPU: it is for the local test network only, not with --network")
+		}
+		logger.Warn("--demo-gpu: NVML is simulated (an RTX 4090 that does not exist); models run wherever Ollama puts them")
+		wcfg.GPU = gpu.NewDetector(gputest.Library(gputest.RTX4090()))
 	}
 	if c.idleMin <= 0 {
 		closeLog()
