@@ -1,6 +1,3 @@
-// Command cocoon-desktop is the Cocoon Desktop app: a tray app that rents an
-// idle NVIDIA GPU to an AI-inference network. All the work is in internal/cli
-// and the packages it drives; main stays thin.
 package main
 
 import (

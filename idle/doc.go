@@ -1,4 +1,4 @@
-// Package idle decides when Cocoon Desktop may use the owner's GPU (DESIGN.md §5).
+// Package idle decides when Cocoon Desktop may use the owner's GPU (docs/design.md, "The owner first").
 //
 // It has three parts:
 //
@@ -18,5 +18,6 @@
 // The owner always comes first. Pausing is immediate; resuming waits
 // (hysteresis) so the GPU does not flap between the owner and the network.
 // The GPU use of our own processes (Ollama and its runners, Signals.OwnPIDs)
-// never counts as the owner using the GPU (REFERENCES.md, owners' request 4).
+// never counts as the owner using the GPU: the job's own load must not look
+// like the owner (a common complaint about other idle-GPU apps).
 package idle

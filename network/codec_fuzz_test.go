@@ -249,7 +249,7 @@ func TestDecodeCoercesBadUTF8(t *testing.T) {
 func TestBalanceWorkerShare(t *testing.T) {
 	b := Balance{Network: "testnet", CommissionBPS: 1000, Prices: []ModelPrice{{Model: "m", PricePrompt: 10, PriceCompletion: 30}}}
 	if got, ok := b.WorkerShare("m", 120, 480); !ok || got != 14040 {
-		t.Fatalf("WorkerShare = %d %v, want 14040 (the §8 example)", got, ok)
+		t.Fatalf("WorkerShare = %d %v, want 14040 (the example in docs/protocol.md §8)", got, ok)
 	}
 	if _, ok := b.WorkerShare("other", 1, 1); ok {
 		t.Fatal("a model without a price has no share")

@@ -68,7 +68,7 @@ const (
 	TypeReceipt      = "receipt"
 	TypeError        = "error"
 	TypeBye          = "bye"
-	// Payouts (DESIGN.md §4): the worker asks, the proxy pays on chain and reports.
+	// Payouts (docs/design.md, "Money"): the worker asks, the proxy pays on chain and reports.
 	TypeBalance       = "balance"        // proxy → worker, after register: the proxy's view of the worker's money
 	TypePayoutRequest = "payout_request" // worker → proxy
 	TypePayoutStatus  = "payout_status"  // proxy → worker, on every state change and on request replays

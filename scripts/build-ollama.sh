@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Ollama from the Go module proxy into the user cache dir (idempotent).
-# Prints the path of the binary on its last line. See DESIGN.md §7 for the recipe.
+# Prints the path of the binary on its last line. The recipe and why each step
+# is needed: docs/design.md, "Building Ollama".
 set -euo pipefail
 OLLAMA_VERSION="${OLLAMA_VERSION:-0.17.4}"
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -18,6 +18,8 @@ var packages = []string{
 	"./runtime/...",
 	"./network/...",
 	"./earnings/...",
+	"./receipt/...",
+	"./ton/...",
 	"./internal/paths/",
 	"./internal/logging/",
 	"./internal/tinymodel/",

@@ -14,7 +14,8 @@
 //
 // The worker listener's TLS certificate is self-signed with that same
 // ed25519 key, so a worker that pins the proxy's public key can check the
-// TLS leaf directly (see PinnedTLSConfig).
+// TLS leaf directly (network.Client does; PinnedTLSConfig is the same check
+// for tests and tools).
 //
 // Money is integer nanoTON everywhere. Prompt and completion text is never
 // logged nor stored: the store holds only metadata (token counts, amounts).

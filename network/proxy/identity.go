@@ -82,7 +82,10 @@ func selfSignedCert(priv ed25519.PrivateKey, hosts []string) (tls.Certificate, e
 // PinnedTLSConfig is the client side of the proxy's TLS: TLS 1.3 only, and
 // the connection is accepted only when the server's leaf certificate carries
 // exactly the pinned ed25519 public key (the certificate is self-signed, so
-// no CA is involved). Workers use it to dial WorkerURL.
+// no CA is involved). Test clients and tools use it to reach the worker
+// endpoint; the worker's own client (network.Client) pins the key its own
+// way, and also accepts a CA-signed certificate for a proxy behind a TLS
+// front.
 func PinnedTLSConfig(pinned ed25519.PublicKey) *tls.Config {
 	pin := append(ed25519.PublicKey(nil), pinned...)
 	return &tls.Config{

@@ -33,7 +33,7 @@ const ReasonPayoutsDisabled = "payouts are not enabled on this proxy"
 // ReasonPayoutFailed is the reason of a payout whose message expired unseen.
 const ReasonPayoutFailed = "the transfer did not happen; the amount is available again"
 
-// PayoutConfig turns on TON payouts (DESIGN.md §4): the proxy pays workers'
+// PayoutConfig turns on TON payouts (docs/design.md, "Money"): the proxy pays workers'
 // owners from its wallet V5R1 on request.
 type PayoutConfig struct {
 	// Network is where payouts go; destinations for the other network are refused.
