@@ -4,7 +4,11 @@
 //
 // Usage:
 //
-//	cocoon-mkmodel -out FILE [-seed N] [-f16] [-register NAME -host http://127.0.0.1:PORT]
+//	cocoon-mkmodel -out FILE [-seed N] [-f16] [-dim N -blocks N -ffn N] [-register NAME -host http://127.0.0.1:PORT]
+//
+// -dim, -blocks and -ffn write a larger model of the same shape (e.g. -f16
+// -dim 2048 -blocks 16 -ffn 8192 is about 2 GB), big enough for VRAM to move
+// visibly on a real GPU.
 package main
 
 import (
@@ -25,6 +29,9 @@ func main() {
 	out := flag.String("out", "", "path of the GGUF file to write (required)")
 	seed := flag.Uint64("seed", 1, "seed of the random weights")
 	f16 := flag.Bool("f16", false, "store weight matrices as F16 instead of F32")
+	dim := flag.Int("dim", 0, "embedding width (default: the tiny model's)")
+	blocks := flag.Int("blocks", 0, "number of blocks (default: the tiny model's)")
+	ffn := flag.Int("ffn", 0, "feed-forward width (default: the tiny model's)")
 	name := flag.String("register", "", "also register the model in Ollama under this name")
 	host := flag.String("host", "http://127.0.0.1:11434", "Ollama base URL, used with -register")
 	modelfile := flag.Bool("modelfile", false, "also write FILE.Modelfile for `ollama create`")
@@ -33,14 +40,15 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*out, *seed, *f16, *name, *host, *modelfile); err != nil {
+	opts := tinymodel.Options{Seed: *seed, F16: *f16, Dim: *dim, Blocks: *blocks, FFN: *ffn}
+	if err := run(*out, opts, *name, *host, *modelfile); err != nil {
 		fmt.Fprintln(os.Stderr, "cocoon-mkmodel:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, seed uint64, f16 bool, name, host string, modelfile bool) error {
-	if err := tinymodel.WriteFile(out, tinymodel.Options{Seed: seed, F16: f16}); err != nil {
+func run(out string, opts tinymodel.Options, name, host string, modelfile bool) error {
+	if err := tinymodel.WriteFile(out, opts); err != nil {
 		return err
 	}
 	st, err := os.Stat(out)
@@ -51,7 +59,7 @@ func run(out string, seed uint64, f16 bool, name, host string, modelfile bool) e
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s (%d bytes, seed %d, f16 %v, %s)\n", out, st.Size(), seed, f16, digest)
+	fmt.Printf("wrote %s (%d bytes, seed %d, f16 %v, dim %d, blocks %d, ffn %d, %s)\n", out, st.Size(), opts.Seed, opts.F16, opts.Dim, opts.Blocks, opts.FFN, digest)
 	if modelfile {
 		mf := out + ".Modelfile"
 		if err := os.WriteFile(mf, []byte(tinymodel.Modelfile(out)), 0o644); err != nil {

@@ -28,8 +28,10 @@ import (
 	"strings"
 )
 
-// Model dimensions. They are fixed: tests and callers rely on a model this
-// small, and Ollama's memory estimates stay tiny.
+// Model dimensions of the built-in tiny model. Tests and callers rely on a
+// model this small, and Ollama's memory estimates stay tiny; Options.Dim,
+// Blocks and FFN write a larger one of the same shape (a GPU check needs a
+// model big enough for VRAM to move visibly).
 const (
 	VocabSize     = 512
 	EmbeddingDim  = 64
@@ -39,8 +41,6 @@ const (
 	FFNDim        = 128
 	ContextLength = 2048
 
-	headDim   = EmbeddingDim / HeadCount
-	kvDim     = HeadCountKV * headDim
 	alignment = 32
 
 	// Token ids of the control tokens.
@@ -61,6 +61,50 @@ type Options struct {
 	// F16 stores the weight matrices as F16 instead of F32 (norm vectors stay
 	// F32, as in real models). The file is then about half the size.
 	F16 bool
+	// Dim, Blocks and FFN override the embedding width (a multiple of
+	// 2×HeadCount), the number of blocks and the feed-forward width; zero
+	// keeps EmbeddingDim, BlockCount and FFNDim. Weights grow as
+	// Blocks × (2 + 2×HeadCountKV/HeadCount) × Dim² + 3 × Blocks × Dim × FFN.
+	Dim, Blocks, FFN int
+}
+
+// shape is the model's dimensions after defaults.
+type shape struct{ dim, blocks, ffn, headDim, kvDim int }
+
+func (o Options) shape() shape {
+	s := shape{dim: o.Dim, blocks: o.Blocks, ffn: o.FFN}
+	if s.dim == 0 {
+		s.dim = EmbeddingDim
+	}
+	if s.blocks == 0 {
+		s.blocks = BlockCount
+	}
+	if s.ffn == 0 {
+		s.ffn = FFNDim
+	}
+	s.headDim = s.dim / HeadCount
+	s.kvDim = HeadCountKV * s.headDim
+	return s
+}
+
+// check rejects dimensions Ollama's llama runner cannot load.
+func (o Options) check() error {
+	s := o.shape()
+	if s.dim <= 0 || s.dim%(2*HeadCount) != 0 || s.blocks <= 0 || s.ffn <= 0 {
+		return fmt.Errorf("tinymodel: dim %d must be a positive multiple of %d, blocks %d and ffn %d positive", s.dim, 2*HeadCount, s.blocks, s.ffn)
+	}
+	return nil
+}
+
+// WeightBytes is about how large the model file of o is.
+func (o Options) WeightBytes() int64 {
+	s := o.shape()
+	per := int64(2)
+	if !o.F16 {
+		per = 4
+	}
+	params := int64(2*VocabSize*s.dim) + int64(s.blocks)*(int64(2*s.dim*s.dim)+int64(2*s.dim*s.kvDim)+int64(3*s.dim*s.ffn))
+	return params * per
 }
 
 // GGUF metadata value types.
@@ -171,6 +215,8 @@ func Vocabulary() (tokens []string, scores []float32, types []int32) {
 }
 
 func buildTensors(opts Options) []*tensor {
+	sh := opts.shape()
+	dim, kvDim := sh.dim, sh.kvDim
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x636f636f6f6e)) // "cocoon"
 	wtype := uint32(ggmlF32)
 	if opts.F16 {
@@ -205,16 +251,16 @@ func buildTensors(opts Options) []*tensor {
 	// positive for every position; the output rows of the control tokens get
 	// a large negative weight there, which keeps their logits far below the
 	// others and so keeps generation from ever stopping on EOS.
-	embd := mat("token_embd.weight", EmbeddingDim, VocabSize, 1)
+	embd := mat("token_embd.weight", dim, VocabSize, 1)
 	for tok := 0; tok < VocabSize; tok++ {
-		embd.data[tok*EmbeddingDim] = 4
+		embd.data[tok*dim] = 4
 	}
-	output := mat("output.weight", EmbeddingDim, VocabSize, 0.5)
+	output := mat("output.weight", dim, VocabSize, 0.5)
 	for tok := 0; tok < VocabSize; tok++ {
-		output.data[tok*EmbeddingDim] = 0
+		output.data[tok*dim] = 0
 	}
 	for _, tok := range []int{UnknownTokenID, BOSTokenID, EOSTokenID} {
-		row := output.data[tok*EmbeddingDim : (tok+1)*EmbeddingDim]
+		row := output.data[tok*dim : (tok+1)*dim]
 		for i := range row {
 			row[i] = 0
 		}
@@ -222,25 +268,26 @@ func buildTensors(opts Options) []*tensor {
 	}
 
 	ts := []*tensor{embd}
-	for i := 0; i < BlockCount; i++ {
+	for i := 0; i < sh.blocks; i++ {
 		p := fmt.Sprintf("blk.%d.", i)
 		ts = append(ts,
-			vec(p+"attn_norm.weight", EmbeddingDim),
-			mat(p+"attn_q.weight", EmbeddingDim, EmbeddingDim, 0.02),
-			mat(p+"attn_k.weight", EmbeddingDim, kvDim, 0.02),
-			mat(p+"attn_v.weight", EmbeddingDim, kvDim, 0.02),
-			mat(p+"attn_output.weight", EmbeddingDim, EmbeddingDim, 0.02),
-			vec(p+"ffn_norm.weight", EmbeddingDim),
-			mat(p+"ffn_gate.weight", EmbeddingDim, FFNDim, 0.02),
-			mat(p+"ffn_up.weight", EmbeddingDim, FFNDim, 0.02),
-			mat(p+"ffn_down.weight", FFNDim, EmbeddingDim, 0.02),
+			vec(p+"attn_norm.weight", dim),
+			mat(p+"attn_q.weight", dim, dim, 0.02),
+			mat(p+"attn_k.weight", dim, kvDim, 0.02),
+			mat(p+"attn_v.weight", dim, kvDim, 0.02),
+			mat(p+"attn_output.weight", dim, dim, 0.02),
+			vec(p+"ffn_norm.weight", dim),
+			mat(p+"ffn_gate.weight", dim, sh.ffn, 0.02),
+			mat(p+"ffn_up.weight", dim, sh.ffn, 0.02),
+			mat(p+"ffn_down.weight", sh.ffn, dim, 0.02),
 		)
 	}
-	ts = append(ts, vec("output_norm.weight", EmbeddingDim), output)
+	ts = append(ts, vec("output_norm.weight", dim), output)
 	return ts
 }
 
 func metadata(opts Options) []kv {
+	sh := opts.shape()
 	name := opts.Name
 	if name == "" {
 		name = DefaultName
@@ -257,14 +304,14 @@ func metadata(opts Options) []kv {
 		{"general.alignment", uint32(alignment)},
 		{"llama.vocab_size", uint32(VocabSize)},
 		{"llama.context_length", uint32(ContextLength)},
-		{"llama.embedding_length", uint32(EmbeddingDim)},
-		{"llama.block_count", uint32(BlockCount)},
-		{"llama.feed_forward_length", uint32(FFNDim)},
+		{"llama.embedding_length", uint32(sh.dim)},
+		{"llama.block_count", uint32(sh.blocks)},
+		{"llama.feed_forward_length", uint32(sh.ffn)},
 		{"llama.attention.head_count", uint32(HeadCount)},
 		{"llama.attention.head_count_kv", uint32(HeadCountKV)},
-		{"llama.attention.key_length", uint32(headDim)},
-		{"llama.attention.value_length", uint32(headDim)},
-		{"llama.rope.dimension_count", uint32(headDim)},
+		{"llama.attention.key_length", uint32(sh.headDim)},
+		{"llama.attention.value_length", uint32(sh.headDim)},
+		{"llama.rope.dimension_count", uint32(sh.headDim)},
 		{"llama.rope.freq_base", float32(10000)},
 		{"llama.attention.layer_norm_rms_epsilon", float32(1e-5)},
 		{"tokenizer.ggml.model", "llama"},
@@ -356,6 +403,9 @@ func (g *ggufWriter) value(v any) {
 
 // Write writes the GGUF v3 file of the tiny model to w.
 func Write(w io.Writer, opts Options) error {
+	if err := opts.check(); err != nil {
+		return err
+	}
 	kvs := metadata(opts)
 	ts := buildTensors(opts)
 	g := &ggufWriter{w: bufio.NewWriterSize(w, 64<<10)}
@@ -381,7 +431,7 @@ func Write(w io.Writer, opts Options) error {
 		offset = (offset + alignment - 1) / alignment * alignment
 	}
 	g.pad()
-	buf := make([]byte, 0, 4*EmbeddingDim*VocabSize)
+	buf := make([]byte, 0, 4*opts.shape().dim*VocabSize)
 	for _, t := range ts {
 		buf = buf[:0]
 		for _, f := range t.data {

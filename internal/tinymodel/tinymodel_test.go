@@ -104,6 +104,7 @@ func TestOllamaChat(t *testing.T) {
 		{"f32", Options{Seed: 1}, nil},
 		{"f16", Options{Seed: 2, F16: true}, nil},
 		{"f32-new-engine", Options{Seed: 3}, []string{"OLLAMA_NEW_ENGINE=1"}},
+		{"larger shape", Options{Seed: 4, F16: true, Dim: 256, Blocks: 3, FFN: 512}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testollama.StartWith(t, testollama.Options{Env: tc.env})
@@ -154,6 +155,40 @@ func TestOllamaChat(t *testing.T) {
 			}
 			t.Logf("chunks=%d prompt_eval_count=%d eval_count=%d done_reason=%s eval=%v (%.0f tokens/s) text=%q",
 				chunks, final.PromptEvalCount, final.EvalCount, final.DoneReason, final.EvalDuration, tps, text.String())
+		})
+	}
+}
+
+func TestShapeOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr bool
+	}{
+		{"defaults", Options{}, false},
+		{"larger", Options{Dim: 256, Blocks: 3, FFN: 512}, false},
+		{"dim not a multiple of 2×heads", Options{Dim: 100}, true},
+		{"negative blocks", Options{Blocks: -1}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			err := Write(&b, tc.opts)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Write err = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			// The estimate is within the file's size less its header and padding.
+			est := tc.opts.WeightBytes()
+			if got := int64(b.Len()); got < est || got > est+est/4+64<<10 {
+				t.Fatalf("file %d bytes, WeightBytes %d", got, est)
+			}
+			wantTensors := uint64(3 + 9*tc.opts.shape().blocks)
+			if n := binary.LittleEndian.Uint64(b.Bytes()[8:]); n != wantTensors {
+				t.Fatalf("tensor count = %d, want %d", n, wantTensors)
+			}
 		})
 	}
 }
