@@ -337,6 +337,12 @@ func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 			c.log.Warn("unload after pause failed", "model", model, "err", err)
 		}
 	}
+	// Ollama answering the unload is not the VRAM being free: its runner
+	// may still be exiting. Wait until NVML sees none of ours on the GPU.
+	rec.VRAMChecked, rec.VRAMReleased, rec.VRAMLeft = c.confirmVRAMFreed(ctx, vramReleaseLimit)
+	if rec.VRAMChecked && !rec.VRAMReleased {
+		c.log.Warn("after the pause Ollama still holds VRAM", "bytes", rec.VRAMLeft)
+	}
 	if c.client != nil {
 		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: reason})
 	}
@@ -346,6 +352,48 @@ func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 	c.mu.Unlock()
 	c.log.Info("paused; GPU memory freed", "reason", reason, "took", rec.Took, "unload", rec.Unload, "cancelled_jobs", rec.Cancelled)
 	c.kickRefresh()
+}
+
+// vramReleaseLimit bounds the wait for NVML to see our VRAM freed (Ollama's
+// own scheduler waits up to 5 s for the same).
+const vramReleaseLimit = 5 * time.Second
+
+// confirmVRAMFreed polls NVML until no process of ours (the managed Ollama's
+// tree, or any process named ollama for an attached one) holds VRAM, or the
+// limit passes. checked is false without a usable GPU.
+func (c *Core) confirmVRAMFreed(ctx context.Context, limit time.Duration) (checked, released bool, left uint64) {
+	deadline := time.Now().Add(limit)
+	own := c.ownPIDs()
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		s := c.gpu.Snapshot()
+		if s.State != gpu.StateOK {
+			return false, false, 0
+		}
+		left = ollamaVRAM(s, own)
+		if left == 0 {
+			return true, true, 0
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return true, false, left
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+}
+
+// ollamaVRAM is the VRAM held by our processes or processes named ollama.
+func ollamaVRAM(s gpu.Snapshot, own map[uint32]bool) uint64 {
+	var n uint64
+	for _, d := range s.Devices {
+		for _, p := range d.Processes {
+			if (own[p.PID] && p.PID != uint32(os.Getpid())) || isOllamaProcess(p.Name) {
+				n += p.MemoryUsed
+			}
+		}
+	}
+	return n
 }
 
 // setStatus records state, error and reasons, publishing on change.

@@ -68,9 +68,15 @@ type NetworkStatus struct {
 type PauseRecord struct {
 	At        time.Time
 	Reason    string
-	Took      time.Duration // decision to VRAM freed
-	Unload    time.Duration // the unload alone
+	Took      time.Duration // decision to VRAM freed (confirmed by NVML when there is a GPU)
+	Unload    time.Duration // the unload alone, as Ollama answered it
 	Cancelled int           // jobs cancelled because they outlasted the grace period
+	// VRAMChecked says NVML was asked (a GPU is present); VRAMReleased that
+	// it saw our Ollama processes hold no VRAM within the bound, and
+	// VRAMLeft what they still held when it gave up.
+	VRAMChecked  bool
+	VRAMReleased bool
+	VRAMLeft     uint64
 }
 
 // EventType names what changed.
