@@ -715,15 +715,24 @@ func TestReplayedDoneIsNotCreditedTwice(t *testing.T) {
 	if _, err := tp.client().Chat.Completions.New(testCtx(t), chatParams()); err != nil {
 		t.Fatal(err)
 	}
+	// The replay is a late message of an ended job: dropped quietly (the
+	// proxy reads a worker's frames in order, so after the pong it was read).
+	if err := w.Sync(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if errs := w.Errors(); len(errs) != 0 {
+		t.Errorf("a replayed done drew protocol errors: %+v", errs)
+	}
+	// A done for a job that never ran here is still an error.
+	if err := w.Send(network.TypeDone, &network.Done{JobID: "never-sent", FinishReason: "stop"}); err != nil {
+		t.Fatal(err)
+	}
 	errs, err := w.WaitErrors(testCtx(t), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if errs[0].Code != network.CodeBadMessage || !strings.Contains(errs[0].Message, "no running job") {
 		t.Errorf("error %+v", errs[0])
-	}
-	if err := w.Sync(testCtx(t)); err != nil {
-		t.Fatal(err)
 	}
 	checkReceipts(t, tp, w, 1)
 	if n := len(w.Receipts()); n != 1 {
@@ -1043,5 +1052,51 @@ func TestQueuesWhileWorkersAreBusy(t *testing.T) {
 		if err := <-results; err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
+	}
+}
+
+// TestClientLeavingMidStreamKeepsTheWorker: an app developer drops a stream;
+// the worker's tokens already on the wire arrive after the proxy forgot the
+// job. They are dropped quietly: no protocol error, the worker stays
+// connected and serves the next request. (Before, each late token was a
+// strike and the worker was dropped after 32, failing other clients' jobs.)
+func TestClientLeavingMidStreamKeepsTheWorker(t *testing.T) {
+	tp := startProxy(t, "", nil)
+	pieces := make([]string, 60)
+	for i := range pieces {
+		pieces[i] = "tok "
+	}
+	first := true
+	var mu sync.Mutex
+	w := tp.worker(t, proxytest.Options{Script: func(network.Job) proxytest.Behavior {
+		mu.Lock()
+		defer mu.Unlock()
+		if first {
+			first = false
+			return proxytest.Behavior{Deltas: pieces, DeltaDelay: 2 * time.Millisecond, LateAfterCancel: true}
+		}
+		return proxytest.Behavior{}
+	}})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	stream := tp.client().Chat.Completions.NewStreaming(ctx, chatParams())
+	if !stream.Next() {
+		t.Fatalf("no first chunk: %v", stream.Err())
+	}
+	cancel() // the app developer goes away after the first token
+	stream.Close()
+	if err := w.WaitFinished(testCtx(t), 1); err != nil { // every late token sent
+		t.Fatal(err)
+	}
+	if err := w.Sync(testCtx(t)); err != nil { // ... and read by the proxy
+		t.Fatalf("the worker was dropped: %v", err)
+	}
+	if errs := w.Errors(); len(errs) != 0 {
+		t.Fatalf("late tokens drew %d protocol errors, first %+v", len(errs), errs[0])
+	}
+	if len(w.Cancels()) != 1 {
+		t.Fatalf("cancels %+v, want the proxy to cancel the job once", w.Cancels())
+	}
+	if _, err := tp.client().Chat.Completions.New(testCtx(t), chatParams()); err != nil {
+		t.Fatalf("the next request failed: %v", err)
 	}
 }

@@ -181,6 +181,7 @@ func (p *Proxy) releaseLocked(a *attempt, ok bool) {
 	a.released = true
 	w := a.w
 	delete(w.jobs, a.jobID)
+	w.ended.add(a.jobID)
 	w.running--
 	p.jobsRunning--
 	p.wakeQueuedLocked()

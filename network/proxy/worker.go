@@ -50,6 +50,40 @@ type workerConn struct {
 	avgMS      float64
 	jobsDone   int64
 	jobs       map[string]*attempt
+	// ended remembers the last jobs that ended here (done, failed or
+	// cancelled), so that the tokens a worker streamed before it heard of a
+	// cancel are dropped quietly instead of counting as protocol errors.
+	ended endedJobs
+}
+
+// maxEndedJobs bounds endedJobs: far more than the jobs a worker can have
+// in flight between a cancel and its last late message.
+const maxEndedJobs = 256
+
+// endedJobs is a bounded set of job ids, oldest forgotten first.
+type endedJobs struct {
+	set   map[string]struct{}
+	order []string
+}
+
+func (e *endedJobs) add(id string) {
+	if e.set == nil {
+		e.set = make(map[string]struct{}, maxEndedJobs)
+	}
+	if _, ok := e.set[id]; ok {
+		return
+	}
+	if len(e.order) == maxEndedJobs {
+		delete(e.set, e.order[0])
+		e.order = e.order[1:]
+	}
+	e.set[id] = struct{}{}
+	e.order = append(e.order, id)
+}
+
+func (e *endedJobs) has(id string) bool {
+	_, ok := e.set[id]
+	return ok
 }
 
 // serveWorker upgrades GET /v1/worker and runs one worker connection.
@@ -443,7 +477,14 @@ func (w *workerConn) deliver(env network.Envelope, jobID string, e event, final 
 	if a != nil && final {
 		p.releaseLocked(a, e.kind == evDone)
 	}
+	late := a == nil && w.ended.has(jobID)
 	p.mu.Unlock()
+	if late {
+		// A message of a job that ended here (e.g. cancelled when its client
+		// left) that the worker sent before it heard: not an error.
+		w.log.Debug("late message for an ended job dropped", "job", truncateStr(jobID, 64), "type", env.Type)
+		return nil
+	}
 	if a == nil {
 		return &network.ProtocolError{Code: network.CodeBadMessage, Ref: env.ID, Message: "no running job " + truncateStr(jobID, 64)}
 	}

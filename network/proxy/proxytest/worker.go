@@ -49,6 +49,10 @@ type Behavior struct {
 	DeltaDelay   time.Duration   // pause between deltas
 	Gate         <-chan struct{} // when set, the job waits for it (or a cancel) before its first delta
 	ReplayDone   bool            // send done twice (the proxy must credit it once)
+	// LateAfterCancel keeps streaming the deltas and the done after a cancel,
+	// as a real worker does with the tokens already on the wire when the
+	// cancel arrives; without it a cancel stops the job.
+	LateAfterCancel bool
 }
 
 // Script chooses the behaviour for each job; nil answers every job with
@@ -101,6 +105,7 @@ type Worker struct {
 	byes     []network.Bye
 	readErr  error
 	pongs    int
+	finished int // jobs whose run ended (all their messages sent)
 	balances []network.Balance      // balance messages and the balance in each payout_status
 	payouts  []network.PayoutStatus // payout_status messages, in order
 	changed  chan struct{}          // closed and replaced on every recorded event
@@ -337,6 +342,11 @@ func (w *Worker) Cancels() []network.Cancel {
 	return append([]network.Cancel(nil), w.cancels...)
 }
 
+// WaitFinished waits until n jobs have ended here (every message of theirs sent).
+func (w *Worker) WaitFinished(ctx context.Context, n int) error {
+	return w.waitFor(ctx, func() bool { return w.finished >= n })
+}
+
 // Errors returns the error messages the proxy sent.
 func (w *Worker) Errors() []network.ErrorMsg {
 	w.mu.Lock()
@@ -486,10 +496,13 @@ func (w *Worker) readLoop() {
 }
 
 func (w *Worker) runJob(ctx context.Context, job network.Job) {
-	defer w.record(func() { delete(w.running, job.JobID) })
+	defer w.record(func() { delete(w.running, job.JobID); w.finished++ })
 	var b Behavior
 	if w.script != nil {
 		b = w.script(job)
+	}
+	if b.LateAfterCancel {
+		ctx = context.WithoutCancel(ctx)
 	}
 	deltas := b.Deltas
 	if deltas == nil {
