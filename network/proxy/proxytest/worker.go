@@ -105,7 +105,7 @@ type Worker struct {
 	byes     []network.Bye
 	readErr  error
 	pongs    int
-	finished int // jobs whose run ended (all their messages sent)
+	finished int                    // jobs whose run ended (all their messages sent)
 	balances []network.Balance      // balance messages and the balance in each payout_status
 	payouts  []network.PayoutStatus // payout_status messages, in order
 	changed  chan struct{}          // closed and replaced on every recorded event
