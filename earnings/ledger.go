@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -88,6 +89,13 @@ var (
 	ErrJobConflict = errors.New("job already credited with a different receipt")
 	// ErrBadEnergy means an energy measurement is negative or not a number.
 	ErrBadEnergy = errors.New("invalid energy measurement")
+	// ErrDamaged means the ledger file is damaged (truncated, overwritten,
+	// bit flips): bbolt's own consistency check failed, or reading it hit
+	// a broken page. Nothing is written to a damaged file.
+	ErrDamaged = errors.New("the ledger file is damaged")
+	// ErrMissing means Options.MustExist was set but the file is missing or
+	// empty: a ledger that was there is gone, which must not pass for a new one.
+	ErrMissing = errors.New("the ledger file is missing or empty")
 )
 
 // Options configures a Ledger.
@@ -102,6 +110,10 @@ type Options struct {
 	WorkerID string
 	// Now is the clock (credited times, default withdrawal times); nil is time.Now.
 	Now func() time.Time
+	// MustExist refuses to create the file: set it when the data dir says a
+	// ledger was made before, so a deleted or emptied file is an error
+	// (ErrMissing) instead of a new, empty ledger.
+	MustExist bool
 }
 
 // Ledger is the earnings ledger in one bbolt file. It is safe for concurrent
@@ -115,7 +127,21 @@ type Ledger struct {
 // Open opens (or creates, mode 0600) the ledger at path and migrates it to
 // SchemaVersion. A second process opening the same file fails within about
 // a second with ErrLocked.
-func Open(path string, opts Options) (*Ledger, error) {
+//
+// A damaged file is reported as ErrDamaged, never a panic: Open runs bbolt's
+// consistency check over every page, and every later read or write that
+// hits a broken page returns ErrDamaged too.
+func Open(path string, opts Options) (l *Ledger, err error) {
+	if opts.MustExist {
+		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+			return nil, fmt.Errorf("earnings: open %s: %w", path, ErrMissing)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			l, err = nil, fmt.Errorf("earnings: open %s: %w: %v", path, ErrDamaged, r)
+		}
+	}()
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("earnings: open %s: %w", path, err)
@@ -123,9 +149,17 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		switch {
+		case errors.Is(err, bolt.ErrTimeout):
 			return nil, fmt.Errorf("earnings: open %s: %w", path, ErrLocked)
+		case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrChecksum), errors.Is(err, bolt.ErrVersionMismatch),
+			strings.Contains(err.Error(), "file size too small"):
+			return nil, fmt.Errorf("earnings: open %s: %w: %v", path, ErrDamaged, err)
 		}
+		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
+	}
+	if err := checkFile(db); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
 	}
 	// A file made by hand or by an older version may be readable by others.
@@ -140,6 +174,43 @@ func Open(path string, opts Options) (*Ledger, error) {
 		opts.Now = time.Now
 	}
 	return &Ledger{db: db, opts: opts, path: path}, nil
+}
+
+// checkFile runs bbolt's consistency check over every page (a few ms for a
+// year of a home worker's jobs), turning a broken page's panic into ErrDamaged.
+func checkFile(db *bolt.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrDamaged, r)
+		}
+	}()
+	return db.View(func(tx *bolt.Tx) error {
+		var first error
+		for cerr := range tx.Check() { // drained: the checker goroutine ends
+			if first == nil {
+				first = fmt.Errorf("%w: %v", ErrDamaged, cerr)
+			}
+		}
+		return first
+	})
+}
+
+// view and update run fn in a read or write transaction; a panic from a
+// broken page becomes ErrDamaged (the transaction is rolled back).
+func (l *Ledger) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer recoverDamage(&err)
+	return l.db.View(fn)
+}
+
+func (l *Ledger) update(fn func(tx *bolt.Tx) error) (err error) {
+	defer recoverDamage(&err)
+	return l.db.Update(fn)
+}
+
+func recoverDamage(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("earnings: %w: %v", ErrDamaged, r)
+	}
 }
 
 // Close closes the file.
@@ -303,7 +374,7 @@ func (l *Ledger) credit(r receipt.Signed, energyMJ *int64) (bool, error) {
 	}
 	rec := ledgerRecord{Receipt: r, EnergyMJ: energyMJ, CreditedAt: l.opts.Now().UnixMilli()}
 	var added bool
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		var err error
 		added, err = applyReceipt(tx, &rec, l.opts.WorkerID, true)
 		return err
@@ -607,7 +678,7 @@ type Balance struct {
 // Balance returns the running totals in O(1).
 func (l *Ledger) Balance() (Balance, error) {
 	var b Balance
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		b = readBalance(tx.Bucket(bucketMeta))
 		return nil
 	})

@@ -26,7 +26,7 @@ var CSVHeader = []string{
 func (l *Ledger) ExportCSV(w io.Writer, from, to time.Time) error {
 	cw := csv.NewWriter(w)
 	loc := from.Location()
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		if err := cw.Write(CSVHeader); err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func (l *Ledger) Jobs(before Cursor, limit int) ([]Job, Cursor, error) {
 	}
 	var out []Job
 	var next Cursor
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		c := tx.Bucket(bucketJobsByTime).Cursor()
 		var k, v []byte
@@ -240,7 +240,7 @@ func (l *Ledger) Aggregate(p Period, from, to time.Time, tariff Tariff) ([]Perio
 	}
 	to = to.In(from.Location())
 	var out []PeriodTotal
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		for s := p.start(from); s.Before(to); s = p.next(s) {
 			e := p.next(s)
 			var row PeriodTotal
@@ -265,7 +265,7 @@ func (l *Ledger) Aggregate(p Period, from, to time.Time, tariff Tariff) ([]Perio
 // the millisecond), highest gross first.
 func (l *Ledger) ByModel(from, to time.Time) ([]ModelTotal, error) {
 	per := map[string]*JobTotals{}
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		return sumRange(tx, from.UnixMilli(), to.UnixMilli(), func(model string, s aggStats) {
 			t := per[model]
 			if t == nil {
@@ -346,7 +346,7 @@ type Gap struct {
 // Gaps returns the recorded gaps, lowest seq first.
 func (l *Ledger) Gaps() ([]Gap, error) {
 	var out []Gap
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		return tx.Bucket(bucketGaps).ForEach(func(k, v []byte) error {
 			g := Gap{FromSeq: beInt(k), ToSeq: beInt(v)}

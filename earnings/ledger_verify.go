@@ -84,7 +84,7 @@ func (l *Ledger) Verify() (Report, error) {
 	var rep Report
 	var problems []Problem
 	add := func(p Problem) { problems = append(problems, p) }
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		rep.Pinned = len(l.opts.ProxyKey) > 0
 		meta := tx.Bucket(bucketMeta)
 		bal := readBalance(meta)

@@ -104,7 +104,7 @@ func (l *Ledger) BeginWithdrawal(w Withdrawal) error {
 	w.State, w.Updated = WithdrawalPending, now
 	w.MsgHash, w.TxHash, w.ConfirmedAt, w.Reason = "", "", time.Time{}, ""
 
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		wb, meta := tx.Bucket(bucketWithdrawals), tx.Bucket(bucketMeta)
 		if v := wb.Get([]byte(w.ID)); v != nil {
 			var old Withdrawal
@@ -210,7 +210,7 @@ func (l *Ledger) MarkFailed(id, reason string) error {
 // transition loads withdrawal id, lets change edit it and the totals, and
 // stores it, all in one transaction. change returns false for a no-op.
 func (l *Ledger) transition(id string, change func(w *Withdrawal, meta *bolt.Bucket) (bool, error)) error {
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		wb := tx.Bucket(bucketWithdrawals)
 		w, err := getWithdrawal(wb, id)
 		if err != nil {
@@ -232,7 +232,7 @@ func (l *Ledger) transition(id string, change func(w *Withdrawal, meta *bolt.Buc
 // Withdrawal returns one withdrawal by id.
 func (l *Ledger) Withdrawal(id string) (Withdrawal, error) {
 	var w Withdrawal
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		var err error
 		w, err = getWithdrawal(tx.Bucket(bucketWithdrawals), id)
 		return err
@@ -247,7 +247,7 @@ func (l *Ledger) Withdrawal(id string) (Withdrawal, error) {
 // limit ≤ 0 returns all.
 func (l *Ledger) Withdrawals(limit int) ([]Withdrawal, error) {
 	var out []Withdrawal
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		wb := tx.Bucket(bucketWithdrawals)
 		c := tx.Bucket(bucketWdByTime).Cursor()
 		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {

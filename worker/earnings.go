@@ -51,12 +51,26 @@ func (c *Core) openLedger(proxyKey []byte) (*earnings.Ledger, error) {
 			}
 		}
 	}
-	l, err := earnings.Open(path, earnings.Options{ProxyKey: proxyKey})
+	// The marker says a ledger was made in this data dir: from then on a
+	// missing or empty ledger file is an error, not a fresh start at zero.
+	marker := filepath.Join(c.cfg.DataDir, ledgerMarker)
+	_, merr := os.Stat(marker)
+	made := merr == nil
+	l, err := earnings.Open(path, earnings.Options{ProxyKey: proxyKey, MustExist: made})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	if !made {
+		if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+	}
 	return l, nil
 }
+
+// ledgerMarker is written beside the ledger when it is first made.
+const ledgerMarker = "ledger.made"
 
 // ErrNoLedger: the core has no earnings ledger (it runs without a data dir,
 // or the ledger could not be opened; Status says why).
