@@ -1,10 +1,14 @@
 // Package single keeps Cocoon Desktop to one running instance per data dir.
 //
-// The first instance listens on a unix-domain socket in the data dir (on
-// Windows, or where the socket path would be too long, on a loopback TCP port
-// whose number it writes to a 0600 file there). A second launch connects,
-// sends "activate" — the first instance then shows its window — and gets
-// ErrAlreadyRunning, so it can say so and exit.
+// The instance is whoever holds an exclusive lock on a file in the data dir
+// (flock on Unix, LockFileEx on Windows; the OS drops it when the process
+// dies, so a crash never leaves it held). Only the holder listens on a
+// unix-domain socket there (on Windows, or where the socket path would be too
+// long, on a loopback TCP port whose number it writes to a 0600 file). A
+// second launch fails to take the lock, connects, sends "activate" — the
+// first instance then shows its window — and gets ErrAlreadyRunning, so it
+// can say so and exit. Since only the lock holder ever removes a stale
+// socket, two launches at the same moment can never delete each other's.
 package single
 
 import (
@@ -29,11 +33,15 @@ const (
 	// SocketName and PortFileName are the files Acquire keeps in the dir.
 	SocketName   = "instance.sock"
 	PortFileName = "instance.port"
+	LockName     = "instance.lock"
 
 	activateMsg = "activate"
 	okMsg       = "ok"
 	ioTimeout   = 2 * time.Second
-	maxSockPath = 100 // sun_path is 104 (macOS) or 108 (Linux) bytes with the NUL
+	// activateWait bounds how long a second launch tries to reach the
+	// instance that holds the lock (it may have just started).
+	activateWait = 5 * time.Second
+	maxSockPath  = 100 // sun_path is 104 (macOS) or 108 (Linux) bytes with the NUL
 )
 
 // useTCP picks the loopback-TCP transport; tests flip it to cover both.
@@ -55,17 +63,22 @@ func Acquire(dir string, onActivate func()) (release func(), err error) {
 	if useTCP || len(filepath.Join(dir, SocketName)) > maxSockPath {
 		t = tcpTransport{portFile: filepath.Join(dir, PortFileName)}
 	}
-	// Someone answering is the running instance; anything else is stale.
-	if activate(t) {
-		return nil, ErrAlreadyRunning
+	lock, err := tryLock(filepath.Join(dir, LockName))
+	if errors.Is(err, errLocked) {
+		// Another instance holds it; it may still be starting to listen.
+		for deadline := time.Now().Add(activateWait); ; time.Sleep(20 * time.Millisecond) {
+			if activate(t) || time.Now().After(deadline) {
+				return nil, ErrAlreadyRunning
+			}
+		}
 	}
-	t.clean()
+	if err != nil {
+		return nil, fmt.Errorf("single: %w", err)
+	}
+	t.clean() // we hold the lock: whatever is there was left by a dead instance
 	ln, err := t.listen()
 	if err != nil {
-		// Lost a race with a simultaneous launch? Then it answers now.
-		if activate(t) {
-			return nil, ErrAlreadyRunning
-		}
+		lock.Close()
 		return nil, fmt.Errorf("single: %w", err)
 	}
 	s := &server{ln: ln, onActivate: onActivate, done: make(chan struct{})}
@@ -76,6 +89,7 @@ func Acquire(dir string, onActivate func()) (release func(), err error) {
 			_ = ln.Close()
 			<-s.done
 			t.clean()
+			lock.Close() // last: no one may take over before the files are gone
 		})
 	}, nil
 }
