@@ -187,6 +187,9 @@ func TestWhyNotEarning(t *testing.T) {
 		{name: "a GPU, but the model does not fit",
 			facts: whyFacts{Status: onCPUStatus(worker.CPUTooBig)},
 			codes: []string{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "does not fit", actions: []whyAction{actModels, actSettings}},
+		{name: "the disk is full",
+			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.DiskFull = "The disk is full: …"; return s }()},
+			codes: []string{whyDiskFull, whyServing, whyNoDemand, whyTestTON}, title: "disk is full", fix: "Free some space"},
 		{name: "an error of its own",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()

@@ -78,6 +78,7 @@ const (
 	whyError        = "error"
 	whyNoGPU        = "no_gpu"
 	whyOnCPU        = "on_cpu" // a GPU is present but the model runs (partly) on the CPU
+	whyDiskFull     = "disk_full"
 	whyOllama       = "ollama"
 	whyOllamaStart  = "ollama_starting"
 	whyNoModel      = "no_model"
@@ -187,6 +188,10 @@ func setupReasons(st worker.Status) []why {
 			w.Fix = "A real network sends jobs to GPUs: install the NVIDIA driver (or use a computer with an NVIDIA GPU)."
 		}
 		add(w)
+	}
+	if st.DiskFull != "" {
+		add(why{Code: whyDiskFull, Level: whyProblem, Title: "The disk is full", Detail: st.DiskFull,
+			Fix: "Free some space on the drive of Cocoon's data dir (" + st.DataDir + "); Cocoon carries on by itself."})
 	}
 	if p := st.Placement; p.OnCPUWithGPU() {
 		w := why{Code: whyOnCPU, Level: whyBlocked, Title: "The GPU is not used: the model runs on the CPU",

@@ -22,6 +22,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
@@ -72,6 +73,9 @@ type Config struct {
 	CoefficientMilli int64
 	// PayoutAddress is the owner's TON address, sent at registration.
 	PayoutAddress string
+	// LogError reports the log file's last write error (a full disk); nil
+	// means the log is written. Optional.
+	LogError func() error
 }
 
 // NetworkConfig says which proxy to serve.
@@ -128,6 +132,7 @@ type Core struct {
 	bench     *BenchmarkResult   // the last local benchmark
 
 	settingsMu sync.Mutex // serialises read-modify-write of the saved settings
+	ledgerErr  error      // the last ledger write's error when it was a full disk (c.mu)
 	quotaMu    sync.Mutex // serialises model cache quota enforcement
 	quotaBytes int64      // tests: the model cache quota in bytes, over the setting
 
@@ -214,7 +219,29 @@ func (c *Core) Status() Status {
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
 		Earnings: c.money, Benchmark: c.bench,
 		Placement: placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
+		DiskFull:  c.diskFullLocked(),
 	}
+}
+
+// diskFullLocked says what cannot be written for lack of space ("" none).
+func (c *Core) diskFullLocked() string {
+	var what []string
+	if c.ledgerErr != nil {
+		what = append(what, "the earnings ledger (receipts are kept by the proxy; the balance catches up with the next one)")
+	}
+	if c.cfg.LogError != nil && isDiskFull(c.cfg.LogError()) {
+		what = append(what, "the log (it still goes to the terminal)")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return "The disk is full: Cocoon cannot write " + strings.Join(what, " or ") + ". Free some space."
+}
+
+// isDiskFull reports whether err is a full disk or quota.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		(err != nil && strings.Contains(err.Error(), "no space left on device"))
 }
 
 func (c *Core) currentGPU() gpu.Snapshot {

@@ -3,9 +3,11 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
@@ -51,5 +53,23 @@ func TestLedgerGoneOrDamagedIsAnError(t *testing.T) {
 				t.Fatal("a new ledger was made in place of the lost one")
 			}
 		})
+	}
+}
+
+// TestDiskFullInStatus: a log that cannot be written for lack of space shows
+// in the status in words, and clears when space returns.
+func TestDiskFullInStatus(t *testing.T) {
+	var logErr error = fmt.Errorf("write log: %w", syscall.ENOSPC)
+	c := New(Config{LogError: func() error { return logErr }})
+	if d := c.Status().DiskFull; !strings.Contains(d, "disk is full") || !strings.Contains(d, "the log") {
+		t.Fatalf("DiskFull = %q", d)
+	}
+	logErr = nil
+	if d := c.Status().DiskFull; d != "" {
+		t.Fatalf("after space returned: %q", d)
+	}
+	logErr = errors.New("permission denied") // not a full disk
+	if d := c.Status().DiskFull; d != "" {
+		t.Fatalf("another error reads as a full disk: %q", d)
 	}
 }

@@ -104,12 +104,25 @@ func (c *Core) onReceipt(r receipt.Signed) error {
 }
 
 // credit stores a receipt with the energy its job used, when measured.
-func (c *Core) credit(r receipt.Signed) (bool, error) {
+func (c *Core) credit(r receipt.Signed) (added bool, err error) {
 	joules := c.takeEnergy(r.Receipt.JobID)
 	if joules > 0 {
-		return c.ledger.CreditWithEnergy(r, joules)
+		added, err = c.ledger.CreditWithEnergy(r, joules)
+	} else {
+		added, err = c.ledger.Credit(r)
 	}
-	return c.ledger.Credit(r)
+	c.mu.Lock()
+	was := c.ledgerErr
+	c.ledgerErr = nil
+	if isDiskFull(err) {
+		c.ledgerErr = err
+	}
+	now := c.ledgerErr
+	c.mu.Unlock()
+	if (was == nil) != (now == nil) {
+		c.bus.Publish(EventState, nil) // the disk-full note appears or clears
+	}
+	return added, err
 }
 
 // onClientEvent mirrors the connection state into Status. It must not block.

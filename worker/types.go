@@ -48,6 +48,9 @@ type Status struct {
 	Benchmark *BenchmarkResult
 	// Placement says where the served model runs (GPU or CPU, and why).
 	Placement Placement
+	// DiskFull says, in words, what cannot be written for lack of disk
+	// space ("" when all is written).
+	DiskFull string
 }
 
 // NetworkStatus is the worker's link to the network.

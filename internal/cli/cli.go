@@ -264,7 +264,8 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 			NoAttach:    c.noAttach,
 			VRAMReserve: c.vramMB << 20,
 		},
-		Idle: idle.DefaultConfig(),
+		Idle:     idle.DefaultConfig(),
+		LogError: logging.FileError,
 	}
 	if c.demoGPU {
 		if c.net.url != "" {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // FileName is the log file inside the log dir.
@@ -42,11 +43,54 @@ func Setup(dir string, level slog.Level, stderr bool) (*slog.Logger, func() erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("logging: %w", err)
 	}
-	var w io.Writer = f
+	var w io.Writer = &fileWriter{f: f}
 	if stderr {
-		w = io.MultiWriter(f, os.Stderr)
+		w = &tee{file: w.(*fileWriter), other: os.Stderr}
 	}
 	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 	return logger, f.Close, nil
+}
+
+// fileError is the log file's last write error (nil while writes succeed).
+var fileError struct {
+	sync.Mutex
+	err error
+}
+
+// FileError is the log file's last write error, e.g. a full disk; nil once
+// a write succeeds again. The app shows it: a log that cannot be written
+// must not fail silently.
+func FileError() error {
+	fileError.Lock()
+	defer fileError.Unlock()
+	return fileError.err
+}
+
+// fileWriter writes to the log file and remembers whether that works.
+type fileWriter struct{ f io.Writer }
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	fileError.Lock()
+	fileError.err = err
+	fileError.Unlock()
+	return n, err
+}
+
+// tee writes every record to the file and to other (stderr) independently:
+// unlike io.MultiWriter, a failing file (a full disk) does not stop the
+// record from reaching stderr.
+type tee struct {
+	file  io.Writer
+	other io.Writer
+}
+
+func (t *tee) Write(p []byte) (int, error) {
+	_, ferr := t.file.Write(p)
+	_, oerr := t.other.Write(p)
+	if ferr != nil && oerr != nil {
+		return 0, ferr
+	}
+	return len(p), nil
 }
