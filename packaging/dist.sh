@@ -8,7 +8,8 @@
 # Environment: CUDA=1 also builds and bundles Ollama's CUDA 11 backend (long; see
 # scripts/build-ollama-gpu.sh); the Vulkan backend is always bundled. DIST_DIR (default dist)
 # is where the artifacts go; WINDOWS=0 skips the Windows .exe; APP_BINARY packs that file as
-# the app instead of building it (the packaging test uses these three).
+# the app instead of building it; GZIP_LEVEL (default 9) for the tarball (the packaging test
+# uses these four to take seconds, not minutes).
 # Tools come from the Go module proxy at pinned versions (go run pkg@version), so the
 # project's go.mod does not grow: nfpm for the .deb, go-winres for the .exe's icon/version.
 set -euo pipefail
@@ -83,7 +84,7 @@ chmod 0644 "$stage/README.txt"
 tarball="$dist/cocoon-desktop-$VERSION-linux-amd64.tar.gz"
 tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner \
     --mtime="@$SOURCE_DATE_EPOCH" --mode='u+rwX,go+rX,go-w' \
-    -cf - "$(basename "$stage")" | gzip -n -9 > "$tarball"
+    -cf - "$(basename "$stage")" | gzip -n -"${GZIP_LEVEL:-9}" > "$tarball"
 echo "dist: $tarball" >&2
 
 # --- Debian package (nfpm) ------------------------------------------------------------

@@ -51,7 +51,7 @@ func TestDistBundlesOllamaBackends(t *testing.T) {
 	cmd := exec.Command("bash", "packaging/dist.sh")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "VERSION="+testVersion, "DIST_DIR="+out, "WINDOWS=0", "CUDA=0",
-		"APP_BINARY="+app, "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
+		"APP_BINARY="+app, "GZIP_LEVEL=1", "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
 	start := time.Now()
 	log, err := cmd.CombinedOutput()
 	if err != nil {

@@ -19,7 +19,9 @@
 #           libvulkan-dev (bookworm's 1.3.239 are too old for ggml-vulkan.cpp), downloaded with
 #           a private apt state dir into the cache (bookworm's own apt setup is not touched).
 #   cuda:   nvidia-cuda-toolkit (CUDA 11.8, bookworm non-free: a separate sources file adds the
-#           non-free component when the package has no candidate) and clang-14 as nvcc's host compiler.
+#           non-free component when the package has no candidate) and g++-11 as nvcc's host
+#           compiler; without an NVIDIA driver package, a file-less stub package for the driver
+#           library names the toolkit depends on (see below).
 set -euo pipefail
 backend="${1:-vulkan}"
 OLLAMA_VERSION="${OLLAMA_VERSION:-0.17.4}"
@@ -129,8 +131,9 @@ EOF
   cmake_args+=("-DVulkan_INCLUDE_DIR=$hdr/usr/include")
   ;;
 cuda)
+  policy="$(apt-cache policy nvidia-cuda-toolkit 2>/dev/null || true)"
   if ! dpkg-query -W -f='${Status}' nvidia-cuda-toolkit 2>/dev/null | grep -q "install ok installed" &&
-     ! apt-cache policy nvidia-cuda-toolkit 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+     ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
     # Reach bookworm's non-free component (same archive host) without touching the existing sources.
     echo "adding Debian's non-free component (for nvidia-cuda-toolkit) in /etc/apt/sources.list.d/cocoon-desktop-non-free.sources" >&2
     $sudo tee /etc/apt/sources.list.d/cocoon-desktop-non-free.sources >/dev/null <<'EOF'
@@ -142,10 +145,41 @@ Components: non-free
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   fi
-  ensure_pkgs cmake make g++ clang-14 nvidia-cuda-toolkit
-  # nvcc 11.8 rejects bookworm's g++-12 as host compiler; clang-14 is supported.
+  # nvidia-cuda-toolkit depends on the driver's libcuda.so.1 and libnvidia-ml.so.1 (Debian's come
+  # with nvidia-support from contrib and GLX diversions of Mesa's libGL/libEGL). Building needs
+  # neither: the toolkit links against its own stubs (stubs/libcuda.so), and the users' driver
+  # provides libcuda.so.1 at run time. Without a driver package, a file-less local package
+  # provides the two names, so the toolkit installs and the machine's GL stays as it is.
+  if ! dpkg-query -W -f='${Status}\n' libcuda1 libnvidia-tesla-cuda1 cocoon-desktop-cuda-build-stub 2>/dev/null |
+       grep -q "install ok installed"; then
+    stub="$work/cuda-build-stub"
+    mkdir -p "$stub/pkg/DEBIAN"
+    cat > "$stub/pkg/DEBIAN/control" <<'EOF'
+Package: cocoon-desktop-cuda-build-stub
+Version: 535-1
+Architecture: all
+Maintainer: Cocoon Desktop <cocoon-desktop@users.noreply.github.com>
+Provides: libcuda.so.1 (= 535), libnvidia-ml.so.1 (= 535)
+Description: lets nvidia-cuda-toolkit install without the NVIDIA driver (build only)
+ Installed by cocoon-desktop's scripts/build-ollama-gpu.sh cuda on machines without
+ an NVIDIA driver package: provides the names libcuda.so.1 and libnvidia-ml.so.1 that
+ the CUDA toolkit depends on, ships no files. Programs built with the toolkit still
+ need a real NVIDIA driver to run.
+EOF
+    dpkg-deb --root-owner-group --build "$stub/pkg" "$stub/cocoon-desktop-cuda-build-stub.deb" >/dev/null
+    echo "installing cocoon-desktop-cuda-build-stub (stands in for the NVIDIA driver's libcuda.so.1 in the toolkit's dependencies)" >&2
+    log=$(mktemp)
+    if ! apt_get install -y -qq "$stub/cocoon-desktop-cuda-build-stub.deb" >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"; exit 1
+    fi
+    rm -f "$log"
+  fi
+  ensure_pkgs cmake make g++ g++-11 nvidia-cuda-toolkit
+  # nvcc 11.8 rejects bookworm's g++-12 as host compiler. clang-14 is accepted but compiles
+  # against g++-12's libstdc++, whose <map> nvcc's front end cannot parse ("expression contains
+  # unexpanded parameter pack '_Args'" in stl_map.h); g++-11 brings its own libstdc++ headers.
   # Turing, Ampere and Ada as machine code, plus PTX for newer GPUs (the driver JIT-compiles it).
-  cmake_args+=(-DCMAKE_CUDA_COMPILER=/usr/bin/nvcc -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/clang++-14
+  cmake_args+=(-DCMAKE_CUDA_COMPILER=/usr/bin/nvcc -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-11
                "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES:-75-real;86-real;89-real;89-virtual}")
   ;;
 esac
