@@ -12,13 +12,21 @@ OLLAMA = $(shell bash scripts/build-ollama.sh)
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 .PHONY: dist-check run test deps ollama build vet doctor screenshot bench clean tonsandbox
-.PHONY: dist
+.PHONY: dist ollama-vulkan ollama-cuda
 
 deps:
 	@bash scripts/install-deps.sh
 
 ollama: deps
 	@bash scripts/build-ollama.sh >/dev/null
+
+## ollama-vulkan / ollama-cuda: Ollama's GPU backends from the same source, installed beside the
+## cached binary in Ollama's layout (lib/ollama/vulkan, lib/ollama/cuda_v11); cached after the first build
+ollama-vulkan: deps
+	@bash scripts/build-ollama-gpu.sh vulkan >/dev/null
+
+ollama-cuda: deps
+	@bash scripts/build-ollama-gpu.sh cuda >/dev/null
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -33,9 +41,10 @@ doctor: ollama build
 vet: deps
 	$(GO) vet ./...
 
-## test: vet + every test with the race detector, against a real Ollama, a real OCI registry and the real TON wallet contract
-test: ollama vet tonsandbox
-	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_TON_SANDBOX=1 $(GO) test -race -count=1 -timeout 30m ./...
+## test: vet + every test with the race detector, against a real Ollama (with its Vulkan backend on a
+## software Vulkan device when there is no GPU), a real OCI registry and the real TON wallet contract
+test: ollama ollama-vulkan vet tonsandbox
+	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 # tonsandbox: the npm packages of the TON sandbox (@ton/sandbox, pinned by its lock file)
 tonsandbox: deps
@@ -49,10 +58,12 @@ screenshot: ollama build
 bench: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
 
-## dist: release artifacts into dist/ (Linux tar.gz + .deb with the bundled Ollama, Windows .exe
-## when mingw-w64 is installed, SHA256SUMS); see packaging/dist.sh
-dist: ollama
-	VERSION="$(VERSION)" GO="$(GO)" bash packaging/dist.sh
+## dist: release artifacts into dist/ (Linux tar.gz + .deb with the bundled Ollama and its Vulkan
+## backend, Windows .exe when mingw-w64 is installed, SHA256SUMS); `make dist CUDA=1` also
+## builds and bundles the CUDA 11 backend (long the first time); see packaging/dist.sh
+CUDA ?= 0
+dist: ollama ollama-vulkan $(if $(filter 1,$(CUDA)),ollama-cuda)
+	VERSION="$(VERSION)" GO="$(GO)" CUDA="$(CUDA)" bash packaging/dist.sh
 
 clean:
 	rm -rf bin dist

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Builds the release artifacts into dist/ (run by `make dist`; VERSION from the Makefile).
-#   dist/cocoon-desktop-<v>-linux-amd64.tar.gz   app + bundled Ollama + .desktop + icon + README
+#   dist/cocoon-desktop-<v>-linux-amd64.tar.gz   app + bundled Ollama (with its GPU backends in
+#                                                Ollama's layout) + .desktop + icon + README
 #   dist/cocoon-desktop_<v>_amd64.deb            the same, installed under /usr (nfpm)
 #   dist/cocoon-desktop-<v>-windows-amd64.exe    when mingw-w64 is installed (else skipped, said why)
 #   dist/SHA256SUMS
+# Environment: CUDA=1 also builds and bundles Ollama's CUDA 11 backend (long; see
+# scripts/build-ollama-gpu.sh); the Vulkan backend is always bundled. DIST_DIR (default dist)
+# is where the artifacts go; WINDOWS=0 skips the Windows .exe; APP_BINARY packs that file as
+# the app instead of building it; GZIP_LEVEL (default 9) for the tarball (the packaging test
+# uses these four to take seconds, not minutes).
 # Tools come from the Go module proxy at pinned versions (go run pkg@version), so the
 # project's go.mod does not grow: nfpm for the .deb, go-winres for the .exe's icon/version.
 set -euo pipefail
@@ -20,7 +26,7 @@ OLLAMA_VERSION="${OLLAMA_VERSION:-0.17.4}"
 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 export SOURCE_DATE_EPOCH
 
-dist=dist
+dist="${DIST_DIR:-dist}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$dist"
@@ -29,14 +35,44 @@ rm -f "$dist"/cocoon-desktop[-_]"$VERSION"* "$dist/SHA256SUMS"
 # --- Linux: the app, built like `make build` but into the staging dir -----------------
 stage="$work/cocoon-desktop-$VERSION-linux-amd64"
 mkdir -p "$stage/share/applications" "$stage/share/icons/hicolor/256x256/apps" "$stage/share/cocoon-desktop"
-echo "dist: building cocoon-desktop $VERSION (linux/amd64)" >&2
-CGO_ENABLED=1 GOOS=linux GOARCH=amd64 "$GO" build -trimpath -ldflags "$LDFLAGS" -o "$stage/cocoon-desktop" .
+if [ -n "${APP_BINARY:-}" ]; then
+  # The packaging test packs a stand-in app: what it checks is the bundled Ollama and its backends.
+  echo "dist: using the prebuilt app $APP_BINARY (APP_BINARY)" >&2
+  install -m 0755 "$APP_BINARY" "$stage/cocoon-desktop"
+else
+  echo "dist: building cocoon-desktop $VERSION (linux/amd64)" >&2
+  CGO_ENABLED=1 GOOS=linux GOARCH=amd64 "$GO" build -trimpath -ldflags "$LDFLAGS" -o "$stage/cocoon-desktop" .
+fi
 
 # The bundled Ollama: the project's own build (scripts/build-ollama.sh, cached in the
-# user cache dir). It goes next to the app, where runtime.FindBinary looks after $COCOON_OLLAMA.
+# user cache dir), in Ollama's own layout, bin/ollama + lib/ollama/<backend>/, because Ollama
+# finds its GPU backends at <dir of its resolved executable>/../lib/ollama. The `ollama` next to
+# the app, where runtime.FindBinary looks after $COCOON_OLLAMA, is a relative symlink to bin/ollama
+# (Ollama resolves it, so lib/ollama is still found).
 ollama="$(OLLAMA_VERSION="$OLLAMA_VERSION" bash scripts/build-ollama.sh | tail -n1)"
 [ -x "$ollama" ] || { echo "dist: no Ollama build at $ollama" >&2; exit 1; }
-install -m 0755 "$ollama" "$stage/ollama"
+mkdir -p "$stage/bin" "$stage/lib/ollama"
+install -m 0755 "$ollama" "$stage/bin/ollama"
+ln -s bin/ollama "$stage/ollama"
+
+# GPU backends (scripts/build-ollama-gpu.sh, cached): Vulkan always, CUDA 11 with CUDA=1.
+backends=(vulkan)
+if [ "${CUDA:-0}" = "1" ]; then backends+=(cuda); fi
+bundled=()
+for b in "${backends[@]}"; do
+  echo "dist: Ollama's $b backend (scripts/build-ollama-gpu.sh $b; cached after the first build)" >&2
+  libdir="$(OLLAMA_VERSION="$OLLAMA_VERSION" bash scripts/build-ollama-gpu.sh "$b" | tail -n1)"
+  case "$b" in vulkan) sub=vulkan ;; cuda) sub=cuda_v11 ;; esac
+  [ -d "$libdir/$sub" ] || { echo "dist: no $b backend in $libdir/$sub" >&2; exit 1; }
+  cp -P "$libdir"/libggml-base.so* "$stage/lib/ollama/"
+  cp -RP "$libdir/$sub" "$stage/lib/ollama/"
+  bundled+=("$b (lib/ollama/$sub: $(du -sh "$stage/lib/ollama/$sub" | cut -f1))")
+done
+chmod -R u+rwX,go+rX,go-w "$stage/bin" "$stage/lib"
+echo "dist: GPU backends bundled: ${bundled[*]}" >&2
+if [ "${CUDA:-0}" != "1" ]; then
+  echo "dist: GPU backends not built: cuda (make dist CUDA=1 builds and bundles it)" >&2
+fi
 
 install -m 0644 packaging/linux/cocoon-desktop.desktop "$stage/share/applications/"
 install -m 0644 assets/icon.png "$stage/share/icons/hicolor/256x256/apps/cocoon-desktop.png"
@@ -48,7 +84,7 @@ chmod 0644 "$stage/README.txt"
 tarball="$dist/cocoon-desktop-$VERSION-linux-amd64.tar.gz"
 tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner \
     --mtime="@$SOURCE_DATE_EPOCH" --mode='u+rwX,go+rX,go-w' \
-    -cf - "$(basename "$stage")" | gzip -n -9 > "$tarball"
+    -cf - "$(basename "$stage")" | gzip -n -"${GZIP_LEVEL:-9}" > "$tarball"
 echo "dist: $tarball" >&2
 
 # --- Debian package (nfpm) ------------------------------------------------------------
@@ -58,7 +94,9 @@ VERSION="$VERSION" STAGE="$stage" "$GO" run "$NFPM" package \
 echo "dist: $deb" >&2
 
 # --- Windows (needs the mingw-w64 C cross compiler for Fyne's cgo) ----------------------
-if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+if [ "${WINDOWS:-}" = "0" ]; then
+  echo "dist: skipped the Windows .exe (WINDOWS=0)" >&2
+elif command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
   exe="$dist/cocoon-desktop-$VERSION-windows-amd64.exe"
   echo "dist: building cocoon-desktop $VERSION (windows/amd64, mingw-w64)" >&2
   # -H windowsgui: no console window at login; CLI subcommands print only when redirected.

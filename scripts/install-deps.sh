@@ -14,6 +14,8 @@ pkgs=(
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11
   # a StatusNotifierWatcher (status-notifier-watcher) for the DBus tray test
   haskell-status-notifier-item-utils
+  # a software Vulkan device (lavapipe) for the Vulkan backend test without a GPU
+  mesa-vulkan-drivers
 )
 # Node.js runs the real TON wallet contract (@ton/sandbox) in the payout tests.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -56,6 +56,9 @@ type Options struct {
 	// Timeout bounds the wait for the server to answer /api/version; 60s
 	// when zero.
 	Timeout time.Duration
+	// Binary runs this Ollama binary instead of the one in COCOON_OLLAMA
+	// (e.g. the one in a package under test).
+	Binary string
 }
 
 // Binary returns the Ollama binary from COCOON_OLLAMA (with a leading "~/"
@@ -80,7 +83,10 @@ func Start(t testing.TB) *Server {
 // StartWith is Start with options.
 func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := Binary()
+	bin := opts.Binary
+	if bin == "" {
+		bin = Binary()
+	}
 	if bin == "" {
 		t.Skip(SkipMessage)
 	}
@@ -192,6 +198,30 @@ func (s *Server) ModelsDir() string { return s.models }
 
 // Log returns what the server has written to stdout and stderr so far.
 func (s *Server) Log() string { return s.log.String() }
+
+// WaitLog waits until the server's log contains substr and returns the log,
+// failing the test when it does not within timeout or the server exits.
+// (What the server logs reaches Log through a pipe, so a line logged before
+// an HTTP answer may still be on its way when the answer arrives.)
+func (s *Server) WaitLog(t testing.TB, substr string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		log := s.Log()
+		if strings.Contains(log, substr) {
+			return log
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("ollama serve exited before logging %q:\n%s", substr, tail(s.Log(), 8000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ollama serve did not log %q within %v:\n%s", substr, timeout, tail(log, 8000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
