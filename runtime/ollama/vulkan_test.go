@@ -83,6 +83,14 @@ func TestVulkanBackend(t *testing.T) {
 		t.Fatalf("/api/ps: size_vram=%d size=%d, want the model fully offloaded to the Vulkan device", m.SizeVRAM, m.Size)
 	}
 	t.Logf("/api/ps: size_vram = size = %d bytes", loaded[0].Size)
+	// What the app shows: the runtime names the backend it found in
+	// Ollama's log, and the loaded model runs wholly on the GPU.
+	if got := rt.Status().GPUBackend; got != "Vulkan" {
+		t.Errorf("Status().GPUBackend = %q, want Vulkan (computes %+v)", got, rt.Status().Computes)
+	}
+	if m := loaded[0]; m.RunsOn() != ollama.RunsOnGPU || m.VRAMShare() != 1 {
+		t.Errorf("RunsOn %q, VRAMShare %v; want gpu, 1", m.RunsOn(), m.VRAMShare())
+	}
 	if tail := strings.Join(rt.Supervisor().Tail(), "\n"); strings.Contains(tail, "offloaded") {
 		for _, l := range strings.Split(tail, "\n") {
 			if strings.Contains(l, "offloaded") {
