@@ -53,6 +53,7 @@ tonsandbox: deps
 ## screenshot: the real window under Xvfb into docs/screenshots/
 screenshot: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot.sh ./$(BIN) docs/screenshots
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot-demo-gpu.sh ./$(BIN) docs/screenshots
 
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build
