@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -253,30 +251,14 @@ func hasProcesses(s gpu.Snapshot) bool {
 	return false
 }
 
-// ownPIDs are the managed Ollama and the runners it started (its process
-// group), plus this process: their GPU use is ours, not a game's.
+// ownPIDs are this process and the managed Ollama's whole process tree (the
+// server, the runners it started and, on Linux, the guard between them and
+// us): their GPU use is ours, not a game's.
 func (c *Core) ownPIDs() map[uint32]bool {
 	own := map[uint32]bool{uint32(os.Getpid()): true}
-	pgid := 0
 	if sup := c.rt.Supervisor(); sup != nil {
-		pgid = sup.PID()
-	}
-	if pgid == 0 {
-		return own
-	}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// fields after the ")" closing the command name: state ppid pgrp ...
-		i := strings.LastIndexByte(string(data), ')')
-		f := strings.Fields(string(data[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
-			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
-				own[uint32(pid)] = true
-			}
+		for _, pid := range sup.PIDs() {
+			own[uint32(pid)] = true
 		}
 	}
 	return own

@@ -263,7 +263,9 @@ func (r *Runtime) Status() Status {
 		st.GPUBackend = GPUBackend(st.Computes)
 		select {
 		case <-r.super.Ready():
-			st.Reachable = st.PID != 0
+			// After a restart the client moves to the new server a moment
+			// after it answers: until then it still aims at the dead one.
+			st.Reachable = st.PID != 0 && r.addr == r.super.Addr()
 		default:
 		}
 		if err := r.super.LastError(); err != nil {

@@ -19,7 +19,9 @@ import (
 
 // Supervisor runs one `ollama serve` on a free loopback port with its own HOME
 // and models dir, restarts it with backoff when it dies, and stops it cleanly
-// when its context ends.
+// when its context ends. The server's whole process tree (its model runners
+// included) ends with it, with a crash of the server and, on Linux and
+// Windows, with Cocoon itself: see the package doc.
 //
 // Ollama's own output is kept in a small in-memory ring (for error messages)
 // and never written to disk: at debug level it could carry prompts.
@@ -28,7 +30,9 @@ type Supervisor struct {
 	Dir       string // its HOME; models live in Dir/models unless ModelsDir is set
 	ModelsDir string
 	Logger    *slog.Logger
-	// MinBackoff and MaxBackoff bound the restart delay after a crash (defaults 500 ms and 30 s).
+	// MinBackoff and MaxBackoff bound the restart delay after a crash (defaults
+	// 500 ms and 30 s). The delay doubles while starts keep failing and goes
+	// back to MinBackoff once a started server has answered.
 	MinBackoff, MaxBackoff time.Duration
 	// ExtraEnv is appended to the child's environment (e.g. OLLAMA_NUM_PARALLEL).
 	ExtraEnv []string
@@ -36,6 +40,7 @@ type Supervisor struct {
 	mu       sync.Mutex
 	addr     string
 	pid      int
+	tree     *procTree // the running process tree, nil when none runs
 	restarts int
 	lastErr  error
 	ready    chan struct{} // closed when the current process answers
@@ -79,11 +84,28 @@ func (s *Supervisor) Addr() string {
 	return s.addr
 }
 
-// PID of the current process, 0 when none runs.
+// PID of the current `ollama serve` process, 0 when none runs. Its model
+// runners share its process group. On Linux it is not Cocoon's child but the
+// guard's (see the package doc); PIDs lists the whole tree.
 func (s *Supervisor) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pid
+}
+
+// PIDs lists every process of the managed Ollama now: `ollama serve`, the
+// model runners it started (orphaned ones too, until they are killed) and,
+// on Linux, the guard between Cocoon and the server. Nil when none runs.
+// The list is read from the system each call (/proc on Linux, the job
+// object on Windows; elsewhere only the server itself).
+func (s *Supervisor) PIDs() []int {
+	s.mu.Lock()
+	t := s.tree
+	s.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	return t.pids()
 }
 
 // Restarts counts how often the process was started again after dying.
@@ -110,9 +132,10 @@ func (s *Supervisor) Ready() <-chan struct{} {
 // Tail returns Ollama's last output lines (memory only).
 func (s *Supervisor) Tail() []string { return s.tail.lines() }
 
-// Run starts Ollama and keeps it running until ctx ends, then stops it
-// (SIGTERM, then kill after 5 s). It returns nil on ctx cancel, or an error
-// when Ollama cannot be started at all (binary missing or not executable).
+// Run starts Ollama and keeps it running until ctx ends, then stops it and
+// every process it started (SIGTERM, then SIGKILL after a grace of about
+// 5 s). It returns nil on ctx cancel, or an error when Ollama cannot be
+// started at all (binary missing or not executable).
 func (s *Supervisor) Run(ctx context.Context) error {
 	if s.MinBackoff == 0 {
 		s.MinBackoff = 500 * time.Millisecond
@@ -120,8 +143,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.MaxBackoff == 0 {
 		s.MaxBackoff = 30 * time.Second
 	}
-	if _, err := exec.LookPath(s.Binary); err != nil {
+	bin, err := exec.LookPath(s.Binary)
+	if err != nil {
 		return fmt.Errorf("ollama supervisor: %w: %v", ErrOllamaNotFound, err)
+	}
+	if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs // the child runs in Dir: a relative path would not resolve there
 	}
 	backoff := s.MinBackoff
 	for first := true; ; first = false {
@@ -130,20 +157,22 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.restarts++
 			s.mu.Unlock()
 		}
-		started := time.Now()
-		err := s.runOnce(ctx)
+		served, err := s.runOnce(ctx, bin)
 		if ctx.Err() != nil {
 			return nil
 		}
 		s.mu.Lock()
 		s.lastErr = err
 		s.pid = 0
+		s.tree = nil
 		s.mu.Unlock()
 		s.changed()
-		if time.Since(started) > time.Minute {
-			backoff = s.MinBackoff // it ran fine for a while: not a crash loop
+		if served {
+			// It answered before dying: a crash of a working server, not a
+			// crash loop at start, so the next start comes quickly.
+			backoff = s.MinBackoff
 		}
-		s.Logger.Warn("ollama exited; restarting", "err", err, "backoff", backoff, "last_output", strings.Join(lastN(s.tail.lines(), 3), " | "))
+		s.Logger.Warn("ollama exited; restarting", "err", err, "served", served, "backoff", backoff, "last_output", strings.Join(lastN(s.tail.lines(), 3), " | "))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -162,11 +191,12 @@ func (s *Supervisor) changed() {
 	}
 }
 
-// runOnce starts one ollama process and waits for it to exit or ctx to end.
-func (s *Supervisor) runOnce(ctx context.Context) error {
+// runOnce starts one ollama process tree and waits for it to exit or ctx to
+// end. served reports whether the server answered HTTP before that.
+func (s *Supervisor) runOnce(ctx context.Context, bin string) (served bool, err error) {
 	port, err := freeLoopbackPort()
 	if err != nil {
-		return fmt.Errorf("ollama supervisor: pick a port: %w", err)
+		return false, fmt.Errorf("ollama supervisor: pick a port: %w", err)
 	}
 	home := s.Dir
 	models := s.ModelsDir
@@ -175,64 +205,72 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	}
 	for _, d := range []string{home, models} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("ollama supervisor: %w", err)
+			return false, fmt.Errorf("ollama supervisor: %w", err)
 		}
 	}
 	hostport := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
-	cmd := exec.Command(s.Binary, "serve")
+	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(childEnv(),
 		"HOME="+home,
 		"OLLAMA_HOST="+hostport, // loopback only: never reachable from the LAN
 		"OLLAMA_MODELS="+models,
 		"OLLAMA_DEBUG=0",
+		// Ollama's Vulkan backend is opt-in; it is used only where its
+		// libraries were installed next to the binary, harmless elsewhere.
+		"OLLAMA_VULKAN=1",
 	)
-	cmd.Env = append(cmd.Env, s.ExtraEnv...)
+	cmd.Env = append(cmd.Env, s.ExtraEnv...) // later entries win: ExtraEnv may override
 	cmd.Dir = home
-	setProcessGroup(cmd)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	s.mu.Lock()
 	s.computes = nil // this process logs its own
 	s.mu.Unlock()
 	go s.tail.consume(pr)
-	if err := cmd.Start(); err != nil {
+	tree, err := startTree(cmd, s.Logger)
+	if err != nil {
 		pw.Close()
-		return fmt.Errorf("ollama supervisor: start %s: %w", s.Binary, err)
+		return false, fmt.Errorf("ollama supervisor: start %s: %w", bin, err)
 	}
+	go func() { <-tree.done; pw.Close() }()
 	ready := make(chan struct{})
 	s.mu.Lock()
 	s.addr = "http://" + hostport
-	s.pid = cmd.Process.Pid
+	s.pid = tree.servePID()
+	s.tree = tree
 	s.ready = ready
 	s.mu.Unlock()
-	s.Logger.Info("ollama started", "binary", s.Binary, "addr", hostport, "pid", cmd.Process.Pid)
+	s.Logger.Info("ollama started", "binary", bin, "addr", hostport, "pid", tree.servePID(), "root_pid", tree.rootPID())
 
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); pw.Close() }()
-
+	answered := make(chan bool, 1)
 	go func() {
-		if waitHTTP(ctx, "http://"+hostport+"/api/version", exited) {
+		ok := waitHTTP(ctx, "http://"+hostport+"/api/version", tree.done)
+		if ok {
 			s.mu.Lock()
 			s.lastErr = nil
 			s.mu.Unlock()
 			close(ready)
 			s.changed()
 		}
+		answered <- ok
 	}()
 
 	select {
-	case err := <-exited:
+	case <-tree.done:
+		tree.release()
+		err := tree.exitErr()
 		if err == nil {
 			err = errors.New("exited with status 0")
 		}
-		return fmt.Errorf("ollama exited: %w", err)
+		return <-answered, fmt.Errorf("ollama exited: %w", err)
 	case <-ctx.Done():
-		stopProcess(cmd, exited, 5*time.Second)
+		tree.stop()
 		s.mu.Lock()
 		s.pid = 0
+		s.tree = nil
 		s.mu.Unlock()
-		s.Logger.Info("ollama stopped", "pid", cmd.Process.Pid)
-		return ctx.Err()
+		s.Logger.Info("ollama stopped", "pid", tree.servePID())
+		return <-answered, ctx.Err()
 	}
 }
 
@@ -251,8 +289,8 @@ func childEnv() []string {
 	return env
 }
 
-// waitHTTP polls url until it answers 200, the process exits or ctx ends.
-func waitHTTP(ctx context.Context, url string, exited <-chan error) bool {
+// waitHTTP polls url until it answers 200, exited is closed or ctx ends.
+func waitHTTP(ctx context.Context, url string, exited <-chan struct{}) bool {
 	client := &http.Client{Timeout: time.Second}
 	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -272,14 +310,16 @@ func waitHTTP(ctx context.Context, url string, exited <-chan error) bool {
 	}
 }
 
-func stopProcess(cmd *exec.Cmd, exited <-chan error, grace time.Duration) {
-	terminateGroup(cmd)
+// stop asks the tree to end, waits up to stopGrace, then kills what is left.
+func (t *procTree) stop() {
+	t.terminate()
 	select {
-	case <-exited:
-	case <-time.After(grace):
-		killGroup(cmd)
-		<-exited
+	case <-t.done:
+	case <-time.After(stopGrace):
+		t.kill()
+		<-t.done
 	}
+	t.release()
 }
 
 func freeLoopbackPort() (int, error) {

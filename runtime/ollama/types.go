@@ -4,6 +4,21 @@
 //
 // A cancelled operation returns an error wrapping the caller's context error
 // (context.Canceled or context.DeadlineExceeded), never a sentinel of its own.
+//
+// # Process tree of a managed Ollama
+//
+// `ollama serve` starts its model runners with no process attributes, so
+// nothing ties them to the server's life or to Cocoon's. On Linux the
+// Supervisor puts a guard in between: this executable, re-executed with a
+// marker that this package's init catches (so the app and every test binary
+// can be the guard without code of their own). The guard gets SIGTERM when
+// Cocoon dies (Pdeathsig), is a child subreaper so orphaned runners
+// re-parent to it, and runs the server in its own process group. When the
+// server exits, the guard kills everything left below it and exits with the
+// server's status; on SIGTERM it forwards SIGTERM, waits 5 s, then kills
+// the rest. PID is the server's; PIDs lists guard, server and runners. On
+// Windows a kill-on-close job object does the same; elsewhere the server's
+// process group is stopped as a whole, but runners can outlive a crash.
 package ollama
 
 import (
