@@ -975,6 +975,25 @@ func (c *Client) RequestPayout(req PayoutRequest) error {
 	return nil
 }
 
+// RequestReceipts asks the proxy to send the receipts of ranges again (it
+// answers with receipt messages, which reach OnReceipt like any other).
+func (c *Client) RequestReceipts(ranges []SeqRange) error {
+	req := ReceiptsRequest{Ranges: ranges}
+	if err := req.Validate(); err != nil {
+		return fmt.Errorf("network: receipts request: %w", err)
+	}
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s == nil {
+		return ErrNotConnected
+	}
+	if err := s.send(TypeReceiptsRequest, &req); err != nil {
+		return fmt.Errorf("network: send receipts request: %w", err)
+	}
+	return nil
+}
+
 // Connected reports whether an authenticated session is up.
 func (c *Client) Connected() bool {
 	c.mu.Lock()

@@ -63,25 +63,26 @@ func Encode(typ, id string, payload Validator) ([]byte, error) {
 
 // knownTypes maps each message type to a constructor of its payload.
 var knownTypes = map[string]func() Validator{
-	TypeHello:         func() Validator { return &Hello{} },
-	TypeChallenge:     func() Validator { return &Challenge{} },
-	TypeAuth:          func() Validator { return &Auth{} },
-	TypeWelcome:       func() Validator { return &Welcome{} },
-	TypeRegister:      func() Validator { return &Register{} },
-	TypeAvailability:  func() Validator { return &Availability{} },
-	TypePing:          func() Validator { return &Ping{} },
-	TypePong:          func() Validator { return &Ping{} },
-	TypeJob:           func() Validator { return &Job{} },
-	TypeDelta:         func() Validator { return &Delta{} },
-	TypeDone:          func() Validator { return &Done{} },
-	TypeJobError:      func() Validator { return &JobError{} },
-	TypeCancel:        func() Validator { return &Cancel{} },
-	TypeReceipt:       func() Validator { return &SignedReceipt{} },
-	TypeError:         func() Validator { return &ErrorMsg{} },
-	TypeBye:           func() Validator { return &Bye{} },
-	TypeBalance:       func() Validator { return &Balance{} },
-	TypePayoutRequest: func() Validator { return &PayoutRequest{} },
-	TypePayoutStatus:  func() Validator { return &PayoutStatus{} },
+	TypeHello:           func() Validator { return &Hello{} },
+	TypeChallenge:       func() Validator { return &Challenge{} },
+	TypeAuth:            func() Validator { return &Auth{} },
+	TypeWelcome:         func() Validator { return &Welcome{} },
+	TypeRegister:        func() Validator { return &Register{} },
+	TypeAvailability:    func() Validator { return &Availability{} },
+	TypePing:            func() Validator { return &Ping{} },
+	TypePong:            func() Validator { return &Ping{} },
+	TypeJob:             func() Validator { return &Job{} },
+	TypeDelta:           func() Validator { return &Delta{} },
+	TypeDone:            func() Validator { return &Done{} },
+	TypeJobError:        func() Validator { return &JobError{} },
+	TypeCancel:          func() Validator { return &Cancel{} },
+	TypeReceipt:         func() Validator { return &SignedReceipt{} },
+	TypeError:           func() Validator { return &ErrorMsg{} },
+	TypeBye:             func() Validator { return &Bye{} },
+	TypeBalance:         func() Validator { return &Balance{} },
+	TypePayoutRequest:   func() Validator { return &PayoutRequest{} },
+	TypePayoutStatus:    func() Validator { return &PayoutStatus{} },
+	TypeReceiptsRequest: func() Validator { return &ReceiptsRequest{} },
 }
 
 // Decode parses and validates one frame, returning the envelope and its
@@ -452,4 +453,24 @@ func (m *PayoutStatus) Validate() error {
 		return err
 	}
 	return m.Balance.Validate()
+}
+
+func (m *ReceiptsRequest) Validate() error {
+	if len(m.Ranges) == 0 || len(m.Ranges) > MaxReceiptRanges {
+		return protoErr(CodeBadMessage, "", "receipts_request needs 1..%d ranges", MaxReceiptRanges)
+	}
+	var n int64
+	for _, r := range m.Ranges {
+		if r.First < 1 || r.Last < r.First {
+			return protoErr(CodeBadMessage, "", "receipts_request range %d..%d is not 1 ≤ first ≤ last", r.First, r.Last)
+		}
+		if r.Last-r.First >= MaxReceiptsResent {
+			return protoErr(CodeTooLarge, "", "receipts_request asks for more than %d receipts", MaxReceiptsResent)
+		}
+		n += r.Last - r.First + 1
+		if n > MaxReceiptsResent {
+			return protoErr(CodeTooLarge, "", "receipts_request asks for more than %d receipts", MaxReceiptsResent)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -50,13 +51,48 @@ func validMessages() map[string]Validator {
 		TypePong:         &Ping{T: 1_764_000_000_000},
 		TypeJob: &Job{JobID: "job-1", Model: "llama3.2:1b", Messages: []ChatMessage{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi ☃"}},
 			Options: SamplingOptions{Temperature: ptr(0.7), TopP: ptr(0.9), Seed: ptr(42)}, MaxTokens: 256, Deadline: 1_764_000_060_000},
-		TypeDelta:    &Delta{JobID: "job-1", Seq: 0, Text: "Hello"},
-		TypeDone:     &Done{JobID: "job-1", Usage: Usage{PromptTokens: 12, CompletionTokens: 5, EvalMS: 40, TotalMS: 55}, FinishReason: "stop"},
-		TypeJobError: &JobError{JobID: "job-1", Code: CodeRuntime, Message: "model runtime failed"},
-		TypeCancel:   &Cancel{JobID: "job-1", Reason: "client went away"},
-		TypeReceipt:  ptr(SignedReceipt(receipt.Sign(proxy, testReceipt(WorkerID(wpub))))),
-		TypeError:    &ErrorMsg{Code: CodeBadMessage, Message: "unknown message type", Ref: "w7"},
-		TypeBye:      &Bye{Reason: "shutting down"},
+		TypeDelta:           &Delta{JobID: "job-1", Seq: 0, Text: "Hello"},
+		TypeDone:            &Done{JobID: "job-1", Usage: Usage{PromptTokens: 12, CompletionTokens: 5, EvalMS: 40, TotalMS: 55}, FinishReason: "stop"},
+		TypeJobError:        &JobError{JobID: "job-1", Code: CodeRuntime, Message: "model runtime failed"},
+		TypeCancel:          &Cancel{JobID: "job-1", Reason: "client went away"},
+		TypeReceipt:         ptr(SignedReceipt(receipt.Sign(proxy, testReceipt(WorkerID(wpub))))),
+		TypeError:           &ErrorMsg{Code: CodeBadMessage, Message: "unknown message type", Ref: "w7"},
+		TypeBye:             &Bye{Reason: "shutting down"},
+		TypeReceiptsRequest: &ReceiptsRequest{Ranges: []SeqRange{{First: 3, Last: 4}, {First: 7, Last: 9}}},
+	}
+}
+
+func TestReceiptsRequestLimits(t *testing.T) {
+	many := make([]SeqRange, MaxReceiptRanges+1)
+	for i := range many {
+		many[i] = SeqRange{First: int64(2*i + 1), Last: int64(2*i + 1)}
+	}
+	tests := []struct {
+		name   string
+		ranges []SeqRange
+		code   string // "" valid
+	}{
+		{"one", []SeqRange{{First: 1, Last: 1}}, ""},
+		{"the most receipts", []SeqRange{{First: 1, Last: MaxReceiptsResent}}, ""},
+		{"none", nil, CodeBadMessage},
+		{"seq 0", []SeqRange{{First: 0, Last: 3}}, CodeBadMessage},
+		{"backwards", []SeqRange{{First: 5, Last: 4}}, CodeBadMessage},
+		{"too many receipts in one range", []SeqRange{{First: 1, Last: MaxReceiptsResent + 1}}, CodeTooLarge},
+		{"too many receipts in all", []SeqRange{{First: 1, Last: 600}, {First: 1001, Last: 1500}}, CodeTooLarge},
+		{"a huge range does not overflow", []SeqRange{{First: 1, Last: math.MaxInt64}}, CodeTooLarge},
+		{"too many ranges", many, CodeBadMessage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := (&ReceiptsRequest{Ranges: tc.ranges}).Validate()
+			var pe *ProtocolError
+			switch {
+			case tc.code == "" && err != nil:
+				t.Fatalf("valid request refused: %v", err)
+			case tc.code != "" && (!errors.As(err, &pe) || pe.Code != tc.code):
+				t.Fatalf("err = %v, want code %s", err, tc.code)
+			}
+		})
 	}
 }
 

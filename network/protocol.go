@@ -72,7 +72,28 @@ const (
 	TypeBalance       = "balance"        // proxy → worker, after register: the proxy's view of the worker's money
 	TypePayoutRequest = "payout_request" // worker → proxy
 	TypePayoutStatus  = "payout_status"  // proxy → worker, on every state change and on request replays
+	// TypeReceiptsRequest asks the proxy to send receipts again (worker →
+	// proxy): the ones a crash or a full disk lost between the proxy's
+	// signing and the worker's ledger. The proxy answers with receipt messages.
+	TypeReceiptsRequest = "receipts_request"
 )
+
+// Limits of a receipts_request.
+const (
+	MaxReceiptRanges  = 64   // ranges in one request
+	MaxReceiptsResent = 1000 // receipts one request may ask for in all
+)
+
+// SeqRange is the receipts with seq first..last, both included.
+type SeqRange struct {
+	First int64 `json:"first"`
+	Last  int64 `json:"last"`
+}
+
+// ReceiptsRequest asks for the receipts of the given seq ranges again.
+type ReceiptsRequest struct {
+	Ranges []SeqRange `json:"ranges"`
+}
 
 // Error codes, in ErrorMsg.Code and JobError.Code.
 const (

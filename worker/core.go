@@ -30,6 +30,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
@@ -139,6 +140,7 @@ type Core struct {
 	// Kill points for the crash tests; nil in the app.
 	crashAfterRecord func() bool
 	dropPayoutStatus func(network.PayoutStatus) bool
+	loseReceipt      func(receipt.Signed) bool // the app dies before storing it
 }
 
 // New builds a Core and opens what others read before Run starts: the

@@ -178,7 +178,64 @@ func (c *Core) onBalance(b network.Balance) {
 	if m := c.Status().Earnings.Mismatch; m != "" {
 		c.log.Warn("ledger and proxy disagree", "detail", m)
 	}
+	c.requestMissingReceipts(b)
 	c.resendPendingPayouts()
+}
+
+// requestMissingReceipts asks the proxy again for the receipts the ledger
+// lacks: its gaps, and those past its newest up to the proxy's last_seq (a
+// crash or a full disk between signing and storing). The balance was right
+// all along — each receipt carries the running total — but the per-job
+// history catches up, and a full disk's receipts arrive once space returns
+// (every connect asks again).
+func (c *Core) requestMissingReceipts(b network.Balance) {
+	if c.ledger == nil || c.client == nil {
+		return
+	}
+	ranges, err := missingRanges(c.ledger, b.LastSeq)
+	if err != nil {
+		c.log.Warn("read the ledger's gaps", "err", err)
+		return
+	}
+	if len(ranges) == 0 {
+		return
+	}
+	if err := c.client.RequestReceipts(ranges); err != nil {
+		c.log.Warn("asking the proxy for missing receipts", "err", err)
+		return
+	}
+	c.log.Info("asked the proxy for missing receipts", "ranges", len(ranges), "first", ranges[0].First)
+}
+
+// missingRanges are the seq ranges the ledger lacks up to proxyLast, cut to
+// what one receipts_request may ask (the rest follows on the next connect).
+func missingRanges(l *earnings.Ledger, proxyLast int64) ([]network.SeqRange, error) {
+	gaps, err := l.Gaps()
+	if err != nil {
+		return nil, err
+	}
+	bal, err := l.Balance()
+	if err != nil {
+		return nil, err
+	}
+	var ranges []network.SeqRange
+	for _, g := range gaps {
+		ranges = append(ranges, network.SeqRange{First: g.FromSeq, Last: g.ToSeq})
+	}
+	if proxyLast > bal.LastSeq {
+		ranges = append(ranges, network.SeqRange{First: bal.LastSeq + 1, Last: proxyLast})
+	}
+	var out []network.SeqRange
+	budget := int64(network.MaxReceiptsResent)
+	for _, r := range ranges {
+		if len(out) == network.MaxReceiptRanges || budget == 0 {
+			break
+		}
+		r.Last = min(r.Last, r.First+budget-1)
+		budget -= r.Last - r.First + 1
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // PayoutQuote says what a withdrawal of amount would pay: the fee, what the

@@ -1100,3 +1100,42 @@ func TestClientLeavingMidStreamKeepsTheWorker(t *testing.T) {
 		t.Fatalf("the next request failed: %v", err)
 	}
 }
+
+// TestReceiptsSentAgain: a worker that lost receipts (a crash or a full disk
+// between signing and storing) asks for their seqs and gets the very same
+// signed receipts again, in seq order; seqs never signed are simply absent.
+func TestReceiptsSentAgain(t *testing.T) {
+	tp := startProxy(t, "", nil)
+	w := tp.worker(t, proxytest.Options{})
+	for range 5 {
+		if _, err := tp.client().Chat.Completions.New(testCtx(t), chatParams()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := checkReceipts(t, tp, w, 5)
+	req := network.ReceiptsRequest{Ranges: []network.SeqRange{{First: 2, Last: 3}, {First: 5, Last: 9}}}
+	if err := w.Send(network.TypeReceiptsRequest, &req); err != nil {
+		t.Fatal(err)
+	}
+	all, err := w.WaitReceipts(testCtx(t), 8)
+	if err != nil {
+		t.Fatalf("waiting for the receipts again: %v (got %d)", err, len(all))
+	}
+	if err := w.Sync(testCtx(t)); err != nil { // nothing more comes after the answer
+		t.Fatal(err)
+	}
+	again := w.Receipts()[5:]
+	if len(again) != 3 {
+		t.Fatalf("%d receipts sent again, want seqs 2, 3 and 5", len(again))
+	}
+	for i, want := range []int64{2, 3, 5} {
+		got := again[i]
+		orig := first[want-1]
+		if got.Receipt != orig.Receipt || !bytes.Equal(got.Signature, orig.Signature) {
+			t.Errorf("seq %d sent again as %+v, want the original %+v", want, got.Receipt, orig.Receipt)
+		}
+	}
+	if errs := w.Errors(); len(errs) != 0 {
+		t.Errorf("errors: %+v", errs)
+	}
+}

@@ -458,6 +458,11 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 			return &network.ProtocolError{Code: network.CodeBusy, Ref: env.ID, Message: "proxy shutting down"}
 		}
 		return nil
+	case *network.ReceiptsRequest:
+		if !registered {
+			return notReg()
+		}
+		return w.resendReceipts(env, m.Ranges)
 	case *network.Cancel:
 		if !registered {
 			return notReg()
@@ -465,6 +470,32 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		return w.deliver(env, m.JobID, event{kind: evJobError, jobErr: network.JobError{JobID: m.JobID, Code: network.CodeCancelled, Message: m.Reason}}, true)
 	}
 	return &network.ProtocolError{Code: network.CodeBadMessage, Ref: env.ID, Message: "unexpected " + env.Type + " from a worker"}
+}
+
+// resendReceipts sends the worker its stored receipts of ranges again (the
+// codec bounds them to MaxReceiptsResent). Seqs the proxy never signed are
+// simply absent: the worker sees what exists.
+func (w *workerConn) resendReceipts(env network.Envelope, ranges []network.SeqRange) error {
+	sent := 0
+	for _, r := range ranges {
+		rs, err := w.p.store.Receipts(context.Background(), w.id, r.First-1, int(r.Last-r.First+1))
+		if err != nil {
+			w.log.Error("store receipts", "err", err)
+			return w.send(network.TypeError, &network.ErrorMsg{Code: network.CodeInternal, Ref: env.ID, Message: "receipts not readable now"})
+		}
+		for _, rc := range rs {
+			if rc.Receipt.Seq > r.Last {
+				break
+			}
+			msg := network.SignedReceipt(rc)
+			if err := w.send(network.TypeReceipt, &msg); err != nil {
+				return err
+			}
+			sent++
+		}
+	}
+	w.log.Info("receipts sent again", "ranges", len(ranges), "receipts", sent)
+	return nil
 }
 
 // deliver hands a job message to the request waiting for it. A final
