@@ -433,6 +433,13 @@ func (f *fakeCore) ModelCache() worker.ModelCache {
 	return mc
 }
 
+// quotaCalls are the SetModelCacheQuotaGB calls so far.
+func (f *fakeCore) quotaCalls() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.quotaSets...)
+}
+
 func (f *fakeCore) SetModelCacheQuotaGB(gb int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -299,9 +299,11 @@ func TestModelsStorageRowAndQuota(t *testing.T) {
 	}
 	s.entry.SetText("1")
 	test.Tap(s.save)
-	q.runUntil(t, "the quota saved", func() bool { return len(core.quotaSets) == 1 })
-	if core.quotaSets[0] != 1 {
-		t.Fatalf("SetModelCacheQuotaGB(%d), want 1", core.quotaSets[0])
+	// Wait for what the owner sees, not only for the call: the view updates
+	// after the save returns.
+	q.runUntil(t, "the quota saved and shown", func() bool { return len(core.quotaCalls()) == 1 && s.overQuota })
+	if got := core.quotaCalls()[0]; got != 1 {
+		t.Fatalf("SetModelCacheQuotaGB(%d), want 1", got)
 	}
 	if !s.overQuota || s.text.seg.Style.ColorName != theme.ColorNameWarning {
 		t.Error("1.3 GB of 1 GB is not shown as over quota")
@@ -309,16 +311,18 @@ func TestModelsStorageRowAndQuota(t *testing.T) {
 	// A bad entry never reaches the core.
 	s.entry.SetText("lots")
 	test.Tap(s.save)
-	if len(core.quotaSets) != 1 {
+	if len(core.quotaCalls()) != 1 {
 		t.Fatal("a bad quota was saved")
 	}
 	if len(w.Canvas().Overlays().List()) == 0 {
 		t.Error("no error dialog for a bad quota")
 	}
+	core.mu.Lock()
 	core.quotaErr = errors.New("disk on fire")
+	core.mu.Unlock()
 	s.entry.SetText("3")
 	test.Tap(s.save)
-	q.runUntil(t, "the failed save", func() bool { return len(core.quotaSets) == 2 })
+	q.runUntil(t, "the failed save", func() bool { return len(core.quotaCalls()) == 2 })
 
 	// Attached: the owner's Ollama decides; no quota to set.
 	core.mu.Lock()

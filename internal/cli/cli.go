@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/app"
-	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/autostart"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/logging"
@@ -272,8 +270,13 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 			closeLog()
 			return nil, errors.New("--demo-gpu simulates a GPU: it is for the local test network only, not with --network")
 		}
+		det, err := demoGPU()
+		if err != nil {
+			closeLog()
+			return nil, err
+		}
 		logger.Warn("--demo-gpu: NVML is simulated (an RTX 4090 that does not exist); models run wherever Ollama puts them")
-		wcfg.GPU = gpu.NewDetector(gputest.Library(gputest.RTX4090()))
+		wcfg.GPU = det
 	}
 	if c.idleMin <= 0 {
 		closeLog()
