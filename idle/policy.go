@@ -293,7 +293,9 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 	var ownerActive []Reason
 	if idleKnown && mode != OverrideForceOn {
 		need := cfg.IdleAfter
-		if p.everServed && cfg.ResumeHysteresis > need {
+		// The longer wait is for resuming after a pause; while serving, only
+		// input within IdleAfter means the owner is back.
+		if p.everServed && !p.serving && cfg.ResumeHysteresis > need {
 			need = cfg.ResumeHysteresis
 		}
 		if s.InputIdle < need {

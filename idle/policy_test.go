@@ -101,6 +101,20 @@ func TestPolicy(t *testing.T) {
 			{at: 5 * m, sig: idleFor(4*m + 10*s), codes: []string{CodeOwnerActive}},
 			{at: 5*m + 50*s, sig: idleFor(5 * m), serve: true},
 		}},
+		{"an idle wait under the resume delay keeps serving without input", cfg(func(c *Config) {
+			c.IdleAfter, c.ResumeHysteresis = 6*s, 30*s
+		}), []step{
+			{at: 0, sig: idleFor(s), codes: []string{CodeOwnerActive}},
+			{at: 5 * s, sig: idleFor(6 * s), serve: true, check: changed(true)},
+			// Serving, nobody touches anything: no pause (the resume delay
+			// is for coming back after a pause, not for staying on).
+			{at: 5*s + 250*time.Millisecond, sig: idleFor(6*s + 250*time.Millisecond), serve: true, check: changed(false)},
+			{at: 20 * s, sig: idleFor(21 * s), serve: true},
+			// Input pauses at once; resuming then needs the longer delay.
+			{at: 21 * s, sig: idleFor(0), codes: []string{CodeOwnerActive}},
+			{at: 28 * s, sig: idleFor(7 * s), codes: []string{CodeOwnerActive}},
+			{at: 51 * s, sig: idleFor(30 * s), serve: true},
+		}},
 		{"owner returns: pause at once", cfg(nil), []step{
 			{at: 0, sig: idleFor(10 * m), serve: true},
 			{at: 250 * time.Millisecond, sig: idleFor(100 * time.Millisecond), codes: []string{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
