@@ -314,7 +314,11 @@ func TestPayoutRejections(t *testing.T) {
 			t.Errorf("%s: stored", c.name)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Each rejection was answered only after its checks, before any debit;
+	// a ping round trip makes sure no frame of ours is still being read.
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if b := storeBalance(t, tp.Store(), w.ID()); b.Paid != 0 || b.Pending != 0 || b.Cumulative != perJob {
 		t.Errorf("store balance %+v", b)
 	}
