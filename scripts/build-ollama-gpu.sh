@@ -213,7 +213,10 @@ fi
 kill $ticker 2>/dev/null || true
 
 # Ollama's CPU component installs ggml-base (and CPU variants the Go build already has) into
-# lib/ollama; install only ggml-base, stripped, as the CPU component would.
+# lib/ollama; install only ggml-base, stripped, as the CPU component would. Every backend build
+# brings the same ggml-base; the lock keeps two builds from installing it at once.
+exec 8>"$work/install.lock"
+flock 8
 mkdir -p "$lib/$runner"
 rm -f "$lib"/libggml-base.so*
 cp -P "$build"/lib/ollama/libggml-base.so* "$lib/"
