@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
 
 const testVersion = "0.0.0-test"
@@ -146,7 +147,7 @@ func checkDiscovery(t *testing.T, bin, libDir string) {
 	})
 	log := srv.WaitLog(t, testollama.DiscoveryDone, time.Minute)
 	var found bool
-	for _, c := range testollama.Computes(log) {
+	for _, c := range ollama.ParseComputes(log) {
 		t.Logf("packaged ollama: library=%s description=%q libdirs=%s total=%s", c.Library, c.Description, c.LibDirs, c.Total)
 		if c.Library == "Vulkan" && strings.Contains(c.LibDirs, "vulkan") {
 			found = true

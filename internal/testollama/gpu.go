@@ -3,9 +3,7 @@ package testollama
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strings"
 	"testing"
 )
 
@@ -73,47 +71,3 @@ func VulkanLibrary(t testing.TB, bin string) string {
 // DiscoveryDone is what `ollama serve` logs right after the "inference
 // compute" lines of its GPU discovery: wait for it before reading them.
 const DiscoveryDone = `msg="vram-based default context"`
-
-// Compute is one device Ollama reported at start-up ("inference compute"
-// lines of `ollama serve`'s log, after its GPU discovery).
-type Compute struct {
-	Library     string // "Vulkan", "CUDA", "cpu", ...
-	Name        string // e.g. "Vulkan0"
-	Description string // e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
-	LibDirs     string // e.g. "ollama,vulkan"
-	Total       string // e.g. "7.7 GiB"
-	Line        string // the whole log line
-}
-
-var logfmtPair = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_.]*)=("(?:[^"\\]|\\.)*"|\S*)`)
-
-// Computes returns the devices in an `ollama serve` log, in order.
-func Computes(log string) []Compute {
-	var out []Compute
-	for _, line := range strings.Split(log, "\n") {
-		if !strings.Contains(line, `msg="inference compute"`) {
-			continue
-		}
-		c := Compute{Line: line}
-		for _, m := range logfmtPair.FindAllStringSubmatch(line, -1) {
-			v := m[2]
-			if len(v) >= 2 && v[0] == '"' {
-				v = strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`)
-			}
-			switch m[1] {
-			case "library":
-				c.Library = v
-			case "name":
-				c.Name = v
-			case "description":
-				c.Description = v
-			case "libdirs":
-				c.LibDirs = v
-			case "total":
-				c.Total = v
-			}
-		}
-		out = append(out, c)
-	}
-	return out
-}

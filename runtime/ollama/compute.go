@@ -20,7 +20,8 @@ type Compute struct {
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`
 	Driver      string `json:"driver,omitempty"`
-	Total       string `json:"total,omitempty"` // memory, as Ollama prints it ("24.0 GiB")
+	LibDirs     string `json:"libdirs,omitempty"` // the lib/ollama dirs it was found through ("ollama,vulkan")
+	Total       string `json:"total,omitempty"`   // memory, as Ollama prints it ("24.0 GiB")
 	Available   string `json:"available,omitempty"`
 }
 
@@ -36,6 +37,17 @@ func GPUBackend(cs []Compute) string {
 		}
 	}
 	return ""
+}
+
+// ParseComputes returns the inference devices in a stretch of Ollama's log, in order.
+func ParseComputes(log string) []Compute {
+	var out []Compute
+	for _, line := range strings.Split(log, "\n") {
+		if c, ok := ParseComputeLine(line); ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // maxComputeLine bounds what ParseComputeLine reads of one log line.
@@ -61,6 +73,8 @@ func ParseComputeLine(line string) (c Compute, ok bool) {
 			c.Description = val
 		case "driver":
 			c.Driver = val
+		case "libdirs":
+			c.LibDirs = val
 		case "total":
 			c.Total = val
 		case "available":

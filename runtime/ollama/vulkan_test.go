@@ -35,8 +35,8 @@ func TestVulkanBackend(t *testing.T) {
 			t.Fatalf("ollama did not finish its GPU discovery within a minute of serving; its output:\n%s", boot)
 		}
 	}
-	var vk *testollama.Compute
-	for _, c := range testollama.Computes(boot) {
+	var vk *ollama.Compute
+	for _, c := range ollama.ParseComputes(boot) {
 		t.Logf("ollama device: library=%s name=%s description=%q libdirs=%s total=%s",
 			c.Library, c.Name, c.Description, c.LibDirs, c.Total)
 		if c.Library == "Vulkan" {
