@@ -22,6 +22,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,10 @@ type Config struct {
 	Grace time.Duration
 	// MaxConcurrent jobs offered to the network (default 4; Ollama queues them).
 	MaxConcurrent int
+	// StallTimeout is how long a running job may go without a token before
+	// the model runtime counts as wedged (default 30 s); FirstTokenTimeout
+	// the same before the first token, model load included (default 3 min).
+	StallTimeout, FirstTokenTimeout time.Duration
 	// CoefficientMilli is the price multiplier ×1000 (default 1000 = 1.0).
 	CoefficientMilli int64
 	// PayoutAddress is the owner's TON address, sent at registration.
@@ -141,6 +146,8 @@ type Core struct {
 	crashAfterRecord func() bool
 	dropPayoutStatus func(network.PayoutStatus) bool
 	loseReceipt      func(receipt.Signed) bool // the app dies before storing it
+
+	restarting atomic.Bool // a wedged runtime is being restarted; not accepting jobs
 }
 
 // New builds a Core and opens what others read before Run starts: the
@@ -162,6 +169,12 @@ func New(cfg Config) *Core {
 	}
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = 4
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.FirstTokenTimeout == 0 {
+		cfg.FirstTokenTimeout = DefaultFirstTokenTimeout
 	}
 	if cfg.CoefficientMilli == 0 {
 		cfg.CoefficientMilli = 1000
@@ -349,7 +362,17 @@ func (c *Core) runtimeChanged() {
 	st := c.rt.Status()
 	c.mu.Lock()
 	c.rtStat = st
+	serving := c.state == StateServing
 	c.mu.Unlock()
+	// A fresh runtime answers after a wedged one was restarted: take jobs again.
+	if st.Reachable && st.Error == "" && c.restarting.Load() && c.rt.Supervisor() != nil && c.rt.Supervisor().PID() != 0 {
+		if c.restarting.CompareAndSwap(true, false) {
+			c.log.Info("model runtime restarted", "pid", st.PID)
+			if serving && c.client != nil {
+				c.client.SetAvailability(network.Availability{State: network.Accepting})
+			}
+		}
+	}
 	c.bus.Publish(EventOllama, st)
 	c.kickRefresh()
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
@@ -60,10 +62,15 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 	}
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
 	start, wattsAtStart := time.Now(), c.gpuWatts()
-	u, err := c.rt.Chat(ctx, ollama.Job{
+	jctx, watch := c.watchJob(ctx)
+	u, err := c.rt.Chat(jctx, ollama.Job{
 		Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
 		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
-	}, emit)
+	}, func(s string) error { watch.progress(); return emit(s) })
+	if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
+		err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
+		c.runtimeStalled(err)
+	}
 	if err != nil {
 		c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "failed", Error: err.Error()}, -1)
 		if errors.Is(err, ollama.ErrModelNotFound) {
@@ -128,4 +135,92 @@ func (c *Core) takeEnergy(jobID string) float64 {
 	j := c.energy[jobID]
 	delete(c.energy, jobID)
 	return j
+}
+
+// ErrRuntimeStalled: the model runtime answered but stopped producing tokens
+// for a running job; the job fails and the runtime is restarted.
+var ErrRuntimeStalled = errors.New("the model runtime stopped producing tokens")
+
+// Defaults of Config.StallTimeout and Config.FirstTokenTimeout.
+const (
+	DefaultStallTimeout      = 30 * time.Second
+	DefaultFirstTokenTimeout = 3 * time.Minute
+)
+
+// jobWatch is a running job's watchdog: it cancels the job when no token
+// arrives within the bound (FirstTokenTimeout before the first one).
+type jobWatch struct {
+	last    atomic.Int64 // unix ns of the last token (or of the start)
+	got     atomic.Bool  // a token arrived
+	stalled atomic.Int64 // how long it went without one, when it fired
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// watchJob starts a job's watchdog; the job must call stop when it ends.
+func (c *Core) watchJob(ctx context.Context) (context.Context, *jobWatch) {
+	jctx, cancel := context.WithCancel(ctx)
+	w := &jobWatch{done: make(chan struct{})}
+	w.last.Store(time.Now().UnixNano())
+	stall, first := c.cfg.StallTimeout, c.cfg.FirstTokenTimeout
+	tick := min(stall, first) / 4
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer cancel()
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-t.C:
+				bound := first
+				if w.got.Load() {
+					bound = stall
+				}
+				if since := time.Since(time.Unix(0, w.last.Load())); since > bound {
+					w.stalled.Store(int64(since))
+					return // cancels the job
+				}
+			}
+		}
+	}()
+	return jctx, w
+}
+
+func (w *jobWatch) progress() {
+	w.last.Store(time.Now().UnixNano())
+	w.got.Store(true)
+}
+
+// stop ends the watchdog; it says how long the job went without a token
+// when the watchdog cancelled it (0: it did not).
+func (w *jobWatch) stop() time.Duration {
+	close(w.done)
+	w.wg.Wait()
+	return time.Duration(w.stalled.Load())
+}
+
+// runtimeStalled takes the worker off the network while a wedged model
+// runtime is restarted (the managed one; the owner's own Ollama is theirs to
+// restart, and the owner is told). runtimeChanged puts it back once a fresh
+// runtime answers.
+func (c *Core) runtimeStalled(cause error) {
+	if !c.restarting.CompareAndSwap(false, true) {
+		return // one restart at a time
+	}
+	c.log.Error("model runtime wedged", "err", cause)
+	if c.client != nil {
+		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "model runtime restarting"})
+	}
+	if err := c.rt.Restart(cause.Error()); err != nil {
+		c.restarting.Store(false)
+		c.bus.Publish(EventError, "Ollama stopped producing tokens and Cocoon cannot restart it ("+err.Error()+"); restart Ollama")
+		if c.client != nil && c.Status().State == StateServing {
+			c.client.SetAvailability(network.Availability{State: network.Accepting})
+		}
+		return
+	}
+	c.bus.Publish(EventError, "Ollama stopped producing tokens; Cocoon is restarting it")
 }

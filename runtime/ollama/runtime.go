@@ -282,6 +282,16 @@ func (r *Runtime) Status() Status {
 	return st
 }
 
+// Restart restarts the managed Ollama (see Supervisor.Restart); an
+// attached Ollama is the owner's, not ours to restart: ErrNotManaged.
+func (r *Runtime) Restart(reason string) error {
+	sup := r.Supervisor()
+	if sup == nil {
+		return fmt.Errorf("runtime: restart: %w", ErrNotManaged)
+	}
+	return sup.Restart(reason)
+}
+
 // Supervisor returns the managed Ollama's supervisor, nil when attached.
 func (r *Runtime) Supervisor() *Supervisor {
 	r.mu.Lock()

@@ -257,6 +257,11 @@ func (s *Supervisor) runOnce(ctx context.Context, bin string) (served bool, err 
 
 	select {
 	case <-tree.done:
+		s.mu.Lock()
+		if s.tree == tree {
+			s.tree = nil
+		}
+		s.mu.Unlock()
 		tree.release()
 		err := tree.exitErr()
 		if err == nil {
@@ -272,6 +277,21 @@ func (s *Supervisor) runOnce(ctx context.Context, bin string) (served bool, err 
 		s.Logger.Info("ollama stopped", "pid", tree.servePID())
 		return <-answered, ctx.Err()
 	}
+}
+
+// Restart ends the running Ollama now, its whole process tree, so that Run
+// starts a fresh one (after the usual backoff): for a server that still
+// answers but no longer produces tokens. reason is logged.
+func (s *Supervisor) Restart(reason string) error {
+	s.mu.Lock()
+	t := s.tree
+	s.mu.Unlock()
+	if t == nil {
+		return errors.New("ollama supervisor: restart: no ollama is running")
+	}
+	s.Logger.Warn("restarting ollama", "reason", reason, "pid", t.servePID())
+	t.kill()
+	return nil
 }
 
 // childEnv is the parent's environment minus variables that would change

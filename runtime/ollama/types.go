@@ -36,6 +36,9 @@ var (
 	ErrModelNotFound = errors.New("model not found")
 	// ErrPullFailed: a model download stopped part way.
 	ErrPullFailed = errors.New("model download failed")
+	// ErrNotManaged: the Ollama in use is the owner's own (attached), which
+	// Cocoon does not restart.
+	ErrNotManaged = errors.New("the Ollama in use is not managed by Cocoon")
 	// ErrDiskFull: the model store has no space left.
 	ErrDiskFull = errors.New("not enough disk space for the model")
 )
