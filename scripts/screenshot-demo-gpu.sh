@@ -11,7 +11,11 @@ display=":$(( 150 + RANDOM % 50 ))"
 Xvfb "$display" -screen 0 1366x768x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb=$!
 # The app runs in its own process group, so that cleanup ends it and not only dbus-run-session.
-cleanup() { [ -n "${app:-}" ] && kill -- "-$app" 2>/dev/null; wait "${app:-}" 2>/dev/null; kill $xvfb 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  if [ -n "${app:-}" ]; then kill -- "-$app" 2>/dev/null || true; wait "$app" 2>/dev/null || true; fi
+  kill "$xvfb" 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 for _ in $(seq 100); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.05; done
 export DISPLAY="$display"
