@@ -115,7 +115,7 @@ EOF
              -o "Dir::Etc::Preferences=$apt/etc/preferences" -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
              -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache::Archives=$apt/archives"
              -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-             -o APT::Architectures=amd64 -o Acquire::Languages=none -o APT::Sandbox::User=root)
+             -o "APT::Architectures=$(dpkg --print-architecture)" -o Acquire::Languages=none -o APT::Sandbox::User=root)
     echo "fetching Debian trixie's Vulkan headers (libvulkan-dev) into $hdr..." >&2
     log=$(mktemp)
     if ! { apt-get "${aptopts[@]}" update -qq &&
