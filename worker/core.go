@@ -365,7 +365,7 @@ func (c *Core) runtimeChanged() {
 	serving := c.state == StateServing
 	c.mu.Unlock()
 	// A fresh runtime answers after a wedged one was restarted: take jobs again.
-	if st.Reachable && st.Error == "" && c.restarting.Load() && c.rt.Supervisor() != nil && c.rt.Supervisor().PID() != 0 {
+	if st.Reachable && st.Error == "" && st.PID != 0 && c.restarting.Load() {
 		if c.restarting.CompareAndSwap(true, false) {
 			c.log.Info("model runtime restarted", "pid", st.PID)
 			if serving && c.client != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 )
@@ -18,23 +17,7 @@ import (
 // GPU": with all of them and a game on the GPU, serving pauses for the game
 // alone.
 func TestOwnOllamaTreeOnTheGPUIsOurs(t *testing.T) {
-	card := gputest.RTX4090()
-	c := startCore(t, func(c *Config) {
-		c.GPU = gpu.NewDetector(gputest.Library(card), gpu.WithProcessName(func(pid uint32) string {
-			if pid == 4242 {
-				return "Cyberpunk2077.exe"
-			}
-			return ""
-		}))
-	})
-	ctx := testCtx(t)
-	if err := c.WaitModels(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "serving", func() bool { return c.Status().State == StateServing })
+	card, c := servingWithFakeCard(t)
 
 	tree := c.Runtime().Supervisor().PIDs()
 	var runner bool

@@ -64,6 +64,26 @@ func TestOwnerReturnsUnderXvfb(t *testing.T) {
 // TestGamePausesServing: a game appearing on the GPU pauses serving at once,
 // while our own Ollama on the GPU does not count.
 func TestGamePausesServing(t *testing.T) {
+	card, c := servingWithFakeCard(t)
+	card.Set(func(k *gputest.Card) {
+		k.Processes = []nvml.ProcessInfo{{Pid: 4242, UsedGpuMemory: 6 << 30}}
+	})
+	waitFor(t, "paused for the game", func() bool {
+		s := c.Status()
+		return s.State == StatePaused && len(s.Reasons) > 0 && s.Reasons[0].Code == idle.CodeGPUInUse && s.LastPause != nil
+	})
+	if r := c.Status().Reasons[0].Text; !strings.Contains(r, "Cyberpunk2077.exe") {
+		t.Fatalf("reason %q does not name the game", r)
+	}
+	if loaded, _ := c.Runtime().Loaded(context.Background()); len(loaded) != 0 {
+		t.Fatalf("model still loaded while the game runs: %+v", loaded)
+	}
+}
+
+// servingWithFakeCard starts a core on a fake RTX 4090 (pid 4242 named as a
+// game, for tests that put one on the card) and waits until it serves.
+func servingWithFakeCard(t *testing.T) (*gputest.Card, *Core) {
+	t.Helper()
 	card := gputest.RTX4090()
 	c := startCore(t, func(c *Config) {
 		c.GPU = gpu.NewDetector(gputest.Library(card), gpu.WithProcessName(func(pid uint32) string {
@@ -81,17 +101,5 @@ func TestGamePausesServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "serving", func() bool { return c.Status().State == StateServing })
-	card.Set(func(k *gputest.Card) {
-		k.Processes = []nvml.ProcessInfo{{Pid: 4242, UsedGpuMemory: 6 << 30}}
-	})
-	waitFor(t, "paused for the game", func() bool {
-		s := c.Status()
-		return s.State == StatePaused && len(s.Reasons) > 0 && s.Reasons[0].Code == idle.CodeGPUInUse && s.LastPause != nil
-	})
-	if r := c.Status().Reasons[0].Text; !strings.Contains(r, "Cyberpunk2077.exe") {
-		t.Fatalf("reason %q does not name the game", r)
-	}
-	if loaded, _ := c.Runtime().Loaded(context.Background()); len(loaded) != 0 {
-		t.Fatalf("model still loaded while the game runs: %+v", loaded)
-	}
+	return card, c
 }

@@ -58,13 +58,7 @@ func placementOf(model string, g gpu.Snapshot, o ollama.Status, models []ollama.
 	if g.State == gpu.StateOK && len(g.Devices) > 0 {
 		card = &g.Devices[0]
 		p.Device = card.Name
-		for _, d := range g.Devices {
-			for _, proc := range d.Processes {
-				if isOllamaProcess(proc.Name) {
-					p.OllamaVRAM += proc.MemoryUsed
-				}
-			}
-		}
+		p.OllamaVRAM = ollamaVRAM(g, nil)
 	}
 	for _, l := range loaded {
 		if sameModel(l.Name, model) {
