@@ -27,7 +27,7 @@
 //     shows as available; the protocol carries it as a payout request, and the
 //     proxy's transfer on the chain that settles it is its payout.
 //   - idle policy: the state machine that decides when the worker may serve
-//     (idle.Policy); its saved settings are worker.IdlePolicy.
+//     (idle.Policy); its saved settings are worker.IdleSettings.
 //   - pause: the worker stops serving because the owner came back (or another
 //     reason); the model is unloaded so the VRAM is free.
 //   - placement: where the served model runs, GPU or CPU (worker.Placement).

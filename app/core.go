@@ -31,6 +31,10 @@ type Core interface {
 	// ModelCache is the model store's drive, free space, use and quota
 	// (it reads the filesystem: call it at UI pace).
 	ModelCache() worker.ModelCache
+	// RebuildLedger sets a damaged earnings ledger aside and makes a new
+	// one filled from the proxy's receipts (Status.LedgerDamaged says when);
+	// it returns the damaged file's new path.
+	RebuildLedger(ctx context.Context) (string, error)
 	// SetModelCacheQuotaGB saves the model cache quota in GB (0: none);
 	// after each download the least recently used models go until it fits.
 	SetModelCacheQuotaGB(gb int64) error
@@ -62,13 +66,13 @@ type Core interface {
 
 	// Settings tab.
 
-	// IdlePolicy is the idle policy in force (flags or defaults, with the
+	// IdleSettings is the idle policy in force (flags or defaults, with the
 	// owner's saved settings on top).
-	IdlePolicy() worker.IdlePolicy
-	// SetIdlePolicy validates, saves and applies the idle policy (a running
+	IdleSettings() worker.IdleSettings
+	// SetIdleSettings validates, saves and applies the idle policy (a running
 	// worker uses it within a poll); the error joins a *worker.FieldError
 	// per bad field.
-	SetIdlePolicy(p worker.IdlePolicy) error
+	SetIdleSettings(p worker.IdleSettings) error
 	// SetLogLevel saves the log level; it applies at the next launch.
 	SetLogLevel(level string) error
 

@@ -46,8 +46,8 @@ type fakeCore struct {
 	pauses []time.Duration // PauseFor calls
 
 	// settings tab
-	idlePolicy worker.IdlePolicy // what IdlePolicy returns; zero: the defaults
-	policySets []worker.IdlePolicy
+	idlePolicy worker.IdleSettings // what IdleSettings returns; zero: the defaults
+	policySets []worker.IdleSettings
 
 	// first-run wizard
 	bench      worker.BenchmarkResult // what Benchmark returns
@@ -60,6 +60,20 @@ type fakeCore struct {
 	cache     worker.ModelCache // what ModelCache returns (Quota follows SetModelCacheQuotaGB)
 	quotaSets []int64
 	quotaErr  error
+
+	rebuilds int // RebuildLedger calls
+}
+
+// RebuildLedger clears the damaged-ledger status, as the core does.
+func (f *fakeCore) RebuildLedger(ctx context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.LedgerDamaged == "" {
+		return "", worker.ErrLedgerNotDamaged
+	}
+	f.rebuilds++
+	f.st.LedgerDamaged, f.st.State, f.st.Error = "", worker.StateStopped, ""
+	return "/data/ledger.db.damaged-20261202T080000Z", nil
 }
 
 type fakeWithdraw struct {
@@ -285,17 +299,17 @@ func (f *fakeCore) pauseCalls() []time.Duration {
 	return append([]time.Duration(nil), f.pauses...)
 }
 
-func (f *fakeCore) IdlePolicy() worker.IdlePolicy {
+func (f *fakeCore) IdleSettings() worker.IdleSettings {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.idlePolicy == (worker.IdlePolicy{}) {
+	if f.idlePolicy == (worker.IdleSettings{}) {
 		return worker.IdlePolicyOf(idle.DefaultConfig())
 	}
 	return f.idlePolicy
 }
 
-// SetIdlePolicy validates as the worker does and stores the canonical schedule.
-func (f *fakeCore) SetIdlePolicy(p worker.IdlePolicy) error {
+// SetIdleSettings validates as the worker does and stores the canonical schedule.
+func (f *fakeCore) SetIdleSettings(p worker.IdleSettings) error {
 	cfg, err := p.Apply(idle.DefaultConfig())
 	if err != nil {
 		return err

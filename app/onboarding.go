@@ -108,7 +108,7 @@ type onboarding struct {
 	pauseGPU  *widget.Check
 	pauseFS   *widget.Check
 	idleMsg   *widget.Label
-	policy    worker.IdlePolicy // the policy in force: schedule and caps are kept
+	policy    worker.IdleSettings // the policy in force: schedule and caps are kept
 }
 
 type obModelRow struct {
@@ -183,7 +183,7 @@ func (o *onboarding) load() {
 	set := o.v.core.Settings()
 	o.addrSaved = set.PayoutAddress
 	o.addrEntry.SetText(set.PayoutAddress)
-	o.policy = o.v.core.IdlePolicy()
+	o.policy = o.v.core.IdleSettings()
 	o.idleEntry.SetText(strconv.FormatFloat(o.policy.IdleMinutes, 'f', -1, 64))
 	o.pauseGPU.SetChecked(o.policy.PauseOnGPUUse)
 	o.pauseFS.SetChecked(o.policy.PauseOnFullScreen)
@@ -792,7 +792,7 @@ func (o *onboarding) finish() {
 	o.updateButtons()
 	core := o.v.core
 	go func() {
-		err := core.SetIdlePolicy(p)
+		err := core.SetIdleSettings(p)
 		var saveErr error
 		if err == nil {
 			saveErr = core.SetOnboarded()

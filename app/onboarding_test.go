@@ -313,7 +313,7 @@ func TestOnboardingFinishStartsAndPersists(t *testing.T) {
 		t.Errorf("SetOnboarded calls %d, settings %+v", n, f.Settings())
 	}
 	f.mu.Lock()
-	sets := append([]worker.IdlePolicy(nil), f.policySets...)
+	sets := append([]worker.IdleSettings(nil), f.policySets...)
 	f.mu.Unlock()
 	if len(sets) != 1 || sets[0].IdleMinutes != 10 || !sets[0].PauseOnGPUUse || sets[0].PauseOnFullScreen {
 		t.Errorf("idle policy saved %+v", sets)

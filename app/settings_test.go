@@ -114,9 +114,9 @@ func TestSettingsTabValidatesSavesAndReloads(t *testing.T) {
 	}
 	test.Tap(s.saveBtn)
 	q.runUntil(t, "saved", func() bool { return strings.HasPrefix(s.status.Text, "Saved") })
-	want := worker.IdlePolicy{IdleMinutes: 0.5, PauseOnGPUUse: true, PauseOnFullScreen: false,
+	want := worker.IdleSettings{IdleMinutes: 0.5, PauseOnGPUUse: true, PauseOnFullScreen: false,
 		Schedule: "mon,tue,wed,thu,fri 22:00-08:00", MaxTemperatureC: 83, MaxPowerW: 320, VRAMReserveMB: 2048}
-	if got := f.IdlePolicy(); got != want {
+	if got := f.IdleSettings(); got != want {
 		t.Fatalf("saved policy %+v, want %+v", got, want)
 	}
 	set := f.Settings()

@@ -157,7 +157,7 @@ func newSettingsView(v *mainView) *settingsView {
 // values is what the core has now, as the form shows it.
 func (s *settingsView) values() settingsForm {
 	core := s.v.core
-	p := core.IdlePolicy()
+	p := core.IdleSettings()
 	set := core.Settings()
 	f := settingsForm{
 		idleMin:  strconv.FormatFloat(p.IdleMinutes, 'f', -1, 64),
@@ -251,7 +251,7 @@ func (s *settingsView) previewSchedule() {
 }
 
 // parsePolicy reads the idle fields; bad numbers come back as field problems.
-func parsePolicy(f settingsForm) (worker.IdlePolicy, map[string]string) {
+func parsePolicy(f settingsForm) (worker.IdleSettings, map[string]string) {
 	bad := map[string]string{}
 	num := func(field, text, what string) float64 {
 		t := strings.ReplaceAll(strings.TrimSpace(text), ",", ".")
@@ -264,7 +264,7 @@ func parsePolicy(f settingsForm) (worker.IdlePolicy, map[string]string) {
 		}
 		return x
 	}
-	p := worker.IdlePolicy{
+	p := worker.IdleSettings{
 		IdleMinutes:       num(worker.FieldIdleMinutes, f.idleMin, "minutes"),
 		PauseOnGPUUse:     f.pauseGPU,
 		PauseOnFullScreen: f.pauseFS,
@@ -297,7 +297,7 @@ func parsePolicy(f settingsForm) (worker.IdlePolicy, map[string]string) {
 }
 
 // check validates the whole form without saving; field → problem.
-func (s *settingsView) check(f settingsForm) (worker.IdlePolicy, int64, map[string]string) {
+func (s *settingsView) check(f settingsForm) (worker.IdleSettings, int64, map[string]string) {
 	p, bad := parsePolicy(f)
 	tariff, err := tariffNano(f.tariff)
 	if err != nil {
@@ -362,7 +362,7 @@ func (s *settingsView) save() {
 				}
 			}
 		}
-		note("", core.SetIdlePolicy(p))
+		note("", core.SetIdleSettings(p))
 		var warn []string
 		if f.address != old.address {
 			a, err := core.SetPayoutAddress(f.address)

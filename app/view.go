@@ -51,6 +51,9 @@ type mainView struct {
 	stateError  *widget.Label
 	reasons     *widget.Label  // why not serving now, one reason a line
 	startNowBtn *widget.Button // while waiting for idle: serve without waiting
+	rebuildBtn  *widget.Button // on a damaged ledger: rebuild it from the proxy's receipts
+	rebuildDlg  *dialog.ConfirmDialog
+	fatalShown  string // the fatal error already shown in a dialog
 	net         networkWidgets
 	toggleBtn   *widget.Button
 	busy        bool // a Start/Stop call is in flight
@@ -207,8 +210,11 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 
 	v.startNowBtn = widget.NewButtonWithIcon("Start now", theme.MediaFastForwardIcon(), v.startNow)
 	v.startNowBtn.Hide()
+	v.rebuildBtn = widget.NewButtonWithIcon("Rebuild ledger…", theme.ViewRefreshIcon(), v.askRebuildLedger)
+	v.rebuildBtn.Importance = widget.HighImportance
+	v.rebuildBtn.Hide()
 	left := container.NewHBox(icon, container.NewCenter(title), v.stateBadge.obj)
-	row := container.NewBorder(nil, nil, left, container.NewHBox(container.NewCenter(v.startNowBtn), container.NewCenter(toggle)))
+	row := container.NewBorder(nil, nil, left, container.NewHBox(container.NewCenter(v.rebuildBtn), container.NewCenter(v.startNowBtn), container.NewCenter(toggle)))
 	v.stateBadge.parent = row
 	return container.NewVBox(row, v.stateError, v.reasons, v.noticeRow, widget.NewSeparator())
 }
@@ -330,8 +336,16 @@ func (v *mainView) renderHeader() {
 			errText = "Something needs your attention."
 		}
 	}
+	if st.Fatal != "" {
+		errText = "Cocoon Desktop has stopped: " + st.Fatal + ". Quit and start it again once this is fixed."
+	}
 	setLabel(v.stateError, errText, widget.DangerImportance)
 	setVisible(v.stateError, errText != "")
+	setVisible(v.rebuildBtn, st.LedgerDamaged != "")
+	if st.Fatal != "" && st.Fatal != v.fatalShown && v.win != nil {
+		v.fatalShown = st.Fatal
+		dialog.ShowError(errors.New(errText), v.win)
+	}
 	why := reasonsText(st)
 	setLabel(v.reasons, why, widget.WarningImportance)
 	setVisible(v.reasons, why != "")
@@ -359,11 +373,43 @@ func (v *mainView) updateToggle() {
 		b.Text, b.Icon, b.Importance = text, icon, imp
 		b.Refresh()
 	}
-	if v.busy {
-		b.Disable()
+	if v.busy || v.status.Fatal != "" || v.status.LedgerDamaged != "" {
+		b.Disable() // nothing can start: the core has stopped, or waits for a rebuild
 	} else {
 		b.Enable()
 	}
+}
+
+// askRebuildLedger explains the rebuild and, once the owner agrees, asks
+// the core to set the damaged ledger aside and fill a new one from the
+// proxy's receipts.
+func (v *mainView) askRebuildLedger() {
+	msg := v.status.LedgerDamaged + "\n\n" +
+		"Rebuilding keeps the damaged file beside the new one (nothing is deleted), makes a new ledger\n" +
+		"and fetches every receipt the network signed for this computer. Payouts made before are\n" +
+		"recorded as one entry from the network's paid total."
+	d := dialog.NewConfirm("Rebuild the earnings ledger", msg, func(ok bool) {
+		if !ok {
+			return
+		}
+		go func() {
+			aside, err := v.core.RebuildLedger(v.ctx)
+			st := v.core.Status()
+			v.do(func() {
+				if err != nil {
+					v.showError("Could not rebuild the ledger", err)
+				} else {
+					dialog.ShowInformation("Ledger rebuilt", "The damaged file is kept as\n"+aside+
+						"\n\nReceipts are being fetched from the network; the balance fills in as they arrive.", v.win)
+				}
+				v.refresh(st)
+			})
+		}()
+	}, v.win)
+	d.SetConfirmText("Rebuild")
+	d.SetDismissText("Not now")
+	v.rebuildDlg = d
+	d.Show()
 }
 
 // startNow serves without waiting for the owner to be away.

@@ -110,18 +110,18 @@ const (
 // user-friendly form in URL-safe base64 (UQ…/EQ…/0Q…/kQ…) or standard base64
 // (with + and /), or the raw form "0:<64 hex>" / "-1:<64 hex>". It rejects an
 // address for the other network than the one given.
-func ParseAddress(s string, network Net) (Address, error) {
+func ParseAddress(s string, tonNet Net) (Address, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
 		return Address{}, addrErr(ErrAddressEmpty, in, "the address is empty; paste your wallet address from Tonkeeper (it starts with UQ)")
 	}
 	if strings.Contains(in, ":") {
-		return parseRawAddress(in, network)
+		return parseRawAddress(in, tonNet)
 	}
-	return parseFriendlyAddress(in, network)
+	return parseFriendlyAddress(in, tonNet)
 }
 
-func parseRawAddress(in string, network Net) (Address, error) {
+func parseRawAddress(in string, tonNet Net) (Address, error) {
 	wcStr, hexStr, _ := strings.Cut(in, ":")
 	wc, err := strconv.ParseInt(wcStr, 10, 32)
 	if err != nil {
@@ -144,12 +144,12 @@ func parseRawAddress(in string, network Net) (Address, error) {
 		return Address{}, addrErr(ErrAddressChars, in, "raw address is not hex: %v", err)
 	}
 	a.Bounceable = false
-	a.Testnet = network == Testnet
+	a.Testnet = tonNet == Testnet
 	a.fill()
 	return a, nil
 }
 
-func parseFriendlyAddress(in string, network Net) (Address, error) {
+func parseFriendlyAddress(in string, tonNet Net) (Address, error) {
 	urlSafe, std := false, false
 	for i, r := range in {
 		switch {
@@ -198,10 +198,10 @@ func parseFriendlyAddress(in string, network Net) (Address, error) {
 	if wc != 0 && wc != -1 {
 		return Address{}, addrErr(ErrAddressWorkchain, in, "workchain %d is unknown; TON wallets live on workchain 0 (or -1, the masterchain)", wc)
 	}
-	if testnet && network == Mainnet {
+	if testnet && tonNet == Mainnet {
 		return Address{}, addrErr(ErrAddressNetwork, in, "this is a testnet address (0Q…/kQ…) but payouts are on mainnet; use your mainnet address (UQ…)")
 	}
-	if !testnet && network == Testnet {
+	if !testnet && tonNet == Testnet {
 		return Address{}, addrErr(ErrAddressNetwork, in, "this is a mainnet address (UQ…/EQ…) but payouts are on testnet; switch Tonkeeper to testnet and copy that address (0Q…)")
 	}
 	var a Address

@@ -13,14 +13,14 @@ import (
 
 // testWalletAddr is the V5R1 address of a fixed key, made by tonutils-go (an
 // implementation independent of ParseAddress).
-func testWalletAddr(t testing.TB, seedByte byte, network Net) *address.Address {
+func testWalletAddr(t testing.TB, seedByte byte, tonNet Net) *address.Address {
 	t.Helper()
 	seed := make([]byte, ed25519.SeedSize)
 	for i := range seed {
 		seed[i] = seedByte + byte(i)
 	}
 	key := ed25519.NewKeyFromSeed(seed)
-	a, err := wallet.AddressFromPubKey(key.Public().(ed25519.PublicKey), V5R1Config(network), 0)
+	a, err := wallet.AddressFromPubKey(key.Public().(ed25519.PublicKey), V5R1Config(tonNet), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,9 @@ const (
 // real wallet contract through internal/tonsandbox, which implements the same
 // interface, and only the "unreachable" path of LiteChain is tested here.
 type LiteChain struct {
-	pool    *liteclient.ConnectionPool
-	api     tonapi.APIClientWrapped
-	network Net
+	pool   *liteclient.ConnectionPool
+	api    tonapi.APIClientWrapped
+	tonNet Net
 	// Timeout bounds each call whose context has no earlier deadline.
 	Timeout time.Duration
 	// MaxScan bounds how many of the sender's transactions FindTransfer reads.
@@ -45,7 +45,7 @@ var _ Chain = (*LiteChain)(nil)
 // (http/https), inline JSON, or a file path. The connection is bounded by
 // DefaultChainTimeout (or ctx's earlier deadline); when no liteserver answers
 // it fails with ErrChainUnreachable.
-func NewLiteChain(ctx context.Context, config string, network Net) (*LiteChain, error) {
+func NewLiteChain(ctx context.Context, config string, tonNet Net) (*LiteChain, error) {
 	ctx, cancel := WithChainTimeout(ctx, DefaultChainTimeout)
 	defer cancel()
 
@@ -62,7 +62,7 @@ func NewLiteChain(ctx context.Context, config string, network Net) (*LiteChain, 
 		return nil, unreachable("connect to liteservers", err)
 	}
 	api := tonapi.NewAPIClient(pool, tonapi.ProofCheckPolicyFast).WithRetry(2)
-	return &LiteChain{pool: pool, api: api, network: network, Timeout: DefaultChainTimeout, MaxScan: 200}, nil
+	return &LiteChain{pool: pool, api: api, tonNet: tonNet, Timeout: DefaultChainTimeout, MaxScan: 200}, nil
 }
 
 func loadLiteConfig(ctx context.Context, config string) (*liteclient.GlobalConfig, error) {
@@ -99,7 +99,7 @@ func loadLiteConfig(ctx context.Context, config string) (*liteclient.GlobalConfi
 func (c *LiteChain) Close() { c.pool.Stop() }
 
 // Net is the network this chain was opened for.
-func (c *LiteChain) Net() Net { return c.network }
+func (c *LiteChain) Net() Net { return c.tonNet }
 
 func (c *LiteChain) classify(op string, err error) error {
 	if err == nil {

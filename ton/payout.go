@@ -41,10 +41,10 @@ func PayoutComment(id string) string { return PayoutCommentPrefix + id }
 // SeqnoSource (never tonutils-go's default fetcher, which needs an API
 // client) and the signed message goes out through a Chain.
 type PayoutWallet struct {
-	network Net
-	w       *wallet.Wallet
-	spec    *wallet.SpecV5R1Final
-	pub     ed25519.PublicKey
+	tonNet Net
+	w      *wallet.Wallet
+	spec   *wallet.SpecV5R1Final
+	pub    ed25519.PublicKey
 
 	mu sync.Mutex // guards the spec's seqno fetcher and TTL while building
 	// TTL is how long a signed message stays valid (V5R1 valid_until);
@@ -54,7 +54,7 @@ type PayoutWallet struct {
 
 // NewPayoutWalletFromSeed opens the V5R1 wallet of a TON mnemonic (24 words
 // separated by spaces, as Tonkeeper and tonutils-go make them).
-func NewPayoutWalletFromSeed(seed string, network Net) (*PayoutWallet, error) {
+func NewPayoutWalletFromSeed(seed string, tonNet Net) (*PayoutWallet, error) {
 	words := strings.Fields(seed)
 	if len(words) == 0 {
 		return nil, errors.New("payout wallet: empty seed phrase")
@@ -63,16 +63,16 @@ func NewPayoutWalletFromSeed(seed string, network Net) (*PayoutWallet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payout wallet: seed phrase: %w", err)
 	}
-	return NewPayoutWalletFromKey(key, network)
+	return NewPayoutWalletFromKey(key, tonNet)
 }
 
 // NewPayoutWalletFromKey opens the V5R1 wallet of an ed25519 private key.
-func NewPayoutWalletFromKey(key ed25519.PrivateKey, network Net) (*PayoutWallet, error) {
+func NewPayoutWalletFromKey(key ed25519.PrivateKey, tonNet Net) (*PayoutWallet, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("payout wallet: private key has %d bytes, want %d", len(key), ed25519.PrivateKeySize)
 	}
 	// api is nil: this wallet must never reach the network on its own.
-	w, err := wallet.FromPrivateKey(nil, key, V5R1Config(network))
+	w, err := wallet.FromPrivateKey(nil, key, V5R1Config(tonNet))
 	if err != nil {
 		return nil, fmt.Errorf("payout wallet: %w", err)
 	}
@@ -80,7 +80,7 @@ func NewPayoutWalletFromKey(key ed25519.PrivateKey, network Net) (*PayoutWallet,
 	if !ok {
 		return nil, fmt.Errorf("payout wallet: unexpected wallet spec %T", w.GetSpec())
 	}
-	pw := &PayoutWallet{network: network, w: w, spec: spec, pub: key.Public().(ed25519.PublicKey), TTL: 3 * time.Minute}
+	pw := &PayoutWallet{tonNet: tonNet, w: w, spec: spec, pub: key.Public().(ed25519.PublicKey), TTL: 3 * time.Minute}
 	// Until BuildTransfer sets its own, a fetcher that fails instead of
 	// the default, which dereferences the nil API client.
 	spec.SetSeqnoFetcher(func(context.Context, uint32) (uint32, error) {
@@ -90,12 +90,12 @@ func NewPayoutWalletFromKey(key ed25519.PrivateKey, network Net) (*PayoutWallet,
 }
 
 // V5R1Config is the wallet V5R1 configuration for a network (workchain 0).
-func V5R1Config(network Net) wallet.ConfigV5R1Final {
-	return wallet.ConfigV5R1Final{NetworkGlobalID: network.GlobalID(), Workchain: 0}
+func V5R1Config(tonNet Net) wallet.ConfigV5R1Final {
+	return wallet.ConfigV5R1Final{NetworkGlobalID: tonNet.GlobalID(), Workchain: 0}
 }
 
 // Net is the network the wallet signs for.
-func (p *PayoutWallet) Net() Net { return p.network }
+func (p *PayoutWallet) Net() Net { return p.tonNet }
 
 // PublicKey is the wallet's ed25519 public key.
 func (p *PayoutWallet) PublicKey() ed25519.PublicKey { return p.pub }
@@ -103,7 +103,7 @@ func (p *PayoutWallet) PublicKey() ed25519.PublicKey { return p.pub }
 // TONAddress is the wallet's address (non-bounceable, testnet flag set on
 // testnet) as a tonutils-go address.
 func (p *PayoutWallet) TONAddress() *address.Address {
-	return p.w.WalletAddress().Testnet(p.network == Testnet)
+	return p.w.WalletAddress().Testnet(p.tonNet == Testnet)
 }
 
 // Address is the wallet's address; Friendly is where to top it up.
@@ -124,8 +124,8 @@ func (p *PayoutWallet) BuildTransfer(ctx context.Context, seqnos SeqnoSource, to
 	if to.IsZero() {
 		return nil, &AddressError{Kind: ErrAddressEmpty, Msg: "payout destination is not set"}
 	}
-	if to.Testnet != (p.network == Testnet) {
-		return nil, fmt.Errorf("%w: destination %s is a %s address, the payout wallet is on %s", ErrPayoutNetwork, to.Short(), networkOf(to.Testnet), p.network)
+	if to.Testnet != (p.tonNet == Testnet) {
+		return nil, fmt.Errorf("%w: destination %s is a %s address, the payout wallet is on %s", ErrPayoutNetwork, to.Short(), networkOf(to.Testnet), p.tonNet)
 	}
 	if amount == 0 {
 		return nil, ErrPayoutAmount

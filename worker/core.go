@@ -82,6 +82,10 @@ type Config struct {
 	// LogError reports the log file's last write error (a full disk); nil
 	// means the log is written. Optional.
 	LogError func() error
+	// OfferLedgerRebuild: a damaged ledger makes Run wait for
+	// RebuildLedger (the GUI offers it) instead of returning ErrDamaged
+	// (headless: the owner runs `cocoon-desktop earnings rebuild`).
+	OfferLedgerRebuild bool
 }
 
 // NetworkConfig says which proxy to serve.
@@ -104,10 +108,12 @@ type Core struct {
 
 	refreshMu sync.Mutex // serialises refreshModels
 	commands  chan command
-	stopped   chan struct{}    // closed when Run has returned
-	client    *network.Client  // set by New, nil without a network
-	ledger    *earnings.Ledger // set by New, nil without a data dir
-	openErr   error            // why New could not open the ledger or the key; Run returns it
+	stopped   chan struct{}   // closed when Run has returned
+	client    *network.Client // set by New, nil without a network
+	// ledger is set by New (nil without a data dir, or while a damaged one
+	// waits to be rebuilt: RebuildLedger sets it then); read it with led().
+	ledger  atomic.Pointer[earnings.Ledger]
+	openErr error // why New could not open the ledger or the key; Run returns it
 	// callbacks carries the network client's balance and payout callbacks,
 	// in order, to one goroutine that Run owns (see later).
 	callbacks   chan func()
@@ -148,6 +154,12 @@ type Core struct {
 	loseReceipt      func(receipt.Signed) bool // the app dies before storing it
 
 	restarting atomic.Bool // a wedged runtime is being restarted; not accepting jobs
+
+	fatalMsg       string                  // why Run stopped for good (c.mu); "" while it runs
+	ledgerDamaged  string                  // why the ledger cannot be used, while Run waits for a rebuild (c.mu)
+	rebuildReq     chan chan rebuildResult // RebuildLedger → Run
+	resyncTo       atomic.Int64            // the last seq of the newest receipts_request
+	rebuildPending atomic.Bool             // a rebuilt ledger waits for its receipts (see finishRebuild)
 }
 
 // New builds a Core and opens what others read before Run starts: the
@@ -199,6 +211,7 @@ func New(cfg Config) *Core {
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
 		pulls:     map[string]ollama.PullProgress{},
 		callbacks: make(chan func(), 64), stopping: make(chan struct{}),
+		rebuildReq: make(chan chan rebuildResult),
 	}
 	if cfg.Runtime.FreeVRAM == nil {
 		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
@@ -235,6 +248,7 @@ func (c *Core) Status() Status {
 		Earnings: c.money, Benchmark: c.bench,
 		Placement: placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
 		DiskFull:  c.diskFullLocked(),
+		Fatal:     c.fatalMsg, LedgerDamaged: c.ledgerDamaged,
 	}
 }
 
@@ -266,17 +280,33 @@ func (c *Core) currentGPU() gpu.Snapshot {
 }
 
 // Run runs the GPU sampler, the model runtime, the model refresher, the
-// network client and the control loop until ctx ends. It frees the GPU and
-// stops the model runtime (and a managed Ollama) before returning. It fails
-// at once when the receipts file or the worker key cannot be opened.
+// network client and the control loop until ctx ends or one of them fails
+// for good. It frees the GPU and stops the model runtime (and a managed
+// Ollama) before returning. It returns the first fatal error — the ledger or
+// the worker key cannot be opened, no Ollama can be found or started, the
+// network client's configuration can never work — after stopping the rest;
+// Status then says, in State error and Fatal, that the worker has stopped.
+//
+// A damaged ledger with Config.OfferLedgerRebuild set is not fatal: Run
+// serves nothing and waits for RebuildLedger (or ctx) instead.
 func (c *Core) Run(ctx context.Context) error {
 	defer close(c.stopped)
-	if c.ledger != nil {
-		defer c.ledger.Close()
-	}
+	defer func() {
+		if l := c.led(); l != nil {
+			l.Close()
+		}
+	}()
 	if c.openErr != nil {
-		c.setStatus(StateError, c.openErr.Error(), nil)
-		return c.openErr
+		unusable := errors.Is(c.openErr, earnings.ErrDamaged) || errors.Is(c.openErr, earnings.ErrMissing)
+		if !unusable || !c.cfg.OfferLedgerRebuild {
+			return c.fatal(c.openErr)
+		}
+		if err := c.awaitLedgerRebuild(ctx); err != nil {
+			return c.fatal(err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
 	}
 	c.mu.Lock()
 	c.gpuSnap = c.gpu.Snapshot()
@@ -285,7 +315,14 @@ func (c *Core) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 5)
+	var firstErr error
+	var failOnce sync.Once
+	fail := func(err error) { // the first fatal error stops everything
+		failOnce.Do(func() {
+			firstErr = err
+			cancel()
+		})
+	}
 	wg.Add(5)
 	go func() {
 		defer wg.Done()
@@ -308,9 +345,7 @@ func (c *Core) Run(ctx context.Context) error {
 			c.client.SetRegistration(c.registration())
 			c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "not started"})
 			if err := c.client.Run(ctx); err != nil {
-				c.log.Error("network client stopped", "err", err)
-				c.bus.Publish(EventError, err.Error())
-				errc <- err
+				fail(fmt.Errorf("worker: network client: %w", err))
 			}
 		}()
 	}
@@ -325,14 +360,14 @@ func (c *Core) Run(ctx context.Context) error {
 				c.bus.Publish(EventGPU, s)
 			}
 		})
-		errc <- s.Run(ctx)
+		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			fail(fmt.Errorf("worker: GPU sampler: %w", err))
+		}
 	}()
 	go func() {
 		defer wg.Done()
-		if err := c.rt.Run(ctx); err != nil {
-			c.log.Error("model runtime stopped", "err", err)
-			c.bus.Publish(EventError, err.Error())
-			errc <- err
+		if err := c.rt.Run(ctx); err != nil && ctx.Err() == nil {
+			fail(fmt.Errorf("worker: model runtime: %w", err))
 		}
 	}()
 	go func() {
@@ -341,15 +376,23 @@ func (c *Core) Run(ctx context.Context) error {
 	}()
 	wg.Wait()
 	_ = c.gpu.Close()
-	c.setStatus(StateStopped, "", nil)
-	select {
-	case err := <-errc:
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
-	default:
+	if firstErr != nil {
+		return c.fatal(firstErr)
 	}
+	c.setStatus(StateStopped, "", nil)
 	return nil
+}
+
+// fatal records that Run stops on err: the status says so in words, and
+// the error is published for the UI and logged once.
+func (c *Core) fatal(err error) error {
+	c.log.Error("worker stopped", "err", err)
+	c.mu.Lock()
+	c.fatalMsg = err.Error()
+	c.mu.Unlock()
+	c.setStatus(StateError, err.Error(), nil)
+	c.bus.Publish(EventError, err.Error())
+	return err
 }
 
 // sameTelemetry compares two snapshots ignoring when they were taken.
@@ -636,3 +679,6 @@ func isLoopbackRegistry(name string) bool {
 	ip := net.ParseIP(strings.Trim(h, "[]"))
 	return ip != nil && ip.IsLoopback()
 }
+
+// led is the earnings ledger, nil where there is none (see Core.ledger).
+func (c *Core) led() *earnings.Ledger { return c.ledger.Load() }

@@ -121,14 +121,16 @@ func TestGPUEventsOnlyOnChange(t *testing.T) {
 	card := gputest.RTX4090()
 	c := New(Config{
 		DataDir: t.TempDir(), GPU: gpu.NewDetector(gputest.Library(card)), GPUInterval: 5 * time.Millisecond,
-		Runtime: ollama.Config{NoAttach: true, Binary: "/nonexistent/ollama"},
+		Runtime: ollama.Config{AttachAddr: wedgedOllama(t).URL, NoManage: true},
 	})
 	events, unsubscribe := c.Subscribe(64)
 	defer unsubscribe()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go c.Run(ctx)
-	time.Sleep(100 * time.Millisecond) // ~20 samples of an unchanged card
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	from := card.Reads()
+	waitFor(t, "20 samples of an unchanged card", func() bool { return card.Reads() >= from+20 })
 	for len(events) > 0 {
 		if ev := <-events; ev.Type == EventGPU {
 			t.Fatal("an unchanged card published a GPU event")
@@ -190,6 +192,9 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 	}
 }
 
+// TestCoreWithoutOllama: with no Ollama to attach to or start, Run stops
+// on its own with ErrOllamaNotFound (the window stays and shows why), and
+// the status says what is missing.
 func TestCoreWithoutOllama(t *testing.T) {
 	c := New(Config{
 		DataDir: t.TempDir(),
@@ -198,23 +203,18 @@ func TestCoreWithoutOllama(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	// The core keeps running (the window shows why) and says what is missing.
-	waitFor(t, "the runtime error in the status", func() bool { return c.Status().Ollama.Error != "" })
+	if err := c.Run(ctx); !errors.Is(err, ollama.ErrOllamaNotFound) || ctx.Err() != nil {
+		t.Fatalf("Run() = %v (ctx %v), want ErrOllamaNotFound on its own", err, ctx.Err())
+	}
 	if !strings.Contains(c.Status().Ollama.Error, "ollama not found") {
 		t.Fatalf("ollama error = %q", c.Status().Ollama.Error)
 	}
-	if err := c.Start(ctx); !errors.Is(err, ErrNotReady) {
-		t.Fatalf("Start() = %v, want ErrNotReady", err)
+	if err := c.Start(ctx); err == nil {
+		t.Fatal("Start() succeeded on a stopped core")
 	}
 	st := c.Status()
-	if st.State != StateError || !strings.Contains(st.Error, "ollama not found") || st.GPU.State != gpu.StateNoDriver {
+	if st.State != StateError || !strings.Contains(st.Fatal, "ollama not found") || st.GPU.State != gpu.StateNoDriver {
 		t.Fatalf("status = %+v", st)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run() = %v after cancel", err)
 	}
 }
 

@@ -56,9 +56,13 @@ func (c *Core) openLedger(proxyKey []byte) (*earnings.Ledger, error) {
 	marker := filepath.Join(c.cfg.DataDir, ledgerMarker)
 	_, merr := os.Stat(marker)
 	made := merr == nil
-	l, err := earnings.Open(path, earnings.Options{ProxyKey: proxyKey, MustExist: made})
+	rebuild := rebuilding(c.cfg.DataDir) // set aside: a new ledger is made and filled from the proxy
+	l, err := earnings.Open(path, earnings.Options{ProxyKey: proxyKey, MustExist: made && !rebuild})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
+	}
+	if rebuild {
+		c.rebuildPending.Store(true)
 	}
 	if !made {
 		if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
@@ -86,18 +90,19 @@ type EarningsHistory struct {
 // EarningsHistory reads the balance, the newest jobs and the newest
 // withdrawals (limits ≤ 0: all).
 func (c *Core) EarningsHistory(jobs, withdrawals int) (EarningsHistory, error) {
-	if c.ledger == nil {
+	l := c.led()
+	if l == nil {
 		return EarningsHistory{}, ErrNoLedger
 	}
 	var h EarningsHistory
 	var err error
-	if h.Balance, err = c.ledger.Balance(); err != nil {
+	if h.Balance, err = l.Balance(); err != nil {
 		return h, fmt.Errorf("worker: balance: %w", err)
 	}
-	if h.Jobs, _, err = c.ledger.Jobs("", jobs); err != nil {
+	if h.Jobs, _, err = l.Jobs("", jobs); err != nil {
 		return h, fmt.Errorf("worker: jobs: %w", err)
 	}
-	if h.Withdrawals, err = c.ledger.Withdrawals(withdrawals); err != nil {
+	if h.Withdrawals, err = l.Withdrawals(withdrawals); err != nil {
 		return h, fmt.Errorf("worker: withdrawals: %w", err)
 	}
 	return h, nil
@@ -106,31 +111,34 @@ func (c *Core) EarningsHistory(jobs, withdrawals int) (EarningsHistory, error) {
 // DailyEarnings is the earnings per local day in [from, to), net of
 // electricity at tariff.
 func (c *Core) DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earnings.DayTotal, error) {
-	if c.ledger == nil {
+	l := c.led()
+	if l == nil {
 		return nil, ErrNoLedger
 	}
-	return c.ledger.Daily(from, to, tariff)
+	return l.Daily(from, to, tariff)
 }
 
 // ExportEarningsCSV writes every job and withdrawal in [from, to) as CSV.
 func (c *Core) ExportEarningsCSV(w io.Writer, from, to time.Time) error {
-	if c.ledger == nil {
+	l := c.led()
+	if l == nil {
 		return ErrNoLedger
 	}
-	return c.ledger.ExportCSV(w, from, to)
+	return l.ExportCSV(w, from, to)
 }
 
 // VerifyLedger re-checks every signature and total in the ledger offline.
 func (c *Core) VerifyLedger() (earnings.Report, error) {
-	if c.ledger == nil {
+	l := c.led()
+	if l == nil {
 		return earnings.Report{}, ErrNoLedger
 	}
-	return c.ledger.Verify()
+	return l.Verify()
 }
 
 // refreshEarnings re-reads the balance and recent withdrawals.
 func (c *Core) refreshEarnings() {
-	l := c.ledger
+	l := c.led()
 	if l == nil {
 		return
 	}
@@ -180,6 +188,7 @@ func (c *Core) onBalance(b network.Balance) {
 	}
 	c.requestMissingReceipts(b)
 	c.resendPendingPayouts()
+	c.finishRebuild(b)
 }
 
 // requestMissingReceipts asks the proxy again for the receipts the ledger
@@ -189,10 +198,11 @@ func (c *Core) onBalance(b network.Balance) {
 // history catches up, and a full disk's receipts arrive once space returns
 // (every connect asks again).
 func (c *Core) requestMissingReceipts(b network.Balance) {
-	if c.ledger == nil || c.client == nil {
+	l := c.led()
+	if l == nil || c.client == nil {
 		return
 	}
-	ranges, err := missingRanges(c.ledger, b.LastSeq)
+	ranges, err := missingRanges(l, b.LastSeq)
 	if err != nil {
 		c.log.Warn("read the ledger's gaps", "err", err)
 		return
@@ -204,7 +214,28 @@ func (c *Core) requestMissingReceipts(b network.Balance) {
 		c.log.Warn("asking the proxy for missing receipts", "err", err)
 		return
 	}
+	c.resyncTo.Store(ranges[len(ranges)-1].Last)
 	c.log.Info("asked the proxy for missing receipts", "ranges", len(ranges), "first", ranges[0].First)
+}
+
+// resyncStep runs when a receipt the worker asked for arrives: when it
+// was the last of the request, it asks for the next batch (one request
+// carries at most network.MaxReceiptsResent) and finishes a rebuild.
+func (c *Core) resyncStep(seq int64) {
+	if seq != c.resyncTo.Load() {
+		return
+	}
+	c.mu.Lock()
+	p := c.money.Proxy
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	b := *p
+	c.later(func() {
+		c.requestMissingReceipts(b)
+		c.finishRebuild(b)
+	})
 }
 
 // missingRanges are the seq ranges the ledger lacks up to proxyLast, cut to
@@ -261,7 +292,7 @@ func (c *Core) PayoutQuote() (minimum, fee int64, net ton.Net, err error) {
 // is safe: pending withdrawals are sent again on every connect, and the proxy
 // pays a payout id at most once.
 func (c *Core) Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error) {
-	l := c.ledger
+	l := c.led()
 	if l == nil || c.client == nil {
 		return earnings.Withdrawal{}, ErrPayoutsUnavailable
 	}
@@ -316,7 +347,7 @@ func newPayoutID() (string, error) {
 // resendPendingPayouts sends every not-yet-final withdrawal again; the
 // proxy answers each with its current status (it never pays an id twice).
 func (c *Core) resendPendingPayouts() {
-	l := c.ledger
+	l := c.led()
 	if l == nil || c.client == nil {
 		return
 	}
@@ -335,7 +366,7 @@ func (c *Core) resendPendingPayouts() {
 
 // onPayoutStatus moves a withdrawal along as the proxy reports it.
 func (c *Core) onPayoutStatus(s network.PayoutStatus) {
-	l := c.ledger
+	l := c.led()
 	if l == nil {
 		return
 	}

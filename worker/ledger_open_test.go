@@ -33,10 +33,10 @@ func TestLedgerGoneOrDamagedIsAnError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			first := New(Config{DataDir: dir})
-			if first.openErr != nil || first.ledger == nil {
+			if first.openErr != nil || first.led() == nil {
 				t.Fatalf("a new data dir: %v", first.openErr)
 			}
-			first.ledger.Close()
+			first.led().Close()
 			path := filepath.Join(dir, LedgerFile)
 			if err := tc.change(path); err != nil {
 				t.Fatal(err)

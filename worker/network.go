@@ -20,16 +20,35 @@ func (c *Core) open() error {
 	if err := os.MkdirAll(c.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("worker: data dir: %w", err)
 	}
+	// The client is made even when the ledger cannot be opened: a damaged
+	// ledger is rebuilt from the receipts the proxy sends it.
+	ledgerErr := c.useLedger()
+	if err := c.openClient(); err != nil {
+		return err
+	}
+	return ledgerErr
+}
+
+// useLedger opens the ledger and makes it the core's.
+func (c *Core) useLedger() error {
 	l, err := c.openLedger(c.cfg.Network.ProxyKey)
 	if err != nil {
 		return err
 	}
-	c.ledger = l
 	cum, n, err := l.Totals()
 	if err != nil {
+		l.Close()
 		return fmt.Errorf("worker: read the ledger: %w", err)
 	}
+	c.mu.Lock()
 	c.earned, c.receipts = cum, n
+	c.mu.Unlock()
+	c.ledger.Store(l)
+	return nil
+}
+
+// openClient makes the network client (nil without a network).
+func (c *Core) openClient() error {
 	if c.cfg.Network.URL == "" {
 		return nil
 	}
@@ -83,7 +102,7 @@ func (c *Core) runCallbacks(ctx context.Context) {
 
 // onReceipt stores a receipt the client has verified (signature, worker id, amount).
 func (c *Core) onReceipt(r receipt.Signed) error {
-	if c.ledger == nil {
+	if c.led() == nil {
 		return fmt.Errorf("worker: no ledger for receipt %s", r.Receipt.JobID)
 	}
 	if c.loseReceipt != nil && c.loseReceipt(r) { // tests: lost between signing and storing
@@ -102,17 +121,19 @@ func (c *Core) onReceipt(r receipt.Signed) error {
 		c.log.Info("receipt stored", "job", r.Receipt.JobID, "amount_nanoton", r.Receipt.Amount, "cumulative_nanoton", r.Receipt.Cumulative)
 		c.bus.Publish(EventReceipt, r)
 		c.refreshEarnings()
+		c.resyncStep(r.Receipt.Seq)
 	}
 	return nil
 }
 
 // credit stores a receipt with the energy its job used, when measured.
 func (c *Core) credit(r receipt.Signed) (added bool, err error) {
+	l := c.led()
 	joules := c.takeEnergy(r.Receipt.JobID)
 	if joules > 0 {
-		added, err = c.ledger.CreditWithEnergy(r, joules)
+		added, err = l.CreditWithEnergy(r, joules)
 	} else {
-		added, err = c.ledger.Credit(r)
+		added, err = l.Credit(r)
 	}
 	c.mu.Lock()
 	was := c.ledgerErr

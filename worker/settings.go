@@ -28,7 +28,7 @@ type Settings struct {
 	// Idle is the owner's idle policy as set in the Settings tab; nil until
 	// it is saved there (the command-line flags or defaults apply). Once
 	// saved it wins over the flags: the owner changes it in the window.
-	Idle *IdlePolicy `json:"idle,omitempty"`
+	Idle *IdleSettings `json:"idle,omitempty"`
 	// LogLevel is debug, info, warn or error ("" : the --log-level flag).
 	// It is read at launch (LoadSettings), so a change applies on the next start.
 	LogLevel string `json:"log_level,omitempty"`
@@ -233,9 +233,9 @@ const (
 	MaxVRAMReserve = 256 << 10 // MB
 )
 
-// IdlePolicy is the part of the idle policy the owner sets in the window,
+// IdleSettings is the part of the idle policy the owner sets in the window,
 // as settings.json stores it. Zero caps mean "no cap".
-type IdlePolicy struct {
+type IdleSettings struct {
 	// IdleMinutes: serve after this long without keyboard or mouse input.
 	IdleMinutes float64 `json:"idle_minutes"`
 	// PauseOnGPUUse pauses while another program (a game) uses the GPU.
@@ -252,12 +252,12 @@ type IdlePolicy struct {
 }
 
 // IdlePolicyOf is the owner-facing view of an idle configuration.
-func IdlePolicyOf(cfg idle.Config) IdlePolicy {
+func IdlePolicyOf(cfg idle.Config) IdleSettings {
 	after := cfg.IdleAfter
 	if after <= 0 {
 		after = idle.DefaultIdleAfter
 	}
-	p := IdlePolicy{
+	p := IdleSettings{
 		IdleMinutes:       math.Round(after.Minutes()*100) / 100,
 		PauseOnGPUUse:     cfg.PauseOnGPUProcesses,
 		PauseOnFullScreen: cfg.PauseOnFullScreen,
@@ -273,7 +273,7 @@ func IdlePolicyOf(cfg idle.Config) IdlePolicy {
 
 // Validate checks every field; the error joins one *FieldError per bad
 // field (see FieldErrors), nil when all are good.
-func (p IdlePolicy) Validate() error {
+func (p IdleSettings) Validate() error {
 	_, err := p.Apply(idle.Config{})
 	return err
 }
@@ -281,7 +281,7 @@ func (p IdlePolicy) Validate() error {
 // Apply returns base with the policy's fields set, or the joined
 // *FieldError values of every bad field. The schedule comes back in its
 // canonical form through the returned config's Schedule.String().
-func (p IdlePolicy) Apply(base idle.Config) (idle.Config, error) {
+func (p IdleSettings) Apply(base idle.Config) (idle.Config, error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
@@ -334,17 +334,17 @@ func (p IdlePolicy) Apply(base idle.Config) (idle.Config, error) {
 }
 
 // IdleConfig is the idle policy in force: the one the core was built with
-// (flags or defaults) with the owner's saved IdlePolicy on top.
+// (flags or defaults) with the owner's saved IdleSettings on top.
 func (c *Core) IdleConfig() idle.Config {
 	cfg, _ := c.idleConfig()
 	return cfg
 }
 
-// IdlePolicy is the owner-facing view of IdleConfig.
-func (c *Core) IdlePolicy() IdlePolicy { return IdlePolicyOf(c.IdleConfig()) }
+// IdleSettings is the owner-facing view of IdleConfig.
+func (c *Core) IdleSettings() IdleSettings { return IdlePolicyOf(c.IdleConfig()) }
 
 // idleConfig also returns the saved policy it used (nil: none); see savedIdle.
-func (c *Core) idleConfig() (idle.Config, *IdlePolicy) {
+func (c *Core) idleConfig() (idle.Config, *IdleSettings) {
 	saved := c.Settings().Idle
 	if saved == nil {
 		return c.cfg.Idle, nil
@@ -358,16 +358,16 @@ func (c *Core) idleConfig() (idle.Config, *IdlePolicy) {
 }
 
 // savedIdle is the saved policy (nil: none). The pointer changes with every
-// SetIdlePolicy and only then, so the control loop compares it to see that
+// SetIdleSettings and only then, so the control loop compares it to see that
 // the policy changed.
-func (c *Core) savedIdle() *IdlePolicy { return c.Settings().Idle }
+func (c *Core) savedIdle() *IdleSettings { return c.Settings().Idle }
 
-// SetIdlePolicy validates the owner's idle policy, saves it in
+// SetIdleSettings validates the owner's idle policy, saves it in
 // settings.json and applies it: a running worker re-evaluates with it
 // within one poll (250 ms), keeping the owner's Start/Stop choice. An
 // invalid policy changes nothing; its error joins a *FieldError per bad
 // field (FieldErrors).
-func (c *Core) SetIdlePolicy(p IdlePolicy) error {
+func (c *Core) SetIdleSettings(p IdleSettings) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}

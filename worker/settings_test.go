@@ -13,34 +13,34 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 )
 
-func goodPolicy() IdlePolicy {
-	return IdlePolicy{IdleMinutes: 2, PauseOnGPUUse: true, PauseOnFullScreen: true}
+func goodPolicy() IdleSettings {
+	return IdleSettings{IdleMinutes: 2, PauseOnGPUUse: true, PauseOnFullScreen: true}
 }
 
 func TestSettingsIdlePolicyValidation(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*IdlePolicy)
+		change func(*IdleSettings)
 		fields []string // the fields rejected, in order; none: valid
 		says   string   // part of the first problem
 	}{
-		{"defaults", func(*IdlePolicy) {}, nil, ""},
-		{"half a minute", func(p *IdlePolicy) { p.IdleMinutes = 0.5 }, nil, ""},
-		{"idle too short", func(p *IdlePolicy) { p.IdleMinutes = 0.2 }, []string{FieldIdleMinutes}, "at least 0.5"},
-		{"idle negative", func(p *IdlePolicy) { p.IdleMinutes = -1 }, []string{FieldIdleMinutes}, "at least 0.5"},
-		{"idle over a day", func(p *IdlePolicy) { p.IdleMinutes = 2000 }, []string{FieldIdleMinutes}, "at most 1440"},
-		{"good schedule", func(p *IdlePolicy) { p.Schedule = "Mon-Fri 22:00-08:00; sat,sun 00:00-24:00" }, nil, ""},
-		{"bad schedule", func(p *IdlePolicy) { p.Schedule = "weekdays 9-5" }, []string{FieldSchedule}, "weekdays"},
-		{"schedule without times", func(p *IdlePolicy) { p.Schedule = "mon" }, []string{FieldSchedule}, "want days then times"},
-		{"negative temperature cap", func(p *IdlePolicy) { p.MaxTemperatureC = -5 }, []string{FieldMaxTemp}, "cannot be negative"},
-		{"temperature cap too low", func(p *IdlePolicy) { p.MaxTemperatureC = 20 }, []string{FieldMaxTemp}, "at least 40"},
-		{"temperature cap too high", func(p *IdlePolicy) { p.MaxTemperatureC = 150 }, []string{FieldMaxTemp}, "at most 100"},
-		{"temperature cap", func(p *IdlePolicy) { p.MaxTemperatureC = 80 }, nil, ""},
-		{"negative power cap", func(p *IdlePolicy) { p.MaxPowerW = -1 }, []string{FieldMaxPower}, "cannot be negative"},
-		{"power cap too low", func(p *IdlePolicy) { p.MaxPowerW = 5 }, []string{FieldMaxPower}, "at least 10"},
-		{"power cap", func(p *IdlePolicy) { p.MaxPowerW = 300 }, nil, ""},
-		{"vram reserve too large", func(p *IdlePolicy) { p.VRAMReserveMB = 1 << 30 }, []string{FieldVRAMReserve}, "at most"},
-		{"several at once", func(p *IdlePolicy) {
+		{"defaults", func(*IdleSettings) {}, nil, ""},
+		{"half a minute", func(p *IdleSettings) { p.IdleMinutes = 0.5 }, nil, ""},
+		{"idle too short", func(p *IdleSettings) { p.IdleMinutes = 0.2 }, []string{FieldIdleMinutes}, "at least 0.5"},
+		{"idle negative", func(p *IdleSettings) { p.IdleMinutes = -1 }, []string{FieldIdleMinutes}, "at least 0.5"},
+		{"idle over a day", func(p *IdleSettings) { p.IdleMinutes = 2000 }, []string{FieldIdleMinutes}, "at most 1440"},
+		{"good schedule", func(p *IdleSettings) { p.Schedule = "Mon-Fri 22:00-08:00; sat,sun 00:00-24:00" }, nil, ""},
+		{"bad schedule", func(p *IdleSettings) { p.Schedule = "weekdays 9-5" }, []string{FieldSchedule}, "weekdays"},
+		{"schedule without times", func(p *IdleSettings) { p.Schedule = "mon" }, []string{FieldSchedule}, "want days then times"},
+		{"negative temperature cap", func(p *IdleSettings) { p.MaxTemperatureC = -5 }, []string{FieldMaxTemp}, "cannot be negative"},
+		{"temperature cap too low", func(p *IdleSettings) { p.MaxTemperatureC = 20 }, []string{FieldMaxTemp}, "at least 40"},
+		{"temperature cap too high", func(p *IdleSettings) { p.MaxTemperatureC = 150 }, []string{FieldMaxTemp}, "at most 100"},
+		{"temperature cap", func(p *IdleSettings) { p.MaxTemperatureC = 80 }, nil, ""},
+		{"negative power cap", func(p *IdleSettings) { p.MaxPowerW = -1 }, []string{FieldMaxPower}, "cannot be negative"},
+		{"power cap too low", func(p *IdleSettings) { p.MaxPowerW = 5 }, []string{FieldMaxPower}, "at least 10"},
+		{"power cap", func(p *IdleSettings) { p.MaxPowerW = 300 }, nil, ""},
+		{"vram reserve too large", func(p *IdleSettings) { p.VRAMReserveMB = 1 << 30 }, []string{FieldVRAMReserve}, "at most"},
+		{"several at once", func(p *IdleSettings) {
 			p.IdleMinutes, p.Schedule, p.MaxPowerW = 0, "nope", -3
 		}, []string{FieldIdleMinutes, FieldSchedule, FieldMaxPower}, "at least 0.5"},
 	}
@@ -73,7 +73,7 @@ func TestSettingsIdlePolicyValidation(t *testing.T) {
 func TestSettingsIdlePolicyRoundTrip(t *testing.T) {
 	base := idle.DefaultConfig()
 	base.IgnoreProcesses = []string{"mydesktop"}
-	p := IdlePolicy{IdleMinutes: 0.5, PauseOnGPUUse: false, PauseOnFullScreen: true,
+	p := IdleSettings{IdleMinutes: 0.5, PauseOnGPUUse: false, PauseOnFullScreen: true,
 		Schedule: "mon-fri 22:00-08:00", MaxTemperatureC: 83, MaxPowerW: 320, VRAMReserveMB: 2048}
 	cfg, err := p.Apply(base)
 	if err != nil {
@@ -105,21 +105,21 @@ func TestSettingsIdlePolicySavedAndReloaded(t *testing.T) {
 	flags := idle.DefaultConfig()
 	flags.IdleAfter = time.Minute
 	c := New(Config{DataDir: dir, Idle: flags})
-	if got := c.IdlePolicy(); got.IdleMinutes != 1 || !got.PauseOnGPUUse {
+	if got := c.IdleSettings(); got.IdleMinutes != 1 || !got.PauseOnGPUUse {
 		t.Fatalf("before saving: %+v, want the flags", got)
 	}
-	want := IdlePolicy{IdleMinutes: 3, PauseOnGPUUse: false, PauseOnFullScreen: true,
+	want := IdleSettings{IdleMinutes: 3, PauseOnGPUUse: false, PauseOnFullScreen: true,
 		Schedule: " SAT,SUN  00:00-24:00 ", MaxTemperatureC: 80, MaxPowerW: 250, VRAMReserveMB: 1536}
-	if err := c.SetIdlePolicy(want); err != nil {
+	if err := c.SetIdleSettings(want); err != nil {
 		t.Fatal(err)
 	}
 	want.Schedule = "sat,sun 00:00-24:00" // stored canonical
-	if got := c.IdlePolicy(); got != want {
+	if got := c.IdleSettings(); got != want {
 		t.Fatalf("after saving: %+v, want %+v", got, want)
 	}
 	bad := want
 	bad.MaxPowerW = -10
-	if err := c.SetIdlePolicy(bad); !errors.Is(err, ErrBadSetting) || len(FieldErrors(err)) != 1 {
+	if err := c.SetIdleSettings(bad); !errors.Is(err, ErrBadSetting) || len(FieldErrors(err)) != 1 {
 		t.Fatalf("negative power cap: %v", err)
 	}
 	if err := c.SetLogLevel("DEBUG"); err != nil {
@@ -145,7 +145,7 @@ func TestSettingsIdlePolicySavedAndReloaded(t *testing.T) {
 	}
 
 	c2 := New(Config{DataDir: dir, Idle: flags})
-	if got := c2.IdlePolicy(); got != want {
+	if got := c2.IdleSettings(); got != want {
 		t.Fatalf("a new core reads %+v, want %+v", got, want)
 	}
 	cfg := c2.IdleConfig()
@@ -185,10 +185,10 @@ func TestSettingsIdlePolicyAppliesWhileServing(t *testing.T) {
 	waitFor(t, "serving", func() bool { return c.Status().State == StateServing })
 
 	other := time.Now().Add(72 * time.Hour).Weekday().String()[:3] // a day that is not today
-	p := c.IdlePolicy()
+	p := c.IdleSettings()
 	p.Schedule = other + " 00:00-24:00"
 	changed := time.Now()
-	if err := c.SetIdlePolicy(p); err != nil {
+	if err := c.SetIdleSettings(p); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "paused by the schedule", func() bool {
@@ -197,7 +197,7 @@ func TestSettingsIdlePolicyAppliesWhileServing(t *testing.T) {
 	})
 	t.Logf("new schedule → paused in %v", time.Since(changed))
 	p.Schedule = ""
-	if err := c.SetIdlePolicy(p); err != nil {
+	if err := c.SetIdleSettings(p); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "serving again", func() bool { return c.Status().State == StateServing })

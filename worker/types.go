@@ -51,6 +51,13 @@ type Status struct {
 	// DiskFull says, in words, what cannot be written for lack of disk
 	// space ("" when all is written).
 	DiskFull string
+	// Fatal is set when Run has stopped on an error it cannot get past
+	// (the same words as Error): nothing runs until the app starts again.
+	Fatal string `json:"fatal,omitempty"`
+	// LedgerDamaged says why the earnings ledger cannot be used, while the
+	// worker waits for the owner to rebuild it (Core.RebuildLedger); it
+	// serves nothing meanwhile.
+	LedgerDamaged string `json:"ledger_damaged,omitempty"`
 }
 
 // NetworkStatus is the worker's link to the network.

@@ -62,7 +62,7 @@ func run(args []string) error {
 		return err
 	}
 	if *printKey {
-		key, err := proxy.LoadOrCreateKey(cfg.DataDir)
+		key, err := proxy.LoadOrCreateIdentity(cfg.DataDir)
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,16 @@ type Card struct {
 	PowerMW   uint32
 	LimitMW   uint32
 	Processes []nvml.ProcessInfo // graphics processes (games show up here)
+
+	reads int // temperature reads: one per sample
+}
+
+// Reads is how many times the card's temperature was read (once per
+// sample), so a test can wait for samples instead of sleeping.
+func (c *Card) Reads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
 }
 
 // RTX4090 is a 24 GiB card at rest: 1.5 GiB used by the desktop, 42 °C, 30 W.
@@ -51,6 +61,7 @@ func (c *Card) device() *mock.Device {
 		},
 		GetTemperatureFunc: func(nvml.TemperatureSensors) (uint32, nvml.Return) {
 			defer lock()()
+			c.reads++
 			return c.TempC, nvml.SUCCESS
 		},
 		GetUtilizationRatesFunc: func() (nvml.Utilization, nvml.Return) {

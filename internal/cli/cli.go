@@ -15,10 +15,12 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/app"
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/autostart"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/logging"
@@ -317,6 +319,9 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 			closers = append(closers, func() { _ = x.Close() })
 		}
 	}
+	// The window offers to rebuild a damaged ledger (withInput is the
+	// window mode); headless stops and names `earnings rebuild`.
+	wcfg.OfferLedgerRebuild = withInput
 	env.core = worker.New(wcfg)
 	env.close = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -326,28 +331,46 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 	return env, nil
 }
 
-// runCore runs the core in the background; the returned func waits for it.
-func runCore(ctx context.Context, env *environment) func() error {
-	done := make(chan error, 1)
-	proxyDone := make(chan error, 1)
-	if env.proxy != nil {
-		go func() { proxyDone <- env.proxy.Run(ctx) }()
-	} else {
-		proxyDone <- nil
-	}
-	go func() { done <- env.core.Run(ctx) }()
-	return func() error {
-		err := <-done
-		if perr := <-proxyDone; perr != nil && err == nil {
-			err = perr
+// runCore runs the core (and the embedded proxy) in the background until
+// ctx ends or one of them fails for good, which stops the other. The
+// channel delivers the first error (nil after a clean stop) once both have
+// returned.
+func runCore(ctx context.Context, env *environment) <-chan error {
+	ctx, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	var first error
+	fail := func(err error) {
+		if err != nil {
+			once.Do(func() { first = err; cancel() })
 		}
-		return err
 	}
+	var wg sync.WaitGroup
+	if env.proxy != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := env.proxy.Run(ctx); err != nil {
+				fail(fmt.Errorf("local network proxy: %w", err))
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fail(env.core.Run(ctx))
+	}()
+	done := make(chan error, 1)
+	go func() {
+		wg.Wait()
+		cancel()
+		done <- first
+	}()
+	return done
 }
 
 func runGUI(ctx context.Context, env *environment, start bool, activate <-chan struct{}) int {
 	ctx, cancel := context.WithCancel(ctx)
-	wait := runCore(ctx, env)
+	coreDone := runCore(ctx, env)
 	if start {
 		go startWhenReady(ctx, env)
 	}
@@ -357,7 +380,7 @@ func runGUI(ctx context.Context, env *environment, start bool, activate <-chan s
 	}
 	err := app.Run(ctx, env.core, app.Options{Tray: tray, NoOnboarding: start, Logger: env.log, Activate: activate})
 	cancel()
-	if werr := wait(); werr != nil {
+	if werr := <-coreDone; werr != nil {
 		env.log.Error("core stopped with an error", "err", werr)
 	}
 	if err != nil {
@@ -380,7 +403,7 @@ func startWhenReady(ctx context.Context, env *environment) {
 }
 
 func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.Writer) int {
-	wait := runCore(ctx, env)
+	coreDone := runCore(ctx, env)
 	events, unsubscribe := env.core.Subscribe(64)
 	defer unsubscribe()
 	if autoStart {
@@ -398,12 +421,19 @@ func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.W
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_ = env.core.Stop(sctx)
 			cancel()
-			if err := wait(); err != nil {
+			if err := <-coreDone; err != nil {
 				fmt.Fprintln(out, "stopped with an error:", err)
 				return ExitFailure
 			}
 			fmt.Fprintln(out, "stopped.")
 			return ExitOK
+		case err := <-coreDone: // stopped by itself: a fatal error
+			fmt.Fprintln(out, "stopped with an error:", err)
+			if errors.Is(err, earnings.ErrDamaged) || errors.Is(err, earnings.ErrMissing) {
+				fmt.Fprintf(out, "The earnings ledger cannot be used. `cocoon-desktop earnings rebuild` keeps the file aside "+
+					"and fills a new ledger from the network's receipts at the next start.\n")
+			}
+			return ExitFailure
 		case ev, ok := <-events:
 			if !ok {
 				return ExitOK

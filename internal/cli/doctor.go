@@ -49,7 +49,7 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 	defer env.close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := runCore(ctx, env)
+	coreDone := runCore(ctx, env)
 	rep := Report{Version: Version, DataDir: env.dirs.Data, LogDir: env.dirs.Logs, Problems: []string{}, Warnings: []string{}}
 	wctx, wcancel := context.WithTimeout(ctx, *timeout)
 	readyErr := env.core.Runtime().WaitReady(wctx)
@@ -66,7 +66,7 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 	wcancel()
 	st := env.core.Status()
 	cancel()
-	_ = wait()
+	<-coreDone
 
 	rep.GPU, rep.Ollama, rep.Models = st.GPU, env.core.Runtime().Status(), st.Models
 	if rep.Models == nil {

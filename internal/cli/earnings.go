@@ -55,7 +55,9 @@ type EarningsJob struct {
 func earningsUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage:\n  cocoon-desktop earnings [--json]        balance, recent jobs and withdrawals\n")
 	fmt.Fprintf(w, "  cocoon-desktop earnings export FILE     write the whole history as CSV (- for stdout)\n")
-	fmt.Fprintf(w, "  cocoon-desktop earnings verify          re-check every signed receipt and total\n\nflags:\n")
+	fmt.Fprintf(w, "  cocoon-desktop earnings verify          re-check every signed receipt and total\n")
+	fmt.Fprintf(w, "  cocoon-desktop earnings rebuild         set a damaged or lost ledger aside; the next start fills a new one\n")
+	fmt.Fprintf(w, "                                          from the receipts the network signed\n\nflags:\n")
 	fs.PrintDefaults()
 }
 
@@ -87,7 +89,7 @@ func earningsCmd(args []string, c common, stdout, stderr io.Writer) int {
 		sub, pos = pos[0], pos[1:]
 	}
 	switch {
-	case sub == "" && len(pos) == 0, sub == "verify" && len(pos) == 0, sub == "export" && len(pos) == 1:
+	case sub == "" && len(pos) == 0, sub == "verify" && len(pos) == 0, sub == "rebuild" && len(pos) == 0, sub == "export" && len(pos) == 1:
 	default:
 		fmt.Fprintf(stderr, "cocoon-desktop earnings: unexpected arguments %q\n", strings.Join(append([]string{sub}, pos...), " "))
 		earningsUsage(stderr, fs)
@@ -100,6 +102,9 @@ func earningsCmd(args []string, c common, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	path := filepath.Join(dirs.Data, worker.LedgerFile)
+	if sub == "rebuild" {
+		return earningsRebuild(dirs.Data, path, stdout, stderr)
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if sub == "export" {
 			fmt.Fprintf(stderr, "cocoon-desktop earnings: no earnings ledger at %s yet: nothing to export\n", path)
@@ -321,4 +326,34 @@ func earningsVerify(l *earnings.Ledger, asJSON bool, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%d receipt(s) in %d gap(s) are missing; their amounts are still in the signed total of the next receipt.\n", missing, len(rep.Gaps))
 	}
 	return code
+}
+
+// earningsRebuild sets a ledger that cannot be opened aside (never deleting
+// it); the next start makes a new one and fetches every receipt back from
+// the proxy. A ledger that opens fine is left alone.
+func earningsRebuild(dataDir, path string, stdout, stderr io.Writer) int {
+	l, openErr := earnings.Open(path, earnings.Options{MustExist: true})
+	switch err := openErr; {
+	case err == nil:
+		l.Close()
+		fmt.Fprintf(stderr, "cocoon-desktop earnings: the ledger %s opens fine: nothing to rebuild (`earnings verify` checks it)\n", path)
+		return ExitFailure
+	case errors.Is(err, earnings.ErrLocked):
+		fmt.Fprintf(stderr, "cocoon-desktop earnings: the ledger %s is in use by a running Cocoon Desktop; close it first\n", path)
+		return ExitFailure
+	case !errors.Is(err, earnings.ErrDamaged) && !errors.Is(err, earnings.ErrMissing):
+		fmt.Fprintln(stderr, "cocoon-desktop earnings:", err)
+		return ExitFailure
+	}
+	aside, err := worker.SetAsideLedger(dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "cocoon-desktop earnings:", err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "The ledger could not be used (%v).\n", openErr)
+	if _, serr := os.Stat(aside); serr == nil {
+		fmt.Fprintf(stdout, "It is kept as %s.\n", aside)
+	}
+	fmt.Fprintln(stdout, "The next start makes a new ledger and fetches every receipt the network signed for this computer.")
+	return ExitOK
 }

@@ -187,3 +187,62 @@ func TestEarningsNoLedgerAndUsage(t *testing.T) {
 		t.Errorf("exit %d for export without a file", code)
 	}
 }
+
+// TestEarningsRebuild: `earnings rebuild` sets a damaged or lost ledger
+// aside (keeping its bytes) and marks the data dir for a rebuild; a ledger
+// that opens fine, or one in use, is left alone.
+func TestEarningsRebuild(t *testing.T) {
+	garbage := []byte(strings.Repeat("not a ledger ", 2000))
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir string) (cleanup func())
+		code    int
+		says    string // in stdout (ok) or stderr
+		aside   bool   // the old bytes are kept beside
+	}{
+		{"damaged", func(t *testing.T, dir string) func() {
+			must(t, os.WriteFile(filepath.Join(dir, worker.LedgerFile), garbage, 0o600))
+			return func() {}
+		}, ExitOK, "kept as", true},
+		{"missing", func(t *testing.T, dir string) func() {
+			must(t, os.Remove(filepath.Join(dir, worker.LedgerFile)))
+			return func() {}
+		}, ExitOK, "fetches every receipt", false},
+		{"healthy", func(t *testing.T, dir string) func() { return func() {} }, ExitFailure, "nothing to rebuild", false},
+		{"in use", func(t *testing.T, dir string) func() {
+			l, err := earnings.Open(filepath.Join(dir, worker.LedgerFile), earnings.Options{})
+			must(t, err)
+			return func() { l.Close() }
+		}, ExitFailure, "in use", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _ := earningsDataDir(t, 2)
+			defer tc.prepare(t, dir)()
+			var out, errOut bytes.Buffer
+			code := run([]string{"earnings", "rebuild", "--data-dir", dir}, &out, &errOut)
+			if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.says) {
+				t.Fatalf("exit %d (want %d); stdout %q; stderr %q; want %q", code, tc.code, out.String(), errOut.String(), tc.says)
+			}
+			asides, _ := filepath.Glob(filepath.Join(dir, worker.LedgerFile+".damaged-*"))
+			if tc.aside != (len(asides) == 1) {
+				t.Fatalf("set aside: %v, want %v", asides, tc.aside)
+			}
+			if tc.aside {
+				if data, _ := os.ReadFile(asides[0]); !bytes.Equal(data, garbage) {
+					t.Fatal("the damaged file's bytes were not kept")
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, worker.LedgerFile)); tc.code == ExitOK && err == nil {
+				t.Fatal("the unusable ledger is still in place")
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

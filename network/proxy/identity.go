@@ -22,11 +22,11 @@ import (
 // KeyFile is the proxy's private key file in the data directory (0600).
 const KeyFile = "proxy.key"
 
-// LoadOrCreateKey loads the proxy's ed25519 key from dir/proxy.key, or
+// LoadOrCreateIdentity loads the proxy's ed25519 key from dir/proxy.key, or
 // creates it (0600, in a 0700 directory) when the file does not exist. A key
 // file readable by group or others is refused, as ssh does. The file format
 // and checks are the worker's identity key's (network.LoadOrCreateKey).
-func LoadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
+func LoadOrCreateIdentity(dir string) (ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("proxy: data dir: %w", err)
 	}

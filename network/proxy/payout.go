@@ -106,7 +106,7 @@ func (c *PayoutConfig) validate() error {
 }
 
 // readSeedFile reads a wallet mnemonic, refusing a file others may read.
-func readSeedFile(path string, network ton.Net) (*ton.PayoutWallet, error) {
+func readSeedFile(path string, tonNet ton.Net) (*ton.PayoutWallet, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: payouts: wallet_seed_file: %w", err)
@@ -118,7 +118,7 @@ func readSeedFile(path string, network ton.Net) (*ton.PayoutWallet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: payouts: wallet_seed_file: %w", err)
 	}
-	w, err := ton.NewPayoutWalletFromSeed(string(b), network)
+	w, err := ton.NewPayoutWalletFromSeed(string(b), tonNet)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: payouts: %w", err)
 	}
@@ -137,10 +137,10 @@ func readLimitedFile(path string, n int64) ([]byte, error) {
 // lazyChain connects a LiteChain on first use, retrying on later calls
 // while the network is unreachable.
 type lazyChain struct {
-	config  string
-	network ton.Net
-	mu      sync.Mutex
-	c       *ton.LiteChain
+	config string
+	tonNet ton.Net
+	mu     sync.Mutex
+	c      *ton.LiteChain
 }
 
 func (l *lazyChain) get(ctx context.Context) (*ton.LiteChain, error) {
@@ -149,7 +149,7 @@ func (l *lazyChain) get(ctx context.Context) (*ton.LiteChain, error) {
 	if l.c != nil {
 		return l.c, nil
 	}
-	c, err := ton.NewLiteChain(ctx, l.config, l.network)
+	c, err := ton.NewLiteChain(ctx, l.config, l.tonNet)
 	if err != nil {
 		if !errors.Is(err, ton.ErrChainUnreachable) {
 			err = fmt.Errorf("%w: %w", ton.ErrChainUnreachable, err)
@@ -226,7 +226,7 @@ func newPayouts(p *Proxy, cfg *PayoutConfig) (*payouts, error) {
 				lc = ton.TestnetConfigURL
 			}
 		}
-		po.chain = &lazyChain{config: lc, network: cfg.Network}
+		po.chain = &lazyChain{config: lc, tonNet: cfg.Network}
 	}
 	return po, nil
 }

@@ -68,7 +68,7 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	key, err := LoadOrCreateKey(cfg.DataDir)
+	key, err := LoadOrCreateIdentity(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}

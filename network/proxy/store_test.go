@@ -111,11 +111,11 @@ func TestBoltStore(t *testing.T) {
 
 func TestKeyFile(t *testing.T) {
 	dir := t.TempDir()
-	k1, err := LoadOrCreateKey(dir)
+	k1, err := LoadOrCreateIdentity(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := LoadOrCreateKey(dir)
+	k2, err := LoadOrCreateIdentity(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestKeyFile(t *testing.T) {
 	if err := osChmod(dir+"/"+KeyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateKey(dir); err == nil {
+	if _, err := LoadOrCreateIdentity(dir); err == nil {
 		t.Error("a world-readable key was accepted")
 	}
 }

@@ -1,0 +1,239 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
+	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
+)
+
+// TestRunReturnsFirstFatalError: a part that fails for good stops the whole
+// core — Run returns its error without waiting for ctx, and the status says
+// in words that the worker has stopped.
+func TestRunReturnsFirstFatalError(t *testing.T) {
+	okOllama := wedgedOllama(t) // answers version, tags and ps: enough to start
+	tests := []struct {
+		name string
+		cfg  Config
+		want error  // errors.Is
+		says string // in Status.Fatal
+	}{
+		{"no Ollama to start", Config{Runtime: ollama.Config{NoAttach: true, Binary: "/nonexistent/ollama", Dir: t.TempDir()}},
+			ollama.ErrOllamaNotFound, "model runtime"},
+		{"attached Ollama never answers", Config{Runtime: ollama.Config{AttachAddr: "127.0.0.1:1", NoManage: true}},
+			ollama.ErrOllamaUnreachable, "ollama not answering"},
+		{"a network address that can never work", Config{
+			DataDir: t.TempDir(), Runtime: ollama.Config{AttachAddr: okOllama.URL, NoManage: true},
+			Network: NetworkConfig{URL: "ftp://proxy.example", ProxyKey: make([]byte, 32)},
+		}, nil, "network client"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(tc.cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := c.Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				t.Fatalf("Run = %v (ctx %v), want it to stop on its own with an error", err, ctx.Err())
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Run = %v, want %v", err, tc.want)
+			}
+			st := c.Status()
+			if st.State != StateError || st.Fatal == "" || !strings.Contains(st.Fatal, tc.says) || st.Error != st.Fatal {
+				t.Fatalf("status %s, error %q, fatal %q; want error state saying %q", st.State, st.Error, st.Fatal, tc.says)
+			}
+		})
+	}
+}
+
+// TestDamagedLedgerRebuiltFromProxy: on a damaged ledger the core serves
+// nothing and waits; RebuildLedger keeps the damaged file aside, makes a new
+// ledger and fetches every receipt back from the proxy, so its balance and
+// its per-job rows agree with the proxy's signed total to the nanoTON.
+func TestDamagedLedgerRebuiltFromProxy(t *testing.T) {
+	if testollama.Binary() == "" {
+		t.Skip(testollama.SkipMessage)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ol := testollama.Start(t)
+	gguf := t.TempDir() + "/tiny.gguf"
+	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tinymodel.Register(ctx, ol.Client(), TinyModel, gguf); err != nil {
+		t.Fatal(err)
+	}
+	const apiKey = "rebuild-test-api-key"
+	pcfg := proxy.DefaultConfig()
+	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 1_000, PriceCompletion: 4_000}}
+	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "rebuild"}}
+	p, err := proxy.New(pcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stopProxy := context.WithCancel(ctx)
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- p.Run(pctx) }()
+	defer func() { stopProxy(); <-proxyDone }()
+
+	dir := t.TempDir()
+	start := func() (*Core, chan error, func()) {
+		c := New(Config{
+			DataDir: dir, SeedTinyModel: true, OfferLedgerRebuild: true,
+			Runtime: ollama.Config{AttachAddr: ol.Host(), NoManage: true},
+			GPU:     gpu.NewDetector(gputest.Library(gputest.RTX4090())),
+			Network: NetworkConfig{URL: p.WorkerURL(), ProxyKey: p.PublicKey()},
+		})
+		cctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- c.Run(cctx) }()
+		return c, done, stop
+	}
+	c, done, stop := start()
+	if err := c.WaitModels(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "accepting", func() bool {
+		st, _ := p.Status(ctx)
+		return len(st.Workers) == 1 && st.Workers[0].State == network.Accepting
+	})
+	client := openai.NewClient(option.WithBaseURL("http://"+p.APIAddr()+"/v1/"), option.WithAPIKey(apiKey), option.WithMaxRetries(0))
+	const jobs = 5
+	for range jobs {
+		if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "cocoon-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("earn")}, MaxTokens: openai.Int(20),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "5 receipts", func() bool { return c.Status().Earnings.Balance.Jobs == jobs })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(dir, LedgerFile)
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a ledger ", 2000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, done, stop = start()
+	defer func() { stop(); <-done }()
+	waitFor(t, "the damaged-ledger status", func() bool { return c.Status().LedgerDamaged != "" })
+	st := c.Status()
+	if st.State != StateError || !strings.Contains(st.LedgerDamaged, "damaged") || st.Fatal != "" {
+		t.Fatalf("status %s %q (fatal %q), want an error saying the ledger is damaged", st.State, st.LedgerDamaged, st.Fatal)
+	}
+	if err := c.StartNow(ctx); err == nil {
+		t.Fatal("the core agreed to serve on a damaged ledger")
+	}
+	if pst, _ := p.Status(ctx); len(pst.Workers) != 0 {
+		t.Fatalf("the worker connected to the network on a damaged ledger: %+v", pst.Workers)
+	}
+
+	aside, err := c.RebuildLedger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(data), "not a ledger") {
+		t.Fatalf("the damaged file was not kept at %s: %v", aside, err)
+	}
+	if _, err := c.RebuildLedger(ctx); !errors.Is(err, ErrLedgerNotDamaged) {
+		t.Fatalf("a second rebuild = %v, want ErrLedgerNotDamaged", err)
+	}
+	waitFor(t, "the receipts back from the proxy", func() bool {
+		b := c.Status().Earnings.Balance
+		return b.Jobs == jobs && b.Credited == b.Earned
+	})
+	tot, err := p.Store().Totals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := c.Status().Earnings.Balance; b.Earned != tot.PaidToWorkers || b.Earned == 0 {
+		t.Fatalf("rebuilt ledger earned %d, the proxy signed %d", b.Earned, tot.PaidToWorkers)
+	}
+	if rep, err := c.VerifyLedger(); err != nil || !rep.OK() {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+	waitFor(t, "the rebuild marker cleared", func() bool { return !rebuilding(dir) })
+}
+
+// TestRebuildRecordsEarlierPayouts: once the rebuilt ledger has every
+// receipt, the proxy's paid total becomes one confirmed withdrawal, so the
+// available balance is right again; before that, nothing is recorded.
+func TestRebuildRecordsEarlierPayouts(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(Config{DataDir: dir, Network: NetworkConfig{ProxyKey: pub}})
+	if c.openErr != nil {
+		t.Fatal(c.openErr)
+	}
+	l := c.led()
+	defer l.Close()
+	var rs []receipt.Signed
+	for seq := int64(1); seq <= 3; seq++ {
+		rs = append(rs, receipt.Sign(priv, receipt.Receipt{
+			JobID: fmt.Sprintf("job-%d", seq), WorkerID: "w1", Model: "cocoon-tiny",
+			PromptTokens: 10, PricePrompt: 1000, CoefficientMilli: 1000,
+			Amount: 10_000, Cumulative: seq * 10_000, Seq: seq, Time: time.Now().UnixMilli(),
+		}))
+	}
+	for _, r := range rs[:2] {
+		if _, err := l.Credit(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := SetAsideLedger(dir); err != nil { // only for the marker
+		t.Fatal(err)
+	}
+	c.rebuildPending.Store(true)
+	proxyView := network.Balance{Cumulative: rs[2].Receipt.Cumulative, LastSeq: 3, Paid: rs[1].Receipt.Cumulative}
+	c.finishRebuild(proxyView)
+	if ws, _ := l.Withdrawals(0); len(ws) != 0 {
+		t.Fatalf("payouts recorded before the receipts were back: %+v", ws)
+	}
+	if _, err := l.Credit(rs[2]); err != nil {
+		t.Fatal(err)
+	}
+	c.finishRebuild(proxyView)
+	c.finishRebuild(proxyView) // twice: recorded once
+	b, err := l.Balance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Withdrawn != proxyView.Paid || b.Available != b.Earned-proxyView.Paid {
+		t.Fatalf("balance %+v, want %d withdrawn before the rebuild", b, proxyView.Paid)
+	}
+	if rebuilding(dir) {
+		t.Fatal("the rebuild marker is still there")
+	}
+	if w, err := l.Withdrawal(earlierPayoutsID); err != nil || w.State != earnings.WithdrawalConfirmed {
+		t.Fatalf("earlier payouts: %+v %v", w, err)
+	}
+}
