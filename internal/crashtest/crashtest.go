@@ -282,7 +282,7 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 	}
 	for _, w := range h.workers {
-		if _, err := h.waitStatus(ctx, startBound, w.name+" accepting", func(st *proxy.Status) bool {
+		if _, err := h.waitStatus(ctx, startBound, w.name+" with its key made", func(*proxy.Status) bool {
 			return w.id != "" || h.learnID(w) != ""
 		}); err != nil {
 			return fmt.Errorf("crash test: %w\n%s", err, w.out.tail(20))

@@ -105,6 +105,17 @@ func (r *Report) Markdown(machine, commit string) string {
 		"workers). Restart is the new process's start; for Ollama the clock starts at the kill, \"accepting\" is replaced by " +
 		"\"a new `ollama serve` runs\" (the connection stays up), and the job counted is one finished after the new server appeared.\n\n")
 
+	if s, ok := st[KillProxy]; ok && s.BackMax > 5*time.Second {
+		slow := 0
+		for _, rec := range r.Recoveries {
+			if rec.Kind == KillProxy && rec.Back > 5*time.Second {
+				slow++
+			}
+		}
+		fmt.Fprintf(&b, "The proxy's slow recoveries (%d of %d over 5 s) are the workers' reconnect backoff, not the proxy: it is "+
+			"jittered and doubles from 0.5 s up to 30 s, and is reset only by a session that stayed up 10 s ([protocol.md](protocol.md) "+
+			"§7), so a proxy killed again within 10 s of the workers' reconnecting finds them waiting longer each time.\n\n", slow, s.Kills)
+	}
 	cl, p := r.Client, r.Proxy
 	b.WriteString("Money at the end, everything stopped cleanly (nanoTON):\n\n| side | jobs | total |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| client: answers received, Σ `usage.total_cost` | %d | %d |\n", cl.Answered, cl.Delivered)
