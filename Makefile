@@ -16,7 +16,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # stays on; only checkptr is off.
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 
-.PHONY: dist-check run test deps ollama build vet doctor screenshot bench clean tonsandbox
+.PHONY: dist-check run test deps ollama build vet doctor screenshot bench crash clean tonsandbox
 .PHONY: dist ollama-vulkan ollama-cuda
 
 deps:
@@ -63,6 +63,12 @@ screenshot: ollama build
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
+
+## crash: the crash-safety harness at full size (internal/crashtest): proxy and two headless workers as
+## processes under load, 20 worker / 20 proxy / 10 Ollama SIGKILLs; prints the figures, puts them in
+## docs/BENCHMARKS.md after a clean run, exits 1 on any disagreement (about 3-4 minutes on 2 cores)
+crash: ollama
+	COCOON_OLLAMA="$(OLLAMA)" $(GO) run ./cmd/cocoon-crash -update docs/BENCHMARKS.md $(ARGS)
 
 ## dist: release artifacts into dist/ (Linux tar.gz + .deb with the bundled Ollama and its Vulkan
 ## backend, Windows .exe when mingw-w64 is installed, SHA256SUMS); `make dist CUDA=1` also
