@@ -59,6 +59,7 @@ tonsandbox: deps
 screenshot: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot.sh ./$(BIN) docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot-demo-gpu.sh ./$(BIN) docs/screenshots
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot-damaged-ledger.sh ./$(BIN) docs/screenshots
 
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build

@@ -17,8 +17,8 @@ func TestDamagedLedgerOffersRebuild(t *testing.T) {
 	st.Error = st.LedgerDamaged
 	core := newFakeCore(st)
 	v, w, q := newTestView(t, core)
-	if !v.rebuildBtn.Visible() || !v.toggleBtn.Disabled() || !v.stateError.Visible() {
-		t.Fatalf("rebuild shown %v, start disabled %v, error shown %v", v.rebuildBtn.Visible(), v.toggleBtn.Disabled(), v.stateError.Visible())
+	if !v.rebuildBtn.Visible() || !v.toggleBtn.Disabled() || v.toggleBtn.Text != "Start sharing" || !v.stateError.Visible() {
+		t.Fatalf("rebuild shown %v, %q disabled %v, error shown %v", v.rebuildBtn.Visible(), v.toggleBtn.Text, v.toggleBtn.Disabled(), v.stateError.Visible())
 	}
 	test.Tap(v.rebuildBtn)
 	if v.rebuildDlg == nil || w.Canvas().Overlays().Top() == nil {

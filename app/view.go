@@ -359,7 +359,8 @@ func startedState(s worker.State) bool { return s.Started() }
 func (v *mainView) updateToggle() {
 	b := v.toggleBtn
 	text, icon, imp := "Start sharing", theme.MediaPlayIcon(), widget.HighImportance
-	if startedState(v.status.State) {
+	blocked := v.status.Fatal != "" || v.status.LedgerDamaged != "" // nothing can start
+	if startedState(v.status.State) && !blocked {
 		text, icon, imp = "Stop sharing", theme.MediaStopIcon(), widget.DangerImportance
 	}
 	if v.busy {
@@ -373,8 +374,8 @@ func (v *mainView) updateToggle() {
 		b.Text, b.Icon, b.Importance = text, icon, imp
 		b.Refresh()
 	}
-	if v.busy || v.status.Fatal != "" || v.status.LedgerDamaged != "" {
-		b.Disable() // nothing can start: the core has stopped, or waits for a rebuild
+	if v.busy || blocked {
+		b.Disable() // the core has stopped, or waits for a rebuild
 	} else {
 		b.Enable()
 	}
@@ -385,10 +386,10 @@ func (v *mainView) updateToggle() {
 // proxy's receipts.
 func (v *mainView) askRebuildLedger() {
 	msg := v.status.LedgerDamaged + "\n\n" +
-		"Rebuilding keeps the damaged file beside the new one (nothing is deleted), makes a new ledger\n" +
-		"and fetches every receipt the network signed for this computer. Payouts made before are\n" +
+		"Rebuilding keeps the damaged file beside the new one (nothing is deleted), makes a new ledger " +
+		"and fetches every receipt the network signed for this computer. Payouts made before are " +
 		"recorded as one entry from the network's paid total."
-	d := dialog.NewConfirm("Rebuild the earnings ledger", msg, func(ok bool) {
+	d := dialog.NewCustomConfirm("Rebuild the earnings ledger", "Rebuild", "Not now", wrapLabel(msg), func(ok bool) {
 		if !ok {
 			return
 		}
@@ -399,15 +400,16 @@ func (v *mainView) askRebuildLedger() {
 				if err != nil {
 					v.showError("Could not rebuild the ledger", err)
 				} else {
-					dialog.ShowInformation("Ledger rebuilt", "The damaged file is kept as\n"+aside+
-						"\n\nReceipts are being fetched from the network; the balance fills in as they arrive.", v.win)
+					info := dialog.NewCustom("Ledger rebuilt", "OK", wrapLabel("The damaged file is kept as "+aside+
+						". Receipts are being fetched from the network; the balance fills in as they arrive."), v.win)
+					info.Resize(fyne.NewSize(560, 220))
+					info.Show()
 				}
 				v.refresh(st)
 			})
 		}()
 	}, v.win)
-	d.SetConfirmText("Rebuild")
-	d.SetDismissText("Not now")
+	d.Resize(fyne.NewSize(560, 300))
 	v.rebuildDlg = d
 	d.Show()
 }

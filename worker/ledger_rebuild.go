@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
@@ -91,12 +90,13 @@ func (c *Core) RebuildLedger(ctx context.Context) (string, error) {
 // status says why, until RebuildLedger succeeds (nil) or ctx ends (nil; Run
 // checks ctx).
 func (c *Core) awaitLedgerRebuild(ctx context.Context) error {
-	what := "damaged"
+	what := "is damaged"
 	if errors.Is(c.openErr, earnings.ErrMissing) {
-		what = "missing or empty although this computer had one"
+		what = "is missing or empty, although this computer had one"
 	}
-	msg := "The earnings ledger is " + what + " (" + strings.TrimPrefix(c.openErr.Error(), "worker: ") +
-		"). Cocoon will not serve without it. Rebuild it from the receipts the network signed; the old file is kept."
+	// Plain words for the owner; the technical cause goes to the log.
+	msg := "The earnings ledger (" + filepath.Join(c.cfg.DataDir, LedgerFile) + ") " + what +
+		", so Cocoon will not serve. Rebuild it from the receipts the network signed; the old file is kept."
 	c.mu.Lock()
 	c.ledgerDamaged = msg
 	c.mu.Unlock()
