@@ -74,9 +74,13 @@ func TestWatcherHungSource(t *testing.T) {
 		t.Errorf("a hung source was called %d times, want 1 (no pile-up)", n)
 	}
 	close(release)
-	time.Sleep(10 * time.Millisecond)
-	if d := w.Poll(); !d.Serve {
-		t.Errorf("after the source recovered: %+v", d)
+	// The hung call returns in the background; a poll after it serves.
+	deadline := time.Now().Add(10 * time.Second)
+	for d := w.Poll(); !d.Serve; d = w.Poll() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the source recovered: %+v", d)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -59,6 +59,7 @@ type Registry struct {
 	corruptAt atomic.Int64 // blob bytes served after which bytes are inverted; -1 = never
 	served    atomic.Int64 // blob body bytes served by the blob server
 	redirects atomic.Int64 // blob GETs redirected by the front
+	inFlight  atomic.Int64 // blob requests the blob server is answering now
 }
 
 var blobPath = regexp.MustCompile(`^/v2/.+/blobs/sha256:[0-9a-f]{64}$`)
@@ -212,6 +213,10 @@ func (r *Registry) CorruptBlobsAfter(n int64) {
 // BlobBytesServed returns how many blob body bytes the blob server has sent.
 func (r *Registry) BlobBytesServed() int64 { return r.served.Load() }
 
+// BlobTransfersInFlight returns how many blob requests the blob server is
+// answering now (a test waits for 0 after cancelling a pull).
+func (r *Registry) BlobTransfersInFlight() int64 { return r.inFlight.Load() }
+
 // BlobRedirects returns how many blob GETs the front redirected.
 func (r *Registry) BlobRedirects() int64 { return r.redirects.Load() }
 
@@ -233,6 +238,8 @@ func (r *Registry) failing() bool {
 // serveBlob proxies a blob GET (or HEAD) to the registry, applying the
 // throttle and failure knobs to the body.
 func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request) {
+	r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
 	if (req.Method != http.MethodGet && req.Method != http.MethodHead) || !blobPath.MatchString(req.URL.Path) {
 		http.Error(w, "the blob server serves blob GETs only", http.StatusNotFound)
 		return

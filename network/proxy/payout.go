@@ -190,6 +190,7 @@ type payoutHooks struct {
 	BeforePersist func(id string) error // accepted and message built, not persisted
 	BeforeSend    func(id string) error // message persisted, not sent
 	AfterSend     func(id string) error // chain took the message, not marked sent
+	AfterTick     func()                // the loop went over every pending payout once
 }
 
 // errHalted: payout processing stopped by a hook (a simulated crash).
@@ -574,6 +575,9 @@ func (po *payouts) loop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		po.tick(ctx)
+		if po.hooks.AfterTick != nil {
+			po.hooks.AfterTick()
+		}
 		select {
 		case <-ctx.Done():
 			return

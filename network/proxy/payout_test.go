@@ -224,7 +224,13 @@ func TestPayoutHappyPath(t *testing.T) {
 
 func TestPayoutReplaysPayOnce(t *testing.T) {
 	e := newPayoutEnv(t)
-	tp := startProxy(t, "", e.mod(nil))
+	ticks := make(chan struct{}, 1024)
+	tp := startHookedProxy(t, t.TempDir(), e.mod(nil), proxy.PayoutHooks{AfterTick: func() {
+		select {
+		case ticks <- struct{}{}:
+		default:
+		}
+	}})
 	w := tp.worker(t, proxytest.Options{})
 	earn(t, tp, w, 2)
 	owner, _ := ownerAddress(false, false)
@@ -256,7 +262,18 @@ func TestPayoutReplaysPayOnce(t *testing.T) {
 			t.Fatal(id, err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // a few more ticks: nothing else may go out
+	// Three more passes of the payout loop over every pending payout:
+	// nothing else may go out.
+	for range len(ticks) {
+		<-ticks
+	}
+	for range 3 {
+		select {
+		case <-ticks:
+		case <-ctx.Done():
+			t.Fatal("the payout loop stopped ticking")
+		}
+	}
 	got := e.payoutTransfers(t)
 	if len(got) != 2 || got["cocoon payout po-twice"] != 1 || got["cocoon payout po-five"] != 1 {
 		t.Errorf("transfers %v", got)
