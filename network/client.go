@@ -180,7 +180,7 @@ const (
 	// fold; a token waits at most this long, and one that follows a quiet
 	// spell (the first, or any from a model slower than 1/deltaInterval
 	// tokens/s) goes at once.
-	deltaInterval = 5 * time.Millisecond
+	deltaInterval = 10 * time.Millisecond
 )
 
 // Errors that classify a failed connection attempt.
