@@ -223,6 +223,13 @@ func (sc *stubConn) recv(t *testing.T) frame {
 	case f := <-sc.msgs:
 		return f
 	case <-sc.done:
+		// Frames read before the close come first (select picks at random
+		// when both are ready).
+		select {
+		case f := <-sc.msgs:
+			return f
+		default:
+		}
 		t.Fatalf("worker connection closed: %v", sc.closeErr)
 	case <-time.After(waitLong):
 		t.Fatal("timed out waiting for a message from the worker")
