@@ -173,6 +173,14 @@ const (
 	minHeartbeat     = 50 * time.Millisecond
 	maxHeartbeat     = 5 * time.Minute
 	stableSession    = 10 * time.Second // a session this long resets the backoff
+	// deltaInterval is the least time between two delta frames of a job.
+	// A fast model (thousands of tokens/s) then sends a few tokens a frame
+	// instead of one, which cuts the relay's per-frame work (encode, TLS,
+	// WebSocket, the proxy's decode and SSE event, the app's parse) several
+	// fold; a token waits at most this long, and one that follows a quiet
+	// spell (the first, or any from a model slower than 1/deltaInterval
+	// tokens/s) goes at once.
+	deltaInterval = 10 * time.Millisecond
 )
 
 // Errors that classify a failed connection attempt.
@@ -771,16 +779,16 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 	c.emit(ClientEvent{Kind: EventJobStarted, JobID: job.JobID, Model: job.Model})
 
 	// Deltas are coalesced: emit only appends to a buffer, and one sender
-	// goroutine writes whatever has accumulated each time the socket is
-	// free. An idle link sends every piece at once (no added latency); a
-	// fast model on a busy link sends fewer, larger frames instead of
-	// stalling the model on every token.
+	// goroutine writes whatever has accumulated, at most one frame per
+	// deltaInterval. A piece after a quiet spell goes at once; a fast model
+	// or a busy link gets fewer, larger frames instead of one per token.
 	var (
 		mu      sync.Mutex
 		pending strings.Builder
 		sendErr error
 		closed  bool
 		wake    = make(chan struct{}, 1)
+		ending  = make(chan struct{}) // closed when the handler returned: flush now
 		flushed = make(chan struct{})
 	)
 	seq, chars := 0, 0
@@ -808,7 +816,18 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 	}
 	go func() {
 		defer close(flushed)
+		pace := time.NewTimer(time.Hour)
+		defer pace.Stop()
+		var last time.Time // when the last frame went
 		for range wake {
+			if wait := deltaInterval - time.Since(last); wait > 0 && !last.IsZero() {
+				pace.Reset(wait)
+				select {
+				case <-pace.C:
+				case <-ending:
+				case <-ctx.Done():
+				}
+			}
 			mu.Lock()
 			text := pending.String()
 			pending.Reset()
@@ -820,6 +839,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 					sendErr = err
 					mu.Unlock()
 				}
+				last = time.Now()
 			}
 			if done {
 				return
@@ -849,6 +869,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 	mu.Lock()
 	closed = true
 	mu.Unlock()
+	close(ending)
 	select { // the sender flushes the rest, then ends (a full buffer already wakes it)
 	case wake <- struct{}{}:
 	default:

@@ -223,6 +223,13 @@ func (sc *stubConn) recv(t *testing.T) frame {
 	case f := <-sc.msgs:
 		return f
 	case <-sc.done:
+		// Frames read before the close come first (select picks at random
+		// when both are ready).
+		select {
+		case f := <-sc.msgs:
+			return f
+		default:
+		}
 		t.Fatalf("worker connection closed: %v", sc.closeErr)
 	case <-time.After(waitLong):
 		t.Fatal("timed out waiting for a message from the worker")
@@ -513,6 +520,47 @@ func TestClientJobStreamsDeltasThenDone(t *testing.T) {
 	}
 	if err := hs.c.WaitIdle(context.Background()); err != nil || hs.c.RunningJobs() != 0 {
 		t.Fatalf("WaitIdle %v, running %d", err, hs.c.RunningJobs())
+	}
+}
+
+// TestClientDeltaPacingHoldsNothing: deltas are paced (at most one frame
+// per deltaInterval), but a piece is never held for a later emit or for the
+// job's end. The handler emits each piece only after the proxy has the one
+// before it, so a piece kept waiting for company would stall the test.
+func TestClientDeltaPacingHoldsNothing(t *testing.T) {
+	proxy := testKey(1)
+	stub := newStub(t, proxy)
+	pieces := []string{"one", " two", " three", " four"}
+	seen := make(chan struct{})
+	h := handlerFunc(func(ctx context.Context, job Job, emit func(string) error) (Usage, string, error) {
+		for _, p := range pieces {
+			if err := emit(p); err != nil {
+				return Usage{}, "", err
+			}
+			select {
+			case <-seen:
+			case <-ctx.Done():
+				return Usage{}, "", ctx.Err()
+			}
+		}
+		return Usage{PromptTokens: 1, CompletionTokens: 4}, "stop", nil
+	})
+	startClient(t, stub, proxy.Public().(ed25519.PublicKey), h)
+	sc := stub.accept(t)
+	sc.send(t, TypeJob, job("j1", time.Minute))
+	var text string
+	for i, p := range pieces {
+		for !strings.HasSuffix(text, p) {
+			d := expectType[*Delta](t, sc.next(t), TypeDelta)
+			text += d.Text
+		}
+		if text != strings.Join(pieces[:i+1], "") {
+			t.Fatalf("after piece %d the proxy has %q", i, text)
+		}
+		seen <- struct{}{}
+	}
+	if f := sc.next(t); f.env.Type != TypeDone {
+		t.Fatalf("got %s after the last piece, want done", f.env.Type)
 	}
 }
 

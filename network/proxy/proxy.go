@@ -40,6 +40,7 @@ type Proxy struct {
 
 	mu          sync.Mutex
 	workers     map[string]*workerConn // authenticated workers by id
+	routes      map[string]*modelRoute // the routing index by model name (routeindex.go)
 	jobsRunning int
 	closing     bool
 	// slotFreed is closed (and replaced) whenever a job slot frees up, so

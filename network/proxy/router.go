@@ -65,62 +65,26 @@ func newJobID() string {
 	return "job-" + hex.EncodeToString(b)
 }
 
-// eligibleLocked reports whether w can take a job for model now.
-func (w *workerConn) eligibleLocked(model string) (ok, loaded bool) {
-	if !w.registered || w.state != network.Accepting || w.running >= w.reg.MaxConcurrent {
-		return false, false
-	}
-	for _, m := range w.reg.Models {
-		if m.Name == model {
-			return true, m.Loaded
-		}
-	}
-	return false, false
-}
-
 // reserve picks the eligible worker with the lowest running × average job
 // time (ties: fewer running, then the model already loaded, then the older
-// connection) and books a slot on it. It returns nil when none is eligible.
+// connection, then the id) that is not in exclude, and books a slot on it.
+// It returns nil when none is eligible. The choice reads the model's
+// routing index (routeindex.go) rather than scanning the workers.
 func (p *Proxy) reserve(model string, exclude map[*workerConn]bool) *attempt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
 		return nil
 	}
-	var best *workerConn
-	var bestLoad float64
-	var bestLoaded bool
-	for _, w := range p.workers {
-		if exclude[w] {
-			continue
-		}
-		ok, loaded := w.eligibleLocked(model)
-		if !ok {
-			continue
-		}
-		load := float64(w.running) * w.avgMS
-		better := best == nil
-		if !better {
-			switch {
-			case load != bestLoad:
-				better = load < bestLoad
-			case w.running != best.running:
-				better = w.running < best.running
-			case loaded != bestLoaded:
-				better = loaded
-			case !w.since.Equal(best.since):
-				better = w.since.Before(best.since)
-			default:
-				better = w.id < best.id
-			}
-		}
-		if better {
-			best, bestLoad, bestLoaded = w, load, loaded
-		}
-	}
-	if best == nil {
+	mr := p.routes[model]
+	if mr == nil {
 		return nil
 	}
+	e := mr.best(exclude)
+	if e == nil {
+		return nil
+	}
+	best := e.w
 	a := &attempt{
 		jobID:       newJobID(),
 		w:           best,
@@ -131,6 +95,7 @@ func (p *Proxy) reserve(model string, exclude map[*workerConn]bool) *attempt {
 	best.running++
 	best.jobs[a.jobID] = a
 	p.jobsRunning++
+	p.routeUpdateLocked(best)
 	return a
 }
 
@@ -154,17 +119,20 @@ func (p *Proxy) queueFor(model string, exclude map[*workerConn]bool) (<-chan str
 	if p.slotFreed == nil {
 		p.slotFreed = make(chan struct{})
 	}
-	for _, w := range p.workers {
-		if exclude[w] || !w.registered || w.state != network.Accepting {
-			continue
-		}
-		for _, m := range w.reg.Models {
-			if m.Name == model {
-				return p.slotFreed, true
-			}
+	mr := p.routes[model]
+	if mr == nil {
+		return nil, false
+	}
+	n := mr.accepting
+	for w := range exclude {
+		if w.listedFor(model) {
+			n--
 		}
 	}
-	return nil, false
+	if n <= 0 {
+		return nil, false
+	}
+	return p.slotFreed, true
 }
 
 // release frees the attempt's slot (idempotent).
@@ -194,6 +162,7 @@ func (p *Proxy) releaseLocked(a *attempt, ok bool) {
 		}
 		w.jobsDone++
 	}
+	p.routeUpdateLocked(w)
 }
 
 // servableModels lists the priced models that some registered, accepting
@@ -201,20 +170,9 @@ func (p *Proxy) releaseLocked(a *attempt, ok bool) {
 func (p *Proxy) servableModels() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	seen := map[string]bool{}
-	for _, w := range p.workers {
-		if !w.registered || w.state != network.Accepting {
-			continue
-		}
-		for _, m := range w.reg.Models {
-			if _, priced := p.cfg.Models[m.Name]; priced {
-				seen[m.Name] = true
-			}
-		}
-	}
 	var out []string
 	for _, n := range p.cfg.ModelNames() {
-		if seen[n] {
+		if mr := p.routes[n]; mr != nil && mr.accepting > 0 {
 			out = append(out, n)
 		}
 	}

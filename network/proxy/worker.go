@@ -32,7 +32,8 @@ const (
 )
 
 // workerConn is one authenticated worker's connection. The routing state
-// (registered ... jobs) is guarded by Proxy.mu.
+// (registered ... routes) is guarded by Proxy.mu; changes to it go through
+// the routing index's setters (routeindex.go).
 type workerConn struct {
 	p        *Proxy
 	c        *websocket.Conn
@@ -54,6 +55,8 @@ type workerConn struct {
 	// cancelled), so that the tokens a worker streamed before it heard of a
 	// cancel are dropped quietly instead of counting as protocol errors.
 	ended endedJobs
+	// routes are w's places in the routing index, one per model it offers.
+	routes []routeEntry
 }
 
 // maxEndedJobs bounds endedJobs: far more than the jobs a worker can have
@@ -233,8 +236,7 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, err
 		_ = c.Close(websocket.StatusGoingAway, "proxy shutting down")
 		return nil, errors.New("proxy shutting down")
 	}
-	old := p.workers[id]
-	p.workers[id] = wc
+	old := p.addWorkerLocked(wc)
 	p.mu.Unlock()
 	if old != nil {
 		go old.close(websocket.StatusPolicyViolation, "replaced by a newer connection with the same worker key")
@@ -344,9 +346,7 @@ func (w *workerConn) readLoop() error {
 func (w *workerConn) cleanup(cause error) {
 	p := w.p
 	p.mu.Lock()
-	if p.workers[w.id] == w {
-		delete(p.workers, w.id)
-	}
+	p.removeWorkerLocked(w)
 	jobs := make([]*attempt, 0, len(w.jobs))
 	for _, a := range w.jobs {
 		jobs = append(jobs, a)
@@ -389,8 +389,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		reg := *m
 		reg.Models = append([]network.ModelInfo(nil), m.Models...)
 		p.mu.Lock()
-		w.registered = true
-		w.reg = reg
+		p.setRegLocked(w, reg)
 		p.mu.Unlock()
 		if err := p.store.TouchWorker(context.Background(), w.id, m.PayoutAddress, time.Now()); err != nil {
 			w.log.Error("store worker", "err", err)
@@ -429,7 +428,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 			return notReg()
 		}
 		p.mu.Lock()
-		w.state = m.State
+		p.setStateLocked(w, m.State)
 		p.mu.Unlock()
 		w.log.Debug("worker availability", "state", m.State)
 		return nil
