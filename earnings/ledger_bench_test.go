@@ -74,7 +74,7 @@ func benchJobs() int {
 	return 100_000
 }
 
-// fillLedger bulk-inserts n jobs through applyReceipt (the same code Credit
+// fillLedger bulk-inserts n jobs through store.apply (the same code Credit
 // runs inside its transaction: chain checks, indexes, aggregates, totals) in
 // transactions of 10,000 receipts, with fsync off until the end. It skips
 // Credit's per-receipt signature check; the receipts are really signed
@@ -82,7 +82,8 @@ func benchJobs() int {
 // Verify has real work, unless unsigned is set: then they carry a stand-in
 // 64-byte signature (fill speed only; Verify reports them all). Jobs are
 // spread evenly over the 90 days before end, over three models, each with an
-// energy measurement. It returns the time spent signing and inserting.
+// energy measurement, and job ids of the proxy's form ("job-" + 32 hex digits).
+// It returns the time spent signing and inserting.
 func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (signing, inserting time.Duration) {
 	const batch = 10_000
 	models := []string{"llama3.2:3b", "qwen2.5:7b", "mistral:7b"}
@@ -97,7 +98,7 @@ func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (
 		began := time.Now()
 		recs = recs[:0]
 		for ; len(recs) < batch && done < n; done++ {
-			r := rc(fmt.Sprintf("job-%016x", uint64(done)*0x9e3779b97f4a7c15), int64(done+1),
+			r := rc(fmt.Sprintf("job-%016x%016x", uint64(done)*0x9e3779b97f4a7c15, uint64(done)*0xc2b2ae3d27d4eb4f), int64(done+1),
 				withTokens(int64(200+done%300), int64(100+done%700), cum),
 				model(models[done%len(models)]),
 				at(time.UnixMilli(start+span*int64(done)/int64(n))))
@@ -124,8 +125,9 @@ func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (
 		signing += time.Since(began)
 		began = time.Now()
 		err := l.db.Update(func(tx *bolt.Tx) error {
+			s := newStore(tx)
 			for i := range recs {
-				if _, err := applyReceipt(tx, &recs[i], "", true); err != nil {
+				if _, err := s.apply(&recs[i], "", true); err != nil {
 					return err
 				}
 			}
