@@ -664,17 +664,25 @@ func (s aggStats) encode() []byte {
 	return b
 }
 
-// decodeAgg decodes a stored aggregate; nil (none stored) is all zero.
+// decodeAgg decodes a stored aggregate; nil (none stored) is all zero. It is
+// on the path of every range query, so it reads the varints itself.
 func decodeAgg(b []byte) (aggStats, error) {
 	if b == nil {
 		return aggStats{}, nil
 	}
-	d := decoder{b: b}
-	s := aggStats{d.varint(), d.varint(), d.varint(), d.varint(), d.varint(), d.varint()}
-	if err := d.end(); err != nil {
-		return aggStats{}, fmt.Errorf("%w: aggregate: %w", errBadRecord, err)
+	var v [6]int64
+	for i := range v {
+		u, n := binary.Uvarint(b)
+		if n <= 0 || n > 1 && b[n-1] == 0 {
+			return aggStats{}, fmt.Errorf("%w: aggregate: sum %d: truncated, overflowing or not minimal", errBadRecord, i)
+		}
+		v[i] = int64(u>>1) ^ -int64(u&1) // zigzag
+		b = b[n:]
 	}
-	return s, nil
+	if len(b) > 0 {
+		return aggStats{}, fmt.Errorf("%w: aggregate: %d trailing bytes", errBadRecord, len(b))
+	}
+	return aggStats{v[0], v[1], v[2], v[3], v[4], v[5]}, nil
 }
 
 func aggKey(ms int64, model string) []byte {

@@ -243,7 +243,7 @@ func (l *Ledger) Aggregate(p Period, from, to time.Time, tariff Tariff) ([]Perio
 			e := p.next(s)
 			var row PeriodTotal
 			row.Start, row.End = s, e
-			err := sumRange(tx, s.UnixMilli(), e.UnixMilli(), func(_ string, st aggStats) { row.add(st) })
+			err := sumRange(tx, s.UnixMilli(), e.UnixMilli(), func(_ []byte, st aggStats) { row.add(st) })
 			if err != nil {
 				return err
 			}
@@ -264,11 +264,11 @@ func (l *Ledger) Aggregate(p Period, from, to time.Time, tariff Tariff) ([]Perio
 func (l *Ledger) ByModel(from, to time.Time) ([]ModelTotal, error) {
 	per := map[string]*JobTotals{}
 	err := l.view(func(tx *bolt.Tx) error {
-		return sumRange(tx, from.UnixMilli(), to.UnixMilli(), func(model string, s aggStats) {
-			t := per[model]
+		return sumRange(tx, from.UnixMilli(), to.UnixMilli(), func(model []byte, s aggStats) {
+			t := per[string(model)] // no copy for the lookup
 			if t == nil {
 				t = &JobTotals{}
-				per[model] = t
+				per[string(model)] = t
 			}
 			t.add(s)
 		})
@@ -291,8 +291,9 @@ func (l *Ledger) ByModel(from, to time.Time) ([]ModelTotal, error) {
 
 // sumRange feeds add the per-model stats of the jobs in [fromMS, toMS): the
 // whole quarter-hours from the aggregate bucket, the partial quarter-hours at
-// either edge from the jobs themselves.
-func sumRange(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats)) error {
+// either edge from the jobs themselves. The model is only valid during the
+// call (it may point into the file).
+func sumRange(tx *bolt.Tx, fromMS, toMS int64, add func(model []byte, s aggStats)) error {
 	if fromMS < 0 {
 		fromMS = 0
 	}
@@ -314,13 +315,13 @@ func sumRange(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats
 		if err != nil {
 			return fmt.Errorf("quarter %d model %q: %w", beInt(k), k[8:], err)
 		}
-		add(string(k[8:]), st)
+		add(k[8:], st)
 	}
 	return scanJobs(tx, q1*quarterMS, toMS, add)
 }
 
 // scanJobs feeds add each job in [fromMS, toMS), in time order.
-func scanJobs(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats)) error {
+func scanJobs(tx *bolt.Tx, fromMS, toMS int64, add func(model []byte, s aggStats)) error {
 	if toMS <= fromMS {
 		return nil
 	}
@@ -339,7 +340,7 @@ func scanJobs(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats
 		if err != nil {
 			return err
 		}
-		add(rec.Receipt.Receipt.Model, statsOf(&rec))
+		add([]byte(rec.Receipt.Receipt.Model), statsOf(&rec))
 	}
 }
 
