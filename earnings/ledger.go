@@ -178,10 +178,70 @@ func Open(path string, opts Options) (l *Ledger, err error) {
 		db.Close()
 		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
 	}
+	if db, err = compactIfSparse(db, path); err != nil {
+		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	return &Ledger{db: db, opts: opts, path: path}, nil
+}
+
+// compactMinSize is the smallest file compactIfSparse rewrites (a variable
+// for the tests).
+var compactMinSize int64 = 4 << 20
+
+// compactIfSparse rewrites the file when less than a quarter of it is in
+// use — after a migration the old schema's pages are free, and bbolt never
+// shrinks a file; its own growth leaves at most half of a file unused — into
+// a new file with full pages, which replaces it
+// (rename), and reopens it. Until the rename the old file is untouched; a
+// compaction that fails (a full disk) leaves it, valid, and is tried again
+// at the next Open. It returns the open file, or an error when it could not
+// reopen it.
+func compactIfSparse(db *bolt.DB, path string) (*bolt.DB, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() < compactMinSize {
+		return db, nil
+	}
+	var inUse int64
+	_ = db.View(func(tx *bolt.Tx) error {
+		st := db.Stats()
+		inUse = tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.Info().PageSize)
+		return nil
+	})
+	if inUse*4 > fi.Size() {
+		return db, nil
+	}
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return db, nil
+	}
+	err = bolt.Compact(dst, db, 32<<20) // in transactions of 32 MB: bounded memory
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return db, nil
+	}
+	if err := db.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+	} else if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync() // the rename itself must last
+		d.Close()
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	return db, err
 }
 
 // checkFile runs bbolt's consistency check over every page (a few ms for a

@@ -149,6 +149,37 @@ func TestLedgerMigrateInterrupted(t *testing.T) {
 	}
 }
 
+// TestLedgerMigrateCompacts checks that Open rewrites a migrated file that
+// is mostly free pages into a smaller one that answers the same.
+func TestLedgerMigrateCompacts(t *testing.T) {
+	defer func(v int64) { compactMinSize = v }(compactMinSize)
+	compactMinSize = 0 // the fixtures are small
+	path, golden := loadFixture(t, "ledger-v1", "history")
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openTest(t, path, Options{})
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() >= before.Size() || after.Mode().Perm() != 0o600 {
+		t.Errorf("file %d bytes (%v) after migrating, %d before", after.Size(), after.Mode(), before.Size())
+	}
+	if _, err := os.Stat(path + ".compact"); !os.IsNotExist(err) {
+		t.Errorf("the compaction's temporary file: %v", err)
+	}
+	sameSnapshot(t, "migrated and compacted", snapshotLedger(t, l), golden)
+	mustCredit(t, l, src("next-job", 41, func(r *receipt.Receipt) { r.Cumulative = golden.Balance.Earned + jobAmount }))
+	l.Close()
+	// A file that is mostly in use is left as it is.
+	l = openTest(t, path, Options{})
+	if again, _ := os.Stat(path); again.Size() != after.Size() {
+		t.Errorf("reopening changed the file's size: %d → %d", after.Size(), again.Size())
+	}
+}
+
 // TestLedgerMigrateV1Rejects migrates schema-1 files holding records that
 // schema 2 cannot take: unreadable JSON, and two records with one seq (only
 // a schema-0 migration could store those). They are kept as they were in
