@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +165,7 @@ func BenchmarkLedgerQueries(b *testing.B) {
 	var used int64
 	_ = l.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil })
 	b.Logf("pages in use: %d bytes = %.0f bytes/job (bbolt grows the file ahead of use)", used, float64(used)/float64(n))
+	b.Logf("per job: %s", pagesPerJob(l.db, n))
 	if bal, err := l.Balance(); err != nil || bal.Jobs != int64(n) {
 		b.Fatalf("balance %+v, %v", bal, err)
 	}
@@ -217,4 +219,24 @@ func BenchmarkLedgerQueries(b *testing.B) {
 	}
 	vt := time.Since(began)
 	b.Logf("Verify of %d jobs: %v (%.0f receipts/s)", n, vt.Round(time.Millisecond), float64(n)/vt.Seconds())
+}
+
+// pagesPerJob is where the pages in use go, in bytes per job: each bucket
+// that has pages of its own, and the free pages (freed by the last writes,
+// reused by the next).
+func pagesPerJob(db *bolt.DB, n int) string {
+	var parts []string
+	page := float64(db.Info().PageSize)
+	_ = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			st := bk.Stats()
+			if pages := st.BranchPageN + st.BranchOverflowN + st.LeafPageN + st.LeafOverflowN; pages > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.1f", name, float64(pages)*page/float64(n)))
+			}
+			return nil
+		})
+	})
+	st := db.Stats()
+	parts = append(parts, fmt.Sprintf("free %.1f", float64(st.FreePageN+st.PendingPageN)*page/float64(n)))
+	return strings.Join(parts, ", ")
 }
