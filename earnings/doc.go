@@ -40,7 +40,7 @@
 // receipt from it and checks the signature offline. With the job id index
 // (grouped, ~8 bytes a job) and the few out-of-time-order records listed
 // apart (order.go; the seq order is the time order otherwise), a million jobs
-// take about 150 MB; docs/BENCHMARKS.md has the measured figure.
+// take about 160 MB; docs/BENCHMARKS.md has the measured figure.
 //
 // The file carries a schema version (bucket "meta", key "schema"); Open
 // migrates older files in place, in one transaction, so a failure or a crash

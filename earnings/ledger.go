@@ -37,7 +37,7 @@ const SchemaVersion = 2
 //	withdrawals_by_time  created unix ms | id   → (empty)
 //	migration_rejects    old key                → raw value a migration could not read (kept, reported by Verify)
 //
-// A job costs about 170 bytes on disk (docs/BENCHMARKS.md); schema 1 stored
+// A job costs about 160 bytes on disk (docs/BENCHMARKS.md); schema 1 stored
 // each receipt as JSON with two full indexes, about 870.
 //
 // The aggregate is per UTC quarter-hour rather than per local day so that a
