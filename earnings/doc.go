@@ -29,7 +29,21 @@
 // a crash never leaves a half-written entry, and Verify can recompute and
 // check everything from the signed receipts alone.
 //
+// # On disk
+//
+// Each job is one compact binary record keyed by its receipt's seq (schema
+// 2, record.go): the receipt's own fields as varints, the job id of the
+// proxy's form as its 16 bytes, what many receipts share (worker id, model,
+// proxy key, prices, coefficient, commission) stored once and referenced by a
+// small number, the amount only when its factors do not give it, and the
+// 64-byte signature, about 100 bytes in all. Verify rebuilds the exact signed
+// receipt from it and checks the signature offline. With the job id index
+// (grouped, ~8 bytes a job) and the few out-of-time-order records listed
+// apart (order.go; the seq order is the time order otherwise), a million jobs
+// take about 160 MB; docs/BENCHMARKS.md has the measured figure.
+//
 // The file carries a schema version (bucket "meta", key "schema"); Open
-// migrates older files in place, in one transaction, including the receipt
-// store the worker package used before this ledger (schema 0).
+// migrates older files in place, in one transaction, so a failure or a crash
+// leaves the old file: the JSON records of schema 1, and the receipt store
+// the worker package used before this ledger (schema 0).
 package earnings

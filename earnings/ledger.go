@@ -1,16 +1,14 @@
 package earnings
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -21,20 +19,26 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older files
 // with migrations[v] (v → v+1) in one transaction and refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
-// Schema version 1. Integers in keys and values are 8-byte big-endian, so
-// keys sort by number; "|" below is plain concatenation.
+// Schema version 2. Integers in keys and meta values are 8-byte big-endian,
+// so keys sort by number; varints are encoding/binary's (signed ones
+// zigzag); "|" below is plain concatenation.
 //
-//	meta                 schema, worker_id, earned, last_seq, jobs, credited, energy_mj, withdrawn, pending
-//	jobs                 seq | job id           → record JSON (the SignedReceipt as received, energy, credited time)
-//	job_ids              job id                 → seq
-//	jobs_by_time         unix ms | job id       → seq          (Jobs paging, CSV, the edges of a range query)
-//	agg                  quarter-hour | model   → 6 × int64    (jobs, gross, prompt, completion, energy mJ, metered jobs)
+//	meta                 schema, worker_id, earned, last_seq, jobs, credited, energy_mj, withdrawn, pending, order_last
+//	records              seq                    → the job's compact record (record.go: the signed receipt, energy, credited time)
+//	profiles             id                     → what many receipts share: worker id, model, proxy key, prices (record.go)
+//	profile_ids          SHA-256 of a profile   → id
+//	job_index            SHA-256(job id)[:2]    → the seqs of the job ids in that group (store.go)
+//	time_strays          unix ms | job id       → seq   (only the records out of time order, order.go)
+//	agg                  quarter-hour | model   → 6 varints    (jobs, gross, prompt, completion, energy mJ, metered jobs)
 //	gaps                 first missing seq      → last missing seq
 //	withdrawals          id                     → Withdrawal JSON
 //	withdrawals_by_time  created unix ms | id   → (empty)
 //	migration_rejects    old key                → raw value a migration could not read (kept, reported by Verify)
+//
+// A job costs about 160 bytes on disk (docs/BENCHMARKS.md); schema 1 stored
+// each receipt as JSON with two full indexes, about 870.
 //
 // The aggregate is per UTC quarter-hour rather than per local day so that a
 // day in any time zone (all of today's UTC offsets are multiples of 15
@@ -42,9 +46,11 @@ const SchemaVersion = 1
 // even if the owner's zone changes after the jobs were credited.
 var (
 	bucketMeta        = []byte("meta")
-	bucketJobs        = []byte("jobs")
-	bucketJobIDs      = []byte("job_ids")
-	bucketJobsByTime  = []byte("jobs_by_time")
+	bucketRecords     = []byte("records")
+	bucketProfiles    = []byte("profiles")
+	bucketProfileIDs  = []byte("profile_ids")
+	bucketJobIndex    = []byte("job_index")
+	bucketStrays      = []byte("time_strays")
 	bucketAgg         = []byte("agg")
 	bucketGaps        = []byte("gaps")
 	bucketWithdrawals = []byte("withdrawals")
@@ -53,16 +59,17 @@ var (
 
 	metaSchema    = []byte("schema")
 	metaWorkerID  = []byte("worker_id")
-	metaEarned    = []byte("earned")    // the cumulative total of the receipt with the highest seq
-	metaLastSeq   = []byte("last_seq")  // the highest seq stored
-	metaJobs      = []byte("jobs")      // receipts stored
-	metaCredited  = []byte("credited")  // sum of the stored receipts' amounts (≤ earned: gaps)
-	metaEnergyMJ  = []byte("energy_mj") // sum of the measured energy, millijoules
-	metaWithdrawn = []byte("withdrawn") // sum of confirmed withdrawals
-	metaPending   = []byte("pending")   // sum of pending and sent withdrawals
+	metaEarned    = []byte("earned")     // the cumulative total of the receipt with the highest seq
+	metaLastSeq   = []byte("last_seq")   // the highest seq stored
+	metaJobs      = []byte("jobs")       // receipts stored
+	metaCredited  = []byte("credited")   // sum of the stored receipts' amounts (≤ earned: gaps)
+	metaEnergyMJ  = []byte("energy_mj")  // sum of the measured energy, millijoules
+	metaWithdrawn = []byte("withdrawn")  // sum of confirmed withdrawals
+	metaPending   = []byte("pending")    // sum of pending and sent withdrawals
+	metaOrderLast = []byte("order_last") // the highest seq of the records in time order (order.go)
 
-	v1Buckets = [][]byte{bucketMeta, bucketJobs, bucketJobIDs, bucketJobsByTime, bucketAgg, bucketGaps,
-		bucketWithdrawals, bucketWdByTime}
+	v2Buckets = [][]byte{bucketMeta, bucketRecords, bucketProfiles, bucketProfileIDs, bucketJobIndex, bucketStrays,
+		bucketAgg, bucketGaps, bucketWithdrawals, bucketWdByTime}
 )
 
 // quarterMS is the width of one aggregate bucket.
@@ -142,6 +149,7 @@ func Open(path string, opts Options) (l *Ledger, err error) {
 			l, err = nil, fmt.Errorf("earnings: open %s: %w: %v", path, ErrDamaged, r)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("earnings: open %s: %w", path, err)
@@ -170,21 +178,92 @@ func Open(path string, opts Options) (l *Ledger, err error) {
 		db.Close()
 		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
 	}
+	if db, err = compactIfSparse(db, path); err != nil {
+		return nil, fmt.Errorf("earnings: open %s: %w", path, err)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	return &Ledger{db: db, opts: opts, path: path}, nil
 }
 
+// compactMinSize is the smallest file compactIfSparse rewrites (a variable
+// for the tests).
+var compactMinSize int64 = 4 << 20
+
+// compactIfSparse rewrites the file when less than a quarter of it is in
+// use — after a migration the old schema's pages are free, and bbolt never
+// shrinks a file; its own growth leaves at most half of a file unused — into
+// a new file with full pages, which replaces it
+// (rename), and reopens it. Until the rename the old file is untouched; a
+// compaction that fails (a full disk) leaves it, valid, and is tried again
+// at the next Open. It returns the open file, or an error when it could not
+// reopen it.
+func compactIfSparse(db *bolt.DB, path string) (*bolt.DB, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() < compactMinSize {
+		return db, nil
+	}
+	var inUse int64
+	_ = db.View(func(tx *bolt.Tx) error {
+		st := db.Stats()
+		inUse = tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.Info().PageSize)
+		return nil
+	})
+	if inUse*4 > fi.Size() {
+		return db, nil
+	}
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return db, nil
+	}
+	err = bolt.Compact(dst, db, 32<<20) // in transactions of 32 MB: bounded memory
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return db, nil
+	}
+	if err := db.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+	} else if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync() // the rename itself must last
+		d.Close()
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	return db, err
+}
+
 // checkFile runs bbolt's consistency check over every page (a few ms for a
 // year of a home worker's jobs), turning a broken page's panic into ErrDamaged.
+//
+// bbolt follows page references without bounds checks, so a damaged file can
+// make it read outside the mapped file: a fault, which crashes the process
+// unless the goroutine asked for a panic instead (debug.SetPanicOnFault, set
+// by Open, view and update). bbolt's checker runs in a goroutine of its own,
+// so walkBucket first touches, in this one, every page and element the
+// checker will follow.
 func checkFile(db *bolt.DB) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrDamaged, r)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return db.View(func(tx *bolt.Tx) error {
+		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walkBucket(b) }); err != nil {
+			return err
+		}
 		var first error
 		for cerr := range tx.Check() { // drained: the checker goroutine ends
 			if first == nil {
@@ -195,15 +274,43 @@ func checkFile(db *bolt.DB) (err error) {
 	})
 }
 
+// walkBucket reads the first and last byte of every key and value in b and
+// its nested buckets.
+func walkBucket(b *bolt.Bucket) error {
+	var sum byte
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) > 0 {
+			sum ^= k[0] ^ k[len(k)-1]
+		}
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				return walkBucket(nb)
+			}
+			return nil
+		}
+		if len(v) > 0 {
+			sum ^= v[0] ^ v[len(v)-1]
+		}
+		return nil
+	})
+	walkSink = sum
+	return err
+}
+
+var walkSink byte // keeps walkBucket's reads from being optimised away
+
 // view and update run fn in a read or write transaction; a panic from a
-// broken page becomes ErrDamaged (the transaction is rolled back).
+// broken page, or a fault (see checkFile), becomes ErrDamaged (the
+// transaction is rolled back).
 func (l *Ledger) view(fn func(tx *bolt.Tx) error) (err error) {
 	defer recoverDamage(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return l.db.View(fn)
 }
 
 func (l *Ledger) update(fn func(tx *bolt.Tx) error) (err error) {
 	defer recoverDamage(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return l.db.Update(fn)
 }
 
@@ -219,105 +326,8 @@ func (l *Ledger) Close() error { return l.db.Close() }
 // Path is the ledger's file.
 func (l *Ledger) Path() string { return l.path }
 
-// migrations[v] moves a file from schema v to v+1. They run in order, all in
-// the one transaction Open makes, so a crash mid-way leaves the old file.
-var migrations = []func(tx *bolt.Tx) error{
-	migrateV0toV1,
-}
-
-func migrate(tx *bolt.Tx) error {
-	v := int64(0)
-	if meta := tx.Bucket(bucketMeta); meta != nil {
-		v = getI64(meta, metaSchema)
-	}
-	if v > int64(len(migrations)) {
-		return fmt.Errorf("%w (schema %d, this version reads up to %d)", ErrNewerSchema, v, len(migrations))
-	}
-	for ; v < int64(len(migrations)); v++ {
-		if err := migrations[v](tx); err != nil {
-			return fmt.Errorf("migrate schema %d → %d: %w", v, v+1, err)
-		}
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if err := putI64(meta, metaSchema, v+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// migrateV0toV1 turns the worker's old receipt store (buckets receipts: job
-// id → SignedReceipt JSON, and meta: cumulative, count) — or an empty file —
-// into schema 1. Old receipts are re-inserted in seq order without the
-// strict chain checks (they were verified when first stored, and refusing
-// them now would lose money); whatever does not chain is left for Verify to
-// report. The totals are rebuilt from the receipts, not copied.
-func migrateV0toV1(tx *bolt.Tx) error {
-	var old []ledgerRecord
-	var rejects [][2][]byte
-	if b := tx.Bucket([]byte("receipts")); b != nil {
-		now := time.Now().UnixMilli()
-		err := b.ForEach(func(k, v []byte) error {
-			var sr receipt.Signed
-			if err := json.Unmarshal(v, &sr); err != nil || sr.Receipt.JobID == "" {
-				rejects = append(rejects, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
-				return nil
-			}
-			at := sr.Receipt.Time
-			if at <= 0 {
-				at = now
-			}
-			old = append(old, ledgerRecord{Receipt: sr, CreditedAt: at})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := tx.DeleteBucket([]byte("receipts")); err != nil {
-			return err
-		}
-	}
-	if meta := tx.Bucket(bucketMeta); meta != nil {
-		for _, k := range [][]byte{[]byte("cumulative"), []byte("count")} {
-			if err := meta.Delete(k); err != nil {
-				return err
-			}
-		}
-	}
-	for _, name := range v1Buckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return err
-		}
-	}
-	if len(rejects) > 0 {
-		rb, err := tx.CreateBucketIfNotExists(bucketRejects)
-		if err != nil {
-			return err
-		}
-		for _, kv := range rejects {
-			if err := rb.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-	}
-	sort.Slice(old, func(i, j int) bool {
-		a, b := old[i].Receipt.Receipt, old[j].Receipt.Receipt
-		if a.Seq != b.Seq {
-			return a.Seq < b.Seq
-		}
-		return a.JobID < b.JobID
-	})
-	for i := range old {
-		if _, err := applyReceipt(tx, &old[i], "", false); err != nil {
-			return fmt.Errorf("receipt %s: %w", old[i].Receipt.Receipt.JobID, err)
-		}
-	}
-	return nil
-}
-
-// ledgerRecord is the value stored per job.
+// ledgerRecord is one stored job. Schema 2 stores it compactly (record.go);
+// the JSON form is schema 1's, read by migrateV1toV2.
 type ledgerRecord struct {
 	Receipt    receipt.Signed `json:"receipt"`
 	EnergyMJ   *int64         `json:"energy_mj,omitempty"` // measured energy, millijoules; nil: not measured
@@ -326,12 +336,14 @@ type ledgerRecord struct {
 
 // timeMS is the job's time for the indexes: the signed receipt time, or the
 // credited time when the receipt has none.
-func (r *ledgerRecord) timeMS() int64 {
-	if r.Receipt.Receipt.Time > 0 {
-		return r.Receipt.Receipt.Time
+func (r *ledgerRecord) timeMS() int64 { return timeMS(r.Receipt.Receipt.Time, r.CreditedAt) }
+
+func timeMS(receiptTime, creditedAt int64) int64 {
+	if receiptTime > 0 {
+		return receiptTime
 	}
-	if r.CreditedAt > 0 {
-		return r.CreditedAt
+	if creditedAt > 0 {
+		return creditedAt
 	}
 	return 0
 }
@@ -376,7 +388,7 @@ func (l *Ledger) credit(r receipt.Signed, energyMJ *int64) (bool, error) {
 	var added bool
 	err := l.update(func(tx *bolt.Tx) error {
 		var err error
-		added, err = applyReceipt(tx, &rec, l.opts.WorkerID, true)
+		added, err = newStore(tx).apply(&rec, l.opts.WorkerID, true)
 		return err
 	})
 	if err != nil {
@@ -437,23 +449,24 @@ func hitFailpoint(step string) error {
 	return nil
 }
 
-// applyReceipt stores rec in tx: record, indexes, gaps, aggregate, totals.
-// strict is Credit's mode: any chain inconsistency is an error. Non-strict
-// (migration) stores every receipt and leaves inconsistencies to Verify.
-func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool) (bool, error) {
+// apply stores rec: record, indexes, gaps, aggregate, totals. strict is
+// Credit's mode: any chain inconsistency is an error. Non-strict (migration)
+// stores every receipt that has a seq of its own and leaves inconsistencies
+// to Verify; it returns added=false for a job id or seq already stored.
+func (s *store) apply(rec *ledgerRecord, wantWorker string, strict bool) (bool, error) {
 	r := rec.Receipt.Receipt
-	jobs, ids := tx.Bucket(bucketJobs), tx.Bucket(bucketJobIDs)
-	meta, gaps := tx.Bucket(bucketMeta), tx.Bucket(bucketGaps)
+	meta, gaps := s.meta, s.gaps
 
-	if v := ids.Get([]byte(r.JobID)); v != nil {
-		old, err := loadRecord(jobs, beInt(v), r.JobID)
+	seqs, err := s.findJob(r.JobID)
+	if err != nil {
+		return false, err
+	}
+	if len(seqs) > 0 {
+		old, _, _, err := s.get(seqs[0])
 		if err != nil {
 			return false, err
 		}
-		if old.Receipt.Receipt == r {
-			return false, nil
-		}
-		if !strict {
+		if old.Receipt.Receipt == r || !strict {
 			return false, nil
 		}
 		return false, fmt.Errorf("%w: job %s is stored as seq %d amount %d, this receipt says seq %d amount %d",
@@ -474,7 +487,14 @@ func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool
 	}
 
 	lastSeq, earned := getI64(meta, metaLastSeq), getI64(meta, metaEarned)
-	if other, ok := jobAtSeq(jobs, r.Seq); ok && strict {
+	if v := s.recs.Get(be64(r.Seq)); v != nil {
+		if !strict {
+			return false, nil
+		}
+		other := "?"
+		if h, err := peekRecord(v); err == nil {
+			other = h.jobID
+		}
 		return false, fmt.Errorf("%w: seq %d is already job %s", ErrTotalMismatch, r.Seq, other)
 	}
 	extends := false
@@ -507,7 +527,7 @@ func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool
 			break
 		}
 		if strict {
-			if err := checkGapFill(jobs, r, first, last); err != nil {
+			if err := s.checkGapFill(r, first, last); err != nil {
 				return false, err
 			}
 		}
@@ -526,34 +546,33 @@ func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool
 		}
 	}
 
-	data, err := json.Marshal(rec)
+	at := rec.timeMS()
+	stray, err := s.place(r.Seq, timeKey(at, r.JobID))
 	if err != nil {
 		return false, err
 	}
 	if extends {
-		jobs.FillPercent = 0.95 // appending in seq order
+		s.recs.FillPercent = 1 // appending in seq order: fill the pages
 	}
-	if err := jobs.Put(jobKey(r.Seq, r.JobID), data); err != nil {
+	if err := s.put(rec, stray); err != nil {
 		return false, err
 	}
 	if err := hitFailpoint("credit:record"); err != nil {
 		return false, err
 	}
-	if err := ids.Put([]byte(r.JobID), be64(r.Seq)); err != nil {
+	if err := s.indexJob(r.JobID, r.Seq); err != nil {
 		return false, err
 	}
-	at := rec.timeMS()
-	byTime := tx.Bucket(bucketJobsByTime)
-	byTime.FillPercent = 0.9 // mostly appended in time order
-	if err := byTime.Put(timeKey(at, r.JobID), be64(r.Seq)); err != nil {
-		return false, err
+	if stray {
+		if err := s.strays.Put(timeKey(at, r.JobID), be64(r.Seq)); err != nil {
+			return false, err
+		}
 	}
 	if err := hitFailpoint("credit:index"); err != nil {
 		return false, err
 	}
-	agg := tx.Bucket(bucketAgg)
-	agg.FillPercent = 0.9 // keys follow time too
-	if err := addAgg(agg, at, r.Model, statsOf(rec)); err != nil {
+	s.agg.FillPercent = 0.9 // keys follow time too
+	if err := addAgg(s.agg, at, r.Model, statsOf(rec)); err != nil {
 		return false, err
 	}
 	if extends {
@@ -583,11 +602,11 @@ func applyReceipt(tx *bolt.Tx, rec *ledgerRecord, wantWorker string, strict bool
 
 // checkGapFill checks that a late receipt for a missing seq fits between the
 // stored receipts around its gap [first, last].
-func checkGapFill(jobs *bolt.Bucket, r receipt.Receipt, first, last int64) error {
+func (s *store) checkGapFill(r receipt.Receipt, first, last int64) error {
 	base := r.Cumulative - r.Amount // the total before this job
 	lo, loKnown := int64(0), first == 1
 	if first > 1 {
-		if rec, ok, err := recordAtSeq(jobs, first-1); err != nil {
+		if rec, _, ok, err := s.get(first - 1); err != nil {
 			return err
 		} else if ok {
 			lo, loKnown = rec.Receipt.Receipt.Cumulative, true
@@ -597,7 +616,7 @@ func checkGapFill(jobs *bolt.Bucket, r receipt.Receipt, first, last int64) error
 		return fmt.Errorf("%w: late seq %d: total before it %d does not follow seq %d's %d",
 			ErrTotalMismatch, r.Seq, base, first-1, lo)
 	}
-	hiRec, ok, err := recordAtSeq(jobs, last+1)
+	hiRec, _, ok, err := s.get(last + 1)
 	if err != nil {
 		return err
 	}
@@ -624,41 +643,6 @@ func gapContaining(gaps *bolt.Bucket, seq int64) (first, last int64, ok bool) {
 	}
 	first, last = beInt(k), beInt(v)
 	return first, last, first <= seq && seq <= last
-}
-
-// jobAtSeq returns the job id stored under seq.
-func jobAtSeq(jobs *bolt.Bucket, seq int64) (string, bool) {
-	p := be64(seq)
-	k, _ := jobs.Cursor().Seek(p)
-	if k == nil || !bytes.HasPrefix(k, p) {
-		return "", false
-	}
-	return string(k[8:]), true
-}
-
-func recordAtSeq(jobs *bolt.Bucket, seq int64) (ledgerRecord, bool, error) {
-	p := be64(seq)
-	k, v := jobs.Cursor().Seek(p)
-	if k == nil || !bytes.HasPrefix(k, p) {
-		return ledgerRecord{}, false, nil
-	}
-	var rec ledgerRecord
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return rec, false, fmt.Errorf("stored seq %d: %w", seq, err)
-	}
-	return rec, true, nil
-}
-
-func loadRecord(jobs *bolt.Bucket, seq int64, jobID string) (ledgerRecord, error) {
-	var rec ledgerRecord
-	v := jobs.Get(jobKey(seq, jobID))
-	if v == nil {
-		return rec, fmt.Errorf("earnings: index names job %s seq %d but it is not stored", jobID, seq)
-	}
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return rec, fmt.Errorf("earnings: stored job %s: %w", jobID, err)
-	}
-	return rec, nil
 }
 
 // Balance is the ledger's running totals, all in nanoTON.
@@ -712,8 +696,6 @@ type aggStats struct {
 	Jobs, Gross, Prompt, Completion, EnergyMJ, Metered int64
 }
 
-const aggSize = 6 * 8
-
 func statsOf(rec *ledgerRecord) aggStats {
 	r := rec.Receipt.Receipt
 	s := aggStats{Jobs: 1, Gross: r.Amount, Prompt: r.PromptTokens, Completion: r.CompletionTokens}
@@ -732,20 +714,35 @@ func (s *aggStats) add(o aggStats) {
 	s.Metered += o.Metered
 }
 
+// encode writes the six sums as varints: a quarter-hour of one model's jobs
+// takes ~15 bytes instead of 48.
 func (s aggStats) encode() []byte {
-	b := make([]byte, 0, aggSize)
+	b := make([]byte, 0, 6*binary.MaxVarintLen64)
 	for _, v := range []int64{s.Jobs, s.Gross, s.Prompt, s.Completion, s.EnergyMJ, s.Metered} {
-		b = binary.BigEndian.AppendUint64(b, uint64(v))
+		b = binary.AppendVarint(b, v)
 	}
 	return b
 }
 
-func decodeAgg(b []byte) aggStats {
-	if len(b) != aggSize {
-		return aggStats{}
+// decodeAgg decodes a stored aggregate; nil (none stored) is all zero. It is
+// on the path of every range query, so it reads the varints itself.
+func decodeAgg(b []byte) (aggStats, error) {
+	if b == nil {
+		return aggStats{}, nil
 	}
-	v := func(i int) int64 { return int64(binary.BigEndian.Uint64(b[i*8:])) }
-	return aggStats{v(0), v(1), v(2), v(3), v(4), v(5)}
+	var v [6]int64
+	for i := range v {
+		u, n := binary.Uvarint(b)
+		if n <= 0 || n > 1 && b[n-1] == 0 {
+			return aggStats{}, fmt.Errorf("%w: aggregate: sum %d: truncated, overflowing or not minimal", errBadRecord, i)
+		}
+		v[i] = int64(u>>1) ^ -int64(u&1) // zigzag
+		b = b[n:]
+	}
+	if len(b) > 0 {
+		return aggStats{}, fmt.Errorf("%w: aggregate: %d trailing bytes", errBadRecord, len(b))
+	}
+	return aggStats{v[0], v[1], v[2], v[3], v[4], v[5]}, nil
 }
 
 func aggKey(ms int64, model string) []byte {
@@ -754,7 +751,10 @@ func aggKey(ms int64, model string) []byte {
 
 func addAgg(agg *bolt.Bucket, ms int64, model string, s aggStats) error {
 	k := aggKey(ms, model)
-	cur := decodeAgg(agg.Get(k))
+	cur, err := decodeAgg(agg.Get(k))
+	if err != nil {
+		return fmt.Errorf("quarter %d model %q: %w", beInt(k), model, err)
+	}
 	cur.add(s)
 	return agg.Put(k, cur.encode())
 }
@@ -769,8 +769,6 @@ func beInt(b []byte) int64 {
 	}
 	return int64(binary.BigEndian.Uint64(b))
 }
-
-func jobKey(seq int64, jobID string) []byte { return append(be64(seq), jobID...) }
 
 func timeKey(ms int64, id string) []byte { return append(be64(ms), id...) }
 

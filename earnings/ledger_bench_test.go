@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func benchJobs() int {
 	return 100_000
 }
 
-// fillLedger bulk-inserts n jobs through applyReceipt (the same code Credit
+// fillLedger bulk-inserts n jobs through store.apply (the same code Credit
 // runs inside its transaction: chain checks, indexes, aggregates, totals) in
 // transactions of 10,000 receipts, with fsync off until the end. It skips
 // Credit's per-receipt signature check; the receipts are really signed
@@ -82,7 +83,8 @@ func benchJobs() int {
 // Verify has real work, unless unsigned is set: then they carry a stand-in
 // 64-byte signature (fill speed only; Verify reports them all). Jobs are
 // spread evenly over the 90 days before end, over three models, each with an
-// energy measurement. It returns the time spent signing and inserting.
+// energy measurement, and job ids of the proxy's form ("job-" + 32 hex digits).
+// It returns the time spent signing and inserting.
 func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (signing, inserting time.Duration) {
 	const batch = 10_000
 	models := []string{"llama3.2:3b", "qwen2.5:7b", "mistral:7b"}
@@ -97,7 +99,7 @@ func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (
 		began := time.Now()
 		recs = recs[:0]
 		for ; len(recs) < batch && done < n; done++ {
-			r := rc(fmt.Sprintf("job-%016x", uint64(done)*0x9e3779b97f4a7c15), int64(done+1),
+			r := rc(fmt.Sprintf("job-%016x%016x", uint64(done)*0x9e3779b97f4a7c15, uint64(done)*0xc2b2ae3d27d4eb4f), int64(done+1),
 				withTokens(int64(200+done%300), int64(100+done%700), cum),
 				model(models[done%len(models)]),
 				at(time.UnixMilli(start+span*int64(done)/int64(n))))
@@ -124,8 +126,9 @@ func fillLedger(tb testing.TB, l *Ledger, n int, end time.Time, unsigned bool) (
 		signing += time.Since(began)
 		began = time.Now()
 		err := l.db.Update(func(tx *bolt.Tx) error {
+			s := newStore(tx)
 			for i := range recs {
-				if _, err := applyReceipt(tx, &recs[i], "", true); err != nil {
+				if _, err := s.apply(&recs[i], "", true); err != nil {
 					return err
 				}
 			}
@@ -162,6 +165,7 @@ func BenchmarkLedgerQueries(b *testing.B) {
 	var used int64
 	_ = l.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil })
 	b.Logf("pages in use: %d bytes = %.0f bytes/job (bbolt grows the file ahead of use)", used, float64(used)/float64(n))
+	b.Logf("per job: %s", pagesPerJob(l.db, n))
 	if bal, err := l.Balance(); err != nil || bal.Jobs != int64(n) {
 		b.Fatalf("balance %+v, %v", bal, err)
 	}
@@ -215,4 +219,24 @@ func BenchmarkLedgerQueries(b *testing.B) {
 	}
 	vt := time.Since(began)
 	b.Logf("Verify of %d jobs: %v (%.0f receipts/s)", n, vt.Round(time.Millisecond), float64(n)/vt.Seconds())
+}
+
+// pagesPerJob is where the pages in use go, in bytes per job: each bucket
+// that has pages of its own, and the free pages (freed by the last writes,
+// reused by the next).
+func pagesPerJob(db *bolt.DB, n int) string {
+	var parts []string
+	page := float64(db.Info().PageSize)
+	_ = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			st := bk.Stats()
+			if pages := st.BranchPageN + st.BranchOverflowN + st.LeafPageN + st.LeafOverflowN; pages > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.1f", name, float64(pages)*page/float64(n)))
+			}
+			return nil
+		})
+	})
+	st := db.Stats()
+	parts = append(parts, fmt.Sprintf("free %.1f", float64(st.FreePageN+st.PendingPageN)*page/float64(n)))
+	return strings.Join(parts, ", ")
 }

@@ -31,21 +31,31 @@ func (l *Ledger) ExportCSV(w io.Writer, from, to time.Time) error {
 			return err
 		}
 		fromK, toK := be64(from.UnixMilli()), be64(to.UnixMilli())
-		jobs, wds := tx.Bucket(bucketJobs), tx.Bucket(bucketWithdrawals)
-		jc, wc := tx.Bucket(bucketJobsByTime).Cursor(), tx.Bucket(bucketWdByTime).Cursor()
+		s := newStore(tx)
+		wds := tx.Bucket(bucketWithdrawals)
+		jobs, err := s.timelineFrom(fromK, false)
+		if err != nil {
+			return err
+		}
+		wc := tx.Bucket(bucketWdByTime).Cursor()
 		inRange := func(k []byte) bool { return k != nil && bytes.Compare(k[:8], toK) < 0 }
-		jk, jv := jc.Seek(fromK)
+		jk, jv, jo, err := jobs.next()
+		if err != nil {
+			return err
+		}
 		wk, _ := wc.Seek(fromK)
-		for inRange(jk) || inRange(wk) {
-			if inRange(jk) && (!inRange(wk) || bytes.Compare(jk[:8], wk[:8]) <= 0) {
-				rec, err := loadRecord(jobs, beInt(jv), string(jk[8:]))
+		for inRange(jo) || inRange(wk) {
+			if inRange(jo) && (!inRange(wk) || bytes.Compare(jo[:8], wk[:8]) <= 0) {
+				rec, _, err := s.decode(jk, jv)
 				if err != nil {
 					return err
 				}
 				if err := cw.Write(jobRow(jobOf(rec), loc)); err != nil {
 					return err
 				}
-				jk, jv = jc.Next()
+				if jk, jv, jo, err = jobs.next(); err != nil {
+					return err
+				}
 				continue
 			}
 			wd, err := getWithdrawal(wds, string(wk[8:]))

@@ -78,28 +78,26 @@ func (l *Ledger) Jobs(before Cursor, limit int) ([]Job, Cursor, error) {
 	var out []Job
 	var next Cursor
 	err := l.view(func(tx *bolt.Tx) error {
-		jobs := tx.Bucket(bucketJobs)
-		c := tx.Bucket(bucketJobsByTime).Cursor()
-		var k, v []byte
-		if seek == nil {
-			k, v = c.Last()
-		} else if k, _ = c.Seek(seek); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
+		s := newStore(tx)
+		tl, err := s.timelineFrom(seek, true)
+		if err != nil {
+			return err
 		}
-		for ; k != nil; k, v = c.Prev() {
+		for {
+			k, v, _, err := tl.next()
+			if err != nil || k == nil {
+				return err
+			}
 			if len(out) == limit {
 				next = Cursor(hex.EncodeToString(out[len(out)-1].key()))
-				break
+				return nil
 			}
-			rec, err := loadRecord(jobs, beInt(v), string(k[8:]))
+			rec, _, err := s.decode(k, v)
 			if err != nil {
 				return err
 			}
 			out = append(out, jobOf(rec))
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("earnings: jobs: %w", err)
@@ -245,7 +243,7 @@ func (l *Ledger) Aggregate(p Period, from, to time.Time, tariff Tariff) ([]Perio
 			e := p.next(s)
 			var row PeriodTotal
 			row.Start, row.End = s, e
-			err := sumRange(tx, s.UnixMilli(), e.UnixMilli(), func(_ string, st aggStats) { row.add(st) })
+			err := sumRange(tx, s.UnixMilli(), e.UnixMilli(), func(_ []byte, st aggStats) { row.add(st) })
 			if err != nil {
 				return err
 			}
@@ -266,11 +264,11 @@ func (l *Ledger) Aggregate(p Period, from, to time.Time, tariff Tariff) ([]Perio
 func (l *Ledger) ByModel(from, to time.Time) ([]ModelTotal, error) {
 	per := map[string]*JobTotals{}
 	err := l.view(func(tx *bolt.Tx) error {
-		return sumRange(tx, from.UnixMilli(), to.UnixMilli(), func(model string, s aggStats) {
-			t := per[model]
+		return sumRange(tx, from.UnixMilli(), to.UnixMilli(), func(model []byte, s aggStats) {
+			t := per[string(model)] // no copy for the lookup
 			if t == nil {
 				t = &JobTotals{}
-				per[model] = t
+				per[string(model)] = t
 			}
 			t.add(s)
 		})
@@ -293,8 +291,9 @@ func (l *Ledger) ByModel(from, to time.Time) ([]ModelTotal, error) {
 
 // sumRange feeds add the per-model stats of the jobs in [fromMS, toMS): the
 // whole quarter-hours from the aggregate bucket, the partial quarter-hours at
-// either edge from the jobs themselves.
-func sumRange(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats)) error {
+// either edge from the jobs themselves. The model is only valid during the
+// call (it may point into the file).
+func sumRange(tx *bolt.Tx, fromMS, toMS int64, add func(model []byte, s aggStats)) error {
 	if fromMS < 0 {
 		fromMS = 0
 	}
@@ -312,27 +311,37 @@ func sumRange(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats
 	c := tx.Bucket(bucketAgg).Cursor()
 	end := be64(q1)
 	for k, v := c.Seek(be64(q0)); k != nil && bytes.Compare(k[:8], end) < 0; k, v = c.Next() {
-		add(string(k[8:]), decodeAgg(v))
+		st, err := decodeAgg(v)
+		if err != nil {
+			return fmt.Errorf("quarter %d model %q: %w", beInt(k), k[8:], err)
+		}
+		add(k[8:], st)
 	}
 	return scanJobs(tx, q1*quarterMS, toMS, add)
 }
 
-// scanJobs feeds add each job in [fromMS, toMS) from the time index.
-func scanJobs(tx *bolt.Tx, fromMS, toMS int64, add func(model string, s aggStats)) error {
+// scanJobs feeds add each job in [fromMS, toMS), in time order.
+func scanJobs(tx *bolt.Tx, fromMS, toMS int64, add func(model []byte, s aggStats)) error {
 	if toMS <= fromMS {
 		return nil
 	}
-	jobs := tx.Bucket(bucketJobs)
-	c := tx.Bucket(bucketJobsByTime).Cursor()
+	s := newStore(tx)
+	tl, err := s.timelineFrom(be64(fromMS), false)
+	if err != nil {
+		return err
+	}
 	end := be64(toMS)
-	for k, v := c.Seek(be64(fromMS)); k != nil && bytes.Compare(k[:8], end) < 0; k, v = c.Next() {
-		rec, err := loadRecord(jobs, beInt(v), string(k[8:]))
+	for {
+		k, v, okey, err := tl.next()
+		if err != nil || k == nil || bytes.Compare(okey[:8], end) >= 0 {
+			return err
+		}
+		rec, _, err := s.decode(k, v)
 		if err != nil {
 			return err
 		}
-		add(rec.Receipt.Receipt.Model, statsOf(&rec))
+		add([]byte(rec.Receipt.Receipt.Model), statsOf(&rec))
 	}
-	return nil
 }
 
 // Gap is a run of receipts the ledger never received.
@@ -347,12 +356,12 @@ type Gap struct {
 func (l *Ledger) Gaps() ([]Gap, error) {
 	var out []Gap
 	err := l.view(func(tx *bolt.Tx) error {
-		jobs := tx.Bucket(bucketJobs)
+		s := newStore(tx)
 		return tx.Bucket(bucketGaps).ForEach(func(k, v []byte) error {
 			g := Gap{FromSeq: beInt(k), ToSeq: beInt(v)}
 			lo := int64(0)
 			if g.FromSeq > 1 {
-				rec, ok, err := recordAtSeq(jobs, g.FromSeq-1)
+				rec, _, ok, err := s.get(g.FromSeq - 1)
 				if err != nil {
 					return err
 				}
@@ -360,7 +369,7 @@ func (l *Ledger) Gaps() ([]Gap, error) {
 					lo = rec.Receipt.Receipt.Cumulative
 				}
 			}
-			hi, ok, err := recordAtSeq(jobs, g.ToSeq+1)
+			hi, _, ok, err := s.get(g.ToSeq + 1)
 			if err != nil {
 				return err
 			}

@@ -518,17 +518,34 @@ func TestLedgerVerifyFindsTampering(t *testing.T) {
 		wantJob  string
 	}{
 		{
-			name: "a byte of a receipt's JSON", wantKind: ProblemSignature, wantJob: "j2",
+			name: "a receipt's token count", wantKind: ProblemSignature, wantJob: "j2",
 			tamper: func(t *testing.T, tx *bolt.Tx) error {
-				b := tx.Bucket(bucketJobs)
-				k := jobKey(2, "j2")
-				v := append([]byte(nil), b.Get(k)...)
-				i := strings.Index(string(v), `"prompt_tokens":100`)
-				if i < 0 {
-					t.Fatalf("record: %s", v)
+				s := newStore(tx)
+				rec, h, ok, err := s.get(2)
+				if err != nil || !ok {
+					t.Fatalf("record 2: %v", err)
 				}
-				v[i+len(`"prompt_tokens":1`)] ^= 1 // 100 → 110
-				return b.Put(k, v)
+				rec.Receipt.Receipt.PromptTokens = 110 // and the amount follows its factors: only the signature tells
+				rec.Receipt.Receipt.Amount, _ = receipt.Amount(110, 50, 1000, 3000, 1000, 1000)
+				return s.put(&rec, h.stray())
+			},
+		},
+		{
+			name: "a byte of a record", wantKind: ProblemRecord, wantJob: "j2",
+			tamper: func(t *testing.T, tx *bolt.Tx) error {
+				b := tx.Bucket(bucketRecords)
+				v := append([]byte(nil), b.Get(be64(2))...)
+				v = append(v, 0) // a trailing byte
+				return b.Put(be64(2), v)
+			},
+		},
+		{
+			name: "a signature byte", wantKind: ProblemSignature, wantJob: "j2",
+			tamper: func(t *testing.T, tx *bolt.Tx) error {
+				b := tx.Bucket(bucketRecords)
+				v := append([]byte(nil), b.Get(be64(2))...)
+				v[len(v)-1] ^= 1
+				return b.Put(be64(2), v)
 			},
 		},
 		{
@@ -540,14 +557,17 @@ func TestLedgerVerifyFindsTampering(t *testing.T) {
 		{
 			name: "a record deleted", wantKind: ProblemIndex,
 			tamper: func(t *testing.T, tx *bolt.Tx) error {
-				return tx.Bucket(bucketJobs).Delete(jobKey(3, "j3"))
+				return tx.Bucket(bucketRecords).Delete(be64(3))
 			},
 		},
 		{
 			name: "an aggregate", wantKind: ProblemAggregate,
 			tamper: func(t *testing.T, tx *bolt.Tx) error {
 				k := aggKey(t0.Add(time.Minute).UnixMilli(), "llama3")
-				s := decodeAgg(tx.Bucket(bucketAgg).Get(k))
+				s, err := decodeAgg(tx.Bucket(bucketAgg).Get(k))
+				if err != nil {
+					t.Fatal(err)
+				}
 				s.Gross++
 				return tx.Bucket(bucketAgg).Put(k, s.encode())
 			},

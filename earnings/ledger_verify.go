@@ -118,32 +118,42 @@ func (l *Ledger) Verify() (Report, error) {
 			})
 		}
 
-		ids, byTime := tx.Bucket(bucketJobIDs), tx.Bucket(bucketJobsByTime)
+		st := newStore(tx)
 		aggs := map[string]aggStats{}
-		var sumAmount, sumEnergy int64
+		var sumAmount, sumEnergy, strays int64
 		prevSeq, prevCum := int64(0), int64(0)
 		var gaps []Gap
-		err := tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+		var prevOrder []byte // the time key of the last in-order record
+		orderLast := int64(0)
+		err := st.recs.ForEach(func(k, v []byte) error {
 			rep.Jobs++
-			var rec ledgerRecord
-			if err := json.Unmarshal(v, &rec); err != nil || len(k) < 8 {
-				add(Problem{Kind: ProblemRecord, JobID: string(k[min(8, len(k)):]), Seq: beInt(k), Detail: fmt.Sprintf("cannot read the record: %v", err)})
+			rec, h, err := st.decode(k, v)
+			if err != nil {
+				add(Problem{Kind: ProblemRecord, JobID: h.jobID, Seq: beInt(k), Detail: fmt.Sprintf("cannot read the record: %v", err)})
 				return nil
 			}
 			r := rec.Receipt.Receipt
-			if beInt(k) != r.Seq || string(k[8:]) != r.JobID {
-				add(Problem{Kind: ProblemRecord, JobID: r.JobID, Seq: r.Seq, Detail: fmt.Sprintf("stored under seq %d job %q", beInt(k), k[8:])})
-			}
 			sigs <- rec.Receipt
 			if wantWorker != "" && r.WorkerID != wantWorker {
 				add(Problem{Kind: ProblemWorker, JobID: r.JobID, Seq: r.Seq, Detail: fmt.Sprintf("receipt is for worker %q, ledger is %q", r.WorkerID, wantWorker)})
 			}
 			// Indexes.
-			if got := ids.Get([]byte(r.JobID)); beInt(got) != r.Seq || got == nil {
-				add(Problem{Kind: ProblemIndex, JobID: r.JobID, Seq: r.Seq, Detail: "job id index does not point at this record"})
+			if seqs, err := st.findJob(r.JobID); err != nil {
+				add(Problem{Kind: ProblemIndex, JobID: r.JobID, Seq: r.Seq, Detail: fmt.Sprintf("job id index: %v", err)})
+			} else if len(seqs) != 1 || seqs[0] != r.Seq {
+				add(Problem{Kind: ProblemIndex, JobID: r.JobID, Seq: r.Seq, Detail: fmt.Sprintf("job id index does not point at this record alone (it names seqs %v)", seqs)})
 			}
-			if got := byTime.Get(timeKey(rec.timeMS(), r.JobID)); got == nil || beInt(got) != r.Seq {
-				add(Problem{Kind: ProblemIndex, JobID: r.JobID, Seq: r.Seq, Detail: "time index has no entry for this record"})
+			okey := h.orderKey()
+			switch {
+			case h.stray():
+				strays++
+				if got := st.strays.Get(okey); got == nil || beInt(got) != r.Seq {
+					add(Problem{Kind: ProblemIndex, JobID: r.JobID, Seq: r.Seq, Detail: "time index has no entry for this record"})
+				}
+			case r.Seq < 1 || prevOrder != nil && bytes.Compare(okey, prevOrder) <= 0:
+				add(Problem{Kind: ProblemIndex, JobID: r.JobID, Seq: r.Seq, Detail: "record out of time order is not in the time index"})
+			default:
+				prevOrder, orderLast = okey, r.Seq
 			}
 			// The chain, in seq order (the bucket is keyed by seq).
 			switch {
@@ -181,11 +191,16 @@ func (l *Ledger) Verify() (Report, error) {
 		rep.Gaps = gaps
 
 		// Index sizes: entries that point at nothing.
-		if n := int64(ids.Stats().KeyN); n != rep.Jobs {
+		if n, err := st.indexEntries(); err != nil {
+			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("job id index: %v", err)})
+		} else if n != rep.Jobs {
 			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("job id index has %d entries for %d records", n, rep.Jobs)})
 		}
-		if n := int64(byTime.Stats().KeyN); n != rep.Jobs {
-			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("time index has %d entries for %d records", n, rep.Jobs)})
+		if n := int64(st.strays.Stats().KeyN); n != strays {
+			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("time index has %d entries for %d records out of time order", n, strays)})
+		}
+		if n := getI64(meta, metaOrderLast); n != orderLast {
+			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("stored last seq in time order %d, the records give %d", n, orderLast)})
 		}
 		// Recorded gaps.
 		var recorded []Gap
@@ -203,7 +218,9 @@ func (l *Ledger) Verify() (Report, error) {
 			if ok {
 				seen++
 			}
-			if got := decodeAgg(v); got != want {
+			if got, err := decodeAgg(v); err != nil {
+				add(Problem{Kind: ProblemAggregate, Detail: fmt.Sprintf("quarter %d model %q: %v", beInt(k), k[8:], err)})
+			} else if got != want {
 				add(Problem{Kind: ProblemAggregate, Detail: fmt.Sprintf("quarter %d model %q: stored %+v, jobs sum to %+v", beInt(k), k[8:], got, want)})
 			}
 			return nil
