@@ -21,11 +21,13 @@
 //   - job: one completion request served by one worker.
 //   - receipt: the proxy's signed statement of one paid job, carrying the
 //     worker's cumulative total (package receipt).
-//   - ledger: the owner's local store of receipts and withdrawals (package
+//   - ledger: the owner's local store of receipts and payouts (package
 //     earnings).
-//   - withdrawal: the owner's one-click request to be paid what the ledger
-//     shows as available; the protocol carries it as a payout request, and the
-//     proxy's transfer on the chain that settles it is its payout.
+//   - payout: money the proxy sends from its wallet to the owner's wallet on
+//     the chain, out of what the ledger shows as available. The owner
+//     requests one with one click; the ledger records it by its payout id
+//     (pending → sent → confirmed, or failed) and the protocol carries its
+//     request and status. The UI, code and docs say payout, never withdrawal.
 //   - idle policy: the state machine that decides when the worker may serve
 //     (idle.Policy); its saved settings are worker.IdleSettings.
 //   - pause: the worker stops serving because the owner came back (or another

@@ -42,18 +42,18 @@ type Core interface {
 	// Earnings (the Earnings tab).
 
 	// EarningsHistory reads the balance and the newest jobs and
-	// withdrawals; worker.ErrNoLedger where the core has no ledger.
-	EarningsHistory(jobs, withdrawals int) (worker.EarningsHistory, error)
+	// payouts; worker.ErrNoLedger where the core has no ledger.
+	EarningsHistory(jobs, payouts int) (worker.EarningsHistory, error)
 	// DailyEarnings is the earnings per local day in [from, to).
 	DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earnings.DayTotal, error)
-	// ExportEarningsCSV writes every job and withdrawal in [from, to) as CSV.
+	// ExportEarningsCSV writes every job and payout in [from, to) as CSV.
 	ExportEarningsCSV(w io.Writer, from, to time.Time) error
 	// PayoutQuote is the network's payout terms: minimum and fee in nanoTON
 	// and the TON network; an error (worker.ErrPayoutsUnavailable) where
-	// withdrawals are not possible now.
+	// payouts are not possible now.
 	PayoutQuote() (minimum, fee int64, net ton.Net, err error)
-	// Withdraw records and sends a withdrawal of amount nanoTON (fee included) to dest.
-	Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error)
+	// RequestPayout records and sends a payout of amount nanoTON (fee included) to dest.
+	RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error)
 	Settings() worker.Settings
 	// SetPayoutAddress validates and saves the owner's TON address.
 	SetPayoutAddress(s string) (ton.Address, error)

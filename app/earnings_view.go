@@ -30,7 +30,7 @@ import (
 const (
 	chartDays    = 30  // the bar chart's days, today included
 	historyJobs  = 100 // jobs the history table shows (the CSV has them all)
-	historyWds   = 50  // withdrawals the history shows
+	historyWds   = 50  // payouts the history shows
 	maxTariffTON = 1000
 )
 
@@ -42,9 +42,9 @@ type earningsData struct {
 	bal       earnings.Balance
 	days      []earnings.DayTotal // chartDays days, oldest first (empty without a ledger)
 	jobs      []earnings.Job      // newest first
-	wds       []earnings.Withdrawal
+	wds       []earnings.Payout
 	settings  worker.Settings
-	// payout terms; quoteErr when withdrawals are not possible now
+	// payout terms; quoteErr when payouts are not possible now
 	minimum, fee int64
 	net          ton.Net
 	quoteErr     error
@@ -59,11 +59,11 @@ func loadEarnings(core Core, now time.Time) earningsData {
 	d.minimum, d.fee, d.net, d.quoteErr = core.PayoutQuote()
 	h, err := core.EarningsHistory(historyJobs, historyWds)
 	if errors.Is(err, worker.ErrNoLedger) {
-		d.bal, d.wds = st.Earnings.Balance, st.Earnings.Withdrawals
+		d.bal, d.wds = st.Earnings.Balance, st.Earnings.Payouts
 		return d
 	}
 	d.hasLedger = true
-	d.bal, d.jobs, d.wds = h.Balance, h.Jobs, h.Withdrawals
+	d.bal, d.jobs, d.wds = h.Balance, h.Jobs, h.Payouts
 	from := startOfDay(now).AddDate(0, 0, -(chartDays - 1))
 	days, derr := core.DailyEarnings(from, from.AddDate(0, 0, chartDays), earnings.Tariff{PerKWhNano: d.settings.TariffNanoPerKWh})
 	d.days = days
@@ -80,8 +80,8 @@ func startOfDay(t time.Time) time.Time {
 }
 
 // earningsView is the Earnings tab: balance, 30-day chart, job and
-// withdrawal history, payout address, electricity tariff, CSV export and
-// the one-click withdrawal. Its methods run on the Fyne thread.
+// payout history, payout address, electricity tariff, CSV export and
+// the one-click payout. Its methods run on the Fyne thread.
 type earningsView struct {
 	v       *mainView
 	content fyne.CanvasObject
@@ -120,11 +120,11 @@ type earningsView struct {
 	tariffMsg   *widget.Label
 	tariffShown string // the text the entry had from the saved value
 
-	exportBtn   *widget.Button
-	withdrawBtn *widget.Button
-	withdrawWhy *dimLabel
+	exportBtn *widget.Button
+	payoutBtn *widget.Button
+	payoutWhy *dimLabel
 
-	// the last withdrawal dialog, for tests
+	// the last payout dialog, for tests
 	wdDialog  *dialog.FormDialog
 	wdAmount  *widget.Entry
 	wdSummary *widget.Label
@@ -154,9 +154,9 @@ func (c *moneyCard) set(value, sub string) {
 	c.sub.set(sub, theme.ColorNamePlaceHolder)
 }
 
-// wdRow is one withdrawal in the history.
+// wdRow is one payout in the history.
 type wdRow struct {
-	w     earnings.Withdrawal
+	w     earnings.Payout
 	obj   fyne.CanvasObject
 	state *pill
 	link  *widget.Hyperlink // nil without a transaction hash
@@ -166,7 +166,7 @@ type wdRow struct {
 func newEarningsView(v *mainView) *earningsView {
 	e := &earningsView{v: v, now: time.Now}
 	e.cardAvail = newMoneyCard("Available")
-	e.cardPending = newMoneyCard("Pending withdrawals")
+	e.cardPending = newMoneyCard("Pending payouts")
 	e.cardEarned = newMoneyCard("Earned, all time")
 	e.cardToday = newMoneyCard("Today")
 	cards := container.NewGridWithColumns(4, e.cardAvail.obj, e.cardPending.obj, e.cardEarned.obj, e.cardToday.obj)
@@ -191,7 +191,7 @@ func newEarningsView(v *mainView) *earningsView {
 	middle := container.NewBorder(nil, nil, nil, container.New(&minWidth{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
-		container.NewTabItemWithIcon("Withdrawals", theme.UploadIcon(), e.buildWithdrawals()))
+		container.NewTabItemWithIcon("Payouts", theme.UploadIcon(), e.buildPayouts()))
 	e.content = container.NewBorder(container.NewVBox(top, middle), nil, nil, nil, e.history)
 	return e
 }
@@ -260,14 +260,14 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 		caption("Wallet"), container.NewStack(e.addrShow, e.addrEdit),
 		caption("Electricity"), tariffRow)
 
-	e.withdrawBtn = widget.NewButtonWithIcon("Withdraw…", theme.UploadIcon(), e.openWithdraw)
-	e.withdrawBtn.Importance = widget.HighImportance
-	e.withdrawBtn.Disable()
-	e.withdrawWhy = caption("")
-	e.withdrawWhy.Wrapping = fyne.TextWrapWord
+	e.payoutBtn = widget.NewButtonWithIcon("Request payout…", theme.UploadIcon(), e.openPayout)
+	e.payoutBtn.Importance = widget.HighImportance
+	e.payoutBtn.Disable()
+	e.payoutWhy = caption("")
+	e.payoutWhy.Wrapping = fyne.TextWrapWord
 	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
-	buttons := container.NewGridWithColumns(2, e.withdrawBtn, e.exportBtn)
-	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.withdrawWhy))
+	buttons := container.NewGridWithColumns(2, e.payoutBtn, e.exportBtn)
+	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy))
 }
 
 var jobColumns = []struct {
@@ -344,8 +344,8 @@ func (e *earningsView) jobCell(row, col int) string {
 	return ""
 }
 
-func (e *earningsView) buildWithdrawals() fyne.CanvasObject {
-	e.wdEmpty = wrapLabel("No withdrawals yet.")
+func (e *earningsView) buildPayouts() fyne.CanvasObject {
+	e.wdEmpty = wrapLabel("No payouts yet.")
 	e.wdEmpty.Importance = widget.LowImportance
 	e.wdBox = container.NewVBox(e.wdEmpty)
 	return container.NewVScroll(e.wdBox)
@@ -398,23 +398,23 @@ func (e *earningsView) render(d earningsData) {
 	if d.local {
 		test = " (test TON)"
 	}
-	availSub := "ready to withdraw" + test
+	availSub := "ready to pay out" + test
 	if b.Available <= 0 {
-		availSub = "nothing to withdraw yet" + test
+		availSub = "nothing to pay out yet" + test
 	}
 	e.cardAvail.set(tonText(b.Available)+" TON", availSub)
 	inFlight := 0
 	for _, w := range d.wds {
-		if w.State == earnings.WithdrawalPending || w.State == earnings.WithdrawalSent {
+		if w.State == earnings.PayoutPending || w.State == earnings.PayoutSent {
 			inFlight++
 		}
 	}
 	pendingSub := "none on the way"
 	if inFlight > 0 {
-		pendingSub = plural(inFlight, "withdrawal") + " on the way"
+		pendingSub = plural(inFlight, "payout") + " on the way"
 	}
 	e.cardPending.set(tonText(b.Pending)+" TON", pendingSub)
-	e.cardEarned.set(tonText(b.Earned)+" TON", fmt.Sprintf("%s · %s TON withdrawn", plural(int(b.Jobs), "job"), tonText(b.Withdrawn)))
+	e.cardEarned.set(tonText(b.Earned)+" TON", fmt.Sprintf("%s · %s TON paid out", plural(int(b.Jobs), "job"), tonText(b.PaidOut)))
 	var today earnings.DayTotal
 	if n := len(d.days); n > 0 && !now.Before(d.days[n-1].Start) {
 		today = d.days[n-1]
@@ -448,15 +448,15 @@ func (e *earningsView) render(d earningsData) {
 	} else if len(d.jobs) > 0 {
 		jobsTitle = fmt.Sprintf("Jobs (%d)", len(d.jobs))
 	}
-	wdTitle := "Withdrawals"
+	wdTitle := "Payouts"
 	if len(d.wds) > 0 {
-		wdTitle = fmt.Sprintf("Withdrawals (%d)", len(d.wds))
+		wdTitle = fmt.Sprintf("Payouts (%d)", len(d.wds))
 	}
 	if e.history.Items[0].Text != jobsTitle || e.history.Items[1].Text != wdTitle {
 		e.history.Items[0].Text, e.history.Items[1].Text = jobsTitle, wdTitle
 		e.history.Refresh()
 	}
-	e.renderWithdrawals()
+	e.renderPayouts()
 	e.renderPayout()
 }
 
@@ -495,7 +495,7 @@ func (e *earningsView) showDay(i int) {
 	e.chartInfo.set(s, theme.ColorNameForeground)
 }
 
-func (e *earningsView) renderWithdrawals() {
+func (e *earningsView) renderPayouts() {
 	rows := make([]*wdRow, 0, len(e.data.wds))
 	objs := make([]fyne.CanvasObject, 0, len(e.data.wds)+1)
 	for _, w := range e.data.wds {
@@ -511,16 +511,16 @@ func (e *earningsView) renderWithdrawals() {
 	e.wdBox.Refresh()
 }
 
-// withdrawalWords says a withdrawal's state in words and its badge colour.
-func withdrawalWords(s earnings.WithdrawalState) (string, color.Color) {
+// payoutWords says a payout's state in words and its badge colour.
+func payoutWords(s earnings.PayoutState) (string, color.Color) {
 	switch s {
-	case earnings.WithdrawalPending:
+	case earnings.PayoutPending:
 		return "Pending", colorAmber
-	case earnings.WithdrawalSent:
+	case earnings.PayoutSent:
 		return "Sent", colorBlue
-	case earnings.WithdrawalConfirmed:
+	case earnings.PayoutConfirmed:
 		return "Confirmed", colorGreen
-	case earnings.WithdrawalFailed:
+	case earnings.PayoutFailed:
 		return "Failed", colorRed
 	}
 	return string(s), colorGrey
@@ -556,9 +556,9 @@ func shortAddress(s string) string {
 	return s
 }
 
-func (e *earningsView) newWdRow(w earnings.Withdrawal) *wdRow {
+func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	r := &wdRow{w: w}
-	word, c := withdrawalWords(w.State)
+	word, c := payoutWords(w.State)
 	r.state = newPill(word, c, pillText)
 	when := shortTime(w.Created.Local(), e.now())
 	amount := widget.NewLabelWithStyle(tonText(w.Amount)+" TON", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
@@ -580,7 +580,7 @@ func (e *earningsView) newWdRow(w earnings.Withdrawal) *wdRow {
 		container.NewHBox(container.New(&minWidth{w: 110}, widget.NewLabel(when)), container.New(&minWidth{w: 150}, amount)),
 		container.NewHBox(right...), container.NewVBox(layout.NewSpacer(), dest, layout.NewSpacer()))
 	var obj fyne.CanvasObject = line
-	if w.State == earnings.WithdrawalFailed && w.Reason != "" {
+	if w.State == earnings.PayoutFailed && w.Reason != "" {
 		why := caption("Failed: " + w.Reason + " The amount is available again.")
 		why.set(why.text(), theme.ColorNameError)
 		why.Wrapping = fyne.TextWrapWord
@@ -592,27 +592,27 @@ func (e *earningsView) newWdRow(w earnings.Withdrawal) *wdRow {
 	return r
 }
 
-// payoutBlock is why a withdrawal cannot be made now ("" when it can).
+// payoutBlock is why a payout cannot be made now ("" when it can).
 func (e *earningsView) payoutBlock() string {
 	d := e.data
 	switch {
 	case d.quoteErr != nil && d.local:
-		return "Withdrawals need a network with payouts; the local test network has none."
+		return "Payouts need a network with payouts; the local test network has none."
 	case d.quoteErr != nil && errors.Is(d.quoteErr, worker.ErrPayoutsUnavailable):
-		return "Withdrawals open once the network is connected and has sent its payout terms."
+		return "Payouts open once the network is connected and has sent its payout terms."
 	case d.quoteErr != nil:
-		return "Withdrawals are not available: " + d.quoteErr.Error()
+		return "Payouts are not available: " + d.quoteErr.Error()
 	case strings.TrimSpace(d.settings.PayoutAddress) == "":
-		return "Set your TON wallet address to withdraw."
-	case d.bal.Available < minWithdrawal(d.minimum, d.fee):
-		return fmt.Sprintf("The minimum withdrawal is %s TON; %s TON is available.", tonText(minWithdrawal(d.minimum, d.fee)), tonText(d.bal.Available))
+		return "Set your TON wallet address to get paid."
+	case d.bal.Available < minPayout(d.minimum, d.fee):
+		return fmt.Sprintf("The minimum payout is %s TON; %s TON is available.", tonText(minPayout(d.minimum, d.fee)), tonText(d.bal.Available))
 	}
 	return ""
 }
 
-// minWithdrawal is the least amount a withdrawal may take: at least the
+// minPayout is the least amount a payout may take: at least the
 // minimum, and more than the fee.
-func minWithdrawal(minimum, fee int64) int64 { return max(minimum, fee+1, 1) }
+func minPayout(minimum, fee int64) int64 { return max(minimum, fee+1, 1) }
 
 func (e *earningsView) renderPayout() {
 	d := e.data
@@ -643,12 +643,12 @@ func (e *earningsView) renderPayout() {
 
 	why := e.payoutBlock()
 	if why == "" {
-		why = fmt.Sprintf("Minimum %s TON · network fee %s TON · TON %s", tonText(minWithdrawal(d.minimum, d.fee)), tonText(d.fee), d.net)
-		e.withdrawBtn.Enable()
+		why = fmt.Sprintf("Minimum %s TON · network fee %s TON · TON %s", tonText(minPayout(d.minimum, d.fee)), tonText(d.fee), d.net)
+		e.payoutBtn.Enable()
 	} else {
-		e.withdrawBtn.Disable()
+		e.payoutBtn.Disable()
 	}
-	e.withdrawWhy.set(why, theme.ColorNamePlaceHolder)
+	e.payoutWhy.set(why, theme.ColorNamePlaceHolder)
 	if d.hasLedger {
 		e.exportBtn.Enable()
 	} else {
@@ -777,25 +777,25 @@ func (e *earningsView) saveTariff() {
 	}()
 }
 
-// withdrawSummary describes a withdrawal of amount before it is made.
-func (e *earningsView) withdrawSummary(amount int64) string {
+// payoutSummary describes a payout of amount before it is made.
+func (e *earningsView) payoutSummary(amount int64) string {
 	d := e.data
 	dest := strings.TrimSpace(d.settings.PayoutAddress)
 	if a, err := ton.ParseAddress(dest, d.net); err == nil {
 		dest = a.String()
 	}
-	return fmt.Sprintf("Network fee: %s TON\nYou receive: %s TON\nTo: %s\nNetwork: TON %s\nMinimum withdrawal: %s TON · available %s TON",
-		tonText(d.fee), tonText(max(amount-d.fee, 0)), dest, d.net, tonText(minWithdrawal(d.minimum, d.fee)), tonText(d.bal.Available))
+	return fmt.Sprintf("Network fee: %s TON\nYou receive: %s TON\nTo: %s\nNetwork: TON %s\nMinimum payout: %s TON · available %s TON",
+		tonText(d.fee), tonText(max(amount-d.fee, 0)), dest, d.net, tonText(minPayout(d.minimum, d.fee)), tonText(d.bal.Available))
 }
 
-// checkAmount validates the amount typed in the withdrawal dialog.
+// checkAmount validates the amount typed in the payout dialog.
 func (e *earningsView) checkAmount(s string) (int64, error) {
 	n, err := parseTON(s)
 	if err != nil {
 		return 0, err
 	}
 	d := e.data
-	if m := minWithdrawal(d.minimum, d.fee); n < m {
+	if m := minPayout(d.minimum, d.fee); n < m {
 		return 0, fmt.Errorf("the minimum is %s TON", tonText(m))
 	}
 	if n > d.bal.Available {
@@ -804,53 +804,53 @@ func (e *earningsView) checkAmount(s string) (int64, error) {
 	return n, nil
 }
 
-// openWithdraw shows the withdrawal confirmation: amount (all available by
+// openPayout shows the payout confirmation: amount (all available by
 // default), fee, what arrives, destination, network and minimum.
-func (e *earningsView) openWithdraw() {
+func (e *earningsView) openPayout() {
 	if e.payoutBlock() != "" {
 		return
 	}
 	dest := strings.TrimSpace(e.data.settings.PayoutAddress)
 	e.wdAmount = widget.NewEntry()
 	e.wdAmount.SetText(tonText(e.data.bal.Available))
-	e.wdSummary = widget.NewLabel(e.withdrawSummary(e.data.bal.Available))
+	e.wdSummary = widget.NewLabel(e.payoutSummary(e.data.bal.Available))
 	e.wdAmount.Validator = func(s string) error { _, err := e.checkAmount(s); return err }
 	e.wdAmount.OnChanged = func(s string) {
 		n, _ := parseTON(s)
-		e.wdSummary.SetText(e.withdrawSummary(n))
+		e.wdSummary.SetText(e.payoutSummary(n))
 	}
 	all := widget.NewButton("All", func() { e.wdAmount.SetText(tonText(e.data.bal.Available)) })
 	items := []*widget.FormItem{
 		widget.NewFormItem("Amount, TON", container.NewBorder(nil, nil, nil, all, e.wdAmount)),
 		widget.NewFormItem("", e.wdSummary),
 	}
-	e.wdDialog = dialog.NewForm("Withdraw to your wallet", "Withdraw", "Cancel", items, func(ok bool) {
+	e.wdDialog = dialog.NewForm("Payout to your wallet", "Request payout", "Cancel", items, func(ok bool) {
 		if !ok {
 			return
 		}
 		n, err := e.checkAmount(e.wdAmount.Text)
 		if err != nil {
-			e.v.showError("Could not withdraw", err)
+			e.v.showError("Could not request the payout", err)
 			return
 		}
-		e.withdraw(n, dest)
+		e.payout(n, dest)
 	}, e.v.win)
 	e.wdDialog.Resize(fyne.NewSize(560, 0))
 	e.wdDialog.Show()
 }
 
-func (e *earningsView) withdraw(amount int64, dest string) {
-	e.withdrawBtn.Disable()
+func (e *earningsView) payout(amount int64, dest string) {
+	e.payoutBtn.Disable()
 	core, ctx := e.v.core, e.v.ctx
 	go func() {
-		e.v.log.Info("withdrawing", "amount_nanoton", amount, "destination", shortAddress(dest))
-		_, err := core.Withdraw(ctx, amount, dest)
+		e.v.log.Info("paying out", "amount_nanoton", amount, "destination", shortAddress(dest))
+		_, err := core.RequestPayout(ctx, amount, dest)
 		d := loadEarnings(core, e.now())
 		e.v.do(func() {
 			if err != nil {
-				e.v.log.Warn("withdrawal failed", "err", err)
+				e.v.log.Warn("payout failed", "err", err)
 				if e.v.win != nil && !errors.Is(err, context.Canceled) {
-					dialog.ShowError(fmt.Errorf("Could not withdraw: %w", err), e.v.win)
+					dialog.ShowError(fmt.Errorf("Could not request the payout: %w", err), e.v.win)
 				}
 			}
 			e.render(d)

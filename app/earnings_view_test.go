@@ -241,17 +241,17 @@ func TestEarningsJobTableFirst100(t *testing.T) {
 	}
 }
 
-func TestEarningsWithdrawalRows(t *testing.T) {
+func TestEarningsPayoutRows(t *testing.T) {
 	f, tl := earningsFake(t)
 	tl.credit(testJob{at: time.Now().Add(-time.Hour), prompt: 50_000, completion: 80_000})
 	main, testnet := testAddress(t, ton.Mainnet).String(), testAddress(t, ton.Testnet).String()
 	base := time.Now().Add(-30 * time.Minute)
-	for i, w := range []earnings.Withdrawal{
+	for i, w := range []earnings.Payout{
 		{ID: "po-1", Amount: 200_000_000, Fee: 5_000_000, Destination: main, Created: base},
 		{ID: "po-2", Amount: 100_000_000, Fee: 5_000_000, Destination: testnet, Created: base.Add(time.Minute)},
 		{ID: "po-3", Amount: 150_000_000, Fee: 5_000_000, Destination: main, Created: base.Add(2 * time.Minute)},
 	} {
-		if err := tl.l.BeginWithdrawal(w); err != nil {
+		if err := tl.l.BeginPayout(w); err != nil {
 			t.Fatal(i, err)
 		}
 	}
@@ -267,7 +267,7 @@ func TestEarningsWithdrawalRows(t *testing.T) {
 	v, _, _ := newTestView(t, f)
 	rows := v.earn.wdRows
 	if len(rows) != 3 {
-		t.Fatalf("%d withdrawal rows", len(rows))
+		t.Fatalf("%d payout rows", len(rows))
 	}
 	// newest first
 	if rows[0].w.ID != "po-3" || rows[2].w.ID != "po-1" {
@@ -286,25 +286,25 @@ func TestEarningsWithdrawalRows(t *testing.T) {
 		!strings.Contains(rows[2].text, testAddress(t, ton.Mainnet).Short()) || !strings.Contains(rows[2].text, "received 0.195") {
 		t.Errorf("confirmed row: %q", rows[2].text)
 	}
-	if got := v.earn.history.Items[1].Text; got != "Withdrawals (3)" {
+	if got := v.earn.history.Items[1].Text; got != "Payouts (3)" {
 		t.Errorf("tab = %q", got)
 	}
 }
 
-func TestEarningsWithdrawDisabledWithReason(t *testing.T) {
+func TestEarningsPayoutDisabledWithReason(t *testing.T) {
 	t.Run("local network", func(t *testing.T) {
 		st := noDriverStatus()
 		st.Network.Local = true
 		f := newFakeCore(st)
 		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 		v, _, _ := newTestView(t, f)
-		if !v.earn.withdrawBtn.Disabled() {
-			t.Error("Withdraw enabled on the local network")
+		if !v.earn.payoutBtn.Disabled() {
+			t.Error("Pay out enabled on the local network")
 		}
-		if got, want := v.earn.withdrawWhy.text(), "Withdrawals need a network with payouts; the local test network has none."; got != want {
+		if got, want := v.earn.payoutWhy.text(), "Payouts need a network with payouts; the local test network has none."; got != want {
 			t.Errorf("reason = %q, want %q", got, want)
 		}
-		test.Tap(v.earn.withdrawBtn)
+		test.Tap(v.earn.payoutBtn)
 		if v.earn.wdDialog != nil {
 			t.Error("dialog opened while disabled")
 		}
@@ -313,8 +313,8 @@ func TestEarningsWithdrawDisabledWithReason(t *testing.T) {
 		f, tl := earningsFake(t)
 		tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
 		v, _, _ := newTestView(t, f)
-		if !v.earn.withdrawBtn.Disabled() || !strings.Contains(v.earn.withdrawWhy.text(), "wallet address") {
-			t.Errorf("disabled=%v reason %q", v.earn.withdrawBtn.Disabled(), v.earn.withdrawWhy.text())
+		if !v.earn.payoutBtn.Disabled() || !strings.Contains(v.earn.payoutWhy.text(), "wallet address") {
+			t.Errorf("disabled=%v reason %q", v.earn.payoutBtn.Disabled(), v.earn.payoutWhy.text())
 		}
 	})
 	t.Run("below minimum", func(t *testing.T) {
@@ -322,13 +322,13 @@ func TestEarningsWithdrawDisabledWithReason(t *testing.T) {
 		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 		tl.credit(testJob{at: time.Now(), prompt: 10, completion: 10})
 		v, _, _ := newTestView(t, f)
-		if !v.earn.withdrawBtn.Disabled() || !strings.Contains(v.earn.withdrawWhy.text(), "minimum withdrawal is 0.1 TON") {
-			t.Errorf("disabled=%v reason %q", v.earn.withdrawBtn.Disabled(), v.earn.withdrawWhy.text())
+		if !v.earn.payoutBtn.Disabled() || !strings.Contains(v.earn.payoutWhy.text(), "minimum payout is 0.1 TON") {
+			t.Errorf("disabled=%v reason %q", v.earn.payoutBtn.Disabled(), v.earn.payoutWhy.text())
 		}
 	})
 }
 
-func TestEarningsWithdrawConfirm(t *testing.T) {
+func TestEarningsPayoutConfirm(t *testing.T) {
 	f, tl := earningsFake(t)
 	addr := testAddress(t, ton.Mainnet).String()
 	f.settings.PayoutAddress = addr
@@ -336,10 +336,10 @@ func TestEarningsWithdrawConfirm(t *testing.T) {
 	v, _, q := newTestView(t, f)
 	e := v.earn
 	bal, _ := tl.l.Balance()
-	if e.withdrawBtn.Disabled() {
-		t.Fatalf("Withdraw disabled: %s", e.withdrawWhy.text())
+	if e.payoutBtn.Disabled() {
+		t.Fatalf("Pay out disabled: %s", e.payoutWhy.text())
 	}
-	test.Tap(e.withdrawBtn)
+	test.Tap(e.payoutBtn)
 	if e.wdDialog == nil {
 		t.Fatal("no dialog")
 	}
@@ -348,28 +348,28 @@ func TestEarningsWithdrawConfirm(t *testing.T) {
 	}
 	sum := e.wdSummary.Text
 	for _, want := range []string{"Network fee: 0.005 TON", "You receive: " + ton.Format(bal.Available-5_000_000) + " TON",
-		"To: " + addr, "Network: TON mainnet", "Minimum withdrawal: 0.1 TON"} {
+		"To: " + addr, "Network: TON mainnet", "Minimum payout: 0.1 TON"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
 	e.wdDialog.Submit()
-	q.runUntil(t, "the withdrawal", func() bool { return len(f.withdrawCalls()) == 1 && len(e.wdRows) == 1 })
-	if got := f.withdrawCalls()[0]; got.amount != bal.Available || got.dest != addr {
-		t.Errorf("Withdraw(%d, %q), want (%d, %q)", got.amount, got.dest, bal.Available, addr)
+	q.runUntil(t, "the payout", func() bool { return len(f.payoutCalls()) == 1 && len(e.wdRows) == 1 })
+	if got := f.payoutCalls()[0]; got.amount != bal.Available || got.dest != addr {
+		t.Errorf("RequestPayout(%d, %q), want (%d, %q)", got.amount, got.dest, bal.Available, addr)
 	}
 	if e.wdRows[0].state.txt.Text != "Pending" || e.cardAvail.value.Text != "0 TON" {
 		t.Errorf("after: row %q, available %q", e.wdRows[0].text, e.cardAvail.value.Text)
 	}
 }
 
-func TestEarningsWithdrawAmountChecked(t *testing.T) {
+func TestEarningsPayoutAmountChecked(t *testing.T) {
 	f, tl := earningsFake(t)
 	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
 	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000}) // 1.305 TON
 	v, _, q := newTestView(t, f)
 	e := v.earn
-	test.Tap(e.withdrawBtn)
+	test.Tap(e.payoutBtn)
 	for _, bad := range []string{"0.05", "2", "abc"} {
 		test.Type(e.wdAmount, "") // focus
 		e.wdAmount.SetText(bad)
@@ -382,22 +382,22 @@ func TestEarningsWithdrawAmountChecked(t *testing.T) {
 		t.Errorf("summary:\n%s", e.wdSummary.Text)
 	}
 	e.wdDialog.Submit()
-	q.runUntil(t, "the withdrawal", func() bool { return len(f.withdrawCalls()) == 1 })
-	if got := f.withdrawCalls()[0].amount; got != 500_000_000 {
+	q.runUntil(t, "the payout", func() bool { return len(f.payoutCalls()) == 1 })
+	if got := f.payoutCalls()[0].amount; got != 500_000_000 {
 		t.Errorf("amount = %d", got)
 	}
 }
 
-func TestEarningsWithdrawErrorShown(t *testing.T) {
+func TestEarningsPayoutErrorShown(t *testing.T) {
 	f, tl := earningsFake(t)
 	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
-	f.withdrawErr = worker.ErrBelowMinimum
+	f.payoutErr = worker.ErrBelowMinimum
 	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
 	v, w, q := newTestView(t, f)
-	test.Tap(v.earn.withdrawBtn)
+	test.Tap(v.earn.payoutBtn)
 	v.earn.wdDialog.Submit()
 	q.runUntil(t, "the error dialog", func() bool {
-		return len(w.Canvas().Overlays().List()) > 0 && len(f.withdrawCalls()) == 1 && containsText(w.Canvas().Overlays().Top(), "below the minimum")
+		return len(w.Canvas().Overlays().List()) > 0 && len(f.payoutCalls()) == 1 && containsText(w.Canvas().Overlays().Top(), "below the minimum")
 	})
 }
 

@@ -34,14 +34,14 @@ type fakeCore struct {
 	pullFn func(ctx context.Context, name string) error
 
 	// earnings
-	ledger      *earnings.Ledger // nil: no ledger yet
-	settings    worker.Settings
-	quoteMin    int64
-	quoteFee    int64
-	quoteNet    ton.Net
-	quoteErr    error // default worker.ErrPayoutsUnavailable, as on the local network
-	withdrawErr error
-	withdrawals []fakeWithdraw // Withdraw calls
+	ledger    *earnings.Ledger // nil: no ledger yet
+	settings  worker.Settings
+	quoteMin  int64
+	quoteFee  int64
+	quoteNet  ton.Net
+	quoteErr  error // default worker.ErrPayoutsUnavailable, as on the local network
+	payoutErr error
+	payouts   []fakePayout // RequestPayout calls
 
 	pauses []time.Duration // PauseFor calls
 
@@ -76,7 +76,7 @@ func (f *fakeCore) RebuildLedger(ctx context.Context) (string, error) {
 	return "/data/ledger.db.damaged-20261202T080000Z", nil
 }
 
-type fakeWithdraw struct {
+type fakePayout struct {
 	amount int64
 	dest   string
 }
@@ -184,7 +184,7 @@ func (f *fakeCore) theLedger() *earnings.Ledger {
 	return f.ledger
 }
 
-func (f *fakeCore) EarningsHistory(jobs, withdrawals int) (worker.EarningsHistory, error) {
+func (f *fakeCore) EarningsHistory(jobs, payouts int) (worker.EarningsHistory, error) {
 	l := f.theLedger()
 	if l == nil {
 		return worker.EarningsHistory{}, worker.ErrNoLedger
@@ -197,7 +197,7 @@ func (f *fakeCore) EarningsHistory(jobs, withdrawals int) (worker.EarningsHistor
 	if h.Jobs, _, err = l.Jobs("", jobs); err != nil {
 		return h, err
 	}
-	h.Withdrawals, err = l.Withdrawals(withdrawals)
+	h.Payouts, err = l.Payouts(payouts)
 	return h, err
 }
 
@@ -226,29 +226,29 @@ func (f *fakeCore) PayoutQuote() (int64, int64, ton.Net, error) {
 	return f.quoteMin, f.quoteFee, f.quoteNet, nil
 }
 
-// Withdraw records the call and, with a ledger, begins the withdrawal in it.
-func (f *fakeCore) Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error) {
+// RequestPayout records the call and, with a ledger, begins the payout in it.
+func (f *fakeCore) RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error) {
 	f.mu.Lock()
-	f.withdrawals = append(f.withdrawals, fakeWithdraw{amount, dest})
-	err, l, fee := f.withdrawErr, f.ledger, f.quoteFee
+	f.payouts = append(f.payouts, fakePayout{amount, dest})
+	err, l, fee := f.payoutErr, f.ledger, f.quoteFee
 	f.mu.Unlock()
 	if err != nil {
-		return earnings.Withdrawal{}, err
+		return earnings.Payout{}, err
 	}
-	w := earnings.Withdrawal{ID: fmt.Sprintf("po-fake-%d", time.Now().UnixNano()), Amount: amount, Fee: fee, Destination: dest}
+	w := earnings.Payout{ID: fmt.Sprintf("po-fake-%d", time.Now().UnixNano()), Amount: amount, Fee: fee, Destination: dest}
 	if l != nil {
-		if err := l.BeginWithdrawal(w); err != nil {
-			return earnings.Withdrawal{}, err
+		if err := l.BeginPayout(w); err != nil {
+			return earnings.Payout{}, err
 		}
-		return l.Withdrawal(w.ID)
+		return l.Payout(w.ID)
 	}
 	return w, nil
 }
 
-func (f *fakeCore) withdrawCalls() []fakeWithdraw {
+func (f *fakeCore) payoutCalls() []fakePayout {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]fakeWithdraw(nil), f.withdrawals...)
+	return append([]fakePayout(nil), f.payouts...)
 }
 
 func (f *fakeCore) Settings() worker.Settings {

@@ -234,12 +234,12 @@ type notification struct {
 }
 
 // notifier decides which desktop notifications a status change deserves.
-// It holds only what it must remember between changes: the withdrawals it
+// It holds only what it must remember between changes: the payouts it
 // has announced and the running day's baseline for the daily summary.
 // It does no I/O, so tests drive it with made-up statuses and clocks.
 type notifier struct {
 	started   bool
-	announced map[string]bool // withdrawal IDs already notified
+	announced map[string]bool // payout IDs already notified
 	day       time.Time       // local midnight of the day being counted
 	dayEarned int64           // Status.Earned when that day began (nanoTON)
 	dayJobs   int             // Status.Jobs.Completed when that day began
@@ -249,7 +249,7 @@ func newNotifier() *notifier { return &notifier{announced: map[string]bool{}} }
 
 // notificationsFor returns the notifications for the change prev → next
 // observed at now:
-//   - a withdrawal that turned confirmed (each ID once);
+//   - a payout that turned confirmed (each ID once);
 //   - once per local day, at the first job finished on a new day, a summary
 //     of the previous day counted (only days with jobs; the count starts
 //     when the app does);
@@ -270,19 +270,19 @@ func (n *notifier) notificationsFor(prev, next worker.Status, now time.Time) []n
 		out = append(out, notification{Title: "Cocoon Desktop needs you", Content: msg})
 	}
 
-	before := make(map[string]earnings.WithdrawalState, len(prev.Earnings.Withdrawals))
-	for _, w := range prev.Earnings.Withdrawals {
+	before := make(map[string]earnings.PayoutState, len(prev.Earnings.Payouts))
+	for _, w := range prev.Earnings.Payouts {
 		before[w.ID] = w.State
 	}
-	for _, w := range next.Earnings.Withdrawals {
-		if w.State != earnings.WithdrawalConfirmed || n.announced[w.ID] {
+	for _, w := range next.Earnings.Payouts {
+		if w.State != earnings.PayoutConfirmed || n.announced[w.ID] {
 			continue
 		}
 		// Only a change seen happening: not the history loaded at start.
-		if was, ok := before[w.ID]; ok && was != earnings.WithdrawalConfirmed {
+		if was, ok := before[w.ID]; ok && was != earnings.PayoutConfirmed {
 			n.announced[w.ID] = true
 			out = append(out, notification{
-				Title:   "Withdrawal confirmed",
+				Title:   "Payout confirmed",
 				Content: fmt.Sprintf("%s TON arrived at %s", ton.Format(w.Received()), shortAddress(w.Destination)),
 			})
 		}

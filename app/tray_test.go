@@ -130,8 +130,8 @@ func TestNotificationsFor(t *testing.T) {
 	}
 	_ = day1
 	const dest = "UQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG"
-	wd := func(id string, s earnings.WithdrawalState) earnings.Withdrawal {
-		return earnings.Withdrawal{ID: id, Amount: 1_500_000_000, Fee: 5_000_000, Destination: dest, State: s}
+	wd := func(id string, s earnings.PayoutState) earnings.Payout {
+		return earnings.Payout{ID: id, Amount: 1_500_000_000, Fee: 5_000_000, Destination: dest, State: s}
 	}
 	type step struct {
 		at   time.Time
@@ -141,8 +141,8 @@ func TestNotificationsFor(t *testing.T) {
 	serving := func(jobs int, earned int64) func(*worker.Status) {
 		return func(s *worker.Status) { s.State, s.Jobs.Completed, s.Earned = worker.StateServing, jobs, earned }
 	}
-	withWd := func(ws ...earnings.Withdrawal) func(*worker.Status) {
-		return func(s *worker.Status) { s.Earnings.Withdrawals = ws }
+	withWd := func(ws ...earnings.Payout) func(*worker.Status) {
+		return func(s *worker.Status) { s.Earnings.Payouts = ws }
 	}
 	tests := []struct {
 		name  string
@@ -163,21 +163,21 @@ func TestNotificationsFor(t *testing.T) {
 		{"error at start", []step{
 			{at(0, 10), func(s *worker.Status) { s.State, s.Error = worker.StateError, "No model" }, []string{"Cocoon Desktop needs you: No model"}},
 		}},
-		{"withdrawal confirmed once", []step{
-			{at(0, 10), withWd(wd("old", earnings.WithdrawalConfirmed), wd("w1", earnings.WithdrawalPending)), nil},
-			{at(0, 10), withWd(wd("old", earnings.WithdrawalConfirmed), wd("w1", earnings.WithdrawalSent)), nil},
-			{at(0, 11), withWd(wd("w1", earnings.WithdrawalConfirmed), wd("old", earnings.WithdrawalConfirmed)),
-				[]string{"Withdrawal confirmed: 1.495 TON arrived at " + shortAddress(dest)}},
-			{at(0, 12), withWd(wd("w1", earnings.WithdrawalConfirmed), wd("old", earnings.WithdrawalConfirmed)), nil},
-			{at(0, 12), withWd(), nil},                                                                               // list reloading
-			{at(0, 12), withWd(wd("w1", earnings.WithdrawalSent)), nil},                                              // odd flip back
-			{at(0, 12), withWd(wd("w1", earnings.WithdrawalConfirmed)), nil},                                         // already announced
-			{at(0, 12), withWd(wd("w1", earnings.WithdrawalConfirmed), wd("w2", earnings.WithdrawalFailed)), nil},    // failed: no
-			{at(0, 12), withWd(wd("w1", earnings.WithdrawalConfirmed), wd("w3", earnings.WithdrawalConfirmed)), nil}, // history appearing
+		{"payout confirmed once", []step{
+			{at(0, 10), withWd(wd("old", earnings.PayoutConfirmed), wd("w1", earnings.PayoutPending)), nil},
+			{at(0, 10), withWd(wd("old", earnings.PayoutConfirmed), wd("w1", earnings.PayoutSent)), nil},
+			{at(0, 11), withWd(wd("w1", earnings.PayoutConfirmed), wd("old", earnings.PayoutConfirmed)),
+				[]string{"Payout confirmed: 1.495 TON arrived at " + shortAddress(dest)}},
+			{at(0, 12), withWd(wd("w1", earnings.PayoutConfirmed), wd("old", earnings.PayoutConfirmed)), nil},
+			{at(0, 12), withWd(), nil},                                                                       // list reloading
+			{at(0, 12), withWd(wd("w1", earnings.PayoutSent)), nil},                                          // odd flip back
+			{at(0, 12), withWd(wd("w1", earnings.PayoutConfirmed)), nil},                                     // already announced
+			{at(0, 12), withWd(wd("w1", earnings.PayoutConfirmed), wd("w2", earnings.PayoutFailed)), nil},    // failed: no
+			{at(0, 12), withWd(wd("w1", earnings.PayoutConfirmed), wd("w3", earnings.PayoutConfirmed)), nil}, // history appearing
 		}},
 		{"history loaded late is not announced", []step{
 			{at(0, 10), nil, nil},
-			{at(0, 10), withWd(wd("a", earnings.WithdrawalConfirmed), wd("b", earnings.WithdrawalConfirmed)), nil},
+			{at(0, 10), withWd(wd("a", earnings.PayoutConfirmed), wd("b", earnings.PayoutConfirmed)), nil},
 		}},
 		{"daily summary after the first job of the next day", []step{
 			{at(0, 9), serving(0, 0), nil},

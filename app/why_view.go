@@ -160,7 +160,7 @@ func explainWhy(f whyFacts) []why {
 	switch {
 	case ns.Local:
 		add(why{Code: whyTestTON, Level: whyInfo, Title: "Test TON only: no payouts on the local test network",
-			Detail: "The local network on this computer proves the whole pipeline, but what it pays is test TON that cannot be withdrawn.",
+			Detail: "The local network on this computer proves the whole pipeline, but what it pays is test TON that cannot be paid out.",
 			Fix:    "To earn real TON, start Cocoon with --network wss://… and --proxy-key of a Cocoon network."})
 	case ns.URL != "" && strings.TrimSpace(f.PayoutAddress) == "":
 		add(why{Code: whyNoPayout, Level: whyBlocked, Title: "No payout address",

@@ -1,5 +1,5 @@
 // Package earnings is the owner's local ledger: the proxy's signed receipts
-// (package receipt), balances, history, CSV export and withdrawals (Ledger).
+// (package receipt), balances, history, CSV export and payouts (Ledger).
 // TON addresses and the chain are package ton's; the ledger imports neither
 // the wire protocol nor the chain, so its stored format depends on neither.
 //
@@ -20,11 +20,11 @@
 //
 // The balance follows the design's payout rule: Earned is the latest signed
 // cumulative total, so the claimable amount is always Earned minus what was
-// already withdrawn or is being withdrawn:
+// already paid out or is being paid out:
 //
-//	Available = Earned − Withdrawn (confirmed) − Pending (begun, not yet confirmed or failed)
+//	Available = Earned − PaidOut (confirmed) − Pending (begun, not yet confirmed or failed)
 //
-// Each write (a credit, a withdrawal state change) is one bbolt transaction
+// Each write (a credit, a payout state change) is one bbolt transaction
 // that also updates the running totals and the indexes, so Balance is O(1),
 // a crash never leaves a half-written entry, and Verify can recompute and
 // check everything from the signed receipts alone.

@@ -25,7 +25,7 @@ const SchemaVersion = 2
 // so keys sort by number; varints are encoding/binary's (signed ones
 // zigzag); "|" below is plain concatenation.
 //
-//	meta                 schema, worker_id, earned, last_seq, jobs, credited, energy_mj, withdrawn, pending, order_last
+//	meta                 schema, worker_id, earned, last_seq, jobs, credited, energy_mj, withdrawn (PaidOut), pending, order_last
 //	records              seq                    → the job's compact record (record.go: the signed receipt, energy, credited time)
 //	profiles             id                     → what many receipts share: worker id, model, proxy key, prices (record.go)
 //	profile_ids          SHA-256 of a profile   → id
@@ -33,8 +33,8 @@ const SchemaVersion = 2
 //	time_strays          unix ms | job id       → seq   (only the records out of time order, order.go)
 //	agg                  quarter-hour | model   → 6 varints    (jobs, gross, prompt, completion, energy mJ, metered jobs)
 //	gaps                 first missing seq      → last missing seq
-//	withdrawals          id                     → Withdrawal JSON
-//	withdrawals_by_time  created unix ms | id   → (empty)
+//	payouts          id                     → Payout JSON
+//	payouts_by_time  created unix ms | id   → (empty)
 //	migration_rejects    old key                → raw value a migration could not read (kept, reported by Verify)
 //
 // A job costs about 160 bytes on disk (docs/BENCHMARKS.md); schema 1 stored
@@ -45,17 +45,17 @@ const SchemaVersion = 2
 // minutes) is a whole number of buckets, whatever zone the query uses and
 // even if the owner's zone changes after the jobs were credited.
 var (
-	bucketMeta        = []byte("meta")
-	bucketRecords     = []byte("records")
-	bucketProfiles    = []byte("profiles")
-	bucketProfileIDs  = []byte("profile_ids")
-	bucketJobIndex    = []byte("job_index")
-	bucketStrays      = []byte("time_strays")
-	bucketAgg         = []byte("agg")
-	bucketGaps        = []byte("gaps")
-	bucketWithdrawals = []byte("withdrawals")
-	bucketWdByTime    = []byte("withdrawals_by_time")
-	bucketRejects     = []byte("migration_rejects")
+	bucketMeta          = []byte("meta")
+	bucketRecords       = []byte("records")
+	bucketProfiles      = []byte("profiles")
+	bucketProfileIDs    = []byte("profile_ids")
+	bucketJobIndex      = []byte("job_index")
+	bucketStrays        = []byte("time_strays")
+	bucketAgg           = []byte("agg")
+	bucketGaps          = []byte("gaps")
+	bucketPayouts       = []byte("withdrawals") // stored names keep their first spelling
+	bucketPayoutsByTime = []byte("withdrawals_by_time")
+	bucketRejects       = []byte("migration_rejects")
 
 	metaSchema    = []byte("schema")
 	metaWorkerID  = []byte("worker_id")
@@ -64,12 +64,12 @@ var (
 	metaJobs      = []byte("jobs")       // receipts stored
 	metaCredited  = []byte("credited")   // sum of the stored receipts' amounts (≤ earned: gaps)
 	metaEnergyMJ  = []byte("energy_mj")  // sum of the measured energy, millijoules
-	metaWithdrawn = []byte("withdrawn")  // sum of confirmed withdrawals
-	metaPending   = []byte("pending")    // sum of pending and sent withdrawals
+	metaPaidOut   = []byte("withdrawn")  // sum of confirmed payouts
+	metaPending   = []byte("pending")    // sum of pending and sent payouts
 	metaOrderLast = []byte("order_last") // the highest seq of the records in time order (order.go)
 
 	v2Buckets = [][]byte{bucketMeta, bucketRecords, bucketProfiles, bucketProfileIDs, bucketJobIndex, bucketStrays,
-		bucketAgg, bucketGaps, bucketWithdrawals, bucketWdByTime}
+		bucketAgg, bucketGaps, bucketPayouts, bucketPayoutsByTime}
 )
 
 // quarterMS is the width of one aggregate bucket.
@@ -115,7 +115,7 @@ type Options struct {
 	// first receipt it stores (meta/worker_id); either way one file holds one
 	// worker's receipt chain.
 	WorkerID string
-	// Now is the clock (credited times, default withdrawal times); nil is time.Now.
+	// Now is the clock (credited times, default payout times); nil is time.Now.
 	Now func() time.Time
 	// MustExist refuses to create the file: set it when the data dir says a
 	// ledger was made before, so a deleted or emptied file is an error
@@ -648,9 +648,9 @@ func gapContaining(gaps *bolt.Bucket, seq int64) (first, last int64, ok bool) {
 // Balance is the ledger's running totals, all in nanoTON.
 type Balance struct {
 	Earned    int64 // lifetime: the latest signed cumulative total
-	Withdrawn int64 // confirmed withdrawals
-	Pending   int64 // withdrawals begun and not yet confirmed or failed
-	Available int64 // Earned − Withdrawn − Pending: what a withdrawal may take now
+	PaidOut   int64 // confirmed payouts
+	Pending   int64 // payouts begun and not yet confirmed or failed
+	Available int64 // Earned − PaidOut − Pending: what a payout may take now
 
 	Jobs         int64 // receipts stored
 	LastSeq      int64 // the highest receipt seq stored
@@ -672,7 +672,7 @@ func (l *Ledger) Balance() (Balance, error) {
 func readBalance(meta *bolt.Bucket) Balance {
 	b := Balance{
 		Earned:       getI64(meta, metaEarned),
-		Withdrawn:    getI64(meta, metaWithdrawn),
+		PaidOut:      getI64(meta, metaPaidOut),
 		Pending:      getI64(meta, metaPending),
 		Jobs:         getI64(meta, metaJobs),
 		LastSeq:      getI64(meta, metaLastSeq),
@@ -680,7 +680,7 @@ func readBalance(meta *bolt.Bucket) Balance {
 		EnergyMilliJ: getI64(meta, metaEnergyMJ),
 		WorkerID:     string(meta.Get(metaWorkerID)),
 	}
-	b.Available = b.Earned - b.Withdrawn - b.Pending
+	b.Available = b.Earned - b.PaidOut - b.Pending
 	return b
 }
 

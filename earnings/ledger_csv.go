@@ -12,13 +12,13 @@ import (
 )
 
 // CSVHeader is the first row ExportCSV writes. kind is "job" or
-// "withdrawal"; columns that do not apply to a kind are empty.
+// "payout"; columns that do not apply to a kind are empty.
 var CSVHeader = []string{
 	"kind", "time", "id", "seq", "model", "prompt_tokens", "completion_tokens",
 	"amount_ton", "cumulative_ton", "energy_wh", "fee_ton", "destination", "state", "msg_hash", "tx_hash",
 }
 
-// ExportCSV writes the jobs (by receipt time) and the withdrawals (by
+// ExportCSV writes the jobs (by receipt time) and the payouts (by
 // created time) in [from, to) as CSV, merged oldest first, after a header
 // row (CSVHeader). Amounts are TON with exactly 9 decimals ("12.000000345"),
 // times RFC 3339 in from's time zone, energy watt-hours with 3 decimals.
@@ -32,12 +32,12 @@ func (l *Ledger) ExportCSV(w io.Writer, from, to time.Time) error {
 		}
 		fromK, toK := be64(from.UnixMilli()), be64(to.UnixMilli())
 		s := newStore(tx)
-		wds := tx.Bucket(bucketWithdrawals)
+		wds := tx.Bucket(bucketPayouts)
 		jobs, err := s.timelineFrom(fromK, false)
 		if err != nil {
 			return err
 		}
-		wc := tx.Bucket(bucketWdByTime).Cursor()
+		wc := tx.Bucket(bucketPayoutsByTime).Cursor()
 		inRange := func(k []byte) bool { return k != nil && bytes.Compare(k[:8], toK) < 0 }
 		jk, jv, jo, err := jobs.next()
 		if err != nil {
@@ -58,11 +58,11 @@ func (l *Ledger) ExportCSV(w io.Writer, from, to time.Time) error {
 				}
 				continue
 			}
-			wd, err := getWithdrawal(wds, string(wk[8:]))
+			wd, err := getPayout(wds, string(wk[8:]))
 			if err != nil {
 				return err
 			}
-			if err := cw.Write(withdrawalRow(wd, loc)); err != nil {
+			if err := cw.Write(payoutRow(wd, loc)); err != nil {
 				return err
 			}
 			wk, _ = wc.Next()
@@ -88,9 +88,9 @@ func jobRow(j Job, loc *time.Location) []string {
 	}
 }
 
-func withdrawalRow(w Withdrawal, loc *time.Location) []string {
+func payoutRow(w Payout, loc *time.Location) []string {
 	return []string{
-		"withdrawal", w.Created.In(loc).Format(time.RFC3339), w.ID, "", "", "", "",
+		"payout", w.Created.In(loc).Format(time.RFC3339), w.ID, "", "", "", "",
 		formatNanoTON(w.Amount), "", "", formatNanoTON(w.Fee), w.Destination, string(w.State), w.MsgHash, w.TxHash,
 	}
 }

@@ -54,7 +54,7 @@ var fixtureScenarios = []fixtureScenario{
 	}},
 	{name: "history", build: func(t *testing.T, path string) {
 		// 40 jobs of three models over three days across UTC and IST midnights,
-		// proxy-form job ids, energy on most, and withdrawals in every state.
+		// proxy-form job ids, energy on most, and payouts in every state.
 		l := openTest(t, path, Options{Now: fixtureClock()})
 		models := []string{"llama3.2:3b", "qwen2.5:7b", "mistral:7b"}
 		var cum int64
@@ -79,20 +79,20 @@ var fixtureScenarios = []fixtureScenario{
 		}
 		for _, w := range []struct {
 			id    string
-			state WithdrawalState
-		}{{"w-confirmed", WithdrawalConfirmed}, {"w-failed", WithdrawalFailed}, {"w-sent", WithdrawalSent}, {"w-pending", WithdrawalPending}} {
-			if err := l.BeginWithdrawal(Withdrawal{ID: w.id, Amount: 1_000_000, Fee: 5000, Destination: "UQ-owner"}); err != nil {
+			state PayoutState
+		}{{"w-confirmed", PayoutConfirmed}, {"w-failed", PayoutFailed}, {"w-sent", PayoutSent}, {"w-pending", PayoutPending}} {
+			if err := l.BeginPayout(Payout{ID: w.id, Amount: 1_000_000, Fee: 5000, Destination: "UQ-owner"}); err != nil {
 				t.Fatal(err)
 			}
 			var err error
 			switch w.state {
-			case WithdrawalConfirmed:
+			case PayoutConfirmed:
 				if err = l.MarkSent(w.id, "msg-"+w.id); err == nil {
 					err = l.MarkConfirmed(w.id, "tx-"+w.id, time.Time{})
 				}
-			case WithdrawalFailed:
+			case PayoutFailed:
 				err = l.MarkFailed(w.id, "bounced")
-			case WithdrawalSent:
+			case PayoutSent:
 				err = l.MarkSent(w.id, "msg-"+w.id)
 			}
 			if err != nil {
@@ -195,7 +195,7 @@ type ledgerSnapshot struct {
 	ByModelPart   []ModelTotal // edges not on quarter hours
 	CSV           string
 	CSVPart       string
-	Withdrawals   []Withdrawal
+	Payouts       []Payout
 	VerifyOK      bool
 	VerifyJobs    int64
 	VerifyGaps    []Gap
@@ -259,11 +259,11 @@ func snapshotLedger(t *testing.T, l *Ledger) ledgerSnapshot {
 	must(l.ExportCSV(&csvAll, time.Unix(0, 0).UTC(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)))
 	must(l.ExportCSV(&csvPart, t0.Add(-20*time.Hour).In(ist), t0.Add(4*time.Minute).In(ist)))
 	s.CSV, s.CSVPart = csvAll.String(), csvPart.String()
-	s.Withdrawals, err = l.Withdrawals(0)
+	s.Payouts, err = l.Payouts(0)
 	must(err)
 	rep, err := l.Verify()
 	must(err)
-	s.VerifyOK, s.VerifyJobs, s.VerifyGaps, s.VerifyWithdr = rep.OK(), rep.Jobs, rep.Gaps, rep.Withdrawals
+	s.VerifyOK, s.VerifyJobs, s.VerifyGaps, s.VerifyWithdr = rep.OK(), rep.Jobs, rep.Gaps, rep.Payouts
 	for _, p := range rep.Problems {
 		s.VerifyKinds = append(s.VerifyKinds, p.Kind)
 		s.VerifyDetails = append(s.VerifyDetails, p.String())

@@ -97,7 +97,7 @@ func migrateV0toV1(tx *bolt.Tx) error {
 			}
 		}
 	}
-	for _, name := range [][]byte{bucketMeta, v1Jobs, bucketWithdrawals, bucketWdByTime} {
+	for _, name := range [][]byte{bucketMeta, v1Jobs, bucketPayouts, bucketPayoutsByTime} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func migrateV0toV1(tx *bolt.Tx) error {
 // job_ids and jobs_by_time indexes are dropped. A record it cannot read, or
 // one whose seq or job id another record already has (possible only in a
 // file migrated from schema 0), is kept as it was in migration_rejects,
-// which Verify reports. Withdrawals are untouched.
+// which Verify reports. Payouts are untouched.
 func migrateV1toV2(tx *bolt.Tx) error {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {

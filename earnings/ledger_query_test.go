@@ -231,10 +231,10 @@ func TestLedgerExportCSV(t *testing.T) {
 	}
 	big := withTokens(4_000_000, 0, jobAmount) // 3.6 TON
 	mustCredit(t, l, src("j2", 2, big), src("j3", 3, withTokens(100, 50, jobAmount+3_600_000_000), at(t0.Add(2*time.Hour))))
-	if err := l.BeginWithdrawal(Withdrawal{ID: "w1", Amount: 12_000_000_345, Fee: 5_000_000, Destination: "UQowner", Created: t0.Add(90 * time.Second)}); err == nil {
-		t.Fatal("over-withdrawal accepted")
+	if err := l.BeginPayout(Payout{ID: "w1", Amount: 12_000_000_345, Fee: 5_000_000, Destination: "UQowner", Created: t0.Add(90 * time.Second)}); err == nil {
+		t.Fatal("over-payout accepted")
 	}
-	if err := l.BeginWithdrawal(Withdrawal{ID: "w1", Amount: 3_000_000_345, Fee: 5_000_000, Destination: "UQowner", Created: t0.Add(90 * time.Second)}); err != nil {
+	if err := l.BeginPayout(Payout{ID: "w1", Amount: 3_000_000_345, Fee: 5_000_000, Destination: "UQowner", Created: t0.Add(90 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.MarkConfirmed("w1", "txhash", time.Time{}); err != nil {
@@ -252,7 +252,7 @@ func TestLedgerExportCSV(t *testing.T) {
 	want := [][]string{
 		CSVHeader,
 		{"job", "2026-03-01T13:01:00+01:00", "j1", "1", "llama3", "100", "50", "0.000225000", "0.000225000", "1.000", "", "", "", "", ""},
-		{"withdrawal", "2026-03-01T13:01:30+01:00", "w1", "", "", "", "", "3.000000345", "", "", "0.005000000", "UQowner", "confirmed", "", "txhash"},
+		{"payout", "2026-03-01T13:01:30+01:00", "w1", "", "", "", "", "3.000000345", "", "", "0.005000000", "UQowner", "confirmed", "", "txhash"},
 		{"job", "2026-03-01T13:02:00+01:00", "j2", "2", "llama3", "4000000", "0", "3.600000000", "3.600225000", "", "", "", "", "", ""},
 	}
 	if fmt.Sprintf("%q", rows) != fmt.Sprintf("%q", want) {

@@ -601,11 +601,11 @@ func TestLedgerVerifyFindsTampering(t *testing.T) {
 // and checks nothing of it was stored.
 func TestLedgerAtomicWrites(t *testing.T) {
 	type state struct {
-		Balance     Balance
-		Jobs        []string
-		Days        []DayTotal
-		Gaps        []Gap
-		Withdrawals []Withdrawal
+		Balance Balance
+		Jobs    []string
+		Days    []DayTotal
+		Gaps    []Gap
+		Payouts []Payout
 	}
 	snapshot := func(t *testing.T, l *Ledger) state {
 		var s state
@@ -619,7 +619,7 @@ func TestLedgerAtomicWrites(t *testing.T) {
 		}
 		s.Days, _ = l.Daily(t0.Add(-24*time.Hour), t0.Add(24*time.Hour), Tariff{PerKWhNano: 1e8})
 		s.Gaps, _ = l.Gaps()
-		s.Withdrawals, _ = l.Withdrawals(0)
+		s.Payouts, _ = l.Payouts(0)
 		return s
 	}
 	tests := []struct {
@@ -630,16 +630,16 @@ func TestLedgerAtomicWrites(t *testing.T) {
 		{"credit:index", func(l *Ledger) error { _, err := l.Credit(src("j4", 4)); return err }},
 		{"credit:totals", func(l *Ledger) error { _, err := l.Credit(src("j6", 6)); return err }}, // with a gap
 		{"credit:end", func(l *Ledger) error { _, err := l.Credit(src("j4", 4)); return err }},
-		{"withdraw:record", func(l *Ledger) error {
-			return l.BeginWithdrawal(Withdrawal{ID: "w2", Amount: 1000, Destination: "UQdest"})
+		{"pay out:record", func(l *Ledger) error {
+			return l.BeginPayout(Payout{ID: "w2", Amount: 1000, Destination: "UQdest"})
 		}},
-		{"withdraw:totals", func(l *Ledger) error { return l.MarkConfirmed("w1", "tx1", time.Time{}) }},
+		{"pay out:totals", func(l *Ledger) error { return l.MarkConfirmed("w1", "tx1", time.Time{}) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.step, func(t *testing.T) {
 			l := openTest(t, "", Options{})
 			mustCredit(t, l, src("j1", 1), src("j2", 2), src("j3", 3))
-			if err := l.BeginWithdrawal(Withdrawal{ID: "w1", Amount: 5000, Destination: "UQdest"}); err != nil {
+			if err := l.BeginPayout(Payout{ID: "w1", Amount: 5000, Destination: "UQdest"}); err != nil {
 				t.Fatal(err)
 			}
 			before := snapshot(t, l)

@@ -16,16 +16,16 @@ import (
 
 // Problem kinds in a Report.
 const (
-	ProblemRecord     = "record"     // a stored record cannot be read, or its key does not match it
-	ProblemSignature  = "signature"  // the proxy signature does not verify
-	ProblemAmount     = "amount"     // the amount does not match the receipt's factors
-	ProblemWorker     = "worker"     // a receipt for another worker
-	ProblemChain      = "chain"      // cumulative totals do not chain by seq, or a seq is stored twice
-	ProblemIndex      = "index"      // an index entry is missing, extra or wrong
-	ProblemGap        = "gap"        // the recorded gaps differ from the gaps in the chain
-	ProblemTotals     = "totals"     // a stored running total differs from the sum of the records
-	ProblemAggregate  = "aggregate"  // a quarter-hour aggregate differs from its jobs
-	ProblemWithdrawal = "withdrawal" // a withdrawal record or its totals are wrong
+	ProblemRecord    = "record"    // a stored record cannot be read, or its key does not match it
+	ProblemSignature = "signature" // the proxy signature does not verify
+	ProblemAmount    = "amount"    // the amount does not match the receipt's factors
+	ProblemWorker    = "worker"    // a receipt for another worker
+	ProblemChain     = "chain"     // cumulative totals do not chain by seq, or a seq is stored twice
+	ProblemIndex     = "index"     // an index entry is missing, extra or wrong
+	ProblemGap       = "gap"       // the recorded gaps differ from the gaps in the chain
+	ProblemTotals    = "totals"    // a stored running total differs from the sum of the records
+	ProblemAggregate = "aggregate" // a quarter-hour aggregate differs from its jobs
+	ProblemPayout    = "payout"    // a payout record or its totals are wrong
 )
 
 // maxProblems bounds Report.Problems; Report.More counts the rest.
@@ -52,10 +52,10 @@ func (p Problem) String() string {
 
 // Report is what Verify found.
 type Report struct {
-	Jobs        int64 // receipts checked
-	Withdrawals int64
-	Pinned      bool  // signatures were checked against Options.ProxyKey (else against each receipt's own key)
-	Gaps        []Gap // seqs missing from the chain, with the nanoTON they carry
+	Jobs    int64 // receipts checked
+	Payouts int64
+	Pinned  bool  // signatures were checked against Options.ProxyKey (else against each receipt's own key)
+	Gaps    []Gap // seqs missing from the chain, with the nanoTON they carry
 	// Problems are the inconsistencies, per-receipt ones by seq first, then
 	// the totals; at most 100, More counts the rest.
 	Problems []Problem
@@ -78,7 +78,7 @@ func (r Report) First() *Problem {
 // against the key in the receipt) and amount, that each receipt is this
 // worker's, that the cumulative totals chain by seq, that the indexes, the
 // gaps, the quarter-hour aggregates and the running totals match the records,
-// and that the withdrawal totals match the withdrawals. Inconsistencies are
+// and that the payout totals match the payouts. Inconsistencies are
 // in the Report; the error is for failing to read the file.
 func (l *Ledger) Verify() (Report, error) {
 	var rep Report
@@ -242,37 +242,37 @@ func (l *Ledger) Verify() (Report, error) {
 		if n := rejectCount(tx); n > 0 {
 			add(Problem{Kind: ProblemRecord, Detail: fmt.Sprintf("%d old receipts could not be read during migration (kept in %s)", n, bucketRejects)})
 		}
-		// Withdrawals.
-		var withdrawn, pending int64
-		wbt := tx.Bucket(bucketWdByTime)
-		_ = tx.Bucket(bucketWithdrawals).ForEach(func(k, v []byte) error {
-			rep.Withdrawals++
-			var w Withdrawal
+		// Payouts.
+		var paidOut, pending int64
+		wbt := tx.Bucket(bucketPayoutsByTime)
+		_ = tx.Bucket(bucketPayouts).ForEach(func(k, v []byte) error {
+			rep.Payouts++
+			var w Payout
 			if err := json.Unmarshal(v, &w); err != nil || w.ID != string(k) {
-				add(Problem{Kind: ProblemWithdrawal, Detail: fmt.Sprintf("withdrawal %q cannot be read (%v)", k, err)})
+				add(Problem{Kind: ProblemPayout, Detail: fmt.Sprintf("payout %q cannot be read (%v)", k, err)})
 				return nil
 			}
 			switch w.State {
-			case WithdrawalConfirmed:
-				withdrawn += w.Amount
-			case WithdrawalPending, WithdrawalSent:
+			case PayoutConfirmed:
+				paidOut += w.Amount
+			case PayoutPending, PayoutSent:
 				pending += w.Amount
-			case WithdrawalFailed:
+			case PayoutFailed:
 			default:
-				add(Problem{Kind: ProblemWithdrawal, Detail: fmt.Sprintf("withdrawal %s has unknown state %q", w.ID, w.State)})
+				add(Problem{Kind: ProblemPayout, Detail: fmt.Sprintf("payout %s has unknown state %q", w.ID, w.State)})
 			}
 			if wbt.Get(timeKey(w.Created.UnixMilli(), w.ID)) == nil {
-				add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("withdrawal %s is not in the time index", w.ID)})
+				add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("payout %s is not in the time index", w.ID)})
 			}
 			return nil
 		})
-		if n := int64(wbt.Stats().KeyN); n != rep.Withdrawals {
-			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("withdrawal time index has %d entries for %d withdrawals", n, rep.Withdrawals)})
+		if n := int64(wbt.Stats().KeyN); n != rep.Payouts {
+			add(Problem{Kind: ProblemIndex, Detail: fmt.Sprintf("payout time index has %d entries for %d payouts", n, rep.Payouts)})
 		}
-		check("withdrawn", bal.Withdrawn, withdrawn)
+		check("paid out", bal.PaidOut, paidOut)
 		check("pending", bal.Pending, pending)
 		if bal.Available < 0 {
-			add(Problem{Kind: ProblemWithdrawal, Detail: fmt.Sprintf("withdrawals exceed the earnings by %d nanoTON", -bal.Available)})
+			add(Problem{Kind: ProblemPayout, Detail: fmt.Sprintf("payouts exceed the earnings by %d nanoTON", -bal.Available)})
 		}
 		return nil
 	})

@@ -283,7 +283,7 @@ type Balance struct {
 	PayoutFee  int64  `json:"payout_fee"` // nanoTON kept from each payout for the network fee
 	Network    string `json:"network"`    // "mainnet" or "testnet": where payouts go
 	// Payouts is false on a proxy that does not pay out (the local test
-	// network): the app then says so instead of offering Withdraw.
+	// network): the app then says so instead of offering Pay out.
 	Payouts bool `json:"payouts"`
 	// Prices are what the proxy pays for each model it serves, and
 	// CommissionBPS its share, so the owner sees what a model earns.

@@ -20,7 +20,7 @@ import (
 const PayoutCommentPrefix = "cocoon payout "
 
 // MaxCommentBytes bounds a payout's text comment: room for
-// PayoutComment of a 128-byte withdrawal id. Past 123 bytes the comment
+// PayoutComment of a 128-byte payout id. Past 123 bytes the comment
 // continues in a chained cell ("snake" text), which wallets and explorers
 // read as one string.
 const MaxCommentBytes = 256

@@ -17,13 +17,13 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
-// Sentinel errors of withdrawals.
+// Sentinel errors of payouts.
 var (
 	// ErrPayoutsUnavailable: the proxy has not said where and how it pays
 	// (not connected yet, or a network without payouts, like the local one).
-	ErrPayoutsUnavailable = errors.New("withdrawals are not available on this network right now")
+	ErrPayoutsUnavailable = errors.New("payouts are not available on this network right now")
 	// ErrBelowMinimum: the amount is under the proxy's minimum payout.
-	ErrBelowMinimum = errors.New("amount is below the minimum withdrawal")
+	ErrBelowMinimum = errors.New("amount is below the minimum payout")
 )
 
 // EarningsStatus is the money part of Status.
@@ -32,8 +32,8 @@ type EarningsStatus struct {
 	// Proxy is the proxy's view of this worker's money, nil until it sent one.
 	Proxy *network.Balance
 	// Mismatch says how the proxy's signed total and the ledger disagree ("" when they agree).
-	Mismatch    string
-	Withdrawals []earnings.Withdrawal // newest first
+	Mismatch string
+	Payouts  []earnings.Payout // newest first
 }
 
 // LedgerFile is the ledger's file name in the data dir.
@@ -82,14 +82,14 @@ var ErrNoLedger = errors.New("the earnings ledger is not open")
 
 // EarningsHistory is the Earnings tab's view of the ledger.
 type EarningsHistory struct {
-	Balance     earnings.Balance
-	Jobs        []earnings.Job        // newest first
-	Withdrawals []earnings.Withdrawal // newest first
+	Balance earnings.Balance
+	Jobs    []earnings.Job    // newest first
+	Payouts []earnings.Payout // newest first
 }
 
 // EarningsHistory reads the balance, the newest jobs and the newest
-// withdrawals (limits ≤ 0: all).
-func (c *Core) EarningsHistory(jobs, withdrawals int) (EarningsHistory, error) {
+// payouts (limits ≤ 0: all).
+func (c *Core) EarningsHistory(jobs, payouts int) (EarningsHistory, error) {
 	l := c.led()
 	if l == nil {
 		return EarningsHistory{}, ErrNoLedger
@@ -102,8 +102,8 @@ func (c *Core) EarningsHistory(jobs, withdrawals int) (EarningsHistory, error) {
 	if h.Jobs, _, err = l.Jobs("", jobs); err != nil {
 		return h, fmt.Errorf("worker: jobs: %w", err)
 	}
-	if h.Withdrawals, err = l.Withdrawals(withdrawals); err != nil {
-		return h, fmt.Errorf("worker: withdrawals: %w", err)
+	if h.Payouts, err = l.Payouts(payouts); err != nil {
+		return h, fmt.Errorf("worker: payouts: %w", err)
 	}
 	return h, nil
 }
@@ -118,7 +118,7 @@ func (c *Core) DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earn
 	return l.Daily(from, to, tariff)
 }
 
-// ExportEarningsCSV writes every job and withdrawal in [from, to) as CSV.
+// ExportEarningsCSV writes every job and payout in [from, to) as CSV.
 func (c *Core) ExportEarningsCSV(w io.Writer, from, to time.Time) error {
 	l := c.led()
 	if l == nil {
@@ -136,7 +136,7 @@ func (c *Core) VerifyLedger() (earnings.Report, error) {
 	return l.Verify()
 }
 
-// refreshEarnings re-reads the balance and recent withdrawals.
+// refreshEarnings re-reads the balance and recent payouts.
 func (c *Core) refreshEarnings() {
 	l := c.led()
 	if l == nil {
@@ -147,13 +147,13 @@ func (c *Core) refreshEarnings() {
 		c.log.Warn("read balance", "err", err)
 		return
 	}
-	ws, err := l.Withdrawals(20)
+	ws, err := l.Payouts(20)
 	if err != nil {
-		c.log.Warn("read withdrawals", "err", err)
+		c.log.Warn("read payouts", "err", err)
 		return
 	}
 	c.mu.Lock()
-	c.money.Balance, c.money.Withdrawals = bal, ws
+	c.money.Balance, c.money.Payouts = bal, ws
 	c.earned, c.receipts = bal.Earned, int(bal.Jobs)
 	c.money.Mismatch = mismatch(bal, c.money.Proxy)
 	c.mu.Unlock()
@@ -269,7 +269,7 @@ func missingRanges(l *earnings.Ledger, proxyLast int64) ([]network.SeqRange, err
 	return out, nil
 }
 
-// PayoutQuote says what a withdrawal of amount would pay: the fee, what the
+// PayoutQuote says what a payout of amount would pay: the fee, what the
 // wallet receives and the minimum, from the proxy's terms.
 func (c *Core) PayoutQuote() (minimum, fee int64, net ton.Net, err error) {
 	c.mu.Lock()
@@ -285,54 +285,54 @@ func (c *Core) PayoutQuote() (minimum, fee int64, net ton.Net, err error) {
 	return p.MinPayout, p.PayoutFee, n, nil
 }
 
-// Withdraw starts a one-click withdrawal of amount nanoTON to dest: it checks
-// the address and the amount, records the withdrawal as pending (one ledger
+// RequestPayout starts a one-click payout of amount nanoTON to dest: it checks
+// the address and the amount, records the payout as pending (one ledger
 // transaction, before anything is sent), and sends the signed request. The
 // proxy's answers move it to sent, confirmed or failed. A crash at any point
-// is safe: pending withdrawals are sent again on every connect, and the proxy
+// is safe: pending payouts are sent again on every connect, and the proxy
 // pays a payout id at most once.
-func (c *Core) Withdraw(ctx context.Context, amount int64, dest string) (earnings.Withdrawal, error) {
+func (c *Core) RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error) {
 	l := c.led()
 	if l == nil || c.client == nil {
-		return earnings.Withdrawal{}, ErrPayoutsUnavailable
+		return earnings.Payout{}, ErrPayoutsUnavailable
 	}
 	minimum, fee, netw, err := c.PayoutQuote()
 	if err != nil {
-		return earnings.Withdrawal{}, err
+		return earnings.Payout{}, err
 	}
 	addr, err := ton.ParseAddress(dest, netw)
 	if err != nil {
-		return earnings.Withdrawal{}, fmt.Errorf("worker: withdraw: %w", err)
+		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
 	}
 	if amount < minimum || amount <= fee {
-		return earnings.Withdrawal{}, fmt.Errorf("worker: withdraw: %w: %s TON, minimum %s TON", ErrBelowMinimum,
+		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w: %s TON, minimum %s TON", ErrBelowMinimum,
 			ton.Format(amount), ton.Format(max(minimum, fee+1)))
 	}
 	id, err := newPayoutID()
 	if err != nil {
-		return earnings.Withdrawal{}, err
+		return earnings.Payout{}, err
 	}
-	w := earnings.Withdrawal{ID: id, Amount: amount, Fee: fee, Destination: addr.String(), Created: time.Now()}
-	if err := l.BeginWithdrawal(w); err != nil {
-		return earnings.Withdrawal{}, fmt.Errorf("worker: withdraw: %w", err)
+	w := earnings.Payout{ID: id, Amount: amount, Fee: fee, Destination: addr.String(), Created: time.Now()}
+	if err := l.BeginPayout(w); err != nil {
+		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
 	}
-	stored, err := l.Withdrawal(id)
+	stored, err := l.Payout(id)
 	if err != nil {
-		return earnings.Withdrawal{}, fmt.Errorf("worker: withdraw: %w", err)
+		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
 	}
-	c.log.Info("withdrawal recorded", "payout_id", id, "amount_nanoton", amount, "destination", addr.Short())
+	c.log.Info("payout recorded", "payout_id", id, "amount_nanoton", amount, "destination", addr.Short())
 	c.refreshEarnings()
 	if c.crashAfterRecord != nil && c.crashAfterRecord() { // tests: the app dies before sending
 		return stored, nil
 	}
 	if err := c.client.RequestPayout(payoutRequest(stored)); err != nil {
 		// Not lost: it is pending in the ledger and goes out on the next connect.
-		c.log.Warn("withdrawal not sent yet", "payout_id", id, "err", err)
+		c.log.Warn("payout not sent yet", "payout_id", id, "err", err)
 	}
 	return stored, nil
 }
 
-func payoutRequest(w earnings.Withdrawal) network.PayoutRequest {
+func payoutRequest(w earnings.Payout) network.PayoutRequest {
 	return network.PayoutRequest{PayoutID: w.ID, Amount: w.Amount, Destination: w.Destination, Created: w.Created.UnixMilli()}
 }
 
@@ -344,19 +344,19 @@ func newPayoutID() (string, error) {
 	return "po-" + hex.EncodeToString(b), nil
 }
 
-// resendPendingPayouts sends every not-yet-final withdrawal again; the
+// resendPendingPayouts sends every not-yet-final payout again; the
 // proxy answers each with its current status (it never pays an id twice).
 func (c *Core) resendPendingPayouts() {
 	l := c.led()
 	if l == nil || c.client == nil {
 		return
 	}
-	ws, err := l.Withdrawals(0)
+	ws, err := l.Payouts(0)
 	if err != nil {
 		return
 	}
 	for _, w := range ws {
-		if w.State == earnings.WithdrawalPending || w.State == earnings.WithdrawalSent {
+		if w.State == earnings.PayoutPending || w.State == earnings.PayoutSent {
 			if err := c.client.RequestPayout(payoutRequest(w)); err != nil {
 				return
 			}
@@ -364,7 +364,7 @@ func (c *Core) resendPendingPayouts() {
 	}
 }
 
-// onPayoutStatus moves a withdrawal along as the proxy reports it.
+// onPayoutStatus moves a payout along as the proxy reports it.
 func (c *Core) onPayoutStatus(s network.PayoutStatus) {
 	l := c.led()
 	if l == nil {
@@ -384,7 +384,7 @@ func (c *Core) onPayoutStatus(s network.PayoutStatus) {
 	}
 	if err != nil {
 		c.log.Warn("payout status not applied", "payout_id", s.PayoutID, "state", s.State, "err", err)
-		c.bus.Publish(EventError, "withdrawal "+s.PayoutID+": "+err.Error())
+		c.bus.Publish(EventError, "payout "+s.PayoutID+": "+err.Error())
 	}
 	c.mu.Lock()
 	b := s.Balance

@@ -182,7 +182,7 @@ func TestDamagedLedgerRebuiltFromProxy(t *testing.T) {
 }
 
 // TestRebuildRecordsEarlierPayouts: once the rebuilt ledger has every
-// receipt, the proxy's paid total becomes one confirmed withdrawal, so the
+// receipt, the proxy's paid total becomes one confirmed payout, so the
 // available balance is right again; before that, nothing is recorded.
 func TestRebuildRecordsEarlierPayouts(t *testing.T) {
 	dir := t.TempDir()
@@ -215,7 +215,7 @@ func TestRebuildRecordsEarlierPayouts(t *testing.T) {
 	c.rebuildPending.Store(true)
 	proxyView := network.Balance{Cumulative: rs[2].Receipt.Cumulative, LastSeq: 3, Paid: rs[1].Receipt.Cumulative}
 	c.finishRebuild(proxyView)
-	if ws, _ := l.Withdrawals(0); len(ws) != 0 {
+	if ws, _ := l.Payouts(0); len(ws) != 0 {
 		t.Fatalf("payouts recorded before the receipts were back: %+v", ws)
 	}
 	if _, err := l.Credit(rs[2]); err != nil {
@@ -227,13 +227,13 @@ func TestRebuildRecordsEarlierPayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Withdrawn != proxyView.Paid || b.Available != b.Earned-proxyView.Paid {
-		t.Fatalf("balance %+v, want %d withdrawn before the rebuild", b, proxyView.Paid)
+	if b.PaidOut != proxyView.Paid || b.Available != b.Earned-proxyView.Paid {
+		t.Fatalf("balance %+v, want %d paid out before the rebuild", b, proxyView.Paid)
 	}
 	if rebuilding(dir) {
 		t.Fatal("the rebuild marker is still there")
 	}
-	if w, err := l.Withdrawal(earlierPayoutsID); err != nil || w.State != earnings.WithdrawalConfirmed {
+	if w, err := l.Payout(earlierPayoutsID); err != nil || w.State != earnings.PayoutConfirmed {
 		t.Fatalf("earlier payouts: %+v %v", w, err)
 	}
 }

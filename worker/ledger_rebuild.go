@@ -23,7 +23,7 @@ var ErrLedgerNotDamaged = errors.New("the earnings ledger is not waiting to be r
 // file's new name.
 const rebuildMarker = "ledger.rebuild"
 
-// earlierPayoutsID is the withdrawal that stands for every payout made
+// earlierPayoutsID is the payout that stands for every payout made
 // before a rebuild, as the proxy reports them (the damaged file keeps the
 // details).
 const earlierPayoutsID = "paid-before-rebuild"
@@ -61,7 +61,7 @@ func rebuilding(dataDir string) bool {
 // RebuildLedger, while Run waits on a damaged ledger (Status.LedgerDamaged),
 // sets the damaged file aside (SetAsideLedger), makes a new ledger and lets
 // Run go on: the network client then fetches every receipt back from the
-// proxy, and the proxy's paid total is recorded as one confirmed withdrawal.
+// proxy, and the proxy's paid total is recorded as one confirmed payout.
 // It returns the damaged file's new path.
 func (c *Core) RebuildLedger(ctx context.Context) (string, error) {
 	c.mu.Lock()
@@ -130,7 +130,7 @@ func (c *Core) awaitLedgerRebuild(ctx context.Context) error {
 
 // finishRebuild, once a rebuilt ledger holds every receipt up to the
 // proxy's newest, records what the proxy says was paid out before as one
-// confirmed withdrawal, so Available is right again, and clears the marker.
+// confirmed payout, so Available is right again, and clears the marker.
 func (c *Core) finishRebuild(b network.Balance) {
 	l := c.led()
 	if l == nil || !c.rebuildPending.Load() {
@@ -144,8 +144,8 @@ func (c *Core) finishRebuild(b network.Balance) {
 		return
 	}
 	if b.Paid > 0 {
-		w := earnings.Withdrawal{ID: earlierPayoutsID, Amount: b.Paid, Destination: "(payouts before the ledger was rebuilt)"}
-		if err := l.BeginWithdrawal(w); err != nil {
+		w := earnings.Payout{ID: earlierPayoutsID, Amount: b.Paid, Destination: "(payouts before the ledger was rebuilt)"}
+		if err := l.BeginPayout(w); err != nil {
 			c.log.Warn("recording the payouts made before the rebuild", "err", err)
 			return
 		}

@@ -102,7 +102,7 @@ const (
 	EventJob      EventType = "job"      // Data is JobEvent
 	EventNetwork  EventType = "network"  // connection state; Data is NetworkStatus
 	EventReceipt  EventType = "receipt"  // a receipt was stored; Data is receipt.Signed
-	EventEarnings EventType = "earnings" // balance or withdrawals changed
+	EventEarnings EventType = "earnings" // balance or payouts changed
 )
 
 // Event is published on the core's event bus. Data depends on Type.

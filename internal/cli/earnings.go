@@ -18,16 +18,16 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
-// recentRows is how many jobs and withdrawals `earnings` lists.
+// recentRows is how many jobs and payouts `earnings` lists.
 const recentRows = 10
 
 // EarningsReport is what `earnings --json` prints. Amounts are integer nanoTON.
 type EarningsReport struct {
-	Ledger      string                `json:"ledger"`
-	WorkerID    string                `json:"worker_id,omitempty"`
-	Balance     EarningsBalance       `json:"balance"`
-	Jobs        []EarningsJob         `json:"jobs"`        // the most recent, newest first
-	Withdrawals []earnings.Withdrawal `json:"withdrawals"` // the most recent, newest first
+	Ledger   string            `json:"ledger"`
+	WorkerID string            `json:"worker_id,omitempty"`
+	Balance  EarningsBalance   `json:"balance"`
+	Jobs     []EarningsJob     `json:"jobs"`    // the most recent, newest first
+	Payouts  []earnings.Payout `json:"payouts"` // the most recent, newest first
 }
 
 // EarningsBalance is the ledger's running totals.
@@ -35,7 +35,7 @@ type EarningsBalance struct {
 	Available    int64 `json:"available_nanoton"`
 	Pending      int64 `json:"pending_nanoton"`
 	Earned       int64 `json:"earned_nanoton"`
-	Withdrawn    int64 `json:"withdrawn_nanoton"`
+	PaidOut      int64 `json:"paid_out_nanoton"`
 	Jobs         int64 `json:"jobs"`
 	EnergyMilliJ int64 `json:"energy_millijoules"`
 }
@@ -53,7 +53,7 @@ type EarningsJob struct {
 }
 
 func earningsUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage:\n  cocoon-desktop earnings [--json]        balance, recent jobs and withdrawals\n")
+	fmt.Fprintf(w, "usage:\n  cocoon-desktop earnings [--json]        balance, recent jobs and payouts\n")
 	fmt.Fprintf(w, "  cocoon-desktop earnings export FILE     write the whole history as CSV (- for stdout)\n")
 	fmt.Fprintf(w, "  cocoon-desktop earnings verify          re-check every signed receipt and total\n")
 	fmt.Fprintf(w, "  cocoon-desktop earnings rebuild         set a damaged or lost ledger aside; the next start fills a new one\n")
@@ -111,7 +111,7 @@ func earningsCmd(args []string, c common, stdout, stderr io.Writer) int {
 			return ExitFailure
 		}
 		if *asJSON {
-			return printJSON(stdout, stderr, EarningsReport{Ledger: path, Jobs: []EarningsJob{}, Withdrawals: []earnings.Withdrawal{}})
+			return printJSON(stdout, stderr, EarningsReport{Ledger: path, Jobs: []EarningsJob{}, Payouts: []earnings.Payout{}})
 		}
 		fmt.Fprintf(stdout, "No earnings yet: there is no ledger at %s.\n", path)
 		return ExitOK
@@ -156,13 +156,13 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 }
 
 func earningsReport(l *earnings.Ledger) (EarningsReport, error) {
-	rep := EarningsReport{Ledger: l.Path(), Jobs: []EarningsJob{}, Withdrawals: []earnings.Withdrawal{}}
+	rep := EarningsReport{Ledger: l.Path(), Jobs: []EarningsJob{}, Payouts: []earnings.Payout{}}
 	b, err := l.Balance()
 	if err != nil {
 		return rep, err
 	}
 	rep.WorkerID = b.WorkerID
-	rep.Balance = EarningsBalance{Available: b.Available, Pending: b.Pending, Earned: b.Earned, Withdrawn: b.Withdrawn,
+	rep.Balance = EarningsBalance{Available: b.Available, Pending: b.Pending, Earned: b.Earned, PaidOut: b.PaidOut,
 		Jobs: b.Jobs, EnergyMilliJ: b.EnergyMilliJ}
 	jobs, _, err := l.Jobs("", recentRows)
 	if err != nil {
@@ -177,12 +177,12 @@ func earningsReport(l *earnings.Ledger) (EarningsReport, error) {
 		}
 		rep.Jobs = append(rep.Jobs, ej)
 	}
-	ws, err := l.Withdrawals(recentRows)
+	ws, err := l.Payouts(recentRows)
 	if err != nil {
 		return rep, err
 	}
 	if ws != nil {
-		rep.Withdrawals = ws
+		rep.Payouts = ws
 	}
 	return rep, nil
 }
@@ -200,7 +200,7 @@ func printEarnings(w io.Writer, rep EarningsReport) {
 	fmt.Fprintf(tw, "  Available\t%s\n", tonText(b.Available))
 	fmt.Fprintf(tw, "  Pending\t%s\n", tonText(b.Pending))
 	fmt.Fprintf(tw, "  Earned\t%s\n", tonText(b.Earned))
-	fmt.Fprintf(tw, "  Withdrawn\t%s\n", tonText(b.Withdrawn))
+	fmt.Fprintf(tw, "  Paid out\t%s\n", tonText(b.PaidOut))
 	fmt.Fprintf(tw, "  Jobs\t%d\n", b.Jobs)
 	if b.EnergyMilliJ > 0 {
 		fmt.Fprintf(tw, "  Energy\t%.3f kWh measured\n", float64(b.EnergyMilliJ)/3.6e9)
@@ -226,14 +226,14 @@ func printEarnings(w io.Writer, rep EarningsReport) {
 	}
 
 	fmt.Fprintln(w)
-	if len(rep.Withdrawals) == 0 {
-		fmt.Fprintln(w, "No withdrawals yet.")
+	if len(rep.Payouts) == 0 {
+		fmt.Fprintln(w, "No payouts yet.")
 		return
 	}
-	fmt.Fprintln(w, "Recent withdrawals (newest first):")
+	fmt.Fprintln(w, "Recent payouts (newest first):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  CREATED\tAMOUNT\tFEE\tTO\tSTATE\tDETAIL")
-	for _, wd := range rep.Withdrawals {
+	for _, wd := range rep.Payouts {
 		detail := ""
 		switch {
 		case wd.TxHash != "":
@@ -288,7 +288,7 @@ func earningsExport(l *earnings.Ledger, file string, stdout, stderr io.Writer) i
 		return ExitFailure
 	}
 	b, _ := l.Balance()
-	fmt.Fprintf(stdout, "Wrote %d jobs and the withdrawals to %s.\n", b.Jobs, file)
+	fmt.Fprintf(stdout, "Wrote %d jobs and the payouts to %s.\n", b.Jobs, file)
 	return ExitOK
 }
 
@@ -317,7 +317,7 @@ func earningsVerify(l *earnings.Ledger, asJSON bool, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr)
 		return code
 	}
-	fmt.Fprintf(stdout, "Ledger OK: %d receipts and %d withdrawals checked (signatures against each receipt's proxy key).\n", rep.Jobs, rep.Withdrawals)
+	fmt.Fprintf(stdout, "Ledger OK: %d receipts and %d payouts checked (signatures against each receipt's proxy key).\n", rep.Jobs, rep.Payouts)
 	var missing int64
 	for _, g := range rep.Gaps {
 		missing += g.ToSeq - g.FromSeq + 1

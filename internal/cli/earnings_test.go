@@ -22,7 +22,7 @@ import (
 var earningsProxyKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
 
 // earningsDataDir makes a data dir whose ledger holds n signed receipts (the
-// first without an energy measurement) and two withdrawals, one confirmed.
+// first without an energy measurement) and two payouts, one confirmed.
 func earningsDataDir(t *testing.T, n int) (dir string, bal earnings.Balance) {
 	t.Helper()
 	dir = t.TempDir()
@@ -53,8 +53,8 @@ func earningsDataDir(t *testing.T, n int) (dir string, bal earnings.Balance) {
 	}
 	addr, _ := ton.ParseAddress("0:"+strings.Repeat("5a", 32), ton.Mainnet)
 	for i, id := range []string{"po-a", "po-b"} {
-		w := earnings.Withdrawal{ID: id, Amount: 10_000_000, Fee: 1_000_000, Destination: addr.String(), Created: time.Now().Add(time.Duration(i-10) * time.Minute)}
-		if err := l.BeginWithdrawal(w); err != nil {
+		w := earnings.Payout{ID: id, Amount: 10_000_000, Fee: 1_000_000, Destination: addr.String(), Created: time.Now().Add(time.Duration(i-10) * time.Minute)}
+		if err := l.BeginPayout(w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func TestEarningsText(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		"Available  " + ton.Format(bal.Available) + " TON",
-		"Pending    0.01 TON", "Withdrawn  0.01 TON", "Jobs       12",
+		"Pending    0.01 TON", "Paid out   0.01 TON", "Jobs       12",
 		"Earned     " + ton.Format(bal.Earned) + " TON",
 		"Recent jobs (10 of 12", "job", "5.00 Wh", "1000+2000",
 		"confirmed", "tx txhash-a", "pending", "UQ",
@@ -100,14 +100,14 @@ func TestEarningsJSON(t *testing.T) {
 		t.Fatalf("%v:\n%s", err, out.String())
 	}
 	if rep.Balance.Available != bal.Available || rep.Balance.Earned != bal.Earned || rep.Balance.Jobs != 3 ||
-		rep.Balance.Pending != 10_000_000 || rep.Balance.Withdrawn != 10_000_000 {
+		rep.Balance.Pending != 10_000_000 || rep.Balance.PaidOut != 10_000_000 {
 		t.Errorf("balance = %+v, ledger %+v", rep.Balance, bal)
 	}
 	if len(rep.Jobs) != 3 || rep.Jobs[0].JobID != "job-003" || rep.Jobs[2].EnergyMilliJ != nil || *rep.Jobs[0].EnergyMilliJ != 18_000_000 {
 		t.Errorf("jobs = %+v", rep.Jobs)
 	}
-	if len(rep.Withdrawals) != 2 || rep.Withdrawals[0].ID != "po-b" || rep.Withdrawals[1].State != earnings.WithdrawalConfirmed {
-		t.Errorf("withdrawals = %+v", rep.Withdrawals)
+	if len(rep.Payouts) != 2 || rep.Payouts[0].ID != "po-b" || rep.Payouts[1].State != earnings.PayoutConfirmed {
+		t.Errorf("payouts = %+v", rep.Payouts)
 	}
 	if rep.WorkerID != "w-cli" {
 		t.Errorf("worker = %q", rep.WorkerID)
@@ -134,7 +134,7 @@ func TestEarningsExportCSV(t *testing.T) {
 	for _, r := range rows[1:] {
 		kinds[r[0]]++
 	}
-	if strings.Join(rows[0], ",") != strings.Join(earnings.CSVHeader, ",") || kinds["job"] != 4 || kinds["withdrawal"] != 2 {
+	if strings.Join(rows[0], ",") != strings.Join(earnings.CSVHeader, ",") || kinds["job"] != 4 || kinds["payout"] != 2 {
 		t.Errorf("csv: header %v, kinds %v", rows[0], kinds)
 	}
 	if !strings.Contains(out.String(), "Wrote 4 jobs") {
@@ -148,7 +148,7 @@ func TestEarningsVerify(t *testing.T) {
 	if code := run([]string{"earnings", "verify", "--data-dir", dir}, &out, &errOut); code != ExitOK {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), "Ledger OK: 5 receipts and 2 withdrawals") {
+	if !strings.Contains(out.String(), "Ledger OK: 5 receipts and 2 payouts") {
 		t.Errorf("stdout = %q", out.String())
 	}
 }

@@ -320,7 +320,7 @@ func deref(s *string) string {
 	return *s
 }
 
-// A comment longer than one cell (the longest ledger withdrawal id) reads
+// A comment longer than one cell (the longest ledger payout id) reads
 // back whole from the contract's out message.
 func TestPayoutLongCommentOnChain(t *testing.T) {
 	f := newFixture(t, ton.Mainnet, true, 10*oneTON)

@@ -28,12 +28,12 @@ import (
 
 const crashRounds = 20
 
-// TestWithdrawalSurvivesAppCrashes kills the app (stops its core without
-// letting it finish) at each point of a withdrawal, crashRounds times each,
+// TestPayoutSurvivesAppCrashes kills the app (stops its core without
+// letting it finish) at each point of a payout, crashRounds times each,
 // restarts it on the same data dir, and checks that every payout id was paid
 // exactly once on chain (the real wallet contract) and that the ledger, the
 // proxy and the chain agree.
-func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
+func TestPayoutSurvivesAppCrashes(t *testing.T) {
 	if testollama.Binary() == "" {
 		t.Skip(testollama.SkipMessage)
 	}
@@ -153,18 +153,18 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 					s := r.core.Status()
 					return s.Network.Connected && s.Earnings.Proxy != nil
 				})
-				w, err := r.core.Withdraw(ctx, amount, owner.String())
+				w, err := r.core.RequestPayout(ctx, amount, owner.String())
 				if err != nil {
-					t.Fatalf("round %d: withdraw: %v", round, err)
+					t.Fatalf("round %d: pay out: %v", round, err)
 				}
 				waitFor(t, "the kill point", dead.Load)
 				r.stop() // the app dies here
 
 				r = start(nil) // and comes back on the same data dir
 				waitFor(t, fmt.Sprintf("round %d: %s confirmed after the restart", round, w.ID), func() bool {
-					for _, x := range r.core.Status().Earnings.Withdrawals {
+					for _, x := range r.core.Status().Earnings.Payouts {
 						if x.ID == w.ID {
-							return x.State == earnings.WithdrawalConfirmed
+							return x.State == earnings.PayoutConfirmed
 						}
 					}
 					return false
@@ -190,8 +190,8 @@ func TestWithdrawalSurvivesAppCrashes(t *testing.T) {
 	defer r.stop()
 	waitFor(t, "the ledger", func() bool { return r.core.Status().Earnings.Proxy != nil })
 	bal := r.core.Status().Earnings.Balance
-	if bal.Withdrawn != paid || bal.Pending != 0 {
-		t.Fatalf("ledger withdrawn %d pending %d, want %d and 0", bal.Withdrawn, bal.Pending, paid)
+	if bal.PaidOut != paid || bal.Pending != 0 {
+		t.Fatalf("ledger paid out %d pending %d, want %d and 0", bal.PaidOut, bal.Pending, paid)
 	}
 	rec, _, err := p.Store().Worker(ctx, network.WorkerID(mustKey(t, dir)))
 	if err != nil || rec.Paid != paid || rec.Pending != 0 {

@@ -22,11 +22,11 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
-// TestWithdrawalEndToEnd: OpenAI requests → the worker earns → a withdrawal
+// TestPayoutEndToEnd: OpenAI requests → the worker earns → a payout
 // from the app's core → the proxy's payout runs in the real wallet contract
 // (@ton/sandbox) → the ledger shows it confirmed and the balance reduced by
 // exactly that amount; the owner's wallet received amount − fee.
-func TestWithdrawalEndToEnd(t *testing.T) {
+func TestPayoutEndToEnd(t *testing.T) {
 	needOllama(t)
 	sb := tonsandbox.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -91,20 +91,20 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 	owner.SetBounce(false)
 	owner.SetTestnetOnly(true)
 	amount := before.Available
-	w, err := core.Withdraw(ctx, amount, owner.String())
+	w, err := core.RequestPayout(ctx, amount, owner.String())
 	if err != nil {
-		t.Fatalf("withdraw: %v", err)
+		t.Fatalf("pay out: %v", err)
 	}
-	waitCond(t, "the withdrawal confirmed", func() bool {
-		ws := core.Status().Earnings.Withdrawals
-		return len(ws) == 1 && ws[0].State == earnings.WithdrawalConfirmed
+	waitCond(t, "the payout confirmed", func() bool {
+		ws := core.Status().Earnings.Payouts
+		return len(ws) == 1 && ws[0].State == earnings.PayoutConfirmed
 	})
 	after := core.Status().Earnings
-	got := after.Withdrawals[0]
+	got := after.Payouts[0]
 	if got.ID != w.ID || got.TxHash == "" || got.MsgHash == "" {
-		t.Fatalf("withdrawal = %+v", got)
+		t.Fatalf("payout = %+v", got)
 	}
-	if after.Balance.Available != before.Available-amount || after.Balance.Withdrawn != amount || after.Balance.Pending != 0 {
+	if after.Balance.Available != before.Available-amount || after.Balance.PaidOut != amount || after.Balance.Pending != 0 {
 		t.Fatalf("balance after = %+v, before %+v, amount %d", after.Balance, before, amount)
 	}
 	received, _, err := sb.Balance(ctx, owner)
