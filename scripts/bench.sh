@@ -73,6 +73,9 @@ echo "headless core baseline: RSS ${hl_rss_mb} MB, CPU ${hl_cpu}%; GUI anonymous
 echo "running cmd/cocoon-bench (job path, pauses, 1,000 workers)..."
 jobpath=$(cd "$(dirname "$0")/.." && go run ./cmd/cocoon-bench)
 echo "$jobpath"
+# The same relay at a real model's pace (a few hundred tokens/s), without its section header.
+jobpath_small=$(cd "$(dirname "$0")/.." && go run ./cmd/cocoon-bench -parts throughput -model small | tail -n +3)
+echo "$jobpath_small"
 echo "running the routing benchmark..."
 route=$(cd "$(dirname "$0")/.." && go test ./network/proxy -run '^$' -bench 'RouteDecision(Scan)?$' -benchtime 2000x -count 3 | \
   awk '/^BenchmarkRouteDecision/ { split($1, a, "/"); k = (a[1] ~ /Scan$/) ? "scan" : "index"; split(a[2], b, "="); sub(/-[0-9]+$/, "", b[2])
@@ -141,6 +144,10 @@ ${hl_cpu}%, since an unchanged GPU snapshot does not wake the UI.
 All start times: ${times[*]} ms.
 
 ${jobpath}
+
+At a real model's pace (\`-model small\`):
+
+${jobpath_small}
 
 Routing decision alone (reserve + release in the proxy's scheduler; every tenth worker serves the
 model; three runs each, same run): the scan of every worker that routing used before
