@@ -18,9 +18,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
-	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
-	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
@@ -75,27 +73,7 @@ func TestDamagedLedgerRebuiltFromProxy(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ol := testollama.Start(t)
-	gguf := t.TempDir() + "/tiny.gguf"
-	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tinymodel.Register(ctx, ol.Client(), TinyModel, gguf); err != nil {
-		t.Fatal(err)
-	}
-	const apiKey = "rebuild-test-api-key"
-	pcfg := proxy.DefaultConfig()
-	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 1_000, PriceCompletion: 4_000}}
-	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "rebuild"}}
-	p, err := proxy.New(pcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pctx, stopProxy := context.WithCancel(ctx)
-	proxyDone := make(chan error, 1)
-	go func() { proxyDone <- p.Run(pctx) }()
-	defer func() { stopProxy(); <-proxyDone }()
+	ol, p, apiKey := startNetworkOnTiny(t, ctx)
 
 	dir := t.TempDir()
 	start := func() (*Core, chan error, func()) {

@@ -28,27 +28,7 @@ func TestLostReceiptsFetchedOnReconnect(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ol := testollama.Start(t)
-	gguf := t.TempDir() + "/tiny.gguf"
-	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tinymodel.Register(ctx, ol.Client(), TinyModel, gguf); err != nil {
-		t.Fatal(err)
-	}
-	const apiKey = "resync-test-api-key"
-	pcfg := proxy.DefaultConfig()
-	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 1_000, PriceCompletion: 4_000}}
-	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "resync"}}
-	p, err := proxy.New(pcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pctx, stopProxy := context.WithCancel(ctx)
-	proxyDone := make(chan error, 1)
-	go func() { proxyDone <- p.Run(pctx) }()
-	defer func() { stopProxy(); <-proxyDone }()
+	ol, p, apiKey := startNetworkOnTiny(t, ctx)
 
 	dir := t.TempDir()
 	start := func(lose func(receipt.Signed) bool) (*Core, func()) {
@@ -110,4 +90,33 @@ func TestLostReceiptsFetchedOnReconnect(t *testing.T) {
 	if rep, err := c.VerifyLedger(); err != nil || !rep.OK() {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
+}
+
+// startNetworkOnTiny starts a real Ollama holding the tiny model and a
+// proxy that prices it, for tests that run a worker core against both; it
+// returns the proxy's API key. Both stop when the test ends.
+func startNetworkOnTiny(t *testing.T, ctx context.Context) (*testollama.Server, *proxy.Proxy, string) {
+	t.Helper()
+	ol := testollama.Start(t)
+	gguf := t.TempDir() + "/tiny.gguf"
+	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tinymodel.Register(ctx, ol.Client(), TinyModel, gguf); err != nil {
+		t.Fatal(err)
+	}
+	const apiKey = "worker-test-api-key"
+	pcfg := proxy.DefaultConfig()
+	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 1_000, PriceCompletion: 4_000}}
+	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "worker-test"}}
+	p, err := proxy.New(pcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stopProxy := context.WithCancel(ctx)
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- p.Run(pctx) }()
+	t.Cleanup(func() { stopProxy(); <-proxyDone })
+	return ol, p, apiKey
 }
