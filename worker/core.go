@@ -246,9 +246,10 @@ func (c *Core) Status() Status {
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
 		Earnings: c.money, Benchmark: c.bench,
-		Placement: placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
-		DiskFull:  c.diskFullLocked(),
-		Fatal:     c.fatalMsg, LedgerDamaged: c.ledgerDamaged,
+		Placement:     placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
+		DiskFull:      c.diskFullLocked(),
+		Fatal:         c.fatalMsg,
+		LedgerDamaged: c.ledgerDamaged,
 	}
 }
 
@@ -287,7 +288,7 @@ func (c *Core) currentGPU() gpu.Snapshot {
 // network client's configuration can never work — after stopping the rest;
 // Status then says, in State error and Fatal, that the worker has stopped.
 //
-// A damaged ledger with Config.OfferLedgerRebuild set is not fatal: Run
+// A damaged or lost ledger with Config.OfferLedgerRebuild set is not fatal: Run
 // serves nothing and waits for RebuildLedger (or ctx) instead.
 func (c *Core) Run(ctx context.Context) error {
 	defer close(c.stopped)
