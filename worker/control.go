@@ -35,15 +35,36 @@ type command struct {
 // Start begins sharing: the worker waits until the owner is away (the idle
 // policy), then loads the model and accepts jobs. It returns at once; follow
 // the state through Status and events.
-func (c *Core) Start(ctx context.Context) error { return c.start(ctx, idle.Override{}) }
+func (c *Core) Start(ctx context.Context) error {
+	if err := c.start(ctx, idle.Override{}); err != nil {
+		return err
+	}
+	c.rememberSharing(true, time.Time{})
+	return nil
+}
 
 // StartNow starts serving at once, without waiting for idle (tray "Start
 // now"); a game on the GPU, full screen or the caps still pause it.
-func (c *Core) StartNow(ctx context.Context) error { return c.start(ctx, idle.ForceOn()) }
+//
+// The next launch resumes sharing as Start does (waiting for the owner to
+// be away), not "now".
+func (c *Core) StartNow(ctx context.Context) error {
+	if err := c.start(ctx, idle.ForceOn()); err != nil {
+		return err
+	}
+	c.rememberSharing(true, time.Time{})
+	return nil
+}
 
 // PauseFor pauses serving for d (tray "Pause for 1 hour"); the policy decides again after.
+// The pause's end is remembered, so a restart meanwhile keeps it.
 func (c *Core) PauseFor(ctx context.Context, d time.Duration) error {
-	return c.start(ctx, idle.PauseUntil(time.Now().Add(d)))
+	until := time.Now().Add(d)
+	if err := c.start(ctx, idle.PauseUntil(until)); err != nil {
+		return err
+	}
+	c.rememberSharing(true, until)
+	return nil
 }
 
 func (c *Core) start(ctx context.Context, o idle.Override) error {
@@ -69,12 +90,24 @@ func (c *Core) start(ctx context.Context, o idle.Override) error {
 
 // Stop stops sharing: running jobs get the grace period, then the model is
 // unloaded so its VRAM is free. It returns once that is done.
+// The owner's choice is remembered: the next launch does not share.
 func (c *Core) Stop(ctx context.Context) error {
+	if _, err := c.StopTimed(ctx); err != nil {
+		return err
+	}
+	c.rememberSharing(false, time.Time{})
+	return nil
+}
+
+// Unload stops serving and frees the GPU for a shutdown, without recording
+// that the owner stopped sharing: the next launch shares again.
+func (c *Core) Unload(ctx context.Context) error {
 	_, err := c.StopTimed(ctx)
 	return err
 }
 
-// StopTimed is Stop that also says how long freeing the GPU took.
+// StopTimed is Unload that also says how long freeing the GPU took (it
+// records nothing: benchmarks and shutdowns use it).
 func (c *Core) StopTimed(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	if err := c.send(ctx, command{enable: false}); err != nil {
@@ -448,4 +481,34 @@ func (c *Core) payoutAddress() string {
 		return c.cfg.PayoutAddress
 	}
 	return c.Settings().PayoutAddress
+}
+
+// rememberSharing saves whether the owner left sharing on (and until when
+// a pause lasts), so a reboot does not stop the earning (ResumeSharing).
+func (c *Core) rememberSharing(on bool, pausedUntil time.Time) {
+	if c.cfg.DataDir == "" {
+		return
+	}
+	err := c.updateSettings(func(st *Settings) error {
+		st.Sharing, st.PausedUntilMS = on, 0
+		if on && !pausedUntil.IsZero() {
+			st.PausedUntilMS = pausedUntil.UnixMilli()
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("could not remember whether sharing is on", "err", err)
+	}
+}
+
+// ResumeSharing says what a launch does with the saved settings: share
+// again when the owner left sharing on, paused for what is left of a pause.
+func ResumeSharing(s Settings, now time.Time) (start bool, pause time.Duration) {
+	if !s.Sharing {
+		return false, 0
+	}
+	if s.PausedUntilMS > 0 {
+		pause = max(time.UnixMilli(s.PausedUntilMS).Sub(now), 0)
+	}
+	return true, pause
 }

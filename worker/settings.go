@@ -39,6 +39,13 @@ type Settings struct {
 	// (10^9 bytes; 0: no quota). After each download the least recently
 	// used models are deleted until the cache fits (see SetModelCacheQuotaGB).
 	ModelCacheQuotaGB int64 `json:"model_cache_quota_gb,omitempty"`
+	// Sharing says the owner left sharing on (Start, Start now, Pause for);
+	// Stop clears it. The next launch shares again (ResumeSharing), so a
+	// reboot does not stop the earning.
+	Sharing bool `json:"sharing,omitempty"`
+	// PausedUntilMS is the end of a "Pause for 1 hour" (unix ms; 0: none),
+	// kept across a restart.
+	PausedUntilMS int64 `json:"paused_until_ms,omitempty"`
 }
 
 // SettingsFile is the settings' file name in the data dir.

@@ -371,9 +371,12 @@ func runCore(ctx context.Context, env *environment) <-chan error {
 func runGUI(ctx context.Context, env *environment, start bool, activate <-chan struct{}) int {
 	ctx, cancel := context.WithCancel(ctx)
 	coreDone := runCore(ctx, env)
-	if start {
-		go startWhenReady(ctx, env)
+	// Sharing left on at the last quit (or a reboot) resumes by itself.
+	resume, pause := worker.ResumeSharing(env.core.Settings(), time.Now())
+	if start || resume {
+		go startWhenReady(ctx, env, pause)
 	}
+	start = start || resume
 	tray, why := app.TrayAvailable()
 	if !tray {
 		env.log.Warn("no system tray: running with the window only", "reason", why)
@@ -390,14 +393,20 @@ func runGUI(ctx context.Context, env *environment, start bool, activate <-chan s
 	return ExitOK
 }
 
-// startWhenReady starts sharing once the model list is known.
-func startWhenReady(ctx context.Context, env *environment) {
+// startWhenReady starts sharing once the model list is known (paused for
+// pause first, when it is not zero).
+func startWhenReady(ctx context.Context, env *environment, pause time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := env.core.WaitModels(wctx); err != nil {
 		return
 	}
-	if err := env.core.Start(ctx); err != nil && ctx.Err() == nil {
+	start := env.core.Start
+	if pause > 0 {
+		env.log.Info("resuming a pause", "left", pause.Round(time.Second))
+		start = func(ctx context.Context) error { return env.core.PauseFor(ctx, pause) }
+	}
+	if err := start(ctx); err != nil && ctx.Err() == nil {
 		env.log.Error("could not start sharing", "err", err)
 	}
 }
@@ -407,7 +416,8 @@ func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.W
 	events, unsubscribe := env.core.Subscribe(64)
 	defer unsubscribe()
 	if autoStart {
-		go startWhenReady(ctx, env)
+		_, pause := worker.ResumeSharing(env.core.Settings(), time.Now())
+		go startWhenReady(ctx, env, pause)
 	}
 	fmt.Fprintf(out, "Cocoon Desktop %s running headless; data in %s, logs in %s. Ctrl-C stops.\n", Version, env.dirs.Data, env.dirs.Logs)
 	if n := env.core.Status().Network; n.Local {
@@ -419,7 +429,7 @@ func runHeadless(ctx context.Context, env *environment, autoStart bool, out io.W
 		case <-ctx.Done():
 			fmt.Fprintln(out, "stopping...")
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = env.core.Stop(sctx)
+			_ = env.core.Unload(sctx) // not Stop: the next launch shares again
 			cancel()
 			if err := <-coreDone; err != nil {
 				fmt.Fprintln(out, "stopped with an error:", err)
