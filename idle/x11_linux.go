@@ -4,7 +4,10 @@ package idle
 
 import (
 	"fmt"
+	"log"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -13,6 +16,21 @@ import (
 	"github.com/jezek/xgb/screensaver"
 	"github.com/jezek/xgb/xproto"
 )
+
+func init() {
+	// xgb logs to stderr on its own (e.g. "Could not get authority info" on
+	// every connect without ~/.Xauthority, which is normal under Xvfb and
+	// many sessions); its lines go to the app's log at debug level instead.
+	xgb.Logger = log.New(xgbLog{}, "", 0)
+}
+
+// xgbLog writes xgb's log lines to slog's default logger, at debug level.
+type xgbLog struct{}
+
+func (xgbLog) Write(p []byte) (int, error) {
+	slog.Debug("xgb", "msg", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // extInitMu serialises xgb extension initialisation: screensaver.Init
 // writes package-level maps inside xgb without a lock.
