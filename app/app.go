@@ -59,6 +59,10 @@ var (
 // the GUI only needs to know that something changed.
 const eventBuffer = 64
 
+// viewMadeForTest, when set (by a test binary running the real app), is
+// given the window's view once it exists, so the test can read its widgets.
+var viewMadeForTest func(v *mainView)
+
 // Run shows the GUI and blocks until it quits: from the Quit menu, by
 // closing the window when there is no tray, or because ctx was cancelled
 // (then it quits the app itself). It must be called from the main goroutine
@@ -81,6 +85,9 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	v := newMainView(core, w)
 	v.ctx = ctx
 	v.log = log
+	if viewMadeForTest != nil {
+		viewMadeForTest(v)
+	}
 	w.SetContent(v.content)
 	w.Resize(fyne.NewSize(1180, 720))
 

@@ -87,8 +87,9 @@ type earningsView struct {
 	content fyne.CanvasObject
 	data    earningsData
 	now     func() time.Time
-	loading bool // a load is in flight
-	again   bool // another load was asked for meanwhile
+	loading bool     // a load is in flight
+	again   bool     // another load was asked for meanwhile
+	seen    [2]int64 // the status's earned total and receipt count at the last reload it caused
 
 	cardAvail, cardPending, cardEarned, cardToday *moneyCard
 	mismatch                                      *widget.Label
@@ -353,6 +354,12 @@ func (e *earningsView) buildPayouts() fyne.CanvasObject {
 
 // refreshStatus renders what comes with every Status (cheap).
 func (e *earningsView) refreshStatus(st worker.Status) {
+	// The status carries the signed total and the receipt count: when they
+	// moved, the ledger changed, whatever events were missed on the way.
+	if seen := [2]int64{st.Earned, int64(st.Receipts)}; seen != e.seen {
+		e.seen = seen
+		e.reload()
+	}
 	m := st.Earnings.Mismatch
 	if m != "" {
 		m = "The network and this computer disagree about your earnings: " + m

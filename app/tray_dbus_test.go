@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envTrayHelper) == "1" {
 		os.Exit(trayHelper())
 	}
+	if os.Getenv(envRealCoreHelper) == "1" {
+		os.Exit(realCoreHelper())
+	}
 	os.Exit(m.Run())
 }
 
