@@ -36,8 +36,11 @@ func TestTrayStatusLine(t *testing.T) {
 		{"serving, 12 jobs", st(worker.StateServing, func(s *worker.Status) { s.Jobs.Completed = 12 }), "Cocoon: serving · 12 jobs"},
 		{"paused", st(worker.StatePaused, reason("You are using the PC")), "Cocoon: paused — you are using the PC"},
 		{"paused, acronym kept", st(worker.StatePaused, reason("GPU is too hot.")), "Cocoon: paused — GPU is too hot"},
-		{"waiting, first clause", st(worker.StateWaiting, reason("You used the keyboard or mouse 2m ago; serving starts after 5m without input")),
-			"Cocoon: waiting for idle — you used the keyboard or mouse 2m ago"},
+		{"waiting, first clause", st(worker.StateWaiting, reason("A schedule allows serving from 22:00; outside it Cocoon waits")),
+			"Cocoon: waiting for idle — a schedule allows serving from 22:00"},
+		{"waiting for the owner to leave: no live seconds", st(worker.StateWaiting, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the keyboard or mouse 2 s ago; serving starts after 5 min without input"}}
+		}), "Cocoon: waiting for idle — you are using the computer"},
 		{"waiting, no reason", st(worker.StateWaiting, nil), "Cocoon: waiting for idle"},
 		{"error", st(worker.StateError, func(s *worker.Status) { s.Error = "Ollama is not running yet" }), "Cocoon: error — Ollama is not running yet"},
 	}
