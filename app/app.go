@@ -46,6 +46,9 @@ type Options struct {
 	// it for --start: the owner already chose to share). It is not shown
 	// either once the owner finished or skipped it (Settings.Onboarded).
 	NoOnboarding bool
+	// StartAtLogin turns starting at login on (the first-run wizard offers
+	// it at its end, checked); nil: not offered (tests, unsupported systems).
+	StartAtLogin func() error
 }
 
 var (
@@ -85,6 +88,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	v := newMainView(core, w)
 	v.ctx = ctx
 	v.log = log
+	v.startAtLogin = opts.StartAtLogin
 	if viewMadeForTest != nil {
 		viewMadeForTest(v)
 	}

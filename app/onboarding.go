@@ -107,6 +107,7 @@ type onboarding struct {
 	idleEntry *widget.Entry
 	pauseGPU  *widget.Check
 	pauseFS   *widget.Check
+	atLogin   *widget.Check // start at login (shown when the app can set it)
 	idleMsg   *widget.Label
 	policy    worker.IdleSettings // the policy in force: schedule and caps are kept
 }
@@ -756,6 +757,11 @@ func (o *onboarding) buildWhen() fyne.CanvasObject {
 	o.idleEntry.OnChanged = func(string) { o.idleMsg.Hide() }
 	o.pauseGPU = widget.NewCheck("Pause while other apps (games) use the GPU", nil)
 	o.pauseFS = widget.NewCheck("Pause while a window is full screen (movies, games)", nil)
+	// Checked: a reboot should not end the earning (sharing itself resumes
+	// at the next launch; this makes the launch happen).
+	o.atLogin = widget.NewCheck("Start Cocoon Desktop when I log in", nil)
+	o.atLogin.SetChecked(true)
+	setVisible(o.atLogin, o.v.startAtLogin != nil)
 	o.idleMsg = wrapLabel("")
 	o.idleMsg.Importance = widget.DangerImportance
 	o.idleMsg.Hide()
@@ -765,7 +771,7 @@ func (o *onboarding) buildWhen() fyne.CanvasObject {
 	outro := caption("\"Start sharing\" does not take your GPU now: Cocoon waits until you are away. " +
 		"Start and Stop are always in the window and the tray; schedules and limits are in Settings.")
 	outro.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(intro, idleRow, o.idleMsg, o.pauseGPU, o.pauseFS, widget.NewSeparator(), outro)
+	return container.NewVBox(intro, idleRow, o.idleMsg, o.pauseGPU, o.pauseFS, o.atLogin, widget.NewSeparator(), outro)
 }
 
 // finish saves the idle policy, records that setup is done and starts sharing
@@ -791,11 +797,18 @@ func (o *onboarding) finish() {
 	o.busy = true
 	o.updateButtons()
 	core := o.v.core
+	var atLogin func() error
+	if o.v.startAtLogin != nil && o.atLogin.Checked {
+		atLogin = o.v.startAtLogin
+	}
 	go func() {
 		err := core.SetIdleSettings(p)
-		var saveErr error
+		var saveErr, loginErr error
 		if err == nil {
 			saveErr = core.SetOnboarded()
+			if atLogin != nil {
+				loginErr = atLogin()
+			}
 		}
 		o.v.do(func() {
 			o.busy = false
@@ -810,6 +823,9 @@ func (o *onboarding) finish() {
 			}
 			if saveErr != nil {
 				o.v.showError("Could not save that setup is done", saveErr)
+			}
+			if loginErr != nil {
+				o.v.showError("Could not set Cocoon Desktop to start when you log in", loginErr)
 			}
 			o.v.log.Info("setup wizard finished; starting to share")
 			o.finishing = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,5 +338,50 @@ func TestOnboardingClosesWhenStartedElsewhere(t *testing.T) {
 	}
 	if _, n := f.onboardCalls(); n != 0 {
 		t.Errorf("SetOnboarded called %d times", n)
+	}
+}
+
+// TestOnboardingOffersStartAtLogin: the last step offers start at login,
+// checked; finishing with it checked turns it on once, unchecked leaves it
+// off, and where the app cannot set it the box is not shown.
+func TestOnboardingOffersStartAtLogin(t *testing.T) {
+	tests := []struct {
+		name      string
+		supported bool
+		uncheck   bool
+		wantCalls int
+	}{
+		{"checked by default", true, false, 1},
+		{"unchecked by the owner", true, true, 0},
+		{"not offered where unsupported", false, false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeCore(gpuOKStatus())
+			v, _, q := newTestView(t, f)
+			var calls atomic.Int32
+			if tc.supported {
+				v.startAtLogin = func() error { calls.Add(1); return nil }
+			}
+			if !v.startOnboarding(false) {
+				t.Fatal("the wizard was not shown on a first run")
+			}
+			o := v.onboard
+			o.goTo(obWhen)
+			if o.atLogin.Visible() != tc.supported || (tc.supported && !o.atLogin.Checked) {
+				t.Fatalf("start at login shown %v, checked %v", o.atLogin.Visible(), o.atLogin.Checked)
+			}
+			if tc.uncheck {
+				test.Tap(o.atLogin)
+			}
+			test.Tap(o.nextBtn)
+			q.runUntil(t, "sharing to start", func() bool {
+				starts, _, _, _ := f.counts()
+				return starts == 1 && !v.busy
+			})
+			if n := int(calls.Load()); n != tc.wantCalls {
+				t.Fatalf("start at login turned on %d times, want %d", n, tc.wantCalls)
+			}
+		})
 	}
 }

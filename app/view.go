@@ -52,13 +52,15 @@ type mainView struct {
 	reasons     *widget.Label  // why not serving now, one reason a line
 	startNowBtn *widget.Button // while waiting for idle: serve without waiting
 	rebuildBtn  *widget.Button // on a damaged ledger: rebuild it from the proxy's receipts
-	rebuildDlg  *dialog.ConfirmDialog
-	fatalShown  string // the fatal error already shown in a dialog
-	net         networkWidgets
-	toggleBtn   *widget.Button
-	busy        bool // a Start/Stop call is in flight
-	notice      *widget.Label
-	noticeRow   *fyne.Container
+	// startAtLogin turns start at login on (Options.StartAtLogin; nil: not offered).
+	startAtLogin func() error
+	rebuildDlg   *dialog.ConfirmDialog
+	fatalShown   string // the fatal error already shown in a dialog
+	net          networkWidgets
+	toggleBtn    *widget.Button
+	busy         bool // a Start/Stop call is in flight
+	notice       *widget.Label
+	noticeRow    *fyne.Container
 
 	// GPU panel
 	gpuOK      *fyne.Container // shown when a GPU is usable

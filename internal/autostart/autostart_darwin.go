@@ -10,3 +10,6 @@ func Disable() error { return ErrUnsupported }
 
 // Enabled is always false on macOS for now.
 func Enabled() bool { return false }
+
+// Supported reports whether this system has an autostart the app can set.
+func Supported() bool { return false }

@@ -63,3 +63,6 @@ func Enabled() bool {
 	v, _, err := k.GetStringValue(Name)
 	return err == nil && strings.TrimSpace(v) != ""
 }
+
+// Supported reports whether this system has an autostart the app can set.
+func Supported() bool { return true }

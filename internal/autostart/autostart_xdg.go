@@ -136,3 +136,6 @@ func execArg(s string) string {
 	// String-level escaping of the key's value: every backslash doubles.
 	return strings.ReplaceAll(b.String(), `\`, `\\`)
 }
+
+// Supported reports whether this system has an autostart the app can set.
+func Supported() bool { return true }

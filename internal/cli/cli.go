@@ -185,6 +185,24 @@ func acquireInstance(dataDir string, onActivate func()) (release func(), running
 	return rel, false, nil
 }
 
+// startAtLogin is the window's way to turn start at login on (nil where the
+// system has no autostart the app can set).
+func startAtLogin() func() error {
+	if !autostart.Supported() {
+		return nil
+	}
+	return func() error {
+		exe, err := os.Executable()
+		if err == nil {
+			exe, err = filepath.EvalSymlinks(exe)
+		}
+		if err == nil {
+			err = autostart.Enable(exe)
+		}
+		return err
+	}
+}
+
 // autostartCmd turns start-at-login on or off (--autostart on|off).
 func autostartCmd(v string, stdout, stderr io.Writer) int {
 	switch strings.ToLower(v) {
@@ -381,7 +399,8 @@ func runGUI(ctx context.Context, env *environment, start bool, activate <-chan s
 	if !tray {
 		env.log.Warn("no system tray: running with the window only", "reason", why)
 	}
-	err := app.Run(ctx, env.core, app.Options{Tray: tray, NoOnboarding: start, Logger: env.log, Activate: activate})
+	err := app.Run(ctx, env.core, app.Options{Tray: tray, NoOnboarding: start, Logger: env.log, Activate: activate,
+		StartAtLogin: startAtLogin()})
 	cancel()
 	if werr := <-coreDone; werr != nil {
 		env.log.Error("core stopped with an error", "err", werr)
