@@ -9,6 +9,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"
+	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
 // TestNotBilledPastMaxTokens: a worker that streams and reports more tokens
@@ -80,6 +81,42 @@ func TestNotBilledPastMaxTokens(t *testing.T) {
 			}
 			if u.CompletionTokens != tc.billed || u.Cost != wantGross {
 				t.Errorf("API key charged for %d completion tokens, %d nanoTON; want %d, %d", u.CompletionTokens, u.Cost, tc.billed, wantGross)
+			}
+		})
+	}
+}
+
+// TestWorkerCoefficientPriced: a job is priced at the coefficient its
+// worker registered, for the worker's credit and the key's charge alike.
+func TestWorkerCoefficientPriced(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		coefficient int64
+	}{
+		{"cheaper", 500},
+		{"dearer", 1500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := startProxy(t, "", nil)
+			w := tp.worker(t, proxytest.Options{CoefficientMilli: tc.coefficient, Script: func(network.Job) proxytest.Behavior {
+				return proxytest.Behavior{Usage: network.Usage{PromptTokens: 12, CompletionTokens: 3}}
+			}})
+			resp, err := tp.client().Chat.Completions.New(testCtx(t), chatParams())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantWorker, _ := receipt.Amount(12, 3, pPrompt, pComplete, tc.coefficient, proxy.DefaultCommissionBPS)
+			wantGross, _ := receipt.Amount(12, 3, pPrompt, pComplete, tc.coefficient, 0)
+			if got := totalCost(t, resp.Usage); got != wantGross {
+				t.Errorf("total_cost %d, want %d", got, wantGross)
+			}
+			rs := checkReceipts(t, tp, w, 1)
+			if r := rs[0].Receipt; r.CoefficientMilli != tc.coefficient || r.Amount != wantWorker {
+				t.Errorf("receipt at coefficient %d for %d nanoTON, want %d, %d", r.CoefficientMilli, r.Amount, tc.coefficient, wantWorker)
+			}
+			u, err := tp.Store().Usage(context.Background(), proxy.KeyDigest(testKey))
+			if err != nil || u.Cost != wantGross {
+				t.Errorf("API key charged %d nanoTON, want %d (%v)", u.Cost, wantGross, err)
 			}
 		})
 	}
