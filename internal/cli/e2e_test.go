@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,7 @@ type e2eProxy struct {
 	cancel  context.CancelFunc
 	done    chan error
 	apiAddr string
+	log     *lockedBuffer // everything the proxy logs, debug included
 }
 
 func startE2EProxy(t *testing.T) *e2eProxy { return startE2EProxyWith(t, nil) }
@@ -51,7 +53,7 @@ func startE2EProxyWith(t *testing.T, mutate func(*proxy.Config)) *e2eProxy {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	e := &e2eProxy{t: t, cfg: cfg}
+	e := &e2eProxy{t: t, cfg: cfg, log: &lockedBuffer{}}
 	e.start()
 	// Restarts reuse the same ports, like a proxy restarted by its operator.
 	e.cfg.APIAddr = e.p.APIAddr()
@@ -62,7 +64,7 @@ func startE2EProxyWith(t *testing.T, mutate func(*proxy.Config)) *e2eProxy {
 
 func (e *e2eProxy) start() {
 	e.t.Helper()
-	p, err := proxy.New(e.cfg, nil)
+	p, err := proxy.New(e.cfg, slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		e.t.Fatalf("start proxy: %v", err)
 	}
@@ -208,7 +210,7 @@ func workerID(t *testing.T, dataDir string) string {
 // real Ollama, streaming and not; receipts verify against the proxy key and
 // every amount is exactly what the price list, the worker's coefficient, the
 // commission and the reported token counts make it, in the proxy's store and
-// the worker's ledger; prompts and outputs never reach disk.
+// the worker's ledger; prompts and outputs never reach disk or the proxy's log.
 func TestEndToEnd(t *testing.T) {
 	e := startE2EProxy(t)
 	w := startE2EWorker(t, e)
@@ -269,6 +271,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	assertNotOnDisk(t, w.dataDir, needles)
 	assertNotOnDisk(t, e.cfg.DataDir, needles) // the proxy keeps metering, never content
+	for _, n := range needles {
+		if strings.Contains(e.log.String(), string(n)) {
+			t.Errorf("the proxy's log contains %q: prompts and outputs must never be logged", n)
+		}
+	}
 	assertPrivateKeys(t, w.dataDir)
 }
 
