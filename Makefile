@@ -16,7 +16,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # stays on; only checkptr is off.
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 
-.PHONY: dist-check run test deps ollama build vet doctor screenshot bench crash clean tonsandbox
+.PHONY: dist-check run test deps ollama build vet doctor screenshot bench crash clean tonsandbox mutants
 .PHONY: dist ollama-vulkan ollama-cuda
 
 deps:
@@ -48,8 +48,15 @@ vet: deps
 
 ## test: vet + every test with the race detector, against a real Ollama (with its Vulkan backend on a
 ## software Vulkan device when there is no GPU), a real OCI registry and the real TON wallet contract
+## (COCOON_REQUIRE_ALL=1: a test missing a tool fails, naming it, instead of skipping; docs/TESTING.md)
 test: ollama ollama-vulkan vet tonsandbox
-	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
+	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
+
+## mutants: the mutation check (not part of test): each scripts/mutants/*.mutant, a small breaking
+## change, applied alone to a scratch copy; its tests must fail ("killed"); a mutant that passes them
+## "SURVIVED" and the target fails; see docs/TESTING.md. `make mutants ARGS="bill-zero"` runs one
+mutants: ollama tonsandbox
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/mutants.sh $(ARGS)
 
 # tonsandbox: the npm packages of the TON sandbox (@ton/sandbox, pinned by its lock file)
 tonsandbox: deps

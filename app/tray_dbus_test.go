@@ -74,7 +74,7 @@ func startSessionBus(t *testing.T) string {
 	t.Helper()
 	daemon, err := exec.LookPath("dbus-daemon")
 	if err != nil {
-		t.Skip("dbus-daemon not installed (scripts/install-deps.sh installs dbus)")
+		testx.SkipOrFail(t, "dbus-daemon", "dbus-daemon not installed (scripts/install-deps.sh installs dbus)")
 	}
 	sock := filepath.Join(t.TempDir(), "bus")
 	cmd := exec.Command(daemon, "--session", "--nofork", "--print-address", "--address=unix:path="+sock)
@@ -83,7 +83,7 @@ func startSessionBus(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Skipf("dbus-daemon: %v", err)
+		testx.SkipOrFail(t, "dbus-daemon", err.Error())
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	line, err := bufio.NewReader(out).ReadString('\n')
@@ -253,7 +253,7 @@ func TestTrayOverDBus(t *testing.T) {
 	}
 	snw, err := exec.LookPath("status-notifier-watcher")
 	if err != nil {
-		t.Skip("status-notifier-watcher not installed (Debian package haskell-status-notifier-item-utils; scripts/install-deps.sh installs it)")
+		testx.SkipOrFail(t, "status-notifier-watcher", "not installed (Debian package haskell-status-notifier-item-utils; scripts/install-deps.sh installs it)")
 	}
 	addr := startSessionBus(t)
 	display := testx.StartXvfb(t)

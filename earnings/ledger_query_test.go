@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
+
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
@@ -141,7 +143,7 @@ func TestLedgerDailyAcrossMidnight(t *testing.T) {
 func TestLedgerAggregatePeriods(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
-		t.Skip("no time zone data:", err)
+		testx.SkipOrFail(t, "time zone data", err.Error())
 	}
 	l := openTest(t, "", Options{})
 	// Sunday 29 March 2026 is the DST change in Berlin (a 23-hour day).

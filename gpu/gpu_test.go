@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
+
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 )
@@ -740,7 +742,7 @@ func TestSummaryWithoutDevices(t *testing.T) {
 
 func TestDefaultProcessName(t *testing.T) {
 	if _, err := os.Stat("/proc/self/comm"); err != nil {
-		t.Skip("no /proc")
+		testx.SkipOrFail(t, "/proc", err.Error())
 	}
 	b, err := os.ReadFile("/proc/self/comm")
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
+
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
@@ -29,12 +31,12 @@ func TestDistBundlesOllamaBackends(t *testing.T) {
 	}
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	testollama.VulkanLibrary(t, bin) // dist.sh bundles the cached backend build
 	for _, tool := range []string{"tar", "dpkg"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
+			testx.SkipOrFail(t, tool, tool+" not installed (scripts/install-deps.sh installs it)")
 		}
 	}
 

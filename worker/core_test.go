@@ -20,7 +20,7 @@ func startCore(t *testing.T, mutate func(*Config)) *Core {
 	t.Helper()
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	cfg := Config{
 		DataDir:         t.TempDir(),

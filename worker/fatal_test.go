@@ -69,7 +69,7 @@ func TestRunReturnsFirstFatalError(t *testing.T) {
 // its per-job rows agree with the proxy's signed total to the nanoTON.
 func TestDamagedLedgerRebuiltFromProxy(t *testing.T) {
 	if testollama.Binary() == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

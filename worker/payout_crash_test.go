@@ -35,7 +35,7 @@ const crashRounds = 20
 // proxy and the chain agree.
 func TestPayoutSurvivesAppCrashes(t *testing.T) {
 	if testollama.Binary() == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	sb := tonsandbox.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)

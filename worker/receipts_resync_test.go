@@ -24,7 +24,7 @@ import (
 // the signed balance to the nanoTON.
 func TestLostReceiptsFetchedOnReconnect(t *testing.T) {
 	if testollama.Binary() == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -36,7 +36,7 @@ func program(t *testing.T, args ...string) *exec.Cmd {
 
 func needOllama(t *testing.T) {
 	if testollama.Binary() == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 }
 

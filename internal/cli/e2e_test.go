@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,10 +22,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
-	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -39,6 +38,7 @@ type e2eProxy struct {
 	cancel  context.CancelFunc
 	done    chan error
 	apiAddr string
+	log     *lockedBuffer // everything the proxy logs, debug included
 }
 
 func startE2EProxy(t *testing.T) *e2eProxy { return startE2EProxyWith(t, nil) }
@@ -53,7 +53,7 @@ func startE2EProxyWith(t *testing.T, mutate func(*proxy.Config)) *e2eProxy {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	e := &e2eProxy{t: t, cfg: cfg}
+	e := &e2eProxy{t: t, cfg: cfg, log: &lockedBuffer{}}
 	e.start()
 	// Restarts reuse the same ports, like a proxy restarted by its operator.
 	e.cfg.APIAddr = e.p.APIAddr()
@@ -64,7 +64,7 @@ func startE2EProxyWith(t *testing.T, mutate func(*proxy.Config)) *e2eProxy {
 
 func (e *e2eProxy) start() {
 	e.t.Helper()
-	p, err := proxy.New(e.cfg, nil)
+	p, err := proxy.New(e.cfg, slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		e.t.Fatalf("start proxy: %v", err)
 	}
@@ -197,29 +197,6 @@ func (w *e2eWorker) kill() {
 	_, _ = w.cmd.Process.Wait()
 }
 
-// receipts reads the stopped worker's stored receipts from its ledger, and
-// checks the ledger verifies offline.
-func (w *e2eWorker) receipts(t *testing.T) []receipt.Signed {
-	t.Helper()
-	l, err := earnings.Open(filepath.Join(w.dataDir, worker.LedgerFile), earnings.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if rep, err := l.Verify(); err != nil || !rep.OK() {
-		t.Fatalf("the worker's ledger does not verify: %+v %v", rep, err)
-	}
-	jobs, _, err := l.Jobs("", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rs []receipt.Signed
-	for _, j := range jobs {
-		rs = append(rs, j.Receipt)
-	}
-	return rs
-}
-
 func workerID(t *testing.T, dataDir string) string {
 	t.Helper()
 	key, err := network.LoadOrCreateKey(filepath.Join(dataDir, "keys", "worker.key"))
@@ -231,7 +208,9 @@ func workerID(t *testing.T, dataDir string) string {
 
 // TestEndToEnd: the official OpenAI Go client → proxy → headless worker →
 // real Ollama, streaming and not; receipts verify against the proxy key and
-// their total matches the proxy's; prompts and outputs never reach disk.
+// every amount is exactly what the price list, the worker's coefficient, the
+// commission and the reported token counts make it, in the proxy's store and
+// the worker's ledger; prompts and outputs never reach disk or the proxy's log.
 func TestEndToEnd(t *testing.T) {
 	e := startE2EProxy(t)
 	w := startE2EWorker(t, e)
@@ -274,29 +253,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	outputs = append(outputs, acc.Choices[0].Message.Content)
 
+	var b bill
+	b.add(t, e, "cocoon-tiny", resp.Usage)
+	b.add(t, e, "cocoon-tiny", acc.Usage)
 	// The worker shows both jobs and their earnings.
 	w.waitLine(t, "2 jobs", "(2 receipts)")
+	b.checkProxy(t, ctx, e, w)
 	w.stop(t)
-
-	rs := w.receipts(t)
-	if len(rs) != 2 {
-		t.Fatalf("worker stored %d receipts, want 2", len(rs))
-	}
-	var maxCum, sum int64
-	for _, r := range rs {
-		if err := r.Verify(e.p.PublicKey()); err != nil {
-			t.Fatalf("receipt does not verify: %v", err)
-		}
-		sum += r.Receipt.Amount
-		maxCum = max(maxCum, r.Receipt.Cumulative)
-	}
-	rec, ok, err := e.p.Store().Worker(ctx, workerID(t, w.dataDir))
-	if err != nil || !ok {
-		t.Fatalf("proxy has no record of the worker: %v", err)
-	}
-	if rec.Cumulative != maxCum || rec.Cumulative != sum || rec.LastSeq != 2 {
-		t.Fatalf("proxy total %d (seq %d), worker receipts total %d, sum %d", rec.Cumulative, rec.LastSeq, maxCum, sum)
-	}
+	b.checkLedgers(t, ctx, e, w)
 
 	// Privacy: neither the prompt nor any output is in any file the worker wrote.
 	needles := [][]byte{[]byte(secret)}
@@ -307,6 +271,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	assertNotOnDisk(t, w.dataDir, needles)
 	assertNotOnDisk(t, e.cfg.DataDir, needles) // the proxy keeps metering, never content
+	for _, n := range needles {
+		if strings.Contains(e.log.String(), string(n)) {
+			t.Errorf("the proxy's log contains %q: prompts and outputs must never be logged", n)
+		}
+	}
 	assertPrivateKeys(t, w.dataDir)
 }
 
@@ -386,7 +355,8 @@ func TestWorkerKilledMidStream(t *testing.T) {
 	}
 }
 
-// TestProxyRestart: the worker reconnects by itself and serves again.
+// TestProxyRestart: the worker reconnects by itself and serves again, and
+// the job is billed and credited exactly.
 func TestProxyRestart(t *testing.T) {
 	e := startE2EProxy(t)
 	w := startE2EWorker(t, e)
@@ -411,10 +381,17 @@ func TestProxyRestart(t *testing.T) {
 	if err != nil || resp.Usage.CompletionTokens == 0 {
 		t.Fatalf("after the proxy restart: %v", err)
 	}
+	var b bill
+	b.add(t, e, "cocoon-tiny", resp.Usage)
+	w.waitLine(t, "1 jobs", "(1 receipts)")
+	b.checkProxy(t, ctx, e, w)
+	w.stop(t)
+	b.checkLedgers(t, ctx, e, w)
 }
 
 // TestTwoWorkersConcurrentRequests: 20 requests at once over two real
-// workers all succeed, and both workers take a share.
+// workers all succeed, both workers take a share, and each job is billed
+// and credited exactly.
 func TestTwoWorkersConcurrentRequests(t *testing.T) {
 	e := startE2EProxy(t)
 	w1 := startE2EWorker(t, e)
@@ -424,6 +401,7 @@ func TestTwoWorkersConcurrentRequests(t *testing.T) {
 	client := e.client()
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
+	usages := make(chan openai.CompletionUsage, 20)
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -435,20 +413,35 @@ func TestTwoWorkersConcurrentRequests(t *testing.T) {
 			if err == nil && resp.Usage.CompletionTokens == 0 {
 				err = fmt.Errorf("request %d: no tokens", i)
 			}
+			if err == nil {
+				usages <- resp.Usage
+			}
 			errs <- err
 		}(i)
 	}
 	wg.Wait()
 	close(errs)
+	close(usages)
 	for err := range errs {
 		if err != nil {
 			t.Error(err)
 		}
 	}
+	if t.Failed() {
+		return
+	}
+	var b bill
+	for u := range usages {
+		b.add(t, e, "cocoon-tiny", u)
+	}
+	b.checkProxy(t, ctx, e, w1, w2)
 	for _, w := range []*e2eWorker{w1, w2} {
 		rec, ok, err := e.p.Store().Worker(ctx, workerID(t, w.dataDir))
 		if err != nil || !ok || rec.LastSeq == 0 {
-			t.Errorf("worker %s took no job (routing by load should spread 20 requests): %+v %v", w.dataDir, rec, err)
+			t.Fatalf("worker %s took no job (routing by load should spread 20 requests): %+v %v", w.dataDir, rec, err)
 		}
+		w.waitLine(t, fmt.Sprintf("(%d receipts)", rec.LastSeq))
+		w.stop(t)
 	}
+	b.checkLedgers(t, ctx, e, w1, w2)
 }

@@ -22,7 +22,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	seed, _ := strconv.ParseUint(os.Getenv("COCOON_CRASH_SEED"), 10, 64)
 	// Only for a hang: each step has its own bound too.

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
 )
 
 // packages are the non-GUI packages that must build on every desktop OS
@@ -62,7 +64,7 @@ func goTool(t *testing.T) string {
 	}
 	p, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command: ", err)
+		testx.SkipOrFail(t, "go command", err.Error())
 	}
 	return p
 }
@@ -135,7 +137,7 @@ func TestWindowsGPUNeedsNoCgo(t *testing.T) {
 func TestWindowsApp(t *testing.T) {
 	const cc = "x86_64-w64-mingw32-gcc"
 	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("%s not found (Debian gcc-mingw-w64-x86-64; make test installs it)", cc)
+		testx.SkipOrFail(t, cc, "not found (Debian gcc-mingw-w64-x86-64; make test installs it)")
 	}
 	if testing.Short() {
 		t.Skip("-short: the first cgo build for Windows takes minutes")

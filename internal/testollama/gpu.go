@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
 )
 
 // VulkanEnv makes Ollama v0.17.4 use its Vulkan backend: Vulkan is opt-in
@@ -50,7 +52,7 @@ func LibDir(bin string) string {
 // VulkanLibrary returns the path of the Vulkan backend
 // (lib/ollama/vulkan/libggml-vulkan.so) installed for the Ollama binary bin
 // by scripts/build-ollama-gpu.sh. When it is missing the test is skipped,
-// or failed when COCOON_REQUIRE_VULKAN=1.
+// or failed when COCOON_REQUIRE_VULKAN=1 or COCOON_REQUIRE_ALL=1.
 func VulkanLibrary(t testing.TB, bin string) string {
 	t.Helper()
 	lib := LibDir(bin)
@@ -62,7 +64,7 @@ func VulkanLibrary(t testing.TB, bin string) string {
 			if os.Getenv(RequireVulkanEnvVar) == "1" {
 				t.Fatal(msg + "; " + RequireVulkanEnvVar + "=1 requires it")
 			}
-			t.Skip(msg)
+			testx.SkipOrFail(t, "Ollama's Vulkan backend", msg)
 		}
 	}
 	return want[0]

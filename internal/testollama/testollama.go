@@ -2,7 +2,7 @@
 //
 // The binary comes from the COCOON_OLLAMA environment variable (`make test`
 // builds Ollama and sets it); tests that need Ollama are skipped when it is
-// empty. Each server runs with its own HOME, OLLAMA_MODELS in a temporary
+// empty (failed under COCOON_REQUIRE_ALL=1). Each server runs with its own HOME, OLLAMA_MODELS in a temporary
 // directory and OLLAMA_HOST on a free loopback port, and is killed (its whole
 // process group, runners included) when the test ends.
 package testollama
@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
 )
 
 // EnvVar names the environment variable holding the path of the Ollama binary.
@@ -35,6 +37,13 @@ const LogEnvVar = "COCOON_OLLAMA_LOG"
 
 // SkipMessage is the t.Skip message used when EnvVar is empty.
 const SkipMessage = EnvVar + " not set: run `make test` which builds Ollama"
+
+// Skip skips the test because COCOON_OLLAMA is empty, or fails it under
+// COCOON_REQUIRE_ALL=1 (testx.SkipOrFail).
+func Skip(t testing.TB) {
+	t.Helper()
+	testx.SkipOrFail(t, "Ollama", SkipMessage)
+}
 
 // Server is a running `ollama serve`.
 type Server struct {
@@ -88,7 +97,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		bin = Binary()
 	}
 	if bin == "" {
-		t.Skip(SkipMessage)
+		Skip(t)
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s=%s: %v", EnvVar, bin, err)

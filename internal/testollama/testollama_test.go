@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
 )
 
 func TestBinaryExpandsHome(t *testing.T) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		t.Skip(err)
+		testx.SkipOrFail(t, "home directory", err.Error())
 	}
 	t.Setenv(EnvVar, "~/x/ollama")
 	if got, want := Binary(), filepath.Join(home, "x/ollama"); got != want {

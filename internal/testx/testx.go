@@ -14,11 +14,11 @@ import (
 
 // StartXvfb starts a private Xvfb on a free display (Xvfb picks it and
 // reports it through -displayfd) and returns ":N". It skips when Xvfb is
-// not installed.
+// not installed (fails under COCOON_REQUIRE_ALL=1).
 func StartXvfb(tb testing.TB) string {
 	tb.Helper()
 	if _, err := exec.LookPath("Xvfb"); err != nil {
-		tb.Skip("Xvfb is not on PATH; install xvfb to run the X11 integration tests")
+		SkipOrFail(tb, "Xvfb", "Xvfb is not on PATH; install xvfb to run the X11 integration tests")
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -64,7 +64,7 @@ func StartXvfb(tb testing.TB) string {
 func Xdotool(tb testing.TB, display string, args ...string) {
 	tb.Helper()
 	if _, err := exec.LookPath("xdotool"); err != nil {
-		tb.Skip("xdotool is not on PATH")
+		SkipOrFail(tb, "xdotool", "xdotool is not on PATH; install xdotool")
 	}
 	cmd := exec.Command("xdotool", args...)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)

@@ -33,6 +33,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
+
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -110,7 +112,7 @@ func Start(t testing.TB) *Sandbox {
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatalf("TON sandbox: %s; %s", reason, InstallHint)
 		}
-		t.Skipf("TON sandbox: %s; %s", reason, InstallHint)
+		testx.SkipOrFail(t, "TON sandbox", reason+"; "+InstallHint)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

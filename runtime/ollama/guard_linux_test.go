@@ -360,7 +360,7 @@ func appKillRound(t *testing.T, round int, dir, bin string, env ...string) {
 func TestAppSIGKILLLeavesNoOllama(t *testing.T) {
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	// One Ollama dir for all rounds, with the tiny model registered once.
 	dir := t.TempDir()
@@ -439,7 +439,7 @@ func TestServeCrashKillsItsRunners(t *testing.T) {
 func TestGracefulStopEndsWholeTree(t *testing.T) {
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	rt := ollama.New(ollama.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -22,7 +22,7 @@ func startManaged(t *testing.T, mutate func(*ollama.Config)) *ollama.Runtime {
 	t.Helper()
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	cfg := ollama.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()}
 	if mutate != nil {
@@ -245,7 +245,7 @@ func TestSupervisorRestartsKilledOllama(t *testing.T) {
 func TestStopsManagedOllamaOnCancel(t *testing.T) {
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	rt := ollama.New(ollama.Config{NoAttach: true, Binary: bin, Dir: t.TempDir()})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package ollama_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
 
 	"github.com/ollama/ollama/api"
 
@@ -168,7 +171,7 @@ func TestPullFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", models).CombinedOutput(); err != nil {
-			t.Skipf("cannot mount a small tmpfs here (needs root): %v %s", err, out)
+			testx.SkipOrFail(t, "mount (root)", fmt.Sprintf("cannot mount a small tmpfs here (needs root): %v %s", err, out))
 		}
 		t.Cleanup(func() { _ = exec.Command("umount", "-l", models).Run() })
 		rt, _, ref := pushedTiny(t, func(c *ollama.Config) {

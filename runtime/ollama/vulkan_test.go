@@ -18,7 +18,7 @@ import (
 func TestVulkanBackend(t *testing.T) {
 	bin := testollama.Binary()
 	if bin == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	t.Logf("Vulkan backend: %s", testollama.VulkanLibrary(t, bin))
 
