@@ -112,7 +112,7 @@ func realCoreHelper() int {
 // list, the coefficient, the commission and Ollama's token counts give.
 func TestRealWindowOverRealCore(t *testing.T) {
 	if testollama.Binary() == "" {
-		t.Skip(testollama.SkipMessage)
+		testollama.Skip(t)
 	}
 	display := testx.StartXvfb(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
