@@ -544,7 +544,13 @@ func (f *flakyChain) FindTransfer(ctx context.Context, from, to *address.Address
 func TestPayoutChainOutage(t *testing.T) {
 	e := newPayoutEnv(t)
 	fc := &flakyChain{Chain: e.sb}
-	tp := startProxy(t, "", e.mod(fc))
+	ticks := make(chan struct{}, 1024)
+	tp := startHookedProxy(t, t.TempDir(), e.mod(fc), proxy.PayoutHooks{AfterTick: func() {
+		select {
+		case ticks <- struct{}{}:
+		default:
+		}
+	}})
 	w := tp.worker(t, proxytest.Options{})
 	earn(t, tp, w, 1)
 	owner, _ := ownerAddress(false, false)
@@ -552,7 +558,17 @@ func TestPayoutChainOutage(t *testing.T) {
 	const amount = 400_000_000
 	check := func(id string) {
 		t.Helper()
-		time.Sleep(500 * time.Millisecond) // ten ticks of outage
+		// Ten passes of the payout loop over the pending payout, all in the outage.
+		for range len(ticks) {
+			<-ticks
+		}
+		for range 10 {
+			select {
+			case <-ticks:
+			case <-ctx.Done():
+				t.Fatal("the payout loop stopped ticking")
+			}
+		}
 		r, ok, err := tp.Store().Payout(ctx, id)
 		if err != nil || !ok || r.State != network.PayoutAccepted {
 			t.Fatalf("during outage: %+v %v %v", r, ok, err)
