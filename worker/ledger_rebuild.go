@@ -117,8 +117,9 @@ func (c *Core) awaitLedgerRebuild(ctx context.Context) error {
 				continue
 			}
 			c.log.Warn("earnings ledger set aside; a new one is filled from the proxy's receipts", "damaged_file", aside)
+			c.openErr = nil // Run's own field: no lock
 			c.mu.Lock()
-			c.ledgerDamaged, c.openErr = "", nil
+			c.ledgerDamaged = ""
 			c.mu.Unlock()
 			c.rebuildPending.Store(true)
 			c.setStatus(StateStopped, "", nil)

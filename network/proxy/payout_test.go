@@ -224,13 +224,8 @@ func TestPayoutHappyPath(t *testing.T) {
 
 func TestPayoutReplaysPayOnce(t *testing.T) {
 	e := newPayoutEnv(t)
-	ticks := make(chan struct{}, 1024)
-	tp := startHookedProxy(t, t.TempDir(), e.mod(nil), proxy.PayoutHooks{AfterTick: func() {
-		select {
-		case ticks <- struct{}{}:
-		default:
-		}
-	}})
+	hooks, waitPasses := payoutLoopPasses()
+	tp := startHookedProxy(t, t.TempDir(), e.mod(nil), hooks)
 	w := tp.worker(t, proxytest.Options{})
 	earn(t, tp, w, 2)
 	owner, _ := ownerAddress(false, false)
@@ -264,16 +259,7 @@ func TestPayoutReplaysPayOnce(t *testing.T) {
 	}
 	// Three more passes of the payout loop over every pending payout:
 	// nothing else may go out.
-	for range len(ticks) {
-		<-ticks
-	}
-	for range 3 {
-		select {
-		case <-ticks:
-		case <-ctx.Done():
-			t.Fatal("the payout loop stopped ticking")
-		}
-	}
+	waitPasses(t, ctx, 3)
 	got := e.payoutTransfers(t)
 	if len(got) != 2 || got["cocoon payout po-twice"] != 1 || got["cocoon payout po-five"] != 1 {
 		t.Errorf("transfers %v", got)
@@ -544,13 +530,8 @@ func (f *flakyChain) FindTransfer(ctx context.Context, from, to *address.Address
 func TestPayoutChainOutage(t *testing.T) {
 	e := newPayoutEnv(t)
 	fc := &flakyChain{Chain: e.sb}
-	ticks := make(chan struct{}, 1024)
-	tp := startHookedProxy(t, t.TempDir(), e.mod(fc), proxy.PayoutHooks{AfterTick: func() {
-		select {
-		case ticks <- struct{}{}:
-		default:
-		}
-	}})
+	hooks, waitPasses := payoutLoopPasses()
+	tp := startHookedProxy(t, t.TempDir(), e.mod(fc), hooks)
 	w := tp.worker(t, proxytest.Options{})
 	earn(t, tp, w, 1)
 	owner, _ := ownerAddress(false, false)
@@ -559,16 +540,7 @@ func TestPayoutChainOutage(t *testing.T) {
 	check := func(id string) {
 		t.Helper()
 		// Ten passes of the payout loop over the pending payout, all in the outage.
-		for range len(ticks) {
-			<-ticks
-		}
-		for range 10 {
-			select {
-			case <-ticks:
-			case <-ctx.Done():
-				t.Fatal("the payout loop stopped ticking")
-			}
-		}
+		waitPasses(t, ctx, 10)
 		r, ok, err := tp.Store().Payout(ctx, id)
 		if err != nil || !ok || r.State != network.PayoutAccepted {
 			t.Fatalf("during outage: %+v %v %v", r, ok, err)
@@ -655,5 +627,32 @@ func TestPayoutExpiresUnsent(t *testing.T) {
 	got := e.payoutTransfers(t)
 	if len(got) != 1 || got["cocoon payout po-expire-2"] != 1 {
 		t.Errorf("transfers %v", got)
+	}
+}
+
+// payoutLoopPasses installs a hook on the payout loop; waitPasses returns
+// once the loop has ended n more passes over every pending payout (the
+// first may have begun before the call), so a test waits for the loop
+// instead of sleeping.
+func payoutLoopPasses() (proxy.PayoutHooks, func(t *testing.T, ctx context.Context, n int)) {
+	passes := make(chan struct{}, 1024)
+	hooks := proxy.PayoutHooks{AfterTick: func() {
+		select {
+		case passes <- struct{}{}:
+		default:
+		}
+	}}
+	return hooks, func(t *testing.T, ctx context.Context, n int) {
+		t.Helper()
+		for range len(passes) {
+			<-passes
+		}
+		for range n {
+			select {
+			case <-passes:
+			case <-ctx.Done():
+				t.Fatal("the payout loop stopped passing")
+			}
+		}
 	}
 }
