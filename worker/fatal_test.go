@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu/gputest"
@@ -89,25 +86,8 @@ func TestDamagedLedgerRebuiltFromProxy(t *testing.T) {
 		return c, done, stop
 	}
 	c, done, stop := start()
-	if err := c.WaitModels(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartNow(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "accepting", func() bool {
-		st, _ := p.Status(ctx)
-		return len(st.Workers) == 1 && st.Workers[0].State == network.Accepting
-	})
-	client := openai.NewClient(option.WithBaseURL("http://"+p.APIAddr()+"/v1/"), option.WithAPIKey(apiKey), option.WithMaxRetries(0))
 	const jobs = 5
-	for range jobs {
-		if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-			Model: "cocoon-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("earn")}, MaxTokens: openai.Int(20),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	serveJobs(t, ctx, c, p, apiKey, jobs, 20)
 	waitFor(t, "5 receipts", func() bool { return c.Status().Earnings.Balance.Jobs == jobs })
 	stop()
 	if err := <-done; err != nil {

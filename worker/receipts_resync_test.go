@@ -47,24 +47,7 @@ func TestLostReceiptsFetchedOnReconnect(t *testing.T) {
 
 	// Seqs 2 and 3 are lost; 1 and 4 are stored (the ledger records the gap).
 	c, stop := start(func(r receipt.Signed) bool { return r.Receipt.Seq == 2 || r.Receipt.Seq == 3 })
-	if err := c.WaitModels(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartNow(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "accepting", func() bool {
-		st, _ := p.Status(ctx)
-		return len(st.Workers) == 1 && st.Workers[0].State == network.Accepting
-	})
-	client := openai.NewClient(option.WithBaseURL("http://"+p.APIAddr()+"/v1/"), option.WithAPIKey(apiKey), option.WithMaxRetries(0))
-	for range 4 {
-		if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-			Model: "cocoon-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("earn")}, MaxTokens: openai.Int(50),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	serveJobs(t, ctx, c, p, apiKey, 4, 50)
 	waitFor(t, "receipts 1 and 4", func() bool { return c.Status().Earnings.Balance.LastSeq == 4 })
 	before := c.Status().Earnings.Balance
 	if before.Jobs != 2 || before.Credited >= before.Earned {
@@ -119,4 +102,28 @@ func startNetworkOnTiny(t *testing.T, ctx context.Context) (*testollama.Server, 
 	go func() { proxyDone <- p.Run(pctx) }()
 	t.Cleanup(func() { stopProxy(); <-proxyDone })
 	return ol, p, apiKey
+}
+
+// serveJobs has core c serve n chat jobs of up to maxTokens through proxy
+// p, once it is accepting.
+func serveJobs(t *testing.T, ctx context.Context, c *Core, p *proxy.Proxy, apiKey string, n, maxTokens int64) {
+	t.Helper()
+	if err := c.WaitModels(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "accepting", func() bool {
+		st, _ := p.Status(ctx)
+		return len(st.Workers) == 1 && st.Workers[0].State == network.Accepting
+	})
+	client := openai.NewClient(option.WithBaseURL("http://"+p.APIAddr()+"/v1/"), option.WithAPIKey(apiKey), option.WithMaxRetries(0))
+	for range n {
+		if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "cocoon-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("earn")}, MaxTokens: openai.Int(maxTokens),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
