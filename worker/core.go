@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
@@ -313,45 +315,31 @@ func (c *Core) Run(ctx context.Context) error {
 	c.gpuSnap = c.gpu.Snapshot()
 	c.mu.Unlock()
 	c.refreshEarnings()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var firstErr error
-	var failOnce sync.Once
-	fail := func(err error) { // the first fatal error stops everything
-		failOnce.Do(func() {
-			firstErr = err
-			cancel()
-		})
+	// The first part to fail for good cancels the others (errgroup); an
+	// error a part returns once the group is stopping is not a failure.
+	g, ctx := errgroup.WithContext(ctx)
+	fatal := func(what string, err error) error {
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("worker: %s: %w", what, err)
 	}
-	wg.Add(5)
-	go func() {
-		defer wg.Done()
-		c.control(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		c.runCallbacks(ctx)
-	}()
+	g.Go(func() error { c.control(ctx); return nil })
+	g.Go(func() error { c.runCallbacks(ctx); return nil })
 	if c.client != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			// The worker joins the network once its models are known.
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-c.modelsReady:
 			}
 			c.client.SetRegistration(c.registration())
 			c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "not started"})
-			if err := c.client.Run(ctx); err != nil {
-				fail(fmt.Errorf("worker: network client: %w", err))
-			}
-		}()
+			return fatal("network client", c.client.Run(ctx))
+		})
 	}
-	go func() {
-		defer wg.Done()
+	g.Go(func() error {
 		s := gpu.NewSampler(c.gpu, c.cfg.GPUInterval, func(s gpu.Snapshot) {
 			c.mu.Lock()
 			same := sameTelemetry(c.gpuSnap, s)
@@ -361,21 +349,11 @@ func (c *Core) Run(ctx context.Context) error {
 				c.bus.Publish(EventGPU, s)
 			}
 		})
-		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
-			fail(fmt.Errorf("worker: GPU sampler: %w", err))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := c.rt.Run(ctx); err != nil && ctx.Err() == nil {
-			fail(fmt.Errorf("worker: model runtime: %w", err))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		c.refreshLoop(ctx)
-	}()
-	wg.Wait()
+		return fatal("GPU sampler", s.Run(ctx))
+	})
+	g.Go(func() error { return fatal("model runtime", c.rt.Run(ctx)) })
+	g.Go(func() error { c.refreshLoop(ctx); return nil })
+	firstErr := g.Wait()
 	_ = c.gpu.Close()
 	if firstErr != nil {
 		return c.fatal(firstErr)

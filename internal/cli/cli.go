@@ -15,9 +15,10 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cocoon-desktop/cocoon-desktop/app"
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
@@ -191,30 +192,26 @@ func startAtLogin() func() error {
 	if !autostart.Supported() {
 		return nil
 	}
-	return func() error {
-		exe, err := os.Executable()
-		if err == nil {
-			exe, err = filepath.EvalSymlinks(exe)
-		}
-		if err == nil {
-			err = autostart.Enable(exe)
-		}
+	return enableStartAtLogin
+}
+
+// enableStartAtLogin makes this executable start at login (with --start).
+func enableStartAtLogin() error {
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil {
 		return err
 	}
+	return autostart.Enable(exe)
 }
 
 // autostartCmd turns start-at-login on or off (--autostart on|off).
 func autostartCmd(v string, stdout, stderr io.Writer) int {
 	switch strings.ToLower(v) {
 	case "on", "true", "yes", "1":
-		exe, err := os.Executable()
-		if err == nil {
-			exe, err = filepath.EvalSymlinks(exe)
-		}
-		if err == nil {
-			err = autostart.Enable(exe)
-		}
-		if err != nil {
+		if err := enableStartAtLogin(); err != nil {
 			fmt.Fprintln(stderr, "cocoon-desktop: start at login:", err)
 			return ExitFailure
 		}
@@ -354,35 +351,18 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 // channel delivers the first error (nil after a clean stop) once both have
 // returned.
 func runCore(ctx context.Context, env *environment) <-chan error {
-	ctx, cancel := context.WithCancel(ctx)
-	var once sync.Once
-	var first error
-	fail := func(err error) {
-		if err != nil {
-			once.Do(func() { first = err; cancel() })
-		}
-	}
-	var wg sync.WaitGroup
+	g, ctx := errgroup.WithContext(ctx)
 	if env.proxy != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if err := env.proxy.Run(ctx); err != nil {
-				fail(fmt.Errorf("local network proxy: %w", err))
+				return fmt.Errorf("local network proxy: %w", err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		fail(env.core.Run(ctx))
-	}()
+	g.Go(func() error { return env.core.Run(ctx) })
 	done := make(chan error, 1)
-	go func() {
-		wg.Wait()
-		cancel()
-		done <- first
-	}()
+	go func() { done <- g.Wait() }()
 	return done
 }
 
