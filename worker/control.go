@@ -35,36 +35,19 @@ type command struct {
 // Start begins sharing: the worker waits until the owner is away (the idle
 // policy), then loads the model and accepts jobs. It returns at once; follow
 // the state through Status and events.
-func (c *Core) Start(ctx context.Context) error {
-	if err := c.start(ctx, idle.Override{}); err != nil {
-		return err
-	}
-	c.rememberSharing(true, time.Time{})
-	return nil
-}
+func (c *Core) Start(ctx context.Context) error { return c.start(ctx, idle.Override{}) }
 
 // StartNow starts serving at once, without waiting for idle (tray "Start
 // now"); a game on the GPU, full screen or the caps still pause it.
 //
 // The next launch resumes sharing as Start does (waiting for the owner to
 // be away), not "now".
-func (c *Core) StartNow(ctx context.Context) error {
-	if err := c.start(ctx, idle.ForceOn()); err != nil {
-		return err
-	}
-	c.rememberSharing(true, time.Time{})
-	return nil
-}
+func (c *Core) StartNow(ctx context.Context) error { return c.start(ctx, idle.ForceOn()) }
 
 // PauseFor pauses serving for d (tray "Pause for 1 hour"); the policy decides again after.
 // The pause's end is remembered, so a restart meanwhile keeps it.
 func (c *Core) PauseFor(ctx context.Context, d time.Duration) error {
-	until := time.Now().Add(d)
-	if err := c.start(ctx, idle.PauseUntil(until)); err != nil {
-		return err
-	}
-	c.rememberSharing(true, until)
-	return nil
+	return c.start(ctx, idle.PauseUntil(time.Now().Add(d)))
 }
 
 func (c *Core) start(ctx context.Context, o idle.Override) error {
@@ -85,7 +68,11 @@ func (c *Core) start(ctx context.Context, o idle.Override) error {
 		c.setState(StateError, "no model downloaded: download one first")
 		return fmt.Errorf("worker: start: %w: no model chosen", ollama.ErrModelNotFound)
 	}
-	return c.send(ctx, command{enable: true, override: o})
+	if err := c.send(ctx, command{enable: true, override: o}); err != nil {
+		return err
+	}
+	c.rememberSharing(true, o.Until) // a pause keeps its end; Start and Start now none
+	return nil
 }
 
 // Stop stops sharing: running jobs get the grace period, then the model is
