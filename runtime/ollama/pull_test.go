@@ -170,10 +170,17 @@ func TestPullFailures(t *testing.T) {
 		if err := os.MkdirAll(models, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", models).CombinedOutput(); err != nil {
-			testx.SkipOrFail(t, "mount (root)", fmt.Sprintf("cannot mount a small tmpfs here (needs root): %v %s", err, out))
+		// As root, or through password-less sudo (as make test's package install does).
+		asRoot := func(args ...string) *exec.Cmd {
+			if os.Geteuid() != 0 {
+				return exec.Command("sudo", append([]string{"-n"}, args...)...)
+			}
+			return exec.Command(args[0], args[1:]...)
 		}
-		t.Cleanup(func() { _ = exec.Command("umount", "-l", models).Run() })
+		if out, err := asRoot("mount", "-t", "tmpfs", "-o", "size=300k,mode=0777", "tmpfs", models).CombinedOutput(); err != nil {
+			testx.SkipOrFail(t, "mount (root)", fmt.Sprintf("cannot mount a small tmpfs here (needs root or password-less sudo): %v %s", err, out))
+		}
+		t.Cleanup(func() { _ = asRoot("umount", "-l", models).Run() })
 		rt, _, ref := pushedTiny(t, func(c *ollama.Config) {
 			c.Dir = dir
 			c.DiskFree = func(string) (uint64, error) { return 1 << 40, nil } // let it reach the real limit
