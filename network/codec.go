@@ -219,6 +219,9 @@ func (m *Register) Validate() error {
 		if mi.Size < 0 {
 			return protoErr(CodeBadMessage, "", "model %s has a negative size", mi.Name)
 		}
+		if err := checkText("model digest", mi.Digest, MaxModelName); err != nil {
+			return err
+		}
 	}
 	if m.CoefficientMilli < 1 || m.CoefficientMilli > 100_000 {
 		return protoErr(CodeBadMessage, "", "coefficient_milli %d out of range 1..100000", m.CoefficientMilli)
@@ -396,6 +399,22 @@ func (m *Balance) Validate() error {
 	case "mainnet", "testnet":
 	default:
 		return protoErr(CodeBadMessage, "", "network must be mainnet or testnet")
+	}
+	if s := m.Standing; s != nil {
+		switch s.Level {
+		case TrustNew, TrustTrusted, TrustQuarantined:
+		default:
+			return protoErr(CodeBadMessage, "", "standing level %q is not new, trusted or quarantined", truncate(s.Level, 32))
+		}
+		if s.CanariesPassed < 0 || s.CanariesFailed < 0 || s.CanariesNeeded < 0 || s.Held < 0 || s.HeldUntil < 0 || s.DailyCap < 0 || s.EarnedToday < 0 {
+			return protoErr(CodeBadMessage, "", "negative standing field")
+		}
+		if s.Held > m.Cumulative-m.Paid-m.Pending {
+			return protoErr(CodeBadMessage, "", "held exceeds the unpaid balance")
+		}
+		if err := checkText("standing reason", s.Reason, MaxReasonLength); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -146,7 +146,11 @@ type Welcome struct {
 
 // ModelInfo is a model the worker can serve.
 type ModelInfo struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
+	// Digest is the model's Ollama manifest digest ("sha256:<hex>" or the
+	// bare hex /api/tags reports), so the proxy can pin the exact model a
+	// job and a canary run on. Empty from workers that predate the field.
+	Digest   string `json:"digest,omitempty"`
 	Size     int64  `json:"size"`
 	Loaded   bool   `json:"loaded"`
 	FitsVRAM bool   `json:"fits_vram"`
@@ -289,6 +293,43 @@ type Balance struct {
 	// CommissionBPS its share, so the owner sees what a model earns.
 	Prices        []ModelPrice `json:"prices,omitempty"`
 	CommissionBPS int64        `json:"commission_bps"`
+	// Standing is the worker's trust standing at the proxy (docs/trust.md);
+	// nil from a proxy that keeps none.
+	Standing *Standing `json:"standing,omitempty"`
+}
+
+// Trust levels of a worker at the proxy (Standing.Level).
+const (
+	// TrustNew: a new identity; its earnings are held and capped per day
+	// until it has passed enough canary jobs.
+	TrustNew = "new"
+	// TrustTrusted: it passed enough canaries; its earnings are not held.
+	TrustTrusted = "trusted"
+	// TrustQuarantined: it failed canaries or metering checks too often;
+	// it gets no jobs and its unpaid balance is held.
+	TrustQuarantined = "quarantined"
+)
+
+// Standing is what the proxy thinks of the worker and what it holds back.
+// The proxy sends it in every Balance and again whenever it changes.
+type Standing struct {
+	Level          string `json:"level"` // TrustNew, TrustTrusted or TrustQuarantined
+	CanariesPassed int64  `json:"canaries_passed"`
+	CanariesFailed int64  `json:"canaries_failed"`
+	// CanariesNeeded is how many passed canaries make a new worker trusted.
+	CanariesNeeded int64 `json:"canaries_needed"`
+	// Held is the nanoTON of Cumulative that cannot be paid out yet;
+	// HeldUntil (unix ms) is when the last of it is released, 0 when
+	// nothing is held or the hold has no end (quarantine).
+	Held      int64 `json:"held"`
+	HeldUntil int64 `json:"held_until,omitempty"`
+	// DailyCap is the most a new worker is credited per UTC day (0: no
+	// cap); EarnedToday what it was credited today.
+	DailyCap    int64 `json:"daily_cap,omitempty"`
+	EarnedToday int64 `json:"earned_today,omitempty"`
+	// Reason says in words why the worker is quarantined (or what it
+	// still needs), for the owner.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ModelPrice is one model's price list entry, nanoTON per token.
