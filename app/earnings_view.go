@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
 	"fyne.io/fyne/v2"
@@ -93,8 +95,16 @@ type earningsView struct {
 
 	cardAvail, cardPending, cardEarned, cardToday *moneyCard
 	mismatch                                      *widget.Label
-	mismatchRow                                   *fyne.Container
-	readErr                                       *widget.Label
+	// standing: the network's trust standing of this computer (hidden when
+	// the proxy keeps none); held is its held nanoTON.
+	standing      *standingWords
+	held          int64
+	standingRow   *fyne.Container
+	standingTitle *widget.Label
+	standingText  *widget.Label
+	standingIcon  *widget.Icon
+	mismatchRow   *fyne.Container
+	readErr       *widget.Label
 
 	chart     *barChart
 	chartInfo *dimLabel
@@ -179,6 +189,13 @@ func newEarningsView(v *mainView) *earningsView {
 	e.readErr = wrapLabel("")
 	e.readErr.Importance = widget.DangerImportance
 	e.readErr.Hide()
+	e.standingTitle = widget.NewLabel("")
+	e.standingTitle.TextStyle = fyne.TextStyle{Bold: true}
+	e.standingText = wrapLabel("")
+	e.standingIcon = widget.NewIcon(theme.InfoIcon())
+	e.standingRow = container.NewBorder(nil, nil, e.standingIcon, nil,
+		container.NewVBox(e.standingTitle, e.standingText))
+	e.standingRow.Hide()
 
 	e.chart = newBarChart()
 	e.chart.onHover = e.showDay
@@ -188,7 +205,7 @@ func newEarningsView(v *mainView) *earningsView {
 	legend := container.NewHBox(legendGross, e.legendNet)
 	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo, nil, nil, e.chart))
 
-	top := container.NewVBox(cards, e.mismatchRow, e.readErr)
+	top := container.NewVBox(cards, e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&minWidth{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
@@ -366,7 +383,68 @@ func (e *earningsView) refreshStatus(st worker.Status) {
 	}
 	setLabel(e.mismatch, m, widget.WarningImportance)
 	setVisible(e.mismatchRow, m != "")
+	var s *network.Standing
+	if p := st.Earnings.Proxy; p != nil {
+		s = p.Standing
+	}
+	e.setStanding(s)
 }
+
+// setStanding shows the network's trust standing of this computer: its
+// level, the check jobs passed and what is held until when.
+func (e *earningsView) setStanding(s *network.Standing) {
+	w, ok := explainStanding(s, e.now())
+	held := int64(0)
+	if ok {
+		held = s.Held
+	}
+	if ok && (e.standing == nil || *e.standing != w) {
+		e.standing = &w
+		setLabel(e.standingTitle, w.Title, widget.MediumImportance)
+		setLabel(e.standingText, w.Detail, widget.MediumImportance)
+		switch w.Level {
+		case whyProblem:
+			e.standingIcon.SetResource(theme.ErrorIcon())
+		case whyGood:
+			e.standingIcon.SetResource(theme.ConfirmIcon())
+		default:
+			e.standingIcon.SetResource(theme.InfoIcon())
+		}
+	} else if !ok {
+		e.standing = nil
+	}
+	setVisible(e.standingRow, ok)
+	if held != e.held {
+		e.held = held
+		e.renderAvail()
+		e.renderPayout()
+	}
+}
+
+// renderAvail sets the Available card: the ledger's unpaid balance, less
+// what the network holds.
+func (e *earningsView) renderAvail() {
+	b := e.data.bal
+	test := ""
+	if e.data.local {
+		test = " (test TON)"
+	}
+	avail := e.payable()
+	sub := "ready to pay out" + test
+	switch {
+	case e.held > 0 && avail <= 0:
+		sub = "all of it held by the network for now" + test
+	case e.held > 0:
+		sub = tonText(min(e.held, b.Available)) + " TON more held by the network" + test
+	case avail <= 0:
+		sub = "nothing to pay out yet" + test
+	}
+	e.cardAvail.set(tonText(avail)+" TON", sub)
+}
+
+// payable is what can be paid out now: the ledger's available balance less
+// what the network holds.
+func (e *earningsView) payable() int64 { return max(e.data.bal.Available-e.held, 0) }
 
 // reload reads the ledger on a goroutine and renders it; calls while one is
 // in flight fold into one more.
@@ -401,15 +479,7 @@ func (e *earningsView) render(d earningsData) {
 	e.data = d
 	now := e.now()
 	b := d.bal
-	test := ""
-	if d.local {
-		test = " (test TON)"
-	}
-	availSub := "ready to pay out" + test
-	if b.Available <= 0 {
-		availSub = "nothing to pay out yet" + test
-	}
-	e.cardAvail.set(tonText(b.Available)+" TON", availSub)
+	e.renderAvail()
 	inFlight := 0
 	for _, w := range d.wds {
 		if w.State == earnings.PayoutPending || w.State == earnings.PayoutSent {
@@ -611,8 +681,11 @@ func (e *earningsView) payoutBlock() string {
 		return "Payouts are not available: " + d.quoteErr.Error()
 	case strings.TrimSpace(d.settings.PayoutAddress) == "":
 		return "Set your TON wallet address to get paid."
-	case d.bal.Available < minPayout(d.minimum, d.fee):
-		return fmt.Sprintf("The minimum payout is %s TON; %s TON is available.", tonText(minPayout(d.minimum, d.fee)), tonText(d.bal.Available))
+	case e.payable() < minPayout(d.minimum, d.fee) && e.held > 0 && d.bal.Available >= minPayout(d.minimum, d.fee):
+		return fmt.Sprintf("The network holds %s TON of your earnings for now (see above); %s TON can be paid out, the minimum is %s TON.",
+			tonText(e.held), tonText(e.payable()), tonText(minPayout(d.minimum, d.fee)))
+	case e.payable() < minPayout(d.minimum, d.fee):
+		return fmt.Sprintf("The minimum payout is %s TON; %s TON is available.", tonText(minPayout(d.minimum, d.fee)), tonText(e.payable()))
 	}
 	return ""
 }
@@ -792,7 +865,7 @@ func (e *earningsView) payoutSummary(amount int64) string {
 		dest = a.String()
 	}
 	return fmt.Sprintf("Network fee: %s TON\nYou receive: %s TON\nTo: %s\nNetwork: TON %s\nMinimum payout: %s TON · available %s TON",
-		tonText(d.fee), tonText(max(amount-d.fee, 0)), dest, d.net, tonText(minPayout(d.minimum, d.fee)), tonText(d.bal.Available))
+		tonText(d.fee), tonText(max(amount-d.fee, 0)), dest, d.net, tonText(minPayout(d.minimum, d.fee)), tonText(e.payable()))
 }
 
 // checkAmount validates the amount typed in the payout dialog.
@@ -805,7 +878,10 @@ func (e *earningsView) checkAmount(s string) (int64, error) {
 	if m := minPayout(d.minimum, d.fee); n < m {
 		return 0, fmt.Errorf("the minimum is %s TON", tonText(m))
 	}
-	if n > d.bal.Available {
+	if n > e.payable() {
+		if e.held > 0 {
+			return 0, fmt.Errorf("only %s TON can be paid out now (%s TON is held by the network)", tonText(e.payable()), tonText(e.held))
+		}
 		return 0, fmt.Errorf("only %s TON is available", tonText(d.bal.Available))
 	}
 	return n, nil
@@ -819,14 +895,14 @@ func (e *earningsView) openPayout() {
 	}
 	dest := strings.TrimSpace(e.data.settings.PayoutAddress)
 	e.wdAmount = widget.NewEntry()
-	e.wdAmount.SetText(tonText(e.data.bal.Available))
-	e.wdSummary = widget.NewLabel(e.payoutSummary(e.data.bal.Available))
+	e.wdAmount.SetText(tonText(e.payable()))
+	e.wdSummary = widget.NewLabel(e.payoutSummary(e.payable()))
 	e.wdAmount.Validator = func(s string) error { _, err := e.checkAmount(s); return err }
 	e.wdAmount.OnChanged = func(s string) {
 		n, _ := parseTON(s)
 		e.wdSummary.SetText(e.payoutSummary(n))
 	}
-	all := widget.NewButton("All", func() { e.wdAmount.SetText(tonText(e.data.bal.Available)) })
+	all := widget.NewButton("All", func() { e.wdAmount.SetText(tonText(e.payable())) })
 	items := []*widget.FormItem{
 		widget.NewFormItem("Amount, TON", container.NewBorder(nil, nil, nil, all, e.wdAmount)),
 		widget.NewFormItem("", e.wdSummary),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -90,7 +92,10 @@ const (
 	whyNoDemand     = "no_demand"
 	whyTestTON      = "test_ton"
 	whyNoPayout     = "no_payout_address"
-	whyResuming     = "resuming" // a blocking condition cleared; the policy waits to be sure
+	whyQuarantined  = "quarantined"    // the proxy sends no jobs: failed checks
+	whyDailyCap     = "daily_cap"      // a new computer earned its day's cap
+	whyNewHeld      = "new_on_network" // a new computer's earnings are held
+	whyResuming     = "resuming"       // a blocking condition cleared; the policy waits to be sure
 )
 
 // whyFacts is what the explanation depends on besides the status.
@@ -155,6 +160,21 @@ func explainWhy(f whyFacts) []why {
 			add(why{Code: whyNoDemand, Level: whyInfo, Title: "No jobs since serving began",
 				Detail: fmt.Sprintf("There is no demand for %s right now. Nothing is wrong: jobs come when the network sends requests for this model.", modelOrDash(st.Model)),
 				Fix:    "A popular model gets more jobs; you can choose another one on the Dashboard."})
+		}
+	}
+	if p := st.Earnings.Proxy; p != nil && ns.Connected {
+		if sw, ok := explainStanding(p.Standing, f.Now); ok {
+			switch {
+			case p.Standing.Level == network.TrustQuarantined:
+				add(why{Code: whyQuarantined, Level: whyBlocked, Title: sw.Title, Detail: sw.Detail, Fix: sw.Fix})
+			case dailyCapReached(p.Standing):
+				add(why{Code: whyDailyCap, Level: whyBlocked, Title: "Today's limit for new computers is reached",
+					Detail: fmt.Sprintf("A new computer earns at most %s TON a day until it has passed the network's check jobs (%d of %d so far); it gets jobs again after midnight UTC.",
+						tonText(p.Standing.DailyCap), p.Standing.CanariesPassed, p.Standing.CanariesNeeded),
+					Fix: "Nothing to do: keep sharing. The limit goes once enough check jobs pass."})
+			case p.Standing.Level == network.TrustNew:
+				add(why{Code: whyNewHeld, Level: whyInfo, Title: sw.Title, Detail: sw.Detail, Fix: sw.Fix})
+			}
 		}
 	}
 	switch {

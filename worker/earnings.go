@@ -24,6 +24,9 @@ var (
 	ErrPayoutsUnavailable = errors.New("payouts are not available on this network right now")
 	// ErrBelowMinimum: the amount is under the proxy's minimum payout.
 	ErrBelowMinimum = errors.New("amount is below the minimum payout")
+	// ErrHeld: the amount includes earnings the network holds for now (a
+	// new computer's hold, or a quarantine; docs/trust.md).
+	ErrHeld = errors.New("part of the amount is held by the network for now")
 )
 
 // EarningsStatus is the money part of Status.
@@ -308,6 +311,16 @@ func (c *Core) RequestPayout(ctx context.Context, amount int64, dest string) (ea
 		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w: %s TON, minimum %s TON", ErrBelowMinimum,
 			ton.Format(amount), ton.Format(max(minimum, fee+1)))
 	}
+	if held := c.heldByProxy(); held > 0 {
+		bal, err := l.Balance()
+		if err != nil {
+			return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
+		}
+		if payable := bal.Available - held; amount > payable {
+			return earnings.Payout{}, fmt.Errorf("worker: pay out: %w: %s TON held, %s TON can be paid out now", ErrHeld,
+				ton.Format(held), ton.Format(max(payable, 0)))
+		}
+	}
 	id, err := newPayoutID()
 	if err != nil {
 		return earnings.Payout{}, err
@@ -330,6 +343,17 @@ func (c *Core) RequestPayout(ctx context.Context, amount int64, dest string) (ea
 		c.log.Warn("payout not sent yet", "payout_id", id, "err", err)
 	}
 	return stored, nil
+}
+
+// heldByProxy is what the proxy said it holds of this worker's unpaid
+// balance (0 when it keeps no standing).
+func (c *Core) heldByProxy() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.money.Proxy; p != nil && p.Standing != nil {
+		return p.Standing.Held
+	}
+	return 0
 }
 
 func payoutRequest(w earnings.Payout) network.PayoutRequest {

@@ -98,3 +98,47 @@ func payoutCore(t *testing.T, earned int64) *Core {
 	}
 	return c
 }
+
+// TestPayoutOfHeldEarningsRefused: RequestPayout refuses an amount that
+// reaches into what the proxy holds (a new worker's hold, a quarantine)
+// with ErrHeld and records nothing; what is not held can be paid out.
+func TestPayoutOfHeldEarningsRefused(t *testing.T) {
+	const (
+		ton  = 1_000_000_000
+		dest = "UQBnpOUoBy7TBuejGYV83KZB-J_qqf7eupIs1XuqjtjpN3W7" // mainnet
+	)
+	tests := []struct {
+		name    string
+		held    int64
+		amount  int64
+		refused bool
+	}{
+		{"nothing held", 0, 10 * ton, false},
+		{"all of the unheld part", 4 * ton, 6 * ton, false},
+		{"one nanoTON into the hold", 4 * ton, 6*ton + 1, true},
+		{"all held", 10 * ton, 1 * ton, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := payoutCore(t, 10*ton)
+			c.mu.Lock()
+			c.money.Proxy = &network.Balance{Cumulative: 10 * ton, LastSeq: 1, MinPayout: ton / 10, PayoutFee: ton / 100, Network: "mainnet", Payouts: true,
+				Standing: &network.Standing{Level: network.TrustNew, Held: tc.held}}
+			c.mu.Unlock()
+			_, err := c.RequestPayout(context.Background(), tc.amount, dest)
+			if got := errors.Is(err, ErrHeld); got != tc.refused {
+				t.Fatalf("RequestPayout(%d) with %d held: %v; want refused=%v", tc.amount, tc.held, err, tc.refused)
+			}
+			if !tc.refused && err != nil {
+				t.Fatalf("RequestPayout: %v", err)
+			}
+			stored, lerr := c.led().Payouts(0)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if want := map[bool]int{true: 0, false: 1}[tc.refused]; len(stored) != want {
+				t.Errorf("%d payouts recorded, want %d", len(stored), want)
+			}
+		})
+	}
+}
