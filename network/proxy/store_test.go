@@ -84,13 +84,20 @@ func TestBoltStore(t *testing.T) {
 		t.Errorf("totals = %+v", tot)
 	}
 
-	// A second opener fails fast with a clear error.
-	start := time.Now()
-	if _, err := OpenBoltStore(dir, 50*time.Millisecond); !errors.Is(err, ErrStoreLocked) {
-		t.Errorf("second open: %v, want ErrStoreLocked", err)
-	}
-	if time.Since(start) > 2*time.Second {
-		t.Error("second open was slow")
+	// A second opener gives up after its lock timeout with a clear error
+	// (bounded generously: a hang check, not a timing assertion).
+	second := make(chan error, 1)
+	go func() {
+		_, err := OpenBoltStore(dir, 50*time.Millisecond)
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		if !errors.Is(err, ErrStoreLocked) {
+			t.Errorf("second open: %v, want ErrStoreLocked", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a second open of a store in use still waits after 30 s; it must fail with ErrStoreLocked")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
