@@ -83,7 +83,7 @@ func BenchmarkRouteDecisionScan(b *testing.B) {
 func scanReserve(p *Proxy, model string, exclude map[*workerConn]bool) *attempt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	best := scanChoose(p, model, exclude)
+	best := scanChoose(p, model, exclude, 0)
 	if best == nil {
 		return nil
 	}
