@@ -225,16 +225,13 @@ func (r *TrustRecord) addEvent(e TrustEvent) {
 	}
 }
 
-// failurePoints sums the half points of failures since the later of
-// now − window and the last release.
+// failurePoints sums the half points of failures within the window
+// (now − window or later) and after the last release.
 func (r *TrustRecord) failurePoints(now time.Time, window time.Duration) int64 {
 	from := now.Add(-window)
-	if r.CountFrom.After(from) {
-		from = r.CountFrom
-	}
 	var pts int64
 	for _, e := range r.Events {
-		if e.Points > 0 && !e.Time.Before(from) {
+		if e.Points > 0 && !e.Time.Before(from) && e.Time.After(r.CountFrom) {
 			pts = satAdd(pts, e.Points)
 		}
 	}
