@@ -338,7 +338,15 @@ func (ts *trustState) view(r TrustRecord, b network.Balance, now time.Time) trus
 	return v
 }
 
-// quarantineReason says why, from the latest evidence.
+// eventWords names an event kind for the owner.
+var eventWords = map[string]string{
+	EventCanaryFailed: "failed a check job",
+	EventStrike:       "strike",
+	EventOverClaim:    "claimed more tokens than it produced",
+}
+
+// quarantineReason says why, in words, from the latest evidence (newest
+// first).
 func quarantineReason(r *TrustRecord) string {
 	var parts []string
 	for i := len(r.Events) - 1; i >= 0 && len(parts) < 3; i-- {
@@ -346,9 +354,9 @@ func quarantineReason(r *TrustRecord) string {
 		if e.Points == 0 {
 			continue
 		}
-		parts = append(parts, strings.ReplaceAll(e.Kind, "_", " ")+": "+e.Evidence)
+		parts = append(parts, eventWords[e.Kind]+" ("+e.Evidence+")")
 	}
-	return "quarantined: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // checkQuarantine quarantines r when its failure points reached K and says

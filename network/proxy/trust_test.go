@@ -290,6 +290,9 @@ func TestQuarantine(t *testing.T) {
 				t.Fatalf("counts (disagreements, strikes, passed, failed) %v, want %v", got, want)
 			}
 			final := tt.levels[len(tt.levels)-1]
+			// The standing's reason quotes the last failure's evidence.
+			lastWords := map[string]string{"canary": "failed a check job (tiny: diverged at token 3 of 48", "strike": "strike (stream over 4 MiB",
+				"over": "claimed more tokens than it produced (prompt tokens: claimed 1000000000000, counted 2, billed 6)"}[tt.ops[len(tt.ops)-1]]
 			check := func(tp *testProxy, w *proxytest.Worker) {
 				t.Helper()
 				jobs := len(w.Jobs())
@@ -308,7 +311,7 @@ func TestQuarantine(t *testing.T) {
 					t.Error("a canary may go to the quarantined worker")
 				}
 				waitStanding(t, w, "quarantined", func(s network.Standing) bool {
-					return s.Level == Q && s.Held == perJob && s.HeldUntil == 0 && strings.HasPrefix(s.Reason, "quarantined: ")
+					return s.Level == Q && s.Held == perJob && s.HeldUntil == 0 && strings.HasPrefix(s.Reason, lastWords)
 				})
 				ws, st := workerStatus(t, tp, id)
 				if ws.Trust == nil || ws.Trust.Level != Q || ws.Trust.Held != perJob || len(ws.Trust.Evidence) == 0 {
