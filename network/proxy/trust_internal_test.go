@@ -139,8 +139,8 @@ func TestStorePayoutsNeverTakeHeldMoney(t *testing.T) {
 		steps []step
 	}{
 		{name: "held money is refused, free money paid", steps: []step{
-			{at: t0.Add(time.Minute), amount: 1001, ok: false},  // 1000 free, 2000 held
-			{at: t0.Add(time.Minute), amount: 1000, ok: true},   // the free part
+			{at: t0.Add(time.Minute), amount: 1001, ok: false},   // 1000 free, 2000 held
+			{at: t0.Add(time.Minute), amount: 1000, ok: true},    // the free part
 			{at: t0.Add(59 * time.Minute), amount: 1, ok: false}, // still held
 		}},
 		{name: "released at its time", steps: []step{
