@@ -280,12 +280,14 @@ type trustView struct {
 	wake     time.Time
 }
 
-// level is the worker's effective level.
+// level is the worker's effective level: quarantined as stored; trusted
+// as stored, when vouched for, or once it passed canaries_to_trust (also
+// after the operator lowered it); else new.
 func (ts *trustState) level(r *TrustRecord) string {
 	switch {
 	case r.Level == network.TrustQuarantined:
 		return network.TrustQuarantined
-	case r.Level == network.TrustTrusted || ts.vouched[r.WorkerID]:
+	case r.Level == network.TrustTrusted || ts.vouched[r.WorkerID] || r.CanariesPassed >= int64(ts.cfg.CanariesToTrust):
 		return network.TrustTrusted
 	default:
 		return network.TrustNew
