@@ -5,6 +5,8 @@
 //	cocoon-proxy -config proxy.json          serve until Ctrl-C / SIGTERM
 //	cocoon-proxy -config proxy.json -print-key
 //	                                         print the proxy's public key (hex) for workers to pin
+//	cocoon-proxy -config proxy.json trust release WORKER_ID
+//	                                         lift a worker's quarantine (see "trust" below)
 //
 // TON payouts are on when the config has a "payouts" object:
 //
@@ -18,6 +20,28 @@
 //	}
 //
 // The log's "payouts on" line names the wallet address to top up.
+//
+// The trust policy (docs/trust.md) is the "trust" object; every field is
+// optional and these are the defaults:
+//
+//	"trust": {
+//	  "quarantine_after": 3,         // failure points within failure_window that quarantine a worker:
+//	                                 // a failed canary or a strike 1, a token count over the tolerance ½
+//	  "failure_window": "168h",
+//	  "canaries_to_trust": 10,       // passed canaries that make a new worker trusted
+//	  "hold_period": "72h",          // a new worker's credits are held this long ("0s": not held)
+//	  "new_daily_cap": 10000000000,  // nanoTON a new worker may earn per UTC day, then no client
+//	                                 // jobs until 00:00 UTC (0: no cap)
+//	  "max_coefficient_milli": 3000, // the highest price coefficient × 1000; above it a worker is
+//	                                 // priced at it and told so
+//	  "trusted_workers": []          // worker ids (hex keys) trusted from the start
+//	}
+//
+// A quarantined worker gets no jobs and its unpaid balance is held; the
+// evidence is in GET /v1/status ("quarantined"). `trust release` lifts the
+// quarantine: with the proxy stopped it edits the store; while the proxy
+// runs it asks it (POST /v1/admin/trust/release on api_addr) with the
+// admin key from $COCOON_PROXY_ADMIN_KEY or the config's admin_key.
 package main
 
 import (
@@ -27,6 +51,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -36,7 +61,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return // -h: the usage was printed; asking for help is not an error
 		}
@@ -45,7 +70,7 @@ func main() {
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cocoon-proxy", flag.ContinueOnError)
 	configPath := fs.String("config", "", "JSON config file (required)")
 	printKey := fs.Bool("print-key", false, "print the proxy's public key in hex (creating the key if needed) and exit")
@@ -61,12 +86,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if rest := fs.Args(); len(rest) > 0 {
+		return runCommand(cfg, rest, stdout)
+	}
 	if *printKey {
 		key, err := proxy.LoadOrCreateIdentity(cfg.DataDir)
 		if err != nil {
 			return err
 		}
-		fmt.Println(hex.EncodeToString(key.Public().(ed25519.PublicKey)))
+		fmt.Fprintln(stdout, hex.EncodeToString(key.Public().(ed25519.PublicKey)))
 		return nil
 	}
 	level := slog.LevelInfo

@@ -113,6 +113,7 @@ func (p *Proxy) apiHandler() http.Handler {
 	mux.HandleFunc("/v1/chat/completions", p.handleChat)
 	mux.HandleFunc("/v1/models", p.handleModels)
 	mux.HandleFunc("/v1/status", p.handleStatus)
+	mux.HandleFunc("/v1/admin/trust/release", p.handleTrustRelease)
 	mux.HandleFunc("/healthz", p.handleHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", "unknown endpoint "+truncateStr(r.URL.Path, 64))
@@ -198,6 +199,7 @@ type chatRequest struct {
 	TopP                *float64 `json:"top_p"`
 	Seed                *int     `json:"seed"`
 	N                   *int     `json:"n"`
+	MaxCoefficientMilli *int64   `json:"max_coefficient_milli"` // the client's price cap (pricecap.go)
 }
 
 type chatMessageIn struct {
@@ -360,6 +362,12 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 	if req.StreamOptions != nil {
 		c.includeUsage = req.StreamOptions.IncludeUsage
 	}
+	if c.maxCoef, err = requestPriceCap(r, req.MaxCoefficientMilli); err != nil {
+		var br *badRequest
+		errors.As(err, &br)
+		writeError(w, http.StatusBadRequest, "invalid_value", br.param, br.msg)
+		return
+	}
 	c.flusher, _ = w.(http.Flusher)
 	p.serveCompletion(r.Context(), c, job)
 }
@@ -387,6 +395,7 @@ type WorkerStatus struct {
 	JobsDone         int64               `json:"jobs_done"`
 	CoefficientMilli int64               `json:"coefficient_milli"`
 	ConnectedSince   time.Time           `json:"connected_since"`
+	Trust            *TrustStatus        `json:"trust,omitempty"` // trust_admin.go
 }
 
 // Status is GET /v1/status.
@@ -397,6 +406,9 @@ type Status struct {
 	JobsRunning int            `json:"jobs_running"`
 	Totals      Totals         `json:"totals"`
 	Payouts     *PayoutTotals  `json:"payouts,omitempty"` // nil when payouts are off
+	// Quarantined lists every quarantined worker, connected or not, with
+	// its evidence.
+	Quarantined []TrustStatus `json:"quarantined"`
 }
 
 // Status reports connected workers, running jobs and lifetime totals.
@@ -421,6 +433,9 @@ func (p *Proxy) Status(ctx context.Context) (Status, error) {
 	st.JobsRunning = p.jobsRunning
 	p.mu.Unlock()
 	sortWorkers(st.Workers)
+	if err := p.addTrustStatus(ctx, &st); err != nil {
+		return st, err
+	}
 	t, err := p.store.Totals(ctx)
 	st.Totals = t
 	if err != nil || p.payouts == nil {

@@ -26,6 +26,7 @@ type completion struct {
 	key          *apiKeyState
 	price        ModelPrice
 	maxTokens    int
+	maxCoef      int64 // the client's price cap (pricecap.go); 0: none
 
 	sseStarted bool
 	text       strings.Builder // non-stream: the whole answer
@@ -184,11 +185,11 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	exclude := map[*workerConn]bool{}
 	lastFailure := ""
 	for try := 0; try < p.cfg.MaxAttempts; try++ {
-		a := p.reserve(job.Model, exclude)
+		a := p.reserveCapped(job.Model, exclude, c.maxCoef)
 		for a == nil {
 			// Every worker with the model is busy: queue until a slot frees
 			// up (Ollama would queue too), bounded by the request's deadline.
-			freed, ok := p.queueFor(job.Model, exclude)
+			freed, ok := p.queueForCapped(job.Model, exclude, c.maxCoef)
 			if !ok {
 				break
 			}
@@ -200,7 +201,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 			if ctx.Err() != nil {
 				break
 			}
-			a = p.reserve(job.Model, exclude)
+			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
 		}
 		if a == nil {
 			if ctx.Err() != nil && reqCtx.Err() == nil && p.baseCtx.Err() == nil {
@@ -248,7 +249,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		c.fail(http.StatusBadGateway, "worker_failed", "the worker failed before answering ("+lastFailure+") and no other worker could take the job")
 		return
 	}
-	c.fail(http.StatusServiceUnavailable, "no_worker_available", "no worker is available for model "+truncateStr(job.Model, 64)+" right now; retry later")
+	c.fail(http.StatusServiceUnavailable, "no_worker_available", noWorkerMessage(job.Model, c.maxCoef))
 }
 
 // follow relays one attempt's events until it ends.
@@ -381,6 +382,7 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 		Amount: amount, Gross: gross,
 		KeyDigest: c.key.digest, KeyName: c.key.name,
 		Time: time.Now(),
+		Hold: p.jobHold(a.w), // trust.go
 	}
 	// Not the request's context: a client leaving now must not lose the credit.
 	rcpt, created, err := p.store.RecordJob(context.Background(), rec, func(r receipt.Receipt) receipt.Signed {
@@ -396,6 +398,7 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 		if err := a.w.send(network.TypeReceipt, &msg); err != nil {
 			log.Info("sending the receipt failed; it stays in the store", "err", err)
 		}
+		p.credited(a.w, rec.Hold)
 	}
 	log.Info("job done", "prompt_tokens", prompt, "completion_tokens", compl, "amount", amount,
 		"cumulative", rcpt.Receipt.Cumulative, "seq", rcpt.Receipt.Seq, "ms", time.Since(a.started).Milliseconds())

@@ -91,6 +91,9 @@ type Config struct {
 	MaxAttempts int
 	// Payouts turns on TON payouts; nil: every payout_request is rejected.
 	Payouts *PayoutConfig
+	// Trust is the trust policy (trust.go). Its zero value neither holds
+	// nor caps new workers' earnings; a config file gets DefaultTrustConfig.
+	Trust TrustConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -124,6 +127,7 @@ type fileConfig struct {
 	MaxBodyBytes   *int64                `json:"max_body_bytes"`
 	MaxAttempts    *int                  `json:"max_attempts"`
 	Payouts        *filePayoutConfig     `json:"payouts"`
+	Trust          *fileTrustConfig      `json:"trust"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -248,6 +252,11 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		cfg.Payouts = pc
 	}
+	trust, err := parseTrustConfig(fc.Trust)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Trust = trust
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -282,6 +291,7 @@ func (c Config) withDefaults() Config {
 		c.Models = map[string]ModelPrice{}
 	}
 	c.Payouts = c.Payouts.withDefaults()
+	c.Trust = c.Trust.withDefaults()
 	return c
 }
 
@@ -360,6 +370,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		return bad("max_attempts: %d out of range 1..10", c.MaxAttempts)
+	}
+	if err := c.Trust.validate(); err != nil {
+		return err
 	}
 	if c.Payouts != nil {
 		return c.Payouts.validate()

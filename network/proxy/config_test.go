@@ -116,6 +116,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"data_dir":"d","commission_bps":10001,"models":{"m":{}}}`))
 	f.Add([]byte(`{"data_dir":"d","job_timeout":"-5s","models":{"m":{}}}`))
 	f.Add([]byte(`{"data_dir":"d","api_keys":[{"key_sha256":"zz","name":"x"}],"models":{"m":{}}}`))
+	f.Add([]byte(`{"data_dir":"d","models":{"m":{}},"trust":{"hold_period":"1h","new_daily_cap":5,"quarantine_after":2,"trusted_workers":["8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"]}}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -257,10 +257,15 @@ func (po *payouts) hook(h func(string) error, id string) error {
 
 // balance is the worker's balance with the proxy's payout settings.
 func (p *Proxy) balance(ctx context.Context, workerID string) (network.Balance, error) {
-	b, err := p.store.Balance(ctx, workerID)
+	b, err := p.trustBalance(ctx, workerID) // with the standing (trust.go)
 	if err != nil {
 		b = network.Balance{} // still a valid message
 	}
+	return p.withSettings(b), err
+}
+
+// withSettings adds the proxy's payout settings and prices to a balance.
+func (p *Proxy) withSettings(b network.Balance) network.Balance {
 	b.Network = ton.Mainnet.String()
 	b.CommissionBPS = p.cfg.CommissionBPS
 	for _, m := range p.cfg.ModelNames() {
@@ -270,7 +275,7 @@ func (p *Proxy) balance(ctx context.Context, workerID string) (network.Balance, 
 	if po := p.payouts; po != nil {
 		b.MinPayout, b.PayoutFee, b.Network, b.Payouts = po.cfg.MinPayout, po.cfg.Fee, po.cfg.Network.String(), true
 	}
-	return b, err
+	return b
 }
 
 func (p *Proxy) statusOf(ctx context.Context, r PayoutRecord) network.PayoutStatus {

@@ -48,6 +48,7 @@ type Proxy struct {
 	slotFreed chan struct{}
 
 	payouts  *payouts       // nil: payouts are off
+	trust    *trustState    // trust.go
 	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
 
 	connWG    sync.WaitGroup // worker connection goroutines
@@ -86,6 +87,7 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 		keys:    map[string]*apiKeyState{},
 		workers: map[string]*workerConn{},
 		closed:  make(chan struct{}),
+		trust:   newTrustState(cfg.Trust),
 	}
 	for _, k := range cfg.APIKeys {
 		d, _ := keyDigest(k.Key, k.KeySHA256) // validated above
@@ -196,6 +198,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 			"min_payout", po.cfg.MinPayout, "payout_fee", po.cfg.Fee)
 		p.goPayout(func() { po.loop(p.baseCtx) })
 	}
+	p.startTrust()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -244,6 +247,7 @@ func (p *Proxy) Close() error {
 		wg.Wait()
 		p.connWG.Wait()
 		p.payoutWG.Wait() // no payout writes the store after this
+		p.trust.wg.Wait()
 		p.closeErr = p.store.Close()
 		close(p.closed)
 		p.log.Info("proxy stopped")

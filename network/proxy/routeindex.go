@@ -6,8 +6,9 @@ import (
 
 // The routing index: per model name, a binary min-heap of the workers that
 // can take a job for it now, ordered by the routing rule, plus a count of
-// the accepting workers that offer it (busy or not). A routing decision
-// reads the heap's top instead of scanning every connected worker.
+// the accepting workers that offer it (busy or not), by price coefficient.
+// A routing decision reads the heap's top instead of scanning every
+// connected worker.
 //
 // Invariant, under Proxy.mu: for every model m,
 //   - routes[m].accepting = #workers w with listed(w) that offer m
@@ -15,15 +16,17 @@ import (
 //     below MaxConcurrent,
 //
 // where listed(w) = p.workers[w.id] == w && w.registered && w.state ==
-// Accepting. Every change to one of those inputs (p.workers, registered,
-// reg, state, running, avgMS) is followed by p.routeUpdateLocked(w), or
-// goes through setRegLocked, which does it.
+// Accepting && !w.trust.barred. Every change to one of those inputs
+// (p.workers, registered, reg, state, running, avgMS, trust.barred) is
+// followed by p.routeUpdateLocked(w), or goes through setRegLocked, which
+// does it (a coefficient only changes there).
 
 // routeEntry is one worker's place under one model it offers.
 type routeEntry struct {
 	w      *workerConn
 	model  string
 	loaded bool
+	coef   int64       // the coefficient counted in mr.byCoef while listed
 	mr     *modelRoute // set while the worker is listed; nil otherwise
 	pos    int         // index in mr.heap; -1 when not in it
 }
@@ -31,12 +34,29 @@ type routeEntry struct {
 // modelRoute is the index of one model.
 type modelRoute struct {
 	accepting int
+	byCoef    map[int64]int // accepting workers by coefficient_milli, for clients' price caps
 	heap      []*routeEntry
 }
 
+// acceptingAtMost counts the accepting workers at or below a coefficient
+// (maxCoef 0: all); O(distinct coefficients).
+func (mr *modelRoute) acceptingAtMost(maxCoef int64) int {
+	if maxCoef <= 0 {
+		return mr.accepting
+	}
+	n := 0
+	for c, k := range mr.byCoef {
+		if c <= maxCoef {
+			n += k
+		}
+	}
+	return n
+}
+
 // routeBefore reports whether a gets the next job ahead of b: lower
-// running × average job time, then fewer running, then the model already
-// loaded, then the older connection, then the lower id. It is a strict
+// running × average job time, then the cheaper (lower coefficient), then
+// fewer running, then the model already loaded, then the older
+// connection, then the lower id. It is a strict
 // total order over the workers of one model, so the heap's top is the
 // worker a scan over all of them would pick.
 func routeBefore(a, b *routeEntry) bool {
@@ -45,6 +65,8 @@ func routeBefore(a, b *routeEntry) bool {
 	switch {
 	case la != lb:
 		return la < lb
+	case wa.reg.CoefficientMilli != wb.reg.CoefficientMilli:
+		return wa.reg.CoefficientMilli < wb.reg.CoefficientMilli
 	case wa.running != wb.running:
 		return wa.running < wb.running
 	case a.loaded != b.loaded:
@@ -120,14 +142,15 @@ func (mr *modelRoute) remove(e *routeEntry) {
 }
 
 // best returns the first entry in routing order whose worker is not in
-// exclude, or nil. A heap node's subtree never beats the node, so the
-// search only descends below excluded nodes: it visits O(len(exclude))
-// nodes.
-func (mr *modelRoute) best(exclude map[*workerConn]bool) *routeEntry {
+// exclude and charges at most maxCoef (0: any), or nil. A heap node's
+// subtree never beats the node, so the search only descends below nodes
+// it skips: it visits O(len(exclude)) nodes without a price cap, and with
+// one also the workers over the cap that route ahead of the answer.
+func (mr *modelRoute) best(exclude map[*workerConn]bool, maxCoef int64) *routeEntry {
 	if len(mr.heap) == 0 {
 		return nil
 	}
-	if len(exclude) == 0 {
+	if len(exclude) == 0 && (maxCoef <= 0 || mr.heap[0].w.reg.CoefficientMilli <= maxCoef) {
 		return mr.heap[0]
 	}
 	var best *routeEntry
@@ -140,7 +163,7 @@ func (mr *modelRoute) best(exclude map[*workerConn]bool) *routeEntry {
 		if best != nil && !routeBefore(e, best) {
 			continue
 		}
-		if !exclude[e.w] {
+		if !exclude[e.w] && (maxCoef <= 0 || e.w.reg.CoefficientMilli <= maxCoef) {
 			best = e
 			continue
 		}
@@ -170,9 +193,9 @@ func routeEntriesFor(w *workerConn, models []network.ModelInfo) []routeEntry {
 }
 
 // listedLocked reports whether w counts as an accepting worker for the
-// models it offers.
+// models it offers (a worker its trust bars from client jobs does not).
 func (p *Proxy) listedLocked(w *workerConn) bool {
-	return w.registered && w.state == network.Accepting && p.workers[w.id] == w
+	return w.registered && w.state == network.Accepting && p.workers[w.id] == w && !w.trust.barred
 }
 
 // routeUpdateLocked brings the index in line with w's current fields.
@@ -194,6 +217,11 @@ func (p *Proxy) routeSetLocked(w *workerConn, listed, eligible bool) {
 				p.routes[e.model] = e.mr
 			}
 			e.mr.accepting++
+			if e.mr.byCoef == nil {
+				e.mr.byCoef = map[int64]int{}
+			}
+			e.coef = w.reg.CoefficientMilli
+			e.mr.byCoef[e.coef]++
 		}
 		switch {
 		case eligible && e.pos < 0:
@@ -204,6 +232,9 @@ func (p *Proxy) routeSetLocked(w *workerConn, listed, eligible bool) {
 			e.mr.remove(e)
 		}
 		if !listed && e.mr != nil {
+			if e.mr.byCoef[e.coef]--; e.mr.byCoef[e.coef] == 0 {
+				delete(e.mr.byCoef, e.coef)
+			}
 			if e.mr.accepting--; e.mr.accepting == 0 {
 				// Workers name models freely: forget the ones nobody offers.
 				delete(p.routes, e.model)

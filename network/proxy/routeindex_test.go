@@ -14,9 +14,9 @@ import (
 // kept as the oracle the index is checked against (and as the "before" of
 // BenchmarkRouteDecisionScan).
 
-// scanEligible reports whether w can take a job for model now.
+// scanEligible reports whether w can take a client job for model now.
 func scanEligible(w *workerConn, model string) (ok, loaded bool) {
-	if !w.registered || w.state != network.Accepting || w.running >= w.reg.MaxConcurrent {
+	if !w.registered || w.state != network.Accepting || w.running >= w.reg.MaxConcurrent || w.trust.barred {
 		return false, false
 	}
 	for _, m := range w.reg.Models {
@@ -27,13 +27,14 @@ func scanEligible(w *workerConn, model string) (ok, loaded bool) {
 	return false, false
 }
 
-// scanChoose is the worker the routing rule picks, by scanning them all.
-func scanChoose(p *Proxy, model string, exclude map[*workerConn]bool) *workerConn {
+// scanChoose is the worker the routing rule picks, by scanning them all,
+// among those at or below maxCoef (0: any).
+func scanChoose(p *Proxy, model string, exclude map[*workerConn]bool, maxCoef int64) *workerConn {
 	var best *workerConn
 	var bestLoad float64
 	var bestLoaded bool
 	for _, w := range p.workers {
-		if exclude[w] {
+		if exclude[w] || (maxCoef > 0 && w.reg.CoefficientMilli > maxCoef) {
 			continue
 		}
 		ok, loaded := scanEligible(w, model)
@@ -46,6 +47,8 @@ func scanChoose(p *Proxy, model string, exclude map[*workerConn]bool) *workerCon
 			switch {
 			case load != bestLoad:
 				better = load < bestLoad
+			case w.reg.CoefficientMilli != best.reg.CoefficientMilli:
+				better = w.reg.CoefficientMilli < best.reg.CoefficientMilli
 			case w.running != best.running:
 				better = w.running < best.running
 			case loaded != bestLoaded:
@@ -63,9 +66,10 @@ func scanChoose(p *Proxy, model string, exclude map[*workerConn]bool) *workerCon
 	return best
 }
 
-// scanOffers reports whether w is registered, accepting and offers model.
+// scanOffers reports whether w is registered, accepting, not barred by
+// its trust and offers model.
 func scanOffers(w *workerConn, model string) bool {
-	if !w.registered || w.state != network.Accepting {
+	if !w.registered || w.state != network.Accepting || w.trust.barred {
 		return false
 	}
 	for _, m := range w.reg.Models {
@@ -76,10 +80,11 @@ func scanOffers(w *workerConn, model string) bool {
 	return false
 }
 
-// scanQueues says whether some accepting, not excluded worker offers model.
-func scanQueues(p *Proxy, model string, exclude map[*workerConn]bool) bool {
+// scanQueues says whether some accepting, not excluded worker at or below
+// maxCoef (0: any) offers model.
+func scanQueues(p *Proxy, model string, exclude map[*workerConn]bool, maxCoef int64) bool {
 	for _, w := range p.workers {
-		if !exclude[w] && scanOffers(w, model) {
+		if !exclude[w] && (maxCoef <= 0 || w.reg.CoefficientMilli <= maxCoef) && scanOffers(w, model) {
 			return true
 		}
 	}
@@ -90,7 +95,7 @@ func scanQueues(p *Proxy, model string, exclude map[*workerConn]bool) bool {
 func scanServable(p *Proxy) []string {
 	var out []string
 	for _, n := range p.cfg.ModelNames() {
-		if scanQueues(p, n, nil) {
+		if scanQueues(p, n, nil, 0) {
 			out = append(out, n)
 		}
 	}
@@ -98,9 +103,9 @@ func scanServable(p *Proxy) []string {
 }
 
 // indexChoose is the index's choice, without booking it.
-func indexChoose(p *Proxy, model string, exclude map[*workerConn]bool) *workerConn {
+func indexChoose(p *Proxy, model string, exclude map[*workerConn]bool, maxCoef int64) *workerConn {
 	if mr := p.routes[model]; mr != nil {
-		if e := mr.best(exclude); e != nil {
+		if e := mr.best(exclude, maxCoef); e != nil {
 			return e.w
 		}
 	}
@@ -114,6 +119,16 @@ func checkIndex(t *testing.T, p *Proxy, models []string) {
 	for m, mr := range p.routes {
 		if mr.accepting <= 0 {
 			t.Fatalf("model %q kept with %d accepting workers", m, mr.accepting)
+		}
+		byCoef := 0
+		for c, k := range mr.byCoef {
+			if k <= 0 {
+				t.Fatalf("model %q: %d workers at coefficient %d kept", m, k, c)
+			}
+			byCoef += k
+		}
+		if byCoef != mr.accepting {
+			t.Fatalf("model %q: %d accepting, %d by coefficient", m, mr.accepting, byCoef)
 		}
 		for i, e := range mr.heap {
 			if e.pos != i || e.mr != mr || e.model != m {
@@ -152,13 +167,17 @@ func checkIndex(t *testing.T, p *Proxy, models []string) {
 
 // TestRouteIndexMatchesScan drives the scheduler through random sequences
 // of connects (some replacing a connection with the same id), (re-)
-// registrations, availability changes, reservations, releases and
-// disconnects, and checks after each step that the index chooses what the
-// reference scan chooses, for every model and several exclude sets, and
-// that queueing and the servable model list agree too.
+// registrations at various coefficients, availability changes, trust bars
+// (quarantine, daily cap) set and lifted, reservations (some under a
+// client's price cap), releases and disconnects, and checks after each
+// step that the index chooses what the reference scan chooses, for every
+// model, several exclude sets and price caps, and that queueing and the
+// servable model list agree too.
 func TestRouteIndexMatchesScan(t *testing.T) {
 	models := []string{"a", "b", "c", "x", "unoffered"}
 	states := []string{network.Accepting, network.Accepting, network.Accepting, network.Paused, network.Draining}
+	coefs := []int64{500, 1000, 1000, 1000, 2000, 3000}
+	caps := []int64{0, 0, 500, 999, 1000, 2000}
 	tests := []struct {
 		name      string
 		ids       int // distinct worker ids (few: connections replace each other)
@@ -200,7 +219,7 @@ func TestRouteIndexMatchesScan(t *testing.T) {
 					alive, all = append(alive, w), append(all, w)
 				case r < 25:
 					w := pick(alive)
-					reg := network.Register{MaxConcurrent: 1 + rng.Intn(3), CoefficientMilli: 1000}
+					reg := network.Register{MaxConcurrent: 1 + rng.Intn(3), CoefficientMilli: coefs[rng.Intn(len(coefs))]}
 					for k := rng.Intn(5); k > 0; k-- { // a name may repeat: the first listing counts
 						reg.Models = append(reg.Models, network.ModelInfo{Name: models[rng.Intn(4)], Loaded: rng.Intn(2) == 0})
 					}
@@ -218,12 +237,19 @@ func TestRouteIndexMatchesScan(t *testing.T) {
 					p.mu.Lock()
 					p.setStateLocked(w, s)
 					p.mu.Unlock()
-				case r < 70:
-					m, ex := models[rng.Intn(len(models))], randomExclude()
+				case r < 45:
+					w := pick(alive)
+					barred := rng.Intn(4) == 0
+					what = fmt.Sprintf("barred %s %v", w.id, barred)
 					p.mu.Lock()
-					want := scanChoose(p, m, ex)
+					p.setBarredLocked(w, barred)
 					p.mu.Unlock()
-					a := p.reserve(m, ex)
+				case r < 70:
+					m, ex, maxCoef := models[rng.Intn(len(models))], randomExclude(), caps[rng.Intn(len(caps))]
+					p.mu.Lock()
+					want := scanChoose(p, m, ex, maxCoef)
+					p.mu.Unlock()
+					a := p.reserveCapped(m, ex, maxCoef)
 					what = "reserve " + m
 					switch {
 					case a == nil && want != nil:
@@ -265,14 +291,15 @@ func TestRouteIndexMatchesScan(t *testing.T) {
 						if k > 0 {
 							ex = randomExclude()
 						}
-						if got, want := indexChoose(p, m, ex), scanChoose(p, m, ex); got != want {
-							t.Fatalf("after op %d (%s): model %s exclude %d: index chooses %v, scan %v", op, what, m, len(ex), got, want)
+						maxCoef := caps[rng.Intn(len(caps))]
+						if got, want := indexChoose(p, m, ex, maxCoef), scanChoose(p, m, ex, maxCoef); got != want {
+							t.Fatalf("after op %d (%s): model %s exclude %d cap %d: index chooses %v, scan %v", op, what, m, len(ex), maxCoef, got, want)
 						}
 						p.mu.Unlock()
-						_, got := p.queueFor(m, ex)
+						_, got := p.queueForCapped(m, ex, maxCoef)
 						p.mu.Lock()
-						if want := scanQueues(p, m, ex); got != want {
-							t.Fatalf("after op %d (%s): model %s: queueFor %v, scan %v", op, what, m, got, want)
+						if want := scanQueues(p, m, ex, maxCoef); got != want {
+							t.Fatalf("after op %d (%s): model %s cap %d: queueFor %v, scan %v", op, what, m, maxCoef, got, want)
 						}
 					}
 				}

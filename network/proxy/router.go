@@ -66,11 +66,18 @@ func newJobID() string {
 }
 
 // reserve picks the eligible worker with the lowest running × average job
-// time (ties: fewer running, then the model already loaded, then the older
-// connection, then the id) that is not in exclude, and books a slot on it.
-// It returns nil when none is eligible. The choice reads the model's
-// routing index (routeindex.go) rather than scanning the workers.
+// time (ties: the cheaper, then fewer running, then the model already
+// loaded, then the older connection, then the id) that is not in exclude,
+// and books a slot on it. It returns nil when none is eligible. The choice
+// reads the model's routing index (routeindex.go) rather than scanning the
+// workers.
 func (p *Proxy) reserve(model string, exclude map[*workerConn]bool) *attempt {
+	return p.reserveCapped(model, exclude, 0)
+}
+
+// reserveCapped is reserve among the workers whose coefficient is at most
+// maxCoef (0: any), a client's price cap.
+func (p *Proxy) reserveCapped(model string, exclude map[*workerConn]bool, maxCoef int64) *attempt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
@@ -80,7 +87,7 @@ func (p *Proxy) reserve(model string, exclude map[*workerConn]bool) *attempt {
 	if mr == nil {
 		return nil
 	}
-	e := mr.best(exclude)
+	e := mr.best(exclude, maxCoef)
 	if e == nil {
 		return nil
 	}
@@ -111,6 +118,12 @@ func (p *Proxy) wakeQueuedLocked() {
 // accepting worker (not excluded) offers it but is at max concurrency. It
 // returns the channel closed when a slot frees up.
 func (p *Proxy) queueFor(model string, exclude map[*workerConn]bool) (<-chan struct{}, bool) {
+	return p.queueForCapped(model, exclude, 0)
+}
+
+// queueForCapped is queueFor among the workers whose coefficient is at
+// most maxCoef (0: any).
+func (p *Proxy) queueForCapped(model string, exclude map[*workerConn]bool, maxCoef int64) (<-chan struct{}, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
@@ -123,9 +136,9 @@ func (p *Proxy) queueFor(model string, exclude map[*workerConn]bool) (<-chan str
 	if mr == nil {
 		return nil, false
 	}
-	n := mr.accepting
+	n := mr.acceptingAtMost(maxCoef)
 	for w := range exclude {
-		if w.listedFor(model) {
+		if w.listedFor(model) && (maxCoef <= 0 || w.reg.CoefficientMilli <= maxCoef) {
 			n--
 		}
 	}

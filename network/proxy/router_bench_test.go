@@ -58,6 +58,35 @@ func BenchmarkRouteDecision(b *testing.B) {
 	}
 }
 
+// BenchmarkRouteDecisionPriceCap is BenchmarkRouteDecision with half the
+// workers (every other one) over the client's price cap, so the choice
+// searches the heap below the ones it skips.
+func BenchmarkRouteDecisionPriceCap(b *testing.B) {
+	for _, n := range benchWorkerCounts {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			p := benchProxy(n, true)
+			p.mu.Lock()
+			i := 0
+			for _, w := range p.workers {
+				reg := w.reg
+				reg.CoefficientMilli = 1000 + 1000*int64(i%2)
+				p.setRegLocked(w, reg)
+				i++
+			}
+			p.mu.Unlock()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				a := p.reserveCapped("m", nil, 1500)
+				if a == nil || a.coefficient > 1500 {
+					b.Fatal("no worker under the cap chosen")
+				}
+				p.release(a, true)
+			}
+		})
+	}
+}
+
 // BenchmarkRouteDecisionScan is BenchmarkRouteDecision with the scheduler
 // the index replaced (a scan of every worker under the lock, the tests'
 // oracle), so `make bench` shows both in one run.
@@ -83,7 +112,7 @@ func BenchmarkRouteDecisionScan(b *testing.B) {
 func scanReserve(p *Proxy, model string, exclude map[*workerConn]bool) *attempt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	best := scanChoose(p, model, exclude)
+	best := scanChoose(p, model, exclude, 0)
 	if best == nil {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 // PostgreSQL implementation for several proxies is a new Store, not a
 // rewrite: RecordJob maps to one SERIALIZABLE transaction keyed by job id.
 type Store interface {
+	TrustStore // the trust record (trust_store.go)
 	// TouchWorker creates the worker's record on first sight and updates
 	// its last-seen time; a non-empty payout address replaces the stored one.
 	TouchWorker(ctx context.Context, workerID, payoutAddress string, seen time.Time) error
@@ -23,7 +24,8 @@ type Store interface {
 	// whether the job id already has a receipt (then it returns that receipt
 	// with created false and changes nothing), else it assigns the worker's
 	// next seq and new cumulative total, has sign build the signed receipt,
-	// stores it, and adds the job to the API key's usage and the totals.
+	// stores it, applies job.Hold to the worker's trust record, and adds the
+	// job to the API key's usage and the totals.
 	RecordJob(ctx context.Context, job JobRecord, sign func(receipt.Receipt) receipt.Signed) (rcpt receipt.Signed, created bool, err error)
 	// Receipt returns the receipt of a job id.
 	Receipt(ctx context.Context, jobID string) (rcpt receipt.Signed, ok bool, err error)
@@ -43,9 +45,10 @@ type Store interface {
 	// exists with the same worker, amount and destination it returns that
 	// record with created false and changes nothing (a replay); with other
 	// fields it fails with ErrPayoutConflict. Else it checks amount ≤
-	// cumulative − paid − pending (ErrInsufficientBalance otherwise, nothing
-	// changed), adds amount to the worker's pending and stores the record
-	// in state accepted.
+	// cumulative − paid − pending − held (held: the worker's unreleased
+	// holds, or all of it while quarantined; ErrInsufficientBalance
+	// otherwise, nothing changed), adds amount to the worker's pending and
+	// stores the record in state accepted.
 	BeginPayout(ctx context.Context, rec PayoutRecord) (out PayoutRecord, created bool, err error)
 	// SetPayoutMessage stores the signed external message of an accepted
 	// payout that has none yet (before it is sent, so a crash cannot lose
@@ -140,6 +143,7 @@ type JobRecord struct {
 	KeyDigest        string
 	KeyName          string
 	Time             time.Time
+	Hold             JobHold // held and counted toward the daily cap in the same transaction (trust_store.go)
 }
 
 // KeyUsage is an API key's consumption.

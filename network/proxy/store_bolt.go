@@ -35,7 +35,8 @@ var (
 
 // BoltStore is the Store in one bbolt file.
 type BoltStore struct {
-	db *bolt.DB
+	db  *bolt.DB
+	now func() time.Time // nil: time.Now (a test seam for holds; see clock)
 }
 
 var _ Store = (*BoltStore)(nil)
@@ -58,7 +59,7 @@ func OpenBoltStore(dir string, lockTimeout time.Duration) (*BoltStore, error) {
 		return nil, fmt.Errorf("proxy store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktWorkers, bktReceipts, bktWorkerReceipts, bktUsage, bktMeta, bktPayouts, bktPayoutsPending} {
+		for _, b := range [][]byte{bktWorkers, bktReceipts, bktWorkerReceipts, bktUsage, bktMeta, bktPayouts, bktPayoutsPending, bktTrust, bktTrustQuarantined} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -186,6 +187,9 @@ func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(receip
 			return err
 		}
 		if err := putJSON(wb, []byte(j.WorkerID), w); err != nil {
+			return err
+		}
+		if err := trustCredit(tx, j); err != nil {
 			return err
 		}
 		if j.KeyDigest != "" {
@@ -334,8 +338,13 @@ func (s *BoltStore) BeginPayout(ctx context.Context, rec PayoutRecord) (PayoutRe
 		if _, err := getJSON(wb, []byte(rec.WorkerID), &w); err != nil {
 			return err
 		}
-		if avail := w.Cumulative - w.Paid - w.Pending; rec.Amount > avail {
-			return fmt.Errorf("%w: asked %d nanoTON, available %d", ErrInsufficientBalance, rec.Amount, avail)
+		avail := w.Cumulative - w.Paid - w.Pending
+		held, err := heldInTx(tx, rec.WorkerID, avail, s.clock())
+		if err != nil {
+			return err
+		}
+		if rec.Amount > avail-held {
+			return fmt.Errorf("%w: asked %d nanoTON, available %d (%d held)", ErrInsufficientBalance, rec.Amount, avail-held, held)
 		}
 		if w.ID == "" {
 			return ErrInsufficientBalance // unreachable: avail is 0 for an unknown worker

@@ -57,6 +57,7 @@ type workerConn struct {
 	ended endedJobs
 	// routes are w's places in the routing index, one per model it offers.
 	routes []routeEntry
+	trust  connTrust // trust.go
 }
 
 // maxEndedJobs bounds endedJobs: far more than the jobs a worker can have
@@ -238,6 +239,7 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, err
 	}
 	old := p.addWorkerLocked(wc)
 	p.mu.Unlock()
+	p.loadTrust(wc)
 	if old != nil {
 		go old.close(websocket.StatusPolicyViolation, "replaced by a newer connection with the same worker key")
 	}
@@ -361,6 +363,7 @@ func (w *workerConn) cleanup(cause error) {
 		a.push(event{kind: evGone, reason: "worker disconnected"})
 	}
 	w.c.CloseNow()
+	p.trustDisconnected(w)
 	_ = p.store.TouchWorker(context.Background(), w.id, "", time.Now())
 	w.log.Info("worker disconnected", "reason", closeCause(cause), "failed_jobs", len(jobs))
 }
@@ -388,6 +391,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		}
 		reg := *m
 		reg.Models = append([]network.ModelInfo(nil), m.Models...)
+		reg.CoefficientMilli = p.capCoefficient(w, env.ID, reg.CoefficientMilli)
 		p.mu.Lock()
 		p.setRegLocked(w, reg)
 		p.mu.Unlock()
@@ -396,12 +400,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		}
 		w.log.Info("worker registered", "gpu", truncateStr(m.GPU.Name, 64), "models", len(m.Models),
 			"max_concurrent", m.MaxConcurrent, "coefficient_milli", m.CoefficientMilli)
-		if b, err := p.balance(context.Background(), w.id); err != nil {
-			w.log.Error("store balance", "err", err)
-		} else if err := w.send(network.TypeBalance, &b); err != nil {
-			return err
-		}
-		return nil
+		return p.sendRegisterBalance(w) // with the worker's standing (trust.go)
 	case *network.Ping:
 		if env.Type == network.TypePing {
 			return w.send(network.TypePong, &network.Ping{T: m.T})

@@ -647,3 +647,24 @@ func (w *Worker) WaitPayoutStatus(ctx context.Context, id, state string) (networ
 	})
 	return st, err
 }
+
+// WaitBalance waits until the newest balance the proxy sent (in a balance
+// message or a payout_status) satisfies ok, and returns it.
+func (w *Worker) WaitBalance(ctx context.Context, ok func(network.Balance) bool) (network.Balance, error) {
+	var b network.Balance
+	err := w.waitFor(ctx, func() bool {
+		if n := len(w.balances); n > 0 && ok(w.balances[n-1]) {
+			b = w.balances[n-1]
+			return true
+		}
+		return false
+	})
+	return b, err
+}
+
+// Balances returns every balance received so far, oldest first.
+func (w *Worker) Balances() []network.Balance {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]network.Balance(nil), w.balances...)
+}
