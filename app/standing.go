@@ -50,7 +50,10 @@ func explainStanding(s *network.Standing, now time.Time) (standingWords, bool) {
 		}
 		return w, true
 	default: // network.TrustNew
-		w := standingWords{Level: whyInfo, Title: "New on this network: earnings are held for a while"}
+		w := standingWords{Level: whyInfo, Title: "New on this network"}
+		if s.Held > 0 {
+			w.Title = "New on this network: earnings are held for a while"
+		}
 		w.Detail = fmt.Sprintf("The network checks new computers with ordinary jobs whose answers it knows (paid like any job): %d of %d passed so far.",
 			s.CanariesPassed, s.CanariesNeeded)
 		if held != "" {
@@ -59,7 +62,10 @@ func explainStanding(s *network.Standing, now time.Time) (standingWords, bool) {
 		if s.DailyCap > 0 {
 			w.Detail += fmt.Sprintf(" Until then it earns at most %s TON a day (today %s TON).", tonText(s.DailyCap), tonText(s.EarnedToday))
 		}
-		w.Fix = "Nothing to do: keep sharing. Once enough check jobs pass, new earnings are paid out without a hold."
+		w.Fix = "Nothing to do: keep sharing."
+		if s.Held > 0 || s.DailyCap > 0 {
+			w.Fix += " Once enough check jobs pass, new earnings are paid out without a hold or a daily limit."
+		}
 		return w, true
 	}
 }

@@ -26,7 +26,9 @@ func TestExplainStanding(t *testing.T) {
 		{"new, held and capped", &network.Standing{Level: network.TrustNew, CanariesPassed: 3, CanariesNeeded: 10,
 			Held: 1_500_000_000, HeldUntil: until, DailyCap: 5_000_000_000, EarnedToday: 2_000_000_000}, true, whyInfo,
 			[]string{"3 of 10 passed", "1.5 TON of your earnings is held until Today 14:00", "at most 5 TON a day (today 2 TON)"}},
-		{"trusted, nothing held", &network.Standing{Level: network.TrustTrusted, CanariesPassed: 12, CanariesNeeded: 10}, true, whyGood,
+		{"new, nothing held", &network.Standing{Level: network.TrustNew, CanariesPassed: 1, CanariesNeeded: 10}, true, whyInfo,
+			[]string{"New on this network\n", "1 of 10 passed", "keep sharing."}},
+				{"trusted, nothing held", &network.Standing{Level: network.TrustTrusted, CanariesPassed: 12, CanariesNeeded: 10}, true, whyGood,
 			[]string{"passed 12 check jobs", "not held"}},
 		{"trusted, an old hold left", &network.Standing{Level: network.TrustTrusted, CanariesPassed: 12, Held: 250_000_000, HeldUntil: until}, true, whyGood,
 			[]string{"0.25 TON of your earnings is held until Today 14:00"}},
@@ -70,6 +72,7 @@ func TestWhyShowsStanding(t *testing.T) {
 		{"new, cap reached", &network.Standing{Level: network.TrustNew, CanariesNeeded: 10, DailyCap: 100, EarnedToday: 100}, whyDailyCap, whyBlocked},
 		{"new, under the cap", &network.Standing{Level: network.TrustNew, CanariesNeeded: 10, DailyCap: 100, EarnedToday: 99}, whyNewHeld, whyInfo},
 		{"trusted", &network.Standing{Level: network.TrustTrusted}, "", 0},
+		{"new, nothing held, no cap", &network.Standing{Level: network.TrustNew, CanariesNeeded: 10}, "", 0},
 		{"no standing", nil, "", 0},
 	}
 	for _, tc := range tests {

@@ -172,7 +172,7 @@ func explainWhy(f whyFacts) []why {
 					Detail: fmt.Sprintf("A new computer earns at most %s TON a day until it has passed the network's check jobs (%d of %d so far); it gets jobs again after midnight UTC.",
 						tonText(p.Standing.DailyCap), p.Standing.CanariesPassed, p.Standing.CanariesNeeded),
 					Fix: "Nothing to do: keep sharing. The limit goes once enough check jobs pass."})
-			case p.Standing.Level == network.TrustNew:
+			case p.Standing.Level == network.TrustNew && (p.Standing.Held > 0 || p.Standing.DailyCap > 0):
 				add(why{Code: whyNewHeld, Level: whyInfo, Title: sw.Title, Detail: sw.Detail, Fix: sw.Fix})
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/paths"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -56,6 +57,13 @@ func setupNetwork(f networkFlags, dirs paths.Dirs, logger *slog.Logger) (worker.
 	cfg.APIAddr, cfg.WorkerAddr, cfg.DataDir = f.apiAddr, "127.0.0.1:0", dir
 	cfg.Models = LocalPrices
 	cfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "local"}}
+	// The local network is the owner's own: it vouches for this computer's
+	// worker, so the app does not call its own worker "new" (docs/trust.md).
+	wkey, err := network.LoadOrCreateKey(filepath.Join(dirs.Data, "keys", "worker.key"))
+	if err != nil {
+		return worker.NetworkConfig{}, nil, fmt.Errorf("local network: %w", err)
+	}
+	cfg.Trust.TrustedWorkers = []string{network.WorkerID(wkey.Public().(ed25519.PublicKey))}
 	if cfg.APIAddr == "" {
 		cfg.APIAddr = DefaultLocalAPIAddr
 	}
