@@ -28,7 +28,7 @@ func TestExplainStanding(t *testing.T) {
 			[]string{"3 of 10 passed", "1.5 TON of your earnings is held until Today 14:00", "at most 5 TON a day (today 2 TON)"}},
 		{"new, nothing held", &network.Standing{Level: network.TrustNew, CanariesPassed: 1, CanariesNeeded: 10}, true, whyInfo,
 			[]string{"New on this network\n", "1 of 10 passed", "keep sharing."}},
-				{"trusted, nothing held", &network.Standing{Level: network.TrustTrusted, CanariesPassed: 12, CanariesNeeded: 10}, true, whyGood,
+		{"trusted, nothing held", &network.Standing{Level: network.TrustTrusted, CanariesPassed: 12, CanariesNeeded: 10}, true, whyGood,
 			[]string{"passed 12 check jobs", "not held"}},
 		{"trusted, an old hold left", &network.Standing{Level: network.TrustTrusted, CanariesPassed: 12, Held: 250_000_000, HeldUntil: until}, true, whyGood,
 			[]string{"0.25 TON of your earnings is held until Today 14:00"}},
