@@ -311,9 +311,7 @@ var ErrQueueFull = errors.New("proxy: the wait queue for busy models is full")
 
 // admitChat takes one of the key's concurrent slots for a chat request. It
 // answers 429 (and returns false) when the key is at its cap; else done
-// must be called when the request ends: it gives the slot back and lifts
-// the write deadline the stream set, so the connection's next request
-// starts with none.
+// must be called when the request ends, to give the slot back.
 func (p *Proxy) admitChat(w http.ResponseWriter, k *apiKeyState) (done func(), ok bool) {
 	if n := k.inflight.Add(1); n > int64(k.maxInflight) {
 		k.inflight.Add(-1)
@@ -322,10 +320,19 @@ func (p *Proxy) admitChat(w http.ResponseWriter, k *apiKeyState) (done func(), o
 			fmt.Sprintf("this API key already has %d requests in flight, its limit; retry when one ends", k.maxInflight))
 		return nil, false
 	}
-	return func() {
-		k.inflight.Add(-1)
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	}, true
+	return func() { k.inflight.Add(-1) }, true
+}
+
+// clearWriteDeadlineWhenIdle is the API server's ConnState hook. A chat
+// answer leaves its last write deadline on the connection (it also bounds
+// net/http's final flush after the handler returned: lifting it sooner
+// would let a client that stopped reading pin that flush). Without a
+// WriteTimeout, http.Server never resets it, so it is lifted here once the
+// request is over and the connection waits for the next one.
+func clearWriteDeadlineWhenIdle(c net.Conn, s http.ConnState) {
+	if s == http.StateIdle {
+		_ = c.SetWriteDeadline(time.Time{})
+	}
 }
 
 // bodyRead lifts the read deadline once a chat request's body is in: from

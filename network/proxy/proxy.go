@@ -159,6 +159,7 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
 		IdleTimeout:       lim.IdleTimeout,
+		ConnState:         clearWriteDeadlineWhenIdle,
 		BaseContext:       baseCtx,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}

@@ -53,6 +53,9 @@ type Behavior struct {
 	// as a real worker does with the tokens already on the wire when the
 	// cancel arrives; without it a cancel stops the job.
 	LateAfterCancel bool
+	// Endless repeats Deltas (Succeed only) until the job is cancelled or
+	// the connection ends: a worker that streams without end.
+	Endless bool
 }
 
 // Script chooses the behaviour for each job; nil answers every job with
@@ -569,7 +572,10 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 	if b.Failure != Succeed && b.After < n {
 		n = b.After
 	}
-	for i := 0; i < n; i++ {
+	if b.Endless && b.Failure == Succeed && n > 0 {
+		n = -1 // no end: the loop below stops at the cancel
+	}
+	for i := 0; n < 0 || i < n; i++ {
 		if i > 0 && b.DeltaDelay > 0 {
 			select {
 			case <-time.After(b.DeltaDelay):
@@ -580,7 +586,7 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i]}); err != nil {
+		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}); err != nil {
 			return
 		}
 	}
