@@ -193,12 +193,12 @@ var (
 	// signature does not verify over this TLS connection: an impostor, or
 	// something in between relaying the real proxy's handshake.
 	errChannelMismatch = errors.New("proxy signature does not verify on this TLS connection")
-	errProxyRejected    = errors.New("rejected by proxy")
-	errHeartbeat        = errors.New("heartbeat timeout")
-	errShutdown         = errors.New("worker shutting down")
-	errProxyBye         = errors.New("proxy said bye")
-	errJobTimeout       = errors.New("job deadline passed")
-	errProxyCancel      = errors.New("cancelled by the proxy")
+	errProxyRejected   = errors.New("rejected by proxy")
+	errHeartbeat       = errors.New("heartbeat timeout")
+	errShutdown        = errors.New("worker shutting down")
+	errProxyBye        = errors.New("proxy said bye")
+	errJobTimeout      = errors.New("job deadline passed")
+	errProxyCancel     = errors.New("cancelled by the proxy")
 )
 
 // certUntrustedError is a TLS certificate that is neither the pinned key nor

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy/proxytest"

@@ -183,7 +183,9 @@ func TestHandshakeBoundToTLSChannel(t *testing.T) {
 		events := make(chan network.ClientEvent, 64)
 		c := network.NewClient(network.ClientConfig{
 			URL: r.url, ProxyKey: tp.PublicKey(), Key: key, RootCAs: pool,
-			Handler:    handlerFunc(func(context.Context, network.Job, func(string) error) (network.Usage, string, error) { return network.Usage{}, "stop", nil }),
+			Handler: handlerFunc(func(context.Context, network.Job, func(string) error) (network.Usage, string, error) {
+				return network.Usage{}, "stop", nil
+			}),
 			MinBackoff: time.Hour, // one attempt is enough
 			OnEvent: func(e network.ClientEvent) {
 				select {
