@@ -339,7 +339,6 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "", "could not read the request body")
 		return
 	}
-	bodyRead(w)
 	var req chatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", "", "request body is not valid JSON for a chat completion: "+truncateStr(err.Error(), 200))

@@ -43,9 +43,9 @@ type LimitsConfig struct {
 	// request's line and headers (slowloris).
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included, on both
-	// listeners. It does not bound a streamed answer: the chat handler lifts
-	// it once the body is read, and a worker's WebSocket is past it once
-	// upgraded.
+	// listeners. It does not bound a streamed answer: net/http lifts the read
+	// deadline once the body is read, and a hijacked (upgraded) worker
+	// WebSocket has none.
 	ReadTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout time.Duration
@@ -333,13 +333,6 @@ func clearWriteDeadlineWhenIdle(c net.Conn, s http.ConnState) {
 	if s == http.StateIdle {
 		_ = c.SetWriteDeadline(time.Time{})
 	}
-}
-
-// bodyRead lifts the read deadline once a chat request's body is in: from
-// then on the connection is only read to notice the client leaving, and
-// http.Server's ReadTimeout would otherwise cancel a long stream.
-func bodyRead(w http.ResponseWriter) {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 }
 
 // joinQueue counts a request as waiting for a busy model; false when
