@@ -409,7 +409,7 @@ func (p PayoutRequest) CheckFor(proxyKey ed25519.PublicKey, now time.Time) error
 	}
 	exp := time.UnixMilli(p.Expires)
 	if !now.Before(exp) {
-		return fmt.Errorf("%w: it expired at %s (now %s); the app signs a fresh one when it resends",
+		return fmt.Errorf("%w: it expired at %s, the proxy's time is %s (the app signs each send afresh: is the worker's clock behind?)",
 			ErrPayoutExpired, exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if exp.Sub(now) > MaxPayoutRequestTTL {
