@@ -56,6 +56,9 @@ type ClientConfig struct {
 
 	MinBackoff, MaxBackoff time.Duration // reconnect with jitter, defaults 500ms..30s
 	AppVersion             string
+	// RootCAs verify a proxy certificate that is not the pinned key (a
+	// proxy behind a certificate of a private CA); nil: the system roots.
+	RootCAs *x509.CertPool
 }
 
 // EventKind names a ClientEvent.
@@ -186,12 +189,16 @@ const (
 // Errors that classify a failed connection attempt.
 var (
 	errProxyKeyMismatch = errors.New("proxy key mismatch")
-	errProxyRejected    = errors.New("rejected by proxy")
-	errHeartbeat        = errors.New("heartbeat timeout")
-	errShutdown         = errors.New("worker shutting down")
-	errProxyBye         = errors.New("proxy said bye")
-	errJobTimeout       = errors.New("job deadline passed")
-	errProxyCancel      = errors.New("cancelled by the proxy")
+	// errChannelMismatch: the challenge names the pinned key but its
+	// signature does not verify over this TLS connection: an impostor, or
+	// something in between relaying the real proxy's handshake.
+	errChannelMismatch = errors.New("proxy signature does not verify on this TLS connection")
+	errProxyRejected   = errors.New("rejected by proxy")
+	errHeartbeat       = errors.New("heartbeat timeout")
+	errShutdown        = errors.New("worker shutting down")
+	errProxyBye        = errors.New("proxy said bye")
+	errJobTimeout      = errors.New("job deadline passed")
+	errProxyCancel     = errors.New("cancelled by the proxy")
 )
 
 // certUntrustedError is a TLS certificate that is neither the pinned key nor
@@ -262,7 +269,7 @@ func (c *Client) tlsConfig() *tls.Config {
 			if pk, ok := leaf.PublicKey.(ed25519.PublicKey); ok && pk.Equal(pinned) {
 				return nil
 			}
-			opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool()}
+			opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool(), Roots: c.cfg.RootCAs}
 			for _, ic := range cs.PeerCertificates[1:] {
 				opts.Intermediates.AddCert(ic)
 			}
@@ -346,6 +353,9 @@ func (c *Client) runSession(ctx context.Context) (time.Duration, error) {
 			return 0, nil
 		}
 		switch {
+		case errors.Is(err, errChannelMismatch):
+			c.log.Error("network: the proxy's signature does not verify on this TLS connection: an impostor, a man in the middle, or a TLS-terminating proxy in between", "err", err)
+			c.emit(ClientEvent{Kind: EventAuthFailed, Reason: errChannelMismatch.Error()})
 		case errors.Is(err, errProxyKeyMismatch):
 			c.log.Error("network: the proxy could not prove the pinned key; check the proxy key in the settings", "err", err)
 			c.emit(ClientEvent{Kind: EventAuthFailed, Reason: "proxy key mismatch"})
@@ -435,15 +445,20 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, *Welcome, error)
 		ua += "/" + c.cfg.AppVersion
 	}
 	hdr.Set("User-Agent", ua)
-	conn, _, err := websocket.Dial(hctx, c.cfg.URL, &websocket.DialOptions{HTTPClient: c.dialer, HTTPHeader: hdr})
+	conn, resp, err := websocket.Dial(hctx, c.cfg.URL, &websocket.DialOptions{HTTPClient: c.dialer, HTTPHeader: hdr})
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial %s: %w", c.cfg.URL, err)
 	}
 	conn.SetReadLimit(MaxMessageSize)
-	welcome, err := c.handshake(hctx, conn)
+	binding, err := ChannelBinding(resp.TLS)
+	if err != nil {
+		conn.Close(websocket.StatusPolicyViolation, "no channel binding")
+		return nil, nil, fmt.Errorf("%w: %w", errProxyRejected, err)
+	}
+	welcome, err := c.handshake(hctx, conn, binding)
 	if err != nil {
 		code := websocket.StatusProtocolError
-		if errors.Is(err, errProxyKeyMismatch) {
+		if errors.Is(err, errProxyKeyMismatch) || errors.Is(err, errChannelMismatch) {
 			code = websocket.StatusPolicyViolation
 		}
 		conn.Close(code, truncate(err.Error(), 100))
@@ -452,7 +467,9 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, *Welcome, error)
 	return conn, welcome, nil
 }
 
-func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (*Welcome, error) {
+// handshake runs the handshake of the package doc on conn, whose TLS
+// channel binding is binding.
+func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, binding []byte) (*Welcome, error) {
 	clientNonce := make([]byte, 32)
 	if _, err := rand.Read(clientNonce); err != nil {
 		return nil, err
@@ -467,10 +484,12 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (*Welcome,
 	if !bytes.Equal(ch.ProxyKey, c.cfg.ProxyKey) {
 		return nil, fmt.Errorf("%w: the proxy has key %x, the pinned key is %x", errProxyKeyMismatch, ch.ProxyKey, []byte(c.cfg.ProxyKey))
 	}
-	if !ed25519.Verify(c.cfg.ProxyKey, ProxyAuthBytes(clientNonce, ch.Nonce, c.pub), ch.ProxySig) {
-		return nil, fmt.Errorf("%w: proxy_sig does not verify with the pinned key", errProxyKeyMismatch)
+	if !ed25519.Verify(c.cfg.ProxyKey, ProxyAuthBytes(clientNonce, ch.Nonce, c.pub, binding), ch.ProxySig) {
+		// The key field is the pinned one, so the proxy (or a relay of it)
+		// signed for another TLS connection than this one.
+		return nil, fmt.Errorf("%w: proxy_sig does not verify with the pinned key over this TLS connection", errChannelMismatch)
 	}
-	sig := ed25519.Sign(c.cfg.Key, WorkerAuthBytes(ch.Nonce, clientNonce, c.cfg.ProxyKey))
+	sig := ed25519.Sign(c.cfg.Key, WorkerAuthBytes(ch.Nonce, clientNonce, c.cfg.ProxyKey, binding))
 	if err := writeMsg(ctx, conn, TypeAuth, "h2", &Auth{WorkerSig: sig}); err != nil {
 		return nil, fmt.Errorf("send auth: %w", err)
 	}
@@ -494,6 +513,10 @@ func readHandshake[T Validator](ctx context.Context, conn *websocket.Conn, typ s
 	}
 	env, payload, err := Decode(b)
 	if err != nil {
+		var pe *ProtocolError
+		if errors.As(err, &pe) && pe.Code == CodeUnsupportedVersion {
+			return zero, fmt.Errorf("%w: the proxy speaks another protocol version (%s): update the app or ask the proxy's operator", errProxyRejected, truncate(pe.Message, 200))
+		}
 		return zero, fmt.Errorf("waiting for %s: %w", typ, err)
 	}
 	if em, ok := payload.(*ErrorMsg); ok {
@@ -754,10 +777,11 @@ func (c *Client) startJob(s *session, env Envelope, job *Job) {
 		defer jcancel(nil)
 		dctx, dcancel := context.WithDeadlineCause(jctx, deadline, errJobTimeout)
 		defer dcancel()
-		c.runJob(dctx, s, job)
+		c.runJob(dctx, s, job, func() { c.finishJob(j) })
 	}()
 }
 
+// finishJob frees j's slot (idempotent).
 func (c *Client) finishJob(j *jobRun) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -773,7 +797,12 @@ func (c *Client) finishJob(j *jobRun) {
 	}
 }
 
-func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
+// runJob runs one job and ends it with done or job_error. release frees the
+// job's slot; it is called before that final message goes out, because the
+// proxy frees its own count of the slot when the message arrives and may
+// send the next job at once: were the slot still taken here, that job
+// would be refused busy (with one worker: a 502 to the app developer).
+func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func()) {
 	start := time.Now()
 	c.log.Info("network: job started", "job_id", job.JobID, "model", job.Model, "messages", len(job.Messages))
 	c.emit(ClientEvent{Kind: EventJobStarted, JobID: job.JobID, Model: job.Model})
@@ -884,6 +913,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 	took := time.Since(start)
 
 	fail := func(code, msg string) {
+		release()
 		c.log.Info("network: job failed", "job_id", job.JobID, "model", job.Model, "code", code,
 			"deltas", nDeltas, "bytes", nBytes, "took", took.Round(time.Millisecond))
 		if s.ctx.Err() == nil {
@@ -925,6 +955,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job) {
 		fail(CodeRuntime, "invalid usage from the model runtime")
 		return
 	}
+	release()
 	if err := s.send(TypeDone, done); err != nil {
 		c.emit(ClientEvent{Kind: EventJobFailed, JobID: job.JobID, Model: job.Model, Code: CodeCancelled, Reason: "done not sent: " + err.Error(), Duration: took})
 		return
@@ -979,10 +1010,14 @@ func (c *Client) poke() {
 // ErrNotConnected means the client has no session with the proxy right now.
 var ErrNotConnected = errors.New("network: not connected to the proxy")
 
-// RequestPayout signs req with the worker key and sends it. Payouts are
-// idempotent by PayoutID, so sending the same request again (after a
-// reconnect or a crash) is safe: the proxy answers with its status.
+// RequestPayout addresses req to the pinned proxy, makes it expire
+// PayoutRequestTTL from now, signs it with the worker key and sends it.
+// Payouts are idempotent by PayoutID, so sending the same request again
+// (after a reconnect or a crash) is safe: it is signed afresh, and the proxy
+// answers with its status.
 func (c *Client) RequestPayout(req PayoutRequest) error {
+	req.ProxyKey = append([]byte(nil), c.cfg.ProxyKey...)
+	req.Expires = time.Now().Add(PayoutRequestTTL).UnixMilli()
 	signed := SignPayout(c.cfg.Key, req)
 	c.mu.Lock()
 	s := c.sess

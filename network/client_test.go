@@ -109,6 +109,10 @@ func (s *stubProxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(MaxMessageSize)
+	binding, err := ChannelBinding(r.TLS)
+	if err != nil {
+		return
+	}
 	ctx := s.ctx
 	_, b, err := c.Read(ctx)
 	if err != nil {
@@ -122,7 +126,7 @@ func (s *stubProxy) serve(w http.ResponseWriter, r *http.Request) {
 	s.hellos <- struct{}{}
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	sig := ed25519.Sign(s.key, ProxyAuthBytes(hello.ClientNonce, nonce, hello.WorkerKey))
+	sig := ed25519.Sign(s.key, ProxyAuthBytes(hello.ClientNonce, nonce, hello.WorkerKey, binding))
 	if err := stubWrite(ctx, c, TypeChallenge, &Challenge{ProxyKey: s.claimKey, Nonce: nonce, ProxySig: sig}); err != nil {
 		return
 	}
@@ -135,7 +139,7 @@ func (s *stubProxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	_, p, err = Decode(b)
 	auth, ok := p.(*Auth)
-	if err != nil || !ok || !ed25519.Verify(hello.WorkerKey, WorkerAuthBytes(nonce, hello.ClientNonce, s.claimKey), auth.WorkerSig) {
+	if err != nil || !ok || !ed25519.Verify(hello.WorkerKey, WorkerAuthBytes(nonce, hello.ClientNonce, s.claimKey, binding), auth.WorkerSig) {
 		stubWrite(ctx, c, TypeError, &ErrorMsg{Code: CodeAuthFailed, Message: "worker_sig does not verify"})
 		return
 	}
@@ -426,13 +430,17 @@ func TestClientRefusesWrongProxyKey(t *testing.T) {
 		ran.Add(1)
 		return Usage{}, "stop", nil
 	})
-	cases := map[string]func(*stubProxy){
+	cases := map[string]struct {
+		opt       func(*stubProxy)
+		wantEvent string
+	}{
 		// Presents the pinned key (and a TLS certificate of it) but cannot sign with it.
-		"forged signature": func(s *stubProxy) { s.key = impostor },
+		"forged signature": {func(s *stubProxy) { s.key = impostor }, "auth failed: " + errChannelMismatch.Error()},
 		// Presents its own key.
-		"other key": func(s *stubProxy) { s.key = impostor; s.claimKey = impostor.Public().(ed25519.PublicKey) },
+		"other key": {func(s *stubProxy) { s.key = impostor; s.claimKey = impostor.Public().(ed25519.PublicKey) }, "auth failed: proxy key mismatch"},
 	}
-	for name, opt := range cases {
+	for name, tc := range cases {
+		opt := tc.opt
 		t.Run(name, func(t *testing.T) {
 			stub := newStub(t, pinned, opt, func(s *stubProxy) {
 				s.afterChallenge = func(c *websocket.Conn) {
@@ -442,8 +450,8 @@ func TestClientRefusesWrongProxyKey(t *testing.T) {
 			hs := startClient(t, stub, pinned.Public().(ed25519.PublicKey), h)
 			for i := 0; i < 2; i++ { // refused, then retried with backoff
 				e := hs.waitEvent(t, EventAuthFailed, nil)
-				if e.String() != "auth failed: proxy key mismatch" {
-					t.Fatalf("event %q", e.String())
+				if e.String() != tc.wantEvent {
+					t.Fatalf("event %q, want %q", e.String(), tc.wantEvent)
 				}
 				recvT(t, stub.hellos, "a hello")
 			}
@@ -769,12 +777,12 @@ func TestClientMalformedFramesGetErrorReplies(t *testing.T) {
 	sc := stub.accept(t)
 	cases := []struct{ frame, code, ref string }{
 		{`not json`, CodeBadMessage, ""},
-		{`{"v":1,"type":"teleport","id":"x1"}`, CodeBadMessage, "x1"},
-		{`{"v":2,"type":"ping","id":"x2","data":{"t":1}}`, CodeUnsupportedVersion, "x2"},
-		{`{"v":1,"type":"job","id":"x3","data":{"job_id":"j","model":"m"}}`, CodeBadMessage, "x3"},
-		{`{"v":1,"type":"delta","id":"x4","data":{"job_id":"j","seq":0,"text":"` + strings.Repeat("a", MaxDeltaText+1) + `"}}`, CodeTooLarge, "x4"},
-		{`{"v":1,"type":"hello","id":"x5","data":{"worker_key":"` + strings.Repeat("A", 43) + `=","client_nonce":"` + strings.Repeat("A", 43) + `="}}`, CodeBadMessage, "x5"}, // valid, but not for a worker
-		{`{"v":1,"type":"delta","id":"x6","data":{"job_id":"j","seq":0,"text":"hi"}}`, CodeBadMessage, "x6"},
+		{`{"v":2,"type":"teleport","id":"x1"}`, CodeBadMessage, "x1"},
+		{`{"v":3,"type":"ping","id":"x2","data":{"t":1}}`, CodeUnsupportedVersion, "x2"},
+		{`{"v":2,"type":"job","id":"x3","data":{"job_id":"j","model":"m"}}`, CodeBadMessage, "x3"},
+		{`{"v":2,"type":"delta","id":"x4","data":{"job_id":"j","seq":0,"text":"` + strings.Repeat("a", MaxDeltaText+1) + `"}}`, CodeTooLarge, "x4"},
+		{`{"v":2,"type":"hello","id":"x5","data":{"worker_key":"` + strings.Repeat("A", 43) + `=","client_nonce":"` + strings.Repeat("A", 43) + `="}}`, CodeBadMessage, "x5"}, // valid, but not for a worker
+		{`{"v":2,"type":"delta","id":"x6","data":{"job_id":"j","seq":0,"text":"hi"}}`, CodeBadMessage, "x6"},
 	}
 	for _, tc := range cases {
 		sc.sendRaw(t, tc.frame)
@@ -954,6 +962,16 @@ func TestClientPayoutMessages(t *testing.T) {
 	}
 	if got.VerifyPayout(proxy.Public().(ed25519.PublicKey)) == nil {
 		t.Fatal("a payout request verified with another key")
+	}
+	// It is addressed to the pinned proxy and expires PayoutRequestTTL from now.
+	if err := got.CheckFor(proxy.Public().(ed25519.PublicKey), time.Now()); err != nil {
+		t.Fatalf("payout request not valid for the pinned proxy: %v", err)
+	}
+	if err := got.CheckFor(testKey(3).Public().(ed25519.PublicKey), time.Now()); !errors.Is(err, ErrPayoutOtherProxy) {
+		t.Fatalf("payout request for another proxy: %v, want ErrPayoutOtherProxy", err)
+	}
+	if err := got.CheckFor(proxy.Public().(ed25519.PublicKey), time.Now().Add(PayoutRequestTTL)); !errors.Is(err, ErrPayoutExpired) {
+		t.Fatalf("payout request after its TTL: %v, want ErrPayoutExpired", err)
 	}
 	st := PayoutStatus{PayoutID: "po-1", State: PayoutSent, Amount: 500, Fee: 1, MsgHash: "ab", Balance: Balance{Cumulative: 900, Paid: 100, Pending: 500, Network: "testnet"}}
 	sc.send(t, TypePayoutStatus, &st)

@@ -61,6 +61,24 @@ func Encode(typ, id string, payload Validator) ([]byte, error) {
 	return b, nil
 }
 
+// EncodeVersionError builds an error frame in the envelope version the peer
+// spoke, when that is an older version whose error message has the same
+// shape (every version so far), so a peer on an old version can read why it
+// is refused (e.g. unsupported_version) instead of failing to decode the
+// answer. Other versions get the current one.
+func EncodeVersionError(peerVersion int, id string, em *ErrorMsg) ([]byte, error) {
+	b, err := Encode(TypeError, id, em)
+	if err != nil || peerVersion < 1 || peerVersion >= ProtocolVersion {
+		return b, err
+	}
+	var env Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("network: encode error: %w", err)
+	}
+	env.V = peerVersion
+	return json.Marshal(env)
+}
+
 // knownTypes maps each message type to a constructor of its payload.
 var knownTypes = map[string]func() Validator{
 	TypeHello:           func() Validator { return &Hello{} },
@@ -447,6 +465,12 @@ func (m *PayoutRequest) Validate() error {
 	}
 	if m.Created <= 0 {
 		return protoErr(CodeBadMessage, "", "created is required")
+	}
+	if err := checkLen("proxy_key", m.ProxyKey, 32); err != nil {
+		return err
+	}
+	if m.Expires <= 0 {
+		return protoErr(CodeBadMessage, "", "expires is required")
 	}
 	return checkLen("worker_sig", m.WorkerSig, 64)
 }

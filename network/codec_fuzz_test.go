@@ -38,8 +38,8 @@ func validMessages() map[string]Validator {
 	n1, n2 := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
 	return map[string]Validator{
 		TypeHello:     &Hello{WorkerKey: wpub, ClientNonce: n1, AppVersion: "0.1.0"},
-		TypeChallenge: &Challenge{ProxyKey: ppub, Nonce: n2, ProxySig: ed25519.Sign(proxy, ProxyAuthBytes(n1, n2, wpub))},
-		TypeAuth:      &Auth{WorkerSig: ed25519.Sign(worker, WorkerAuthBytes(n2, n1, ppub))},
+		TypeChallenge: &Challenge{ProxyKey: ppub, Nonce: n2, ProxySig: ed25519.Sign(proxy, ProxyAuthBytes(n1, n2, wpub, n1))},
+		TypeAuth:      &Auth{WorkerSig: ed25519.Sign(worker, WorkerAuthBytes(n2, n1, ppub, n1))},
 		TypeWelcome:   &Welcome{WorkerID: WorkerID(wpub), HeartbeatMS: 10000, ServerTime: 1_764_000_000_000},
 		TypeRegister: &Register{
 			GPU:              GPUInfo{Name: "NVIDIA GeForce RTX 4090", VRAMTotal: 24 << 30, VRAMFree: 20 << 30, Driver: "550.54", Count: 1},
@@ -59,6 +59,43 @@ func validMessages() map[string]Validator {
 		TypeError:           &ErrorMsg{Code: CodeBadMessage, Message: "unknown message type", Ref: "w7"},
 		TypeBye:             &Bye{Reason: "shutting down"},
 		TypeReceiptsRequest: &ReceiptsRequest{Ranges: []SeqRange{{First: 3, Last: 4}, {First: 7, Last: 9}}},
+		TypePayoutRequest: ptr(SignPayout(worker, PayoutRequest{PayoutID: "po-1", Amount: 700_000_000,
+			Destination: "UQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAJKZ", Created: 1_764_000_000_000,
+			ProxyKey: ppub, Expires: 1_764_003_600_000})),
+	}
+}
+
+// TestEncodeVersionError: a peer refused for its version gets the error in
+// the envelope version it spoke when that is an older one, so it can read it.
+func TestEncodeVersionError(t *testing.T) {
+	em := &ErrorMsg{Code: CodeUnsupportedVersion, Message: "protocol version 1, this side speaks 2", Ref: "h1"}
+	for _, tc := range []struct {
+		name        string
+		peerVersion int
+		wantV       int
+	}{
+		{"older peer gets its own version", 1, 1},
+		{"current peer", ProtocolVersion, ProtocolVersion},
+		{"newer peer gets ours", ProtocolVersion + 1, ProtocolVersion},
+		{"no version gets ours", 0, ProtocolVersion},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := EncodeVersionError(tc.peerVersion, "e1", em)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env Envelope
+			if err := strictUnmarshal(b, &env); err != nil {
+				t.Fatal(err)
+			}
+			var got ErrorMsg
+			if err := strictUnmarshal(env.Data, &got); err != nil {
+				t.Fatal(err)
+			}
+			if env.V != tc.wantV || env.Type != TypeError || env.ID != "e1" || got != *em {
+				t.Errorf("frame %s: v=%d, want %d", b, env.V, tc.wantV)
+			}
+		})
 	}
 }
 
@@ -118,23 +155,24 @@ func invalidFrames() []string {
 	// spend its time minimizing instead of exploring.
 	big := strings.Repeat("a", MaxReasonLength+1)
 	return []string{
-		``, `null`, `[]`, `"x"`, `{`, `{"v":1,"type":"ping"`, // truncated / not an object
-		`{"v":1,"type":"job","data":{"job_id":"j","model":"m","messages":[{"role":"user","content":"hi"}],"deadline":1`,
-		`{"v":2,"type":"ping","data":{"t":1}}`,                                   // wrong version
+		``, `null`, `[]`, `"x"`, `{`, `{"v":2,"type":"ping"`, // truncated / not an object
+		`{"v":2,"type":"job","data":{"job_id":"j","model":"m","messages":[{"role":"user","content":"hi"}],"deadline":1`,
+		`{"v":1,"type":"ping","data":{"t":1}}`,                                   // wrong (old) version
+		`{"v":3,"type":"ping","data":{"t":1}}`,                                   // wrong (newer) version
 		`{"v":0,"type":"ping"}`,                                                  // missing version
-		`{"v":1,"type":"teleport"}`,                                              // unknown type
-		`{"v":1,"type":"ping","x":1}`,                                            // unknown envelope field
-		`{"v":1,"type":"ping","data":{"t":1,"u":2}}`,                             // unknown payload field
-		`{"v":1,"type":"cancel","data":{"job_id":"j","reason":"` + big + `"}}`,   // oversized field
-		`{"v":1,"type":"delta","data":{"job_id":"j","seq":0,"text":"\xff\xfe"}}`, // bad UTF-8 (coerced)
-		`{"v":1,"type":"ping","data":{"t":1e400}}`,                               // huge number
-		`{"v":1,"type":"ping","data":{"t":99999999999999999999}}`,
-		`{"v":1,"type":"delta","data":{"job_id":"j","seq":1.5,"text":"x"}}`,
-		`{"v":1,"type":"job","data":{"job_id":"j","model":"m","messages":[{"role":"user","content":"x"}],"deadline":1,"options":{"temperature":1e308}}}`,
-		`{"v":1,"type":"ping"}}`, // trailing data
-		`{"v":1,"type":"ping"} {"v":1}`,
-		`{"v":1,"type":"ping","id":"` + strings.Repeat("i", 65) + `"}`,
-		`{"v":1,"type":"receipt","data":{"receipt":{"job_id":"j","worker_id":"w","model":"m","amount":-1,"seq":1},"proxy_key":"AAAA","signature":"AAAA"}}`,
+		`{"v":2,"type":"teleport"}`,                                              // unknown type
+		`{"v":2,"type":"ping","x":1}`,                                            // unknown envelope field
+		`{"v":2,"type":"ping","data":{"t":1,"u":2}}`,                             // unknown payload field
+		`{"v":2,"type":"cancel","data":{"job_id":"j","reason":"` + big + `"}}`,   // oversized field
+		`{"v":2,"type":"delta","data":{"job_id":"j","seq":0,"text":"\xff\xfe"}}`, // bad UTF-8 (coerced)
+		`{"v":2,"type":"ping","data":{"t":1e400}}`,                               // huge number
+		`{"v":2,"type":"ping","data":{"t":99999999999999999999}}`,
+		`{"v":2,"type":"delta","data":{"job_id":"j","seq":1.5,"text":"x"}}`,
+		`{"v":2,"type":"job","data":{"job_id":"j","model":"m","messages":[{"role":"user","content":"x"}],"deadline":1,"options":{"temperature":1e308}}}`,
+		`{"v":2,"type":"ping"}}`, // trailing data
+		`{"v":2,"type":"ping"} {"v":2}`,
+		`{"v":2,"type":"ping","id":"` + strings.Repeat("i", 65) + `"}`,
+		`{"v":2,"type":"receipt","data":{"receipt":{"job_id":"j","worker_id":"w","model":"m","amount":-1,"seq":1},"proxy_key":"AAAA","signature":"AAAA"}}`,
 	}
 }
 
@@ -214,7 +252,7 @@ func TestEncodeRefusesInvalid(t *testing.T) {
 
 func TestDecodeErrorCodes(t *testing.T) {
 	job := func(extra string) string {
-		return `{"v":1,"type":"job","id":"p1","data":{"job_id":"j1","model":"m","messages":[{"role":"user","content":"hi"}],"deadline":1` + extra + `}}`
+		return `{"v":2,"type":"job","id":"p1","data":{"job_id":"j1","model":"m","messages":[{"role":"user","content":"hi"}],"deadline":1` + extra + `}}`
 	}
 	cases := []struct {
 		name, frame, code, ref string
@@ -222,32 +260,33 @@ func TestDecodeErrorCodes(t *testing.T) {
 		{"empty", ``, CodeBadMessage, ""},
 		{"not json", `hello`, CodeBadMessage, ""},
 		{"array", `[1]`, CodeBadMessage, ""},
-		{"truncated", `{"v":1,"type":"ping"`, CodeBadMessage, ""},
-		{"trailing brace", `{"v":1,"type":"ping"}}`, CodeBadMessage, ""},
-		{"trailing value", `{"v":1,"type":"ping"} 1`, CodeBadMessage, ""},
-		{"unknown envelope field", `{"v":1,"type":"ping","extra":true}`, CodeBadMessage, ""},
-		{"long id", `{"v":1,"type":"ping","id":"` + strings.Repeat("x", MaxJobIDLength+1) + `"}`, CodeBadMessage, ""},
-		{"version 2", `{"v":2,"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
+		{"truncated", `{"v":2,"type":"ping"`, CodeBadMessage, ""},
+		{"trailing brace", `{"v":2,"type":"ping"}}`, CodeBadMessage, ""},
+		{"trailing value", `{"v":2,"type":"ping"} 1`, CodeBadMessage, ""},
+		{"unknown envelope field", `{"v":2,"type":"ping","extra":true}`, CodeBadMessage, ""},
+		{"long id", `{"v":2,"type":"ping","id":"` + strings.Repeat("x", MaxJobIDLength+1) + `"}`, CodeBadMessage, ""},
+		{"version 1", `{"v":1,"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
+		{"version 3", `{"v":3,"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
 		{"no version", `{"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
-		{"unknown type", `{"v":1,"type":"teleport","id":"p1"}`, CodeBadMessage, "p1"},
+		{"unknown type", `{"v":2,"type":"teleport","id":"p1"}`, CodeBadMessage, "p1"},
 		{"unknown payload field", job(`,"priority":9`), CodeBadMessage, "p1"},
-		{"wrong field type", `{"v":1,"type":"ping","id":"p1","data":{"t":"now"}}`, CodeBadMessage, "p1"},
-		{"huge number", `{"v":1,"type":"ping","id":"p1","data":{"t":1e999}}`, CodeBadMessage, "p1"},
-		{"int overflow", `{"v":1,"type":"ping","id":"p1","data":{"t":9223372036854775808}}`, CodeBadMessage, "p1"},
-		{"data not an object", `{"v":1,"type":"ping","id":"p1","data":[1]}`, CodeBadMessage, "p1"},
-		{"job without deadline", `{"v":1,"type":"job","id":"p1","data":{"job_id":"j1","model":"m","messages":[{"role":"user","content":"hi"}]}}`, CodeBadMessage, "p1"},
+		{"wrong field type", `{"v":2,"type":"ping","id":"p1","data":{"t":"now"}}`, CodeBadMessage, "p1"},
+		{"huge number", `{"v":2,"type":"ping","id":"p1","data":{"t":1e999}}`, CodeBadMessage, "p1"},
+		{"int overflow", `{"v":2,"type":"ping","id":"p1","data":{"t":9223372036854775808}}`, CodeBadMessage, "p1"},
+		{"data not an object", `{"v":2,"type":"ping","id":"p1","data":[1]}`, CodeBadMessage, "p1"},
+		{"job without deadline", `{"v":2,"type":"job","id":"p1","data":{"job_id":"j1","model":"m","messages":[{"role":"user","content":"hi"}]}}`, CodeBadMessage, "p1"},
 		{"job bad role", strings.Replace(job(""), `"user"`, `"root"`, 1), CodeBadMessage, "p1"},
 		{"job temperature", job(`,"options":{"temperature":3}`), CodeBadMessage, "p1"},
 		{"job max_tokens", job(`,"max_tokens":-1`), CodeBadMessage, "p1"},
 		{"job long id", strings.Replace(job(""), `"j1"`, `"`+strings.Repeat("j", MaxJobIDLength+1)+`"`, 1), CodeTooLarge, "p1"},
-		{"delta too long", `{"v":1,"type":"delta","id":"p1","data":{"job_id":"j","seq":0,"text":"` + strings.Repeat("a", MaxDeltaText+1) + `"}}`, CodeTooLarge, "p1"},
-		{"delta negative seq", `{"v":1,"type":"delta","id":"p1","data":{"job_id":"j","seq":-1,"text":"a"}}`, CodeBadMessage, "p1"},
-		{"hello short key", `{"v":1,"type":"hello","id":"p1","data":{"worker_key":"AAAA","client_nonce":"AAAA"}}`, CodeBadMessage, "p1"},
-		{"hello bad base64", `{"v":1,"type":"hello","id":"p1","data":{"worker_key":"!!","client_nonce":"AAAA"}}`, CodeBadMessage, "p1"},
-		{"availability state", `{"v":1,"type":"availability","id":"p1","data":{"state":"asleep"}}`, CodeBadMessage, "p1"},
-		{"register no models limit", `{"v":1,"type":"register","id":"p1","data":{"gpu":{"count":1},"models":[],"coefficient_milli":0,"max_concurrent":1}}`, CodeBadMessage, "p1"},
-		{"error without code", `{"v":1,"type":"error","id":"p1","data":{}}`, CodeBadMessage, "p1"},
-		{"frame too large", `{"v":1,"type":"ping","id":"p1","data":{"t":1}}` + strings.Repeat(" ", MaxMessageSize), CodeTooLarge, ""},
+		{"delta too long", `{"v":2,"type":"delta","id":"p1","data":{"job_id":"j","seq":0,"text":"` + strings.Repeat("a", MaxDeltaText+1) + `"}}`, CodeTooLarge, "p1"},
+		{"delta negative seq", `{"v":2,"type":"delta","id":"p1","data":{"job_id":"j","seq":-1,"text":"a"}}`, CodeBadMessage, "p1"},
+		{"hello short key", `{"v":2,"type":"hello","id":"p1","data":{"worker_key":"AAAA","client_nonce":"AAAA"}}`, CodeBadMessage, "p1"},
+		{"hello bad base64", `{"v":2,"type":"hello","id":"p1","data":{"worker_key":"!!","client_nonce":"AAAA"}}`, CodeBadMessage, "p1"},
+		{"availability state", `{"v":2,"type":"availability","id":"p1","data":{"state":"asleep"}}`, CodeBadMessage, "p1"},
+		{"register no models limit", `{"v":2,"type":"register","id":"p1","data":{"gpu":{"count":1},"models":[],"coefficient_milli":0,"max_concurrent":1}}`, CodeBadMessage, "p1"},
+		{"error without code", `{"v":2,"type":"error","id":"p1","data":{}}`, CodeBadMessage, "p1"},
+		{"frame too large", `{"v":2,"type":"ping","id":"p1","data":{"t":1}}` + strings.Repeat(" ", MaxMessageSize), CodeTooLarge, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,7 +312,7 @@ func TestDecodeErrorCodes(t *testing.T) {
 func TestDecodeCoercesBadUTF8(t *testing.T) {
 	// encoding/json replaces invalid UTF-8 with U+FFFD, so such text decodes
 	// and re-encodes as valid UTF-8 rather than failing.
-	_, p, err := Decode([]byte("{\"v\":1,\"type\":\"delta\",\"data\":{\"job_id\":\"j\",\"seq\":0,\"text\":\"a\xffb\"}}"))
+	_, p, err := Decode([]byte("{\"v\":2,\"type\":\"delta\",\"data\":{\"job_id\":\"j\",\"seq\":0,\"text\":\"a\xffb\"}}"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,15 +5,19 @@
 // PCs sit behind NAT), carries JSON messages in an Envelope. docs/protocol.md
 // documents every message; this file is the source of truth for the types.
 //
-// Handshake (mutual, bound to both nonces and both keys):
+// Handshake (mutual, bound to both nonces, both keys and the TLS channel):
 //
 //	worker → proxy  hello      {version, worker_key, client_nonce}
 //	proxy  → worker challenge  {proxy_key, nonce, proxy_sig}
-//	         proxy_sig = ed25519(proxy, "cocoon-proxy-auth-v1" | client_nonce | nonce | worker_key)
+//	         proxy_sig = ed25519(proxy, "cocoon-proxy-auth-v2" | client_nonce | nonce | worker_key | cb)
 //	         the worker checks proxy_key against its pinned key and the signature
 //	worker → proxy  auth       {worker_sig}
-//	         worker_sig = ed25519(worker, "cocoon-worker-auth-v1" | nonce | client_nonce | proxy_key)
+//	         worker_sig = ed25519(worker, "cocoon-worker-auth-v2" | nonce | client_nonce | proxy_key | cb)
 //	proxy  → worker welcome    {worker_id, heartbeat_ms, server_time}
+//
+// cb is the TLS connection's tls-exporter channel binding (RFC 9266,
+// ChannelBinding), so a handshake relayed over another TLS connection by a
+// man in the middle does not verify.
 //
 // Then the worker sends register and availability; the proxy sends jobs; the
 // worker streams delta messages and a done (or job_error); the proxy answers
@@ -26,7 +30,9 @@ package network
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,8 +40,11 @@ import (
 )
 
 // ProtocolVersion is the version this code speaks. A peer with another major
-// version is refused with CodeUnsupportedVersion.
-const ProtocolVersion = 1
+// version is refused with CodeUnsupportedVersion. Version 2 binds the
+// handshake to the TLS channel and payout requests to the proxy key and an
+// expiry: their signed bytes differ from version 1's, so a version 1 peer
+// is told so instead of failing a signature check.
+const ProtocolVersion = 2
 
 // Size limits. MaxMessageSize bounds every frame; the others bound fields.
 const (
@@ -363,13 +372,51 @@ const (
 // PayoutRequest asks the proxy to pay the owner (worker → proxy). The worker
 // key signs it, so only the worker's owner can move its earnings; PayoutID,
 // made by the worker, makes it idempotent: the same id is paid at most once,
-// and a replay only gets the current PayoutStatus back.
+// and a replay only gets the current PayoutStatus back. ProxyKey and
+// Expires are signed too, so a request cannot be replayed to another proxy
+// (where the same worker key may also have earned) nor long after it was made.
 type PayoutRequest struct {
 	PayoutID    string `json:"payout_id"`
 	Amount      int64  `json:"amount"`      // nanoTON debited; the owner receives Amount − PayoutFee
 	Destination string `json:"destination"` // TON address, as the owner entered it
 	Created     int64  `json:"created"`     // unix ms
+	ProxyKey    []byte `json:"proxy_key"`   // the ed25519 key of the proxy asked to pay, 32 bytes
+	Expires     int64  `json:"expires"`     // unix ms; the proxy refuses the request after it
 	WorkerSig   []byte `json:"worker_sig"`  // over SigningBytes
+}
+
+// Validity of a payout request: the worker signs each request (again on
+// every resend) to expire PayoutRequestTTL later; the proxy refuses an
+// expiry further ahead than MaxPayoutRequestTTL (a worker clock far ahead,
+// or a request made to be replayed later).
+const (
+	PayoutRequestTTL    = time.Hour
+	MaxPayoutRequestTTL = 24 * time.Hour
+)
+
+// Payout request refusals (wrapped in CheckFor's errors).
+var (
+	ErrPayoutOtherProxy = errors.New("network: the payout request is for another proxy")
+	ErrPayoutExpired    = errors.New("network: the payout request has expired")
+	ErrPayoutTooLong    = errors.New("network: the payout request expires too far ahead")
+)
+
+// CheckFor checks that the request is addressed to the proxy with key
+// proxyKey and is valid at now (its signature is VerifyPayout's job).
+func (p PayoutRequest) CheckFor(proxyKey ed25519.PublicKey, now time.Time) error {
+	if !bytes.Equal(p.ProxyKey, proxyKey) {
+		return fmt.Errorf("%w: signed for proxy key %x, this proxy is %x", ErrPayoutOtherProxy, p.ProxyKey, []byte(proxyKey))
+	}
+	exp := time.UnixMilli(p.Expires)
+	if !now.Before(exp) {
+		return fmt.Errorf("%w: it expired at %s, the proxy's time is %s (the app signs each send afresh: is the worker's clock behind?)",
+			ErrPayoutExpired, exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if exp.Sub(now) > MaxPayoutRequestTTL {
+		return fmt.Errorf("%w: it expires at %s, more than %v from now (%s): check the worker's clock",
+			ErrPayoutTooLong, exp.UTC().Format(time.RFC3339), MaxPayoutRequestTTL, now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // PayoutStatus reports a payout (proxy → worker).
@@ -406,21 +453,51 @@ func (p PayoutRequest) VerifyPayout(worker ed25519.PublicKey) error {
 	return nil
 }
 
-// Domain-separation prefixes for every signature.
+// Domain-separation prefixes for every signature. The "-v2" ones changed
+// their signed bytes in protocol version 2.
 const (
-	proxyAuthContext  = "cocoon-proxy-auth-v1"
-	workerAuthContext = "cocoon-worker-auth-v1"
-	payoutContext     = "cocoon-payout-v1"
+	proxyAuthContext  = "cocoon-proxy-auth-v2"
+	workerAuthContext = "cocoon-worker-auth-v2"
+	payoutContext     = "cocoon-payout-v2"
 )
 
-// ProxyAuthBytes is what the proxy signs in Challenge.
-func ProxyAuthBytes(clientNonce, nonce, workerKey []byte) []byte {
-	return concat([]byte(proxyAuthContext), clientNonce, nonce, workerKey)
+// ProxyAuthBytes is what the proxy signs in Challenge; binding is the
+// connection's ChannelBinding.
+func ProxyAuthBytes(clientNonce, nonce, workerKey, binding []byte) []byte {
+	return concat([]byte(proxyAuthContext), clientNonce, nonce, workerKey, binding)
 }
 
-// WorkerAuthBytes is what the worker signs in Auth.
-func WorkerAuthBytes(nonce, clientNonce, proxyKey []byte) []byte {
-	return concat([]byte(workerAuthContext), nonce, clientNonce, proxyKey)
+// WorkerAuthBytes is what the worker signs in Auth; binding is the
+// connection's ChannelBinding.
+func WorkerAuthBytes(nonce, clientNonce, proxyKey, binding []byte) []byte {
+	return concat([]byte(workerAuthContext), nonce, clientNonce, proxyKey, binding)
+}
+
+// Channel binding (RFC 9266 "tls-exporter"): keying material exported from
+// the TLS connection with this label, no context, ChannelBindingSize bytes.
+const (
+	ChannelBindingLabel = "EXPORTER-Channel-Binding"
+	ChannelBindingSize  = 32
+)
+
+// ErrNoChannelBinding means a TLS connection could not export a channel
+// binding (TLS 1.2 without the extended master secret).
+var ErrNoChannelBinding = errors.New("network: the TLS connection offers no channel binding (TLS 1.3, or TLS 1.2 with extended master secret, is required)")
+
+// ChannelBinding returns the tls-exporter channel binding of a connection:
+// both ends of one TLS connection compute the same 32 bytes, and a man in
+// the middle, who holds two TLS connections, gets different ones on each.
+// cs is nil on a plain connection (ws:// on loopback only, never the
+// reference proxy): then the binding is 32 zero bytes.
+func ChannelBinding(cs *tls.ConnectionState) ([]byte, error) {
+	if cs == nil {
+		return make([]byte, ChannelBindingSize), nil
+	}
+	b, err := cs.ExportKeyingMaterial(ChannelBindingLabel, nil, ChannelBindingSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoChannelBinding, err)
+	}
+	return b, nil
 }
 
 func concat(parts ...[]byte) []byte {

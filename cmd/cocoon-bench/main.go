@@ -337,6 +337,7 @@ func benchManyWorkers(ctx context.Context, n int, quiet *slog.Logger) error {
 	cfg.Models = map[string]proxy.ModelPrice{"m": {PricePrompt: 1, PriceCompletion: 1}}
 	cfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "bench"}}
 	cfg.Heartbeat = time.Minute
+	cfg.Limits.MaxWorkerConnsPerIP = n + 16 // every simulated worker dials from loopback
 	p, err := proxy.New(cfg, quiet)
 	if err != nil {
 		return err

@@ -42,6 +42,31 @@
 // quarantine: with the proxy stopped it edits the store; while the proxy
 // runs it asks it (POST /v1/admin/trust/release on api_addr) with the
 // admin key from $COCOON_PROXY_ADMIN_KEY or the config's admin_key.
+// A config that holds secrets in clear ("key" of an api_keys entry,
+// "admin_key") must not be readable by group or others: the proxy refuses to
+// start and says to `chmod 600` it (or to store "key_sha256" /
+// "admin_key_sha256" digests instead). GET /v1/status always needs
+// "Authorization: Bearer <admin_key>", from loopback too (a reverse proxy on
+// the same host makes every request loopback); without an admin key it is off.
+//
+// Limits (every field optional; the defaults shown):
+//
+//	"limits": {
+//	  "read_header_timeout": "10s",      // both listeners: TLS handshake, request line and headers
+//	  "read_timeout": "30s",             // both listeners: a whole request with its body (not a streamed answer)
+//	  "idle_timeout": "2m",              // keep-alive connections
+//	  "stream_write_timeout": "10s",     // each write to an app developer; a client that stops reading is dropped
+//	  "max_conns_per_ip": 256,           // open API connections per remote IP
+//	  "max_worker_conns_per_ip": 64,     // open worker connections per remote IP (workers behind one NAT share it)
+//	  "max_queued": 256,                 // requests waiting for a busy model; more get 503 + Retry-After
+//	  "max_concurrent_per_key": 64,      // requests in flight per API key; more get 429 + Retry-After
+//	  "prune_workers_after": "720h"      // never-earning worker records unseen this long are deleted (at start, daily)
+//	}
+//
+// An api_keys entry may set its own "max_concurrent" (0: max_concurrent_per_key).
+// The worker listener must terminate TLS itself (the handshake is bound to
+// the TLS connection, docs/protocol.md §3): a TCP load balancer in front is
+// fine, a TLS-terminating one is not.
 package main
 
 import (

@@ -45,6 +45,8 @@ const (
 	pricePrompt     = 100 // nanoTON per token
 	priceCompletion = 400
 	apiKey          = "sk-crash-harness-0123456789"
+	// adminKey reads the proxy's /v1/status (it always needs the admin key).
+	adminKey = "admin-crash-harness-0123456789"
 )
 
 // Bounds: only for a hang, never a timed assertion.
@@ -257,8 +259,9 @@ func (h *harness) setup(ctx context.Context) error {
 	}
 	conf := map[string]any{
 		"api_addr": apiAddr, "worker_addr": workerAddr, "data_dir": h.proxyData,
-		"models":   map[string]proxy.ModelPrice{model: {PricePrompt: pricePrompt, PriceCompletion: priceCompletion}},
-		"api_keys": []proxy.APIKey{{Key: apiKey, Name: "crash"}},
+		"models":    map[string]proxy.ModelPrice{model: {PricePrompt: pricePrompt, PriceCompletion: priceCompletion}},
+		"api_keys":  []proxy.APIKey{{Key: apiKey, Name: "crash"}},
+		"admin_key": adminKey,
 		// A dead connection is noticed within 3 s.
 		"heartbeat": "1s",
 	}
@@ -403,6 +406,7 @@ func (h *harness) status(ctx context.Context) (*proxy.Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	resp, err := h.http.Do(req)
 	if err != nil {
 		return nil, err

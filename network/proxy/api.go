@@ -11,20 +11,24 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
-// apiKeyState is a configured API key with its rate limiter.
+// apiKeyState is a configured API key with its rate limiter and its
+// concurrency cap (limits.go).
 type apiKeyState struct {
 	digest string
 	name   string
+
+	maxInflight int
+	inflight    atomic.Int64 // chat requests running or queued
 
 	mu     sync.Mutex
 	rate   float64 // tokens per second; 0: unlimited
@@ -322,6 +326,11 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 	if key == nil {
 		return
 	}
+	done, ok := p.admitChat(w, key)
+	if !ok {
+		return
+	}
+	defer done()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -368,18 +377,7 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_value", br.param, br.msg)
 		return
 	}
-	c.flusher, _ = w.(http.Flusher)
 	p.serveCompletion(r.Context(), c, job)
-}
-
-// isLoopback reports whether the request comes from this machine.
-func isLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // WorkerStatus is one connected worker in GET /v1/status.
@@ -404,6 +402,7 @@ type Status struct {
 	WorkerURL   string         `json:"worker_url"`
 	Workers     []WorkerStatus `json:"workers"`
 	JobsRunning int            `json:"jobs_running"`
+	Queued      int            `json:"queued"` // requests waiting for a busy model
 	Totals      Totals         `json:"totals"`
 	Payouts     *PayoutTotals  `json:"payouts,omitempty"` // nil when payouts are off
 	// Quarantined lists every quarantined worker, connected or not, with
@@ -431,6 +430,7 @@ func (p *Proxy) Status(ctx context.Context) (Status, error) {
 		})
 	}
 	st.JobsRunning = p.jobsRunning
+	st.Queued = p.queued
 	p.mu.Unlock()
 	sortWorkers(st.Workers)
 	if err := p.addTrustStatus(ctx, &st); err != nil {
@@ -458,12 +458,16 @@ func (p *Proxy) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r, http.MethodGet) {
 		return
 	}
-	if !isLoopback(r) {
-		tok := bearer(r)
-		if p.adminDigest == "" || tok == "" || subtle.ConstantTimeCompare([]byte(KeyDigest(tok)), []byte(p.adminDigest)) != 1 {
-			writeError(w, http.StatusUnauthorized, "admin_key_required", "", "status is open to loopback or with the admin key")
-			return
-		}
+	// Always the admin key, loopback included: a reverse proxy on the same
+	// host makes every request look local.
+	if p.adminDigest == "" {
+		writeError(w, http.StatusForbidden, "status_disabled", "", "status is off: set admin_key (or admin_key_sha256) in the proxy config")
+		return
+	}
+	tok := bearer(r)
+	if tok == "" || subtle.ConstantTimeCompare([]byte(KeyDigest(tok)), []byte(p.adminDigest)) != 1 {
+		writeError(w, http.StatusUnauthorized, "admin_key_required", "", "status needs the admin key: send Authorization: Bearer <admin key>")
+		return
 	}
 	st, err := p.Status(r.Context())
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 type completion struct {
 	p            *Proxy
 	w            http.ResponseWriter
-	flusher      http.Flusher
+	rc           *http.ResponseController // write deadlines and flushes (limits.go)
 	id           string
 	created      int64
 	model        string
@@ -87,13 +87,7 @@ func (c *completion) writeEvent(v any) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.w.Write(append(append([]byte("data: "), b...), '\n', '\n')); err != nil {
-		return err
-	}
-	if c.flusher != nil {
-		c.flusher.Flush()
-	}
-	return nil
+	return c.writeFlush(append(append([]byte("data: "), b...), '\n', '\n'))
 }
 
 func (c *completion) startSSE() {
@@ -129,6 +123,7 @@ func (c *completion) finish(finishReason string, u usageOut) {
 		finishReason = "stop"
 	}
 	if !c.stream {
+		c.armWrite()
 		writeJSON(c.w, http.StatusOK, completionOut{
 			ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
 			Choices: []choiceOut{{Message: messageOut{Role: "assistant", Content: c.text.String()}, FinishReason: finishReason}},
@@ -143,10 +138,7 @@ func (c *completion) finish(finishReason string, u usageOut) {
 		_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
 			Choices: []chunkChoice{}, Usage: &u})
 	}
-	_, _ = c.w.Write([]byte("data: [DONE]\n\n"))
-	if c.flusher != nil {
-		c.flusher.Flush()
-	}
+	_ = c.writeFlush([]byte("data: [DONE]\n\n"))
 }
 
 // fail ends the request with an error: a JSON error while nothing was sent,
@@ -159,6 +151,7 @@ func (c *completion) fail(status int, code, msg string) {
 	if status == http.StatusServiceUnavailable {
 		c.w.Header().Set("Retry-After", "1")
 	}
+	c.armWrite()
 	writeError(c.w, status, code, "", msg)
 }
 
@@ -186,12 +179,21 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	lastFailure := ""
 	for try := 0; try < p.cfg.MaxAttempts; try++ {
 		a := p.reserveCapped(job.Model, exclude, c.maxCoef)
+		queued := false
 		for a == nil {
 			// Every worker with the model is busy: queue until a slot frees
-			// up (Ollama would queue too), bounded by the request's deadline.
+			// up (Ollama would queue too), bounded by the request's deadline
+			// and by MaxQueued waiting requests.
 			freed, ok := p.queueForCapped(job.Model, exclude, c.maxCoef)
 			if !ok {
 				break
+			}
+			if !queued {
+				if !p.joinQueue() {
+					c.failQueueFull()
+					return
+				}
+				queued = true
 			}
 			select {
 			case <-freed:
@@ -202,6 +204,9 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 				break
 			}
 			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
+		}
+		if queued {
+			p.leaveQueue()
 		}
 		if a == nil {
 			if ctx.Err() != nil && reqCtx.Err() == nil && p.baseCtx.Err() == nil {

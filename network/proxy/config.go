@@ -55,6 +55,7 @@ type APIKey struct {
 	KeySHA256       string `json:"key_sha256,omitempty"`
 	Name            string `json:"name"`
 	RateLimitPerMin int    `json:"rate_limit_per_min,omitempty"` // 0: unlimited
+	MaxConcurrent   int    `json:"max_concurrent,omitempty"`     // requests in flight; 0: limits.max_concurrent_per_key
 }
 
 // Config is the proxy's configuration. Start from DefaultConfig when
@@ -77,8 +78,9 @@ type Config struct {
 	CommissionBPS int64
 	// APIKeys are the app developers' keys. Empty: every request is 401.
 	APIKeys []APIKey
-	// AdminKey (or AdminKeySHA256) allows GET /v1/status from a
-	// non-loopback address.
+	// AdminKey (or AdminKeySHA256) is the bearer token GET /v1/status
+	// needs, from any address (loopback too: a reverse proxy on the same
+	// host makes every request loopback). Unset: /v1/status is off.
 	AdminKey       string
 	AdminKeySHA256 string
 	// JobTimeout bounds one request from its start to its last token.
@@ -94,6 +96,8 @@ type Config struct {
 	// Trust is the trust policy (trust.go). Its zero value neither holds
 	// nor caps new workers' earnings; a config file gets DefaultTrustConfig.
 	Trust TrustConfig
+	// Limits bounds connections, queues and per-key concurrency (limits.go).
+	Limits LimitsConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -107,6 +111,7 @@ func DefaultConfig() Config {
 		Heartbeat:     network.DefaultHeartbeat,
 		MaxBodyBytes:  DefaultMaxBodyBytes,
 		MaxAttempts:   DefaultMaxAttempts,
+		Limits:        DefaultLimits(),
 	}
 }
 
@@ -128,6 +133,7 @@ type fileConfig struct {
 	MaxAttempts    *int                  `json:"max_attempts"`
 	Payouts        *filePayoutConfig     `json:"payouts"`
 	Trust          *fileTrustConfig      `json:"trust"`
+	Limits         *fileLimitsConfig     `json:"limits"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -156,6 +162,9 @@ func LoadConfig(path string) (Config, error) {
 	cfg, err := ParseConfig(b)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkConfigFileMode(path, f, cfg); err != nil {
+		return Config{}, err
 	}
 	if cfg.DataDir != "" && !isAbs(cfg.DataDir) {
 		cfg.DataDir = joinDir(path, cfg.DataDir)
@@ -257,6 +266,11 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	cfg.Trust = trust
+	lim, err := parseLimits(fc.Limits)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Limits = lim
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -292,6 +306,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Payouts = c.Payouts.withDefaults()
 	c.Trust = c.Trust.withDefaults()
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
@@ -372,6 +387,9 @@ func (c Config) Validate() error {
 		return bad("max_attempts: %d out of range 1..10", c.MaxAttempts)
 	}
 	if err := c.Trust.validate(); err != nil {
+		return err
+	}
+	if err := validateLimits(c.Limits, c.APIKeys); err != nil {
 		return err
 	}
 	if c.Payouts != nil {

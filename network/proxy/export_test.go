@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // PayoutHooks are the payout code's kill points, for tests in proxy_test.
@@ -94,3 +96,14 @@ func CanaryAllowed(p *Proxy, workerID string) bool {
 	w := p.workers[workerID]
 	return w != nil && p.canaryAllowedLocked(w)
 }
+
+// StoreWrites is how many write transactions the proxy's bbolt store has
+// committed over its life (its meta page's transaction id).
+func StoreWrites(p *Proxy) (int, error) {
+	var id int
+	err := p.store.(*BoltStore).db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+	return id, err
+}
+
+// RefusedConns is how many connections the per-IP caps closed (API, worker).
+func RefusedConns(p *Proxy) (api, worker int64) { return p.apiLimit.Refused(), p.wrkLimit.Refused() }

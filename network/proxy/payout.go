@@ -341,6 +341,18 @@ func (w *workerConn) handlePayoutRequest(req network.PayoutRequest) {
 		reject("the payout request's signature does not verify with this worker's key")
 		return
 	}
+	if known, ok, err := p.store.Payout(ctx, req.PayoutID); err == nil && ok && known.WorkerID == w.id &&
+		known.Amount == req.Amount && known.DestinationInput == req.Destination {
+		// A resend of a payout this proxy already took (from a worker whose
+		// clock may be off) only gets its status, never a rejection that
+		// would mark a paid payout failed in the worker's ledger.
+		reply(p.statusOf(ctx, known))
+		return
+	}
+	if err := req.CheckFor(p.pub, time.Now()); err != nil {
+		reject(err.Error())
+		return
+	}
 	dest, err := ton.ParseAddress(req.Destination, po.cfg.Network)
 	if err != nil {
 		reject(err.Error())

@@ -42,6 +42,7 @@ type Proxy struct {
 	workers     map[string]*workerConn // authenticated workers by id
 	routes      map[string]*modelRoute // the routing index by model name (routeindex.go)
 	jobsRunning int
+	queued      int // requests waiting for a busy model (limits.go)
 	closing     bool
 	// slotFreed is closed (and replaced) whenever a job slot frees up, so
 	// requests queued for a busy model wake up.
@@ -52,6 +53,9 @@ type Proxy struct {
 	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
 
 	connWG    sync.WaitGroup // worker connection goroutines
+	pruneWG   sync.WaitGroup // the daily pruning of worker records
+	apiLimit  *ipLimitListener
+	wrkLimit  *ipLimitListener
 	runOnce   sync.Once
 	closeOnce sync.Once
 	closeErr  error
@@ -92,11 +96,13 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	for _, k := range cfg.APIKeys {
 		d, _ := keyDigest(k.Key, k.KeySHA256) // validated above
 		p.keys[d] = newAPIKeyState(d, k.Name, k.RateLimitPerMin)
+		p.keys[d].maxInflight = cfg.Limits.maxInflight(k)
 	}
 	if cfg.AdminKey != "" || cfg.AdminKeySHA256 != "" {
 		p.adminDigest, _ = keyDigest(cfg.AdminKey, cfg.AdminKeySHA256)
 	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
+	p.pruneWorkers(p.baseCtx) // at start, before anything connects
 	if cfg.Payouts != nil {
 		if p.payouts, err = newPayouts(p, cfg.Payouts); err != nil {
 			st.Close()
@@ -121,14 +127,19 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if p.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+	al, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
 		return fail(fmt.Errorf("proxy: api_addr: %w", err))
 	}
+	p.apiLimit = newIPLimitListener(al, cfg.Limits.MaxConnsPerIP, "api", logger)
+	p.apiLn = p.apiLimit
 	wl, err := net.Listen("tcp", cfg.WorkerAddr)
 	if err != nil {
 		return fail(fmt.Errorf("proxy: worker_addr: %w", err))
 	}
-	p.workerLn = tls.NewListener(wl, &tls.Config{
+	// The per-IP cap sits under TLS: a refused connection costs no handshake.
+	p.wrkLimit = newIPLimitListener(wl, cfg.Limits.MaxWorkerConnsPerIP, "worker", logger)
+	p.workerLn = tls.NewListener(p.wrkLimit, &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 	})
@@ -141,10 +152,16 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	p.workerURL = "wss://" + net.JoinHostPort(host, port) + "/v1/worker"
 
 	baseCtx := func(net.Listener) context.Context { return p.baseCtx }
+	// No WriteTimeout on either server: it would cut long streams. Stream
+	// writes have their own deadline (StreamWriteTimeout), and a worker's
+	// WebSocket has per-frame write timeouts.
+	lim := cfg.Limits
 	p.apiSrv = &http.Server{
 		Handler:           p.apiHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		ConnState:         clearWriteDeadlineWhenIdle,
 		BaseContext:       baseCtx,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
@@ -152,7 +169,9 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	wmux.HandleFunc("GET /v1/worker", p.serveWorker)
 	p.workerSrv = &http.Server{
 		Handler:           wmux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout, // the upgrade request; a hijacked WebSocket has no deadline
+		IdleTimeout:       lim.IdleTimeout,
 		BaseContext:       baseCtx,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
@@ -193,6 +212,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- p.apiSrv.Serve(p.apiLn) }()
 	go func() { errc <- p.workerSrv.Serve(p.workerLn) }()
+	p.pruneWG.Add(1)
+	go func() {
+		defer p.pruneWG.Done()
+		p.pruneLoop(p.baseCtx)
+	}()
 	if po := p.payouts; po != nil {
 		p.log.Info("payouts on", "network", po.cfg.Network.String(), "wallet", po.wallet.Address().Friendly,
 			"min_payout", po.cfg.MinPayout, "payout_fee", po.cfg.Fee)
@@ -248,6 +272,7 @@ func (p *Proxy) Close() error {
 		p.connWG.Wait()
 		p.payoutWG.Wait() // no payout writes the store after this
 		p.trust.wg.Wait()
+		p.pruneWG.Wait()
 		p.closeErr = p.store.Close()
 		close(p.closed)
 		p.log.Info("proxy stopped")

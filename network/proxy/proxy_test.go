@@ -856,13 +856,13 @@ func TestMalformedWorkerFrames(t *testing.T) {
 		wantClose bool
 	}{
 		{name: "garbage after auth", handshake: true, frame: []byte("\x00garbage{"), wantCode: network.CodeBadMessage},
-		{name: "unknown type after auth", handshake: true, frame: []byte(`{"v":1,"type":"teleport"}`), wantCode: network.CodeBadMessage},
-		{name: "unknown field", handshake: true, frame: []byte(`{"v":1,"type":"ping","data":{"t":1,"x":2}}`), wantCode: network.CodeBadMessage},
-		{name: "delta before register", handshake: true, frame: []byte(`{"v":1,"type":"delta","data":{"job_id":"j","seq":0,"text":"x"}}`), wantCode: network.CodeNotRegistered},
-		{name: "wrong version after auth", handshake: true, frame: []byte(`{"v":2,"type":"ping","data":{"t":1}}`), wantCode: network.CodeUnsupportedVersion},
-		{name: "server message from worker", handshake: true, frame: []byte(`{"v":1,"type":"welcome","data":{"worker_id":"x","heartbeat_ms":1,"server_time":1}}`), wantCode: network.CodeBadMessage},
+		{name: "unknown type after auth", handshake: true, frame: []byte(`{"v":2,"type":"teleport"}`), wantCode: network.CodeBadMessage},
+		{name: "unknown field", handshake: true, frame: []byte(`{"v":2,"type":"ping","data":{"t":1,"x":2}}`), wantCode: network.CodeBadMessage},
+		{name: "delta before register", handshake: true, frame: []byte(`{"v":2,"type":"delta","data":{"job_id":"j","seq":0,"text":"x"}}`), wantCode: network.CodeNotRegistered},
+		{name: "wrong version after auth", handshake: true, frame: []byte(`{"v":1,"type":"ping","data":{"t":1}}`), wantCode: network.CodeUnsupportedVersion},
+		{name: "server message from worker", handshake: true, frame: []byte(`{"v":2,"type":"welcome","data":{"worker_id":"x","heartbeat_ms":1,"server_time":1}}`), wantCode: network.CodeBadMessage},
 		{name: "garbage instead of hello", frame: []byte("not json"), wantCode: network.CodeBadMessage, wantClose: true},
-		{name: "wrong version hello", frame: hello(2), wantCode: network.CodeUnsupportedVersion, wantClose: true},
+		{name: "wrong version hello", frame: hello(network.ProtocolVersion + 1), wantCode: network.CodeUnsupportedVersion, wantClose: true},
 		{name: "oversized frame", handshake: true, frame: bytes.Repeat([]byte("x"), network.MaxMessageSize+1), wantClose: true},
 		{name: "bad auth signature", custom: func(t *testing.T, c *websocket.Conn) {
 			key, _ := proxytest.NewKey()
@@ -952,22 +952,37 @@ func TestSilentWorkerIsDropped(t *testing.T) {
 	}
 }
 
+const testAdminKey = "admin-test-0123456789abcdef"
+
+// getStatus reads GET /v1/status with the admin key.
+func getStatus(t *testing.T, tp *testProxy) proxy.Status {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, tp.url("/v1/status"), nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status: HTTP %d %s", resp.StatusCode, b)
+	}
+	var st proxy.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func TestStatusAndHealth(t *testing.T) {
-	tp := startProxy(t, "", nil)
+	tp := startProxy(t, "", func(c *proxy.Config) { c.AdminKey = testAdminKey })
 	w := tp.worker(t, proxytest.Options{GPU: network.GPUInfo{Name: "RTX 4090", Count: 1}})
 	if _, err := tp.client().Chat.Completions.New(testCtx(t), chatParams()); err != nil {
 		t.Fatal(err)
 	}
 	checkReceipts(t, tp, w, 1)
-	resp, err := http.Get(tp.url("/v1/status"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st proxy.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
+	st := getStatus(t, tp)
 	if len(st.Workers) != 1 || st.Workers[0].ID != w.ID() || st.Workers[0].GPU.Name != "RTX 4090" ||
 		st.Workers[0].State != network.Accepting || st.Workers[0].CoefficientMilli != 1000 || st.Workers[0].JobsDone != 1 {
 		t.Errorf("workers %+v", st.Workers)
@@ -1016,12 +1031,26 @@ func TestPayoutAddressValidated(t *testing.T) {
 		t.Errorf("raw address rejected: %v", err)
 	}
 	w := tp.worker(t, proxytest.Options{PayoutAddress: addr})
+	// Identities that never earned have no record (they cost no disk write).
+	for _, wid := range []string{w.ID(), id} {
+		if rec, ok, err := tp.Store().Worker(context.Background(), wid); err != nil || ok {
+			t.Errorf("worker %s that never earned has a record %+v (%v)", wid[:8], rec, err)
+		}
+	}
+	// Once it earned, its next register stores its payout address.
+	if _, err := tp.client().Chat.Completions.New(testCtx(t), chatParams()); err != nil {
+		t.Fatal(err)
+	}
+	checkReceipts(t, tp, w, 1)
+	if err := w.Send(network.TypeRegister, &network.Register{Models: proxytest.Models(model), CoefficientMilli: 1000, MaxConcurrent: 4, PayoutAddress: addr}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
 	rec, ok, err := tp.Store().Worker(context.Background(), w.ID())
 	if err != nil || !ok || rec.PayoutAddress != addr {
 		t.Errorf("worker record %+v %v %v", rec, ok, err)
-	}
-	if _, ok, _ := tp.Store().Worker(context.Background(), id); !ok {
-		t.Error("the worker with a bad address was not even recorded as seen")
 	}
 }
 

@@ -15,9 +15,15 @@ import (
 // rewrite: RecordJob maps to one SERIALIZABLE transaction keyed by job id.
 type Store interface {
 	TrustStore // the trust record (trust_store.go)
-	// TouchWorker creates the worker's record on first sight and updates
-	// its last-seen time; a non-empty payout address replaces the stored one.
+	// TouchWorker updates the last-seen time of a worker that has a record
+	// (made by its first credit); a non-empty payout address replaces the
+	// stored one. A worker with no record (it never earned) is not written
+	// at all: a fresh identity costs no disk write until it earns.
 	TouchWorker(ctx context.Context, workerID, payoutAddress string, seen time.Time) error
+	// PruneWorkers deletes, in one transaction, the records of workers that
+	// never earned (no receipt, nothing paid or pending) and were last seen
+	// before unseenSince; it returns how many.
+	PruneWorkers(ctx context.Context, unseenSince time.Time) (int, error)
 	// Worker returns a worker's record; ok is false when it is unknown.
 	Worker(ctx context.Context, workerID string) (rec WorkerRecord, ok bool, err error)
 	// RecordJob credits a finished job, once. In one transaction it checks

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -100,15 +101,21 @@ func (s *BoltStore) TouchWorker(ctx context.Context, workerID, payout string, se
 	if workerID == "" {
 		return errors.New("proxy store: empty worker id")
 	}
+	// A read transaction first: for an unknown worker (any fresh identity)
+	// it is all there is, and bbolt writes nothing for it.
+	var known bool
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		known = tx.Bucket(bktWorkers).Get([]byte(workerID)) != nil
+		return nil
+	}); err != nil || !known {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktWorkers)
 		var w WorkerRecord
 		ok, err := getJSON(b, []byte(workerID), &w)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			w = WorkerRecord{ID: workerID, FirstSeen: seen.UTC()}
+		if err != nil || !ok {
+			return err // pruned meanwhile: still no write
 		}
 		if seen.After(w.LastSeen) {
 			w.LastSeen = seen.UTC()
@@ -118,6 +125,54 @@ func (s *BoltStore) TouchWorker(ctx context.Context, workerID, payout string, se
 		}
 		return putJSON(b, []byte(workerID), w)
 	})
+}
+
+// neverEarned reports whether a record carries no money at all.
+func (w WorkerRecord) neverEarned() bool {
+	return w.Cumulative == 0 && w.LastSeq == 0 && w.Paid == 0 && w.Pending == 0
+}
+
+// PruneWorkers implements Store.
+func (s *BoltStore) PruneWorkers(ctx context.Context, unseenSince time.Time) (int, error) {
+	var stale [][]byte
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktWorkers).ForEach(func(k, v []byte) error {
+			var w WorkerRecord
+			if err := json.Unmarshal(v, &w); err != nil {
+				return fmt.Errorf("proxy store: corrupt worker %q: %w", k, err)
+			}
+			if w.neverEarned() && w.LastSeen.Before(unseenSince) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+	}); err != nil || len(stale) == 0 {
+		return 0, err // nothing to prune: no write transaction
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktWorkers)
+		for _, k := range stale {
+			var w WorkerRecord
+			ok, err := getJSON(b, k, &w)
+			if err != nil {
+				return err
+			}
+			// Checked again inside the write: it may have earned meanwhile.
+			if !ok || !w.neverEarned() || !w.LastSeen.Before(unseenSince) {
+				continue
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("proxy store: prune workers: %w", err)
+	}
+	return n, nil
 }
 
 // Worker implements Store.

@@ -110,7 +110,13 @@ func (p *Proxy) serveWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(network.MaxMessageSize)
 	log := p.log.With("remote", r.RemoteAddr)
-	wc, err := p.handshake(c, log)
+	binding, err := network.ChannelBinding(r.TLS)
+	if err != nil {
+		log.Info("worker refused: no TLS channel binding", "err", err)
+		_ = c.Close(websocket.StatusPolicyViolation, "no TLS channel binding")
+		return
+	}
+	wc, err := p.handshake(c, log, binding)
 	if err != nil {
 		log.Info("worker handshake failed", "err", err)
 		return
@@ -161,8 +167,10 @@ func protoErrMsg(err error) *network.ErrorMsg {
 func closeReason(s string) string { return truncateStr(s, 110) }
 
 // handshake runs hello → challenge → auth → welcome and registers the
-// worker. On failure it tells the worker why and closes the connection.
-func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, error) {
+// worker; binding is the connection's TLS channel binding, which both
+// signatures cover. On failure it tells the worker why and closes the
+// connection.
+func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger, binding []byte) (*workerConn, error) {
 	ctx, cancel := context.WithTimeout(p.baseCtx, handshakeTimeout)
 	defer cancel()
 	refuse := func(code websocket.StatusCode, em *network.ErrorMsg) error {
@@ -174,6 +182,16 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, err
 	env, payload, err := readFrame(ctx, c)
 	if err != nil {
 		var pe *network.ProtocolError
+		if errors.As(err, &pe) && pe.Code == network.CodeUnsupportedVersion {
+			// Answered in the worker's own version, so an old app can show why.
+			if b, eerr := network.EncodeVersionError(env.V, "", protoErrMsg(err)); eerr == nil {
+				wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+				_ = c.Write(wctx, websocket.MessageText, b)
+				wcancel()
+			}
+			_ = c.Close(websocket.StatusPolicyViolation, closeReason(pe.Message))
+			return nil, errors.New(pe.Code + ": " + pe.Message)
+		}
 		if errors.As(err, &pe) {
 			return nil, refuse(websocket.StatusPolicyViolation, protoErrMsg(err))
 		}
@@ -192,7 +210,7 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, err
 	ch := &network.Challenge{
 		ProxyKey: p.PublicKey(),
 		Nonce:    nonce,
-		ProxySig: ed25519.Sign(p.key, network.ProxyAuthBytes(hello.ClientNonce, nonce, workerKey)),
+		ProxySig: ed25519.Sign(p.key, network.ProxyAuthBytes(hello.ClientNonce, nonce, workerKey, binding)),
 	}
 	if err := sendRaw(ctx, c, network.TypeChallenge, ch); err != nil {
 		c.CloseNow()
@@ -211,8 +229,9 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger) (*workerConn, err
 	if !ok {
 		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeBadMessage, "expected auth, got "+env.Type, env.ID))
 	}
-	if !ed25519.Verify(workerKey, network.WorkerAuthBytes(nonce, hello.ClientNonce, p.pub), auth.WorkerSig) {
-		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeAuthFailed, "auth failed: worker signature does not verify", env.ID))
+	if !ed25519.Verify(workerKey, network.WorkerAuthBytes(nonce, hello.ClientNonce, p.pub, binding), auth.WorkerSig) {
+		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeAuthFailed,
+			"auth failed: worker signature does not verify over this TLS connection (wrong key, or a man in the middle)", env.ID))
 	}
 	id := hex.EncodeToString(workerKey)
 	now := time.Now()
@@ -349,6 +368,7 @@ func (w *workerConn) cleanup(cause error) {
 	p := w.p
 	p.mu.Lock()
 	p.removeWorkerLocked(w)
+	payoutAddress := w.reg.PayoutAddress
 	jobs := make([]*attempt, 0, len(w.jobs))
 	for _, a := range w.jobs {
 		jobs = append(jobs, a)
@@ -364,7 +384,9 @@ func (w *workerConn) cleanup(cause error) {
 	}
 	w.c.CloseNow()
 	p.trustDisconnected(w)
-	_ = p.store.TouchWorker(context.Background(), w.id, "", time.Now())
+	// Also stores the payout address of a worker that earned its first
+	// credit on this connection (its record did not exist at register).
+	_ = p.store.TouchWorker(context.Background(), w.id, payoutAddress, time.Now())
 	w.log.Info("worker disconnected", "reason", closeCause(cause), "failed_jobs", len(jobs))
 }
 

@@ -53,6 +53,9 @@ type Behavior struct {
 	// as a real worker does with the tokens already on the wire when the
 	// cancel arrives; without it a cancel stops the job.
 	LateAfterCancel bool
+	// Endless repeats Deltas (Succeed only) until the job is cancelled or
+	// the connection ends: a worker that streams without end.
+	Endless bool
 }
 
 // Script chooses the behaviour for each job; nil answers every job with
@@ -111,20 +114,52 @@ type Worker struct {
 	changed  chan struct{}          // closed and replaced on every recorded event
 }
 
+// bindings remembers the TLS channel binding of each connection DialConn
+// made, for Handshake (whose signature predates channel binding).
+var bindings sync.Map // *websocket.Conn → []byte
+
 // DialConn opens a TLS WebSocket to url, pinning the proxy key, without the
 // protocol handshake (for tests that speak the protocol by hand).
 func DialConn(ctx context.Context, url string, proxyKey ed25519.PublicKey) (*websocket.Conn, error) {
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: proxy.PinnedTLSConfig(proxyKey)}}
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
+	c, binding, err := DialConnBinding(ctx, url, proxyKey)
 	if err != nil {
 		return nil, err
 	}
-	c.SetReadLimit(network.MaxMessageSize)
+	bindings.Store(c, binding)
 	return c, nil
 }
 
-// Handshake runs hello → challenge → auth → welcome on c.
+// DialConnBinding is DialConn that also returns the connection's TLS
+// channel binding (network.ChannelBinding), which the handshake signs.
+func DialConnBinding(ctx context.Context, url string, proxyKey ed25519.PublicKey) (*websocket.Conn, []byte, error) {
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: proxy.PinnedTLSConfig(proxyKey)}}
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		return nil, nil, err
+	}
+	binding, err := network.ChannelBinding(resp.TLS)
+	if err != nil {
+		c.CloseNow()
+		return nil, nil, err
+	}
+	c.SetReadLimit(network.MaxMessageSize)
+	return c, binding, nil
+}
+
+// Handshake runs hello → challenge → auth → welcome on c, a connection
+// DialConn made (its channel binding is remembered; on any other
+// connection use HandshakeBound).
 func Handshake(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, proxyKey ed25519.PublicKey, appVersion string) (network.Welcome, error) {
+	b, ok := bindings.LoadAndDelete(c)
+	if !ok {
+		return network.Welcome{}, errors.New("proxytest: Handshake on a connection DialConn did not make; use HandshakeBound")
+	}
+	return HandshakeBound(ctx, c, key, proxyKey, appVersion, b.([]byte))
+}
+
+// HandshakeBound runs the handshake on c with the given channel binding:
+// c's own for an honest worker, another connection's for a relay.
+func HandshakeBound(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, proxyKey ed25519.PublicKey, appVersion string, binding []byte) (network.Welcome, error) {
 	pub := key.Public().(ed25519.PublicKey)
 	cn := make([]byte, 32)
 	if _, err := rand.Read(cn); err != nil {
@@ -144,10 +179,10 @@ func Handshake(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, p
 	if !ed25519.PublicKey(ch.ProxyKey).Equal(proxyKey) {
 		return network.Welcome{}, errors.New("proxytest: challenge from another proxy key")
 	}
-	if !ed25519.Verify(proxyKey, network.ProxyAuthBytes(cn, ch.Nonce, pub), ch.ProxySig) {
+	if !ed25519.Verify(proxyKey, network.ProxyAuthBytes(cn, ch.Nonce, pub, binding), ch.ProxySig) {
 		return network.Welcome{}, errors.New("proxytest: bad proxy signature")
 	}
-	sig := ed25519.Sign(key, network.WorkerAuthBytes(ch.Nonce, cn, proxyKey))
+	sig := ed25519.Sign(key, network.WorkerAuthBytes(ch.Nonce, cn, proxyKey, binding))
 	if err := write(ctx, c, nil, network.TypeAuth, &network.Auth{WorkerSig: sig}); err != nil {
 		return network.Welcome{}, err
 	}
@@ -157,6 +192,9 @@ func Handshake(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, p
 	}
 	wl, ok := payload.(*network.Welcome)
 	if !ok {
+		if em, isErr := payload.(*network.ErrorMsg); isErr {
+			return network.Welcome{}, fmt.Errorf("proxytest: handshake refused: %s: %s", em.Code, em.Message)
+		}
 		return network.Welcome{}, fmt.Errorf("proxytest: expected welcome, got %s %v", env.Type, payload)
 	}
 	return *wl, nil
@@ -534,7 +572,10 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 	if b.Failure != Succeed && b.After < n {
 		n = b.After
 	}
-	for i := 0; i < n; i++ {
+	if b.Endless && b.Failure == Succeed && n > 0 {
+		n = -1 // no end: the loop below stops at the cancel
+	}
+	for i := 0; n < 0 || i < n; i++ {
 		if i > 0 && b.DeltaDelay > 0 {
 			select {
 			case <-time.After(b.DeltaDelay):
@@ -545,7 +586,7 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i]}); err != nil {
+		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}); err != nil {
 			return
 		}
 	}
@@ -607,9 +648,18 @@ func (w *Worker) payoutStatusesLocked(id string) []network.PayoutStatus {
 	return out
 }
 
-// NewPayoutRequest is a payout request signed with the worker's key.
+// NewPayoutRequest is a payout request to the pinned proxy, expiring
+// network.PayoutRequestTTL from now, signed with the worker's key.
 func (w *Worker) NewPayoutRequest(id string, amount int64, destination string) network.PayoutRequest {
-	return network.SignPayout(w.key, network.PayoutRequest{PayoutID: id, Amount: amount, Destination: destination, Created: time.Now().UnixMilli()})
+	now := time.Now()
+	return w.SignPayout(network.PayoutRequest{PayoutID: id, Amount: amount, Destination: destination, Created: now.UnixMilli(),
+		ProxyKey: w.pinned, Expires: now.Add(network.PayoutRequestTTL).UnixMilli()})
+}
+
+// SignPayout signs req, as it is, with the worker's key (for requests made
+// to be refused: another proxy's key, a past expiry).
+func (w *Worker) SignPayout(req network.PayoutRequest) network.PayoutRequest {
+	return network.SignPayout(w.key, req)
 }
 
 // RequestPayout sends a payout_request and returns the next payout_status
