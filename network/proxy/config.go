@@ -91,6 +91,8 @@ type Config struct {
 	MaxAttempts int
 	// Payouts turns on TON payouts; nil: every payout_request is rejected.
 	Payouts *PayoutConfig
+	// Metering is how the proxy counts tokens itself (meter.go).
+	Metering MeteringConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -104,6 +106,7 @@ func DefaultConfig() Config {
 		Heartbeat:     network.DefaultHeartbeat,
 		MaxBodyBytes:  DefaultMaxBodyBytes,
 		MaxAttempts:   DefaultMaxAttempts,
+		Metering:      DefaultMeteringConfig(),
 	}
 }
 
@@ -124,6 +127,7 @@ type fileConfig struct {
 	MaxBodyBytes   *int64                `json:"max_body_bytes"`
 	MaxAttempts    *int                  `json:"max_attempts"`
 	Payouts        *filePayoutConfig     `json:"payouts"`
+	Metering       *fileMeteringConfig   `json:"metering"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -159,6 +163,7 @@ func LoadConfig(path string) (Config, error) {
 	if pc := cfg.Payouts; pc != nil && pc.WalletSeedFile != "" && !isAbs(pc.WalletSeedFile) {
 		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
 	}
+	cfg.Metering = cfg.Metering.resolveDirs(path)
 	return cfg, nil
 }
 
@@ -248,6 +253,7 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		cfg.Payouts = pc
 	}
+	cfg.Metering = fc.Metering.apply(cfg.Metering)
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -282,6 +288,7 @@ func (c Config) withDefaults() Config {
 		c.Models = map[string]ModelPrice{}
 	}
 	c.Payouts = c.Payouts.withDefaults()
+	c.Metering = c.Metering.withDefaults()
 	return c
 }
 
@@ -360,6 +367,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		return bad("max_attempts: %d out of range 1..10", c.MaxAttempts)
+	}
+	if err := c.Metering.validate(); err != nil {
+		return err
 	}
 	if c.Payouts != nil {
 		return c.Payouts.validate()
