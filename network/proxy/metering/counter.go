@@ -138,23 +138,47 @@ func (c *Counter) Prompt(msgs []Message) (int, error) {
 // promptTokens counts a rendered prompt with the special tokens the runner
 // adds.
 func (c *Counter) promptTokens(s string) (int, error) {
-	if !c.spaceLead {
-		ids, err := c.tok.Encode(s, true)
-		if err != nil {
-			return 0, fmt.Errorf("metering: %s: tokenize: %w", c.name, err)
-		}
-		return len(ids), nil
+	n, err := c.encodedLen(s, c.spaceLead)
+	if err != nil {
+		return 0, err
 	}
-	// llama.cpp's SentencePiece tokenizer (llama-vocab.cpp, add_space_prefix):
-	// special tokens are split out first, and a raw fragment at the start
-	// or right after a special token gets a leading space.
-	n := 0
 	if c.addBOS {
 		n++
 	}
 	if c.addEOS {
 		n++
 	}
+	return n, nil
+}
+
+// Text counts the tokens of generated text (no BOS or EOS added; special
+// tokens written out in the text count as one token each).
+func (c *Counter) Text(s string) (int, error) {
+	return c.encodedLen(s, false)
+}
+
+// encodedLen counts the tokens of s without BOS or EOS. Special tokens are
+// split out here, in passes linear in the text, and only the raw fragments
+// between them go to Ollama's tokenizer: its own split copies the fragment
+// list at every occurrence, quadratic in the number of special tokens in
+// the text (256 KiB of "<s>a" took minutes), which a client's prompt or a
+// worker's stream must not be able to cost the proxy. spaceLead puts a
+// space before a raw fragment at the start or right after a special token,
+// as llama.cpp's SentencePiece tokenizer does (llama-vocab.cpp,
+// add_space_prefix). WordPiece has no special tokens in text in Ollama's
+// tokenizer, so its text goes to it whole.
+func (c *Counter) encodedLen(s string, spaceLead bool) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if c.kind == "wordpiece" {
+		ids, err := c.tok.Encode(s, false)
+		if err != nil {
+			return 0, fmt.Errorf("metering: %s: tokenize: %w", c.name, err)
+		}
+		return len(ids), nil
+	}
+	n := 0
 	prevSpecial := true
 	for _, f := range splitSpecials(s, c.specials) {
 		if f.special {
@@ -162,11 +186,8 @@ func (c *Counter) promptTokens(s string) (int, error) {
 			prevSpecial = true
 			continue
 		}
-		if f.text == "" {
-			continue // llama.cpp tokenizes no empty fragment
-		}
 		text := f.text
-		if prevSpecial {
+		if spaceLead && prevSpecial {
 			text = " " + text
 		}
 		ids, err := c.tok.Encode(text, false)
@@ -177,19 +198,6 @@ func (c *Counter) promptTokens(s string) (int, error) {
 		prevSpecial = false
 	}
 	return n, nil
-}
-
-// Text counts the tokens of generated text (no BOS or EOS added; special
-// tokens written out in the text count as one token each).
-func (c *Counter) Text(s string) (int, error) {
-	if s == "" {
-		return 0, nil
-	}
-	ids, err := c.tok.Encode(s, false)
-	if err != nil {
-		return 0, fmt.Errorf("metering: %s: tokenize: %w", c.name, err)
-	}
-	return len(ids), nil
 }
 
 type fragment struct {
