@@ -39,7 +39,7 @@ type Counter struct {
 	digest    string // hex sha256 of the manifest
 	kind      string // "sentencepiece", "bpe" or "wordpiece"
 	tok       tokenizer.Tokenizer
-	specials  []string // control and user-defined tokens, in vocabulary order
+	specials  []string // the special tokens split out of text, in the order the runner tries them
 	addBOS    bool
 	addEOS    bool
 	maxPiece  int  // longest token text in bytes
@@ -206,12 +206,12 @@ type fragment struct {
 }
 
 // splitSpecials splits s on every occurrence of the special tokens, in the
-// order Ollama's tokenizer package tries them (vocabulary order, each one
-// over the raw fragments the earlier ones left).
+// order given (each one over the raw fragments the earlier ones left), as
+// Ollama's tokenizer package and llama.cpp do.
 func splitSpecials(s string, specials []string) []fragment {
 	frags := []fragment{{text: s}}
 	for _, sp := range specials {
-		if !strings.Contains(s, sp) {
+		if sp == "" || !strings.Contains(s, sp) {
 			continue // the common case: no fragment can hold it
 		}
 		out := make([]fragment, 0, len(frags)+2)

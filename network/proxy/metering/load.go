@@ -214,14 +214,28 @@ func (c *Counter) loadVocabulary(dir, digest string) error {
 			}
 		}
 	}
-	c.specials = vocab.SpecialVocabulary()
 	c.addBOS = vocab.AddBOS && len(vocab.BOS) > 0
 	c.addEOS = vocab.AddEOS && len(vocab.EOS) > 0
 	// Ollama runs these architectures on its own engine (Go tokenizer) and
-	// the others on llama.cpp, whose SentencePiece tokenizer adds a leading
-	// space (llm/server.go NewLlamaServer, fs/ggml OllamaEngineRequired).
+	// the others on llama.cpp (llm/server.go NewLlamaServer, fs/ggml
+	// OllamaEngineRequired), whose SentencePiece tokenizer adds a leading
+	// space, and which splits out the unknown token too, longest special
+	// token first (llama-vocab.cpp cache_special_tokens).
 	c.llamaCpp = !kv.OllamaEngineRequired()
 	c.spaceLead = c.llamaCpp && c.kind == "sentencepiece" && kv.Bool("tokenizer.ggml.add_space_prefix", true)
+	if c.llamaCpp {
+		for i, v := range vocab.Values {
+			switch vocab.Types[i] {
+			case tokenizer.TOKEN_TYPE_CONTROL, tokenizer.TOKEN_TYPE_USER_DEFINED, tokenizer.TOKEN_TYPE_UNKNOWN:
+				if v != "" {
+					c.specials = append(c.specials, v)
+				}
+			}
+		}
+		slices.SortStableFunc(c.specials, func(a, b string) int { return len(b) - len(a) })
+	} else {
+		c.specials = vocab.SpecialVocabulary()
+	}
 	return nil
 }
 
