@@ -123,9 +123,6 @@ func (c *completion) delta(text string) error {
 		}
 	}
 	c.text.WriteString(text)
-	if text != "" && c.meter != nil {
-		c.meter.deltas++
-	}
 	return nil
 }
 
@@ -293,6 +290,7 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 				p.settleRelayed(c, a, log, false)
 				return true, outStopped, "client write failed"
 			}
+			c.meter.deltas += int64(e.textPieces())
 		case evOversize:
 			log.Info("stream over its byte bound: cancelled", "why", e.reason)
 			cancelOnWorker("stream over its byte bound")
@@ -327,10 +325,11 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 					}
 					if j > i+1 {
 						var text strings.Builder
+						merged := e
 						for _, d := range evs[i:j] {
 							text.WriteString(d.delta.Text)
+							merged.pieces += d.textPieces()
 						}
-						merged := e
 						merged.delta.Text = text.String()
 						if end, o, why := handle(merged); end {
 							return o, why

@@ -297,8 +297,8 @@ type jobMeter struct {
 	promptCount int64
 	promptErr   error
 	promptBound int64 // no counter: the byte bound of the prompt
-	// deltas counts the non-empty pieces of text relayed: with no counter,
-	// each is at least one token the client got.
+	// deltas counts the worker's non-empty deltas relayed: with no
+	// counter, each is at least one token the client got.
 	deltas int64
 }
 
@@ -430,6 +430,17 @@ func satMul(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a * b
+}
+
+// textPieces is how many non-empty worker deltas a delta event carries.
+func (e event) textPieces() int {
+	if e.pieces > 0 {
+		return e.pieces
+	}
+	if e.delta.Text != "" {
+		return 1
+	}
+	return 0
 }
 
 // setMaxBytes sets the attempt's byte bound (before its job is sent).

@@ -24,6 +24,7 @@ type event struct {
 	done   network.Done
 	jobErr network.JobError
 	reason string
+	pieces int // non-empty worker deltas merged into this one (follow); 0: it is one delta
 }
 
 // attempt is one try of a request on one worker. The worker's reader pushes

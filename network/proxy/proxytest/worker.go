@@ -41,6 +41,9 @@ const (
 // Behavior is how a Worker answers one job.
 type Behavior struct {
 	Deltas       []string      // text pieces; nil: "Hello", ", ", "world"
+	// Repeat sends Deltas this many times over (0 or 1: once), so a test
+	// can stream far more text than it holds.
+	Repeat int
 	Usage        network.Usage // reported in done; zero: 10 prompt, len(Deltas) completion tokens
 	FinishReason string        // "" → stop
 	Failure      Failure
@@ -530,7 +533,7 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		jobErr()
 		return
 	}
-	n := len(deltas)
+	n := len(deltas) * max(1, b.Repeat)
 	if b.Failure != Succeed && b.After < n {
 		n = b.After
 	}
@@ -545,7 +548,7 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i]}); err != nil {
+		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}); err != nil {
 			return
 		}
 	}
