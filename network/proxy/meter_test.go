@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -11,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ollama/ollama/api"
 	"github.com/openai/openai-go/v3"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tinymodel"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
@@ -324,8 +327,17 @@ func TestOverflowAttemptLeavesLaterJobsWorking(t *testing.T) {
 			t.Fatalf("recording %s: %v", j.JobID, err)
 		}
 	}
-	if tot, err := st.Totals(context.Background()); err != nil || tot.Charged != math.MaxInt64 || tot.Jobs != 2 {
+	tot, err := st.Totals(context.Background())
+	if err != nil || tot.Charged != math.MaxInt64 || tot.Jobs != 2 {
 		t.Fatalf("totals %+v (%v): want Charged saturated at MaxInt64 after 2 jobs", tot, err)
+	}
+	// Money stays checked: a worker's cumulative total past int64 fails
+	// that one credit and changes nothing.
+	if _, _, err := st.RecordJob(context.Background(), huge("huge-3", "w-a"), sign); err == nil {
+		t.Error("a credit past int64 of the worker's cumulative total was recorded")
+	}
+	if again, _ := st.Totals(context.Background()); again != tot {
+		t.Errorf("totals changed by a refused credit: %+v, was %+v", again, tot)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -483,4 +495,98 @@ func TestMeteringRefusesUncountableModel(t *testing.T) {
 	if !errors.Is(err, metering.ErrBadModel) || !strings.Contains(err.Error(), "model "+model) {
 		t.Errorf("error %q: want metering.ErrBadModel naming %s", err, model)
 	}
+}
+
+// TestHonestWorkerBilledInFull: a worker that answers with the real Ollama
+// (the tiny model) and reports Ollama's own counts is billed exactly what
+// it claimed on every job, streamed or not, for max_tokens from 1 to 256:
+// the tolerance covers the honest difference between Ollama's count and
+// the proxy's (TestHonestDisagreement in package metering measures it).
+func TestHonestWorkerBilledInFull(t *testing.T) {
+	ol := testollama.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	gguf := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tinymodel.Register(ctx, ol.Client(), model, gguf); err != nil {
+		t.Fatal(err)
+	}
+	tp := startProxy(t, "", func(c *proxy.Config) {
+		c.Metering.OllamaModels = []string{ol.ModelsDir()}
+		c.JobTimeout = time.Minute
+	})
+	var mu sync.Mutex
+	var claims []network.Usage // in job order: one job at a time
+	w := tp.worker(t, proxytest.Options{MaxConcurrent: 1, Script: func(job network.Job) proxytest.Behavior {
+		msgs := make([]api.Message, len(job.Messages))
+		for i, m := range job.Messages {
+			msgs[i] = api.Message{Role: m.Role, Content: m.Content}
+		}
+		stream := true
+		deltas := []string{} // not nil: nil means proxytest's default text
+		var final api.ChatResponse
+		err := ol.Client().Chat(ctx, &api.ChatRequest{Model: model, Messages: msgs, Stream: &stream,
+			Options: map[string]any{"num_predict": job.MaxTokens, "seed": 7}}, func(r api.ChatResponse) error {
+			if r.Message.Content != "" {
+				deltas = append(deltas, r.Message.Content)
+			}
+			if r.Done {
+				final = r
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("ollama: %v", err)
+			return proxytest.Behavior{Failure: proxytest.FailBefore}
+		}
+		u := network.Usage{PromptTokens: final.PromptEvalCount, CompletionTokens: final.EvalCount}
+		mu.Lock()
+		claims = append(claims, u)
+		mu.Unlock()
+		return proxytest.Behavior{Deltas: deltas, Usage: u, FinishReason: final.DoneReason}
+	}})
+	prompts := []string{"hi", "Tell me about the world.", "ünïcödé ☃ and <s> tokens", "a b c d e f g"}
+	maxes := []int64{1, 2, 4, 8, 16, 32, 64, 128, 256}
+	jobs := 36
+	for i := 0; i < jobs; i++ {
+		p := openai.ChatCompletionNewParams{
+			Model:     model,
+			Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompts[i%len(prompts)])},
+			MaxTokens: openai.Int(maxes[i%len(maxes)]),
+		}
+		var usage openai.CompletionUsage
+		if i%2 == 1 {
+			p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			s := tp.client().Chat.Completions.NewStreaming(ctx, p)
+			var acc openai.ChatCompletionAccumulator
+			for s.Next() {
+				acc.AddChunk(s.Current())
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			usage = acc.Usage
+		} else {
+			resp, err := tp.client().Chat.Completions.New(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			usage = resp.Usage
+		}
+		mu.Lock()
+		claim := claims[i]
+		mu.Unlock()
+		if usage.PromptTokens != int64(claim.PromptTokens) || usage.CompletionTokens != int64(claim.CompletionTokens) {
+			t.Errorf("job %d (max_tokens %d): billed %d + %d tokens, the honest worker served %d + %d",
+				i, maxes[i%len(maxes)], usage.PromptTokens, usage.CompletionTokens, claim.PromptTokens, claim.CompletionTokens)
+		}
+	}
+	checkReceipts(t, tp, w, jobs)
+	d, strikes, _, _ := proxy.TrustCounts(tp.Proxy, w.ID())
+	if strikes != 0 {
+		t.Errorf("the honest worker took %d strikes", strikes)
+	}
+	t.Logf("%d jobs billed in full; %d counts differed from the proxy's within the tolerance", jobs, d)
 }
