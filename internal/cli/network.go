@@ -56,6 +56,7 @@ func setupNetwork(f networkFlags, dirs paths.Dirs, logger *slog.Logger) (worker.
 	cfg.APIAddr, cfg.WorkerAddr, cfg.DataDir = f.apiAddr, "127.0.0.1:0", dir
 	cfg.Models = LocalPrices
 	cfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "local"}}
+	cfg.Metering.OllamaModels = localModelsDirs(dirs)
 	if cfg.APIAddr == "" {
 		cfg.APIAddr = DefaultLocalAPIAddr
 	}
@@ -74,6 +75,22 @@ func setupNetwork(f networkFlags, dirs paths.Dirs, logger *slog.Logger) (worker.
 	return worker.NetworkConfig{
 		URL: p.WorkerURL(), ProxyKey: p.PublicKey(), Local: true, APIURL: api, APIKey: apiKey,
 	}, p, nil
+}
+
+// localModelsDirs are where the local network's model lies, for the
+// embedded proxy to count its tokens: the managed Ollama's models (the
+// worker's data dir/ollama, runtime/ollama's Dir/models), then the owner's
+// own Ollama's ($OLLAMA_MODELS or ~/.ollama/models) when the app attaches
+// to it. The worker creates the model after the proxy starts; the proxy
+// looks for it again at its jobs until it is there.
+func localModelsDirs(dirs paths.Dirs) []string {
+	out := []string{filepath.Join(dirs.Data, "ollama", "models")}
+	if d := os.Getenv("OLLAMA_MODELS"); d != "" {
+		out = append(out, d)
+	} else if home, err := os.UserHomeDir(); err == nil {
+		out = append(out, filepath.Join(home, ".ollama", "models"))
+	}
+	return out
 }
 
 func isAddrInUse(err error) bool {
