@@ -53,12 +53,12 @@ const (
 
 // Bounds for a model with no counter: every token of text is at least one
 // byte, and a chat template adds a few tokens per message and around the
-// conversation. A model whose Ollama system prompt is long is not covered:
-// give it a counter.
+// conversation; the tolerance covers tokens that left no text (the broken
+// UTF-8 Ollama drops). A model whose Ollama system prompt is long is not
+// covered: give it a counter.
 const (
 	uncountedMessageTokens = 16 // template tokens per message
 	uncountedPromptTokens  = 32 // template tokens around the conversation, BOS
-	uncountedTextTokens    = 4  // tokens of generated text that left no bytes (EOS, a broken UTF-8 tail)
 )
 
 // MeteringConfig is how the proxy counts tokens itself instead of trusting
@@ -355,8 +355,11 @@ func (p *Proxy) tolerated(counted int64) int64 {
 
 // billedTokens is what the proxy bills of a finished job whose worker
 // claimed usage: min(claimed, own count + tolerance) on each side, and
-// never more completion tokens than max_tokens. Every difference between a
-// claim and the proxy's count is recorded in the worker's trust record.
+// never more completion tokens than max_tokens. With no counter for the
+// model the counts are bounds: the prompt's bytes plus template allowances,
+// the completion's bytes. Every difference between a claim and the proxy's
+// count (with no counter: every claim over the bound) is recorded in the
+// worker's trust record.
 func (p *Proxy) billedTokens(c *completion, a *attempt, claimed network.Usage, log *slog.Logger) (prompt, compl int64, err error) {
 	jm := c.meter
 	jm.wait()
@@ -373,9 +376,9 @@ func (p *Proxy) billedTokens(c *completion, a *attempt, claimed network.Usage, l
 		countPrompt, countCompl = jm.promptCount, int64(n)
 		limitPrompt, limitCompl = p.tolerated(countPrompt), p.tolerated(countCompl)
 	} else {
-		// No counter: bounds only (a token is at least a byte).
-		countPrompt, countCompl = jm.promptBound, satAdd(int64(c.text.Len()), uncountedTextTokens)
-		limitPrompt, limitCompl = countPrompt, countCompl
+		// No counter: bounds instead of counts (a token is at least a byte).
+		countPrompt, countCompl = jm.promptBound, int64(c.text.Len())
+		limitPrompt, limitCompl = p.tolerated(countPrompt), p.tolerated(countCompl)
 	}
 	prompt = min(claimPrompt, limitPrompt)
 	compl = min(claimCompl, limitCompl, int64(jm.maxTokens))
