@@ -130,7 +130,9 @@ func TestLyingWorkerCounts(t *testing.T) {
 			func(p, c int64) network.Usage { return network.Usage{PromptTokens: int(p), CompletionTokens: 900} },
 			func(p, c int64) (int64, int64) { return p, tolerated(c) }, 1},
 		{"both inflated to the limit of int", model, false,
-			func(p, c int64) network.Usage { return network.Usage{PromptTokens: math.MaxInt, CompletionTokens: math.MaxInt} },
+			func(p, c int64) network.Usage {
+				return network.Usage{PromptTokens: math.MaxInt, CompletionTokens: math.MaxInt}
+			},
 			func(p, c int64) (int64, int64) { return tolerated(p), tolerated(c) }, 2},
 		{"under-claims are billed as claimed", model, false,
 			func(p, c int64) network.Usage { return network.Usage{PromptTokens: 1, CompletionTokens: 1} },

@@ -331,7 +331,6 @@ func BenchmarkMeterLoad(b *testing.B) {
 	}
 }
 
-
 // TestManySpecialTokens: a text full of special tokens (a client's prompt
 // or a worker's stream can be) is counted in linear time: Ollama's own
 // split took 8.5 minutes for 256 KiB of "<s>a" on the build machine.

@@ -41,9 +41,7 @@ const (
 // Behavior is how a Worker answers one job.
 type Behavior struct {
 	Deltas       []string      // text pieces; nil: "Hello", ", ", "world"
-	// Repeat sends Deltas this many times over (0 or 1: once), so a test
-	// can stream far more text than it holds.
-	Repeat int
+	Repeat       int           // send Deltas this many times over (0, 1: once): far more text than a test holds
 	Usage        network.Usage // reported in done; zero: 10 prompt, len(Deltas) completion tokens
 	FinishReason string        // "" → stop
 	Failure      Failure
