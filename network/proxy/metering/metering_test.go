@@ -278,13 +278,19 @@ func BenchmarkMeterText(b *testing.B) {
 	c := tinyCounter(b)
 	text := meterText(b)
 	n, _ := c.Text(text)
-	b.ReportMetric(float64(n), "tokens/op")
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
 		if _, err := c.Text(text); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportPer1000(b, n)
+}
+
+// reportPer1000 reports the cost per 1,000 tokens of an op that counted n.
+func reportPer1000(b *testing.B, n int) {
+	b.ReportMetric(float64(n), "tokens/op")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)*1000/float64(n), "ns/1000tokens")
 }
 
 // BenchmarkMeterPrompt is the cost of rendering and counting a 1,000-token
@@ -293,12 +299,12 @@ func BenchmarkMeterPrompt(b *testing.B) {
 	c := tinyCounter(b)
 	msgs := []metering.Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: meterText(b)}}
 	n, _ := c.Prompt(msgs)
-	b.ReportMetric(float64(n), "tokens/op")
 	for b.Loop() {
 		if _, err := c.Prompt(msgs); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportPer1000(b, n)
 }
 
 // BenchmarkMeterTextBPE is BenchmarkMeterText with a byte-pair vocabulary
@@ -307,13 +313,13 @@ func BenchmarkMeterTextBPE(b *testing.B) {
 	c := bpeCounter(b)
 	text := strings.Repeat("hello world, ", 333)
 	n, _ := c.Text(text)
-	b.ReportMetric(float64(n), "tokens/op")
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
 		if _, err := c.Text(text); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportPer1000(b, n)
 }
 
 // BenchmarkMeterLoad is the cost of loading the tiny model's counter from
