@@ -350,7 +350,7 @@ func (jm *jobMeter) wait() {
 // tolerated is the most the proxy bills of a count it made itself.
 func (p *Proxy) tolerated(counted int64) int64 {
 	cfg := p.cfg.Metering
-	return satAdd(satAdd(counted, cfg.ToleranceTokens), satMul(counted, cfg.TolerancePercent)/100)
+	return satSum(satSum(counted, cfg.ToleranceTokens), satProduct(counted, cfg.TolerancePercent)/100)
 }
 
 // billedTokens is what the proxy bills of a finished job whose worker
@@ -419,16 +419,16 @@ func (p *Proxy) relayedTokens(c *completion) (prompt, compl int64, err error) {
 	return jm.promptCount, min(int64(n), int64(jm.maxTokens)), nil
 }
 
-// satAdd adds non-negative a and b, stopping at math.MaxInt64.
-func satAdd(a, b int64) int64 {
+// satSum adds non-negative a and b, stopping at math.MaxInt64.
+func satSum(a, b int64) int64 {
 	if a > math.MaxInt64-b {
 		return math.MaxInt64
 	}
 	return a + b
 }
 
-// satMul multiplies non-negative a and b, stopping at math.MaxInt64.
-func satMul(a, b int64) int64 {
+// satProduct multiplies non-negative a and b, stopping at math.MaxInt64.
+func satProduct(a, b int64) int64 {
 	if a != 0 && b > math.MaxInt64/a {
 		return math.MaxInt64
 	}

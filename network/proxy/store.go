@@ -182,7 +182,7 @@ func addChecked(a *int64, b int64) error {
 // addSaturating adds b ≥ 0 to the statistic *a, stopping at math.MaxInt64
 // (a statistic that reached it says "at least this much").
 func addSaturating(a *int64, b int64) {
-	*a = satAdd(*a, b)
+	*a = satSum(*a, b)
 }
 
 func (j JobRecord) validate() error {
