@@ -381,12 +381,7 @@ func hasDone(evs []event) bool {
 // the worker and answers the app developer.
 func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Logger) {
 	p.release(a, true) // normally already released by the reader
-	prompt, compl, err := p.billedTokens(c, a, d.Usage, log)
-	if err != nil {
-		log.Info("metering failed", "err", err)
-		c.fail(http.StatusBadGateway, "worker_failed", "the proxy could not meter the answer")
-		return
-	}
+	prompt, compl := p.billedTokens(c, a, d.Usage, log)
 	if u, ok := p.credit(c, a, prompt, compl, log); ok {
 		c.finish(d.FinishReason, u)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
 	"strings"
 	"sync"
 
@@ -296,7 +295,7 @@ type jobMeter struct {
 	promptDone  chan struct{} // closed when promptCount is set
 	promptCount int64
 	promptErr   error
-	promptBound int64 // no counter: the byte bound of the prompt
+	promptBound int64 // the prompt's byte bound, when there is no count
 	// deltas counts the worker's non-empty deltas relayed: with no
 	// counter, each is at least one token the client got.
 	deltas int64
@@ -320,12 +319,11 @@ func (p *Proxy) startMetering(job *network.Job) *jobMeter {
 	for i, m := range job.Messages {
 		msgs[i] = metering.Message{Role: m.Role, Content: m.Content}
 	}
+	jm.promptBound = uncountedPromptTokens
+	for _, m := range msgs {
+		jm.promptBound += int64(len(m.Role)+len(m.Content)) + uncountedMessageTokens
+	}
 	if jm.counter == nil {
-		var b int64 = uncountedPromptTokens
-		for _, m := range msgs {
-			b += int64(len(m.Role)+len(m.Content)) + uncountedMessageTokens
-		}
-		jm.promptBound = b
 		return jm
 	}
 	// A long prompt takes a while to tokenize: count it while the worker
@@ -353,41 +351,48 @@ func (p *Proxy) tolerated(counted int64) int64 {
 	return satSum(satSum(counted, cfg.ToleranceTokens), satProduct(counted, cfg.TolerancePercent)/100)
 }
 
+// counts are the proxy's own counts of a job's prompt and of the text it
+// relayed; ok is false when it has none (no counter for the model, or
+// counting failed, which is logged and must not fail the request).
+func (jm *jobMeter) counts(text string, log *slog.Logger) (prompt, compl int64, ok bool) {
+	jm.wait()
+	if jm.counter == nil {
+		return 0, 0, false
+	}
+	if jm.promptErr != nil {
+		log.Error("counting the prompt failed; bounding by bytes", "err", jm.promptErr)
+		return 0, 0, false
+	}
+	n, err := jm.counter.Text(text)
+	if err != nil {
+		log.Error("counting the completion failed; bounding by bytes", "err", err)
+		return 0, 0, false
+	}
+	return jm.promptCount, int64(n), true
+}
+
 // billedTokens is what the proxy bills of a finished job whose worker
 // claimed usage: min(claimed, own count + tolerance) on each side, and
-// never more completion tokens than max_tokens. With no counter for the
-// model the counts are bounds: the prompt's bytes plus template allowances,
-// the completion's bytes. Every difference between a claim and the proxy's
-// count (with no counter: every claim over the bound) is recorded in the
+// never more completion tokens than max_tokens. Without its own counts
+// (no counter for the model) it uses bounds instead: the prompt's bytes
+// plus template allowances, the completion's bytes (a token is at least a
+// byte), with the same tolerance. Every difference between a claim and the
+// proxy's count (with bounds: every claim over one) is recorded in the
 // worker's trust record.
-func (p *Proxy) billedTokens(c *completion, a *attempt, claimed network.Usage, log *slog.Logger) (prompt, compl int64, err error) {
+func (p *Proxy) billedTokens(c *completion, a *attempt, claimed network.Usage, log *slog.Logger) (prompt, compl int64) {
 	jm := c.meter
-	jm.wait()
 	claimPrompt, claimCompl := int64(claimed.PromptTokens), int64(claimed.CompletionTokens)
-	var countPrompt, countCompl, limitPrompt, limitCompl int64
-	if jm.counter != nil {
-		if jm.promptErr != nil {
-			return 0, 0, jm.promptErr
-		}
-		n, err := jm.counter.Text(c.text.String())
-		if err != nil {
-			return 0, 0, err
-		}
-		countPrompt, countCompl = jm.promptCount, int64(n)
-		limitPrompt, limitCompl = p.tolerated(countPrompt), p.tolerated(countCompl)
-	} else {
-		// No counter: bounds instead of counts (a token is at least a byte).
+	countPrompt, countCompl, counted := jm.counts(c.text.String(), log)
+	if !counted {
 		countPrompt, countCompl = jm.promptBound, int64(c.text.Len())
-		limitPrompt, limitCompl = p.tolerated(countPrompt), p.tolerated(countCompl)
 	}
-	prompt = min(claimPrompt, limitPrompt)
-	compl = min(claimCompl, limitCompl, int64(jm.maxTokens))
-	counted := jm.counter != nil
+	prompt = min(claimPrompt, p.tolerated(countPrompt))
+	compl = min(claimCompl, p.tolerated(countCompl), int64(jm.maxTokens))
 	for _, s := range []struct {
 		kind                     string
 		claimed, counted, billed int64
 	}{{"prompt", claimPrompt, countPrompt, prompt}, {"completion", claimCompl, countCompl, compl}} {
-		// With no counter the count is a bound: only a claim over it is a disagreement.
+		// A bound is no count: only a claim over it is a disagreement.
 		if s.claimed != s.counted && (counted || s.claimed > s.counted) {
 			p.noteMetering(a.w, a.jobID, s.kind, s.claimed, s.counted, s.billed)
 			if s.claimed > s.billed {
@@ -395,28 +400,21 @@ func (p *Proxy) billedTokens(c *completion, a *attempt, claimed network.Usage, l
 			}
 		}
 	}
-	return prompt, compl, nil
+	return prompt, compl
 }
 
 // relayedTokens is what the proxy bills of a job it ended before the
 // worker's done (the client left, or the stream passed its byte bound): its
-// own count of the prompt and of the completion text relayed. With no
-// counter it bills a lower bound: one token per piece of text relayed and
+// own count of the prompt and of the completion text relayed. Without its
+// own counts it bills a lower bound: one token per worker delta relayed and
 // no prompt tokens.
-func (p *Proxy) relayedTokens(c *completion) (prompt, compl int64, err error) {
+func (p *Proxy) relayedTokens(c *completion, log *slog.Logger) (prompt, compl int64) {
 	jm := c.meter
-	jm.wait()
-	if jm.counter == nil {
-		return 0, min(jm.deltas, int64(jm.maxTokens)), nil
+	prompt, compl, counted := jm.counts(c.text.String(), log)
+	if !counted {
+		prompt, compl = 0, jm.deltas
 	}
-	if jm.promptErr != nil {
-		return 0, 0, jm.promptErr
-	}
-	n, err := jm.counter.Text(c.text.String())
-	if err != nil {
-		return 0, 0, err
-	}
-	return jm.promptCount, min(int64(n), int64(jm.maxTokens)), nil
+	return prompt, min(compl, int64(jm.maxTokens))
 }
 
 // satSum adds non-negative a and b, stopping at math.MaxInt64.
@@ -478,14 +476,7 @@ func (a *attempt) boundLocked(e event) (event, bool) {
 // past the byte bound (answer true: the client gets the answer so far with
 // finish_reason "length" and the usage billed).
 func (p *Proxy) settleRelayed(c *completion, a *attempt, log *slog.Logger, answer bool) {
-	prompt, compl, err := p.relayedTokens(c)
-	if err != nil {
-		log.Info("metering what was relayed failed", "err", err)
-		if answer {
-			c.fail(http.StatusBadGateway, "worker_failed", "the proxy could not meter the answer")
-		}
-		return
-	}
+	prompt, compl := p.relayedTokens(c, log)
 	if compl == 0 && !answer {
 		return // the client got no text: it owes nothing
 	}
