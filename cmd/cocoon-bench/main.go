@@ -87,6 +87,9 @@ func run(parts map[string]bool, modelSize string, verbose bool, runs, tokens, pa
 	pcfg.APIAddr, pcfg.WorkerAddr, pcfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "proxy")
 	pcfg.Models = map[string]proxy.ModelPrice{"cocoon-tiny": {PricePrompt: 100, PriceCompletion: 400}, smallModel: {PricePrompt: 100, PriceCompletion: 400}}
 	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "bench"}}
+	// The proxy meters with the models' own tokenizers, as the local network
+	// does: the worker's managed Ollama keeps them in its data dir/ollama/models.
+	pcfg.Metering.OllamaModels = []string{filepath.Join(dir, "worker", "ollama", "models")}
 	p, err := proxy.New(pcfg, quiet)
 	if err != nil {
 		return err

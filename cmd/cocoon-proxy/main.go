@@ -67,6 +67,26 @@
 // The worker listener must terminate TLS itself (the handshake is bound to
 // the TLS connection, docs/protocol.md §3): a TCP load balancer in front is
 // fine, a TLS-terminating one is not.
+// The proxy counts tokens itself, with each served model's own tokenizer and
+// chat template, read from an Ollama models directory holding the same
+// models the workers serve (`ollama pull` them there); it bills a worker's
+// usage only up to its own count plus a tolerance (docs/trust.md):
+//
+//	"metering": {
+//	  "ollama_models": "/var/lib/ollama/models", // OLLAMA_MODELS layout; a list is searched in order; relative to this file
+//	  "default_max_tokens": 4096,               // a request's max_tokens when it sets none (sent to the worker)
+//	  "max_bytes_per_token": 64,                // × max_tokens: the most text a job may stream...
+//	  "max_job_bytes": 16777216,                // ...and never more than this; past it the job is cut
+//	  "tolerance_tokens": 16,                   // billed ≤ own count + 16 tokens...
+//	  "tolerance_percent": 2                    // ...+ 2 % of it
+//	}
+//
+// Every field is optional (those are the defaults). A priced model found in
+// the directory is counted; one not there yet is looked for again at each of
+// its jobs and bounded by bytes meanwhile (the log warns at start); one
+// there whose tokenizer or template cannot be used stops the start with an
+// error naming it. The log's "metering model" line gives each model's
+// manifest digest (what `ollama list` shows).
 package main
 
 import (

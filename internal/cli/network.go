@@ -64,6 +64,7 @@ func setupNetwork(f networkFlags, dirs paths.Dirs, logger *slog.Logger) (worker.
 		return worker.NetworkConfig{}, nil, fmt.Errorf("local network: %w", err)
 	}
 	cfg.Trust.TrustedWorkers = []string{network.WorkerID(wkey.Public().(ed25519.PublicKey))}
+	cfg.Metering.OllamaModels = localModelsDirs(dirs)
 	if cfg.APIAddr == "" {
 		cfg.APIAddr = DefaultLocalAPIAddr
 	}
@@ -82,6 +83,22 @@ func setupNetwork(f networkFlags, dirs paths.Dirs, logger *slog.Logger) (worker.
 	return worker.NetworkConfig{
 		URL: p.WorkerURL(), ProxyKey: p.PublicKey(), Local: true, APIURL: api, APIKey: apiKey,
 	}, p, nil
+}
+
+// localModelsDirs are where the local network's model lies, for the
+// embedded proxy to count its tokens: the managed Ollama's models (the
+// worker's data dir/ollama, runtime/ollama's Dir/models), then the owner's
+// own Ollama's ($OLLAMA_MODELS or ~/.ollama/models) when the app attaches
+// to it. The worker creates the model after the proxy starts; the proxy
+// looks for it again at its jobs until it is there.
+func localModelsDirs(dirs paths.Dirs) []string {
+	out := []string{filepath.Join(dirs.Data, "ollama", "models")}
+	if d := os.Getenv("OLLAMA_MODELS"); d != "" {
+		out = append(out, d)
+	} else if home, err := os.UserHomeDir(); err == nil {
+		out = append(out, filepath.Join(home, ".ollama", "models"))
+	}
+	return out
 }
 
 func isAddrInUse(err error) bool {

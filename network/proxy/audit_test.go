@@ -74,6 +74,11 @@ func TestStalledClientIsDropped(t *testing.T) {
 	tp := startProxy(t, "", func(c *proxy.Config) {
 		c.JobTimeout = 5 * time.Minute // far past the bounds below: not what ends it
 		c.Limits.StreamWriteTimeout = 300 * time.Millisecond
+		// The job's byte bound (metering) must not end the stream before
+		// the socket buffers fill: allow a GiB.
+		c.Metering.DefaultMaxTokens = network.MaxMaxTokens
+		c.Metering.MaxBytesPerToken = 1 << 10
+		c.Metering.MaxJobBytes = 1 << 30
 	})
 	chunk := strings.Repeat("x", 16<<10)
 	var jobs atomic.Int32

@@ -26,10 +26,11 @@ type completion struct {
 	key          *apiKeyState
 	price        ModelPrice
 	maxTokens    int
-	maxCoef      int64 // the client's price cap (pricecap.go); 0: none
+	maxCoef      int64     // the client's price cap (pricecap.go); 0: none
+	meter        *jobMeter // the proxy's own count (meter.go)
 
 	sseStarted bool
-	text       strings.Builder // non-stream: the whole answer
+	text       strings.Builder // the answer relayed so far (non-stream: sent at the end)
 }
 
 type usageOut struct {
@@ -106,15 +107,18 @@ func (c *completion) startSSE() {
 		Choices: []chunkChoice{{Delta: chunkDelta{Role: "assistant", Content: &empty}}}})
 }
 
-// delta relays one piece of text (stream) or keeps it (non-stream).
+// delta relays one piece of text (stream) or keeps it (non-stream); the
+// text kept is what the proxy meters.
 func (c *completion) delta(text string) error {
-	if !c.stream {
-		c.text.WriteString(text)
-		return nil
+	if c.stream {
+		c.startSSE()
+		if err := c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}}); err != nil {
+			return err
+		}
 	}
-	c.startSSE()
-	return c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
-		Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}})
+	c.text.WriteString(text)
+	return nil
 }
 
 // finish sends the end of a successful answer.
@@ -172,6 +176,8 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	defer cancel()
 	stop := context.AfterFunc(p.baseCtx, cancel) // proxy shutdown ends the request
 	defer stop()
+	c.meter = p.startMetering(&job)
+	defer c.meter.wait()
 	c.maxTokens = job.MaxTokens
 	job.Deadline = deadline.UnixMilli()
 
@@ -216,6 +222,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 			break
 		}
 		exclude[a.w] = true
+		a.setMaxBytes(c.meter.maxBytes)
 		job.JobID = a.jobID
 		log := a.w.log.With("job", a.jobID, "model", job.Model, "try", try+1)
 		if err := a.w.send(network.TypeJob, &job); err != nil {
@@ -286,8 +293,16 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 			nextSeq++
 			if err := c.delta(e.delta.Text); err != nil {
 				cancelOnWorker("client disconnected")
+				p.settleRelayed(c, a, log, false)
 				return true, outStopped, "client write failed"
 			}
+			c.meter.deltas += int64(e.textPieces())
+		case evOversize:
+			log.Info("stream over its byte bound: cancelled", "why", e.reason)
+			cancelOnWorker("stream over its byte bound")
+			p.strike(a.w, a.jobID, "stream over its byte bound")
+			p.settleRelayed(c, a, log, true)
+			return true, outDone, ""
 		case evDone:
 			p.complete(c, a, e.done, log)
 			return true, outDone, ""
@@ -316,10 +331,11 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 					}
 					if j > i+1 {
 						var text strings.Builder
+						merged := e
 						for _, d := range evs[i:j] {
 							text.WriteString(d.delta.Text)
+							merged.pieces += d.textPieces()
 						}
-						merged := e
 						merged.delta.Text = text.String()
 						if end, o, why := handle(merged); end {
 							return o, why
@@ -350,6 +366,9 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 			}
 			log.Info("job cancelled", "reason", reason)
 			cancelOnWorker(reason)
+			if reason == "client disconnected" {
+				p.settleRelayed(c, a, log, false) // it pays for what it got
+			}
 			return outStopped, reason
 		}
 	}
@@ -368,16 +387,22 @@ func hasDone(evs []event) bool {
 // the worker and answers the app developer.
 func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Logger) {
 	p.release(a, true) // normally already released by the reader
-	prompt, compl := int64(d.Usage.PromptTokens), int64(d.Usage.CompletionTokens)
-	if c.maxTokens > 0 && compl > int64(c.maxTokens) {
-		compl = int64(c.maxTokens) // never bill more than the app developer allowed
+	prompt, compl := p.billedTokens(c, a, d.Usage, log)
+	if u, ok := p.credit(c, a, prompt, compl, log); ok {
+		c.finish(d.FinishReason, u)
 	}
+}
+
+// credit prices a job at the billed token counts, records and signs its
+// receipt and sends it to the worker. On failure it answers the app
+// developer with the error and returns false.
+func (p *Proxy) credit(c *completion, a *attempt, prompt, compl int64, log *slog.Logger) (usageOut, bool) {
 	amount, err := receipt.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, p.cfg.CommissionBPS)
 	gross, gerr := receipt.Amount(prompt, compl, c.price.PricePrompt, c.price.PriceCompletion, a.coefficient, 0)
 	if err != nil || gerr != nil {
 		log.Info("metering failed", "err", errors.Join(err, gerr))
 		c.fail(http.StatusBadGateway, "worker_failed", "the worker reported unusable usage figures")
-		return
+		return usageOut{}, false
 	}
 	rec := JobRecord{
 		JobID: a.jobID, WorkerID: a.w.id, Model: c.model,
@@ -396,7 +421,7 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 	if err != nil {
 		log.Info("recording the job failed", "err", err)
 		c.fail(http.StatusInternalServerError, "store_error", "the proxy could not record the job")
-		return
+		return usageOut{}, false
 	}
 	if created {
 		msg := network.SignedReceipt(rcpt)
@@ -407,5 +432,5 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 	}
 	log.Info("job done", "prompt_tokens", prompt, "completion_tokens", compl, "amount", amount,
 		"cumulative", rcpt.Receipt.Cumulative, "seq", rcpt.Receipt.Seq, "ms", time.Since(a.started).Milliseconds())
-	c.finish(d.FinishReason, usageOut{PromptTokens: prompt, CompletionTokens: compl, TotalTokens: prompt + compl, TotalCost: gross})
+	return usageOut{PromptTokens: prompt, CompletionTokens: compl, TotalTokens: prompt + compl, TotalCost: gross}, true
 }

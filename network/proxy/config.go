@@ -98,6 +98,8 @@ type Config struct {
 	Trust TrustConfig
 	// Limits bounds connections, queues and per-key concurrency (limits.go).
 	Limits LimitsConfig
+	// Metering is how the proxy counts tokens itself (meter.go).
+	Metering MeteringConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -112,6 +114,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:  DefaultMaxBodyBytes,
 		MaxAttempts:   DefaultMaxAttempts,
 		Limits:        DefaultLimits(),
+		Metering:      DefaultMeteringConfig(),
 	}
 }
 
@@ -134,6 +137,7 @@ type fileConfig struct {
 	Payouts        *filePayoutConfig     `json:"payouts"`
 	Trust          *fileTrustConfig      `json:"trust"`
 	Limits         *fileLimitsConfig     `json:"limits"`
+	Metering       *fileMeteringConfig   `json:"metering"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -172,6 +176,7 @@ func LoadConfig(path string) (Config, error) {
 	if pc := cfg.Payouts; pc != nil && pc.WalletSeedFile != "" && !isAbs(pc.WalletSeedFile) {
 		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
 	}
+	cfg.Metering = cfg.Metering.resolveDirs(path)
 	return cfg, nil
 }
 
@@ -271,6 +276,7 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	cfg.Limits = lim
+	cfg.Metering = fc.Metering.apply(cfg.Metering)
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -307,6 +313,7 @@ func (c Config) withDefaults() Config {
 	c.Payouts = c.Payouts.withDefaults()
 	c.Trust = c.Trust.withDefaults()
 	c.Limits = c.Limits.withDefaults()
+	c.Metering = c.Metering.withDefaults()
 	return c
 }
 
@@ -390,6 +397,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := validateLimits(c.Limits, c.APIKeys); err != nil {
+		return err
+	}
+	if err := c.Metering.validate(); err != nil {
 		return err
 	}
 	if c.Payouts != nil {

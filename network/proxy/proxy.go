@@ -48,6 +48,7 @@ type Proxy struct {
 	// requests queued for a busy model wake up.
 	slotFreed chan struct{}
 
+	meter    *meter         // the proxy's own token counts (meter.go)
 	payouts  *payouts       // nil: payouts are off
 	trust    *trustState    // trust.go
 	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
@@ -100,6 +101,10 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	}
 	if cfg.AdminKey != "" || cfg.AdminKeySHA256 != "" {
 		p.adminDigest, _ = keyDigest(cfg.AdminKey, cfg.AdminKeySHA256)
+	}
+	if p.meter, err = newMeter(cfg.Metering, cfg.ModelNames(), logger); err != nil {
+		st.Close()
+		return nil, err
 	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
 	p.pruneWorkers(p.baseCtx) // at start, before anything connects

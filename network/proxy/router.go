@@ -14,7 +14,8 @@ const (
 	evDelta = iota + 1
 	evDone
 	evJobError
-	evGone // the worker disconnected
+	evGone     // the worker disconnected
+	evOversize // the job's text passed its byte bound (meter.go)
 )
 
 type event struct {
@@ -23,12 +24,13 @@ type event struct {
 	done   network.Done
 	jobErr network.JobError
 	reason string
+	pieces int // non-empty worker deltas merged into this one (follow); 0: it is one delta
 }
 
 // attempt is one try of a request on one worker. The worker's reader pushes
-// events; the request's handler pops them. The queue is unbounded so a slow
-// app developer never blocks the worker's reader (and its heartbeats); it
-// is bounded in practice by the job's max tokens and the job timeout.
+// events; the request's handler pops them. The queue never blocks the
+// worker's reader (and its heartbeats) on a slow app developer; its text is
+// bounded by the job's byte bound (maxBytes), past which deltas are dropped.
 type attempt struct {
 	jobID       string
 	w           *workerConn
@@ -37,13 +39,19 @@ type attempt struct {
 
 	mu       sync.Mutex
 	q        []event
+	maxBytes int64 // text the job may relay; 0: unbounded (meter.go)
+	received int64 // text pushed so far
+	oversize bool  // received passed maxBytes: later deltas are dropped
 	notify   chan struct{}
 	released bool // guarded by Proxy.mu
 }
 
 func (a *attempt) push(e event) {
 	a.mu.Lock()
-	a.q = append(a.q, e)
+	e, keep := a.boundLocked(e)
+	if keep {
+		a.q = append(a.q, e)
+	}
 	a.mu.Unlock()
 	select {
 	case a.notify <- struct{}{}:

@@ -152,7 +152,8 @@ type JobRecord struct {
 	Hold             JobHold // held and counted toward the daily cap in the same transaction (trust_store.go)
 }
 
-// KeyUsage is an API key's consumption.
+// KeyUsage is an API key's consumption. Its counters saturate at
+// math.MaxInt64 rather than fail a job.
 type KeyUsage struct {
 	Name             string `json:"name"`
 	Requests         int64  `json:"requests"`
@@ -161,7 +162,8 @@ type KeyUsage struct {
 	Cost             int64  `json:"cost"` // nanoTON
 }
 
-// Totals are the proxy's lifetime counters.
+// Totals are the proxy's lifetime counters. They saturate at math.MaxInt64
+// rather than fail a job.
 type Totals struct {
 	Jobs             int64 `json:"jobs"`
 	PromptTokens     int64 `json:"prompt_tokens"`
@@ -174,7 +176,8 @@ type Totals struct {
 // ErrStoreLocked means another process holds the store.
 var ErrStoreLocked = errors.New("proxy store: locked by another process (is another cocoon-proxy running on this data_dir?)")
 
-// errOverflow is returned when a counter would overflow int64.
+// errOverflow is returned when money (a worker's cumulative total, paid or
+// pending amount) would overflow int64.
 var errOverflow = errors.New("proxy store: counter overflows int64")
 
 func addChecked(a *int64, b int64) error {
@@ -184,6 +187,12 @@ func addChecked(a *int64, b int64) error {
 	}
 	*a = s
 	return nil
+}
+
+// addSaturating adds b ≥ 0 to the statistic *a, stopping at math.MaxInt64
+// (a statistic that reached it says "at least this much").
+func addSaturating(a *int64, b int64) {
+	*a = satSum(*a, b)
 }
 
 func (j JobRecord) validate() error {

@@ -254,16 +254,12 @@ func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(receip
 				return err
 			}
 			u.Name = j.KeyName
-			u.Requests++
-			for _, e := range []error{
-				addChecked(&u.PromptTokens, j.PromptTokens),
-				addChecked(&u.CompletionTokens, j.CompletionTokens),
-				addChecked(&u.Cost, j.Gross),
-			} {
-				if e != nil {
-					return e
-				}
-			}
+			// Statistics saturate: they must never abort the credit (money
+			// is the receipts, whose cumulative total is checked above).
+			addSaturating(&u.Requests, 1)
+			addSaturating(&u.PromptTokens, j.PromptTokens)
+			addSaturating(&u.CompletionTokens, j.CompletionTokens)
+			addSaturating(&u.Cost, j.Gross)
 			if err := putJSON(ub, []byte(j.KeyDigest), u); err != nil {
 				return err
 			}
@@ -273,18 +269,12 @@ func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(receip
 		if _, err := getJSON(mb, keyTotals, &t); err != nil {
 			return err
 		}
-		t.Jobs++
-		for _, e := range []error{
-			addChecked(&t.PromptTokens, j.PromptTokens),
-			addChecked(&t.CompletionTokens, j.CompletionTokens),
-			addChecked(&t.Charged, j.Gross),
-			addChecked(&t.PaidToWorkers, j.Amount),
-			addChecked(&t.Commission, j.Gross-j.Amount),
-		} {
-			if e != nil {
-				return e
-			}
-		}
+		addSaturating(&t.Jobs, 1)
+		addSaturating(&t.PromptTokens, j.PromptTokens)
+		addSaturating(&t.CompletionTokens, j.CompletionTokens)
+		addSaturating(&t.Charged, j.Gross)
+		addSaturating(&t.PaidToWorkers, j.Amount)
+		addSaturating(&t.Commission, j.Gross-j.Amount)
 		if err := putJSON(mb, keyTotals, t); err != nil {
 			return err
 		}

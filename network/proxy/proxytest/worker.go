@@ -41,6 +41,7 @@ const (
 // Behavior is how a Worker answers one job.
 type Behavior struct {
 	Deltas       []string      // text pieces; nil: "Hello", ", ", "world"
+	Repeat       int           // send Deltas this many times over (0, 1: once): far more text than a test holds
 	Usage        network.Usage // reported in done; zero: 10 prompt, len(Deltas) completion tokens
 	FinishReason string        // "" → stop
 	Failure      Failure
@@ -568,7 +569,7 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		jobErr()
 		return
 	}
-	n := len(deltas)
+	n := len(deltas) * max(1, b.Repeat)
 	if b.Failure != Succeed && b.After < n {
 		n = b.After
 	}
