@@ -26,6 +26,9 @@ type completion struct {
 	key          *apiKeyState
 	price        ModelPrice
 	maxTokens    int
+	// canary, when set, is the slot a canary job (canary.go) booked on the
+	// worker it checks: the job runs there and never moves to another.
+	canary *attempt
 
 	sseStarted bool
 	text       strings.Builder // non-stream: the whole answer
@@ -183,8 +186,15 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 
 	exclude := map[*workerConn]bool{}
 	lastFailure := ""
-	for try := 0; try < p.cfg.MaxAttempts; try++ {
-		a := p.reserve(job.Model, exclude)
+	attempts := p.cfg.MaxAttempts
+	if c.canary != nil {
+		attempts = 1
+	}
+	for try := 0; try < attempts; try++ {
+		a := c.canary
+		if a == nil {
+			a = p.reserve(job.Model, exclude)
+		}
 		for a == nil {
 			// Every worker with the model is busy: queue until a slot frees
 			// up (Ollama would queue too), bounded by the request's deadline.
@@ -390,6 +400,9 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 		log.Info("recording the job failed", "err", err)
 		c.fail(http.StatusInternalServerError, "store_error", "the proxy could not record the job")
 		return
+	}
+	if c.canary == nil {
+		p.canary.afterClientJob(a.w)
 	}
 	if created {
 		msg := network.SignedReceipt(rcpt)

@@ -91,6 +91,8 @@ type Config struct {
 	MaxAttempts int
 	// Payouts turns on TON payouts; nil: every payout_request is rejected.
 	Payouts *PayoutConfig
+	// Canary turns on canary jobs (canary.go); nil: off.
+	Canary *CanaryConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -124,6 +126,7 @@ type fileConfig struct {
 	MaxBodyBytes   *int64                `json:"max_body_bytes"`
 	MaxAttempts    *int                  `json:"max_attempts"`
 	Payouts        *filePayoutConfig     `json:"payouts"`
+	Canary         *fileCanaryConfig     `json:"canary"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -158,6 +161,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if pc := cfg.Payouts; pc != nil && pc.WalletSeedFile != "" && !isAbs(pc.WalletSeedFile) {
 		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
+	}
+	if cc := cfg.Canary; cc != nil && cc.CorpusFile != "" && !isAbs(cc.CorpusFile) {
+		cc.CorpusFile = joinDir(path, cc.CorpusFile)
 	}
 	return cfg, nil
 }
@@ -248,6 +254,13 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		cfg.Payouts = pc
 	}
+	if fc.Canary != nil {
+		cc, err := fc.Canary.parse()
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.Canary = cc
+	}
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -282,6 +295,7 @@ func (c Config) withDefaults() Config {
 		c.Models = map[string]ModelPrice{}
 	}
 	c.Payouts = c.Payouts.withDefaults()
+	c.Canary = c.Canary.withDefaults()
 	return c
 }
 
@@ -360,6 +374,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		return bad("max_attempts: %d out of range 1..10", c.MaxAttempts)
+	}
+	if c.Canary != nil {
+		if err := c.Canary.validate(); err != nil {
+			return err
+		}
 	}
 	if c.Payouts != nil {
 		return c.Payouts.validate()

@@ -15,3 +15,14 @@ func SetPayoutHooks(p *Proxy, h PayoutHooks) {
 
 // PayoutsHalted is closed once a hook stopped payout processing.
 func PayoutsHalted(p *Proxy) <-chan struct{} { return p.payouts.dead }
+
+// trustCounts reads what the trust hooks recorded about a worker.
+func trustCounts(p *Proxy, workerID string) (disagreements, strikes, canariesPassed, canariesFailed int64) {
+	stubTrust.mu.Lock()
+	defer stubTrust.mu.Unlock()
+	c := stubTrust.m[p][workerID]
+	if c == nil {
+		return 0, 0, 0, 0
+	}
+	return c.disagreements, c.strikes, c.canariesPassed, c.canariesFailed
+}

@@ -48,6 +48,7 @@ type Proxy struct {
 	slotFreed chan struct{}
 
 	payouts  *payouts       // nil: payouts are off
+	canary   *canaries      // nil: canary jobs are off (canary.go)
 	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
 
 	connWG    sync.WaitGroup // worker connection goroutines
@@ -97,6 +98,13 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
 	if cfg.Payouts != nil {
 		if p.payouts, err = newPayouts(p, cfg.Payouts); err != nil {
+			st.Close()
+			p.cancelBase()
+			return nil, err
+		}
+	}
+	if cfg.Canary != nil {
+		if p.canary, err = newCanaries(p, *cfg.Canary); err != nil {
 			st.Close()
 			p.cancelBase()
 			return nil, err
@@ -196,6 +204,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 			"min_payout", po.cfg.MinPayout, "payout_fee", po.cfg.Fee)
 		p.goPayout(func() { po.loop(p.baseCtx) })
 	}
+	p.canary.start(p.baseCtx)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -243,6 +252,7 @@ func (p *Proxy) Close() error {
 		}
 		wg.Wait()
 		p.connWG.Wait()
+		p.canary.wait()   // nor a canary
 		p.payoutWG.Wait() // no payout writes the store after this
 		p.closeErr = p.store.Close()
 		close(p.closed)
