@@ -32,8 +32,8 @@ import (
 // runner-up overstates the real one by an amount the log probabilities do
 // not show; there the answer's token is accepted when it is one of the two
 // best alternatives within Margin + PenaltySlack. A token whose bytes Ollama
-// does not report (a piece of a UTF-8 character comes as U+FFFD) cannot be
-// matched and counts as matching when its gap allows.
+// does not report (a fragment of a UTF-8 character comes as U+FFFD) counts
+// as matching an answer that goes on with a non-ASCII character.
 //
 // A reference without log probabilities (a trusted worker's) admits no
 // tolerance: the answer must equal it.
@@ -60,7 +60,13 @@ func compareCanary(ref *reference, promptText, answer string, margin, slack floa
 	var fork *canaryVerdict
 	for _, ch := range ref.chunks {
 		rest := answer[off:]
-		if strings.HasPrefix(rest, ch.text) && ch.text != "" {
+		if ch.text == "" {
+			// Tokens whose bytes the runtime dropped (an invalid UTF-8
+			// sequence): nothing of them reaches an answer.
+			tok += len(ch.tokens)
+			continue
+		}
+		if strings.HasPrefix(rest, ch.text) {
 			if fork == nil && len(ch.tokens) == 1 {
 				if ok, gap := nearTie(ch.tokens[0], rest, answer[:off], promptText, margin, slack, true); ok {
 					fork = &canaryVerdict{true, fmt.Sprintf("diverged at token %d of %d at a near-tie (gap %.3f nats, margin %g)", tok, n, gap, margin)}
@@ -71,9 +77,6 @@ func compareCanary(ref *reference, promptText, answer string, margin, slack floa
 			continue
 		}
 		if len(ch.tokens) == 0 {
-			if ch.text == "" {
-				continue
-			}
 			return failOrFork(fork, fmt.Sprintf("diverged at token %d of %d where the reference reports no token", tok, n))
 		}
 		// Find the token of the chunk where the answer leaves it.
@@ -88,8 +91,9 @@ func compareCanary(ref *reference, promptText, answer string, margin, slack floa
 		}
 		t, rest := ch.tokens[i], answer[o:]
 		at := tok + i
-		if rest == "" {
-			if endNearTie(t, margin) {
+		if rest == "" || strings.HasPrefix(t.piece, rest) {
+			// The answer ends here, or inside the reference's token.
+			if rest == "" && endNearTie(t, margin) {
 				return canaryVerdict{true, fmt.Sprintf("ended at token %d of %d where an end token was a near-tie", at, n)}
 			}
 			return failOrFork(fork, fmt.Sprintf("truncated: the answer ends at token %d of %d", at, n))
@@ -131,11 +135,16 @@ func nearTie(t refToken, rest, answerSoFar, promptText string, margin, slack flo
 		}
 		r := rank
 		rank++
-		unknown := unknownPiece(a.piece)
 		if a.piece == "" || (longer && len(a.piece) <= len(t.piece)) {
 			continue
 		}
-		if !unknown && !strings.HasPrefix(rest, a.piece) {
+		if unknownPiece(a.piece) {
+			// A fragment of a non-ASCII character: the answer can only
+			// have taken it if its next byte is not ASCII.
+			if rest == "" || rest[0] < utf8.RuneSelf {
+				continue
+			}
+		} else if !strings.HasPrefix(rest, a.piece) {
 			continue
 		}
 		g := max(t.logprob-a.logprob, 0)

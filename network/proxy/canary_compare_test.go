@@ -64,12 +64,13 @@ func TestCompareCanary(t *testing.T) {
 		{"different first token", ref, "", " A cat sat down", false, "diverged at token 0 of 4: its token trails the reference's by 1.800 nats (margin 0.1)"},
 		{"truncated", ref, "", " The cat", false, "truncated: the answer ends at token 2 of 4"},
 		{"empty answer", ref, "", "", false, "truncated: the answer ends at token 0 of 4"},
+		{"ends inside a token", ref, "", " The ca", false, "truncated: the answer ends at token 1 of 4"},
 		{"longer than the reference", ref, "", " The cat sat down and slept", false, "all 4 tokens matched, then 10 bytes more than the reference"},
 		// " cat" occurs in the prompt: a repeat penalty may have lowered
 		// it, so its best alternative " dog" (0.9 nats behind) may be the
 		// real runner-up.
 		{"penalized token, runner-up", ref, "user: my cat\n", " The dog sat", true, "diverged at token 1 of 4 at a near-tie (gap 0.900 nats, margin 0.1)"},
-		{"penalized token, third alternative", ref, "user: my cat\n", " The c", false, "diverged at token 1 of 4: its token trails the reference's by 2.500 nats (margin 0.1)"},
+		{"penalized token, far alternative", ref, "user: my cat\n", " The c is", false, "diverged at token 1 of 4: its token trails the reference's by 2.500 nats (margin 0.1)"},
 		{"longer near-tie token", refOf("length", tok(" t", -1.0, alt(" the", -1.05)), tok("o", -0.1, alt("x", -5))), "", " the end", true, "diverged at token 0 of 2 at a near-tie (gap 0.050 nats, margin 0.1)"},
 		{"longer far token", refOf("length", tok(" t", -1.0, alt(" the", -3)), tok("o", -0.1, alt("x", -5))), "", " the end", false, "diverged at token 1 of 2: its token is not among the reference's top 2"},
 		{"unknown bytes within margin", multi, "", " è!", true, "diverged at token 1 of 3 at a near-tie (gap 0.050 nats, margin 0.1)"},
