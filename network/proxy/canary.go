@@ -256,6 +256,7 @@ var canaryKey = &apiKeyState{digest: CanaryKeyDigest, name: "canary"}
 type canaryState struct {
 	nextMin time.Time // when the per-period minimum wants the next canary
 	owedAt  time.Time // a canary owed for client jobs falls due then; zero: none
+	retryAt time.Time // no reference could be had: not before then
 	running bool      // one canary at a time per worker
 }
 
@@ -491,7 +492,7 @@ func (c *canaries) due(now time.Time) []canaryTarget {
 			continue
 		}
 		st := c.stateLocked(cd.w.id, now)
-		if st.running {
+		if st.running || now.Before(st.retryAt) {
 			continue
 		}
 		byShare := !st.owedAt.IsZero() && !now.Before(st.owedAt)
@@ -510,11 +511,17 @@ func (c *canaries) due(now time.Time) []canaryTarget {
 	return out
 }
 
+// Outcomes of runOne.
+const (
+	canarySent    = iota
+	canaryBusy    // the worker had no free slot: try again at the next tick
+	canaryNoRefer // no reference answer: try again in a tenth of the period, at most pinRetryEvery
+)
+
 // runDue runs one canary for a due worker and books the outcome in its
-// schedule: a canary that could not be sent (no reference yet, the worker
-// busy) stays due.
+// schedule: a canary that could not be sent stays due.
 func (c *canaries) runDue(ctx context.Context, t canaryTarget) {
-	sent := c.runOne(ctx, t)
+	out := c.runOne(ctx, t)
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -523,7 +530,11 @@ func (c *canaries) runDue(ctx context.Context, t canaryTarget) {
 		return
 	}
 	st.running = false
-	if !sent {
+	switch out {
+	case canaryBusy:
+		return
+	case canaryNoRefer:
+		st.retryAt = now.Add(min(pinRetryEvery, c.cfg.Period/10))
 		return
 	}
 	if !st.owedAt.IsZero() && !now.Before(st.owedAt) {
@@ -534,9 +545,8 @@ func (c *canaries) runDue(ctx context.Context, t canaryTarget) {
 	}
 }
 
-// runOne sends one canary to t.w and reports its verdict; sent is false
-// when it could not be sent.
-func (c *canaries) runOne(ctx context.Context, t canaryTarget) (sent bool) {
+// runOne sends one canary to t.w and reports its verdict.
+func (c *canaries) runOne(ctx context.Context, t canaryTarget) int {
 	model := t.models[rand.IntN(len(t.models))]
 	digest := t.digest[model]
 	idx := rand.IntN(len(c.corpus))
@@ -546,11 +556,11 @@ func (c *canaries) runOne(ctx context.Context, t canaryTarget) (sent bool) {
 		if ctx.Err() == nil {
 			c.log.Info("no canary reference", "model", model, "entry", idx, "err", err)
 		}
-		return false
+		return canaryNoRefer
 	}
 	a := c.p.reserveOn(t.w, model)
 	if a == nil {
-		return false // busy, paused or gone since it was picked: try again later
+		return canaryBusy // busy, paused or gone since it was picked
 	}
 	log := t.w.log.With("job", a.jobID, "model", model)
 	res, ok := c.p.runCanaryJob(ctx, a, model, prompt)
@@ -559,12 +569,12 @@ func (c *canaries) runOne(ctx context.Context, t canaryTarget) (sent bool) {
 		// the worker cannot tell a canary from a client job, so failing
 		// canaries means failing client jobs alike, which is seen anyway.
 		log.Info("canary job did not finish", "status", res.status)
-		return true
+		return canarySent
 	}
 	v := compareCanary(ref, prompt.text(), res.text, c.cfg.Margin, c.cfg.PenaltySlack)
 	log.Info("canary verdict", "passed", v.passed, "evidence", v.evidence, "entry", idx)
 	c.p.noteCanary(t.w, a.jobID, model, v.passed, v.evidence)
-	return true
+	return canarySent
 }
 
 // canaryResult is what a canary job's client would have received.

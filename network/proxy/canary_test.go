@@ -152,7 +152,7 @@ func waitVerdicts(t *testing.T, tp *testProxy, id string, n int64, within time.D
 
 // tinyOllama starts a real Ollama serving a tiny model with weight seed
 // under the name "tiny".
-func tinyOllama(t *testing.T, seed uint64, env []string) *testollama.Server {
+func tinyOllama(t testing.TB, seed uint64, env []string) *testollama.Server {
 	t.Helper()
 	gguf := filepath.Join(t.TempDir(), "tiny.gguf")
 	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: seed}); err != nil {
@@ -168,7 +168,7 @@ func tinyOllama(t *testing.T, seed uint64, env []string) *testollama.Server {
 }
 
 // ollamaDigest is the manifest digest of model in s, as a worker reports it.
-func ollamaDigest(t *testing.T, s *testollama.Server) string {
+func ollamaDigest(t testing.TB, s *testollama.Server) string {
 	t.Helper()
 	list, err := s.Client().List(context.Background())
 	if err != nil {
@@ -187,6 +187,12 @@ func ollamaDigest(t *testing.T, s *testollama.Server) string {
 // real worker does (the job's options; extra adds runner options such as
 // num_thread), and answers with alter(answer) when alter is set.
 func forward(ol *api.Client, extra map[string]any, alter func(string) string) proxytest.Script {
+	return forwardTimed(ol, extra, alter, nil)
+}
+
+// forwardTimed is forward that also reports each job's compute time in
+// Ollama (prompt evaluation and generation, not its queue).
+func forwardTimed(ol *api.Client, extra map[string]any, alter func(string) string, onDone func(network.Job, time.Duration)) proxytest.Script {
 	return func(job network.Job) proxytest.Behavior {
 		msgs := make([]api.Message, len(job.Messages))
 		for i, m := range job.Messages {
@@ -219,6 +225,9 @@ func forward(ol *api.Client, extra map[string]any, alter func(string) string) pr
 			if r.Done {
 				usage = network.Usage{PromptTokens: r.PromptEvalCount, CompletionTokens: r.EvalCount}
 				reason = r.DoneReason
+				if onDone != nil {
+					onDone(job, r.PromptEvalDuration+r.EvalDuration)
+				}
 			}
 			return nil
 		})
