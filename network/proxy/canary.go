@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -460,7 +461,7 @@ func (c *canaries) due(now time.Time) []canaryTarget {
 			}
 			continue
 		}
-		if !p.listedLocked(w) || w.running >= w.reg.MaxConcurrent {
+		if !p.canaryEligibleLocked(w) {
 			continue
 		}
 		cands = append(cands, cand{w, w.reg.Models})
@@ -643,14 +644,24 @@ func (r *canaryRecorder) Write(b []byte) (int, error) {
 }
 
 // reserveOn books a slot for a job of model on w itself, bypassing the
-// router's choice, when w takes jobs for model and has a free slot.
+// router's choice, when w may get a canary, offers model (with the pinned
+// digest) and has a free slot.
 func (p *Proxy) reserveOn(w *workerConn, model string) *attempt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closing || !p.listedLocked(w) || !w.listedFor(model) || w.running >= w.reg.MaxConcurrent {
+	if p.closing || !p.canaryEligibleLocked(w) || !slices.ContainsFunc(w.routes, func(e routeEntry) bool { return e.model == model }) {
 		return nil
 	}
 	return p.bookLocked(w)
+}
+
+// canaryEligibleLocked reports whether w may get a canary now: connected,
+// registered, accepting, below its concurrency. (The trust record's
+// canaryAllowedLocked, where it exists, says the same minus quarantined
+// workers — and keeps a new worker over its daily cap, which gets no
+// client jobs, eligible: canaries are how it earns trust.)
+func (p *Proxy) canaryEligibleLocked(w *workerConn) bool {
+	return w.registered && w.state == network.Accepting && p.workers[w.id] == w && w.running < w.reg.MaxConcurrent
 }
 
 // normalizeDigest makes "sha256:<hex>" and "<HEX>" compare equal.

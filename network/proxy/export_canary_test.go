@@ -1,10 +1,5 @@
 package proxy
 
-// TrustCounts is trustCounts for the external tests (package proxy_test).
-func TrustCounts(p *Proxy, workerID string) (disagreements, strikes, canariesPassed, canariesFailed int64) {
-	return trustCounts(p, workerID)
-}
-
 // CorpusSize is how many prompts the built-in canary corpus holds.
 func CorpusSize() int { return len(builtinCorpus) }
 

@@ -26,3 +26,6 @@ func trustCounts(p *Proxy, workerID string) (disagreements, strikes, canariesPas
 	}
 	return c.disagreements, c.strikes, c.canariesPassed, c.canariesFailed
 }
+
+// TrustCounts is trustCounts for tests in proxy_test.
+var TrustCounts = trustCounts
