@@ -40,7 +40,7 @@ Measured by \`make bench\` (scripts/bench-canary.sh), $(date -u +%Y-%m-%d), comm
 On the CPU backend two Ollama servers agree bit for bit (thread counts and batch sizes change nothing), so the
 margin is never needed there. Against the Vulkan backend on Mesa's software device, the failures are not near-ties:
 the worker's token is outside the reference's top 20, and that device's answers also differ from run to run for the
-same prompt (Vulkan against Vulkan fails too), so it is no honest baseline. GPU against CPU is unmeasured here
+same prompt (Vulkan against Vulkan: 8 of 20 canaries failed, by hand on 2026-12-02), so it is no honest baseline. GPU against CPU is unmeasured here
 (no GPU): the margin (0.1 nats) is about 8× the largest logprob shift seen at a genuine near-tie flip between
 backends (0.012 nats). Run the reference on the workers' kind of backend.
 
