@@ -198,3 +198,4 @@ open(path, "w").write(new + rest)
 PY
 rm -f "$bench_md"
 echo "wrote docs/BENCHMARKS.md (its part; the rest kept)"
+bash "$(dirname "$0")/bench-canary.sh"

@@ -87,6 +87,24 @@
 // there whose tokenizer or template cannot be used stops the start with an
 // error naming it. The log's "metering model" line gives each model's
 // manifest digest (what `ollama list` shows).
+// Canary jobs (the proxy checks workers' answers against a trusted
+// reference, network/proxy/canary.go) are on when the config has a
+// "canary" object with a reference source:
+//
+//	"canary": {
+//	  "reference_ollama": "http://127.0.0.1:11434", // the operator's own Ollama with the priced models; its
+//	                                      // digests pin the models (workers reporting another digest get no jobs)
+//	  "trusted_workers": [],              // or: worker ids whose answers are the references (exact match only)
+//	  "share_bps": 200,                   // 2% of each worker's client jobs are followed by a canary (default)
+//	  "min_per_period": 6,                // and at least 6 canaries per period to every worker (default)
+//	  "period": "1h",
+//	  "max_delay": "30s",                 // a due canary waits a random time up to this
+//	  "margin": 0.1,                      // nats: how close a near-tie must be to excuse a different token
+//	  "penalty_slack": 3,                 // nats added where a repeat penalty may hide the real gap
+//	  "corpus_file": ""                   // JSON lines replacing the built-in prompts (network/proxy/canary/corpus.jsonl)
+//	}
+//
+// Canaries are paid like any job and recorded under the usage key "canary".
 package main
 
 import (

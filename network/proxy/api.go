@@ -358,6 +358,7 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "model_not_found", "model", fmt.Sprintf("model %q is not served by this proxy", truncateStr(job.Model, 64)))
 		return
 	}
+	job.Options = explicitSampling(job.Options)
 	c := &completion{
 		p:       p,
 		w:       w,

@@ -28,6 +28,9 @@ type completion struct {
 	maxTokens    int
 	maxCoef      int64     // the client's price cap (pricecap.go); 0: none
 	meter        *jobMeter // the proxy's own count (meter.go)
+	// canary, when set, is the slot a canary job (canary.go) booked on the
+	// worker it checks: the job runs there and never moves to another.
+	canary *attempt
 
 	sseStarted bool
 	text       strings.Builder // the answer relayed so far (non-stream: sent at the end)
@@ -183,8 +186,15 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 
 	exclude := map[*workerConn]bool{}
 	lastFailure := ""
-	for try := 0; try < p.cfg.MaxAttempts; try++ {
-		a := p.reserveCapped(job.Model, exclude, c.maxCoef)
+	attempts := p.cfg.MaxAttempts
+	if c.canary != nil {
+		attempts = 1
+	}
+	for try := 0; try < attempts; try++ {
+		a := c.canary
+		if a == nil {
+			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
+		}
 		queued := false
 		for a == nil {
 			// Every worker with the model is busy: queue until a slot frees
@@ -422,6 +432,9 @@ func (p *Proxy) credit(c *completion, a *attempt, prompt, compl int64, log *slog
 		log.Info("recording the job failed", "err", err)
 		c.fail(http.StatusInternalServerError, "store_error", "the proxy could not record the job")
 		return usageOut{}, false
+	}
+	if c.canary == nil {
+		p.canary.afterClientJob(a.w)
 	}
 	if created {
 		msg := network.SignedReceipt(rcpt)

@@ -100,6 +100,8 @@ type Config struct {
 	Limits LimitsConfig
 	// Metering is how the proxy counts tokens itself (meter.go).
 	Metering MeteringConfig
+	// Canary turns on canary jobs (canary.go); nil: off.
+	Canary *CanaryConfig
 }
 
 // DefaultConfig returns a Config with every default set and no models or keys.
@@ -138,6 +140,7 @@ type fileConfig struct {
 	Trust          *fileTrustConfig      `json:"trust"`
 	Limits         *fileLimitsConfig     `json:"limits"`
 	Metering       *fileMeteringConfig   `json:"metering"`
+	Canary         *fileCanaryConfig     `json:"canary"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -177,6 +180,9 @@ func LoadConfig(path string) (Config, error) {
 		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
 	}
 	cfg.Metering = cfg.Metering.resolveDirs(path)
+	if cc := cfg.Canary; cc != nil && cc.CorpusFile != "" && !isAbs(cc.CorpusFile) {
+		cc.CorpusFile = joinDir(path, cc.CorpusFile)
+	}
 	return cfg, nil
 }
 
@@ -277,6 +283,13 @@ func ParseConfig(b []byte) (Config, error) {
 	}
 	cfg.Limits = lim
 	cfg.Metering = fc.Metering.apply(cfg.Metering)
+	if fc.Canary != nil {
+		cc, err := fc.Canary.parse()
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.Canary = cc
+	}
 	if cfg.DataDir == "" {
 		return Config{}, errors.New("proxy config: data_dir is required")
 	}
@@ -314,6 +327,7 @@ func (c Config) withDefaults() Config {
 	c.Trust = c.Trust.withDefaults()
 	c.Limits = c.Limits.withDefaults()
 	c.Metering = c.Metering.withDefaults()
+	c.Canary = c.Canary.withDefaults()
 	return c
 }
 
@@ -401,6 +415,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Metering.validate(); err != nil {
 		return err
+	}
+	if c.Canary != nil {
+		if err := c.Canary.validate(); err != nil {
+			return err
+		}
 	}
 	if c.Payouts != nil {
 		return c.Payouts.validate()

@@ -51,6 +51,7 @@ type Proxy struct {
 	meter    *meter         // the proxy's own token counts (meter.go)
 	payouts  *payouts       // nil: payouts are off
 	trust    *trustState    // trust.go
+	canary   *canaries      // nil: canary jobs are off (canary.go)
 	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
 
 	connWG    sync.WaitGroup // worker connection goroutines
@@ -110,6 +111,13 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	p.pruneWorkers(p.baseCtx) // at start, before anything connects
 	if cfg.Payouts != nil {
 		if p.payouts, err = newPayouts(p, cfg.Payouts); err != nil {
+			st.Close()
+			p.cancelBase()
+			return nil, err
+		}
+	}
+	if cfg.Canary != nil {
+		if p.canary, err = newCanaries(p, *cfg.Canary); err != nil {
 			st.Close()
 			p.cancelBase()
 			return nil, err
@@ -228,6 +236,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		p.goPayout(func() { po.loop(p.baseCtx) })
 	}
 	p.startTrust()
+	p.canary.start(p.baseCtx)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -275,6 +284,7 @@ func (p *Proxy) Close() error {
 		}
 		wg.Wait()
 		p.connWG.Wait()
+		p.canary.wait()   // nor a canary
 		p.payoutWG.Wait() // no payout writes the store after this
 		p.trust.wg.Wait()
 		p.pruneWG.Wait()

@@ -99,18 +99,22 @@ func (p *Proxy) reserveCapped(model string, exclude map[*workerConn]bool, maxCoe
 	if e == nil {
 		return nil
 	}
-	best := e.w
+	return p.bookLocked(e.w)
+}
+
+// bookLocked books a slot for a new job on w.
+func (p *Proxy) bookLocked(w *workerConn) *attempt {
 	a := &attempt{
 		jobID:       newJobID(),
-		w:           best,
-		coefficient: best.reg.CoefficientMilli,
+		w:           w,
+		coefficient: w.reg.CoefficientMilli,
 		started:     time.Now(),
 		notify:      make(chan struct{}, 1),
 	}
-	best.running++
-	best.jobs[a.jobID] = a
+	w.running++
+	w.jobs[a.jobID] = a
 	p.jobsRunning++
-	p.routeUpdateLocked(best)
+	p.routeUpdateLocked(w)
 	return a
 }
 
