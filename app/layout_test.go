@@ -301,8 +301,10 @@ func newLayoutView(t *testing.T, core *fakeCore, size fyne.Size) (*mainView, fyn
 
 func TestLayout(t *testing.T) {
 	// Where the tab row sits in the plainest state, per window size: it
-	// must not move when banners come and go.
+	// must not move when banners come and go. The window's minimum size
+	// must not change either.
 	tabsAt := map[string]fyne.Position{}
+	var winMin *fyne.Size
 	for _, sz := range layoutSizes {
 		for _, tc := range layoutCases() {
 			t.Run(sz.name+"/"+tc.name, func(t *testing.T) {
@@ -316,8 +318,13 @@ func TestLayout(t *testing.T) {
 				}
 				for i, tab := range v.tabs.Items {
 					v.tabs.SelectIndex(i)
-					w.Resize(sz.size) // lays the window out again, as a real one does after a change
-					problems := layoutProblems(v, w)
+					settle(w, sz.size)
+					problems := layoutProblems(w)
+					if m := windowMinSize(w); winMin == nil {
+						winMin = &m
+					} else if m != *winMin {
+						problems = append(problems, fmt.Sprintf("the window's minimum size changed from %.0f×%.0f to %.0f×%.0f", winMin.Width, winMin.Height, m.Width, m.Height))
+					}
 					tabs := absPos(v.tabs, w.Canvas().Content())
 					if first, ok := tabsAt[sz.name]; !ok {
 						tabsAt[sz.name] = tabs
@@ -339,18 +346,53 @@ func TestLayout(t *testing.T) {
 	}
 }
 
+// settle lays the window out at size a few times over, as a real window
+// does as the minimum sizes of what it shows settle (a wrapping label's
+// height follows the width it was given).
+func settle(w fyne.Window, size fyne.Size) {
+	for range 3 {
+		w.Resize(size.SubtractWidthHeight(1, 1))
+		w.Resize(size)
+	}
+}
+
+// windowMinSize is the minimum size the window asks of the window
+// manager: its content's, plus the window's padding (the real window is
+// padded too).
+func windowMinSize(w fyne.Window) fyne.Size {
+	pad := 2 * theme.Padding()
+	return w.Canvas().Content().MinSize().AddWidthHeight(pad, pad)
+}
+
+// frameOf is the scroll container the window's content may wrap its body
+// in (so that a window smaller than the body scrolls), or nil.
+func frameOf(w fyne.Window) *container.Scroll {
+	c, ok := w.Canvas().Content().(*fyne.Container)
+	if !ok || len(c.Objects) == 0 {
+		return nil
+	}
+	sc, _ := c.Objects[0].(*container.Scroll)
+	return sc
+}
+
 // layoutProblems lists what is wrong with the window's layout now.
-func layoutProblems(v *mainView, w fyne.Window) []string {
+func layoutProblems(w fyne.Window) []string {
 	var out []string
-	pad := theme.Padding()
-	min := w.Canvas().Content().MinSize().AddWidthHeight(2*pad, 2*pad) // the window is padded, like the real one
-	if min.Width > maxWindowMin.Width || min.Height > maxWindowMin.Height {
-		out = append(out, fmt.Sprintf("the window's minimum size is %.0f×%.0f, more than %.0f×%.0f", min.Width, min.Height, maxWindowMin.Width, maxWindowMin.Height))
+	over := func(what string, m fyne.Size) {
+		if m.Width > maxWindowMin.Width || m.Height > maxWindowMin.Height {
+			out = append(out, fmt.Sprintf("%s is %.0f×%.0f, more than %.0f×%.0f", what, m.Width, m.Height, maxWindowMin.Width, maxWindowMin.Height))
+		}
+	}
+	pad := 2 * theme.Padding()
+	over("the window's minimum size", windowMinSize(w))
+	frame := frameOf(w)
+	if frame != nil { // at 1024×640 and more, the window as a whole never scrolls
+		over("the room the window's body needs", frame.Content.MinSize().AddWidthHeight(pad, pad))
 	}
 	size := w.Canvas().Size()
 	win := rect{0, 0, size.Width, size.Height}
-	walkLayout(w.Canvas().Content(), fyne.Position{}, win, "", func(o fyne.CanvasObject, r, clip rect, path string) {
-		out = append(out, objectProblems(o, r, clip, path)...)
+	walkLayout(w.Canvas().Content(), fyne.Position{}, win, "", nil, frame, func(o fyne.CanvasObject, r, clip rect, path string, anc []fyne.CanvasObject) {
+		out = append(out, objectProblems(o, r, clip, path, anc)...)
 	})
 	return out
 }
@@ -376,10 +418,13 @@ func (r rect) inside(c rect) bool {
 }
 
 // walkLayout visits every visible object under o with its area in the
-// window and the area it may draw in: the window, narrowed to a scroll
-// container's view across its scrolling direction (along it, content
-// beyond the view is what scrolling is for).
-func walkLayout(o fyne.CanvasObject, origin fyne.Position, clip rect, path string, visit func(o fyne.CanvasObject, r, clip rect, path string)) {
+// window, the area it may draw in and its ancestors: the area is the
+// window, narrowed to a scroll container's view across its scrolling
+// direction (along it, content beyond the view is what scrolling is for).
+// The frame, the scroll around the whole window, is no exception: at the
+// sizes tested its content must fit.
+func walkLayout(o fyne.CanvasObject, origin fyne.Position, clip rect, path string, anc []fyne.CanvasObject, frame fyne.CanvasObject,
+	visit func(o fyne.CanvasObject, r, clip rect, path string, anc []fyne.CanvasObject)) {
 	if o == nil || !o.Visible() {
 		return
 	}
@@ -387,7 +432,7 @@ func walkLayout(o fyne.CanvasObject, origin fyne.Position, clip rect, path strin
 	s := o.Size()
 	r := rect{p.X, p.Y, p.X + s.Width, p.Y + s.Height}
 	path += "/" + objectName(o)
-	visit(o, r, clip, path)
+	visit(o, r, clip, path, anc)
 	var kids []fyne.CanvasObject
 	switch x := o.(type) {
 	case *fyne.Container:
@@ -395,7 +440,7 @@ func walkLayout(o fyne.CanvasObject, origin fyne.Position, clip rect, path strin
 	case fyne.Widget:
 		kids = test.WidgetRenderer(x).Objects()
 	}
-	if sc, ok := o.(*container.Scroll); ok {
+	if sc, ok := o.(*container.Scroll); ok && o != frame {
 		inf := float32(math.Inf(1))
 		switch sc.Direction {
 		case container.ScrollVerticalOnly:
@@ -406,13 +451,19 @@ func walkLayout(o fyne.CanvasObject, origin fyne.Position, clip rect, path strin
 			clip = rect{-inf, -inf, inf, inf}
 		}
 	}
+	anc = append(anc[:len(anc):len(anc)], o)
 	for _, k := range kids {
-		walkLayout(k, p, clip, path, visit)
+		walkLayout(k, p, clip, path, anc, frame, visit)
 	}
 }
 
+// tipper is content that shows its full text in a tooltip when cut.
+type tipper interface {
+	tipText() (text string, cut bool)
+}
+
 // objectProblems is what is wrong with one object at r.
-func objectProblems(o fyne.CanvasObject, r, clip rect, path string) []string {
+func objectProblems(o fyne.CanvasObject, r, clip rect, path string, anc []fyne.CanvasObject) []string {
 	var out []string
 	what := describe(o, path)
 	if _, line := o.(*canvas.Line); line {
@@ -431,7 +482,9 @@ func objectProblems(o fyne.CanvasObject, r, clip rect, path string) []string {
 			out = append(out, fmt.Sprintf("%s is cut: %.0f px of text in %.0f px", what, tw, w))
 		}
 		if strings.HasSuffix(x.Text, "…") && !endsInEllipsis[x.Text] {
-			out = append(out, fmt.Sprintf("%s is truncated", what))
+			if p := tooltipProblem(x.Text, anc); p != "" {
+				out = append(out, fmt.Sprintf("%s is cut with \"…\" and %s", what, p))
+			}
 		}
 	case *fyne.Container, fyne.Widget:
 		if strings.Contains(path, "/Table/") {
@@ -443,6 +496,26 @@ func objectProblems(o fyne.CanvasObject, r, clip rect, path string) []string {
 		}
 	}
 	return out
+}
+
+// tooltipProblem says what is wrong with the tooltip of a text shown cut
+// (""when it has one with the whole text).
+func tooltipProblem(shown string, anc []fyne.CanvasObject) string {
+	for i := len(anc) - 1; i >= 0; i-- {
+		tp, ok := anc[i].(tipper)
+		if !ok {
+			continue
+		}
+		full, cut := tp.tipText()
+		switch {
+		case !cut:
+			return fmt.Sprintf("its tooltip would not show (it does not know it is cut; full text %q)", full)
+		case !strings.Contains(full, strings.TrimSpace(strings.TrimSuffix(shown, "…"))):
+			return fmt.Sprintf("its tooltip has other words: %q", full)
+		}
+		return ""
+	}
+	return "has no tooltip with the whole text"
 }
 
 // endsInEllipsis are our own words that end in "…" (buttons that open a
@@ -478,7 +551,7 @@ func objectName(o fyne.CanvasObject) string {
 // absPos is o's position in the window's content.
 func absPos(o, root fyne.CanvasObject) fyne.Position {
 	var found fyne.Position
-	walkLayout(root, fyne.Position{}, rect{}, "", func(x fyne.CanvasObject, r, _ rect, _ string) {
+	walkLayout(root, fyne.Position{}, rect{}, "", nil, nil, func(x fyne.CanvasObject, r, _ rect, _ string, _ []fyne.CanvasObject) {
 		if x == o {
 			found = fyne.NewPos(r.x0, r.y0)
 		}

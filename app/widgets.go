@@ -95,7 +95,13 @@ func panel(title string, trailing fyne.CanvasObject, content fyne.CanvasObject) 
 	head.SizeName = theme.SizeNameSubHeadingText
 	var headRow fyne.CanvasObject = head
 	if trailing != nil {
-		headRow = container.NewBorder(nil, nil, nil, trailing, head)
+		// The trailing part takes the room right of the title: a badge sits
+		// at its right end; a text (tipped) fills it and is cut when long.
+		var t fyne.CanvasObject = container.NewHBox(layout.NewSpacer(), trailing)
+		if _, fills := trailing.(*tipped); fills {
+			t = trailing
+		}
+		headRow = container.NewBorder(nil, nil, head, nil, t)
 	}
 	inner := container.NewBorder(headRow, nil, nil, nil, content)
 	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(2, 8, 8, 8), inner))
