@@ -202,4 +202,3 @@ func (l *valueLine) set(head, sub string, c fyne.ThemeColorName) {
 	l.head.Text, l.sub.Text, l.head.Style.ColorName = head, sub, c
 	l.Refresh()
 }
-
