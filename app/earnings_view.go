@@ -535,6 +535,7 @@ func (e *earningsView) render(d earningsData) {
 
 	e.jobsTable.Refresh()
 	setVisible(e.jobsEmpty, len(d.jobs) == 0)
+	setVisible(e.jobsTable, len(d.jobs) > 0) // its header would show through the empty words
 	jobsTitle := "Jobs"
 	if b.Jobs > int64(len(d.jobs)) {
 		jobsTitle = fmt.Sprintf("Jobs (latest %d of %d; all in the CSV)", len(d.jobs), b.Jobs)

@@ -50,9 +50,16 @@ func newTipLayer(do func(func())) *tipLayer {
 	l.bg.CornerRadius = theme.InputRadiusSize()
 	l.box = container.NewStack(l.bg, l.label)
 	l.box.Hide()
-	l.obj = container.NewWithoutLayout(l.box)
+	l.obj = container.New(free{}, l.box)
 	return l
 }
+
+// free leaves its objects where they were put and asks for no room: what
+// it holds never sizes the window.
+type free struct{}
+
+func (free) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.Size{} }
+func (free) Layout([]fyne.CanvasObject, fyne.Size) {}
 
 // enter is the pointer resting on t: its tooltip shows after the delay.
 func (l *tipLayer) enter(t *tipped) {
@@ -317,25 +324,37 @@ func (r *shrinkTextRenderer) Refresh() {
 	r.Layout(r.f.Size())
 }
 
-// columns lays its objects side by side in equal widths when each fits in
-// its share; otherwise each gets its minimum and an equal part of what is
-// left. Unlike a grid, its minimum width is the sum of the objects' (not
-// the widest times their number), so one wide column does not widen the
-// others.
-type columns struct{}
+// columns lays its objects side by side in shares of the width (equal, or
+// by weights) when each fits in its share; otherwise each gets its minimum
+// and a share of what is left. Unlike a grid, its minimum width is the sum
+// of the objects' (not the widest times their number), so one wide column
+// does not widen the others.
+type columns struct {
+	weights []float32 // one per object; nil: equal
+}
 
-func (columns) visible(objs []fyne.CanvasObject) []fyne.CanvasObject {
+func (c columns) weight(i int) float32 {
+	if i < len(c.weights) {
+		return c.weights[i]
+	}
+	return 1
+}
+
+// visible is the shown objects and their weights.
+func (c columns) visible(objs []fyne.CanvasObject) ([]fyne.CanvasObject, []float32) {
 	var out []fyne.CanvasObject
-	for _, o := range objs {
+	var ws []float32
+	for i, o := range objs {
 		if o.Visible() {
 			out = append(out, o)
+			ws = append(ws, c.weight(i))
 		}
 	}
-	return out
+	return out, ws
 }
 
 func (c columns) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	vis := c.visible(objs)
+	vis, _ := c.visible(objs)
 	var s fyne.Size
 	for _, o := range vis {
 		m := o.MinSize()
@@ -349,29 +368,31 @@ func (c columns) MinSize(objs []fyne.CanvasObject) fyne.Size {
 }
 
 func (c columns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	vis := c.visible(objs)
+	vis, ws := c.visible(objs)
 	if len(vis) == 0 {
 		return
 	}
 	pad := theme.Padding()
-	n := float32(len(vis))
-	avail := size.Width - pad*(n-1)
-	share := avail / n
+	total := float32(0)
+	for _, w := range ws {
+		total += w
+	}
+	avail := size.Width - pad*float32(len(vis)-1)
 	widths := make([]float32, len(vis))
 	even, sum := true, float32(0)
 	for i, o := range vis {
 		widths[i] = o.MinSize().Width
 		sum += widths[i]
-		if widths[i] > share {
+		if widths[i] > avail*ws[i]/total {
 			even = false
 		}
 	}
-	extra := max(avail-sum, 0) / n
+	extra := max(avail-sum, 0)
 	x := float32(0)
 	for i, o := range vis {
-		w := share
+		w := avail * ws[i] / total
 		if !even {
-			w = widths[i] + extra
+			w = widths[i] + extra*ws[i]/total
 		}
 		o.Move(fyne.NewPos(x, 0))
 		o.Resize(fyne.NewSize(w, size.Height))
@@ -379,7 +400,7 @@ func (c columns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
-// newColumns is a container of columns.
+// newColumns is a container of columns of equal shares.
 func newColumns(objs ...fyne.CanvasObject) *fyne.Container {
 	return container.New(columns{}, objs...)
 }

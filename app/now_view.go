@@ -39,10 +39,11 @@ type sparkCell struct {
 	hist  *series
 }
 
-func newSparkCell(title string, c color.Color) *sparkCell {
+func newSparkCell(tips *tipLayer, title string, c color.Color) *sparkCell {
 	s := &sparkCell{value: widget.NewLabelWithStyle("—", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}),
 		line: newSparkline(c), hist: newSeries(int(telemetryWindow/telemetryGap)+8, telemetryGap)}
-	s.obj = container.NewBorder(container.NewBorder(nil, nil, caption(title), s.value), nil, nil, nil, s.line)
+	// The value keeps its room; the caption is cut first when the cell is narrow.
+	s.obj = container.NewBorder(container.NewBorder(nil, nil, nil, s.value, tips.tipRich(caption(title).RichText)), nil, nil, nil, s.line)
 	return s
 }
 
@@ -65,10 +66,10 @@ func newNowStrip(tips *tipLayer) *nowStrip {
 	n := &nowStrip{
 		job:   newValueLine(tips),
 		today: newValueLine(tips),
-		vram:  newSparkCell("VRAM · 2 min", colorSparkVRAM),
-		temp:  newSparkCell("Temp", colorSparkTemp),
-		power: newSparkCell("Power", colorSparkPower),
-		util:  newSparkCell("Load", colorSparkUtil),
+		vram:  newSparkCell(tips, "VRAM", colorSparkVRAM),
+		temp:  newSparkCell(tips, "Temp", colorSparkTemp),
+		power: newSparkCell(tips, "Power", colorSparkPower),
+		util:  newSparkCell(tips, "Load", colorSparkUtil),
 		noGPU: widget.NewLabel("no GPU"),
 	}
 	n.noGPU.Importance = widget.LowImportance
@@ -81,7 +82,7 @@ func newNowStrip(tips *tipLayer) *nowStrip {
 	left := container.NewGridWithColumns(2, cell("Job now", n.job), cell("Today", n.today))
 	// No title row: the strip is short so the Models list keeps its room.
 	n.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(0, 6, 8, 8),
-		newColumns(left, container.NewStack(n.graphs, container.NewCenter(n.noGPU)))))
+		container.New(columns{weights: []float32{2, 3}}, left, container.NewStack(n.graphs, container.NewCenter(n.noGPU)))))
 	return n
 }
 
