@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -110,7 +111,11 @@ func (l *tipLayer) show(t *tipped) {
 	l.bg.Refresh()
 	l.label.SetText(text)
 	pad := 2 * theme.InnerPadding()
-	w := min(fyne.MeasureText(text, theme.TextSize(), fyne.TextStyle{}).Width+pad+2, tipMaxWidth, max(area.Width-8, 40))
+	var tw float32
+	for _, line := range strings.Split(text, "\n") {
+		tw = max(tw, fyne.MeasureText(line, theme.TextSize(), fyne.TextStyle{}).Width)
+	}
+	w := min(tw+pad+2, tipMaxWidth, max(area.Width-8, 40))
 	l.box.Resize(fyne.NewSize(w, 1)) // the height follows the wrapping at this width
 	h := l.box.MinSize().Height
 	l.box.Resize(fyne.NewSize(w, h))
@@ -144,6 +149,11 @@ func newTipped(layer *tipLayer, content fyne.CanvasObject, full func() (string, 
 }
 
 func (t *tipped) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(t.content) }
+
+// Visible is false while the content is hidden: the tooltip goes with what
+// it is about (a hidden label in a stack must not take the hover of the one
+// shown under it).
+func (t *tipped) Visible() bool { return t.BaseWidget.Visible() && t.content.Visible() }
 
 // tipText is the full text and whether the content shows less of it now.
 func (t *tipped) tipText() (string, bool) { return t.full() }

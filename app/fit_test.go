@@ -198,3 +198,30 @@ func TestShrinkTextFitsItsWidth(t *testing.T) {
 		})
 	}
 }
+
+// The status line stacks its messages in one kept room; the tooltip is the
+// one of the message shown, not of one hidden above it.
+func TestStatusLineTooltipListsEveryReason(t *testing.T) {
+	var paused layoutCase
+	for _, c := range layoutCases() {
+		if c.name == "paused, several reasons" {
+			paused = c
+		}
+	}
+	core := paused.core(t.TempDir())
+	v, w, _ := newLayoutView(t, core, fyne.NewSize(1024, 640))
+	settle(w, fyne.NewSize(1024, 640))
+	v.tips.delay = 0
+	if !v.reasons.Visible() || v.stateLine.Visible() || v.stateError.Visible() {
+		t.Fatalf("the status line shows reasons %v, state %v, error %v", v.reasons.Visible(), v.stateLine.Visible(), v.stateError.Visible())
+	}
+	hover(w, v.reasons)
+	got := ""
+	if v.tips.box.Visible() {
+		got = v.tips.label.Text
+	}
+	st := core.Status()
+	if got != reasonLines(st) || strings.Count(got, "\n") != len(st.Reasons) {
+		t.Errorf("tooltip %q, want every reason on a line of its own:\n%s", got, reasonLines(st))
+	}
+}

@@ -54,8 +54,10 @@ type layoutCase struct {
 	// core builds the fake core; dir is an empty directory for a ledger.
 	core func(dir string) *fakeCore
 	// setup, if set, does what the owner did in this state (saved a
-	// tariff, typed bad settings…) once the view shows the core's status.
-	setup func(t *testing.T, v *mainView, q uiQueue)
+	// tariff, typed bad settings…) once the view shows the core's status,
+	// on the Fyne thread; wait waits for a condition on it (the test drains
+	// the view's queue meanwhile; the screenshot helper checks it after).
+	setup func(v *mainView, wait func(what string, cond func() bool))
 }
 
 // Long words the cases use.
@@ -127,7 +129,7 @@ func layoutCases() []layoutCase {
 			f := newFakeCore(st)
 			f.quoteErr = fmt.Errorf("worker: payouts: %s", longNotice)
 			return f
-		}, setup: func(t *testing.T, v *mainView, q uiQueue) {
+		}, setup: func(v *mainView, wait func(string, func() bool)) {
 			v.handleEvent(worker.Event{Type: worker.EventError, Time: time.Now(), Data: longNotice})
 			v.refresh(v.core.Status())
 		}},
@@ -193,11 +195,11 @@ func layoutCases() []layoutCase {
 					Held: 987_654_321_987_654, HeldUntil: now.Add(72 * time.Hour).UnixMilli(), DailyCap: 50_000_000_000_000, EarnedToday: 12_345_678_901_234}}
 			})
 			return f
-		}, setup: func(t *testing.T, v *mainView, q uiQueue) {
+		}, setup: func(v *mainView, wait func(string, func() bool)) {
 			e := v.earn
 			e.tariffEntry.SetText("0.123456789")
 			e.saveTariff()
-			q.runUntil(t, "the tariff saved", func() bool { return e.tariffMsg.Visible() && !e.loading })
+			wait("the tariff saved", func() bool { return e.tariffMsg.Visible() && !e.loading })
 		}},
 		{name: "tiny amounts", core: func(dir string) *fakeCore {
 			st := noDriverStatus()
@@ -210,7 +212,7 @@ func layoutCases() []layoutCase {
 			return f
 		}},
 		{name: "settings problems", core: func(string) *fakeCore { return newFakeCore(noDriverStatus()) },
-			setup: func(t *testing.T, v *mainView, q uiQueue) {
+			setup: func(v *mainView, wait func(string, func() bool)) {
 				s := v.set
 				s.idleEntry.SetText("soon")
 				s.schedEntry.SetText("weekdays after dinner until the early morning, and all weekend long, unless a game is running")
@@ -220,9 +222,7 @@ func layoutCases() []layoutCase {
 				s.addrEntry.SetText("UQ-this-is-not-a-ton-address-at-all-it-is-far-too-long-to-be-one-of-them")
 				s.tariffEntry.SetText("0.05 per kWh during the day, 0.02 at night")
 				s.save()
-				if !s.status.Visible() {
-					t.Fatal("the bad settings were not reported")
-				}
+				wait("the bad settings reported", func() bool { return s.status.Visible() && s.msgs[worker.FieldIdleMinutes].Visible() })
 			}},
 	}
 }
@@ -314,7 +314,7 @@ func TestLayout(t *testing.T) {
 				}
 				v, w, q := newLayoutView(t, core, sz.size)
 				if tc.setup != nil {
-					tc.setup(t, v, q)
+					tc.setup(v, func(what string, cond func() bool) { q.runUntil(t, what, cond) })
 				}
 				for i, tab := range v.tabs.Items {
 					v.tabs.SelectIndex(i)
@@ -510,12 +510,17 @@ func tooltipProblem(shown string, anc []fyne.CanvasObject) string {
 		switch {
 		case !cut:
 			return fmt.Sprintf("its tooltip would not show (it does not know it is cut; full text %q)", full)
-		case !strings.Contains(full, strings.TrimSpace(strings.TrimSuffix(shown, "…"))):
+		case !strings.Contains(words(full), words(strings.TrimSuffix(shown, "…"))):
 			return fmt.Sprintf("its tooltip has other words: %q", full)
 		}
 		return ""
 	}
 	return "has no tooltip with the whole text"
+}
+
+// words is s without separators and line breaks, one space between words.
+func words(s string) string {
+	return strings.Join(strings.Fields(strings.NewReplacer("·", " ", "•", " ").Replace(s)), " ")
 }
 
 // endsInEllipsis are our own words that end in "…" (buttons that open a

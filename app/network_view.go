@@ -151,6 +151,20 @@ func reasonsText(st worker.Status) string {
 	return head + strings.Join(texts, " · ")
 }
 
+// reasonLines is every reason in force, one a line (the status line's tooltip).
+func reasonLines(st worker.Status) string {
+	head, _, _ := strings.Cut(reasonsText(st), ": ")
+	if head == "" {
+		return ""
+	}
+	lines := make([]string, 0, len(st.Reasons)+1)
+	lines = append(lines, head+":")
+	for _, r := range st.Reasons {
+		lines = append(lines, "• "+oneLine(r.Text))
+	}
+	return strings.Join(lines, "\n")
+}
+
 // stateSentence says what the state means, for the status line when it has
 // nothing more pressing to say.
 func stateSentence(st worker.Status) string {

@@ -237,7 +237,9 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	v.detailsBtn = widget.NewButtonWithIcon("Details", theme.QuestionIcon(), func() { v.tabs.Select(v.whyTab) })
 	v.detailsBtn.Importance = widget.LowImportance
 	v.detailsBtn.Hide()
-	line := container.New(reserve{}, v.tips.tipLabel(v.stateError), v.tips.tipLabel(v.reasons), v.noticeRow,
+	v.reasons.Truncation = fyne.TextTruncateEllipsis
+	reasons := newTipped(v.tips, v.reasons, func() (string, bool) { return reasonLines(v.status), labelCut(v.reasons) })
+	line := container.New(reserve{}, v.tips.tipLabel(v.stateError), reasons, v.noticeRow,
 		container.New(vcenter{}, v.tips.tipRich(v.stateLine.RichText)))
 	status := container.NewBorder(nil, nil, nil, container.New(reserve{}, v.detailsBtn), line)
 
