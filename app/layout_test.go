@@ -172,8 +172,9 @@ func layoutCases() []layoutCase {
 			st.GPU.Devices[0].MemoryTotal, st.GPU.Devices[0].MemoryUsed = 192<<30, 187<<30
 			now := time.Now()
 			var jobs []testJob
-			for d := range 30 {
-				jobs = append(jobs, testJob{at: now.AddDate(0, 0, -d).Add(-time.Minute), model: "qwen2.5-coder:32b-instruct-q6_K", prompt: 1_000_000_000, completion: 7_000_000_000 + int64(d)*100_000_000, joules: 9_000_000})
+			for i := range 120 { // more than the history shows
+				d := i / 4
+				jobs = append(jobs, testJob{at: now.AddDate(0, 0, -d).Add(-time.Duration(i+1) * time.Minute), model: "qwen2.5-coder:32b-instruct-q6_K", prompt: 1_000_000_000, completion: 7_000_000_000 + int64(d)*100_000_000, joules: 9_000_000})
 			}
 			l := layoutLedger(dir, jobs)
 			f := newFakeCore(st)

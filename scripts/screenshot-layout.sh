@@ -54,6 +54,9 @@ shoot() {
     sleep 0.5
     import -display "$display" -window "$wid" "$out/$prefix-${tabs[$i]}.png"
     echo "saved $out/$prefix-${tabs[$i]}.png"
+    # Nothing the tab shows may have grown the window.
+    geom=$(xdotool getwindowgeometry "$wid" | grep -o 'Geometry: [0-9x]*' | cut -d' ' -f2)
+    [ "$geom" = "$size" ] || { echo "the window grew to $geom on tab $i ($state)"; exit 1; }
   done
   echo quit >&3
   exec 3>&-
