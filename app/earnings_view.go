@@ -150,7 +150,7 @@ type moneyCard struct {
 }
 
 func newMoneyCard(title string, tips *tipLayer) *moneyCard {
-	c := &moneyCard{value: newShrinkText(22, fyne.TextStyle{Bold: true}), sub: caption("")}
+	c := &moneyCard{value: newShrinkText(22, fyne.TextStyle{Bold: true}), sub: newDim("")}
 	value := newTipped(tips, c.value, func() (string, bool) { return c.value.Text, c.value.cut() })
 	inner := container.NewVBox(caption(title), value, tips.tipRich(c.sub.RichText))
 	c.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(2, 6, 10, 8), inner))
@@ -196,12 +196,12 @@ func newEarningsView(v *mainView) *earningsView {
 
 	e.chart = newBarChart()
 	e.chart.onHover = e.showDay
-	e.chartInfo = caption("")
+	e.chartInfo = newDim("")
 	e.chartInfo.Wrapping = fyne.TextWrapWord
 	legendGross := legendItem(colorChartGross, "Gross")
 	e.legendNet = legendItem(colorChartNet, "Net of electricity")
 	legend := container.NewHBox(legendGross, e.legendNet)
-	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo, nil, nil, e.chart))
+	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo.RichText, nil, nil, e.chart))
 
 	top := container.NewVBox(cards, e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&minWidth{w: 430}, e.buildPayout()), chartPanel)
@@ -299,11 +299,11 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.payoutBtn = widget.NewButtonWithIcon("Request payout…", theme.UploadIcon(), e.openPayout)
 	e.payoutBtn.Importance = widget.HighImportance
 	e.payoutBtn.Disable()
-	e.payoutWhy = caption("")
+	e.payoutWhy = newDim("")
 	e.payoutWhy.Wrapping = fyne.TextWrapWord
 	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
 	buttons := container.NewGridWithColumns(2, e.payoutBtn, e.exportBtn)
-	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy))
+	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy.RichText))
 }
 
 var jobColumns = []struct {
@@ -656,7 +656,7 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	r.state = newPill(word, c, pillText)
 	when := shortTime(w.Created.Local(), e.now())
 	amount := widget.NewLabelWithStyle(tonText(w.Amount)+" TON", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
-	dest := caption("→ " + shortAddress(w.Destination) + fmt.Sprintf("  (fee %s, received %s TON)", tonText(w.Fee), tonText(w.Received())))
+	dest := newDim("→ " + shortAddress(w.Destination) + fmt.Sprintf("  (fee %s, received %s TON)", tonText(w.Fee), tonText(w.Received())))
 	tips := e.v.tips
 	parts := []string{when, amount.Text, dest.text(), word}
 	var right []fyne.CanvasObject
@@ -678,10 +678,10 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 		container.NewHBox(right...), container.New(vcenter{}, tips.tipRich(dest.RichText)))
 	var obj fyne.CanvasObject = line
 	if w.State == earnings.PayoutFailed && w.Reason != "" {
-		why := caption("Failed: " + w.Reason + " The amount is available again.")
+		why := newDim("Failed: " + w.Reason + " The amount is available again.")
 		why.set(why.text(), theme.ColorNameError)
 		why.Wrapping = fyne.TextWrapWord
-		obj = container.NewVBox(line, container.New(layout.NewCustomPaddedLayout(0, 4, 12, 0), why))
+		obj = container.NewVBox(line, container.New(layout.NewCustomPaddedLayout(0, 4, 12, 0), why.RichText))
 		parts = append(parts, w.Reason)
 	}
 	r.obj = container.NewVBox(obj, widget.NewSeparator())

@@ -201,6 +201,7 @@ func layoutCases() []layoutCase {
 			e.tariffEntry.SetText("0.123456789")
 			e.saveTariff()
 			wait("the tariff saved", func() bool { return e.tariffMsg.Visible() && !e.loading })
+			e.history.SelectIndex(1) // the payouts, one failed with its reason
 		}},
 		{name: "tiny amounts", core: func(dir string) *fakeCore {
 			st := noDriverStatus()
@@ -472,6 +473,9 @@ func objectProblems(o fyne.CanvasObject, r, clip rect, path string, anc []fyne.C
 	}
 	if !r.inside(clip) {
 		out = append(out, fmt.Sprintf("%s lies at %v, outside %v", what, r, clip))
+	}
+	if _, ok := o.(*dimLabel); ok {
+		out = append(out, fmt.Sprintf("%s is a dimLabel placed itself: it gets a renderer of its own that is drawn but not updated (place its RichText)", what))
 	}
 	switch x := o.(type) {
 	case *canvas.Text:

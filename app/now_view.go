@@ -43,7 +43,7 @@ func newSparkCell(tips *tipLayer, title string, c color.Color) *sparkCell {
 	s := &sparkCell{value: widget.NewLabelWithStyle("—", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}),
 		line: newSparkline(c), hist: newSeries(int(telemetryWindow/telemetryGap)+8, telemetryGap)}
 	// The value keeps its room; the caption is cut first when the cell is narrow.
-	s.obj = container.NewBorder(container.NewBorder(nil, nil, nil, s.value, tips.tipRich(caption(title).RichText)), nil, nil, nil, s.line)
+	s.obj = container.NewBorder(container.NewBorder(nil, nil, nil, s.value, tips.tipRich(caption(title))), nil, nil, nil, s.line)
 	return s
 }
 

@@ -224,7 +224,7 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	v.reasons = widget.NewLabel("")
 	v.reasons.Importance = widget.WarningImportance
 	v.reasons.Hide()
-	v.stateLine = caption("")
+	v.stateLine = newDim("")
 	v.notice = widget.NewLabel("")
 	v.notice.Importance = widget.WarningImportance
 	dismiss := widget.NewButtonWithIcon("", theme.CancelIcon(), func() {
@@ -258,17 +258,17 @@ func (v *mainView) buildGPU() fyne.CanvasObject {
 	v.gpuName = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.gpuCC = newPill("Confidential computing", colorPurple, pillText)
 	v.gpuCC.setVisible(false)
-	v.gpuMore = caption("")
+	v.gpuMore = newDim("")
 	v.gpuMore.Hide()
 	v.vramBar = widget.NewProgressBar()
 	v.vramBar.TextFormatter = func() string { return v.vramLabel }
-	v.gpuDriver = caption("")
+	v.gpuDriver = newDim("")
 	v.gpuDriver.seg.Style.Alignment = fyne.TextAlignTrailing
 	v.gpuTemp = widget.NewLabel("")
 	v.gpuPower = widget.NewLabel("")
 	v.gpuUtil = widget.NewLabel("")
 	v.gpuProcs = widget.NewLabel("")
-	v.gpuErrors = caption("")
+	v.gpuErrors = newDim("")
 	v.gpuErrors.Wrapping = fyne.TextWrapWord
 	v.gpuErrors.Hide()
 
@@ -277,11 +277,11 @@ func (v *mainView) buildGPU() fyne.CanvasObject {
 	}
 	telemetry := container.NewHBox(stat("Temp", v.gpuTemp), stat("Power", v.gpuPower), stat("Load", v.gpuUtil))
 	v.gpuOK = container.NewVBox(
-		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore, v.gpuCC.obj), v.tips.tipLabel(v.gpuName)),
+		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore.RichText, v.gpuCC.obj), v.tips.tipLabel(v.gpuName)),
 		container.NewBorder(nil, nil, caption("VRAM"), nil, v.vramBar),
 		telemetry,
 		container.NewBorder(nil, nil, caption("Also using it"), nil, v.tips.tipLabel(v.gpuProcs)),
-		v.gpuErrors,
+		v.gpuErrors.RichText,
 	)
 	v.gpuHead = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.gpuHead.Importance = widget.WarningImportance
@@ -884,7 +884,7 @@ func (v *mainView) newPullRow(name string) *pullRow {
 	r.title = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.bar = widget.NewProgressBar()
 	r.bar.TextFormatter = func() string { return r.barText }
-	r.detail = caption("")
+	r.detail = newDim("")
 	r.detail.Wrapping = fyne.TextWrapWord
 	r.detail.Hide()
 	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
@@ -902,7 +902,7 @@ func (v *mainView) newPullRow(name string) *pullRow {
 	// The name takes a fixed width (cut, with a tooltip), so a long one
 	// leaves the bar its room.
 	title := container.New(&minWidth{w: 220}, container.New(vcenter{}, v.tips.tipLabel(r.title)))
-	r.obj = container.NewBorder(nil, nil, title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail))
+	r.obj = container.NewBorder(nil, nil, title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail.RichText))
 	return r
 }
 

@@ -109,6 +109,11 @@ func panel(title string, trailing fyne.CanvasObject, content fyne.CanvasObject) 
 
 // dimLabel is secondary text in the theme's placeholder colour: readable,
 // but quieter than values. The colour can change (e.g. to the error colour).
+//
+// Place its RichText, never the dimLabel itself: Fyne keeps a widget's
+// renderer by the object it is given, so a dimLabel in a container gets a
+// second renderer that is drawn but never updated (old lines of a wrapped
+// text stay on screen). TestLayout fails on one.
 type dimLabel struct {
 	*widget.RichText
 	seg *widget.TextSegment
@@ -131,8 +136,8 @@ func (d *dimLabel) set(text string, colorName fyne.ThemeColorName) {
 	d.Refresh()
 }
 
-// caption is a dim label used for field names.
-func caption(text string) *dimLabel { return newDim(text) }
+// caption is dim text that does not change (field names, units, notes).
+func caption(text string) *widget.RichText { return newDim(text).RichText }
 
 // wrapLabel is a word-wrapping label.
 func wrapLabel(text string) *widget.Label {
