@@ -26,6 +26,13 @@ func tippedOf(t *testing.T, w fyne.Window, content fyne.CanvasObject) *tipped {
 	return found
 }
 
+// scrollTo scrolls sc so that o, in its content, shows at its top.
+func scrollTo(sc *container.Scroll, o fyne.CanvasObject) {
+	at := absPos(o, sc.Content).Subtract(sc.Content.Position())
+	sc.Offset = fyne.NewPos(0, min(max(at.Y-8, 0), max(sc.Content.Size().Height-sc.Size().Height, 0)))
+	sc.Refresh()
+}
+
 // hover moves the pointer to the middle of o.
 func hover(w fyne.Window, o fyne.CanvasObject) {
 	p := absPos(o, w.Canvas().Content())
@@ -54,21 +61,16 @@ func TestTooltipShowsTheWholeOfACutText(t *testing.T) {
 		name    string
 		content fyne.CanvasObject
 		want    string // "" : no tooltip (the text fits)
-		down    bool   // scroll the Dashboard down to it first
 	}{
-		{"a cut GPU name", v.gpuName, v.gpuName.Text, false},
-		{"a cut API key", v.net.key, v.net.key.Text, false},
-		{"a model row cut in its details, scrolled to", v.modelRows[longModel].title.obj, v.modelRows[longModel].title.text(), true},
-		{"a text that fits", v.ollamaVersion, "", false},
+		{"a cut GPU name", v.gpuName, v.gpuName.Text},
+		{"a cut API key, scrolled to", v.net.key, v.net.key.Text},
+		{"a model row cut in its details, scrolled to", v.modelRows[longModel].title.obj, v.modelRows[longModel].title.text()},
+		{"a text that fits", v.ollamaVersion, ""},
 	}
 	dashboard := v.tabs.Items[0].Content.(*container.Scroll)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.down {
-				dashboard.ScrollToBottom()
-			} else {
-				dashboard.ScrollToTop()
-			}
+			scrollTo(dashboard, tc.content)
 			tp := tc.content
 			if _, ok := tp.(*tipped); !ok {
 				tp = tippedOf(t, w, tc.content)
@@ -97,6 +99,7 @@ func TestTooltipShowsTheWholeOfACutText(t *testing.T) {
 	fired := 0 // timers that ran their part on the Fyne thread
 	v.do = func(fn func()) { q.do(func() { fn(); fired++ }) }
 	tips.delay = tipDelay
+	dashboard.ScrollToTop()
 	hover(w, tippedOf(t, w, v.gpuName))
 	if box() != "" {
 		t.Fatal("the tooltip showed before the delay")
@@ -105,7 +108,7 @@ func TestTooltipShowsTheWholeOfACutText(t *testing.T) {
 	// Leaving before the delay ends shows nothing, even when the timer runs.
 	test.MoveMouse(w.Canvas(), fyne.NewPos(2, 2))
 	n := fired
-	hover(w, tippedOf(t, w, v.net.key))
+	hover(w, tippedOf(t, w, v.gpuProcs)) // cut, too
 	test.MoveMouse(w.Canvas(), fyne.NewPos(2, 2))
 	q.runUntil(t, "the timer of the text left", func() bool { return fired > n })
 	if got := box(); got != "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 )
 
 // envLayoutHelper makes the test binary show the real window (GLFW, on the
@@ -21,6 +22,7 @@ import (
 // reads commands, one a line, and answers each once done:
 //
 //	tab N   shows tab N (0: Dashboard)             → "tab N"
+//	bottom  scrolls the tab shown to its end       → "bottom"
 //	quit    quits (so does the end of its input)
 const envLayoutHelper = "COCOON_LAYOUT_HELPER"
 
@@ -90,6 +92,14 @@ func layoutHelper() int {
 				fyne.DoAndWait(func() { v.tabs.SelectIndex(i) })
 				settleFrames()
 				fmt.Println("tab", i)
+			case "bottom":
+				fyne.DoAndWait(func() {
+					if sc, ok := v.tabs.Selected().Content.(*container.Scroll); ok {
+						sc.ScrollToBottom()
+					}
+				})
+				settleFrames()
+				fmt.Println("bottom")
 			case "quit":
 				return
 			default:

@@ -175,9 +175,10 @@ func newMainView(core Core, win fyne.Window) *mainView {
 	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
 	v.now = newNowStrip(v.tips)
 	// The Dashboard scrolls when the window is too short for all of it; the
-	// Models panel takes whatever height is left over.
+	// Models panel comes before the Network panel (on a 640-high screen it
+	// starts on the first page) and takes whatever height is left over.
 	dashboard := container.NewVScroll(container.NewBorder(
-		container.NewVBox(v.now.obj, newColumns(v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
+		container.NewVBox(v.now.obj, newColumns(v.buildGPU(), v.buildOllama())), v.buildNetwork(), nil, nil,
 		v.buildModels()))
 	v.earn = newEarningsView(v)
 	v.why = newWhyView(v)

@@ -42,6 +42,14 @@ shoot() {
   geom=$(xdotool getwindowgeometry "$wid" | grep -o 'Geometry: [0-9x]*' | cut -d' ' -f2)
   [ "$geom" = "$size" ] || { echo "the window is $geom, not $size"; exit 1; }
   for i in "$@"; do
+    if [ "$i" = bottom ]; then # scroll the tab shown to its end
+      echo bottom >&3
+      for _ in $(seq 100); do grep -q '^bottom$' "$work/out" && break; sleep 0.05; done
+      sleep 0.5
+      import -display "$display" -window "$wid" "$out/$prefix-scrolled.png"
+      echo "saved $out/$prefix-scrolled.png"
+      continue
+    fi
     if [ "$i" = tip ]; then # rest the pointer on the status line (its words are cut)
       xdotool mousemove --window "$wid" 300 82; sleep 1.5
       import -display "$display" -window "$wid" "$out/$prefix-tooltip.png"
@@ -70,7 +78,7 @@ for size in 1024x640 1920x1080; do
   shoot "paused, several reasons" "$size" "layout-$size" 0 1 2 3 tip
   # The states that used to widen the window most.
   shoot "errors" "$size" "layout-$size-errors" 0
-  shoot "long model names" "$size" "layout-$size-long-names" 0
+  shoot "long model names" "$size" "layout-$size-long-names" 0 bottom
   shoot "big numbers" "$size" "layout-$size-big-numbers" 1
   shoot "settings problems" "$size" "layout-$size-settings-problems" 3
 done
