@@ -29,9 +29,9 @@ const tipDelay = 400 * time.Millisecond
 // tipMaxWidth is the widest a tooltip gets; longer text wraps in it.
 const tipMaxWidth = 480
 
-// tipLayer shows one tooltip at a time. It lies over the window's content,
-// without a layout of its own, so a tooltip never moves anything; it takes
-// no clicks (they reach what lies under it).
+// tipLayer shows one tooltip at a time. It lies over the window's content
+// and asks for no room (free), so a tooltip never moves or sizes anything;
+// it takes no clicks (they reach what lies under it).
 type tipLayer struct {
 	obj   *fyne.Container // the layer, stacked over the content
 	box   *fyne.Container // the tooltip: a background and the text
