@@ -352,7 +352,7 @@ func TestLayout(t *testing.T) {
 // does as the minimum sizes of what it shows settle (a wrapping label's
 // height follows the width it was given).
 func settle(w fyne.Window, size fyne.Size) {
-	for range 3 {
+	for range 2 {
 		w.Resize(size.SubtractWidthHeight(1, 1))
 		w.Resize(size)
 	}
