@@ -25,6 +25,7 @@ var (
 // three labels, the x axis one a week.
 type barChart struct {
 	widget.BaseWidget
+	left    float32 // the room of the y labels, as wide as the widest
 	days    []earnings.DayTotal
 	showNet bool
 	hover   int
@@ -32,7 +33,7 @@ type barChart struct {
 }
 
 func newBarChart() *barChart {
-	c := &barChart{hover: -1}
+	c := &barChart{hover: -1, left: chartLeft}
 	c.ExtendBaseWidget(c)
 	return c
 }
@@ -66,18 +67,18 @@ func (c *barChart) setHover(i int) {
 }
 
 const (
-	chartLeft   = 64 // room for the y labels
+	chartLeft   = 64 // the least room for the y labels
 	chartBottom = 20 // room for the x labels
 	chartTop    = 8
 )
 
 func (c *barChart) dayAt(x float32) int {
 	n := len(c.days)
-	w := c.Size().Width - chartLeft
-	if n == 0 || w <= 0 || x < chartLeft {
+	w := c.Size().Width - c.left
+	if n == 0 || w <= 0 || x < c.left {
 		return -1
 	}
-	i := int((x - chartLeft) / (w / float32(n)))
+	i := int((x - c.left) / (w / float32(n)))
 	if i >= n {
 		return -1
 	}
@@ -145,6 +146,12 @@ func (r *chartRenderer) Refresh() {
 		t.Color, t.TextSize = dim, size
 		r.grid[i].StrokeColor, r.grid[i].StrokeWidth = sep, 1
 	}
+	// The y labels get the room they need ("0.00015 TON" is wide).
+	left := float32(chartLeft)
+	for _, t := range r.yLabels {
+		left = max(left, fyne.MeasureText(t.Text, t.TextSize, t.TextStyle).Width+8)
+	}
+	r.c.left = left
 	for k, t := range r.xLabels {
 		i := r.xIndex[k]
 		t.Text = days[i].Start.Format("Jan 2")
@@ -194,6 +201,7 @@ func (r *chartRenderer) barHeight(v int64, h float32) float32 {
 }
 
 func (r *chartRenderer) Layout(size fyne.Size) {
+	chartLeft := r.c.left
 	plotW := size.Width - chartLeft
 	plotH := size.Height - chartBottom - chartTop
 	if plotW <= 0 || plotH <= 0 {

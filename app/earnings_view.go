@@ -141,27 +141,24 @@ type earningsView struct {
 	wdSummary *widget.Label
 }
 
-// moneyCard is one balance card: a caption, a large amount, a dim line.
+// moneyCard is one balance card: a caption, a large amount (smaller when
+// it is long: the card never widens), a dim line (cut, with a tooltip).
 type moneyCard struct {
 	obj   fyne.CanvasObject
-	value *canvas.Text
+	value *shrinkText
 	sub   *dimLabel
 }
 
-func newMoneyCard(title string) *moneyCard {
-	c := &moneyCard{value: canvas.NewText("—", theme.Color(theme.ColorNameForeground)), sub: caption("")}
-	c.value.TextStyle = fyne.TextStyle{Bold: true}
-	c.value.TextSize = 22
-	inner := container.NewVBox(caption(title), c.value, c.sub)
+func newMoneyCard(title string, tips *tipLayer) *moneyCard {
+	c := &moneyCard{value: newShrinkText(22, fyne.TextStyle{Bold: true}), sub: newDim("")}
+	value := newTipped(tips, c.value, func() (string, bool) { return c.value.Text, c.value.cut() })
+	inner := container.NewVBox(caption(title), value, tips.tipRich(c.sub.RichText))
 	c.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(2, 6, 10, 8), inner))
 	return c
 }
 
 func (c *moneyCard) set(value, sub string) {
-	if c.value.Text != value {
-		c.value.Text = value
-		c.value.Refresh()
-	}
+	c.value.SetText(value)
 	c.sub.set(sub, theme.ColorNamePlaceHolder)
 }
 
@@ -176,11 +173,11 @@ type wdRow struct {
 
 func newEarningsView(v *mainView) *earningsView {
 	e := &earningsView{v: v, now: time.Now}
-	e.cardAvail = newMoneyCard("Available")
-	e.cardPending = newMoneyCard("Pending payouts")
-	e.cardEarned = newMoneyCard("Earned, all time")
-	e.cardToday = newMoneyCard("Today")
-	cards := container.NewGridWithColumns(4, e.cardAvail.obj, e.cardPending.obj, e.cardEarned.obj, e.cardToday.obj)
+	e.cardAvail = newMoneyCard("Available", v.tips)
+	e.cardPending = newMoneyCard("Pending payouts", v.tips)
+	e.cardEarned = newMoneyCard("Earned, all time", v.tips)
+	e.cardToday = newMoneyCard("Today", v.tips)
+	cards := newColumns(e.cardAvail.obj, e.cardPending.obj, e.cardEarned.obj, e.cardToday.obj)
 
 	e.mismatch = wrapLabel("")
 	e.mismatch.Importance = widget.WarningImportance
@@ -189,7 +186,7 @@ func newEarningsView(v *mainView) *earningsView {
 	e.readErr = wrapLabel("")
 	e.readErr.Importance = widget.DangerImportance
 	e.readErr.Hide()
-	e.standingTitle = widget.NewLabel("")
+	e.standingTitle = wrapLabel("")
 	e.standingTitle.TextStyle = fyne.TextStyle{Bold: true}
 	e.standingText = wrapLabel("")
 	e.standingIcon = widget.NewIcon(theme.InfoIcon())
@@ -199,18 +196,22 @@ func newEarningsView(v *mainView) *earningsView {
 
 	e.chart = newBarChart()
 	e.chart.onHover = e.showDay
-	e.chartInfo = caption("")
+	e.chartInfo = newDim("")
+	e.chartInfo.Wrapping = fyne.TextWrapWord
 	legendGross := legendItem(colorChartGross, "Gross")
 	e.legendNet = legendItem(colorChartNet, "Net of electricity")
 	legend := container.NewHBox(legendGross, e.legendNet)
-	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo, nil, nil, e.chart))
+	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo.RichText, nil, nil, e.chart))
 
 	top := container.NewVBox(cards, e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&minWidth{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
 		container.NewTabItemWithIcon("Payouts", theme.UploadIcon(), e.buildPayouts()))
-	e.content = container.NewBorder(container.NewVBox(top, middle), nil, nil, nil, e.history)
+	// The tab scrolls when the window is too short; the history keeps room
+	// for a few rows and takes whatever height is left over.
+	history := container.New(&minHeight{h: 220}, e.history)
+	e.content = container.NewVScroll(container.NewBorder(container.NewVBox(top, middle), nil, nil, nil, history))
 	return e
 }
 
@@ -219,6 +220,24 @@ func legendItem(c color.Color, text string) fyne.CanvasObject {
 	sw.CornerRadius = 2
 	sw.SetMinSize(fyne.NewSize(12, 12))
 	return container.NewHBox(container.NewCenter(sw), caption(text))
+}
+
+// minHeight lays its objects out stacked, at least h high.
+type minHeight struct{ h float32 }
+
+func (m *minHeight) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(0, m.h)
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}
+
+func (m *minHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
 }
 
 // minWidth lays its objects out stacked, at least w wide.
@@ -241,7 +260,6 @@ func (m *minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 
 func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.addrText = widget.NewLabel("Not set")
-	e.addrText.Truncation = fyne.TextTruncateEllipsis
 	e.addrCopy = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
 		if a := e.data.settings.PayoutAddress; a != "" && e.v.win != nil {
 			e.v.win.Clipboard().SetContent(a)
@@ -249,7 +267,7 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	})
 	e.addrCopy.Importance = widget.LowImportance
 	e.addrEditBtn = widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), e.startAddrEdit)
-	e.addrShow = container.NewBorder(nil, nil, nil, container.NewHBox(e.addrCopy, e.addrEditBtn), e.addrText)
+	e.addrShow = container.NewBorder(nil, nil, nil, container.NewHBox(e.addrCopy, e.addrEditBtn), e.v.tips.tipLabel(e.addrText))
 	e.addrEntry = widget.NewEntry()
 	e.addrEntry.SetPlaceHolder("UQ… from Tonkeeper")
 	e.addrEntry.OnSubmitted = func(string) { e.saveAddr() }
@@ -281,11 +299,11 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.payoutBtn = widget.NewButtonWithIcon("Request payout…", theme.UploadIcon(), e.openPayout)
 	e.payoutBtn.Importance = widget.HighImportance
 	e.payoutBtn.Disable()
-	e.payoutWhy = caption("")
+	e.payoutWhy = newDim("")
 	e.payoutWhy.Wrapping = fyne.TextWrapWord
 	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
 	buttons := container.NewGridWithColumns(2, e.payoutBtn, e.exportBtn)
-	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy))
+	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy.RichText))
 }
 
 var jobColumns = []struct {
@@ -297,12 +315,10 @@ func (e *earningsView) buildJobs() fyne.CanvasObject {
 	e.jobsTable = widget.NewTable(
 		func() (int, int) { return len(e.data.jobs), len(jobColumns) },
 		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
+			return e.v.tips.tipLabel(widget.NewLabel(""))
 		},
 		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
+			l := o.(*tipped).content.(*widget.Label)
 			l.Alignment = fyne.TextAlignLeading
 			if id.Col >= 2 {
 				l.Alignment = fyne.TextAlignTrailing
@@ -519,6 +535,7 @@ func (e *earningsView) render(d earningsData) {
 
 	e.jobsTable.Refresh()
 	setVisible(e.jobsEmpty, len(d.jobs) == 0)
+	setVisible(e.jobsTable, len(d.jobs) > 0) // its header would show through the empty words
 	jobsTitle := "Jobs"
 	if b.Jobs > int64(len(d.jobs)) {
 		jobsTitle = fmt.Sprintf("Jobs (latest %d of %d; all in the CSV)", len(d.jobs), b.Jobs)
@@ -639,7 +656,8 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	r.state = newPill(word, c, pillText)
 	when := shortTime(w.Created.Local(), e.now())
 	amount := widget.NewLabelWithStyle(tonText(w.Amount)+" TON", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
-	dest := caption("→ " + shortAddress(w.Destination) + fmt.Sprintf("  (fee %s, received %s TON)", tonText(w.Fee), tonText(w.Received())))
+	dest := newDim("→ " + shortAddress(w.Destination) + fmt.Sprintf("  (fee %s, received %s TON)", tonText(w.Fee), tonText(w.Received())))
+	tips := e.v.tips
 	parts := []string{when, amount.Text, dest.text(), word}
 	var right []fyne.CanvasObject
 	if w.TxHash != "" {
@@ -653,15 +671,17 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 		parts = append(parts, u.String())
 	}
 	right = append(right, r.state.obj)
+	// Fixed widths for the time and the amount (a long amount is cut, with a
+	// tooltip), the rest of the room for where it went.
 	line := container.NewBorder(nil, nil,
-		container.NewHBox(container.New(&minWidth{w: 110}, widget.NewLabel(when)), container.New(&minWidth{w: 150}, amount)),
-		container.NewHBox(right...), container.NewVBox(layout.NewSpacer(), dest, layout.NewSpacer()))
+		container.NewHBox(container.New(&minWidth{w: 110}, widget.NewLabel(when)), container.New(&minWidth{w: 170}, tips.tipLabel(amount))),
+		container.NewHBox(right...), container.New(vcenter{}, tips.tipRich(dest.RichText)))
 	var obj fyne.CanvasObject = line
 	if w.State == earnings.PayoutFailed && w.Reason != "" {
-		why := caption("Failed: " + w.Reason + " The amount is available again.")
+		why := newDim("Failed: " + w.Reason + " The amount is available again.")
 		why.set(why.text(), theme.ColorNameError)
 		why.Wrapping = fyne.TextWrapWord
-		obj = container.NewVBox(line, container.New(layout.NewCustomPaddedLayout(0, 4, 12, 0), why))
+		obj = container.NewVBox(line, container.New(layout.NewCustomPaddedLayout(0, 4, 12, 0), why.RichText))
 		parts = append(parts, w.Reason)
 	}
 	r.obj = container.NewVBox(obj, widget.NewSeparator())

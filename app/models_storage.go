@@ -77,7 +77,7 @@ func quotaEntryText(gb int64) string {
 
 func (v *mainView) buildStorage() fyne.CanvasObject {
 	s := &v.storage
-	s.text = caption("")
+	s.text = newDim("")
 	s.text.Truncation = fyne.TextTruncateEllipsis
 	s.entry = widget.NewEntry()
 	s.entry.SetPlaceHolder("none")
@@ -86,7 +86,7 @@ func (v *mainView) buildStorage() fyne.CanvasObject {
 	s.save = widget.NewButton("Set", v.saveQuota)
 	quota := container.NewHBox(caption("Quota"), container.NewGridWrap(fyne.NewSize(72, s.entry.MinSize().Height), s.entry),
 		caption("GB"), s.save)
-	s.obj = container.NewBorder(nil, nil, caption("Storage"), quota, s.text)
+	s.obj = container.NewBorder(nil, nil, caption("Storage"), quota, v.tips.tipRich(s.text.RichText))
 	return s.obj
 }
 

@@ -34,11 +34,8 @@ func (v *mainView) buildNetwork() fyne.CanvasObject {
 	n := &v.net
 	n.pill = newPill("Not connected", colorGrey, pillText)
 	n.where = widget.NewLabel("—")
-	n.where.Truncation = fyne.TextTruncateEllipsis
 	n.api = widget.NewLabel("—")
-	n.api.Truncation = fyne.TextTruncateEllipsis
 	n.key = widget.NewLabel("—")
-	n.key.Truncation = fyne.TextTruncateEllipsis
 	n.copyKey = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
 		if k := v.status.Network.APIKey; k != "" && v.win != nil {
 			v.win.Clipboard().SetContent(k)
@@ -48,20 +45,20 @@ func (v *mainView) buildNetwork() fyne.CanvasObject {
 	n.served = widget.NewLabel("—")
 	n.earned = widget.NewLabel("—")
 	n.lastStop = widget.NewLabel("—")
-	n.lastStop.Truncation = fyne.TextTruncateEllipsis
 	n.err = wrapLabel("")
 	n.err.Importance = widget.DangerImportance
 	n.err.Hide()
-	n.keyRow = container.NewBorder(nil, nil, nil, n.copyKey, n.key)
+	tip := v.tips.tipLabel
+	n.keyRow = container.NewBorder(nil, nil, nil, n.copyKey, tip(n.key))
 	left := container.New(layout.NewFormLayout(),
-		caption("Network"), n.where,
-		caption("API"), n.api,
+		caption("Network"), tip(n.where),
+		caption("API"), tip(n.api),
 		caption("API key"), n.keyRow)
 	right := container.New(layout.NewFormLayout(),
-		caption("Served"), n.served,
-		caption("Earned"), n.earned,
-		caption("Last pause"), n.lastStop)
-	p := panel("Network", n.pill.obj, container.NewVBox(container.NewGridWithColumns(2, left, right), n.err))
+		caption("Served"), tip(n.served),
+		caption("Earned"), tip(n.earned),
+		caption("Last pause"), tip(n.lastStop))
+	p := panel("Network", n.pill.obj, container.NewVBox(newColumns(left, right), n.err))
 	n.pill.parent = p
 	return p
 }
@@ -137,14 +134,52 @@ func shortID(id string) string {
 	return id
 }
 
-// reasonsText is every reason in force why the worker does not serve, one per line.
+// reasonsText is every reason in force why the worker does not serve, on
+// one line ("Paused: a · b").
 func reasonsText(st worker.Status) string {
-	if st.State != worker.StateWaiting && st.State != worker.StatePaused {
+	if (st.State != worker.StateWaiting && st.State != worker.StatePaused) || len(st.Reasons) == 0 {
 		return ""
 	}
-	lines := make([]string, 0, len(st.Reasons))
+	texts := make([]string, 0, len(st.Reasons))
 	for _, r := range st.Reasons {
-		lines = append(lines, "• "+r.Text)
+		texts = append(texts, oneLine(r.Text))
+	}
+	head := "Paused: "
+	if st.State == worker.StateWaiting {
+		head = "Waiting: "
+	}
+	return head + strings.Join(texts, " · ")
+}
+
+// reasonLines is every reason in force, one a line (the status line's tooltip).
+func reasonLines(st worker.Status) string {
+	head, _, _ := strings.Cut(reasonsText(st), ": ")
+	if head == "" {
+		return ""
+	}
+	lines := make([]string, 0, len(st.Reasons)+1)
+	lines = append(lines, head+":")
+	for _, r := range st.Reasons {
+		lines = append(lines, "• "+oneLine(r.Text))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// stateSentence says what the state means, for the status line when it has
+// nothing more pressing to say.
+func stateSentence(st worker.Status) string {
+	switch st.State {
+	case worker.StateServing:
+		if st.Jobs.Running > 0 {
+			return "Serving: a job is running on your GPU."
+		}
+		return "Serving: jobs are welcome while you are away. Touch the mouse and Cocoon steps aside."
+	case worker.StateWaiting:
+		return "Waiting for you to step away from the computer."
+	case worker.StatePaused:
+		return "Paused: the GPU is yours."
+	case worker.StateStopped, "":
+		return "Not sharing. Start sharing to earn while you are away; Cocoon steps aside when you come back."
+	}
+	return stateWord(st.State) + "."
 }

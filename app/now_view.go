@@ -39,10 +39,11 @@ type sparkCell struct {
 	hist  *series
 }
 
-func newSparkCell(title string, c color.Color) *sparkCell {
+func newSparkCell(tips *tipLayer, title string, c color.Color) *sparkCell {
 	s := &sparkCell{value: widget.NewLabelWithStyle("—", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}),
 		line: newSparkline(c), hist: newSeries(int(telemetryWindow/telemetryGap)+8, telemetryGap)}
-	s.obj = container.NewBorder(container.NewBorder(nil, nil, caption(title), s.value), nil, nil, nil, s.line)
+	// The value keeps its room; the caption is cut first when the cell is narrow.
+	s.obj = container.NewBorder(container.NewBorder(nil, nil, nil, s.value, tips.tipRich(caption(title))), nil, nil, nil, s.line)
 	return s
 }
 
@@ -61,27 +62,27 @@ type nowStrip struct {
 	dev    gpu.Device // the last device reading, held between statuses
 }
 
-func newNowStrip() *nowStrip {
+func newNowStrip(tips *tipLayer) *nowStrip {
 	n := &nowStrip{
-		job:   newValueLine(),
-		today: newValueLine(),
-		vram:  newSparkCell("VRAM · 2 min", colorSparkVRAM),
-		temp:  newSparkCell("Temp", colorSparkTemp),
-		power: newSparkCell("Power", colorSparkPower),
-		util:  newSparkCell("Load", colorSparkUtil),
+		job:   newValueLine(tips),
+		today: newValueLine(tips),
+		vram:  newSparkCell(tips, "VRAM", colorSparkVRAM),
+		temp:  newSparkCell(tips, "Temp", colorSparkTemp),
+		power: newSparkCell(tips, "Power", colorSparkPower),
+		util:  newSparkCell(tips, "Load", colorSparkUtil),
 		noGPU: widget.NewLabel("no GPU"),
 	}
 	n.noGPU.Importance = widget.LowImportance
 	n.noGPU.Alignment = fyne.TextAlignCenter
 	cell := func(title string, value *valueLine) fyne.CanvasObject {
-		return container.NewBorder(caption(title), nil, nil, nil, value.RichText)
+		return container.NewBorder(caption(title), nil, nil, nil, value.obj)
 	}
 	n.graphs = container.NewGridWithColumns(4, n.vram.obj, n.temp.obj, n.power.obj, n.util.obj)
 	n.graphs.Hide()
 	left := container.NewGridWithColumns(2, cell("Job now", n.job), cell("Today", n.today))
 	// No title row: the strip is short so the Models list keeps its room.
 	n.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(0, 6, 8, 8),
-		container.NewGridWithColumns(2, left, container.NewStack(n.graphs, container.NewCenter(n.noGPU)))))
+		container.New(columns{weights: []float32{2, 3}}, left, container.NewStack(n.graphs, container.NewCenter(n.noGPU)))))
 	return n
 }
 
@@ -180,20 +181,16 @@ func (s *sparkCell) draw(now time.Time, lo, hi float64, value string) {
 	s.line.set(sparkPoints(s.hist.r.items(), now, telemetryWindow, lo, hi))
 }
 
-// valueLine is a bold value and, after it, dim details, on one line.
+// valueLine is a bold value and, after it, dim details, on one line (cut,
+// with a tooltip).
 type valueLine struct {
-	*widget.RichText
-	head, sub *widget.TextSegment
+	*twoPart
 }
 
-func newValueLine() *valueLine {
-	l := &valueLine{
-		head: &widget.TextSegment{Text: "—", Style: widget.RichTextStyle{Inline: true, TextStyle: fyne.TextStyle{Bold: true}}},
-		sub:  &widget.TextSegment{Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}},
-	}
-	l.RichText = widget.NewRichText(l.head, l.sub)
-	l.Truncation = fyne.TextTruncateEllipsis
-	return l
+func newValueLine(tips *tipLayer) *valueLine {
+	return &valueLine{newTwoPart(tips,
+		&widget.TextSegment{Text: "—", Style: widget.RichTextStyle{TextStyle: fyne.TextStyle{Bold: true}}},
+		&widget.TextSegment{Style: widget.RichTextStyle{ColorName: theme.ColorNamePlaceHolder}})}
 }
 
 // set shows head (in colour c, "" for the foreground) then sub; it
@@ -206,6 +203,3 @@ func (l *valueLine) set(head, sub string, c fyne.ThemeColorName) {
 	l.head.Text, l.sub.Text, l.head.Style.ColorName = head, sub, c
 	l.Refresh()
 }
-
-// text is the line's words, for tests.
-func (l *valueLine) text() string { return l.head.Text + l.sub.Text }

@@ -421,12 +421,12 @@ func (o *onboarding) renderModels(st worker.Status) {
 func (o *onboarding) newModelRow(name string) *obModelRow {
 	r := &obModelRow{}
 	r.name = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.detail = caption("")
+	r.detail = newDim("")
 	r.fit = newPill("", colorGreen, pillText)
 	r.use = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { o.chooseModel(name) })
 	r.obj = container.NewBorder(nil, nil, nil,
 		container.NewHBox(r.fit.obj, container.NewCenter(r.use)),
-		container.NewHBox(r.name, container.NewCenter(r.detail)))
+		container.NewHBox(r.name, container.NewCenter(r.detail.RichText)))
 	r.fit.parent = r.obj
 	return r
 }

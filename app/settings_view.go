@@ -98,9 +98,12 @@ func newSettingsView(v *mainView) *settingsView {
 	s.status = wrapLabel("")
 	s.status.Hide()
 
-	// unit puts a dim unit after an entry of a fixed width.
+	// unit puts a dim unit after an entry of a fixed width; it wraps in a
+	// narrow window rather than widening it.
 	unit := func(e *widget.Entry, u string) fyne.CanvasObject {
-		return container.NewHBox(container.NewGridWrap(fyne.NewSize(110, e.MinSize().Height), e), container.NewCenter(caption(u)))
+		c := caption(u)
+		c.Wrapping = fyne.TextWrapWord
+		return container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(110, e.MinSize().Height), e), nil, container.New(vcenter{}, c))
 	}
 	field := func(e fyne.CanvasObject, field, help string) fyne.CanvasObject {
 		objs := []fyne.CanvasObject{e}
@@ -146,7 +149,7 @@ func newSettingsView(v *mainView) *settingsView {
 	))
 	note := caption("The rules and limits apply at once, also while sharing.")
 	buttons := container.NewBorder(nil, nil, nil, container.NewCenter(container.NewHBox(s.revertBtn, s.saveBtn)), container.NewVBox(s.status, note))
-	cols := container.NewGridWithColumns(2,
+	cols := newColumns(
 		container.NewVBox(when, money),
 		container.NewVBox(limits, advanced))
 	s.content = container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), buttons), nil, nil, container.NewVScroll(cols))

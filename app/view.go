@@ -38,7 +38,13 @@ type mainView struct {
 	// onRender is called after each refresh (the tray follows the state with it).
 	onRender func(st worker.Status, busy bool)
 
+	// content is the window's content: the body, scrolled as a whole only
+	// when the window is smaller than the body needs (never at 1024×640 or
+	// more), and the tooltips over it.
 	content fyne.CanvasObject
+	body    fyne.CanvasObject
+	frame   *container.Scroll
+	tips    *tipLayer
 	status  worker.Status
 	// clock is the time the telemetry graphs use; time.Now in the app.
 	clock func() time.Time
@@ -46,10 +52,14 @@ type mainView struct {
 	// the Dashboard's "now" strip: job, today's earnings, telemetry graphs
 	now *nowStrip
 
-	// header
+	// header: the state, its buttons and one status line under them, whose
+	// room is always kept (banners never move the tabs): an error, else a
+	// notice, else why it does not serve now, else what the state means.
 	stateBadge  *pill
 	stateError  *widget.Label
-	reasons     *widget.Label  // why not serving now, one reason a line
+	reasons     *widget.Label  // why not serving now, every reason, on one line
+	stateLine   *dimLabel      // what the state means, when nothing else is said
+	detailsBtn  *widget.Button // opens "Why not earning?"
 	startNowBtn *widget.Button // while waiting for idle: serve without waiting
 	rebuildBtn  *widget.Button // on a damaged ledger: rebuild it from the proxy's receipts
 	// startAtLogin turns start at login on (Options.StartAtLogin; nil: not offered).
@@ -61,6 +71,7 @@ type mainView struct {
 	busy         bool // a Start/Stop call is in flight
 	notice       *widget.Label
 	noticeRow    *fyne.Container
+	noticeOn     bool // a notice waits to be dismissed
 
 	// GPU panel
 	gpuOK      *fyne.Container // shown when a GPU is usable
@@ -121,12 +132,13 @@ type mainView struct {
 type modelRow struct {
 	name      string
 	obj       *fyne.Container
-	title     *widget.RichText // bold name, then the details, dim
+	title     *twoPart // bold name, then the details, dim
 	nameSeg   *widget.TextSegment
 	detailSeg *widget.TextSegment
 	serving   *pill
 	loaded    *pill
 	fit       *pill
+	fitFull   string // the fit note the badge may show cut
 	serve     *widget.Button
 	del       *widget.Button
 }
@@ -160,10 +172,14 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		eventPulls: map[string]ollama.PullProgress{},
 		dismissed:  map[string]bool{},
 	}
-	v.now = newNowStrip()
-	dashboard := container.NewBorder(
-		container.NewVBox(v.now.obj, container.NewGridWithColumns(2, v.buildGPU(), v.buildOllama()), v.buildNetwork()), nil, nil, nil,
-		v.buildModels())
+	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
+	v.now = newNowStrip(v.tips)
+	// The Dashboard scrolls when the window is too short for all of it; the
+	// Models panel comes before the Network panel (on a 640-high screen it
+	// starts on the first page) and takes whatever height is left over.
+	dashboard := container.NewVScroll(container.NewBorder(
+		container.NewVBox(v.now.obj, newColumns(v.buildGPU(), v.buildOllama())), v.buildNetwork(), nil, nil,
+		v.buildModels()))
 	v.earn = newEarningsView(v)
 	v.why = newWhyView(v)
 	v.set = newSettingsView(v)
@@ -180,8 +196,12 @@ func newMainView(core Core, win fyne.Window) *mainView {
 	}
 	v.earn.reloadNow()
 	// The header (state, Start/Stop) stays above the tabs: it is the app's main control.
-	v.content = container.NewBorder(v.buildHeader(), nil, nil, nil, v.tabs)
-	v.content = container.New(layout.NewCustomPaddedLayout(6, 10, 12, 12), v.content)
+	v.body = container.New(layout.NewCustomPaddedLayout(6, 10, 12, 12), container.NewBorder(v.buildHeader(), nil, nil, nil, v.tabs))
+	// The window's minimum size is windowMin whatever it shows; below the
+	// body's own minimum (under 1024×640) the whole window scrolls.
+	v.frame = container.NewScroll(v.body)
+	v.frame.SetMinSize(windowMin)
+	v.content = container.NewStack(v.frame, v.tips.obj)
 	return v
 }
 
@@ -197,18 +217,32 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	v.toggleBtn.Importance = widget.HighImportance
 	toggle := container.NewGridWrap(fyne.NewSize(190, 46), v.toggleBtn)
 
-	v.stateError = wrapLabel("")
+	// The status line: one line, cut with "…" (the tooltip and "Why not
+	// earning?" have it all), in a room kept whatever it says.
+	v.stateError = widget.NewLabel("")
 	v.stateError.Importance = widget.DangerImportance
 	v.stateError.Hide()
-	v.reasons = wrapLabel("")
+	v.reasons = widget.NewLabel("")
+	v.reasons.Importance = widget.WarningImportance
 	v.reasons.Hide()
-
-	v.notice = wrapLabel("")
+	v.stateLine = newDim("")
+	v.notice = widget.NewLabel("")
 	v.notice.Importance = widget.WarningImportance
-	dismiss := widget.NewButtonWithIcon("", theme.CancelIcon(), func() { v.noticeRow.Hide() })
+	dismiss := widget.NewButtonWithIcon("", theme.CancelIcon(), func() {
+		v.noticeOn = false
+		v.renderStatusLine()
+	})
 	dismiss.Importance = widget.LowImportance
-	v.noticeRow = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), dismiss, v.notice)
+	v.noticeRow = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), dismiss, v.tips.tipLabel(v.notice))
 	v.noticeRow.Hide()
+	v.detailsBtn = widget.NewButtonWithIcon("Details", theme.QuestionIcon(), func() { v.tabs.Select(v.whyTab) })
+	v.detailsBtn.Importance = widget.LowImportance
+	v.detailsBtn.Hide()
+	v.reasons.Truncation = fyne.TextTruncateEllipsis
+	reasons := newTipped(v.tips, v.reasons, func() (string, bool) { return reasonLines(v.status), labelCut(v.reasons) })
+	line := container.New(reserve{}, v.tips.tipLabel(v.stateError), reasons, v.noticeRow,
+		container.New(vcenter{}, v.tips.tipRich(v.stateLine.RichText)))
+	status := container.NewBorder(nil, nil, nil, container.New(reserve{}, v.detailsBtn), line)
 
 	v.startNowBtn = widget.NewButtonWithIcon("Start now", theme.MediaFastForwardIcon(), v.startNow)
 	v.startNowBtn.Hide()
@@ -218,25 +252,24 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	left := container.NewHBox(icon, container.NewCenter(title), v.stateBadge.obj)
 	row := container.NewBorder(nil, nil, left, container.NewHBox(container.NewCenter(v.rebuildBtn), container.NewCenter(v.startNowBtn), container.NewCenter(toggle)))
 	v.stateBadge.parent = row
-	return container.NewVBox(row, v.stateError, v.reasons, v.noticeRow, widget.NewSeparator())
+	return container.NewVBox(row, status, widget.NewSeparator())
 }
 
 func (v *mainView) buildGPU() fyne.CanvasObject {
 	v.gpuName = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.gpuName.Truncation = fyne.TextTruncateEllipsis
 	v.gpuCC = newPill("Confidential computing", colorPurple, pillText)
 	v.gpuCC.setVisible(false)
-	v.gpuMore = caption("")
+	v.gpuMore = newDim("")
 	v.gpuMore.Hide()
 	v.vramBar = widget.NewProgressBar()
 	v.vramBar.TextFormatter = func() string { return v.vramLabel }
-	v.gpuDriver = caption("")
+	v.gpuDriver = newDim("")
+	v.gpuDriver.seg.Style.Alignment = fyne.TextAlignTrailing
 	v.gpuTemp = widget.NewLabel("")
 	v.gpuPower = widget.NewLabel("")
 	v.gpuUtil = widget.NewLabel("")
 	v.gpuProcs = widget.NewLabel("")
-	v.gpuProcs.Truncation = fyne.TextTruncateEllipsis
-	v.gpuErrors = caption("")
+	v.gpuErrors = newDim("")
 	v.gpuErrors.Wrapping = fyne.TextWrapWord
 	v.gpuErrors.Hide()
 
@@ -245,11 +278,11 @@ func (v *mainView) buildGPU() fyne.CanvasObject {
 	}
 	telemetry := container.NewHBox(stat("Temp", v.gpuTemp), stat("Power", v.gpuPower), stat("Load", v.gpuUtil))
 	v.gpuOK = container.NewVBox(
-		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore, v.gpuCC.obj, v.gpuDriver), v.gpuName),
+		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore.RichText, v.gpuCC.obj), v.tips.tipLabel(v.gpuName)),
 		container.NewBorder(nil, nil, caption("VRAM"), nil, v.vramBar),
 		telemetry,
-		container.NewBorder(nil, nil, caption("Also using it"), nil, v.gpuProcs),
-		v.gpuErrors,
+		container.NewBorder(nil, nil, caption("Also using it"), nil, v.tips.tipLabel(v.gpuProcs)),
+		v.gpuErrors.RichText,
 	)
 	v.gpuHead = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.gpuHead.Importance = widget.WarningImportance
@@ -258,7 +291,8 @@ func (v *mainView) buildGPU() fyne.CanvasObject {
 		container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, v.gpuHead),
 		v.gpuReason)
 	v.gpuOK.Hide()
-	return panel("GPU", nil, container.NewStack(v.gpuOK, v.gpuNone))
+	// The driver line sits right of the title, cut when the panel is narrow.
+	return panel("GPU", v.tips.tipRich(v.gpuDriver.RichText), container.NewStack(v.gpuOK, v.gpuNone))
 }
 
 func (v *mainView) buildOllama() fyne.CanvasObject {
@@ -266,17 +300,15 @@ func (v *mainView) buildOllama() fyne.CanvasObject {
 	v.ollamaVersion = widget.NewLabel("—")
 	v.ollamaMode = widget.NewLabel("—")
 	v.ollamaAddr = widget.NewLabel("—")
-	v.ollamaAddr.Truncation = fyne.TextTruncateEllipsis
 	v.ollamaRunsOn = widget.NewLabel("—")
-	v.ollamaRunsOn.Truncation = fyne.TextTruncateEllipsis
 	v.ollamaErr = wrapLabel("")
 	v.ollamaErr.Importance = widget.DangerImportance
 	v.ollamaErr.Hide()
 	form := container.New(layout.NewFormLayout(),
-		caption("Version"), v.ollamaVersion,
-		caption("Mode"), v.ollamaMode,
-		caption("Address"), v.ollamaAddr,
-		caption("Runs on"), v.ollamaRunsOn)
+		caption("Version"), v.tips.tipLabel(v.ollamaVersion),
+		caption("Mode"), v.tips.tipLabel(v.ollamaMode),
+		caption("Address"), v.tips.tipLabel(v.ollamaAddr),
+		caption("Runs on"), v.tips.tipLabel(v.ollamaRunsOn))
 	p := panel("Ollama", v.ollamaPill.obj, container.NewVBox(form, v.ollamaErr))
 	v.ollamaPill.parent = p
 	return p
@@ -301,7 +333,8 @@ func (v *mainView) buildModels() fyne.CanvasObject {
 		v.buildStorage(),
 		container.NewBorder(nil, nil, caption("Download model"), v.pullBtn, v.pullEntry),
 		v.pullsBox)
-	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVScroll(v.modelsBox)))
+	// No scroll of its own: the Dashboard scrolls when the list is long.
+	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVBox(v.modelsBox)))
 }
 
 // refresh renders st. It is cheap when little changed: widgets are updated
@@ -341,19 +374,35 @@ func (v *mainView) renderHeader() {
 	if st.Fatal != "" {
 		errText = "Cocoon Desktop has stopped: " + st.Fatal + ". Quit and start it again once this is fixed."
 	}
-	setLabel(v.stateError, errText, widget.DangerImportance)
-	setVisible(v.stateError, errText != "")
+	setLabel(v.stateError, oneLine(errText), widget.DangerImportance)
 	setVisible(v.rebuildBtn, st.LedgerDamaged != "")
 	if st.Fatal != "" && st.Fatal != v.fatalShown && v.win != nil {
 		v.fatalShown = st.Fatal
 		dialog.ShowError(errors.New(errText), v.win)
 	}
-	why := reasonsText(st)
-	setLabel(v.reasons, why, widget.WarningImportance)
-	setVisible(v.reasons, why != "")
+	setLabel(v.reasons, reasonsText(st), widget.WarningImportance)
+	v.stateLine.set(stateSentence(st), theme.ColorNamePlaceHolder)
+	v.renderStatusLine()
 	setVisible(v.startNowBtn, st.State == worker.StateWaiting && !v.busy)
 	v.updateToggle()
 }
+
+// renderStatusLine shows the one thing the status line says: an error,
+// else a notice not yet dismissed, else the reasons it does not serve,
+// else what the state means.
+func (v *mainView) renderStatusLine() {
+	errShown := v.stateError.Text != ""
+	noticeShown := v.noticeOn && !errShown
+	reasonsShown := v.reasons.Text != "" && !errShown && !noticeShown
+	setVisible(v.stateError, errShown)
+	setVisible(v.noticeRow, noticeShown)
+	setVisible(v.reasons, reasonsShown)
+	setVisible(v.stateLine, !errShown && !noticeShown && !reasonsShown)
+	setVisible(v.detailsBtn, errShown || reasonsShown)
+}
+
+// oneLine puts text on one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // startedState reports whether the worker counts as started (Stop is the action).
 func startedState(s worker.State) bool { return s.Started() }
@@ -598,18 +647,18 @@ func (v *mainView) renderModels() {
 
 func (v *mainView) newModelRow(name string) *modelRow {
 	r := &modelRow{name: name}
-	r.nameSeg = &widget.TextSegment{Text: name + "   ", Style: widget.RichTextStyle{Inline: true, TextStyle: fyne.TextStyle{Bold: true}}}
-	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}}
-	r.title = widget.NewRichText(r.nameSeg, r.detailSeg)
-	r.title.Truncation = fyne.TextTruncateEllipsis
+	r.nameSeg = &widget.TextSegment{Text: name + "   ", Style: widget.RichTextStyle{TextStyle: fyne.TextStyle{Bold: true}}}
+	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{ColorName: theme.ColorNamePlaceHolder}}
+	r.title = newTwoPart(v.tips, r.nameSeg, r.detailSeg)
 	r.serving = newPill("Selected", colorBlue, pillText)
 	r.loaded = newPill("Loaded", colorPurple, pillText)
 	r.fit = newPill("", colorGreen, pillText)
 	r.serve = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { v.serveModel(name) })
 	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { v.confirmDelete(name) })
 	r.del.Importance = widget.DangerImportance
-	right := container.NewHBox(r.serving.obj, r.loaded.obj, r.fit.obj, container.NewCenter(r.serve), container.NewCenter(r.del))
-	r.obj = container.NewBorder(nil, nil, nil, right, container.NewVBox(layout.NewSpacer(), r.title, layout.NewSpacer()))
+	fit := newTipped(v.tips, r.fit.obj, func() (string, bool) { return r.fitFull, r.fitFull != r.fit.txt.Text })
+	right := container.NewHBox(r.serving.obj, r.loaded.obj, fit, container.NewCenter(r.serve), container.NewCenter(r.del))
+	r.obj = container.NewBorder(nil, nil, nil, right, container.New(vcenter{}, r.title.obj))
 	r.fit.parent = r.obj
 	return r
 }
@@ -643,6 +692,7 @@ func (r *modelRow) update(m ollama.Model, serving, loaded bool, runsOn, earns st
 	if len([]rune(short)) > 34 {
 		short = string([]rune(short)[:33]) + "…"
 	}
+	r.fitFull = fit
 	r.fit.set(short, c)
 	if serving {
 		r.serve.Disable()
@@ -835,7 +885,7 @@ func (v *mainView) newPullRow(name string) *pullRow {
 	r.title = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.bar = widget.NewProgressBar()
 	r.bar.TextFormatter = func() string { return r.barText }
-	r.detail = caption("")
+	r.detail = newDim("")
 	r.detail.Wrapping = fyne.TextWrapWord
 	r.detail.Hide()
 	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
@@ -850,7 +900,10 @@ func (v *mainView) newPullRow(name string) *pullRow {
 		v.renderPulls()
 	})
 	r.close.Importance = widget.LowImportance
-	r.obj = container.NewBorder(nil, nil, r.title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail))
+	// The name takes a fixed width (cut, with a tooltip), so a long one
+	// leaves the bar its room.
+	title := container.New(&minWidth{w: 220}, container.New(vcenter{}, v.tips.tipLabel(r.title)))
+	r.obj = container.NewBorder(nil, nil, title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail.RichText))
 	return r
 }
 
@@ -888,7 +941,8 @@ func (v *mainView) handleEvent(ev worker.Event) {
 	case worker.EventModels:
 		if ev, ok := ev.Data.(worker.ModelEviction); ok && len(ev.Models) > 0 {
 			setLabel(v.notice, time.Now().Format("15:04")+"  "+evictionText(ev), widget.WarningImportance)
-			v.noticeRow.Show()
+			v.noticeOn = true
+			v.renderStatusLine()
 		}
 	case worker.EventPull:
 		if p, ok := ev.Data.(ollama.PullProgress); ok && p.Model != "" {
@@ -908,8 +962,9 @@ func (v *mainView) handleEvent(ev worker.Event) {
 		if t.IsZero() {
 			t = time.Now()
 		}
-		setLabel(v.notice, t.Format("15:04")+"  "+msg, widget.WarningImportance)
-		v.noticeRow.Show()
+		setLabel(v.notice, t.Format("15:04")+"  "+oneLine(msg), widget.WarningImportance)
+		v.noticeOn = true
+		v.renderStatusLine()
 	}
 }
 

@@ -459,9 +459,9 @@ func newWhyView(v *mainView) *whyView {
 	w := &whyView{v: v, jobsAtServe: -1}
 	w.head = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	w.head.SizeName = theme.SizeNameSubHeadingText
-	w.sub = caption("Updated with every change of the worker's state.")
+	w.sub = newDim("Updated with every change of the worker's state.")
 	w.list = container.NewVBox()
-	top := container.NewVBox(w.head, w.sub)
+	top := container.NewVBox(w.head, w.sub.RichText)
 	w.content = container.NewBorder(top, nil, nil, nil, container.NewVScroll(w.list))
 	return w
 }
@@ -534,10 +534,10 @@ func (w *whyView) newRow() *whyRow {
 	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.title.Wrapping = fyne.TextWrapWord
 	r.detail = wrapLabel("")
-	r.fix = caption("")
+	r.fix = newDim("")
 	r.fix.Wrapping = fyne.TextWrapWord
 	r.buttons = container.NewHBox()
-	text := container.NewVBox(r.title, r.detail, r.fix)
+	text := container.NewVBox(r.title, r.detail, r.fix.RichText)
 	right := container.NewVBox(layout.NewSpacer(), r.buttons, layout.NewSpacer())
 	body := container.NewBorder(nil, nil, container.NewHBox(r.bar, container.NewVBox(r.icon)), right, text)
 	r.obj = container.NewStack(newPanelBG(), container.New(layout.NewCustomPaddedLayout(4, 4, 6, 8), body))

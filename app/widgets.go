@@ -95,7 +95,13 @@ func panel(title string, trailing fyne.CanvasObject, content fyne.CanvasObject) 
 	head.SizeName = theme.SizeNameSubHeadingText
 	var headRow fyne.CanvasObject = head
 	if trailing != nil {
-		headRow = container.NewBorder(nil, nil, nil, trailing, head)
+		// The trailing part takes the room right of the title: a badge sits
+		// at its right end; a text (tipped) fills it and is cut when long.
+		var t fyne.CanvasObject = container.NewHBox(layout.NewSpacer(), trailing)
+		if _, fills := trailing.(*tipped); fills {
+			t = trailing
+		}
+		headRow = container.NewBorder(nil, nil, head, nil, t)
 	}
 	inner := container.NewBorder(headRow, nil, nil, nil, content)
 	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(2, 8, 8, 8), inner))
@@ -103,6 +109,11 @@ func panel(title string, trailing fyne.CanvasObject, content fyne.CanvasObject) 
 
 // dimLabel is secondary text in the theme's placeholder colour: readable,
 // but quieter than values. The colour can change (e.g. to the error colour).
+//
+// Place its RichText, never the dimLabel itself: Fyne keeps a widget's
+// renderer by the object it is given, so a dimLabel in a container gets a
+// second renderer that is drawn but never updated (old lines of a wrapped
+// text stay on screen). TestLayout fails on one.
 type dimLabel struct {
 	*widget.RichText
 	seg *widget.TextSegment
@@ -125,8 +136,8 @@ func (d *dimLabel) set(text string, colorName fyne.ThemeColorName) {
 	d.Refresh()
 }
 
-// caption is a dim label used for field names.
-func caption(text string) *dimLabel { return newDim(text) }
+// caption is dim text that does not change (field names, units, notes).
+func caption(text string) *widget.RichText { return newDim(text).RichText }
 
 // wrapLabel is a word-wrapping label.
 func wrapLabel(text string) *widget.Label {

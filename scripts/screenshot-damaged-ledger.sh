@@ -33,7 +33,7 @@ xdotool mousemove --window "$wid" 889 34 click 1 # Rebuild ledger…
 sleep 1.5
 import -display "$display" -window "$wid" "$out/ledger-damaged.png"
 echo "saved $out/ledger-damaged.png"
-xdotool mousemove --window "$wid" 641 513 click 1 # Rebuild
+xdotool mousemove --window "$wid" 641 472 click 1 # Rebuild (the window stays 1180×720 now; it used to grow to 768)
 sleep 6
 import -display "$display" -window "$wid" "$out/ledger-rebuilt.png"
 echo "saved $out/ledger-rebuilt.png"

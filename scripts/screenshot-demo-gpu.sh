@@ -36,8 +36,7 @@ sleep "${SCREENSHOT_SETTLE:-3}"
 wid=$(xdotool search --onlyvisible --name "^Cocoon Desktop$" | head -1)
 import -display "$display" -window "$wid" "$out/gpu-on-cpu-dashboard.png"
 echo "saved $out/gpu-on-cpu-dashboard.png"
-# The Why tab (the tab row moves down once a pause reason shows: click both places).
-xdotool mousemove --window "$wid" 323 86 click 1; sleep 1
+# The Why tab (the tab row stays where it is whatever the status line says).
 xdotool mousemove --window "$wid" 323 125 click 1; sleep 3
 import -display "$display" -window "$wid" "$out/gpu-on-cpu-why.png"
 echo "saved $out/gpu-on-cpu-why.png"

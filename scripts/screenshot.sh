@@ -49,15 +49,12 @@ import -display "$display" -window "$wid" "$out/main-window.png"
 echo "saved $out/main-window.png"
 # The Earnings tab, with the receipt that request earned. (Moving the pointer
 # counts as the owner coming back: the worker pauses, as it should.)
-# The tab row sits lower once the pause reasons show: click where it is
-# with and without them (the other click lands on plain text).
-xdotool mousemove --window "$wid" 198 86 click 1
-sleep 1
+# The tab row stays where it is whatever the status line says.
 xdotool mousemove --window "$wid" 198 125 click 1
 sleep 2
 import -display "$display" -window "$wid" "$out/earnings.png"
 echo "saved $out/earnings.png"
-# The other tabs, in the same (paused, one reason line) layout.
+# The other tabs.
 xdotool mousemove --window "$wid" 323 125 click 1
 sleep 2
 import -display "$display" -window "$wid" "$out/why-not-earning.png"
