@@ -199,3 +199,4 @@ PY
 rm -f "$bench_md"
 echo "wrote docs/BENCHMARKS.md (its part; the rest kept)"
 bash "$(dirname "$0")/bench-canary.sh"
+bash "$(dirname "$0")/bench-metering.sh"

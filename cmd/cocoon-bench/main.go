@@ -48,6 +48,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	parts := flag.String("parts", "throughput,pauses,workers", "which measurements to run (comma-separated)")
 	verbose := flag.Bool("v", false, "print every generation's figures to stderr")
+	metered := flag.Bool("metering", true, "the proxy counts tokens with the models' own tokenizers (false: no tokenizer, only the byte bounds, as before proxy-side metering)")
 	modelSize := flag.String("model", "tiny", "tiny: the built-in model (~2,000 tokens/s on one CPU thread); "+
 		"small: a wider, deeper model of the same architecture (~4M parameters) at a few hundred tokens/s, the pace of a real model on a GPU")
 	flag.Parse()
@@ -61,14 +62,14 @@ func main() {
 	for _, p := range strings.Split(*parts, ",") {
 		want[strings.TrimSpace(p)] = true
 	}
-	if err := run(want, *modelSize, *verbose, *runs, *tokens, *pauses, *workers); err != nil {
+	if err := run(want, *modelSize, *metered, *verbose, *runs, *tokens, *pauses, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "cocoon-bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(parts map[string]bool, modelSize string, verbose bool, runs, tokens, pauses, nWorkers int) error {
+func run(parts map[string]bool, modelSize string, metered, verbose bool, runs, tokens, pauses, nWorkers int) error {
 	if modelSize != "tiny" && modelSize != "small" {
 		return fmt.Errorf("-model %q: want tiny or small", modelSize)
 	}
@@ -89,7 +90,9 @@ func run(parts map[string]bool, modelSize string, verbose bool, runs, tokens, pa
 	pcfg.APIKeys = []proxy.APIKey{{Key: apiKey, Name: "bench"}}
 	// The proxy meters with the models' own tokenizers, as the local network
 	// does: the worker's managed Ollama keeps them in its data dir/ollama/models.
-	pcfg.Metering.OllamaModels = []string{filepath.Join(dir, "worker", "ollama", "models")}
+	if metered {
+		pcfg.Metering.OllamaModels = []string{filepath.Join(dir, "worker", "ollama", "models")}
+	}
 	p, err := proxy.New(pcfg, quiet)
 	if err != nil {
 		return err
