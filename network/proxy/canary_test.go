@@ -366,6 +366,15 @@ func TestCanaryLiars(t *testing.T) {
 					t.Errorf("evidence %q does not say %q", e, tc.reason)
 				}
 			}
+			// Quarantined within K (= verdicts) canaries, the evidence in
+			// the admin status.
+			ws, st := workerStatus(t, tp, w.ID())
+			if ws.Trust == nil || ws.Trust.Level != network.TrustQuarantined {
+				t.Errorf("after %d failed canaries the worker's trust is %+v, want quarantined", failed, ws.Trust)
+			}
+			if !slices.ContainsFunc(st.Quarantined, func(q proxy.TrustStatus) bool { return q.WorkerID == w.ID() }) {
+				t.Errorf("the status's quarantined list %+v lacks the liar", st.Quarantined)
+			}
 		})
 	}
 }
