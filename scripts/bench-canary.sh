@@ -48,12 +48,5 @@ The per-period minimum adds its canaries (default 6 an hour) whatever the traffi
 per hour on an idle worker. Each reference answer costs the proxy's own Ollama one generation per corpus entry and
 model digest (cached).
 <!-- canary: end -->"
-python3 - "$section" docs/BENCHMARKS.md <<'PY'
-import sys, re
-section, path = sys.argv[1], sys.argv[2]
-old = open(path).read()
-pat = re.compile(r"<!-- canary: start.*?<!-- canary: end -->", re.S)
-new = pat.sub(lambda m: section, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(new)
-PY
+python3 scripts/bench-section.py canary "$section" docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md (Canary jobs)"

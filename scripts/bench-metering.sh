@@ -41,12 +41,5 @@ Measured by \`make bench\` (scripts/bench-metering.sh), $(date -u +%Y-%m-%d), co
 The two relay rows are measured in alternating rounds of the same run; their spread is the machine's noise. The
 prompt is counted while the worker works (not before the job is sent) and the completion as it is relayed.
 <!-- metering: end -->"
-python3 - "$section" docs/BENCHMARKS.md <<'PY'
-import sys, re
-section, path = sys.argv[1], sys.argv[2]
-old = open(path).read()
-pat = re.compile(r"<!-- metering: start.*?<!-- metering: end -->", re.S)
-new = pat.sub(lambda m: section, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(new)
-PY
+python3 scripts/bench-section.py metering "$section" docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md (Metering)"

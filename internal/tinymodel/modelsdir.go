@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 )
@@ -125,25 +125,9 @@ func WriteModelsDir(dir, name string, opts Options, l Layout) (string, error) {
 
 // writeFileAtomic writes b to path (creating its directory) via a
 // temporary file renamed into place, so a reader never sees half a file.
-func writeFileAtomic(path string, b []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+func writeFileAtomic(path string, b []byte) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
 		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tinymodel-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	})
 }

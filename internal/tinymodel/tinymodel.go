@@ -452,11 +452,17 @@ func Write(w io.Writer, opts Options) error {
 
 // WriteFile writes the tiny model to path (creating its directory), via a
 // temporary file renamed into place.
-func WriteFile(path string, opts Options) (err error) {
+func WriteFile(path string, opts Options) error {
+	return writeAtomic(path, func(w io.Writer) error { return Write(w, opts) })
+}
+
+// writeAtomic writes path (creating its directory) with write, through a
+// temporary file renamed into place, so a reader never sees half a file.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tinymodel-*.gguf")
+	f, err := os.CreateTemp(filepath.Dir(path), ".tinymodel-*")
 	if err != nil {
 		return err
 	}
@@ -466,7 +472,7 @@ func WriteFile(path string, opts Options) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if err := Write(f, opts); err != nil {
+	if err := write(f); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {

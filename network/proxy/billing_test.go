@@ -39,25 +39,7 @@ func TestNotBilledPastMaxTokens(t *testing.T) {
 			}})
 			p := chatParams()
 			p.MaxTokens = openai.Int(maxTokens)
-			var usage openai.CompletionUsage
-			if tc.stream {
-				p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-				s := tp.client().Chat.Completions.NewStreaming(testCtx(t), p)
-				var acc openai.ChatCompletionAccumulator
-				for s.Next() {
-					acc.AddChunk(s.Current())
-				}
-				if err := s.Err(); err != nil {
-					t.Fatal(err)
-				}
-				usage = acc.Usage
-			} else {
-				resp, err := tp.client().Chat.Completions.New(testCtx(t), p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				usage = resp.Usage
-			}
+			usage, _, _ := chatAnswer(t, tp, p, tc.stream)
 			if jobs := w.Jobs(); len(jobs) != 1 || jobs[0].MaxTokens != maxTokens {
 				t.Fatalf("jobs %+v: want one with max_tokens %d", jobs, maxTokens)
 			}
@@ -120,4 +102,28 @@ func TestWorkerCoefficientPriced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chatAnswer sends p (streaming or not, with usage asked for in a stream)
+// through the real OpenAI client and returns the usage, the text and the
+// finish reason the client got.
+func chatAnswer(t *testing.T, tp *testProxy, p openai.ChatCompletionNewParams, stream bool) (usage openai.CompletionUsage, content, finish string) {
+	t.Helper()
+	if !stream {
+		resp, err := tp.client().Chat.Completions.New(testCtx(t), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Usage, resp.Choices[0].Message.Content, resp.Choices[0].FinishReason
+	}
+	p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	s := tp.client().Chat.Completions.NewStreaming(testCtx(t), p)
+	var acc openai.ChatCompletionAccumulator
+	for s.Next() {
+		acc.AddChunk(s.Current())
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return acc.Usage, acc.Choices[0].Message.Content, acc.Choices[0].FinishReason
 }

@@ -159,25 +159,7 @@ func TestLyingWorkerCounts(t *testing.T) {
 			p := chatParams()
 			p.Model = tc.model
 			p.MaxTokens = openai.Int(1000)
-			var usage openai.CompletionUsage
-			if tc.stream {
-				p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-				s := tp.client().Chat.Completions.NewStreaming(testCtx(t), p)
-				var acc openai.ChatCompletionAccumulator
-				for s.Next() {
-					acc.AddChunk(s.Current())
-				}
-				if err := s.Err(); err != nil {
-					t.Fatal(err)
-				}
-				usage = acc.Usage
-			} else {
-				resp, err := tp.client().Chat.Completions.New(testCtx(t), p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				usage = resp.Usage
-			}
+			usage, _, _ := chatAnswer(t, tp, p, tc.stream)
 			wantPrompt, wantCompl := tc.want(ownPrompt, ownCompl)
 			checkBilled(t, tp, w, tc.model, usage, wantPrompt, wantCompl)
 			if d, _, _, _ := proxy.TrustCounts(tp.Proxy, w.ID()); d != tc.disagreements {
@@ -250,26 +232,7 @@ func TestOversizedStream(t *testing.T) {
 			p.Model = tc.model
 			p.MaxTokens = openai.Int(1)
 			stop := heapPeak()
-			var usage openai.CompletionUsage
-			var content, finish string
-			if tc.stream {
-				p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-				s := tp.client().Chat.Completions.NewStreaming(testCtx(t), p)
-				var acc openai.ChatCompletionAccumulator
-				for s.Next() {
-					acc.AddChunk(s.Current())
-				}
-				if err := s.Err(); err != nil {
-					t.Fatal(err)
-				}
-				usage, content, finish = acc.Usage, acc.Choices[0].Message.Content, acc.Choices[0].FinishReason
-			} else {
-				resp, err := tp.client().Chat.Completions.New(testCtx(t), p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				usage, content, finish = resp.Usage, resp.Choices[0].Message.Content, resp.Choices[0].FinishReason
-			}
+			usage, content, finish := chatAnswer(t, tp, p, tc.stream)
 			st := time.Now()
 			wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer wcancel()
