@@ -51,6 +51,9 @@ type earningsData struct {
 	net          ton.Net
 	quoteErr     error
 	local        bool // the local test network
+	// noPayouts: the network said it does not pay out (its balance has
+	// payouts off), as opposed to not having said anything yet.
+	noPayouts bool
 }
 
 // loadEarnings reads the ledger, the settings and the payout terms. It may
@@ -58,6 +61,7 @@ type earningsData struct {
 func loadEarnings(core Core, now time.Time) earningsData {
 	st := core.Status()
 	d := earningsData{settings: core.Settings(), local: st.Network.Local}
+	d.noPayouts = st.Earnings.Proxy != nil && !st.Earnings.Proxy.Payouts
 	d.minimum, d.fee, d.net, d.quoteErr = core.PayoutQuote()
 	h, err := core.EarningsHistory(historyJobs, historyWds)
 	if errors.Is(err, worker.ErrNoLedger) {
@@ -695,6 +699,8 @@ func (e *earningsView) payoutBlock() string {
 	switch {
 	case d.quoteErr != nil && d.local:
 		return "Payouts need a network with payouts; the local test network has none."
+	case d.quoteErr != nil && d.noPayouts:
+		return "This network does not pay out: its operator has turned payouts off. Your earnings stay signed in the ledger."
 	case d.quoteErr != nil && errors.Is(d.quoteErr, worker.ErrPayoutsUnavailable):
 		return "Payouts open once the network is connected and has sent its payout terms."
 	case d.quoteErr != nil:

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
@@ -307,6 +309,17 @@ func TestEarningsPayoutDisabledWithReason(t *testing.T) {
 		test.Tap(v.earn.payoutBtn)
 		if v.earn.wdDialog != nil {
 			t.Error("dialog opened while disabled")
+		}
+	})
+	t.Run("a network without payouts", func(t *testing.T) {
+		f, tl := earningsFake(t)
+		f.quoteErr = worker.ErrPayoutsUnavailable
+		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
+		tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
+		f.set(func(st *worker.Status) { st.Earnings.Proxy = &network.Balance{Network: "mainnet", Payouts: false} })
+		v, _, _ := newTestView(t, f)
+		if !v.earn.payoutBtn.Disabled() || !strings.Contains(v.earn.payoutWhy.text(), "does not pay out") {
+			t.Errorf("disabled=%v reason %q", v.earn.payoutBtn.Disabled(), v.earn.payoutWhy.text())
 		}
 	})
 	t.Run("no address", func(t *testing.T) {
