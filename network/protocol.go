@@ -156,9 +156,11 @@ type Welcome struct {
 // ModelInfo is a model the worker can serve.
 type ModelInfo struct {
 	Name string `json:"name"`
-	// Digest is the model's Ollama manifest digest ("sha256:<hex>" or the
-	// bare hex /api/tags reports), so the proxy can pin the exact model a
-	// job and a canary run on. Empty from workers that predate the field.
+	// Digest is "sha256:<hex>" of the model's weights (its GGUF blob; see
+	// internal/modeldigest), so the proxy can pin the exact model a job and
+	// a canary run on. Not the manifest digest: that one depends on the
+	// machine's models directory for a created model. Empty from workers
+	// that predate the field.
 	Digest   string `json:"digest,omitempty"`
 	Size     int64  `json:"size"`
 	Loaded   bool   `json:"loaded"`

@@ -29,16 +29,11 @@ trap cleanup EXIT
 freeaddr() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print("127.0.0.1:%d" % s.getsockname()[1])'; }
 
 # The operator's reference Ollama, with the tiny model the app seeds in its
-# own (the same weights, seed 1), whose digest the proxy pins.
-# Workaround: Ollama (v0.17.4) writes the absolute path of a created model's
-# GGUF blob into its manifest ("from"), so the digest of a model made with
-# `ollama create` (as cocoon-tiny is, on both sides) depends on the models
-# directory's path, and a worker whose directory is elsewhere is "not
-# routed" (its digest differs from the pinned one). Until the pin is
-# path-independent the reference serves from the very directory the app's
-# managed Ollama will use (the app's data dir/ollama/models).
+# own (the same weights, seed 1) in a models directory of its own: the
+# proxy pins canaries to the weights digest (package modeldigest), which
+# does not depend on the directory (a created model's manifest digest does).
 refaddr=$(freeaddr)
-models="$work/data/ollama/models"
+models="$work/ref-models"
 mkdir -p "$work/ref-home" "$models"
 HOME="$work/ref-home" OLLAMA_MODELS="$models" OLLAMA_HOST="$refaddr" \
   setsid "$COCOON_OLLAMA" serve >"$work/ref-ollama.log" 2>&1 & groups+=($!)

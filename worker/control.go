@@ -456,7 +456,7 @@ func (c *Core) registration() network.Register {
 			break
 		}
 		reg.Models = append(reg.Models, network.ModelInfo{
-			Name: networkName(m.Name), Digest: m.Digest, Size: m.Size, Loaded: loaded[m.Name], FitsVRAM: m.FitsVRAM,
+			Name: networkName(m.Name), Digest: m.WeightsDigest, Size: m.Size, Loaded: loaded[m.Name], FitsVRAM: m.FitsVRAM,
 		})
 	}
 	return reg

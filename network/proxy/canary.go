@@ -573,7 +573,7 @@ func (c *canaries) runOne(ctx context.Context, t canaryTarget) int {
 		return canarySent
 	}
 	v := compareCanary(ref, prompt.text(), res.text, c.cfg.Margin, c.cfg.PenaltySlack)
-	log.Info("canary verdict", "passed", v.passed, "evidence", v.evidence, "entry", idx)
+	log.Debug("canary compared", "entry", idx) // the verdict itself is logged by noteCanary (trust.go)
 	c.p.noteCanary(t.w, a.jobID, model, v.passed, v.evidence)
 	return canarySent
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/modeldigest"
+
 	"github.com/ollama/ollama/api"
 )
 
@@ -68,8 +70,10 @@ func newOllamaReference(base *url.URL, hc *http.Client) *ollamaReference {
 	return &ollamaReference{base: base, client: api.NewClient(base, hc)}
 }
 
-// digests returns the manifest digests of the named models that the
-// reference Ollama holds ("name" matches "name" and "name:latest").
+// digests returns the weights digests (package modeldigest: the GGUF
+// blob's, the same on every machine, unlike the manifest's) of the named
+// models that the reference Ollama holds ("name" matches "name" and
+// "name:latest").
 func (o *ollamaReference) digests(ctx context.Context, models []string) (map[string]string, error) {
 	list, err := o.client.List(ctx)
 	if err != nil {
@@ -78,8 +82,14 @@ func (o *ollamaReference) digests(ctx context.Context, models []string) (map[str
 	out := map[string]string{}
 	for _, want := range models {
 		for _, m := range list.Models {
-			if m.Digest != "" && (m.Name == want || m.Model == want || m.Name == want+":latest" || m.Model == want+":latest") {
-				out[want] = normalizeDigest(m.Digest)
+			if m.Name == want || m.Model == want || m.Name == want+":latest" || m.Model == want+":latest" {
+				show, err := o.client.Show(ctx, &api.ShowRequest{Model: m.Name})
+				if err != nil {
+					return nil, fmt.Errorf("canary: reference Ollama: show %s: %w", m.Name, err)
+				}
+				if d, ok := modeldigest.FromModelfile(show.Modelfile); ok {
+					out[want] = normalizeDigest(d)
+				}
 				break
 			}
 		}

@@ -99,6 +99,14 @@ func TestManagedOllamaLifecycle(t *testing.T) {
 	if len(models) != 1 || models[0].Name != tiny || models[0].Size < 100_000 || !models[0].FitsVRAM || models[0].Loaded {
 		t.Fatalf("models = %+v, want the tiny model, fitting, not loaded", models)
 	}
+	// The weights digest is the GGUF blob's, whatever the models directory.
+	gguf := filepath.Join(t.TempDir(), "same.gguf")
+	if err := tinymodel.WriteFile(gguf, tinymodel.Options{Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if want, err := tinymodel.FileDigest(gguf); err != nil || models[0].WeightsDigest != want {
+		t.Errorf("weights digest %q, want the GGUF's %q (%v)", models[0].WeightsDigest, want, err)
+	}
 	free.Store(1 * gb) // everything free is the owner's reserve now
 	models, _ = rt.ListModels(ctx)
 	if models[0].FitsVRAM || models[0].FitNote == "" {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/modeldigest"
 	"github.com/ollama/ollama/api"
 )
 
@@ -47,10 +48,37 @@ func (r *Runtime) ListModels(ctx context.Context) ([]Model, error) {
 			Loaded: isLoaded[m.Name],
 		}
 		mm.FitsVRAM, mm.FitNote = r.fits(m.Size)
+		mm.WeightsDigest = r.weightsDigest(ctx, c, m.Name, m.Digest)
 		out = append(out, mm)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ModifiedAt.After(out[j].ModifiedAt) })
 	return out, nil
+}
+
+// weightsDigest is the digest of a model's weights blob from /api/show,
+// remembered by manifest digest (a manifest never changes its weights), so
+// the periodic model list costs one show per new model. A failed show
+// leaves it empty and is tried again at the next list.
+func (r *Runtime) weightsDigest(ctx context.Context, c *api.Client, name, manifest string) string {
+	r.mu.Lock()
+	d, ok := r.weights[manifest]
+	r.mu.Unlock()
+	if ok {
+		return d
+	}
+	resp, err := c.Show(ctx, &api.ShowRequest{Model: name})
+	if err != nil {
+		r.log.Debug("show model for its weights digest", "model", name, "err", err)
+		return ""
+	}
+	d, _ = modeldigest.FromModelfile(resp.Modelfile)
+	r.mu.Lock()
+	if r.weights == nil {
+		r.weights = map[string]string{}
+	}
+	r.weights[manifest] = d
+	r.mu.Unlock()
+	return d
 }
 
 // fits judges whether a model of size bytes fits in free VRAM minus the reserve.

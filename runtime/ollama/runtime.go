@@ -65,6 +65,7 @@ type Runtime struct {
 	ready    chan struct{}
 	runErr   error
 	onChange []func()
+	weights  map[string]string // weights digest by manifest digest (weightsDigest)
 }
 
 // New returns a Runtime; nothing starts until Run.

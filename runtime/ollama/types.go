@@ -70,13 +70,17 @@ type Status struct {
 
 // Model is a model in the local store.
 type Model struct {
-	Name       string    `json:"name"`
-	Size       int64     `json:"size"` // bytes on disk
-	Digest     string    `json:"digest"`
-	Family     string    `json:"family,omitempty"`
-	Parameters string    `json:"parameters,omitempty"`
-	Quant      string    `json:"quantization,omitempty"`
-	ModifiedAt time.Time `json:"modified_at"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`   // bytes on disk
+	Digest string `json:"digest"` // the manifest's, as /api/tags reports it
+	// WeightsDigest is "sha256:<hex>" of the model's GGUF blob: the same on
+	// every machine for the same weights (package modeldigest); empty when
+	// /api/show does not name a blob.
+	WeightsDigest string    `json:"weights_digest,omitempty"`
+	Family        string    `json:"family,omitempty"`
+	Parameters    string    `json:"parameters,omitempty"`
+	Quant         string    `json:"quantization,omitempty"`
+	ModifiedAt    time.Time `json:"modified_at"`
 	// FitsVRAM is true when the model fits in the free VRAM minus the owner's reserve.
 	// Without a GPU it is false and FitNote says why.
 	FitsVRAM bool   `json:"fits_vram"`
