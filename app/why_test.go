@@ -368,3 +368,28 @@ func TestCPUCost(t *testing.T) {
 		t.Fatalf("an estimate for an unknown card: %q", got)
 	}
 }
+
+// TestWhyHeadWhileServing: a blocking reason while the worker serves all
+// the same (no GPU on a real network) reads as earning held back, not as
+// "not earning".
+func TestWhyHeadWhileServing(t *testing.T) {
+	tests := []struct {
+		name  string
+		items []why
+		want  string
+	}{
+		{"serving, nothing in the way", []why{{Code: whyServing, Level: whyGood}}, "You are sharing your GPU: jobs earn as they arrive"},
+		{"serving on the CPU", []why{{Code: whyNoGPU, Level: whyBlocked}, {Code: whyServing, Level: whyGood}}, "Earning as jobs arrive; 1 thing holds it back"},
+		{"serving, two in the way", []why{{Code: whyNoGPU, Level: whyBlocked}, {Code: whyDailyCap, Level: whyBlocked}, {Code: whyServing, Level: whyGood}}, "Earning as jobs arrive; 2 things hold it back"},
+		{"not serving", []why{{Code: whyNoGPU, Level: whyBlocked}}, "Not earning right now: 1 thing stands in the way"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+			v.why.render(tc.items)
+			if v.why.head.Text != tc.want {
+				t.Errorf("head = %q, want %q", v.why.head.Text, tc.want)
+			}
+		})
+	}
+}

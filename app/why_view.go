@@ -499,6 +499,12 @@ func (w *whyView) render(items []why) {
 	switch {
 	case earning && blocking == 0:
 		head = "You are sharing your GPU: jobs earn as they arrive"
+	case earning && blocking == 1:
+		// Serving all the same (e.g. on the CPU): earning, with one thing
+		// that holds it back, not "not earning".
+		head = "Earning as jobs arrive; 1 thing holds it back"
+	case earning:
+		head = fmt.Sprintf("Earning as jobs arrive; %d things hold it back", blocking)
 	case blocking == 0:
 		head = "Not earning yet, but nothing needs you: it starts by itself"
 	case blocking == 1:

@@ -34,7 +34,7 @@ freeaddr() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 
 # does not depend on the directory (a created model's manifest digest does).
 refaddr=$(freeaddr)
 models="$work/ref-models"
-mkdir -p "$work/ref-home" "$models"
+mkdir -p "$work/ref-home" "$models" "$work/data"
 HOME="$work/ref-home" OLLAMA_MODELS="$models" OLLAMA_HOST="$refaddr" \
   setsid "$COCOON_OLLAMA" serve >"$work/ref-ollama.log" 2>&1 & groups+=($!)
 for _ in $(seq 300); do curl -fsS "http://$refaddr/api/version" >/dev/null 2>&1 && break; sleep 0.1; done
