@@ -12,6 +12,13 @@
 // store transaction, signs it with the proxy's ed25519 key and sends it to
 // the worker.
 //
+// The proxy pays only for work it has checked (docs/trust.md): it counts the
+// tokens itself with each model's own tokenizer (package metering) and bills
+// a worker's claim only up to that count plus a tolerance, bounds the bytes
+// of every job, checks workers with canary jobs whose answers it knows,
+// keeps a trust record per worker (new identities' earnings held and capped,
+// liars quarantined), and limits what clients and connections can take.
+//
 // The worker listener's TLS certificate is self-signed with that same
 // ed25519 key, so a worker that pins the proxy's public key can check the
 // TLS leaf directly (network.Client does; PinnedTLSConfig is the same check
