@@ -15,7 +15,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-go test -c -o "$work/app.test" ./app/
+"${GO:-go}" test -c -o "$work/app.test" ./app/
 
 # The screen is larger than the window: the window is moved to its corner.
 display=":$(( 200 + RANDOM % 50 ))"
