@@ -208,13 +208,13 @@ func newEarningsView(v *mainView) *earningsView {
 	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo.RichText, nil, nil, e.chart))
 
 	top := container.NewVBox(cards, e.standingRow, e.mismatchRow, e.readErr)
-	middle := container.NewBorder(nil, nil, nil, container.New(&minWidth{w: 430}, e.buildPayout()), chartPanel)
+	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
 		container.NewTabItemWithIcon("Payouts", theme.UploadIcon(), e.buildPayouts()))
 	// The tab scrolls when the window is too short; the history keeps room
 	// for a few rows and takes whatever height is left over.
-	history := container.New(&minHeight{h: 220}, e.history)
+	history := container.New(&atLeast{h: 220}, e.history)
 	e.content = container.NewVScroll(container.NewBorder(container.NewVBox(top, middle), nil, nil, nil, history))
 	return e
 }
@@ -226,36 +226,18 @@ func legendItem(c color.Color, text string) fyne.CanvasObject {
 	return container.NewHBox(container.NewCenter(sw), caption(text))
 }
 
-// minHeight lays its objects out stacked, at least h high.
-type minHeight struct{ h float32 }
+// atLeast lays its objects out stacked, at least w wide and h high.
+type atLeast struct{ w, h float32 }
 
-func (m *minHeight) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	s := fyne.NewSize(0, m.h)
+func (m *atLeast) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(m.w, m.h)
 	for _, o := range objs {
 		s = s.Max(o.MinSize())
 	}
 	return s
 }
 
-func (m *minHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	for _, o := range objs {
-		o.Move(fyne.NewPos(0, 0))
-		o.Resize(size)
-	}
-}
-
-// minWidth lays its objects out stacked, at least w wide.
-type minWidth struct{ w float32 }
-
-func (m *minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	s := fyne.NewSize(m.w, 0)
-	for _, o := range objs {
-		s = s.Max(o.MinSize())
-	}
-	return s
-}
-
-func (m *minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+func (m *atLeast) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)
@@ -678,7 +660,7 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	// Fixed widths for the time and the amount (a long amount is cut, with a
 	// tooltip), the rest of the room for where it went.
 	line := container.NewBorder(nil, nil,
-		container.NewHBox(container.New(&minWidth{w: 110}, widget.NewLabel(when)), container.New(&minWidth{w: 170}, tips.tipLabel(amount))),
+		container.NewHBox(container.New(&atLeast{w: 110}, widget.NewLabel(when)), container.New(&atLeast{w: 170}, tips.tipLabel(amount))),
 		container.NewHBox(right...), container.New(vcenter{}, tips.tipRich(dest.RichText)))
 	var obj fyne.CanvasObject = line
 	if w.State == earnings.PayoutFailed && w.Reason != "" {

@@ -902,7 +902,7 @@ func (v *mainView) newPullRow(name string) *pullRow {
 	r.close.Importance = widget.LowImportance
 	// The name takes a fixed width (cut, with a tooltip), so a long one
 	// leaves the bar its room.
-	title := container.New(&minWidth{w: 220}, container.New(vcenter{}, v.tips.tipLabel(r.title)))
+	title := container.New(&atLeast{w: 220}, container.New(vcenter{}, v.tips.tipLabel(r.title)))
 	r.obj = container.NewBorder(nil, nil, title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail.RichText))
 	return r
 }

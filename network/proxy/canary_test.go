@@ -187,8 +187,8 @@ func tinyOllama(t testing.TB, seed uint64, env []string) *testollama.Server {
 	return s
 }
 
-// manifestDigest is the manifest digest of model in s (/api/tags).
-func manifestDigest(t testing.TB, s *testollama.Server) string {
+// listedModel is model's entry in s's /api/tags.
+func listedModel(t testing.TB, s *testollama.Server) api.ListModelResponse {
 	t.Helper()
 	list, err := s.Client().List(context.Background())
 	if err != nil {
@@ -196,36 +196,33 @@ func manifestDigest(t testing.TB, s *testollama.Server) string {
 	}
 	for _, m := range list.Models {
 		if m.Name == model+":latest" {
-			return m.Digest
+			return m
 		}
 	}
 	t.Fatalf("model %s not in %+v", model, list.Models)
-	return ""
+	return api.ListModelResponse{}
+}
+
+// manifestDigest is the manifest digest of model in s (/api/tags).
+func manifestDigest(t testing.TB, s *testollama.Server) string {
+	t.Helper()
+	return listedModel(t, s).Digest
 }
 
 // ollamaDigest is the weights digest of model in s (package modeldigest),
 // as a worker reports it.
 func ollamaDigest(t testing.TB, s *testollama.Server) string {
 	t.Helper()
-	list, err := s.Client().List(context.Background())
+	name := listedModel(t, s).Name
+	show, err := s.Client().Show(context.Background(), &api.ShowRequest{Model: name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range list.Models {
-		if m.Name == model+":latest" {
-			show, err := s.Client().Show(context.Background(), &api.ShowRequest{Model: m.Name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, ok := modeldigest.FromModelfile(show.Modelfile)
-			if !ok {
-				t.Fatalf("no weights digest in the Modelfile of %s", m.Name)
-			}
-			return d
-		}
+	d, ok := modeldigest.FromModelfile(show.Modelfile)
+	if !ok {
+		t.Fatalf("no weights digest in the Modelfile of %s", name)
 	}
-	t.Fatalf("model %s not in %+v", model, list.Models)
-	return ""
+	return d
 }
 
 // forward is a worker script that runs each job on a real Ollama, as the
