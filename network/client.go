@@ -756,6 +756,11 @@ func (c *Client) startJob(s *session, env Envelope, job *Job) {
 		refuse(CodeBusy, "worker has not registered")
 		return
 	}
+	if !Supports(c.reg.Features, job.Features()) {
+		c.mu.Unlock()
+		refuse(CodeBadMessage, "the job needs features this worker did not register: "+strings.Join(job.Features(), ","))
+		return
+	}
 	if len(c.jobs) >= c.reg.MaxConcurrent {
 		n := c.reg.MaxConcurrent
 		c.mu.Unlock()
@@ -894,7 +899,19 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 		}
 		return nil
 	}
-	usage, finish, err := c.cfg.Handler.RunJob(ctx, *job, emit)
+	var (
+		usage     Usage
+		finish    string
+		toolCalls []ToolCall
+		err       error
+	)
+	if rh, ok := c.cfg.Handler.(ResultJobHandler); ok {
+		var res JobResult
+		res, err = rh.RunJobResult(ctx, *job, emit)
+		usage, finish, toolCalls = res.Usage, res.FinishReason, res.ToolCalls
+	} else {
+		usage, finish, err = c.cfg.Handler.RunJob(ctx, *job, emit)
+	}
 	mu.Lock()
 	closed = true
 	mu.Unlock()
@@ -950,9 +967,9 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 	if finish == "" {
 		finish = "stop"
 	}
-	done := &Done{JobID: job.JobID, Usage: usage, FinishReason: truncate(finish, 32)}
+	done := &Done{JobID: job.JobID, Usage: usage, FinishReason: truncate(finish, 32), ToolCalls: toolCalls}
 	if err := done.Validate(); err != nil {
-		fail(CodeRuntime, "invalid usage from the model runtime")
+		fail(CodeRuntime, "invalid usage or tool calls from the model runtime")
 		return
 	}
 	release()
@@ -961,7 +978,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 		return
 	}
 	c.log.Info("network: job done", "job_id", job.JobID, "model", job.Model, "prompt_tokens", usage.PromptTokens,
-		"completion_tokens", usage.CompletionTokens, "deltas", nDeltas, "took", took.Round(time.Millisecond))
+		"completion_tokens", usage.CompletionTokens, "deltas", nDeltas, "tool_calls", len(toolCalls), "took", took.Round(time.Millisecond))
 	c.emit(ClientEvent{Kind: EventJobFinished, JobID: job.JobID, Model: job.Model, Usage: usage, Duration: took})
 }
 

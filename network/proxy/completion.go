@@ -185,6 +185,8 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	job.Deadline = deadline.UnixMilli()
 
 	exclude := map[*workerConn]bool{}
+	needs := job.Features() // features.go: workers without them are passed over
+	lacking := 0
 	lastFailure := ""
 	attempts := p.cfg.MaxAttempts
 	if c.canary != nil {
@@ -193,6 +195,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	for try := 0; try < attempts; try++ {
 		a := c.canary
 		if a == nil {
+			lacking = p.excludeLacking(job.Model, needs, exclude)
 			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
 		}
 		queued := false
@@ -219,6 +222,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 			if ctx.Err() != nil {
 				break
 			}
+			lacking = p.excludeLacking(job.Model, needs, exclude)
 			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
 		}
 		if queued {
@@ -269,6 +273,10 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	}
 	if lastFailure != "" {
 		c.fail(http.StatusBadGateway, "worker_failed", "the worker failed before answering ("+lastFailure+") and no other worker could take the job")
+		return
+	}
+	if lacking > 0 {
+		c.fail(http.StatusServiceUnavailable, "feature_unavailable", noCapableWorkerMessage(job.Model, needs))
 		return
 	}
 	c.fail(http.StatusServiceUnavailable, "no_worker_available", noWorkerMessage(job.Model, c.maxCoef))
