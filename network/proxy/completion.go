@@ -34,6 +34,10 @@ type completion struct {
 
 	sseStarted bool
 	text       strings.Builder // the answer relayed so far (non-stream: sent at the end)
+	// offeredTools: the job gave the model tools; toolCalls are the calls
+	// it answered with (chatmeter.go).
+	offeredTools bool
+	toolCalls    []network.ToolCall
 }
 
 type usageOut struct {
@@ -44,8 +48,9 @@ type usageOut struct {
 }
 
 type chunkDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string          `json:"role,omitempty"`
+	Content   *string         `json:"content,omitempty"`
+	ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
 }
 
 type chunkChoice struct {
@@ -65,9 +70,17 @@ type chunk struct {
 }
 
 type messageOut struct {
-	Role    string  `json:"role"`
-	Content string  `json:"content"`
-	Refusal *string `json:"refusal"`
+	Role      string             `json:"role"`
+	Content   *string            `json:"content"` // null when the answer is tool calls only, as OpenAI's
+	Refusal   *string            `json:"refusal"`
+	ToolCalls []network.ToolCall `json:"tool_calls,omitempty"`
+}
+
+// toolCallDelta is a tool call in a stream: OpenAI's chunks number the
+// calls of a choice by index.
+type toolCallDelta struct {
+	Index int `json:"index"`
+	network.ToolCall
 }
 
 type choiceOut struct {
@@ -131,14 +144,26 @@ func (c *completion) finish(finishReason string, u usageOut) {
 	}
 	if !c.stream {
 		c.armWrite()
+		msg := messageOut{Role: "assistant", ToolCalls: c.toolCalls}
+		if text := c.text.String(); text != "" || len(c.toolCalls) == 0 {
+			msg.Content = &text
+		}
 		writeJSON(c.w, http.StatusOK, completionOut{
 			ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
-			Choices: []choiceOut{{Message: messageOut{Role: "assistant", Content: c.text.String()}, FinishReason: finishReason}},
+			Choices: []choiceOut{{Message: msg, FinishReason: finishReason}},
 			Usage:   u,
 		})
 		return
 	}
 	c.startSSE()
+	if len(c.toolCalls) > 0 {
+		calls := make([]toolCallDelta, len(c.toolCalls))
+		for i, tc := range c.toolCalls {
+			calls[i] = toolCallDelta{Index: i, ToolCall: tc}
+		}
+		_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []chunkChoice{{Delta: chunkDelta{ToolCalls: calls}}}})
+	}
 	_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
 		Choices: []chunkChoice{{Delta: chunkDelta{}, FinishReason: &finishReason}}})
 	if c.includeUsage {
@@ -404,7 +429,13 @@ func hasDone(evs []event) bool {
 // complete meters a done job, records and signs its receipt, sends it to
 // the worker and answers the app developer.
 func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Logger) {
-	p.release(a, true) // normally already released by the reader
+	p.release(a, true)                  // normally already released by the reader
+	if !p.takeToolCalls(c, a, d, log) { // chatmeter.go
+		return
+	}
+	if len(c.toolCalls) > 0 && d.FinishReason == "stop" {
+		d.FinishReason = network.FinishToolCalls
+	}
 	prompt, compl := p.billedTokens(c, a, d.Usage, log)
 	if u, ok := p.credit(c, a, prompt, compl, log); ok {
 		c.finish(d.FinishReason, u)
