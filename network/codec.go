@@ -132,7 +132,7 @@ func Decode(frame []byte) (Envelope, Validator, error) {
 		return env, nil, protoErr(CodeBadMessage, "", "message id longer than %d bytes", MaxJobIDLength)
 	}
 	if env.V < MinProtocolVersion || env.V > ProtocolVersion {
-		return env, nil, protoErr(CodeUnsupportedVersion, env.ID, "protocol version %d, this side speaks %d..%d", env.V, MinProtocolVersion, ProtocolVersion)
+		return env, nil, protoErr(CodeUnsupportedVersion, env.ID, "protocol version %d, this side speaks %d (oldest accepted: %d)", env.V, ProtocolVersion, MinProtocolVersion)
 	}
 	mk, ok := knownTypes[env.Type]
 	if !ok {
