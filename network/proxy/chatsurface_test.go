@@ -371,11 +371,15 @@ func TestOldWorkerGetsOnlyPlainJobs(t *testing.T) {
 		t.Errorf("the proxy sent the version 2 worker %d frames in another version", n)
 	}
 	feature := map[string]func(*openai.ChatCompletionNewParams){
-		"tools": func(p *openai.ChatCompletionNewParams) { p.Tools = []openai.ChatCompletionToolUnionParam{weatherTool()} },
+		"tools": func(p *openai.ChatCompletionNewParams) {
+			p.Tools = []openai.ChatCompletionToolUnionParam{weatherTool()}
+		},
 		"format": func(p *openai.ChatCompletionNewParams) {
 			p.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}
 		},
-		"stop":      func(p *openai.ChatCompletionNewParams) { p.Stop = openai.ChatCompletionNewParamsStopUnion{OfString: openai.String("x")} },
+		"stop": func(p *openai.ChatCompletionNewParams) {
+			p.Stop = openai.ChatCompletionNewParamsStopUnion{OfString: openai.String("x")}
+		},
 		"penalties": func(p *openai.ChatCompletionNewParams) { p.PresencePenalty = openai.Float(1) },
 	}
 	for name, edit := range feature {
