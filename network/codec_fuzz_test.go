@@ -188,6 +188,9 @@ func FuzzDecode(f *testing.F) {
 	for _, ex := range docExamples(f) {
 		f.Add([]byte(ex))
 	}
+	for _, b := range chatSurfaceFrames(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		env, payload, err := Decode(frame)
 		if err != nil {
