@@ -14,16 +14,23 @@ import (
 
 // Limits of the chat surface.
 const (
-	MaxTools          = 128       // tools in one job
-	MaxToolCalls      = 128       // tool calls in one message or done
-	MaxToolName       = 64        // OpenAI's limit for a function name
-	MaxToolCallID     = 128       // a tool call's id
-	MaxToolSchema     = 64 << 10  // a tool's parameters, or a job's format, in bytes
-	MaxToolArguments  = 256 << 10 // one call's arguments, in bytes
-	MaxToolDesc       = 4 << 10   // a tool's description
-	MaxStopStrings    = 4         // OpenAI's limit
-	MaxStopLength     = 256       // bytes of one stop string
-	MaxFeatures       = 32        // names in Register.Features
+	MaxTools         = 128       // tools in one job
+	MaxToolCalls     = 128       // tool calls in one message or done
+	MaxToolName      = 64        // OpenAI's limit for a function name
+	MaxToolCallID    = 128       // a tool call's id
+	MaxToolSchema    = 64 << 10  // a tool's parameters, or a job's format, in bytes
+	MaxToolArguments = 256 << 10 // one call's arguments, in bytes
+	MaxToolDesc      = 4 << 10   // a tool's description
+	MaxStopStrings   = 4         // OpenAI's limit
+	MaxStopLength    = 256       // bytes of one stop string
+	MaxFeatures      = 32        // names in Register.Features
+	MaxTopLogprobs   = 20        // alternatives per token (Ollama's and OpenAI's limit)
+	// MaxDeltaLogprobs bounds the tokens of one delta, and MaxLogprobToken
+	// a token's text and bytes, so that a delta with its text stays under
+	// MaxMessageSize: 32 × 21 entries × (64 bytes escaped ×6 + 64 bytes as
+	// numbers ×4 + keys) ≈ 0.5 MiB.
+	MaxDeltaLogprobs  = 32
+	MaxLogprobToken   = 64
 	MaxFeatureName    = 32
 	minPenalty        = -2.0
 	maxPenalty        = 2.0
@@ -60,6 +67,61 @@ type ToolCallFunction struct {
 	Arguments string `json:"arguments"` // a JSON object
 }
 
+// TokenLogprob is one generated token's log probability (OpenAI's and
+// Ollama's shape), with its most likely alternatives.
+type TokenLogprob struct {
+	Token       string       `json:"token"`
+	Logprob     float64      `json:"logprob"`
+	Bytes       []int        `json:"bytes,omitempty"`
+	TopLogprobs []TopLogprob `json:"top_logprobs,omitempty"`
+}
+
+// TopLogprob is an alternative token at one position.
+type TopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes,omitempty"`
+}
+
+// checkLogprobs checks a delta's log probabilities.
+func checkLogprobs(lps []TokenLogprob) error {
+	if len(lps) > MaxDeltaLogprobs {
+		return protoErr(CodeTooLarge, "", "%d logprobs in a delta, limit %d", len(lps), MaxDeltaLogprobs)
+	}
+	for _, lp := range lps {
+		if err := checkLogprob(lp.Token, lp.Logprob, lp.Bytes); err != nil {
+			return err
+		}
+		if len(lp.TopLogprobs) > MaxTopLogprobs {
+			return protoErr(CodeTooLarge, "", "%d top logprobs, limit %d", len(lp.TopLogprobs), MaxTopLogprobs)
+		}
+		for _, alt := range lp.TopLogprobs {
+			if err := checkLogprob(alt.Token, alt.Logprob, alt.Bytes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkLogprob(token string, logprob float64, bytes []int) error {
+	if err := checkText("logprob token", token, MaxLogprobToken); err != nil {
+		return err
+	}
+	if math.IsNaN(logprob) || logprob > 0 {
+		return protoErr(CodeBadMessage, "", "logprob %v is not a log probability (≤ 0)", logprob)
+	}
+	if len(bytes) > MaxLogprobToken {
+		return protoErr(CodeTooLarge, "", "a token of %d bytes, limit %d", len(bytes), MaxLogprobToken)
+	}
+	for _, b := range bytes {
+		if b < 0 || b > 255 {
+			return protoErr(CodeBadMessage, "", "token byte %d out of range 0..255", b)
+		}
+	}
+	return nil
+}
+
 // Features lists what the job needs beyond a plain chat (the Feature
 // constants, in KnownFeatures order); a job that needs none runs on any
 // worker, a version 2 one included.
@@ -82,6 +144,9 @@ func (m *Job) Features() []string {
 	}
 	if m.Options.PresencePenalty != nil || m.Options.FrequencyPenalty != nil {
 		out = append(out, FeaturePenalties)
+	}
+	if m.Logprobs || m.TopLogprobs != 0 {
+		out = append(out, FeatureLogprobs)
 	}
 	return out
 }
@@ -149,6 +214,9 @@ func (m *Job) validateChatSurface() error {
 				return err
 			}
 		}
+	}
+	if m.TopLogprobs < 0 || m.TopLogprobs > MaxTopLogprobs || (m.TopLogprobs > 0 && !m.Logprobs) {
+		return protoErr(CodeBadMessage, "", "top_logprobs %d: must be 0..%d, and needs logprobs", m.TopLogprobs, MaxTopLogprobs)
 	}
 	o := m.Options
 	if len(o.Stop) > MaxStopStrings {
@@ -255,8 +323,16 @@ type JobResult struct {
 	ToolCalls    []ToolCall // sent in done (FeatureTools)
 }
 
-// ResultJobHandler is a JobHandler that can also answer with tool calls;
-// the Client calls RunJobResult instead of RunJob when its handler has it.
+// JobOutput is a piece of a job's output: text, and the log
+// probabilities of the tokens generated with it (FeatureLogprobs).
+type JobOutput struct {
+	Text     string
+	Logprobs []TokenLogprob
+}
+
+// ResultJobHandler is a JobHandler that can also answer with tool calls
+// and log probabilities; the Client calls RunJobResult instead of RunJob
+// when its handler has it.
 type ResultJobHandler interface {
-	RunJobResult(ctx context.Context, job Job, emit func(text string) error) (JobResult, error)
+	RunJobResult(ctx context.Context, job Job, emit func(JobOutput) error) (JobResult, error)
 }

@@ -21,6 +21,7 @@ func chatJob() *Job {
 		Format: json.RawMessage(`{"type":"object"}`),
 		Tools: []Tool{{Type: "function", Function: ToolFunction{Name: "get_weather", Description: "The weather",
 			Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)}}},
+		Logprobs: true, TopLogprobs: 2,
 	}
 }
 
@@ -39,6 +40,7 @@ func TestJobFeatures(t *testing.T) {
 		{"a tool message alone", func(j *Job) { j.Messages = chatJob().Messages }, []string{FeatureTools}},
 		{"stop", func(j *Job) { j.Options.Stop = []string{"x"} }, []string{FeatureStop}},
 		{"a penalty", func(j *Job) { j.Options.FrequencyPenalty = ptr(1.0) }, []string{FeaturePenalties}},
+		{"logprobs", func(j *Job) { j.Logprobs = true }, []string{FeatureLogprobs}},
 		{"everything", func(j *Job) { *j = *chatJob() }, KnownFeatures},
 	}
 	for _, tc := range tests {
@@ -80,6 +82,8 @@ func TestChatSurfaceValidate(t *testing.T) {
 		{"five stop strings", func(j *Job) { j.Options.Stop = []string{"a", "b", "c", "d", "e"} }, CodeBadMessage},
 		{"empty stop string", func(j *Job) { j.Options.Stop = []string{""} }, CodeBadMessage},
 		{"penalty out of range", func(j *Job) { j.Options.PresencePenalty = ptr(2.5) }, CodeBadMessage},
+		{"top_logprobs without logprobs", func(j *Job) { j.Logprobs = false }, CodeBadMessage},
+		{"21 top_logprobs", func(j *Job) { j.TopLogprobs = 21 }, CodeBadMessage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +96,35 @@ func TestChatSurfaceValidate(t *testing.T) {
 				t.Fatalf("valid job refused: %v", err)
 			case tc.code != "" && (!errors.As(err, &pe) || pe.Code != tc.code):
 				t.Fatalf("err = %v, want code %s", err, tc.code)
+			}
+		})
+	}
+	// A delta's log probabilities are bounded.
+	lp := TokenLogprob{Token: "a", Logprob: -1, Bytes: []int{97}, TopLogprobs: []TopLogprob{{Token: "b", Logprob: -2}}}
+	for _, tc := range []struct {
+		name string
+		edit func(*Delta)
+		code string
+	}{
+		{"valid", func(*Delta) {}, ""},
+		{"positive logprob", func(d *Delta) { d.Logprobs[0].Logprob = 0.5 }, CodeBadMessage},
+		{"byte out of range", func(d *Delta) { d.Logprobs[0].Bytes = []int{256} }, CodeBadMessage},
+		{"too many in a delta", func(d *Delta) {
+			for range MaxDeltaLogprobs {
+				d.Logprobs = append(d.Logprobs, lp)
+			}
+		}, CodeTooLarge},
+		{"too many alternatives", func(d *Delta) { d.Logprobs[0].TopLogprobs = make([]TopLogprob, MaxTopLogprobs+1) }, CodeTooLarge},
+		{"long token", func(d *Delta) { d.Logprobs[0].Token = strings.Repeat("a", MaxLogprobToken+1) }, CodeTooLarge},
+	} {
+		t.Run("delta "+tc.name, func(t *testing.T) {
+			d := &Delta{JobID: "j", Text: "a", Logprobs: []TokenLogprob{lp}}
+			d.Logprobs[0].TopLogprobs = append([]TopLogprob(nil), lp.TopLogprobs...)
+			tc.edit(d)
+			err := d.Validate()
+			var pe *ProtocolError
+			if tc.code == "" && err != nil || tc.code != "" && (!errors.As(err, &pe) || pe.Code != tc.code) {
+				t.Fatalf("err = %v, want %q", err, tc.code)
 			}
 		})
 	}
@@ -128,6 +161,8 @@ func chatSurfaceFrames(tb testing.TB) [][]byte {
 		TypeJob:      chatJob(),
 		TypeDone:     &Done{JobID: "job-2", FinishReason: FinishToolCalls, ToolCalls: chatJob().Messages[1].ToolCalls},
 		TypeRegister: &Register{CoefficientMilli: 1000, MaxConcurrent: 1, Features: KnownFeatures},
+		TypeDelta: &Delta{JobID: "job-2", Text: "Hi", Logprobs: []TokenLogprob{{Token: "Hi", Logprob: -0.5, Bytes: []int{72, 105},
+			TopLogprobs: []TopLogprob{{Token: "Hi", Logprob: -0.5}, {Token: "Ho", Logprob: -2}}}}},
 	} {
 		b, err := Encode(typ, "c1", p)
 		if err != nil {

@@ -817,17 +817,18 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 	// deltaInterval. A piece after a quiet spell goes at once; a fast model
 	// or a busy link gets fewer, larger frames instead of one per token.
 	var (
-		mu      sync.Mutex
-		pending strings.Builder
-		sendErr error
-		closed  bool
-		wake    = make(chan struct{}, 1)
-		ending  = make(chan struct{}) // closed when the handler returned: flush now
-		flushed = make(chan struct{})
+		mu        sync.Mutex
+		pending   strings.Builder
+		pendingLP []TokenLogprob // log probabilities not sent yet (FeatureLogprobs)
+		sendErr   error
+		closed    bool
+		wake      = make(chan struct{}, 1)
+		ending    = make(chan struct{}) // closed when the handler returned: flush now
+		flushed   = make(chan struct{})
 	)
 	seq, chars := 0, 0
-	sendPart := func(text string) error {
-		for len(text) > 0 {
+	sendPart := func(text string, lps []TokenLogprob) error {
+		for len(text) > 0 || len(lps) > 0 {
 			part := text
 			if len(part) > MaxDeltaText {
 				cut := MaxDeltaText
@@ -840,7 +841,13 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 				part = text[:cut]
 			}
 			text = text[len(part):]
-			if err := s.send(TypeDelta, &Delta{JobID: job.JobID, Seq: seq, Text: part}); err != nil {
+			n := min(len(lps), MaxDeltaLogprobs) // the rest rides on the next deltas
+			d := &Delta{JobID: job.JobID, Seq: seq, Text: part, Logprobs: lps[:n:n]}
+			lps = lps[n:]
+			if len(d.Logprobs) == 0 {
+				d.Logprobs = nil
+			}
+			if err := s.send(TypeDelta, d); err != nil {
 				return err
 			}
 			seq++
@@ -863,12 +870,13 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 				}
 			}
 			mu.Lock()
-			text := pending.String()
+			text, lps := pending.String(), pendingLP
 			pending.Reset()
+			pendingLP = nil
 			done := closed
 			mu.Unlock()
-			if text != "" {
-				if err := sendPart(text); err != nil {
+			if text != "" || len(lps) > 0 {
+				if err := sendPart(text, lps); err != nil {
 					mu.Lock()
 					sendErr = err
 					mu.Unlock()
@@ -880,7 +888,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 			}
 		}
 	}()
-	emit := func(text string) error {
+	emit := func(out JobOutput) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if closed {
@@ -892,7 +900,8 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		pending.WriteString(strings.ToValidUTF8(text, "\uFFFD"))
+		pending.WriteString(strings.ToValidUTF8(out.Text, "\uFFFD"))
+		pendingLP = append(pendingLP, out.Logprobs...)
 		select {
 		case wake <- struct{}{}:
 		default: // the sender will pick this up with what it is already due to send
@@ -910,7 +919,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 		res, err = rh.RunJobResult(ctx, *job, emit)
 		usage, finish, toolCalls = res.Usage, res.FinishReason, res.ToolCalls
 	} else {
-		usage, finish, err = c.cfg.Handler.RunJob(ctx, *job, emit)
+		usage, finish, err = c.cfg.Handler.RunJob(ctx, *job, func(text string) error { return emit(JobOutput{Text: text}) })
 	}
 	mu.Lock()
 	closed = true

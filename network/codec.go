@@ -335,6 +335,9 @@ func (m *Delta) Validate() error {
 	if m.Seq < 0 {
 		return protoErr(CodeBadMessage, "", "seq is negative")
 	}
+	if err := checkLogprobs(m.Logprobs); err != nil {
+		return err
+	}
 	return checkText("text", m.Text, MaxDeltaText)
 }
 

@@ -44,10 +44,11 @@ func TestDocExamplesDecode(t *testing.T) {
 }
 
 // TestDocExamplesCoverChatSurface: docs/protocol.md shows version 3's chat
-// surface: a job needing every feature, a done with tool calls, a register
-// announcing every feature, each in a version 3 envelope.
+// surface: a job needing every feature, a delta with log probabilities, a
+// done with tool calls, a register announcing every feature, each in a
+// version 3 envelope.
 func TestDocExamplesCoverChatSurface(t *testing.T) {
-	var job, done, reg bool
+	var job, done, reg, delta bool
 	for _, ex := range docExamples(t) {
 		env, payload, err := Decode([]byte(ex))
 		if err != nil || env.V != ProtocolVersion {
@@ -56,14 +57,16 @@ func TestDocExamplesCoverChatSurface(t *testing.T) {
 		switch m := payload.(type) {
 		case *Job:
 			job = job || reflect.DeepEqual(m.Features(), KnownFeatures)
+		case *Delta:
+			delta = delta || len(m.Logprobs) > 0
 		case *Done:
 			done = done || (len(m.ToolCalls) > 0 && m.FinishReason == FinishToolCalls)
 		case *Register:
 			reg = reg || reflect.DeepEqual(registeredKnown(m.Features), KnownFeatures)
 		}
 	}
-	if !job || !done || !reg {
-		t.Errorf("docs/protocol.md lacks a version 3 example: job with every feature %v, done with tool calls %v, register with every feature %v", job, done, reg)
+	if !job || !done || !reg || !delta {
+		t.Errorf("docs/protocol.md lacks a version 3 example: job with every feature %v, done with tool calls %v, register with every feature %v, delta with logprobs %v", job, done, reg, delta)
 	}
 }
 

@@ -63,10 +63,11 @@ const (
 	FeatureTools     = "tools"     // Job.Tools, tool-call messages, Done.ToolCalls
 	FeatureStop      = "stop"      // SamplingOptions.Stop
 	FeaturePenalties = "penalties" // SamplingOptions.PresencePenalty, FrequencyPenalty
+	FeatureLogprobs  = "logprobs"  // Job.Logprobs, TopLogprobs; Delta.Logprobs
 )
 
 // KnownFeatures are the features this code defines, in a stable order.
-var KnownFeatures = []string{FeatureFormat, FeatureTools, FeatureStop, FeaturePenalties}
+var KnownFeatures = []string{FeatureFormat, FeatureTools, FeatureStop, FeaturePenalties, FeatureLogprobs}
 
 // Size limits. MaxMessageSize bounds every frame; the others bound fields.
 const (
@@ -268,6 +269,10 @@ type Job struct {
 	Format json.RawMessage `json:"format,omitempty"`
 	// Tools the model may call (FeatureTools).
 	Tools []Tool `json:"tools,omitempty"`
+	// Logprobs asks for each generated token's log probability, and
+	// TopLogprobs (0..20) for that many alternatives (FeatureLogprobs).
+	Logprobs    bool `json:"logprobs,omitempty"`
+	TopLogprobs int  `json:"top_logprobs,omitempty"`
 }
 
 // Delta is a piece of generated text (worker → proxy). Seq starts at 0 and
@@ -276,6 +281,10 @@ type Delta struct {
 	JobID string `json:"job_id"`
 	Seq   int    `json:"seq"`
 	Text  string `json:"text"`
+	// Logprobs are the log probabilities of the tokens generated since the
+	// last delta (FeatureLogprobs), in order; a delta may carry them with
+	// no text (tokens whose text is not complete UTF-8 yet).
+	Logprobs []TokenLogprob `json:"logprobs,omitempty"`
 }
 
 // Usage is what a job consumed, from the model runtime.

@@ -3,6 +3,8 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/ollama/ollama/api"
 
@@ -27,7 +29,7 @@ func runtimeJob(local string, job network.Job) (ollama.Job, error) {
 		Model: local, MaxTokens: job.MaxTokens,
 		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
 		Stop: job.Options.Stop, PresencePenalty: job.Options.PresencePenalty, FrequencyPenalty: job.Options.FrequencyPenalty,
-		Format: job.Format,
+		Format: job.Format, Logprobs: job.Logprobs, TopLogprobs: job.TopLogprobs,
 	}
 	oj.Messages = make([]ollama.Message, len(job.Messages))
 	for i, m := range job.Messages {
@@ -60,4 +62,37 @@ func wireToolCall(tc api.ToolCall) network.ToolCall {
 		Type:     network.ToolTypeFunction,
 		Function: network.ToolCallFunction{Name: tc.Function.Name, Arguments: tc.Function.Arguments.String()},
 	}
+}
+
+// wireLogprobs are Ollama's log probabilities as deltas carry them (a
+// token's text and bytes cut to the protocol's bound).
+func wireLogprobs(l []api.Logprob) []network.TokenLogprob {
+	out := make([]network.TokenLogprob, len(l))
+	for i, lp := range l {
+		t := network.TokenLogprob{Token: cutToken(lp.Token), Logprob: min(lp.Logprob, 0), Bytes: cutBytes(lp.Bytes)}
+		for _, alt := range lp.TopLogprobs {
+			t.TopLogprobs = append(t.TopLogprobs, network.TopLogprob{Token: cutToken(alt.Token), Logprob: min(alt.Logprob, 0), Bytes: cutBytes(alt.Bytes)})
+		}
+		if len(t.TopLogprobs) > network.MaxTopLogprobs {
+			t.TopLogprobs = t.TopLogprobs[:network.MaxTopLogprobs]
+		}
+		out[i] = t
+	}
+	return out
+}
+
+func cutToken(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	for len(s) > network.MaxLogprobToken {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
+}
+
+func cutBytes(b []int) []int {
+	if len(b) > network.MaxLogprobToken {
+		return b[:network.MaxLogprobToken]
+	}
+	return b
 }

@@ -54,13 +54,13 @@ func (c *Core) localName(name string) (string, bool) {
 // RunJob implements network.JobHandler: it runs one job on the model
 // runtime. The prompt and the output only pass through memory.
 func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) error) (network.Usage, string, error) {
-	res, err := c.RunJobResult(ctx, job, emit)
+	res, err := c.RunJobResult(ctx, job, func(o network.JobOutput) error { return emit(o.Text) })
 	return res.Usage, res.FinishReason, err
 }
 
 // RunJobResult implements network.ResultJobHandler: RunJob that also
 // answers with the tool calls the model made (chat.go).
-func (c *Core) RunJobResult(ctx context.Context, job network.Job, emit func(string) error) (network.JobResult, error) {
+func (c *Core) RunJobResult(ctx context.Context, job network.Job, emit func(network.JobOutput) error) (network.JobResult, error) {
 	local, ok := c.localName(job.Model)
 	if !ok {
 		return network.JobResult{}, fmt.Errorf("worker: job %s: %w: %s", job.JobID, network.ErrUnknownModel, job.Model)
@@ -77,7 +77,22 @@ func (c *Core) RunJobResult(ctx context.Context, job network.Job, emit func(stri
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
 	start, wattsAtStart := time.Now(), c.gpuWatts()
 	jctx, watch := c.watchJob(ctx)
-	u, err := c.rt.Chat(jctx, oj, func(s string) error { watch.progress(); return emit(s) })
+	// Log probabilities go out with the next text (or at the end): a token
+	// of broken UTF-8 has them before Ollama has text for it.
+	var lps []network.TokenLogprob
+	oj.OnLogprobs = func(l []api.Logprob) error {
+		lps = append(lps, wireLogprobs(l)...)
+		return nil
+	}
+	u, err := c.rt.Chat(jctx, oj, func(s string) error {
+		watch.progress()
+		out := network.JobOutput{Text: s, Logprobs: lps}
+		lps = nil
+		return emit(out)
+	})
+	if err == nil && len(lps) > 0 {
+		err = emit(network.JobOutput{Logprobs: lps})
+	}
 	if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
 		err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
 		c.runtimeStalled(err)

@@ -387,6 +387,7 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		price:   price,
 
 		offeredTools: len(job.Tools) > 0,
+		wantLogprobs: job.Logprobs,
 	}
 	if req.StreamOptions != nil {
 		c.includeUsage = req.StreamOptions.IncludeUsage

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
@@ -91,4 +92,47 @@ func (p *Proxy) takeToolCalls(c *completion, a *attempt, d network.Done, log *sl
 		c.toolCalls[i] = tc
 	}
 	return true
+}
+
+// setMaxLogprobs bounds the log probabilities an attempt may relay: none
+// unless the job asked, then one per max_tokens token and maxBytes of them
+// in all (each token carries up to 20 alternatives: far more bytes than
+// its text).
+func (a *attempt) setMaxLogprobs(job network.Job, maxBytes int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.maxLogprobs, a.maxLogprobBytes = 0, 0
+	if job.Logprobs {
+		a.maxLogprobs, a.maxLogprobBytes = int64(job.MaxTokens), maxBytes
+	}
+}
+
+// boundLogprobsLocked counts a delta's log probabilities (a.mu held) and
+// says why they are over the attempt's bound ("" when they are not).
+func (a *attempt) boundLogprobsLocked(e event) string {
+	lps := e.delta.Logprobs
+	if len(lps) == 0 {
+		return ""
+	}
+	a.logprobs += int64(len(lps))
+	for _, lp := range lps {
+		a.logprobBytes += logprobSize(lp.Token, lp.Bytes)
+		for _, alt := range lp.TopLogprobs {
+			a.logprobBytes += logprobSize(alt.Token, alt.Bytes)
+		}
+	}
+	switch {
+	case a.maxLogprobs == 0:
+		return "log probabilities the job did not ask for"
+	case a.logprobs > a.maxLogprobs:
+		return fmt.Sprintf("more than %d tokens of log probabilities", a.maxLogprobs)
+	case a.logprobBytes > a.maxLogprobBytes:
+		return fmt.Sprintf("more than %d bytes of log probabilities", a.maxLogprobBytes)
+	}
+	return ""
+}
+
+// logprobSize is about what one entry costs in memory and in the answer.
+func logprobSize(token string, bytes []int) int64 {
+	return int64(len(token)+4*len(bytes)) + 32
 }

@@ -63,8 +63,8 @@ var chatFields = []ChatField{
 	{"n", SupportPartly, "1 only"},
 	{"user", SupportAccepted, "the developer's end-user id: in the proxy's log, never sent to a worker"},
 	{PriceCapField, SupportAccepted, "Cocoon's price cap (pricecap.go)"},
-	{"logprobs", SupportPartly, "false only: workers do not return log probabilities yet"},
-	{"top_logprobs", SupportRefused, "needs logprobs"},
+	{"logprobs", SupportCarried, "Ollama's log probabilities of the output tokens, as OpenAI's choice.logprobs.content"},
+	{"top_logprobs", SupportCarried, "0..20 alternatives per token; needs logprobs"},
 	{"logit_bias", SupportRefused, "Ollama has no logit bias"},
 	{"audio", SupportRefused, "text models only"},
 	{"modalities", SupportRefused, "text models only"},
@@ -240,6 +240,7 @@ type chatSurface struct {
 	PresencePenalty   *float64          `json:"presence_penalty"`
 	FrequencyPenalty  *float64          `json:"frequency_penalty"`
 	Logprobs          *bool             `json:"logprobs"`
+	TopLogprobs       *int              `json:"top_logprobs"`
 	User              *string           `json:"user"`
 }
 
@@ -363,7 +364,16 @@ func (s *chatSurface) toJob(job *network.Job) error {
 		*p.dst = p.v
 	}
 	if s.Logprobs != nil && *s.Logprobs {
-		return unsupported("logprobs", "logprobs is not supported: workers do not return log probabilities yet")
+		job.Logprobs = true
+	}
+	if s.TopLogprobs != nil {
+		if *s.TopLogprobs < 0 || *s.TopLogprobs > network.MaxTopLogprobs {
+			return bad("top_logprobs", "top_logprobs must be 0..%d", network.MaxTopLogprobs)
+		}
+		if *s.TopLogprobs > 0 && !job.Logprobs {
+			return bad("top_logprobs", "top_logprobs needs logprobs: true")
+		}
+		job.TopLogprobs = *s.TopLogprobs
 	}
 	if rf := s.ResponseFormat; rf != nil {
 		switch rf.Type {

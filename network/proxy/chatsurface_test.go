@@ -46,8 +46,8 @@ func TestUnsupportedParametersRefused(t *testing.T) {
 	}{
 		{"n > 1", nil, func(p *openai.ChatCompletionNewParams) { p.N = openai.Int(2) }, "n"},
 		{"logit_bias", nil, func(p *openai.ChatCompletionNewParams) { p.LogitBias = map[string]int64{"42": 5} }, "logit_bias"},
-		{"logprobs true", nil, func(p *openai.ChatCompletionNewParams) { p.Logprobs = openai.Bool(true) }, "logprobs"},
-		{"top_logprobs", nil, func(p *openai.ChatCompletionNewParams) { p.TopLogprobs = openai.Int(2) }, "top_logprobs"},
+		{"functions (deprecated)", []option.RequestOption{option.WithJSONSet("functions", []any{map[string]any{"name": "f"}})}, nil, "functions"},
+		{"web_search_options", []option.RequestOption{option.WithJSONSet("web_search_options", map[string]any{})}, nil, "web_search_options"},
 		{"modalities", nil, func(p *openai.ChatCompletionNewParams) { p.Modalities = []string{"text", "audio"} }, "modalities"},
 		{"audio", []option.RequestOption{option.WithJSONSet("audio", map[string]any{"voice": "alloy", "format": "mp3"})}, nil, "audio"},
 		{"store", nil, func(p *openai.ChatCompletionNewParams) { p.Store = openai.Bool(true) }, "store"},
@@ -195,6 +195,13 @@ func TestChatSurfaceCarriedToWorker(t *testing.T) {
 			if len(j.Tools) != 1 || j.Tools[0].Type != "function" || j.Tools[0].Function.Name != "get_weather" ||
 				j.Tools[0].Function.Description != "The weather in a city" || !strings.Contains(string(j.Tools[0].Function.Parameters), `"city"`) {
 				t.Errorf("tools %+v", j.Tools)
+			}
+		}},
+		{"logprobs", func(p *openai.ChatCompletionNewParams) {
+			p.Logprobs, p.TopLogprobs = openai.Bool(true), openai.Int(3)
+		}, func(t *testing.T, j network.Job) {
+			if !j.Logprobs || j.TopLogprobs != 3 {
+				t.Errorf("logprobs %v top %d", j.Logprobs, j.TopLogprobs)
 			}
 		}},
 		{"tool_choice none", func(p *openai.ChatCompletionNewParams) {
@@ -381,6 +388,7 @@ func TestOldWorkerGetsOnlyPlainJobs(t *testing.T) {
 			p.Stop = openai.ChatCompletionNewParamsStopUnion{OfString: openai.String("x")}
 		},
 		"penalties": func(p *openai.ChatCompletionNewParams) { p.PresencePenalty = openai.Float(1) },
+		"logprobs":  func(p *openai.ChatCompletionNewParams) { p.Logprobs = openai.Bool(true) },
 	}
 	for name, edit := range feature {
 		p := chatParams()
@@ -405,5 +413,85 @@ func TestOldWorkerGetsOnlyPlainJobs(t *testing.T) {
 	}
 	if n, m := len(old.Jobs()), len(current.Jobs()); n != 1 || m != len(feature) {
 		t.Errorf("old worker %d jobs, current %d: want 1 and %d", n, m, len(feature))
+	}
+}
+
+// TestLogprobsRelayed: a worker's log probabilities reach the client as
+// OpenAI's choice.logprobs.content, streamed and not, only when asked for;
+// a worker that sends them unasked, or more of them than max_tokens, is cut
+// off like an oversized stream and takes a strike.
+func TestLogprobsRelayed(t *testing.T) {
+	tp := startProxy(t, "", nil)
+	lp := func(tok string, p float64) network.TokenLogprob {
+		return network.TokenLogprob{Token: tok, Logprob: p, Bytes: []int{int(tok[0])},
+			TopLogprobs: []network.TopLogprob{{Token: tok, Logprob: p}, {Token: "x", Logprob: -9}}}
+	}
+	lps := [][]network.TokenLogprob{{lp("Hello", -0.5)}, {lp(",", -0.25), lp(" ", -0.125)}, {lp("world", -1)}}
+	unasked := false
+	w := tp.worker(t, proxytest.Options{Features: network.KnownFeatures, Script: func(j network.Job) proxytest.Behavior {
+		if j.Logprobs || unasked {
+			return proxytest.Behavior{Deltas: []string{"Hello", ", ", "world"}, Logprobs: lps}
+		}
+		return proxytest.Behavior{}
+	}})
+	flat := append(append(append([]network.TokenLogprob{}, lps[0]...), lps[1]...), lps[2]...)
+	check := func(t *testing.T, got []openai.ChatCompletionTokenLogprob) {
+		t.Helper()
+		if len(got) != len(flat) {
+			t.Fatalf("%d logprobs, want %d", len(got), len(flat))
+		}
+		for i, g := range got {
+			if g.Token != flat[i].Token || g.Logprob != flat[i].Logprob || len(g.TopLogprobs) != 2 || g.TopLogprobs[1].Logprob != -9 ||
+				len(g.Bytes) != 1 || g.Bytes[0] != int64(flat[i].Token[0]) {
+				t.Errorf("logprob %d: %+v, want %+v", i, g, flat[i])
+			}
+		}
+	}
+	p := chatParams()
+	p.Logprobs, p.TopLogprobs = openai.Bool(true), openai.Int(2)
+	resp, err := tp.client().Chat.Completions.New(testCtx(t), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, resp.Choices[0].Logprobs.Content)
+
+	s := tp.client().Chat.Completions.NewStreaming(testCtx(t), p)
+	var streamed []openai.ChatCompletionTokenLogprob
+	for s.Next() {
+		for _, c := range s.Current().Choices {
+			streamed = append(streamed, c.Logprobs.Content...)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	check(t, streamed)
+
+	plain, err := tp.client().Chat.Completions.New(testCtx(t), chatParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw := plain.Choices[0].JSON.Logprobs.Raw(); raw != "null" {
+		t.Errorf("logprobs %s in an answer that did not ask for them", raw)
+	}
+
+	p.MaxTokens = openai.Int(2) // three tokens of logprobs: one too many
+	resp, err = tp.client().Chat.Completions.New(testCtx(t), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].FinishReason != "length" {
+		t.Errorf("logprobs past max_tokens: finish %q, want length", resp.Choices[0].FinishReason)
+	}
+	unasked = true
+	resp, err = tp.client().Chat.Completions.New(testCtx(t), chatParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].FinishReason != "length" || resp.Choices[0].JSON.Logprobs.Raw() != "null" {
+		t.Errorf("unasked logprobs: finish %q, logprobs %s", resp.Choices[0].FinishReason, resp.Choices[0].JSON.Logprobs.Raw())
+	}
+	if _, strikes, _, _ := proxy.TrustCounts(tp.Proxy, w.ID()); strikes != 2 {
+		t.Errorf("%d strikes, want 2 (too many logprobs, unasked logprobs)", strikes)
 	}
 }

@@ -38,6 +38,10 @@ type completion struct {
 	// it answered with (chatmeter.go).
 	offeredTools bool
 	toolCalls    []network.ToolCall
+	// wantLogprobs: the job asked for log probabilities; logprobs are the
+	// ones relayed (kept for a non-streamed answer).
+	wantLogprobs bool
+	logprobs     []network.TokenLogprob
 }
 
 type usageOut struct {
@@ -54,10 +58,16 @@ type chunkDelta struct {
 }
 
 type chunkChoice struct {
-	Index        int        `json:"index"`
-	Delta        chunkDelta `json:"delta"`
-	FinishReason *string    `json:"finish_reason"`
-	Logprobs     *struct{}  `json:"logprobs"`
+	Index        int          `json:"index"`
+	Delta        chunkDelta   `json:"delta"`
+	FinishReason *string      `json:"finish_reason"`
+	Logprobs     *logprobsOut `json:"logprobs"`
+}
+
+// logprobsOut is OpenAI's choice.logprobs (chatmeter.go fills it).
+type logprobsOut struct {
+	Content []network.TokenLogprob `json:"content"`
+	Refusal []network.TokenLogprob `json:"refusal"`
 }
 
 type chunk struct {
@@ -84,10 +94,10 @@ type toolCallDelta struct {
 }
 
 type choiceOut struct {
-	Index        int        `json:"index"`
-	Message      messageOut `json:"message"`
-	FinishReason string     `json:"finish_reason"`
-	Logprobs     *struct{}  `json:"logprobs"`
+	Index        int          `json:"index"`
+	Message      messageOut   `json:"message"`
+	FinishReason string       `json:"finish_reason"`
+	Logprobs     *logprobsOut `json:"logprobs"`
 }
 
 type completionOut struct {
@@ -125,13 +135,22 @@ func (c *completion) startSSE() {
 
 // delta relays one piece of text (stream) or keeps it (non-stream); the
 // text kept is what the proxy meters.
-func (c *completion) delta(text string) error {
+func (c *completion) delta(text string, lps []network.TokenLogprob) error {
+	if !c.wantLogprobs {
+		lps = nil // not asked for: not the model's to add
+	}
 	if c.stream {
 		c.startSSE()
+		ch := chunkChoice{Delta: chunkDelta{Content: &text}}
+		if len(lps) > 0 {
+			ch.Logprobs = &logprobsOut{Content: lps}
+		}
 		if err := c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
-			Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}}); err != nil {
+			Choices: []chunkChoice{ch}}); err != nil {
 			return err
 		}
+	} else {
+		c.logprobs = append(c.logprobs, lps...)
 	}
 	c.text.WriteString(text)
 	return nil
@@ -148,9 +167,13 @@ func (c *completion) finish(finishReason string, u usageOut) {
 		if text := c.text.String(); text != "" || len(c.toolCalls) == 0 {
 			msg.Content = &text
 		}
+		choice := choiceOut{Message: msg, FinishReason: finishReason}
+		if c.wantLogprobs {
+			choice.Logprobs = &logprobsOut{Content: c.logprobs}
+		}
 		writeJSON(c.w, http.StatusOK, completionOut{
 			ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
-			Choices: []choiceOut{{Message: msg, FinishReason: finishReason}},
+			Choices: []choiceOut{choice},
 			Usage:   u,
 		})
 		return
@@ -262,6 +285,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		}
 		exclude[a.w] = true
 		a.setMaxBytes(c.meter.maxBytes)
+		a.setMaxLogprobs(job, p.cfg.Metering.MaxJobBytes) // chatmeter.go
 		job.JobID = a.jobID
 		log := a.w.log.With("job", a.jobID, "model", job.Model, "try", try+1)
 		if err := a.w.send(network.TypeJob, &job); err != nil {
@@ -334,7 +358,7 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 				return true, o, why
 			}
 			nextSeq++
-			if err := c.delta(e.delta.Text); err != nil {
+			if err := c.delta(e.delta.Text, e.delta.Logprobs); err != nil {
 				cancelOnWorker("client disconnected")
 				p.settleRelayed(c, a, log, false)
 				return true, outStopped, "client write failed"
@@ -375,8 +399,10 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 					if j > i+1 {
 						var text strings.Builder
 						merged := e
+						merged.delta.Logprobs = nil
 						for _, d := range evs[i:j] {
 							text.WriteString(d.delta.Text)
+							merged.delta.Logprobs = append(merged.delta.Logprobs, d.delta.Logprobs...)
 							merged.pieces += d.textPieces()
 						}
 						merged.delta.Text = text.String()

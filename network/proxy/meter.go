@@ -460,6 +460,10 @@ func (a *attempt) boundLocked(e event) (event, bool) {
 	if a.oversize {
 		return e, false
 	}
+	if over := a.boundLogprobsLocked(e); over != "" { // chatmeter.go
+		a.oversize = true
+		return event{kind: evOversize, reason: over}, true
+	}
 	a.received += int64(len(e.delta.Text)) // ≤ 64 KiB a delta: no overflow before the bound
 	if a.received > a.maxBytes {
 		a.oversize = true

@@ -321,10 +321,16 @@ func (r *Runtime) Chat(ctx context.Context, job Job, onDelta func(string) error)
 	}
 	stream := true
 	req := &api.ChatRequest{Model: job.Model, Messages: msgs, Stream: &stream, Options: opts,
-		KeepAlive: &api.Duration{Duration: KeepLoaded}, Format: job.Format, Tools: job.Tools}
+		KeepAlive: &api.Duration{Duration: KeepLoaded}, Format: job.Format, Tools: job.Tools,
+		Logprobs: job.Logprobs, TopLogprobs: job.TopLogprobs}
 	var usage Usage
 	var final bool
 	err = c.Chat(ctx, req, func(resp api.ChatResponse) error {
+		if len(resp.Logprobs) > 0 && job.OnLogprobs != nil {
+			if err := job.OnLogprobs(resp.Logprobs); err != nil {
+				return err
+			}
+		}
 		if resp.Message.Content != "" && onDelta != nil {
 			if err := onDelta(resp.Message.Content); err != nil {
 				return err

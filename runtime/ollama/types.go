@@ -139,6 +139,12 @@ type Job struct {
 	// Tools the model may call; each call it makes goes to OnToolCall.
 	Tools      api.Tools
 	OnToolCall func(api.ToolCall) error
+	// Logprobs asks Ollama for each token's log probability (and
+	// TopLogprobs alternatives); each response's go to OnLogprobs before
+	// its text goes to onDelta.
+	Logprobs    bool
+	TopLogprobs int
+	OnLogprobs  func([]api.Logprob) error
 }
 
 // Usage is what a finished job consumed, from Ollama's final message.

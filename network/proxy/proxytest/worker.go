@@ -51,6 +51,8 @@ type Behavior struct {
 	Gate         <-chan struct{}    // when set, the job waits for it (or a cancel) before its first delta
 	ReplayDone   bool               // send done twice (the proxy must credit it once)
 	ToolCalls    []network.ToolCall // sent in done (a worker with the tools feature)
+	// Logprobs[i] go with Deltas[i] (a worker with the logprobs feature).
+	Logprobs [][]network.TokenLogprob
 	// LateAfterCancel keeps streaming the deltas and the done after a cancel,
 	// as a real worker does with the tokens already on the wire when the
 	// cancel arrives; without it a cancel stops the job.
@@ -616,7 +618,11 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}); err != nil {
+		d := &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}
+		if k := i % len(deltas); k < len(b.Logprobs) {
+			d.Logprobs = b.Logprobs[k]
+		}
+		if err := w.Send(network.TypeDelta, d); err != nil {
 			return
 		}
 	}
