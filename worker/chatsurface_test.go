@@ -37,7 +37,37 @@ type ollamaFront struct {
 	mu     sync.Mutex
 	chats  []api.ChatRequest
 	script func(api.ChatRequest) []api.ChatResponse // nil: pass to Ollama
+	// logprobs are those of Ollama's last /api/chat answer.
+	logprobs []api.Logprob
 }
+
+// teeChat is the front's ResponseWriter for Ollama's /api/chat answers: it
+// passes them on and reads their log probabilities.
+type teeChat struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+	f   *ollamaFront
+}
+
+func (w *teeChat) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	for {
+		line, err := w.buf.ReadBytes('\n')
+		if err != nil {
+			w.buf.Write(line) // an incomplete line: wait for the rest
+			break
+		}
+		var r api.ChatResponse
+		if json.Unmarshal(line, &r) == nil {
+			w.f.mu.Lock()
+			w.f.logprobs = append(w.f.logprobs, r.Logprobs...)
+			w.f.mu.Unlock()
+		}
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *teeChat) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
 
 func startOllamaFront(t *testing.T, target string) *ollamaFront {
 	t.Helper()
@@ -70,6 +100,10 @@ func startOllamaFront(t *testing.T, target string) *ollamaFront {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			r.ContentLength = int64(len(body))
+			f.mu.Lock()
+			f.logprobs = nil
+			f.mu.Unlock()
+			w = &teeChat{ResponseWriter: w, f: f}
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -155,7 +189,8 @@ func tinyParams(prompt string) openai.ChatCompletionNewParams {
 // OpenAI client, the real proxy, a real worker core and the real Ollama:
 // JSON mode and a JSON schema reach Ollama as its format and the
 // constrained output parses; penalties, top_p, seed and stop reach its
-// options; stop ends the text before the stop string; and a tool call
+// options; stop ends the text before the stop string; Ollama's log
+// probabilities come back, the same streamed and not; and a tool call
 // round trip with a stand-in model endpoint (the tiny model cannot choose a
 // tool) is relayed in OpenAI's shape, streamed and not, with the tool's
 // result reaching the model on the follow-up.
@@ -261,6 +296,55 @@ func TestChatSurfaceEndToEnd(t *testing.T) {
 			t.Errorf("with stop %q: %q (finish %s), want the free text before it: %q", stop, got, stopped.Choices[0].FinishReason, text[:at])
 		}
 		t.Logf("free answer %d bytes; stop %q at byte %d", len(text), stop, at)
+	})
+
+	t.Run("logprobs", func(t *testing.T) {
+		p := tinyParams("hi")
+		p.MaxTokens = openai.Int(40)
+		p.Logprobs, p.TopLogprobs = openai.Bool(true), openai.Int(3)
+		resp, err := client.Chat.Completions.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req := front.lastChat(t); !req.Logprobs || req.TopLogprobs != 3 {
+			t.Fatalf("Ollama received logprobs %v top %d", req.Logprobs, req.TopLogprobs)
+		}
+		// What Ollama answered, token by token (it leaves out the tokens
+		// of broken UTF-8 the random model makes: fewer than 40).
+		got := resp.Choices[0].Logprobs.Content
+		front.mu.Lock()
+		want := front.logprobs
+		front.mu.Unlock()
+		if len(got) != len(want) || len(got) == 0 {
+			t.Fatalf("%d logprobs, Ollama answered %d", len(got), len(want))
+		}
+		for i, lp := range got {
+			w := want[i]
+			if lp.Token != w.Token || lp.Logprob != w.Logprob || len(lp.TopLogprobs) != 3 || len(w.TopLogprobs) != 3 ||
+				lp.TopLogprobs[2].Token != w.TopLogprobs[2].Token || lp.TopLogprobs[2].Logprob != w.TopLogprobs[2].Logprob {
+				t.Fatalf("token %d: %+v, Ollama %+v", i, lp, w)
+			}
+		}
+		t.Logf("%d logprobs for %d tokens", len(got), resp.Usage.CompletionTokens)
+		// Streamed, the same greedy answer has the same log probabilities.
+		s := client.Chat.Completions.NewStreaming(ctx, p)
+		var streamed []openai.ChatCompletionTokenLogprob
+		for s.Next() {
+			for _, c := range s.Current().Choices {
+				streamed = append(streamed, c.Logprobs.Content...)
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(streamed) != len(got) {
+			t.Fatalf("streamed %d logprobs, not streamed %d", len(streamed), len(got))
+		}
+		for i := range got {
+			if streamed[i].Token != got[i].Token || streamed[i].Logprob != got[i].Logprob {
+				t.Errorf("token %d: streamed %q %v, not streamed %q %v", i, streamed[i].Token, streamed[i].Logprob, got[i].Token, got[i].Logprob)
+			}
+		}
 	})
 
 	t.Run("tool call round trip", func(t *testing.T) {
