@@ -459,8 +459,11 @@ func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Lo
 	if !p.takeToolCalls(c, a, d, log) { // chatmeter.go
 		return
 	}
-	if len(c.toolCalls) > 0 && d.FinishReason == "stop" {
+	switch {
+	case len(c.toolCalls) > 0 && d.FinishReason == "stop":
 		d.FinishReason = network.FinishToolCalls
+	case len(c.toolCalls) == 0 && d.FinishReason == network.FinishToolCalls:
+		d.FinishReason = "stop" // its calls were dropped (takeToolCalls)
 	}
 	prompt, compl := p.billedTokens(c, a, d.Usage, log)
 	if u, ok := p.credit(c, a, prompt, compl, log); ok {
