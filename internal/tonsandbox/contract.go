@@ -63,6 +63,26 @@ func (s *Sandbox) DeployContract(ctx context.Context, from string, init *tlb.Sta
 	return a, r.Transactions, nil
 }
 
+// SetContract puts an active contract with init's code and data and
+// balance nanoTON straight into the emulator's state, with no message: for
+// states larger than a deploy message may carry (an escrow that has paid
+// thousands of workers).
+func (s *Sandbox) SetContract(ctx context.Context, init *tlb.StateInit, balance uint64) (*address.Address, error) {
+	if init == nil || init.Code == nil || init.Data == nil {
+		return nil, fmt.Errorf("set contract: state init needs code and data")
+	}
+	var r struct {
+		Address string `json:"address"`
+	}
+	err := s.call(ctx, "setContract", map[string]any{
+		"codeBoc64": boc64(init.Code), "dataBoc64": boc64(init.Data), "balanceNano": strconv.FormatUint(balance, 10),
+	}, &r)
+	if err != nil {
+		return nil, err
+	}
+	return parseRaw(r.Address)
+}
+
 // SendInternal sends value nanoTON with body (nil: empty) from the treasury
 // named from, and returns the transactions it caused, in order.
 func (s *Sandbox) SendInternal(ctx context.Context, from string, to *address.Address, value uint64, body *cell.Cell, bounce bool) ([]Tx, error) {

@@ -5,7 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"math"
+	"math/big"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -53,6 +53,16 @@ const (
 	OpCancelWithdrawal   = 0x77a1a003
 )
 
+// Defaults for a new escrow (docs/settlement.md): a claim measured at
+// about 0.0034 TON of gas and fees (docs/BENCHMARKS.md, "Escrow gas"), and
+// a week for workers to claim after the operator announces a withdrawal.
+const (
+	DefaultClaimFee      = 10_000_000 // 0.01 TON
+	DefaultWithdrawDelay = 7 * 24 * time.Hour
+	// MaxWithdrawDelay keeps now + delay inside the contract's uint32 time.
+	MaxWithdrawDelay = 10 * 365 * 24 * time.Hour
+)
+
 // ErrBadParams: deploy parameters the contract could not hold.
 var ErrBadParams = errors.New("escrow: bad parameters")
 
@@ -81,12 +91,19 @@ func Code() *cell.Cell {
 //	          claim_fee:Coins pending_amount:Coins pending_after:uint32
 //	          paid:(HashmapE 256 Coins) = Storage;
 func Data(p Params) (*cell.Cell, error) {
+	return DataWithPaid(p, nil)
+}
+
+// DataWithPaid is the storage of an escrow that has already paid these
+// totals (worker id -> nanoTON): for tests and the gas benchmark, which
+// measure claims against an escrow with thousands of workers.
+func DataWithPaid(p Params, paid map[[32]byte]uint64) (*cell.Cell, error) {
 	if len(p.ProxyKey) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: proxy key is %d bytes, want %d", ErrBadParams, len(p.ProxyKey), ed25519.PublicKeySize)
 	}
 	secs := p.WithdrawDelay / time.Second
-	if p.WithdrawDelay < 0 || secs > math.MaxUint32 || secs*time.Second != p.WithdrawDelay {
-		return nil, fmt.Errorf("%w: withdraw delay %s is not a whole number of seconds up to 2^32", ErrBadParams, p.WithdrawDelay)
+	if p.WithdrawDelay < 0 || p.WithdrawDelay > MaxWithdrawDelay || secs*time.Second != p.WithdrawDelay {
+		return nil, fmt.Errorf("%w: withdraw delay %s is not a whole number of seconds from 0 to %s", ErrBadParams, p.WithdrawDelay, MaxWithdrawDelay)
 	}
 	if p.Workchain != 0 && p.Workchain != -1 {
 		return nil, fmt.Errorf("%w: workchain %d", ErrBadParams, p.Workchain)
@@ -102,7 +119,16 @@ func Data(p Params) (*cell.Cell, error) {
 	if err := b.StoreCoins(p.ClaimFee); err != nil {
 		return nil, err
 	}
-	b.MustStoreCoins(0).MustStoreUInt(0, 32).MustStoreDict(nil)
+	b.MustStoreCoins(0).MustStoreUInt(0, 32)
+	dict := cell.NewDict(256)
+	for w, total := range paid {
+		if err := dict.SetIntKey(new(big.Int).SetBytes(w[:]), cell.BeginCell().MustStoreCoins(total).EndCell()); err != nil {
+			return nil, fmt.Errorf("escrow: paid totals: %w", err)
+		}
+	}
+	if err := b.StoreDict(dict); err != nil {
+		return nil, err
+	}
 	return b.EndCell(), nil
 }
 

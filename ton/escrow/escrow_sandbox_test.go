@@ -428,3 +428,32 @@ func TestReadState(t *testing.T) {
 		t.Logf("no contract: %v", err)
 	}
 }
+
+// Totals already in storage (as after many claims) are what the contract
+// reads: paid_total answers them and a claim pays only the difference.
+func TestPaidTotalsFromStorage(t *testing.T) {
+	sb := tonsandbox.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	paid := map[[32]byte]uint64{workerID(1): 1, workerID(2): oneTON, workerID(3): escrow.MaxCumulative}
+	for i := 0; i < 200; i++ {
+		var w [32]byte
+		w[0], w[1] = byte(i), 0x5a
+		paid[w] = uint64(i) * 1000
+	}
+	e, err := escrowtest.DeployWithPaid(ctx, sb, key(1), delay, claimFee, 10*oneTON, paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ctx: ctx, sb: sb, e: e}
+	for w, total := range paid {
+		if got := f.paid(t, w); got != total {
+			t.Fatalf("paid_total %x = %d, want %d", w[:4], got, total)
+		}
+	}
+	tx := f.claim(t, e.Voucher(workerID(2), owner(0xaa), 3*oneTON))
+	if got := escrowtest.PaidTo(tx, owner(0xaa)); got != 2*oneTON-claimFee {
+		t.Fatalf("paid %d, want the difference minus the fee %d", got, 2*oneTON-claimFee)
+	}
+	f.refused(t, e.Voucher(workerID(3), owner(0xaa), escrow.MaxCumulative), nil, escrow.ExitNothingToClaim)
+}

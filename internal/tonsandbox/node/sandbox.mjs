@@ -18,6 +18,9 @@
 //   deployContract {codeBoc64, dataBoc64, valueNano, from?} -> {address, transactions}
 //       an internal message with the state init from treasury `from`
 //       (default "deployer"): the way a contract is deployed on chain.
+//   setContract {codeBoc64, dataBoc64, balanceNano} -> {address}
+//       puts an active contract straight into the state (no message: for
+//       states larger than a deploy message may carry).
 //   sendInternal {from, to, valueNano, bodyBoc64?, bounce?} -> {transactions}
 //       from treasury `from`; transactions as in sendExternal.
 //   runGetMethod {address, method, stackBoc64} -> {exitCode, gasUsed, stackBoc64}
@@ -229,6 +232,14 @@ const handlers = {
     const t = await treasuryNamed(from);
     const res = await t.send({ to: address, value: BigInt(valueNano), init: { code, data }, bounce: false });
     return { address: raw(address), transactions: record(res?.transactions ?? []) };
+  },
+
+  async setContract({ codeBoc64, dataBoc64, balanceNano = '0' }) {
+    const code = oneCell(codeBoc64, 'codeBoc64');
+    const data = oneCell(dataBoc64, 'dataBoc64');
+    const address = contractAddress(0, { code, data });
+    await blockchain.setShardAccount(address, createShardAccount({ address, code, data, balance: BigInt(balanceNano), workchain: 0 }));
+    return { address: raw(address) };
   },
 
   async sendInternal({ from, to, valueNano = '0', bodyBoc64, bounce = true }) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tonsandbox"
@@ -32,18 +33,41 @@ type Escrow struct {
 // with its state init from that operator (as `cocoon-proxy escrow deploy`
 // does on chain).
 func Deploy(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed25519.PrivateKey, delay time.Duration, claimFee, value uint64) (*Escrow, error) {
+	return DeployWithPaid(ctx, sb, proxyKey, delay, claimFee, value, nil)
+}
+
+// DeployWithPaid is Deploy of an escrow whose storage already records these
+// paid totals (escrow.DataWithPaid): its address is not AddressOf(Params).
+// With totals, the contract is placed in the state directly (as if deployed
+// long ago: a state of thousands of workers is larger than a message may
+// carry) rather than deployed by a message.
+func DeployWithPaid(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed25519.PrivateKey, delay time.Duration, claimFee, value uint64, paid map[[32]byte]uint64) (*Escrow, error) {
 	op, err := sb.Treasury(ctx, OperatorName)
 	if err != nil {
 		return nil, err
 	}
 	p := escrow.Params{ProxyKey: proxyKey.Public().(ed25519.PublicKey), Operator: op, WithdrawDelay: delay, ClaimFee: claimFee}
-	si, err := escrow.StateInit(p)
+	data, err := escrow.DataWithPaid(p, paid)
 	if err != nil {
 		return nil, err
 	}
-	want, err := escrow.AddressOf(p, false)
-	if err != nil {
-		return nil, err
+	si := &tlb.StateInit{Code: escrow.Code(), Data: data}
+	want := si.CalcAddress(p.Workchain)
+	if len(paid) == 0 {
+		if want, err = escrow.AddressOf(p, false); err != nil {
+			return nil, err
+		}
+	}
+	if len(paid) > 0 {
+		addr, err := sb.SetContract(ctx, si, value)
+		if err != nil {
+			return nil, err
+		}
+		if !addr.Equals(want) {
+			return nil, fmt.Errorf("escrowtest: placed at %s, want %s", addr.StringRaw(), want.StringRaw())
+		}
+		addr.SetBounce(false)
+		return &Escrow{SB: sb, Addr: addr, Params: p, ProxyKey: proxyKey}, nil
 	}
 	addr, txs, err := sb.DeployContract(ctx, OperatorName, si, value)
 	if err != nil {
