@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -51,9 +52,13 @@ func DeployWithPaid(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed2551
 	if err != nil {
 		return nil, err
 	}
-	si := &tlb.StateInit{Code: escrow.Code(), Data: data}
+	code, err := Code()
+	if err != nil {
+		return nil, err
+	}
+	si := &tlb.StateInit{Code: code, Data: data}
 	want := si.CalcAddress(p.Workchain)
-	if len(paid) == 0 {
+	if len(paid) == 0 && os.Getenv(FromSourceEnv) != "1" {
 		if want, err = escrow.AddressOf(p, false); err != nil {
 			return nil, err
 		}
