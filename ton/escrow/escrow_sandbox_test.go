@@ -475,3 +475,5 @@ func TestPaidTotalsFromStorage(t *testing.T) {
 	}
 	f.refused(t, e.Voucher(workerID(3), owner(0xaa), escrow.MaxCumulative), nil, escrow.ExitNothingToClaim)
 }
+
+var _ escrow.Getter = (*tonsandbox.Sandbox)(nil)
