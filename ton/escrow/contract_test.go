@@ -146,3 +146,29 @@ func TestGetResultsChecked(t *testing.T) {
 		t.Fatalf("a failing chain: %v", err)
 	}
 }
+
+func TestRefusalExitCode(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		code int
+		ok   bool
+	}{
+		{"sandbox", errors.New("wallet contract rejected the message: exit code 102: ..."), 102, true},
+		{"liteserver", errors.New("send external message: rejected: cannot apply external message to current state : External message was not accepted\nCannot run message on account: inbound external message rejected by transaction 6B2B:\nexitcode=103, steps=41, gas_used=0"), 103, true},
+		{"negative", errors.New("exitcode=-14, steps=1"), -14, true},
+		{"no code", errors.New("TON network unreachable"), 0, false},
+		{"nil", nil, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, ok := RefusalExitCode(tc.err)
+			if code != tc.code || ok != tc.ok {
+				t.Fatalf("RefusalExitCode = %d, %v; want %d, %v", code, ok, tc.code, tc.ok)
+			}
+		})
+	}
+	if ExitCodeText(9999) != "exit code 9999" || ExitCodeText(ExitUnderfunded) == "" {
+		t.Fatal("ExitCodeText")
+	}
+}

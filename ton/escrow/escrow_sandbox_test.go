@@ -13,6 +13,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tonsandbox"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow"
 	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow/escrowtest"
 )
@@ -477,3 +478,35 @@ func TestPaidTotalsFromStorage(t *testing.T) {
 }
 
 var _ escrow.Getter = (*tonsandbox.Sandbox)(nil)
+
+// Through the ton.Chain interface (as the app sends claims), a refused
+// claim is ton.ErrMessageRejected carrying the contract's exit code.
+func TestRefusedClaimSaysWhy(t *testing.T) {
+	f := newFixture(t, 10*oneTON)
+	v := f.e.Voucher(workerID(7), owner(0xaa), oneTON)
+	sig, err := escrow.Sign(f.e.ProxyKey, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := escrow.ClaimMessage(v, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := f.sb.SendExternal(f.ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(hash, ton.ExternalMessageHash(msg)) {
+		t.Fatalf("message hash %x, want %x", hash, ton.ExternalMessageHash(msg))
+	}
+	_, err = f.sb.SendExternal(f.ctx, msg)
+	if !errors.Is(err, ton.ErrMessageRejected) {
+		t.Fatalf("replay: %v, want ErrMessageRejected", err)
+	}
+	if code, ok := escrow.RefusalExitCode(err); !ok || code != escrow.ExitNothingToClaim {
+		t.Fatalf("exit code %d (%v) in %q", code, ok, err)
+	}
+	if !strings.Contains(escrow.ExitCodeText(escrow.ExitNothingToClaim), "already paid") {
+		t.Fatal(escrow.ExitCodeText(escrow.ExitNothingToClaim))
+	}
+}
