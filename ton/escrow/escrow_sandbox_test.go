@@ -510,3 +510,46 @@ func TestRefusedClaimSaysWhy(t *testing.T) {
 		t.Fatal(escrow.ExitCodeText(escrow.ExitNothingToClaim))
 	}
 }
+
+// An escrow deployed with any parameters answers to its own operator only.
+func TestDeployParams(t *testing.T) {
+	sb := tonsandbox.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ops, err := sb.Treasury(ctx, "proxy-operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := escrow.Params{ProxyKey: key(3).Public().(ed25519.PublicKey), Operator: ops, WithdrawDelay: time.Hour, ClaimFee: escrow.DefaultClaimFee}
+	if _, err := escrowtest.DeployParams(ctx, sb, key(4), p, oneTON); err == nil {
+		t.Fatal("deployed with a proxy key that does not match the parameters")
+	}
+	e, err := escrowtest.DeployParams(ctx, sb, key(3), p, 2*oneTON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := escrow.AddressOf(p, false); !e.Addr.Equals(want) {
+		t.Fatalf("deployed at %s, AddressOf %s", e.Addr, want)
+	}
+	tx, _, err := e.From(ctx, escrowtest.OperatorName, escrow.AnnounceWithdrawalBody(oneTON, 1), oneTON/10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deref(tx.ExitCode) != escrow.ExitNotOperator {
+		t.Fatalf("another escrow's operator: exit %d", deref(tx.ExitCode))
+	}
+	tx, _, err = e.From(ctx, "proxy-operator", escrow.AnnounceWithdrawalBody(oneTON, 2), oneTON/10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tx.Success {
+		t.Fatalf("its operator's announcement: exit %d", deref(tx.ExitCode))
+	}
+	st, err := escrow.ReadState(ctx, sb, e.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PendingWithdrawal != oneTON || st.WithdrawDelay != time.Hour || !st.Operator.Equals(ops) {
+		t.Fatalf("state %+v", st)
+	}
+}

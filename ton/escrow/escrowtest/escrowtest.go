@@ -48,6 +48,20 @@ func DeployWithPaid(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed2551
 		return nil, err
 	}
 	p := escrow.Params{ProxyKey: proxyKey.Public().(ed25519.PublicKey), Operator: op, WithdrawDelay: delay, ClaimFee: claimFee}
+	return deploy(ctx, sb, OperatorName, proxyKey, p, value, paid)
+}
+
+// DeployParams deploys an escrow with any parameters (an operator that is
+// the proxy's own wallet, say) from the sandbox treasury "deployer".
+// proxyKey must be the private half of p.ProxyKey.
+func DeployParams(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed25519.PrivateKey, p escrow.Params, value uint64) (*Escrow, error) {
+	if !proxyKey.Public().(ed25519.PublicKey).Equal(p.ProxyKey) {
+		return nil, fmt.Errorf("escrowtest: the proxy key is not the one in the parameters")
+	}
+	return deploy(ctx, sb, "deployer", proxyKey, p, value, nil)
+}
+
+func deploy(ctx context.Context, sb *tonsandbox.Sandbox, from string, proxyKey ed25519.PrivateKey, p escrow.Params, value uint64, paid map[[32]byte]uint64) (*Escrow, error) {
 	data, err := escrow.DataWithPaid(p, paid)
 	if err != nil {
 		return nil, err
@@ -74,7 +88,7 @@ func DeployWithPaid(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed2551
 		addr.SetBounce(false)
 		return &Escrow{SB: sb, Addr: addr, Params: p, ProxyKey: proxyKey}, nil
 	}
-	addr, txs, err := sb.DeployContract(ctx, OperatorName, si, value)
+	addr, txs, err := sb.DeployContract(ctx, from, si, value)
 	if err != nil {
 		return nil, err
 	}
