@@ -109,6 +109,10 @@ func (f *fixture) claim(t *testing.T, v escrow.Voucher) *tonsandbox.Tx {
 	if tx == nil || !tx.Success {
 		t.Fatalf("claim transaction failed: %+v", tx)
 	}
+	// An external message may spend at most 10,000 gas unaccepted.
+	if r.GasBeforeAccept == nil || *r.GasBeforeAccept <= 0 || *r.GasBeforeAccept >= 10_000 {
+		t.Fatalf("gas before accept %v, want within the 10,000 credit", r.GasBeforeAccept)
+	}
 	return tx
 }
 
@@ -137,6 +141,9 @@ func (f *fixture) refused(t *testing.T, v escrow.Voucher, sig []byte, exit int) 
 	}
 	if got := deref(r.ExitCode); got != exit {
 		t.Fatalf("refused with exit %d (%s), want %d", got, r.Error, exit)
+	}
+	if r.GasBeforeAccept == nil || *r.GasBeforeAccept >= 10_000 {
+		t.Fatalf("gas before the refusal %v, want within the 10,000 credit", r.GasBeforeAccept)
 	}
 	if after := f.balance(t, f.e.Addr); after != before {
 		t.Fatalf("a refused claim cost the escrow %d nanoTON", int64(before)-int64(after))

@@ -117,14 +117,15 @@ func (e *Escrow) Claim(ctx context.Context, v escrow.Voucher) (*tonsandbox.Resul
 	return e.ClaimSigned(ctx, v, sig)
 }
 
-// ClaimSigned sends the claim (v, sig) to this escrow.
+// ClaimSigned sends the claim (v, sig) to this escrow, with the VM's gas
+// log on: the result's GasBeforeAccept says what the checks cost.
 func (e *Escrow) ClaimSigned(ctx context.Context, v escrow.Voucher, sig []byte) (*tonsandbox.Result, error) {
 	msg, err := escrow.ClaimMessage(v, sig)
 	if err != nil {
 		return nil, err
 	}
 	msg.DstAddr = e.Addr
-	return e.SB.Execute(ctx, msg)
+	return e.SB.ExecuteGasLog(ctx, msg)
 }
 
 // FromOperator sends body with value nanoTON from the operator's wallet
