@@ -560,3 +560,78 @@ func TestDeployParams(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 }
+
+// The operator's side end to end on real contracts: the operator's wallet
+// V5R1 (signed in Go) deploys the escrow with its state init, announces a
+// withdrawal, and takes it after the delay.
+func TestOperatorWalletDeploysAndWithdraws(t *testing.T) {
+	sb := tonsandbox.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opWallet, err := ton.NewPayoutWalletFromKey(key(5), ton.Mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opWallet.TTL = 24 * time.Hour // the test moves the sandbox's clock past the delay
+	if _, err := sb.DeployWalletV5R1(ctx, opWallet.PublicKey(), ton.Mainnet, 100*oneTON); err != nil {
+		t.Fatal(err)
+	}
+	p := escrow.Params{ProxyKey: key(1).Public().(ed25519.PublicKey), Operator: opWallet.TONAddress(), WithdrawDelay: time.Hour, ClaimFee: escrow.DefaultClaimFee}
+	si, err := escrow.StateInit(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := escrow.AddressOf(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// send signs m with the operator's wallet and returns the escrow's
+	// transaction.
+	send := func(t *testing.T, m ton.ContractMessage) *tonsandbox.Tx {
+		t.Helper()
+		ext, err := opWallet.BuildContractMessage(ctx, sb, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := sb.Execute(ctx, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Accepted {
+			t.Fatalf("the operator's wallet refused its message: %s", r.Error)
+		}
+		tx := escrowtest.TxOn(r.Transactions, addr)
+		if tx == nil {
+			t.Fatalf("no transaction on the escrow: wallet exit %d, action %d", deref(r.Transactions[0].ExitCode), deref(r.Transactions[0].ActionResultCode))
+		}
+		return tx
+	}
+	t0 := time.Now().Add(time.Minute).Truncate(time.Second)
+	if err := sb.SetNow(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if tx := send(t, ton.ContractMessage{To: addr, Amount: 10 * oneTON, StateInit: si}); !tx.Success || tx.EndStatus != "active" {
+		t.Fatalf("deploy: %+v", tx)
+	}
+	e := &escrowtest.Escrow{SB: sb, Addr: addr, Params: p, ProxyKey: key(1)}
+	f := &fixture{ctx: ctx, sb: sb, e: e}
+	send(t, ton.ContractMessage{To: addr, Amount: oneTON / 20, Bounce: true, Body: escrow.AnnounceWithdrawalBody(4*oneTON, 1)})
+	if tx := send(t, ton.ContractMessage{To: addr, Amount: oneTON / 20, Bounce: true, Body: escrow.ExecuteWithdrawalBody(2)}); deref(tx.ExitCode) != escrow.ExitWithdrawalLocked {
+		t.Fatalf("execute at once: exit %d", deref(tx.ExitCode))
+	}
+	f.claim(t, e.Voucher(workerID(7), owner(0xaa), oneTON)) // claims go on during the delay
+	if err := sb.SetNow(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tx := send(t, ton.ContractMessage{To: addr, Amount: oneTON / 20, Bounce: true, Body: escrow.ExecuteWithdrawalBody(3)})
+	if got := escrowtest.PaidTo(tx, opWallet.TONAddress()); got != 4*oneTON {
+		t.Fatalf("the operator's wallet got %d, want %d", got, 4*oneTON)
+	}
+	st, err := escrow.ReadState(ctx, sb, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PendingWithdrawal != 0 || st.Balance < 5*oneTON-escrow.DefaultClaimFee {
+		t.Fatalf("after the withdrawal: %+v", st)
+	}
+}
