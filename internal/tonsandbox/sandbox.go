@@ -281,6 +281,9 @@ type Tx struct {
 	ComputeSkipped   *string   `json:"computeSkipped"`
 	ExitCode         *int      `json:"exitCode"`
 	ActionResultCode *int      `json:"actionResultCode"`
+	GasUsed          *Nano     `json:"gasUsed"`   // compute phase gas units; nil when skipped
+	TotalFees        Nano      `json:"totalFees"` // nanoTON: storage + gas + action fees
+	FwdFees          *Nano     `json:"fwdFees"`   // nanoTON: the action phase's forward fees
 }
 
 // Result of executing an external message.
@@ -292,6 +295,10 @@ type Result struct {
 	MsgHash  string `json:"msgHash"` // hex, normalized (TEP-467)
 	ExitCode *int   `json:"exitCode"`
 	Error    string `json:"error"`
+	// GasBeforeAccept is the gas the contract spent before accept_message
+	// (or before refusing), out of the 10,000 an external message may
+	// spend unaccepted; only from ExecuteGasLog.
+	GasBeforeAccept *int64 `json:"gasBeforeAccept"`
 	// Transactions: the wallet's and those its messages caused, in order.
 	Transactions []Tx `json:"transactions"`
 }

@@ -10,15 +10,31 @@
 //       -> {address (raw), friendly, deployed}
 //       deploy=false only funds the address (account stays uninitialised).
 //   seqno {address} -> {seqno}            (0 for an uninitialised wallet)
-//   sendExternal {bocBase64} -> {accepted, msgHash, exitCode?, error?, transactions: [...]}
+//   sendExternal {bocBase64, gasLog?} -> {accepted, msgHash, exitCode?, error?, gasBeforeAccept?, transactions: [...]}
+//       gasLog: also report the gas spent before accept_message (or before
+//       the refusal), out of the 10,000 credit.
 //   balance {address} -> {balanceNano, status}
 //   transactions {address} -> {transactions: [...]}   (oldest first)
 //   setNow {unix} -> {}                   (0 = follow the real clock)
+//   treasury {name} -> {address}          a funded wallet per name (e.g. an operator)
+//   deployContract {codeBoc64, dataBoc64, valueNano, from?} -> {address, transactions}
+//       an internal message with the state init from treasury `from`
+//       (default "deployer"): the way a contract is deployed on chain.
+//   setContract {codeBoc64, dataBoc64, balanceNano} -> {address}
+//       puts an active contract straight into the state (no message: for
+//       states larger than a deploy message may carry).
+//   sendInternal {from, to, valueNano, bodyBoc64?, bounce?} -> {transactions}
+//       from treasury `from`; transactions as in sendExternal.
+//   runGetMethod {address, method, stackBoc64} -> {exitCode, gasUsed, stackBoc64}
+//       stacks are TVM stack cells (VmStack, as liteservers send them).
+//
+// Transactions carry gasUsed (compute phase), totalFees and the action
+// phase's forward fees, in nanoTON.
 //
 // Nothing is written to stdout except responses; diagnostics go to stderr.
 import { createInterface } from 'node:readline';
 import { Blockchain, createShardAccount } from '@ton/sandbox';
-import { Address, Cell, beginCell, loadMessage } from '@ton/core';
+import { Address, Cell, beginCell, loadMessage, parseTuple, serializeTuple, contractAddress } from '@ton/core';
 import { WalletContractV5R1 } from '@ton/ton';
 
 const blockchain = await Blockchain.create();
@@ -77,6 +93,9 @@ function txJSON(tx) {
     computeSkipped: null,
     exitCode: null,
     actionResultCode: null,
+    gasUsed: null,
+    totalFees: tx.totalFees.coins.toString(),
+    fwdFees: null,
   };
   if (tx.inMessage) j.account = j.in.dest;
   for (const m of tx.outMessages.values()) j.out.push(msgJSON(m));
@@ -84,10 +103,14 @@ function txJSON(tx) {
     j.aborted = d.aborted;
     if (d.computePhase.type === 'vm') {
       j.exitCode = d.computePhase.exitCode;
+      j.gasUsed = d.computePhase.gasUsed.toString();
     } else {
       j.computeSkipped = d.computePhase.reason;
     }
-    if (d.actionPhase) j.actionResultCode = d.actionPhase.resultCode;
+    if (d.actionPhase) {
+      j.actionResultCode = d.actionPhase.resultCode;
+      j.fwdFees = (d.actionPhase.totalFwdFees ?? 0n).toString();
+    }
     j.success = !d.aborted && d.computePhase.type === 'vm' && d.computePhase.success && (!d.actionPhase || d.actionPhase.success);
   }
   return j;
@@ -117,6 +140,35 @@ function normalizedHash(msg) {
     .endCell()
     .hash()
     .toString('hex');
+}
+
+// GAS_CREDIT is what an external message may spend before accept_message.
+const GAS_CREDIT = 10000;
+
+// gasBeforeAccept reads a 'vm_logs_gas' VM log: the gas spent up to ACCEPT
+// (accepted) or up to the end (refused), out of the credit.
+function gasBeforeAccept(log, accepted) {
+  let remaining = null;
+  for (const line of log.split('\n')) {
+    if (accepted && line.startsWith('execute ACCEPT')) break;
+    const m = /^gas remaining: (-?\d+)/.exec(line);
+    if (m) remaining = Number(m[1]);
+  }
+  return remaining === null ? null : GAS_CREDIT - remaining;
+}
+
+const treasuries = new Map();
+async function treasuryNamed(name) {
+  if (!treasuries.has(name)) {
+    treasuries.set(name, await blockchain.treasury('cocoon-' + name, { balance: 1_000_000_000_000_000n }));
+  }
+  return treasuries.get(name);
+}
+
+function oneCell(b64, what) {
+  const cells = Cell.fromBoc(Buffer.from(b64 ?? '', 'base64'));
+  if (cells.length !== 1) throw new Error(`${what} must hold one root cell`);
+  return cells[0];
 }
 
 function parseAddr(s) {
@@ -160,19 +212,29 @@ const handlers = {
     return { seqno: Number(r.stackReader.readBigNumber()), deployed: true };
   },
 
-  async sendExternal({ bocBase64 }) {
+  async sendExternal({ bocBase64, gasLog = false }) {
     const cells = Cell.fromBoc(Buffer.from(bocBase64 ?? '', 'base64'));
     if (cells.length !== 1) throw new Error('bocBase64 must hold one root cell');
     const msg = loadMessage(cells[0].beginParse());
     if (msg.info.type !== 'external-in') throw new Error(`not an external-in message: ${msg.info.type}`);
     const msgHash = normalizedHash(msg);
+    // gasLog: run with the VM's per-instruction gas log to report the gas
+    // spent before accept_message (an external may spend at most the gas
+    // credit, 10,000, before it is accepted).
+    if (gasLog) blockchain.verbosity = { ...blockchain.verbosity, vmLogs: 'vm_logs_gas' };
     try {
       const res = await blockchain.sendMessage(msg);
-      return { accepted: true, msgHash, transactions: record(res.transactions) };
+      const first = res.transactions[0];
+      return { accepted: true, msgHash, gasBeforeAccept: gasLog ? gasBeforeAccept(first?.vmLogs ?? '', true) : null, transactions: record(res.transactions) };
     } catch (e) {
       // The contract did not accept the message: nothing was committed, as
       // on a real network, where a liteserver refuses to relay it.
-      return { accepted: false, msgHash, exitCode: e.exitCode ?? null, error: String(e.error ?? e.message ?? e), transactions: [] };
+      return {
+        accepted: false, msgHash, exitCode: e.exitCode ?? null, error: String(e.error ?? e.message ?? e), transactions: [],
+        gasBeforeAccept: gasLog ? gasBeforeAccept(e.vmLogs ?? '', false) : null,
+      };
+    } finally {
+      if (gasLog) blockchain.verbosity = { ...blockchain.verbosity, vmLogs: 'none' };
     }
   },
 
@@ -183,6 +245,46 @@ const handlers = {
 
   async transactions({ address }) {
     return { transactions: history.get(raw(parseAddr(address))) ?? [] };
+  },
+
+  async treasury({ name }) {
+    if (typeof name !== 'string' || name === '') throw new Error('name is required');
+    return { address: raw((await treasuryNamed(name)).address) };
+  },
+
+  async deployContract({ codeBoc64, dataBoc64, valueNano = '0', from = 'deployer' }) {
+    const code = oneCell(codeBoc64, 'codeBoc64');
+    const data = oneCell(dataBoc64, 'dataBoc64');
+    const address = contractAddress(0, { code, data });
+    const t = await treasuryNamed(from);
+    const res = await t.send({ to: address, value: BigInt(valueNano), init: { code, data }, bounce: false });
+    return { address: raw(address), transactions: record(res?.transactions ?? []) };
+  },
+
+  async setContract({ codeBoc64, dataBoc64, balanceNano = '0' }) {
+    const code = oneCell(codeBoc64, 'codeBoc64');
+    const data = oneCell(dataBoc64, 'dataBoc64');
+    const address = contractAddress(0, { code, data });
+    await blockchain.setShardAccount(address, createShardAccount({ address, code, data, balance: BigInt(balanceNano), workchain: 0 }));
+    return { address: raw(address) };
+  },
+
+  async sendInternal({ from, to, valueNano = '0', bodyBoc64, bounce = true }) {
+    const t = await treasuryNamed(from);
+    const body = bodyBoc64 ? oneCell(bodyBoc64, 'bodyBoc64') : undefined;
+    const res = await t.send({ to: parseAddr(to), value: BigInt(valueNano), body, bounce });
+    return { transactions: record(res?.transactions ?? []) };
+  },
+
+  async runGetMethod({ address, method, stackBoc64 }) {
+    const args = stackBoc64 ? parseTuple(oneCell(stackBoc64, 'stackBoc64')) : [];
+    try {
+      const r = await blockchain.runGetMethod(parseAddr(address), method, args);
+      return { exitCode: r.exitCode, gasUsed: r.gasUsed.toString(), stackBoc64: serializeTuple(r.stack).toBoc().toString('base64') };
+    } catch (e) {
+      if (e.exitCode !== undefined) return { exitCode: e.exitCode, gasUsed: String(e.gasUsed ?? 0), stackBoc64: null };
+      throw e;
+    }
   },
 
   async setNow({ unix }) {
