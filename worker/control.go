@@ -221,7 +221,7 @@ func closeIfSet(ch chan struct{}) {
 // onlyWaitingForIdle: the only thing missing is the owner's absence.
 func onlyWaitingForIdle(rs []idle.Reason) bool {
 	for _, r := range rs {
-		if r.Code != idle.CodeOwnerActive {
+		if !r.Code.IsPresence() { // keyboard, mouse or game controller
 			return false
 		}
 	}
@@ -430,7 +430,7 @@ func sameReasons(a, b []idle.Reason) bool {
 func reasonCodes(rs []idle.Reason) string {
 	codes := make([]string, len(rs))
 	for i, r := range rs {
-		codes[i] = r.Code
+		codes[i] = string(r.Code)
 	}
 	return strings.Join(codes, ",")
 }

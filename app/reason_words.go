@@ -1,0 +1,34 @@
+package app
+
+import "github.com/cocoon-desktop/cocoon-desktop/idle"
+
+// trayReason is a pause reason in a few words for the tray's menu line,
+// chosen by its code (and program name), never by parsing the policy's
+// English text. Codes without words of their own fall back to the text's
+// first clause.
+func trayReason(r idle.Reason) string {
+	program := ""
+	if len(r.Programs) > 0 {
+		program = r.Programs[0]
+	}
+	switch r.Code {
+	case idle.CodeOwnerActive:
+		// Its text counts the seconds since the last input: a menu line
+		// that changed every poll re-sent the whole menu.
+		return "you are using the computer"
+	case idle.CodeControllerActive:
+		return "a game controller is in use"
+	case idle.CodeSteamGame:
+		if program != "" {
+			return shortReason("Steam game: " + program)
+		}
+		return "a Steam game is running"
+	case idle.CodeFullScreen:
+		if program != "" {
+			return shortReason("full screen: " + program)
+		}
+	case idle.CodePresentation:
+		return "presentation mode"
+	}
+	return shortReason(r.Text)
+}
