@@ -20,7 +20,7 @@ func trayReason(r idle.Reason) string {
 		return "a game controller is in use"
 	case idle.CodeSteamGame:
 		if program != "" {
-			return shortReason("Steam game: " + program)
+			return shortReason("playing " + program) // "playing Half-Life 2"
 		}
 		return "a Steam game is running"
 	case idle.CodeFullScreen:

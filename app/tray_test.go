@@ -46,7 +46,7 @@ func TestTrayStatusLine(t *testing.T) {
 		}), "Cocoon: waiting for idle — a game controller is in use"},
 		{"paused for a Steam game, by name", st(worker.StatePaused, func(s *worker.Status) {
 			s.Reasons = []idle.Reason{{Code: idle.CodeSteamGame, Text: "(not parsed)", Programs: []string{"Half-Life 2"}}}
-		}), "Cocoon: paused — Steam game: Half-Life 2"},
+		}), "Cocoon: paused — playing Half-Life 2"},
 		{"paused for a full-screen program, by name", st(worker.StatePaused, func(s *worker.Status) {
 			s.Reasons = []idle.Reason{{Code: idle.CodeFullScreen, Text: "(not parsed)", Programs: []string{"game.exe"}}}
 		}), "Cocoon: paused — full screen: game.exe"},
