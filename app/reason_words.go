@@ -32,3 +32,16 @@ func trayReason(r idle.Reason) string {
 	}
 	return shortReason(r.Text)
 }
+
+// explainNote turns an idle-policy note (a fact that does not stop
+// serving) into a "Why not earning?" row, by its code.
+func explainNote(n idle.Reason) why {
+	w := why{Code: n.Code, Level: whyInfo, Title: "Note", Detail: n.Text}
+	switch n.Code {
+	case idle.CodeControllersUnreadable:
+		w.Title = "Can't read game controllers"
+		w.Detail = "Cocoon may not read your game controllers, so a game played with one can look like you are away."
+		w.Fix = "Add yourself to the input group (sudo usermod -aG input $USER), then log out and in again."
+	}
+	return w
+}

@@ -116,6 +116,13 @@ func TestWhyNotEarning(t *testing.T) {
 			}()},
 			codes: []idle.ReasonCode{idle.CodeControllerActive, whyTestTON}, title: "Controller in use · 1 min left",
 			actions: []whyAction{actStartNow, actSettings}},
+		{name: "unreadable controllers: a note, not a block",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.Notes = []idle.Reason{{Code: idle.CodeControllersUnreadable, Text: idle.ErrControllersUnreadable.Error()}}
+				return s
+			}(), JobsAtServe: -1},
+			codes: []idle.ReasonCode{idle.CodeControllersUnreadable, whyServing, whyNoDemand, whyTestTON}, title: "Can't read game controllers", fix: "input group"},
 		{name: "every limit at once, in the policy's order",
 			facts: whyFacts{Status: paused(servingStatus(),
 				idle.Reason{Code: idle.CodeFullScreen, Text: `"Movie" is full screen`},
@@ -321,6 +328,31 @@ func TestWhyTabFollowsStatusEvents(t *testing.T) {
 	q.runUntil(t, "the reason to clear", func() bool { return whyRowFor(v, idle.CodeGPUInUse) == nil })
 	if got := len(v.why.list.Objects); got != 3 {
 		t.Errorf("%d rows shown after clearing, want 3", got)
+	}
+}
+
+// The Why tab names the game (from the reason's Programs) in the real
+// widgets, through the core's status events.
+func TestWhyTabNamesTheGame(t *testing.T) {
+	f := newFakeCore(servingStatus())
+	v, _, q := newTestView(t, f)
+	startWatch(t, v, f, q)
+	cases := []struct {
+		name   string
+		reason idle.Reason
+		title  string
+	}{
+		{"Steam game", idle.Reason{Code: idle.CodeSteamGame, Text: "Steam game running: Half-Life 2", Programs: []string{"Half-Life 2"}}, "Steam game running: Half-Life 2"},
+		{"full-screen program", idle.Reason{Code: idle.CodeFullScreen, Text: "Full-screen program: game.exe", Programs: []string{"game.exe"}}, "Full-screen program: game.exe"},
+		{"controller", idle.Reason{Code: idle.CodeControllerActive, Text: "You used a game controller 1 s ago", Until: time.Now().Add(time.Hour)}, "Controller in use · 1 h left"},
+	}
+	for _, tc := range cases {
+		f.set(func(s *worker.Status) { s.State, s.Reasons = worker.StatePaused, []idle.Reason{tc.reason} })
+		f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
+		q.runUntil(t, tc.name, func() bool { return whyRowFor(v, tc.reason.Code) != nil })
+		if r := whyRowFor(v, tc.reason.Code); r.title.Text != tc.title || !r.obj.Visible() {
+			t.Errorf("%s: row title %q, want %q", tc.name, r.title.Text, tc.title)
+		}
 	}
 }
 

@@ -134,6 +134,10 @@ func explainWhy(f whyFacts) []why {
 		}
 	}
 
+	for _, n := range st.Notes {
+		add(explainNote(n))
+	}
+
 	// What the machine and the network need.
 	setup := setupReasons(st)
 	if st.State == worker.StateError && !errorCovered(st.Error, setup) {

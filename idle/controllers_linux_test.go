@@ -125,9 +125,9 @@ func TestControllers(t *testing.T) {
 		}},
 		{"joystick: stick noise is not input, a push is", map[string]string{"js0": ""}, []step{
 			{write: press("js0", jsEvent(jsEventAxis|jsEventInit, 1, 0)), want: -1},
-			{write: press("js0", jsEvent(jsEventAxis, 1, 1200)), want: -1},  // drift: under 10 % of the range
-			{write: press("js0", jsEvent(jsEventAxis, 1, -900)), want: -1},  // still noise around rest
-			{write: press("js0", jsEvent(jsEventAxis, 1, 20000)), want: 0},  // the owner's thumb
+			{write: press("js0", jsEvent(jsEventAxis, 1, 1200)), want: -1},                                 // drift: under 10 % of the range
+			{write: press("js0", jsEvent(jsEventAxis, 1, -900)), want: -1},                                 // still noise around rest
+			{write: press("js0", jsEvent(jsEventAxis, 1, 20000)), want: 0},                                 // the owner's thumb
 			{advance: time.Minute, write: press("js0", jsEvent(jsEventAxis, 1, 19000)), want: time.Minute}, // held, a tremble
 		}},
 		{"evdev gamepad: a button press", map[string]string{"event5": gamepadCaps}, []step{

@@ -103,7 +103,6 @@ func TestParseKeyCaps(t *testing.T) {
 	}
 }
 
-
 // The presence rule with a device's own axis ranges (evdev): a trigger of
 // 0..255 resting at 0 and a stick of 0..255 resting at 128.
 func TestPresenceAxisRanges(t *testing.T) {

@@ -140,3 +140,15 @@ func nonEmpty(s string) []string {
 	}
 	return []string{s}
 }
+
+// GamerSources are this OS's sources for the gamer rules; a nil field has
+// no source here. NewGamerSources (per OS) makes them; Close releases
+// them.
+type GamerSources struct {
+	// FullScreen names the full-screen program (Windows; on Linux the X11
+	// source reports full screen).
+	FullScreen  FullScreener
+	Controllers ControllerIdler
+	Steam       SteamWatcher
+	Close       func() error
+}

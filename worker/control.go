@@ -186,6 +186,7 @@ func (c *Core) control(ctx context.Context) {
 			serving = false
 		}
 		d := watcher.Poll()
+		c.setNotes(d.Notes)
 		switch {
 		case d.Serve && !serving:
 			if err := c.resume(ctx); err != nil {
@@ -249,10 +250,12 @@ func (c *Core) newWatcher() *idle.Watcher {
 		input = alwaysIdle{}
 	}
 	return &idle.Watcher{
-		Policy:     idle.NewPolicy(c.IdleConfig()),
-		Input:      input,
-		FullScreen: c.cfg.FullScreen,
-		GPU:        c.currentGPU,
+		Policy:      idle.NewPolicy(c.IdleConfig()),
+		Input:       input,
+		FullScreen:  c.cfg.FullScreen,
+		Controllers: c.cfg.Controllers,
+		Steam:       c.cfg.Steam,
+		GPU:         c.currentGPU,
 		OwnPIDs: func() map[uint32]bool {
 			if !hasProcesses(c.currentGPU()) {
 				return nil // nothing to tell apart: skip the /proc scan
