@@ -48,8 +48,8 @@ type ControllerIdler interface {
 
 // SteamGame is what Steam reports: the running game, if any.
 type SteamGame struct {
-	AppID uint32 // 0: no game running
-	Name  string // from Steam's own registry entry; "" when unknown
+	AppID uint32 `json:"app_id"` // 0: no game running
+	Name  string `json:"name"`   // from Steam's own registry entry; "" when unknown
 }
 
 // SteamWatcher reports the game Steam says is running.
@@ -60,10 +60,10 @@ type SteamWatcher interface {
 // FullScreenInfo is a richer full-screen report: the program that has the
 // screen and whether it is a presentation.
 type FullScreenInfo struct {
-	On           bool
-	Title        string // the window's title, "" when unknown
-	Program      string // the program's file name ("game.exe"), "" when unknown
-	Presentation bool   // presentation mode (Windows), not a game or video
+	On           bool   `json:"on"`
+	Title        string `json:"title"`        // the window's title, "" when unknown
+	Program      string `json:"program"`      // the program's file name ("game.exe"), "" when unknown
+	Presentation bool   `json:"presentation"` // presentation mode (Windows), not a game or video
 }
 
 // FullScreenDetailer is a FullScreener that can also name the program. The
