@@ -406,7 +406,7 @@ func gpuUsersTitle(programs []string) string {
 		return programs[0] + " is using the GPU"
 	}
 	names := programs
-	if len(names) > 3 { // as many as the policy's own text names
+	if len(names) > 3 { // two names and a count keep the title short
 		names = append(slices.Clone(programs[:2]), fmt.Sprintf("%d more", len(programs)-2))
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " are using the GPU"
