@@ -1,11 +1,14 @@
 package app
 
 import (
+	"image/png"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
@@ -335,7 +338,7 @@ func TestWhyTabFollowsStatusEvents(t *testing.T) {
 // widgets, through the core's status events.
 func TestWhyTabNamesTheGame(t *testing.T) {
 	f := newFakeCore(servingStatus())
-	v, _, q := newTestView(t, f)
+	v, w, q := newTestView(t, f)
 	startWatch(t, v, f, q)
 	cases := []struct {
 		name   string
@@ -352,6 +355,29 @@ func TestWhyTabNamesTheGame(t *testing.T) {
 		q.runUntil(t, tc.name, func() bool { return whyRowFor(v, tc.reason.Code) != nil })
 		if r := whyRowFor(v, tc.reason.Code); r.title.Text != tc.title || !r.obj.Visible() {
 			t.Errorf("%s: row title %q, want %q", tc.name, r.title.Text, tc.title)
+		}
+	}
+	if path := os.Getenv("COCOON_SHOT"); path != "" { // look at it: COCOON_SHOT=/tmp/why-gamer.png
+		f.set(func(s *worker.Status) {
+			s.State = worker.StatePaused
+			s.Reasons = []idle.Reason{
+				{Code: idle.CodeControllerActive, Text: "You used a game controller 2 s ago", Until: time.Now().Add(5 * time.Minute)},
+				{Code: idle.CodeSteamGame, Text: "Steam game running: Half-Life 2", Programs: []string{"Half-Life 2"}},
+				{Code: idle.CodeFullScreen, Text: `Full-screen program: hl2.exe ("Half-Life 2")`, Programs: []string{"hl2.exe"}},
+			}
+			s.Notes = []idle.Reason{{Code: idle.CodeControllersUnreadable, Text: idle.ErrControllersUnreadable.Error()}}
+		})
+		f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
+		q.runUntil(t, "the gamer's reasons", func() bool { return whyRowFor(v, idle.CodeControllersUnreadable) != nil })
+		v.tabs.Select(v.whyTab)
+		w.Resize(fyne.NewSize(1024, 640))
+		out, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		if err := png.Encode(out, w.Canvas().Capture()); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

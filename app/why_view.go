@@ -364,6 +364,7 @@ func explainReason(r idle.Reason, now time.Time) why {
 		if len(r.Programs) > 0 {
 			w.Title += ": " + r.Programs[0]
 		}
+		w.Detail = "Your games come first: Cocoon does not serve while Steam reports a game running."
 		w.Fix = "Serving resumes by itself when the game closes. To share the GPU alongside games, turn off \"Pause while other apps use the GPU\" in Settings."
 		w.Actions = []whyAction{actSettings}
 	case idle.CodeFullScreen:
