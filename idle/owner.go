@@ -3,6 +3,7 @@ package idle
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -97,10 +98,15 @@ func fullScreenReason(s Signals) Reason {
 	return r
 }
 
+// DefaultIgnoreSteamApps are Steam apps that report themselves running
+// all day without being a game: Wallpaper Engine (431960) would otherwise
+// keep its owner from ever serving.
+var DefaultIgnoreSteamApps = []uint32{431960}
+
 // steamReason is the reason for a running Steam game; ok is false when
-// none runs.
-func steamReason(s Signals) (Reason, bool) {
-	if s.Steam.AppID == 0 {
+// none runs or it is one of ignore.
+func steamReason(s Signals, ignore []uint32) (Reason, bool) {
+	if s.Steam.AppID == 0 || slices.Contains(ignore, s.Steam.AppID) {
 		return Reason{}, false
 	}
 	name := steamName(s.Steam)

@@ -81,6 +81,13 @@ func TestGamerRules(t *testing.T) {
 			{at: 0, sig: steam(idleFor(10*m), 440, ""), codes: []ReasonCode{CodeSteamGame},
 				check: wantReason(CodeSteamGame, "Steam game running: Steam app 440", "Steam app 440")},
 		}},
+		{"Wallpaper Engine is not a game", cfg(nil), []step{
+			{at: 0, sig: steam(idleFor(10*m), 431960, "Wallpaper Engine"), serve: true},
+		}},
+		{"the owner's own list of Steam tools", cfg(func(c *Config) { c.IgnoreSteamApps = []uint32{220} }), []step{
+			{at: 0, sig: steam(idleFor(10*m), 220, "Half-Life 2"), serve: true},
+			{at: s, sig: steam(idleFor(10*m), 431960, "Wallpaper Engine"), codes: []ReasonCode{CodeSteamGame}},
+		}},
 		{"Steam game ignored when other programs may share the GPU", cfg(func(c *Config) { c.PauseOnGPUProcesses = false }), []step{
 			{at: 0, sig: steam(idleFor(10*m), 220, "Half-Life 2"), serve: true},
 		}},

@@ -125,6 +125,10 @@ type Config struct {
 	MinGPUProcessMemory uint64
 	// CountUnknownMemory counts processes whose GPU memory is unknown (0).
 	CountUnknownMemory bool
+	// IgnoreSteamApps are Steam app ids that are not games (they run all
+	// day). nil means DefaultIgnoreSteamApps; an empty non-nil slice
+	// ignores none.
+	IgnoreSteamApps []uint32
 	// PauseOnFullScreen pauses while the active window is full screen or
 	// a presentation runs.
 	PauseOnFullScreen bool
@@ -186,6 +190,9 @@ func (c Config) normalized() Config {
 	}
 	if c.IgnoreProcesses == nil {
 		c.IgnoreProcesses = DefaultIgnoreProcesses
+	}
+	if c.IgnoreSteamApps == nil {
+		c.IgnoreSteamApps = DefaultIgnoreSteamApps
 	}
 	if c.MinGPUProcessMemory == 0 {
 		c.MinGPUProcessMemory = DefaultMinGPUProcessMemory
@@ -307,7 +314,7 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 		flappy = append(flappy, Reason{Code: CodeIdleUnknown, Text: text})
 	}
 	flappy = append(flappy, p.gpuReasons(s)...)
-	if r, ok := steamReason(s); ok && cfg.PauseOnGPUProcesses {
+	if r, ok := steamReason(s, cfg.IgnoreSteamApps); ok && cfg.PauseOnGPUProcesses {
 		flappy = append(flappy, r)
 	}
 	if cfg.PauseOnFullScreen && (s.FullScreen || s.Presentation) {
