@@ -208,9 +208,11 @@ func TestControllersPermissionDenied(t *testing.T) {
 	}
 	fakeDevice(t, dir, "js0") // mode 0600, owned by us
 	if os.Geteuid() != 0 {
-		os.Setenv("COCOON_CONTROLLER_DIR", dir)
+		t.Setenv("COCOON_CONTROLLER_DIR", dir)
 		t.Setenv("COCOON_CONTROLLER_HELPER", "1")
-		os.Chmod(filepath.Join(dir, "js0"), 0)
+		if err := os.Chmod(filepath.Join(dir, "js0"), 0); err != nil {
+			t.Fatal(err)
+		}
 		TestControllersPermissionDenied(t)
 		return
 	}
