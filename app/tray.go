@@ -13,7 +13,6 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -147,13 +146,7 @@ func trayStatusLine(st worker.Status) string {
 	case worker.StateWaiting, worker.StatePaused:
 		line := trayStateLine(st.State, "")
 		if len(st.Reasons) > 0 {
-			r := shortReason(st.Reasons[0].Text)
-			if st.Reasons[0].Code == idle.CodeOwnerActive {
-				// Its text counts the seconds since the last input: a menu
-				// line that changed every poll re-sent the whole menu.
-				r = "you are using the computer"
-			}
-			if r != "" {
+			if r := trayReason(st.Reasons[0]); r != "" {
 				line += " — " + r
 			}
 		}

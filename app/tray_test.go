@@ -41,6 +41,15 @@ func TestTrayStatusLine(t *testing.T) {
 		{"waiting for the owner to leave: no live seconds", st(worker.StateWaiting, func(s *worker.Status) {
 			s.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the keyboard or mouse 2 s ago; serving starts after 5 min without input"}}
 		}), "Cocoon: waiting for idle — you are using the computer"},
+		{"waiting for a controller: no live seconds", st(worker.StateWaiting, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeControllerActive, Text: "You used a game controller 1 s ago; serving starts after 5 min without input"}}
+		}), "Cocoon: waiting for idle — a game controller is in use"},
+		{"paused for a Steam game, by name", st(worker.StatePaused, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeSteamGame, Text: "(not parsed)", Programs: []string{"Half-Life 2"}}}
+		}), "Cocoon: paused — playing Half-Life 2"},
+		{"paused for a full-screen program, by name", st(worker.StatePaused, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeFullScreen, Text: "(not parsed)", Programs: []string{"game.exe"}}}
+		}), "Cocoon: paused — full screen: game.exe"},
 		{"waiting, no reason", st(worker.StateWaiting, nil), "Cocoon: waiting for idle"},
 		{"error", st(worker.StateError, func(s *worker.Status) { s.Error = "Ollama is not running yet" }), "Cocoon: error — Ollama is not running yet"},
 	}

@@ -186,6 +186,7 @@ func (c *Core) control(ctx context.Context) {
 			serving = false
 		}
 		d := watcher.Poll()
+		c.setNotes(d.Notes)
 		switch {
 		case d.Serve && !serving:
 			if err := c.resume(ctx); err != nil {
@@ -221,7 +222,7 @@ func closeIfSet(ch chan struct{}) {
 // onlyWaitingForIdle: the only thing missing is the owner's absence.
 func onlyWaitingForIdle(rs []idle.Reason) bool {
 	for _, r := range rs {
-		if r.Code != idle.CodeOwnerActive {
+		if !r.Code.IsPresence() { // keyboard, mouse or game controller
 			return false
 		}
 	}
@@ -249,10 +250,12 @@ func (c *Core) newWatcher() *idle.Watcher {
 		input = alwaysIdle{}
 	}
 	return &idle.Watcher{
-		Policy:     idle.NewPolicy(c.IdleConfig()),
-		Input:      input,
-		FullScreen: c.cfg.FullScreen,
-		GPU:        c.currentGPU,
+		Policy:      idle.NewPolicy(c.IdleConfig()),
+		Input:       input,
+		FullScreen:  c.cfg.FullScreen,
+		Controllers: c.cfg.Controllers,
+		Steam:       c.cfg.Steam,
+		GPU:         c.currentGPU,
 		OwnPIDs: func() map[uint32]bool {
 			if !hasProcesses(c.currentGPU()) {
 				return nil // nothing to tell apart: skip the /proc scan
@@ -430,7 +433,7 @@ func sameReasons(a, b []idle.Reason) bool {
 func reasonCodes(rs []idle.Reason) string {
 	codes := make([]string, len(rs))
 	for i, r := range rs {
-		codes[i] = r.Code
+		codes[i] = string(r.Code)
 	}
 	return strings.Join(codes, ",")
 }

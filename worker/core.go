@@ -67,6 +67,10 @@ type Config struct {
 	// is ever there (rigs and servers: always idle).
 	InputIdle  idle.InputIdler
 	FullScreen idle.FullScreener
+	// Controllers and Steam are the gamer rules' sources (optional):
+	// controller input counts as the owner's, a Steam game pauses.
+	Controllers idle.ControllerIdler
+	Steam       idle.SteamWatcher
 	// PollInterval is how often the idle signals are sampled (default 250 ms).
 	PollInterval time.Duration
 	// Grace is how long a running job may finish after a pause (default 3 s).
@@ -135,6 +139,7 @@ type Core struct {
 	rtStat  ollama.Status
 
 	reasons   []idle.Reason
+	notes     []idle.Reason // the idle policy's notes (notes.go)
 	netStat   NetworkStatus
 	jobs      JobStats
 	earned    int64
@@ -246,6 +251,7 @@ func (c *Core) Status() Status {
 		Models: append([]ollama.Model(nil), c.models...), Loaded: append([]ollama.Loaded(nil), c.loaded...),
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
+		Notes:  append([]idle.Reason(nil), c.notes...),
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
 		Earnings: c.money, Benchmark: c.bench,
 		Placement:     placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),

@@ -37,6 +37,9 @@ type Status struct {
 	// Reasons lists every reason in force now why the worker does not serve
 	// (empty while serving or stopped).
 	Reasons []idle.Reason
+	// Notes are the idle policy's facts that do not stop serving (e.g.
+	// game controllers that cannot be read), whatever the state.
+	Notes   []idle.Reason `json:"notes,omitempty"`
 	Network NetworkStatus
 	Jobs    JobStats
 	// Earned is the latest signed cumulative total (nanoTON) and Receipts how many are stored.

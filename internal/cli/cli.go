@@ -323,16 +323,26 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 		wcfg.Network, env.proxy = ncfg, p
 	}
 	if withInput {
-		// The owner's keyboard and mouse (X11). Without it the worker cannot
-		// see the owner come back, so it does not serve (the UI says why).
-		x, err := idle.NewX11("")
+		// The owner's keyboard and mouse (X11 on Linux, GetLastInputInfo on
+		// Windows). Without it the worker cannot see the owner come back, so
+		// it does not serve (the UI says why).
+		src, err := idle.NewSystemIdle()
 		if err != nil {
 			logger.Warn("no input-idle source: the worker will not serve until it can tell you are away", "err", err)
 			wcfg.InputIdle = idle.InputIdlerFunc(func() (time.Duration, error) { return -1, err })
 		} else {
-			wcfg.InputIdle, wcfg.FullScreen = x, x
-			closers = append(closers, func() { _ = x.Close() })
+			wcfg.InputIdle = src
+			wcfg.FullScreen, _ = src.(idle.FullScreener)
+			if c, ok := src.(io.Closer); ok {
+				closers = append(closers, func() { _ = c.Close() })
+			}
 		}
+		gamer := idle.NewGamerSources() // controllers, Steam, the full-screen program's name
+		wcfg.Controllers, wcfg.Steam = gamer.Controllers, gamer.Steam
+		if gamer.FullScreen != nil {
+			wcfg.FullScreen = gamer.FullScreen
+		}
+		closers = append(closers, func() { _ = gamer.Close() })
 	}
 	// The window offers to rebuild a damaged ledger (withInput is the
 	// window mode); headless stops and names `earnings rebuild`.
