@@ -152,6 +152,10 @@ func FetchNetworkInfo(ctx context.Context, inv Invite, roots *x509.CertPool) (Ne
 	}}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Do(req)
+	var untrusted *certUntrustedError
+	if errors.As(err, &untrusted) { // reached, but not the invite's proxy
+		return NetworkInfo{}, fmt.Errorf("network: network info from %s: %w: its certificate is neither the invite's key nor valid for its host: %v", u, ErrNetworkInfo, untrusted.err)
+	}
 	if err != nil {
 		return NetworkInfo{}, fmt.Errorf("network: network info from %s: %w", u, err)
 	}
