@@ -79,7 +79,7 @@ func newNetworksView(v *mainView) *networksView {
 	n.pill.parent = currentPanel
 
 	n.entry = widget.NewEntry()
-	n.entry.SetPlaceHolder("Paste an invite: cocoon://join?… or cocoon1.…")
+	n.entry.SetPlaceHolder("Paste the invite here: a cocoon://join link or a cocoon1 string")
 	n.entry.OnChanged = func(string) { n.edited() }
 	n.entry.OnSubmitted = func(string) { n.preview() }
 	n.joinBtn = widget.NewButtonWithIcon("Join", theme.NavigateNextIcon(), n.preview)
@@ -187,7 +187,7 @@ func (n *networksView) preview() {
 	seq := n.seq
 	n.busy = true
 	n.joinBtn.Disable()
-	n.setChecking("Asking the network about itself…")
+	n.setChecking("Asking the network to describe itself")
 	go func() {
 		info, err := n.sw.PreviewNetwork(n.v.ctx, inv)
 		if err != nil {
@@ -241,7 +241,7 @@ func (n *networksView) join() {
 	n.busy = true
 	n.confirm.Disable()
 	n.joinBtn.Disable()
-	n.setChecking("Joining " + name + "…")
+	n.setChecking("Joining " + name + ", one moment")
 	go func() {
 		err := n.sw.JoinNetwork(n.v.ctx, inv)
 		if err != nil {

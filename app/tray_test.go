@@ -136,7 +136,9 @@ func TestTrayMenuPerState(t *testing.T) {
 
 	tray.toggle.Action() // Stop
 	q.runUntil(t, "Stop", func() bool { _, stops, _, _ := core.counts(); return stops == 1 })
-	q.runUntil(t, "stopped menu", func() bool { return menuLabels(desk.menu) == "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit" })
+	q.runUntil(t, "stopped menu", func() bool {
+		return menuLabels(desk.menu) == "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"
+	})
 }
 
 func TestNotificationsFor(t *testing.T) {
