@@ -5,6 +5,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -98,11 +99,14 @@ func newNetworksView(v *mainView) *networksView {
 	n.confirm = widget.NewButtonWithIcon("Join", theme.ConfirmIcon(), n.join)
 	n.confirm.Importance = widget.HighImportance
 	n.cancel = widget.NewButton("Cancel", n.clearPreview)
-	n.card = container.NewVBox(widget.NewSeparator(), tip(n.cardName),
-		caption("Pays per model"), n.cardPrices,
-		caption("Commission"), tip(n.cardFee),
-		caption("Payouts"), tip(n.cardPays),
-		container.NewHBox(n.confirm, n.cancel))
+	// The decision first (name and Join), the terms below it in a form, so
+	// that the card fits under the field at 1024×640.
+	n.card = container.NewVBox(widget.NewSeparator(),
+		container.NewBorder(nil, nil, nil, container.NewHBox(n.confirm, n.cancel), tip(n.cardName)),
+		container.New(layout.NewFormLayout(),
+			caption("Pays per model"), n.cardPrices,
+			caption("Commission"), tip(n.cardFee),
+			caption("Payouts"), tip(n.cardPays)))
 	n.card.Hide()
 	n.joinBox = container.NewVBox(
 		wrapLabel("A network's operator gives you an invite. Paste it here: you see the network's name, what it pays and its commission before you join."),
