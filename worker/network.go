@@ -49,7 +49,7 @@ func (c *Core) useLedger() error {
 
 // openClient makes the network client (nil without a network).
 func (c *Core) openClient() error {
-	cl, err := c.makeClient(c.cfg.Network)
+	cl, err := c.makeClient(c.cfg.Network, c.netGen.Load())
 	if err != nil {
 		return err
 	}
@@ -57,10 +57,10 @@ func (c *Core) openClient() error {
 	return nil
 }
 
-// makeClient makes a client for n (nil without a URL). Its callbacks are
-// dropped once a join replaced it (netGen), so a late balance of the old
-// network never shows as the new one's.
-func (c *Core) makeClient(n NetworkConfig) (*network.Client, error) {
+// makeClient makes a client for n (nil without a URL) that is current while
+// netGen is gen. Its callbacks are dropped once a join replaced it, so a late
+// balance of the old network never shows as the new one's.
+func (c *Core) makeClient(n NetworkConfig, gen int64) (*network.Client, error) {
 	if n.URL == "" {
 		return nil, nil
 	}
@@ -72,7 +72,6 @@ func (c *Core) makeClient(n NetworkConfig) (*network.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: identity key: %w", err)
 	}
-	gen := c.netGen.Load()
 	current := func() bool { return c.netGen.Load() == gen }
 	return network.NewClient(network.ClientConfig{
 		URL:       n.URL,

@@ -201,36 +201,34 @@ func (c *Core) runNetwork(ctx context.Context) error {
 			cl.SetAvailability(c.availability())
 			go func() { done <- cl.Run(runCtx) }()
 		}
-		select {
-		case <-ctx.Done():
+		stop := func() {
 			cancel()
 			if cl != nil {
 				<-done
 			}
-			return nil
-		case err := <-done:
-			cancel()
-			return err
-		case req := <-c.switchReq:
-			next, led, err := c.prepareNetwork(req.to)
-			if err != nil {
+		}
+	serve:
+		for {
+			select {
+			case <-ctx.Done():
+				stop()
+				return nil
+			case err := <-done:
 				cancel()
-				if cl != nil {
-					<-done
+				return err
+			case req := <-c.switchReq:
+				// The new network is made ready while the old one still
+				// serves: a network that cannot be opened changes nothing.
+				next, led, err := c.prepareNetwork(req.to)
+				if err != nil {
+					req.reply <- err
+					continue
 				}
-				req.reply <- err
-				// The old client cannot run twice: make it again.
-				if again, aerr := c.makeClient(c.currentNetwork()); aerr == nil {
-					c.client.Store(again)
-				}
-				continue
+				stop()
+				c.useNetwork(req.to, next, led)
+				req.reply <- nil
+				break serve
 			}
-			cancel()
-			if cl != nil {
-				<-done
-			}
-			c.useNetwork(req.to, next, led)
-			req.reply <- nil
 		}
 	}
 }
@@ -253,8 +251,7 @@ func (c *Core) prepareNetwork(n NetworkConfig) (*network.Client, *earnings.Ledge
 	if err != nil {
 		return nil, nil, err
 	}
-	c.netGen.Add(1) // the old client's callbacks are dropped from here on
-	cl, err := c.makeClient(n)
+	cl, err := c.makeClient(n, c.netGen.Load()+1)
 	if err != nil {
 		l.Close()
 		return nil, nil, err
@@ -265,6 +262,7 @@ func (c *Core) prepareNetwork(n NetworkConfig) (*network.Client, *earnings.Ledge
 // useNetwork makes n current with its client and ledger, after the old
 // client stopped.
 func (c *Core) useNetwork(n NetworkConfig, cl *network.Client, l *earnings.Ledger) {
+	c.netGen.Add(1) // the old client's late callbacks are dropped from here on
 	old := c.ledger.Swap(l)
 	c.client.Store(cl)
 	c.mu.Lock()
