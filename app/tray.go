@@ -94,12 +94,9 @@ func (t *trayMenu) update(st worker.Status, busy bool) {
 	}
 	items := t.items(st.State, busy)
 	netLine := networkLine(st.Network)
-	if t.network.Label != netLine {
-		t.network.Label = netLine
-		t.menu.Refresh()
-	}
-	if t.state.Label != stateLine || t.toggle.Label != toggle || t.toggle.Disabled != busy || !sameItems(t.menu.Items, items) {
+	if t.state.Label != stateLine || t.network.Label != netLine || t.toggle.Label != toggle || t.toggle.Disabled != busy || !sameItems(t.menu.Items, items) {
 		t.state.Label = stateLine
+		t.network.Label = netLine
 		t.toggle.Label = toggle
 		t.toggle.Disabled = busy
 		t.menu.Items = items

@@ -128,26 +128,28 @@ func DefaultConfig() Config {
 // fileConfig is the JSON form of Config. Pointers tell "absent" (keep the
 // default) from an explicit zero.
 type fileConfig struct {
-	APIAddr         *string               `json:"api_addr"`
-	WorkerAddr      *string               `json:"worker_addr"`
-	PublicHost      *string               `json:"public_host"`
-	Name            *string               `json:"name"`
-	PublicWorkerURL *string               `json:"public_worker_url"`
-	DataDir         *string               `json:"data_dir"`
-	Models          map[string]ModelPrice `json:"models"`
-	CommissionBPS   *int64                `json:"commission_bps"`
-	APIKeys         []APIKey              `json:"api_keys"`
-	AdminKey        *string               `json:"admin_key"`
-	AdminKeySHA256  *string               `json:"admin_key_sha256"`
-	JobTimeout      *string               `json:"job_timeout"`
-	Heartbeat       *string               `json:"heartbeat"`
-	MaxBodyBytes    *int64                `json:"max_body_bytes"`
-	MaxAttempts     *int                  `json:"max_attempts"`
-	Payouts         *filePayoutConfig     `json:"payouts"`
-	Trust           *fileTrustConfig      `json:"trust"`
-	Limits          *fileLimitsConfig     `json:"limits"`
-	Metering        *fileMeteringConfig   `json:"metering"`
-	Canary          *fileCanaryConfig     `json:"canary"`
+	APIAddr        *string               `json:"api_addr"`
+	WorkerAddr     *string               `json:"worker_addr"`
+	PublicHost     *string               `json:"public_host"`
+	DataDir        *string               `json:"data_dir"`
+	Models         map[string]ModelPrice `json:"models"`
+	CommissionBPS  *int64                `json:"commission_bps"`
+	APIKeys        []APIKey              `json:"api_keys"`
+	AdminKey       *string               `json:"admin_key"`
+	AdminKeySHA256 *string               `json:"admin_key_sha256"`
+	JobTimeout     *string               `json:"job_timeout"`
+	Heartbeat      *string               `json:"heartbeat"`
+	MaxBodyBytes   *int64                `json:"max_body_bytes"`
+	MaxAttempts    *int                  `json:"max_attempts"`
+	Payouts        *filePayoutConfig     `json:"payouts"`
+	Trust          *fileTrustConfig      `json:"trust"`
+	Limits         *fileLimitsConfig     `json:"limits"`
+	Metering       *fileMeteringConfig   `json:"metering"`
+	Canary         *fileCanaryConfig     `json:"canary"`
+
+	// The invite (networkinfo.go).
+	Name            *string `json:"name"`
+	PublicWorkerURL *string `json:"public_worker_url"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
