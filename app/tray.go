@@ -38,6 +38,7 @@ type trayMenu struct {
 	startNow *fyne.MenuItem // while waiting or paused: serve without waiting
 	pause    *fyne.MenuItem // while started: pause for an hour
 	open     *fyne.MenuItem
+	network  *fyne.MenuItem // "Network: <name>", disabled
 	quit     *fyne.MenuItem
 	icon     fyne.Resource
 }
@@ -47,6 +48,8 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 	t := &trayMenu{desk: desk}
 	t.state = fyne.NewMenuItem(trayStateLine(worker.StateStopped, ""), nil)
 	t.state.Disabled = true
+	t.network = fyne.NewMenuItem(networkLine(worker.NetworkStatus{}), nil)
+	t.network.Disabled = true
 	t.toggle = fyne.NewMenuItem(trayStartLabel, v.toggle)
 	t.startNow = fyne.NewMenuItem(trayStartNowLabel, v.startNow)
 	t.pause = fyne.NewMenuItem(trayPauseLabel, func() { v.pauseFor(trayPause) })
@@ -63,7 +66,7 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 // items is the menu for a state: "Start now" only while the worker waits
 // or is paused, "Pause for 1 hour" only while it is started.
 func (t *trayMenu) items(s worker.State, busy bool) []*fyne.MenuItem {
-	out := []*fyne.MenuItem{t.state, fyne.NewMenuItemSeparator(), t.toggle}
+	out := []*fyne.MenuItem{t.state, t.network, fyne.NewMenuItemSeparator(), t.toggle}
 	if !busy && (s == worker.StateWaiting || s == worker.StatePaused) {
 		out = append(out, t.startNow)
 	}
@@ -89,8 +92,10 @@ func (t *trayMenu) update(st worker.Status, busy bool) {
 		}
 	}
 	items := t.items(st.State, busy)
-	if t.state.Label != stateLine || t.toggle.Label != toggle || t.toggle.Disabled != busy || !sameItems(t.menu.Items, items) {
+	netLine := networkLine(st.Network)
+	if t.state.Label != stateLine || t.network.Label != netLine || t.toggle.Label != toggle || t.toggle.Disabled != busy || !sameItems(t.menu.Items, items) {
 		t.state.Label = stateLine
+		t.network.Label = netLine
 		t.toggle.Label = toggle
 		t.toggle.Disabled = busy
 		t.menu.Items = items

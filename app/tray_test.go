@@ -85,13 +85,13 @@ func TestTrayMenuPerState(t *testing.T) {
 		busy  bool
 		want  string
 	}{
-		{worker.StateStopped, false, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit"},
-		{worker.StateStopped, true, "Cocoon: stopped|Starting…|Open Cocoon Desktop|Quit"},
-		{worker.StateWaiting, false, "Cocoon: waiting for idle|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, false, "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, true, "Cocoon: serving|Stopping…|Open Cocoon Desktop|Quit"},
-		{worker.StatePaused, false, "Cocoon: paused|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateError, false, "Cocoon: error|Stop sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, false, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, true, "Cocoon: stopped|Network: none|Starting…|Open Cocoon Desktop|Quit"},
+		{worker.StateWaiting, false, "Cocoon: waiting for idle|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, false, "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, true, "Cocoon: serving|Network: none|Stopping…|Open Cocoon Desktop|Quit"},
+		{worker.StatePaused, false, "Cocoon: paused|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateError, false, "Cocoon: error|Network: none|Stop sharing|Open Cocoon Desktop|Quit"},
 	}
 	for _, tt := range tests {
 		st := noDriverStatus()
@@ -103,6 +103,19 @@ func TestTrayMenuPerState(t *testing.T) {
 		if tray.toggle.Disabled != tt.busy {
 			t.Errorf("%s busy=%v: toggle disabled = %v", tt.state, tt.busy, tray.toggle.Disabled)
 		}
+	}
+
+	// The network in use has its line.
+	joined := noDriverStatus()
+	joined.Network = worker.NetworkStatus{URL: "wss://gpu.example:8443/v1/worker", Name: "Second Net", Connected: true}
+	tray.update(joined, false)
+	if got := menuLabels(desk.menu); !strings.Contains(got, "|Network: Second Net|") {
+		t.Errorf("menu on a joined network = %s, want a line Network: Second Net", got)
+	}
+	joined.Network = worker.NetworkStatus{URL: "wss://127.0.0.1:1/v1/worker", Local: true}
+	tray.update(joined, false)
+	if got := menuLabels(desk.menu); !strings.Contains(got, "|Network: "+worker.LocalNetworkName+"|") {
+		t.Errorf("menu on the local network = %s", got)
 	}
 
 	// The actions reach the core.
@@ -118,7 +131,7 @@ func TestTrayMenuPerState(t *testing.T) {
 		return core.startNows == 1
 	})
 	q.runUntil(t, "serving menu", func() bool {
-		return menuLabels(desk.menu) == "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
+		return menuLabels(desk.menu) == "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
 	})
 
 	tray.pause.Action()
@@ -132,7 +145,9 @@ func TestTrayMenuPerState(t *testing.T) {
 
 	tray.toggle.Action() // Stop
 	q.runUntil(t, "Stop", func() bool { _, stops, _, _ := core.counts(); return stops == 1 })
-	q.runUntil(t, "stopped menu", func() bool { return menuLabels(desk.menu) == "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit" })
+	q.runUntil(t, "stopped menu", func() bool {
+		return menuLabels(desk.menu) == "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"
+	})
 }
 
 func TestNotificationsFor(t *testing.T) {

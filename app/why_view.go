@@ -491,6 +491,7 @@ func (w *whyView) refresh(st worker.Status) {
 	}
 	items := explainWhy(whyFacts{Status: st, Now: time.Now(), JobsAtServe: w.jobsAtServe, PayoutAddress: addr})
 	w.render(items)
+	w.sub.set(networkLine(st.Network)+" · updated with every change of the worker's state.", theme.ColorNamePlaceHolder)
 }
 
 func (w *whyView) render(items []why) {

@@ -256,8 +256,10 @@ func (c *Client) validate() error {
 // certificate made from its identity key); any other certificate must verify
 // against the system roots for the host name. Either way the handshake's
 // proxy_sig must verify with the pinned key.
-func (c *Client) tlsConfig() *tls.Config {
-	pinned := c.cfg.ProxyKey
+func (c *Client) tlsConfig() *tls.Config { return pinnedTLSConfig(c.cfg.ProxyKey, c.cfg.RootCAs) }
+
+// pinnedTLSConfig is the client's TLS verification, shared with FetchNetworkInfo.
+func pinnedTLSConfig(pinned ed25519.PublicKey, roots *x509.CertPool) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // verification is done by VerifyConnection below
@@ -269,7 +271,7 @@ func (c *Client) tlsConfig() *tls.Config {
 			if pk, ok := leaf.PublicKey.(ed25519.PublicKey); ok && pk.Equal(pinned) {
 				return nil
 			}
-			opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool(), Roots: c.cfg.RootCAs}
+			opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool(), Roots: roots}
 			for _, ic := range cs.PeerCertificates[1:] {
 				opts.Intermediates.AddCert(ic)
 			}

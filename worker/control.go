@@ -300,9 +300,9 @@ func (c *Core) resume(ctx context.Context) error {
 	if err := c.rt.Load(lctx, model); err != nil {
 		return fmt.Errorf("could not load %s: %w", model, err)
 	}
-	if c.client != nil {
-		c.client.SetRegistration(c.registration())
-		c.client.SetAvailability(network.Availability{State: network.Accepting})
+	if c.cl() != nil {
+		c.cl().SetRegistration(c.registration())
+		c.cl().SetAvailability(network.Availability{State: network.Accepting})
 	}
 	c.log.Info("serving", "model", model)
 	c.kickRefresh()
@@ -315,17 +315,17 @@ func (c *Core) resume(ctx context.Context) error {
 func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 	start := time.Now()
 	rec := PauseRecord{At: start, Reason: reason}
-	if c.client != nil {
-		c.client.SetAvailability(network.Availability{State: network.Draining, Reason: reason})
-		if c.client.RunningJobs() > 0 {
+	if c.cl() != nil {
+		c.cl().SetAvailability(network.Availability{State: network.Draining, Reason: reason})
+		if c.cl().RunningJobs() > 0 {
 			gctx, cancel := context.WithTimeout(ctx, grace)
-			err := c.client.WaitIdle(gctx)
+			err := c.cl().WaitIdle(gctx)
 			cancel()
 			if err != nil {
-				rec.Cancelled = c.client.RunningJobs()
-				c.client.CancelAll(reason)
+				rec.Cancelled = c.cl().RunningJobs()
+				c.cl().CancelAll(reason)
 				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				_ = c.client.WaitIdle(wctx)
+				_ = c.cl().WaitIdle(wctx)
 				cancel()
 			}
 		}
@@ -348,8 +348,8 @@ func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 	if rec.VRAMChecked && !rec.VRAMReleased {
 		c.log.Warn("after the pause Ollama still holds VRAM", "bytes", rec.VRAMLeft)
 	}
-	if c.client != nil {
-		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: reason})
+	if c.cl() != nil {
+		c.cl().SetAvailability(network.Availability{State: network.Paused, Reason: reason})
 	}
 	rec.Took = time.Since(start)
 	c.mu.Lock()

@@ -240,14 +240,14 @@ func (c *Core) runtimeStalled(cause error) {
 		return // one restart at a time
 	}
 	c.log.Error("model runtime wedged", "err", cause)
-	if c.client != nil {
-		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "model runtime restarting"})
+	if c.cl() != nil {
+		c.cl().SetAvailability(network.Availability{State: network.Paused, Reason: "model runtime restarting"})
 	}
 	if err := c.rt.Restart(cause.Error()); err != nil {
 		c.restarting.Store(false)
 		c.bus.Publish(EventError, "Ollama stopped producing tokens and Cocoon cannot restart it ("+err.Error()+"); restart Ollama")
-		if c.client != nil && c.Status().State == StateServing {
-			c.client.SetAvailability(network.Availability{State: network.Accepting})
+		if c.cl() != nil && c.Status().State == StateServing {
+			c.cl().SetAvailability(network.Availability{State: network.Accepting})
 		}
 		return
 	}

@@ -46,6 +46,9 @@ type Settings struct {
 	// PausedUntilMS is the end of a "Pause for 1 hour" (unix ms; 0: none),
 	// kept across a restart.
 	PausedUntilMS int64 `json:"paused_until_ms,omitempty"`
+	// Network is the network joined in the app (networks.go); nil: the
+	// local test network. A --network flag wins over it.
+	Network *JoinedNetwork `json:"network,omitempty"`
 }
 
 // SettingsFile is the settings' file name in the data dir.

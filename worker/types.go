@@ -65,7 +65,8 @@ type Status struct {
 
 // NetworkStatus is the worker's link to the network.
 type NetworkStatus struct {
-	Local     bool   `json:"local"` // the embedded proxy on loopback
+	Local     bool   `json:"local"`          // the embedded proxy on loopback
+	Name      string `json:"name,omitempty"` // the network's display name (LocalNetworkName for the local one)
 	URL       string `json:"url,omitempty"`
 	Connected bool   `json:"connected"`
 	WorkerID  string `json:"worker_id,omitempty"`

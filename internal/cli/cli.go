@@ -321,6 +321,7 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 			return nil, err
 		}
 		wcfg.Network, env.proxy = ncfg, p
+		wcfg.NetworkFixed = c.net.url != "" // the flag wins over a network joined in the app
 	}
 	if withInput {
 		// The owner's keyboard and mouse (X11 on Linux, GetLastInputInfo on
