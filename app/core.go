@@ -26,6 +26,9 @@ type Core interface {
 	// PullModel blocks until the download is done; progress arrives as EventPull events.
 	PullModel(ctx context.Context, name string) error
 	DeleteModel(ctx context.Context, name string) error
+	// RestoreBuiltInModel puts the built-in model (worker.TinyModel) back
+	// without a download; it is chosen when no model is.
+	RestoreBuiltInModel(ctx context.Context) error
 	// SetModel chooses which local model the worker serves.
 	SetModel(name string) error
 	// ModelCache is the model store's drive, free space, use and quota

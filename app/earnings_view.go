@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"image/color"
@@ -686,7 +685,7 @@ func (e *earningsView) payoutBlock() string {
 	case d.quoteErr != nil && errors.Is(d.quoteErr, worker.ErrPayoutsUnavailable):
 		return "Payouts open once the network is connected and has sent its payout terms."
 	case d.quoteErr != nil:
-		return "Payouts are not available: " + d.quoteErr.Error()
+		return "Payouts are not available: " + wordsFor(d.quoteErr).String()
 	case strings.TrimSpace(d.settings.PayoutAddress) == "":
 		return "Set your TON wallet address to get paid."
 	case e.payable() < minPayout(d.minimum, d.fee) && e.held > 0 && d.bal.Available >= minPayout(d.minimum, d.fee):
@@ -765,10 +764,10 @@ func (e *earningsView) saveAddr() {
 		e.v.do(func() {
 			e.addrSave.Enable()
 			if err != nil {
-				msg := err.Error()
+				msg := wordsFor(err).String()
 				var ae *ton.AddressError
 				if errors.As(err, &ae) {
-					msg = ae.Error()
+					msg = ae.Error() // says what is wrong with this address
 				}
 				setLabel(e.addrMsg, msg, widget.DangerImportance)
 				e.addrMsg.Show()
@@ -939,10 +938,7 @@ func (e *earningsView) payout(amount int64, dest string) {
 		d := loadEarnings(core, e.now())
 		e.v.do(func() {
 			if err != nil {
-				e.v.log.Warn("payout failed", "err", err)
-				if e.v.win != nil && !errors.Is(err, context.Canceled) {
-					dialog.ShowError(fmt.Errorf("Could not request the payout: %w", err), e.v.win)
-				}
+				e.v.showError("Could not request the payout", err)
 			}
 			e.render(d)
 			if err == nil {

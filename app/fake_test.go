@@ -28,6 +28,7 @@ type fakeCore struct {
 	startNows int
 	stops     int
 	deleted   []string
+	restores  int // RestoreBuiltInModel calls
 	served    []string
 	startErr  error
 	// pullFn, if set, runs inside PullModel (it may publish progress and block).
@@ -130,6 +131,9 @@ func (f *fakeCore) Start(ctx context.Context) error {
 	f.mu.Lock()
 	f.starts++
 	err := f.startErr
+	if err == nil && f.st.Model == "" { // as the core: nothing to serve, nothing started
+		err = fmt.Errorf("worker: start: %w: %w", worker.ErrNoModel, ollama.ErrModelNotFound)
+	}
 	if err == nil {
 		f.st.State = worker.StateServing
 	}
@@ -167,6 +171,28 @@ func (f *fakeCore) DeleteModel(ctx context.Context, name string) error {
 		}
 	}
 	f.st.Models = keep
+	// As the core does: deleting the served model while sharing stops
+	// sharing, and another local model (if any) is chosen.
+	if f.st.Model == name {
+		if f.st.State.Started() {
+			f.st.State = worker.StateStopped
+		}
+		f.st.Model = ""
+		if len(keep) > 0 {
+			f.st.Model = keep[0].Name
+		}
+	}
+	return nil
+}
+
+func (f *fakeCore) RestoreBuiltInModel(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restores++
+	f.st.Models = append(f.st.Models, ollama.Model{Name: worker.TinyModel, Size: 812_000, Family: "llama"})
+	if f.st.Model == "" {
+		f.st.Model = worker.TinyModel
+	}
 	return nil
 }
 

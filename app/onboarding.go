@@ -464,7 +464,8 @@ func (o *onboarding) chooseModel(name string) {
 		st := core.Status()
 		o.v.do(func() {
 			if err != nil {
-				setLabel(o.modelMsg, "Could not choose "+name+": "+err.Error(), widget.DangerImportance)
+				o.v.log.Warn("setup wizard: could not choose the model", "model", name, "err", err)
+				setLabel(o.modelMsg, "Could not choose "+name+": "+wordsFor(err).String(), widget.DangerImportance)
 				o.modelMsg.Show()
 			} else {
 				o.v.log.Info("setup wizard: model chosen", "model", name)
@@ -642,7 +643,7 @@ func benchError(err error) string {
 	case errors.Is(err, ollama.ErrModelNotFound):
 		return "no model is chosen. Go back and pick or download one."
 	}
-	return strings.TrimPrefix(err.Error(), "worker: ")
+	return wordsFor(err).String()
 }
 
 func (o *onboarding) renderBench(r worker.BenchmarkResult) {

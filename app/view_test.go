@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -261,7 +262,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 func TestPullFailureShownInRed(t *testing.T) {
 	core := newFakeCore(noDriverStatus())
 	core.pullFn = func(ctx context.Context, name string) error {
-		return errors.New("model not found: nosuch:latest")
+		return fmt.Errorf("worker: download nosuch:latest: %w", fmt.Errorf("runtime: pull nosuch:latest: %w: file does not exist", ollama.ErrModelNotFound))
 	}
 	v, _, q := newTestView(t, core)
 	v.pullEntry.SetText("nosuch:latest")
@@ -271,7 +272,7 @@ func TestPullFailureShownInRed(t *testing.T) {
 	if r == nil {
 		t.Fatal("failed pull has no row")
 	}
-	if !strings.Contains(r.detail.text(), "model not found") || r.detail.seg.Style.ColorName != theme.ColorNameError {
+	if !strings.Contains(r.detail.text(), "That model was not found") || strings.Contains(r.detail.text(), "runtime:") || r.detail.seg.Style.ColorName != theme.ColorNameError {
 		t.Errorf("detail = %q importance=%v", r.detail.text(), r.detail.seg.Style.ColorName)
 	}
 	if r.bar.Visible() {

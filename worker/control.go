@@ -65,8 +65,9 @@ func (c *Core) start(ctx context.Context, o idle.Override) error {
 	model := c.model
 	c.mu.Unlock()
 	if model == "" {
-		c.setState(StateError, "no model downloaded: download one first")
-		return fmt.Errorf("worker: start: %w: no model chosen", ollama.ErrModelNotFound)
+		// Nothing started: the state stays as it was (a stopped worker stays
+		// stopped, so Start is still what the owner is offered).
+		return fmt.Errorf("worker: start: %w: %w", ErrNoModel, ollama.ErrModelNotFound)
 	}
 	if err := c.send(ctx, command{enable: true, override: o}); err != nil {
 		return err
@@ -290,7 +291,7 @@ func (c *Core) resume(ctx context.Context) error {
 	model := c.model
 	c.mu.Unlock()
 	if model == "" {
-		return errors.New("no model chosen: download one first")
+		return ErrNoModel
 	}
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

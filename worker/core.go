@@ -44,6 +44,10 @@ const TinyModel = "cocoon-tiny:latest"
 // ErrNotReady means a command needs Ollama, which is not reachable yet.
 var ErrNotReady = errors.New("model runtime not ready")
 
+// ErrNoModel means sharing cannot start because no local model is chosen
+// (none downloaded, or the served one was deleted).
+var ErrNoModel = errors.New("no model chosen: download one first")
+
 // Config configures a Core.
 type Config struct {
 	DataDir string
@@ -158,6 +162,7 @@ type Core struct {
 	restarting atomic.Bool // a wedged runtime is being restarted; not accepting jobs
 
 	fatalMsg       string                  // why Run stopped for good (c.mu); "" while it runs
+	fatalErr       error                   // the same as an error, for errors.Is in the UI (c.mu)
 	ledgerDamaged  string                  // why the ledger cannot be used, while Run waits for a rebuild (c.mu)
 	rebuildReq     chan chan rebuildResult // RebuildLedger → Run
 	resyncTo       atomic.Int64            // the last seq of the newest receipts_request
@@ -251,6 +256,7 @@ func (c *Core) Status() Status {
 		Placement:     placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
 		DiskFull:      c.diskFullLocked(),
 		Fatal:         c.fatalMsg,
+		FatalErr:      c.fatalErr,
 		LedgerDamaged: c.ledgerDamaged,
 	}
 }
@@ -367,7 +373,7 @@ func (c *Core) Run(ctx context.Context) error {
 func (c *Core) fatal(err error) error {
 	c.log.Error("worker stopped", "err", err)
 	c.mu.Lock()
-	c.fatalMsg = err.Error()
+	c.fatalMsg, c.fatalErr = err.Error(), err
 	c.mu.Unlock()
 	c.setStatus(StateError, err.Error(), nil)
 	c.bus.Publish(EventError, err.Error())
@@ -610,7 +616,8 @@ func (c *Core) PullModel(ctx context.Context, name string) error {
 }
 
 // DeleteModel removes a local model. Deleting the served model while
-// sharing stops sharing first and leaves an error that says so.
+// sharing stops sharing first (Stop, so the owner is offered Start again;
+// the next local model is chosen, or Start says ErrNoModel).
 func (c *Core) DeleteModel(ctx context.Context, name string) error {
 	c.mu.Lock()
 	serving := c.model == name
@@ -634,9 +641,6 @@ func (c *Core) DeleteModel(ctx context.Context, name string) error {
 	}
 	delete(c.pulls, name)
 	c.mu.Unlock()
-	if serving && started {
-		c.setState(StateError, "the served model was deleted: choose another and press Start")
-	}
 	c.bus.Publish(EventModels, nil)
 	return c.refreshModels(ctx)
 }

@@ -54,6 +54,9 @@ type Status struct {
 	// Fatal is set when Run has stopped on an error it cannot get past
 	// (the same words as Error): nothing runs until the app starts again.
 	Fatal string `json:"fatal,omitempty"`
+	// FatalErr is the error behind Fatal, for the UI to say it in the
+	// owner's words by its sentinels (errors.Is); nil while Run goes on.
+	FatalErr error `json:"-"`
 	// LedgerDamaged says why the earnings ledger cannot be used, while the
 	// worker waits for the owner to rebuild it (Core.RebuildLedger); it
 	// serves nothing meanwhile.
