@@ -408,6 +408,9 @@ func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
 	changed := logIt || !sameReasons(c.reasons, reasons)
 	c.state, c.errMsg, c.reasons = s, errMsg, reasons
 	c.mu.Unlock()
+	if err := c.rate.setServing(s == StateServing); err != nil {
+		c.log.Warn("could not save the earnings estimate", "err", err)
+	}
 	if logIt {
 		c.log.Info("state", "state", s, "error", errMsg, "reasons", reasonCodes(reasons))
 	}

@@ -106,6 +106,7 @@ type NetworkConfig struct {
 
 // Core is the worker core. Create with New, drive with Run.
 type Core struct {
+	rate *earnRate // the TON/hour estimate (earnrate.go)
 	cfg Config
 	log *slog.Logger
 	bus *Bus
@@ -224,6 +225,7 @@ func New(cfg Config) *Core {
 		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
 	}
 	c.rt = ollama.New(cfg.Runtime)
+	c.rate = openEarnRate(dataFile(cfg.DataDir, EarnRateFile), time.Now, c.log)
 	c.rt.OnChange(c.runtimeChanged)
 	if err := c.open(); err != nil {
 		c.openErr = err
@@ -252,7 +254,7 @@ func (c *Core) Status() Status {
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
-		Earnings: c.money, Benchmark: c.bench,
+		Earnings: c.money.withRate(c.rate.estimate()), Benchmark: c.bench,
 		Placement:     placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
 		DiskFull:      c.diskFullLocked(),
 		Fatal:         c.fatalMsg,

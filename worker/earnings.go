@@ -37,7 +37,11 @@ type EarningsStatus struct {
 	// Mismatch says how the proxy's signed total and the ledger disagree ("" when they agree).
 	Mismatch string
 	Payouts  []earnings.Payout // newest first
+	// Rate is the TON/hour estimate over recent serving time (earnrate.go).
+	Rate EarnRate
 }
+
+func (e EarningsStatus) withRate(r EarnRate) EarningsStatus { e.Rate = r; return e }
 
 // LedgerFile is the ledger's file name in the data dir.
 const LedgerFile = "ledger.db"

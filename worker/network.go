@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"os"
@@ -119,6 +121,9 @@ func (c *Core) onReceipt(r receipt.Signed) error {
 		c.receipts++
 		c.mu.Unlock()
 		c.log.Info("receipt stored", "job", r.Receipt.JobID, "amount_nanoton", r.Receipt.Amount, "cumulative_nanoton", r.Receipt.Cumulative)
+		if err := c.rate.credit(r.Receipt.Amount, time.UnixMilli(r.Receipt.Time)); err != nil {
+			c.log.Warn("could not save the earnings estimate", "err", err)
+		}
 		c.bus.Publish(EventReceipt, r)
 		c.refreshEarnings()
 		c.resyncStep(r.Receipt.Seq)
