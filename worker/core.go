@@ -107,11 +107,12 @@ type NetworkConfig struct {
 // Core is the worker core. Create with New, drive with Run.
 type Core struct {
 	rate *earnRate // the TON/hour estimate (earnrate.go)
-	cfg  Config
-	log  *slog.Logger
-	bus  *Bus
-	rt   *ollama.Runtime
-	gpu  *gpu.Detector
+
+	cfg Config
+	log *slog.Logger
+	bus *Bus
+	rt  *ollama.Runtime
+	gpu *gpu.Detector
 
 	refreshMu sync.Mutex // serialises refreshModels
 	commands  chan command
