@@ -97,6 +97,7 @@ type earningsView struct {
 	seen    [2]int64 // the status's earned total and receipt count at the last reload it caused
 
 	cardAvail, cardPending, cardEarned, cardToday *moneyCard
+	terms                                         *dimLabel // TON/h estimate, fee, price (money_text.go)
 	mismatch                                      *widget.Label
 	// standing: the network's trust standing of this computer (hidden when
 	// the proxy keeps none); held is its held nanoTON.
@@ -206,7 +207,8 @@ func newEarningsView(v *mainView) *earningsView {
 	legend := container.NewHBox(legendGross, e.legendNet)
 	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo.RichText, nil, nil, e.chart))
 
-	top := container.NewVBox(cards, e.standingRow, e.mismatchRow, e.readErr)
+	e.terms = newDim("")
+	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
@@ -389,6 +391,13 @@ func (e *earningsView) refreshStatus(st worker.Status) {
 		s = p.Standing
 	}
 	e.setStanding(s)
+	terms := rateText(st.Earnings.Rate)
+	if p := pricesText(st.Earnings.Proxy, st.Model); p != "" {
+		terms += " · " + p
+	}
+	if e.terms.text() != terms {
+		e.terms.set(terms, theme.ColorNamePlaceHolder)
+	}
 }
 
 // setStanding shows the network's trust standing of this computer: its
@@ -439,6 +448,10 @@ func (e *earningsView) renderAvail() {
 		sub = tonText(min(e.held, b.Available)) + " TON more held by the network" + test
 	case avail <= 0:
 		sub = "nothing to pay out yet" + test
+	default:
+		if _, short := payoutGate(e.payoutFacts()); short != "" {
+			sub = short + test // not "ready" beside a disabled button
+		}
 	}
 	e.cardAvail.set(tonText(avail)+" TON", sub)
 }
@@ -676,25 +689,14 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 
 // payoutBlock is why a payout cannot be made now ("" when it can).
 func (e *earningsView) payoutBlock() string {
+	long, _ := payoutGate(e.payoutFacts())
+	return long
+}
+
+func (e *earningsView) payoutFacts() payoutFacts {
 	d := e.data
-	switch {
-	case d.quoteErr != nil && d.local:
-		return "Payouts need a network with payouts; the local test network has none."
-	case d.quoteErr != nil && d.noPayouts:
-		return "This network does not pay out: its operator has turned payouts off. Your earnings stay signed in the ledger."
-	case d.quoteErr != nil && errors.Is(d.quoteErr, worker.ErrPayoutsUnavailable):
-		return "Payouts open once the network is connected and has sent its payout terms."
-	case d.quoteErr != nil:
-		return "Payouts are not available: " + wordsFor(d.quoteErr).String()
-	case strings.TrimSpace(d.settings.PayoutAddress) == "":
-		return "Set your TON wallet address to get paid."
-	case e.payable() < minPayout(d.minimum, d.fee) && e.held > 0 && d.bal.Available >= minPayout(d.minimum, d.fee):
-		return fmt.Sprintf("The network holds %s TON of your earnings for now (see above); %s TON can be paid out, the minimum is %s TON.",
-			tonText(e.held), tonText(e.payable()), tonText(minPayout(d.minimum, d.fee)))
-	case e.payable() < minPayout(d.minimum, d.fee):
-		return fmt.Sprintf("The minimum payout is %s TON; %s TON is available.", tonText(minPayout(d.minimum, d.fee)), tonText(e.payable()))
-	}
-	return ""
+	return payoutFacts{quoteErr: d.quoteErr, local: d.local, noPayouts: d.noPayouts, address: d.settings.PayoutAddress,
+		payable: e.payable(), available: d.bal.Available, held: e.held, minimum: minPayout(d.minimum, d.fee)}
 }
 
 // minPayout is the least amount a payout may take: at least the
