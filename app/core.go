@@ -62,6 +62,9 @@ type Core interface {
 	SetPayoutAddress(s string) (ton.Address, error)
 	// SetTariff saves the electricity price in nanoTON per kWh (0: none).
 	SetTariff(nanoPerKWh int64) error
+	// SetElectricity saves the electricity price in the owner's currency
+	// with the TON price they set (nil: none), and its nanoTON/kWh form.
+	SetElectricity(e *worker.Electricity) error
 
 	// PauseFor pauses serving for d (tray "Pause for 1 hour"); the policy
 	// decides again after.

@@ -29,10 +29,9 @@ import (
 
 // Earnings tab sizes.
 const (
-	chartDays    = 30  // the bar chart's days, today included
-	historyJobs  = 100 // jobs the history table shows (the CSV has them all)
-	historyWds   = 50  // payouts the history shows
-	maxTariffTON = 1000
+	chartDays   = 30  // the bar chart's days, today included
+	historyJobs = 100 // jobs the history table shows (the CSV has them all)
+	historyWds  = 50  // payouts the history shows
 )
 
 // earningsData is everything the Earnings tab shows, read in one go off
@@ -130,10 +129,8 @@ type earningsView struct {
 	addrSave    *widget.Button
 	addrMsg     *widget.Label
 
-	tariffEntry *widget.Entry
-	tariffSave  *widget.Button
-	tariffMsg   *widget.Label
-	tariffShown string // the text the entry had from the saved value
+	elecText *widget.Label  // the electricity price, as the owner gave it
+	elecBtn  *widget.Button // "Change…": the Settings tab, where it is edited
 
 	exportBtn *widget.Button
 	payoutBtn *widget.Button
@@ -271,13 +268,9 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.addrMsg = wrapLabel("")
 	e.addrMsg.Hide()
 
-	e.tariffEntry = widget.NewEntry()
-	e.tariffEntry.SetPlaceHolder("e.g. 0.05")
-	e.tariffEntry.OnSubmitted = func(string) { e.saveTariff() }
-	e.tariffSave = widget.NewButton("Save", e.saveTariff)
-	e.tariffMsg = wrapLabel("")
-	e.tariffMsg.Hide()
-	tariffRow := container.NewBorder(nil, nil, nil, container.NewHBox(caption("TON/kWh"), e.tariffSave), e.tariffEntry)
+	e.elecText = widget.NewLabel("Not set")
+	e.elecBtn = widget.NewButtonWithIcon("Change", theme.DocumentCreateIcon(), e.v.editElectricity)
+	tariffRow := container.NewBorder(nil, nil, nil, e.elecBtn, e.v.tips.tipLabel(e.elecText))
 
 	form := container.New(layout.NewFormLayout(),
 		caption("Wallet"), container.NewStack(e.addrShow, e.addrEdit),
@@ -290,7 +283,7 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.payoutWhy.Wrapping = fyne.TextWrapWord
 	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
 	buttons := container.NewGridWithColumns(2, e.payoutBtn, e.exportBtn)
-	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy.RichText))
+	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, buttons, e.payoutWhy.RichText))
 }
 
 var jobColumns = []struct {
@@ -485,6 +478,12 @@ func (e *earningsView) reload() {
 // reloadNow reads and renders at once, on the Fyne thread.
 func (e *earningsView) reloadNow() { e.render(loadEarnings(e.v.core, e.now())) }
 
+// showNet says whether the net of electricity means something: a price is
+// set and energy was measured (NVML power) on some day shown.
+func (e *earningsView) showNet() bool {
+	return e.tariff().PerKWhNano > 0 && energyMeasured(e.data.days)
+}
+
 func (e *earningsView) tariff() earnings.Tariff {
 	return earnings.Tariff{PerKWhNano: e.data.settings.TariffNanoPerKWh}
 }
@@ -510,10 +509,7 @@ func (e *earningsView) render(d earningsData) {
 	if n := len(d.days); n > 0 && !now.Before(d.days[n-1].Start) {
 		today = d.days[n-1]
 	}
-	todaySub := plural(int(today.Jobs), "job")
-	if e.tariff().PerKWhNano > 0 {
-		todaySub += " · net " + tonText(today.Net) + " TON after electricity"
-	}
+	_, todaySub := todayText(today, e.tariff().PerKWhNano > 0)
 	e.cardToday.set(tonText(today.Gross)+" TON", todaySub)
 	if e.v.now != nil {
 		e.v.now.setToday(today, e.tariff().PerKWhNano > 0)
@@ -526,7 +522,7 @@ func (e *earningsView) render(d earningsData) {
 	setLabel(e.readErr, readErr, widget.DangerImportance)
 	setVisible(e.readErr, readErr != "")
 
-	showNet := e.tariff().PerKWhNano > 0
+	showNet := e.showNet()
 	e.chart.set(d.days, showNet)
 	setVisible(e.legendNet, showNet)
 	e.showDay(-1)
@@ -555,7 +551,7 @@ func (e *earningsView) render(d earningsData) {
 // showDay shows day i of the chart under it, or the 30-day total for i < 0.
 func (e *earningsView) showDay(i int) {
 	days := e.data.days
-	net := e.tariff().PerKWhNano > 0
+	net := e.showNet()
 	if i < 0 || i >= len(days) {
 		var t earnings.JobTotals
 		var netSum int64
@@ -565,9 +561,12 @@ func (e *earningsView) showDay(i int) {
 			netSum += d.Net
 		}
 		s := fmt.Sprintf("30 days: %s TON from %s", tonText(t.Gross), plural(int(t.Jobs), "job"))
-		if net {
+		switch {
+		case net:
 			s += fmt.Sprintf(" · %s TON net of electricity", tonText(netSum))
-		} else {
+		case e.tariff().PerKWhNano > 0:
+			s += " · energy not measured on this card, so no net"
+		default:
 			s += " · set your electricity price to see the net"
 		}
 		if len(days) == 0 {
@@ -721,14 +720,7 @@ func (e *earningsView) renderPayout() {
 		e.addrEditBtn.SetText("Edit")
 	}
 
-	shown := ""
-	if t := d.settings.TariffNanoPerKWh; t > 0 {
-		shown = tonText(t)
-	}
-	if e.tariffEntry.Text == e.tariffShown && shown != e.tariffShown {
-		e.tariffEntry.SetText(shown)
-	}
-	e.tariffShown = shown
+	setLabel(e.elecText, electricityText(electricityOf(d.settings)), widget.MediumImportance)
 
 	why := e.payoutBlock()
 	if why == "" {
@@ -820,50 +812,6 @@ func parseTON(s string) (int64, error) {
 		f, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
 	}
 	return w*1_000_000_000 + f, nil
-}
-
-// tariffNano validates an electricity price typed in TON per kWh.
-func tariffNano(s string) (int64, error) {
-	if strings.TrimSpace(s) == "" {
-		return 0, nil // clears it
-	}
-	n, err := parseTON(s)
-	if err != nil {
-		return 0, err
-	}
-	if n > maxTariffTON*1_000_000_000 {
-		return 0, fmt.Errorf("%s TON per kWh is more than %d; enter the price of one kWh in TON", strings.TrimSpace(s), maxTariffTON)
-	}
-	return n, nil
-}
-
-func (e *earningsView) saveTariff() {
-	n, err := tariffNano(e.tariffEntry.Text)
-	if err != nil {
-		setLabel(e.tariffMsg, "Electricity price: "+err.Error(), widget.DangerImportance)
-		e.tariffMsg.Show()
-		return
-	}
-	core := e.v.core
-	go func() {
-		err := core.SetTariff(n)
-		d := loadEarnings(core, e.now())
-		e.v.do(func() {
-			if err != nil {
-				setLabel(e.tariffMsg, "Electricity price: "+err.Error(), widget.DangerImportance)
-				e.tariffMsg.Show()
-				return
-			}
-			msg := "Electricity price cleared: earnings are shown gross."
-			if n > 0 {
-				msg = fmt.Sprintf("Saved: %s TON per kWh; net earnings subtract each job's measured energy.", tonText(n))
-			}
-			setLabel(e.tariffMsg, msg, widget.SuccessImportance)
-			e.tariffMsg.Show()
-			e.tariffShown = e.tariffEntry.Text // so render shows the saved value in its own form
-			e.render(d)
-		})
-	}()
 }
 
 // payoutSummary describes a payout of amount before it is made.

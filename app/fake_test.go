@@ -298,6 +298,22 @@ func (f *fakeCore) SetPayoutAddress(s string) (ton.Address, error) {
 	return a, nil
 }
 
+func (f *fakeCore) SetElectricity(e *worker.Electricity) error {
+	nano := int64(0)
+	if e != nil {
+		n, err := e.NanoTONPerKWh()
+		if err != nil {
+			return err
+		}
+		nano = n
+	}
+	f.mu.Lock()
+	f.settings.Electricity, f.settings.TariffNanoPerKWh = e, nano
+	f.mu.Unlock()
+	f.publish(worker.Event{Type: worker.EventEarnings})
+	return nil
+}
+
 func (f *fakeCore) SetTariff(n int64) error {
 	if n < 0 || n > 1_000_000_000_000 {
 		return fmt.Errorf("worker: tariff: %w", worker.ErrBadSetting)
