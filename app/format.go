@@ -302,8 +302,12 @@ func modelEarnings(st worker.Status, local string) string {
 	return s
 }
 
-// roughTON formats an estimate with 3 significant digits ("10.3", "0.13").
+// roughTON formats an estimate with 3 significant digits ("10.3", "0.13"),
+// and whole TON from 1000 up ("123457", never "1.23e+05").
 func roughTON(nano int64) string {
+	if v := float64(nano) / 1e9; v >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
 	return strconv.FormatFloat(float64(nano)/1e9, 'g', 3, 64)
 }
 

@@ -208,6 +208,30 @@ func layoutCases() []layoutCase {
 			wait("the electricity price shown", func() bool { return strings.Contains(e.elecText.Text, "rupiah") && !e.loading })
 			e.history.SelectIndex(1) // the payouts, one failed with its reason
 		}},
+		{name: "money words", core: func(dir string) *fakeCore {
+			// A network that pays, with its fee and prices; energy not
+			// measured on this card; below the minimum payout.
+			st := noDriverStatus()
+			st.State = worker.StateServing
+			st.Network = worker.NetworkStatus{URL: "wss://proxy.cocoon-network.example.org:443/v1/worker", Connected: true, WorkerID: "9f3c2a7b6e5d4c3b2a19"}
+			now := time.Now()
+			l := layoutLedger(dir, []testJob{{at: now.Add(-3 * time.Minute), model: "llama3.2:1b", prompt: 2000, completion: 4000},
+				{at: now.Add(-time.Minute), model: "llama3.2:1b", prompt: 1500, completion: 3000}})
+			f := newFakeCore(st)
+			f.ledger = l
+			f.quoteErr = nil
+			f.quoteMin, f.quoteFee, f.quoteNet = 1_000_000_000, 5_000_000, ton.Mainnet
+			f.settings.PayoutAddress = testAddressString()
+			f.settings.Electricity = &worker.Electricity{Currency: "EUR", PerKWhMicro: 310_000, TONPriceMicro: 3_100_000}
+			f.settings.TariffNanoPerKWh = 100_000_000
+			f.set(func(s *worker.Status) {
+				s.Earned, s.Receipts = ledgerTotal(l)
+				s.Earnings.Proxy = &network.Balance{Network: "mainnet", Payouts: true, CommissionBPS: 1000,
+					Prices: []network.ModelPrice{{Model: "llama3.2:1b", PricePrompt: 50, PriceCompletion: 200}, {Model: "tiny-llama:test", PricePrompt: 1, PriceCompletion: 4}}}
+				s.Earnings.Rate = worker.EarnRate{Known: true, NanoPerHour: 212_345_678, Serving: 3*time.Hour + 20*time.Minute}
+			})
+			return f
+		}},
 		{name: "tiny amounts", core: func(dir string) *fakeCore {
 			st := noDriverStatus()
 			st.State = worker.StateServing

@@ -55,7 +55,7 @@ func TestRateText(t *testing.T) {
 		{"known", worker.EarnRate{Known: true, Serving: 3*time.Hour + 20*time.Minute, NanoPerHour: 612_345_678},
 			"~0.612 TON/h while sharing (your average over the last 3 h 20 min of serving)"},
 		{"a full day, a big number", worker.EarnRate{Known: true, Serving: 24 * time.Hour, NanoPerHour: 123_456_789_000_000},
-			"~1.23e+05 TON/h while sharing (your average over the last 24 h of serving)"},
+			"~123457 TON/h while sharing (your average over the last 24 h of serving)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

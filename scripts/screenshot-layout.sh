@@ -80,5 +80,7 @@ for size in 1024x640 1920x1080; do
   shoot "errors" "$size" "layout-$size-errors" 0
   shoot "long model names" "$size" "layout-$size-long-names" 0 bottom
   shoot "big numbers" "$size" "layout-$size-big-numbers" 1
+  # The money in words: the TON/h average, fee and price, no energy measured, below the minimum.
+  shoot "money words" "$size" "layout-$size-money" 0 1
   shoot "settings problems" "$size" "layout-$size-settings-problems" 3
 done
