@@ -1,7 +1,9 @@
 package app
 
 import (
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
@@ -91,5 +93,15 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 			test.Tap(v.toggleBtn)
 			q.runUntil(t, "serving the built-in model", func() bool { return v.status.State == worker.StateServing })
 		})
+	}
+}
+
+// TestCoreErrorEventInWords: an error the core publishes shows in the
+// notice in the owner's words, not as its chain.
+func TestCoreErrorEventInWords(t *testing.T) {
+	v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+	v.handleEvent(worker.Event{Type: worker.EventError, Data: fmt.Errorf("worker: store a receipt: %w", fmt.Errorf("earnings: credit: %w", syscall.ENOSPC))})
+	if !v.noticeRow.Visible() || !strings.Contains(v.notice.Text, "The disk is full.") || strings.Contains(v.notice.Text, "worker:") {
+		t.Fatalf("notice %q (shown %v)", v.notice.Text, v.noticeRow.Visible())
 	}
 }

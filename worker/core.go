@@ -379,7 +379,7 @@ func (c *Core) fatal(err error) error {
 	c.fatalMsg, c.fatalErr = err.Error(), err
 	c.mu.Unlock()
 	c.setStatus(StateError, err.Error(), nil)
-	c.bus.Publish(EventError, err.Error())
+	c.bus.Publish(EventError, err)
 	return err
 }
 
@@ -426,7 +426,7 @@ func (c *Core) refreshLoop(ctx context.Context) {
 	if c.cfg.SeedTinyModel {
 		if err := c.seedTinyModel(ctx); err != nil && ctx.Err() == nil {
 			c.log.Error("could not register the built-in tiny model", "err", err)
-			c.bus.Publish(EventError, err.Error())
+			c.bus.Publish(EventError, err)
 		}
 	}
 	t := time.NewTicker(c.cfg.RefreshInterval)
@@ -613,7 +613,7 @@ func (c *Core) PullModel(ctx context.Context, name string) error {
 	c.log.Info("model downloaded", "model", name)
 	// The download succeeded; a failed eviction is logged and shown, not its error.
 	if _, err := c.enforceQuota(ctx, name); err != nil && ctx.Err() == nil {
-		c.bus.Publish(EventError, err.Error())
+		c.bus.Publish(EventError, err)
 	}
 	return nil
 }

@@ -412,7 +412,7 @@ func (c *Core) onPayoutStatus(s network.PayoutStatus) {
 	}
 	if err != nil {
 		c.log.Warn("payout status not applied", "payout_id", s.PayoutID, "state", s.State, "err", err)
-		c.bus.Publish(EventError, "payout "+s.PayoutID+": "+err.Error())
+		c.bus.Publish(EventError, fmt.Errorf("worker: payout %s: %w", s.PayoutID, err))
 	}
 	c.mu.Lock()
 	b := s.Balance

@@ -112,7 +112,7 @@ func (c *Core) onReceipt(r receipt.Signed) error {
 	}
 	added, err := c.credit(r)
 	if err != nil {
-		c.bus.Publish(EventError, "a receipt could not be stored: "+err.Error())
+		c.bus.Publish(EventError, fmt.Errorf("worker: store a receipt: %w", err))
 		return err
 	}
 	if added {

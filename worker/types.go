@@ -101,7 +101,7 @@ const (
 	EventOllama   EventType = "ollama"   // Ollama status changed
 	EventModels   EventType = "models"   // local or loaded models changed
 	EventPull     EventType = "pull"     // download progress; Data is ollama.PullProgress
-	EventError    EventType = "error"    // an error worth showing; Data is string
+	EventError    EventType = "error"    // an error worth showing; Data is an error, or a string already in the owner's words
 	EventJob      EventType = "job"      // Data is JobEvent
 	EventNetwork  EventType = "network"  // connection state; Data is NetworkStatus
 	EventReceipt  EventType = "receipt"  // a receipt was stored; Data is receipt.Signed
