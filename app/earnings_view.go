@@ -517,7 +517,10 @@ func (e *earningsView) render(d earningsData) {
 
 	readErr := ""
 	if d.readErr != nil {
-		readErr = "Could not read the earnings ledger: " + d.readErr.Error()
+		readErr = "Could not read the earnings ledger: " + wordsFor(d.readErr).String()
+		if readErr != e.readErr.Text { // once per new error, not per render
+			e.v.log.Warn("could not read the earnings ledger", "err", d.readErr)
+		}
 	}
 	setLabel(e.readErr, readErr, widget.DangerImportance)
 	setVisible(e.readErr, readErr != "")

@@ -724,15 +724,19 @@ func (o *onboarding) savePayout() {
 	core := o.v.core
 	go func() {
 		a, err := core.SetPayoutAddress(addr)
+		msg := ""
 		var ae *ton.AddressError
 		if errors.As(err, &ae) {
-			err = errors.New(ae.Error())
+			msg = ae.Error() // says what is wrong with this address
+		} else if err != nil {
+			o.v.log.Warn("setup wizard: could not save the payout address", "err", err)
+			msg = wordsFor(err).String()
 		}
 		o.v.do(func() {
 			o.busy = false
 			o.updateButtons()
 			if err != nil {
-				setLabel(o.addrMsg, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "worker: "), "payout address: "), widget.DangerImportance)
+				setLabel(o.addrMsg, msg, widget.DangerImportance)
 				o.addrMsg.Show()
 				return
 			}
@@ -815,7 +819,7 @@ func (o *onboarding) finish() {
 			o.busy = false
 			o.updateButtons()
 			if err != nil {
-				msg := err.Error()
+				msg := wordsFor(err).String()
 				if fes := worker.FieldErrors(err); len(fes) > 0 {
 					msg = fes[0].Problem
 				}

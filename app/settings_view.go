@@ -371,10 +371,11 @@ func (s *settingsView) save() {
 				bad[fe.Field] = fe.Problem
 			}
 			if len(fes) == 0 {
+				s.v.log.Warn("a setting was not saved", "field", field, "err", err)
 				if field != "" {
-					bad[field] = err.Error()
+					bad[field] = wordsFor(err).String()
 				} else {
-					other = append(other, err.Error())
+					other = append(other, wordsFor(err).String())
 				}
 			}
 		}
@@ -439,7 +440,8 @@ func (s *settingsView) setAutostart(on bool) {
 		err = autostart.Disable()
 	}
 	if err != nil {
-		s.setStatus("Start at login: "+err.Error(), widget.DangerImportance)
+		s.v.log.Warn("start at login not changed", "on", on, "err", err)
+		s.setStatus("Start at login: "+wordsFor(err).String(), widget.DangerImportance)
 		s.autostart.Checked = autostart.Enabled()
 		s.autostart.Refresh()
 		return

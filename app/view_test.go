@@ -146,8 +146,9 @@ func TestNoModels(t *testing.T) {
 	st := noDriverStatus()
 	st.Models = nil
 	v, _, _ := newTestView(t, newFakeCore(st))
-	if len(v.modelsBox.Objects) != 1 || v.modelsBox.Objects[0] != v.noModels {
-		t.Fatalf("want the empty-list hint, got %d objects", len(v.modelsBox.Objects))
+	// The hint, and the way back to the built-in model.
+	if len(v.modelsBox.Objects) != 2 || v.modelsBox.Objects[0] != v.noModels || v.modelsBox.Objects[1] != v.builtin.obj {
+		t.Fatalf("want the empty-list hint and the built-in offer, got %d objects", len(v.modelsBox.Objects))
 	}
 }
 
