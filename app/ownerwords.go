@@ -48,8 +48,8 @@ var wordKinds = []struct {
 		var dns *net.DNSError
 		return errors.Is(err, ollama.ErrRegistryUnreachable) || errors.As(err, &dns)
 	},
-		"The model registry could not be reached: this computer seems to be offline.",
-		"Check the internet connection, then try the download again."},
+		"This computer seems to be offline: the server could not be found or reached.",
+		"Check the internet connection, then try again."},
 	{"no-model", anyIs(worker.ErrNoModel),
 		"There is no model to serve.",
 		"Download a model on the Dashboard (or put the built-in one back), then press Start sharing."},
@@ -89,6 +89,12 @@ var wordKinds = []struct {
 	{"proxy-refused", anyIs(syscall.ECONNREFUSED),
 		"The network refused the connection: its server is down or the address is wrong.",
 		"Cocoon keeps trying by itself; if this stays, check the network's address in Settings."},
+	{"proxy-unreachable", func(err error) bool {
+		var op *net.OpError
+		return errors.As(err, &op) && op.Op == "dial"
+	},
+		"The network's server could not be reached.",
+		"Check the internet connection; Cocoon reconnects by itself."},
 	{"proxy-offline", anyIs(network.ErrNotConnected, worker.ErrPayoutsUnavailable, ton.ErrChainUnreachable),
 		"Cocoon is not connected to the network right now.",
 		"Check the internet connection; Cocoon reconnects by itself. Try again once it is connected."},
@@ -196,4 +202,16 @@ func afterDeleteText(name string, wasServed, wasSharing bool, st worker.Status) 
 		return name + " was deleted; " + st.Model + " is chosen instead."
 	}
 	return name + " was deleted; choose another model."
+}
+
+// networkErrorText is why the connection to the network dropped, in the
+// owner's words where the core gave the error (NetworkStatus.Err).
+func networkErrorText(ns worker.NetworkStatus) string {
+	if ns.Err == nil {
+		return ns.Error // a reason in words (auth failures), or an old status
+	}
+	if w := wordsFor(ns.Err); w.Kind != "unknown" && w.Kind != "cancelled" {
+		return w.String()
+	}
+	return "The connection to the network dropped; Cocoon reconnects by itself (the details are in its log)."
 }

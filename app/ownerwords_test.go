@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -42,6 +43,7 @@ func TestWordsForEachKind(t *testing.T) {
 		{"ollama not started yet", fmt.Errorf("worker: start: %w: Ollama is not running yet", worker.ErrNotReady), "ollama-crashed", "stopped answering"},
 		{"ollama missing", fmt.Errorf("worker: model runtime: %w", ollama.ErrOllamaNotFound), "ollama-missing", "was not found"},
 		{"proxy refused", fmt.Errorf("network: dial wss://p: %w", &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}), "proxy-refused", "refused"},
+		{"proxy unreachable", fmt.Errorf("failed to WebSocket dial: %w", &url.Error{Op: "Get", URL: "https://p/v1/worker", Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}}), "proxy-unreachable", "could not be reached"},
 		{"proxy offline", fmt.Errorf("worker: payout: %w", network.ErrNotConnected), "proxy-offline", "not connected"},
 		{"payouts not open", fmt.Errorf("worker: quote: %w", worker.ErrPayoutsUnavailable), "proxy-offline", "not connected"},
 		{"bad address", fmt.Errorf("worker: payout address: %w", addrErr), "bad-address", "not a TON wallet address"},
@@ -96,7 +98,7 @@ func TestWordKindsAllReachable(t *testing.T) {
 	}
 	tests := []string{"disk-full", "no-internet", "no-model", "model-not-found", "download-stopped", "ollama-missing",
 		"ollama-crashed", "ledger-damaged", "ledger-busy", "no-ledger", "wrong-ton-network", "bad-address", "below-minimum", "held",
-		"proxy-refused", "proxy-offline", "benchmark-busy", "bad-setting", "no-permission"}
+		"proxy-refused", "proxy-unreachable", "proxy-offline", "benchmark-busy", "bad-setting", "no-permission"}
 	for _, k := range tests {
 		if !seen[k] {
 			t.Errorf("kind %q missing from the table", k)
@@ -180,6 +182,27 @@ func TestDeleteWarningAndAfter(t *testing.T) {
 		t.Run("after/"+tc.name, func(t *testing.T) {
 			if got := afterDeleteText("llama3.2:1b", tc.wasServed, tc.wasSharing, tc.st); got != tc.want {
 				t.Errorf("afterDeleteText = %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNetworkErrorText(t *testing.T) {
+	refused := fmt.Errorf("failed to WebSocket dial: %w", &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
+	tests := []struct {
+		name string
+		ns   worker.NetworkStatus
+		want string
+	}{
+		{"refused", worker.NetworkStatus{Error: refused.Error(), Err: refused}, "The network refused the connection"},
+		{"unknown kind: no chain", worker.NetworkStatus{Error: "heartbeat timeout", Err: errors.New("heartbeat timeout")}, "The connection to the network dropped; Cocoon reconnects by itself"},
+		{"words without an error", worker.NetworkStatus{Error: "proxy key mismatch"}, "proxy key mismatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := networkErrorText(tc.ns)
+			if !strings.HasPrefix(got, tc.want) || strings.Contains(got, "dial") {
+				t.Fatalf("networkErrorText = %q, want %q…", got, tc.want)
 			}
 		})
 	}

@@ -161,7 +161,7 @@ func (c *Core) onClientEvent(e network.ClientEvent) {
 	case network.EventConnected:
 		c.netStat.Connected, c.netStat.WorkerID, c.netStat.Error = true, e.WorkerID, ""
 	case network.EventDisconnected:
-		c.netStat.Connected, c.netStat.Error = false, e.Reason
+		c.netStat.Connected, c.netStat.Error, c.netStat.Err = false, e.Reason, e.Err
 	case network.EventAuthFailed:
 		c.netStat.Connected, c.netStat.Error = false, e.String()
 	case network.EventRTT:

@@ -70,6 +70,7 @@ type NetworkStatus struct {
 	Connected bool   `json:"connected"`
 	WorkerID  string `json:"worker_id,omitempty"`
 	Error     string `json:"error,omitempty"`
+	Err       error  `json:"-"` // the error behind Error, for errors.Is in the UI (nil when none)
 	RTT       time.Duration
 	// APIURL and APIKey let the owner try the local network with any OpenAI client.
 	APIURL string `json:"api_url,omitempty"`
