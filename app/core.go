@@ -26,6 +26,9 @@ type Core interface {
 	// PullModel blocks until the download is done; progress arrives as EventPull events.
 	PullModel(ctx context.Context, name string) error
 	DeleteModel(ctx context.Context, name string) error
+	// RestoreBuiltInModel puts the built-in model (worker.TinyModel) back
+	// without a download; it is chosen when no model is.
+	RestoreBuiltInModel(ctx context.Context) error
 	// SetModel chooses which local model the worker serves.
 	SetModel(name string) error
 	// ModelCache is the model store's drive, free space, use and quota
@@ -59,6 +62,9 @@ type Core interface {
 	SetPayoutAddress(s string) (ton.Address, error)
 	// SetTariff saves the electricity price in nanoTON per kWh (0: none).
 	SetTariff(nanoPerKWh int64) error
+	// SetElectricity saves the electricity price in the owner's currency
+	// with the TON price they set (nil: none), and its nanoTON/kWh form.
+	SetElectricity(e *worker.Electricity) error
 
 	// PauseFor pauses serving for d (tray "Pause for 1 hour"); the policy
 	// decides again after.

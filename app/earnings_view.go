@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"image/color"
@@ -30,10 +29,9 @@ import (
 
 // Earnings tab sizes.
 const (
-	chartDays    = 30  // the bar chart's days, today included
-	historyJobs  = 100 // jobs the history table shows (the CSV has them all)
-	historyWds   = 50  // payouts the history shows
-	maxTariffTON = 1000
+	chartDays   = 30  // the bar chart's days, today included
+	historyJobs = 100 // jobs the history table shows (the CSV has them all)
+	historyWds  = 50  // payouts the history shows
 )
 
 // earningsData is everything the Earnings tab shows, read in one go off
@@ -98,6 +96,7 @@ type earningsView struct {
 	seen    [2]int64 // the status's earned total and receipt count at the last reload it caused
 
 	cardAvail, cardPending, cardEarned, cardToday *moneyCard
+	terms                                         *dimLabel // TON/h estimate, fee, price (money_text.go)
 	mismatch                                      *widget.Label
 	// standing: the network's trust standing of this computer (hidden when
 	// the proxy keeps none); held is its held nanoTON.
@@ -130,10 +129,8 @@ type earningsView struct {
 	addrSave    *widget.Button
 	addrMsg     *widget.Label
 
-	tariffEntry *widget.Entry
-	tariffSave  *widget.Button
-	tariffMsg   *widget.Label
-	tariffShown string // the text the entry had from the saved value
+	elecText *widget.Label  // the electricity price, as the owner gave it
+	elecBtn  *widget.Button // "Change…": the Settings tab, where it is edited
 
 	exportBtn *widget.Button
 	payoutBtn *widget.Button
@@ -207,7 +204,8 @@ func newEarningsView(v *mainView) *earningsView {
 	legend := container.NewHBox(legendGross, e.legendNet)
 	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo.RichText, nil, nil, e.chart))
 
-	top := container.NewVBox(cards, e.standingRow, e.mismatchRow, e.readErr)
+	e.terms = newDim("")
+	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
@@ -270,13 +268,9 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.addrMsg = wrapLabel("")
 	e.addrMsg.Hide()
 
-	e.tariffEntry = widget.NewEntry()
-	e.tariffEntry.SetPlaceHolder("e.g. 0.05")
-	e.tariffEntry.OnSubmitted = func(string) { e.saveTariff() }
-	e.tariffSave = widget.NewButton("Save", e.saveTariff)
-	e.tariffMsg = wrapLabel("")
-	e.tariffMsg.Hide()
-	tariffRow := container.NewBorder(nil, nil, nil, container.NewHBox(caption("TON/kWh"), e.tariffSave), e.tariffEntry)
+	e.elecText = widget.NewLabel("Not set")
+	e.elecBtn = widget.NewButtonWithIcon("Change", theme.DocumentCreateIcon(), e.v.editElectricity)
+	tariffRow := container.NewBorder(nil, nil, nil, e.elecBtn, e.v.tips.tipLabel(e.elecText))
 
 	form := container.New(layout.NewFormLayout(),
 		caption("Wallet"), container.NewStack(e.addrShow, e.addrEdit),
@@ -289,7 +283,7 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 	e.payoutWhy.Wrapping = fyne.TextWrapWord
 	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
 	buttons := container.NewGridWithColumns(2, e.payoutBtn, e.exportBtn)
-	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, e.tariffMsg, buttons, e.payoutWhy.RichText))
+	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, buttons, e.payoutWhy.RichText))
 }
 
 var jobColumns = []struct {
@@ -390,6 +384,13 @@ func (e *earningsView) refreshStatus(st worker.Status) {
 		s = p.Standing
 	}
 	e.setStanding(s)
+	terms := rateText(st.Earnings.Rate)
+	if p := pricesText(st.Earnings.Proxy, st.Model); p != "" {
+		terms += " · " + p
+	}
+	if e.terms.text() != terms {
+		e.terms.set(terms, theme.ColorNamePlaceHolder)
+	}
 }
 
 // setStanding shows the network's trust standing of this computer: its
@@ -440,6 +441,10 @@ func (e *earningsView) renderAvail() {
 		sub = tonText(min(e.held, b.Available)) + " TON more held by the network" + test
 	case avail <= 0:
 		sub = "nothing to pay out yet" + test
+	default:
+		if _, short := payoutGate(e.payoutFacts()); short != "" {
+			sub = short + test // not "ready" beside a disabled button
+		}
 	}
 	e.cardAvail.set(tonText(avail)+" TON", sub)
 }
@@ -473,6 +478,12 @@ func (e *earningsView) reload() {
 // reloadNow reads and renders at once, on the Fyne thread.
 func (e *earningsView) reloadNow() { e.render(loadEarnings(e.v.core, e.now())) }
 
+// showNet says whether the net of electricity means something: a price is
+// set and energy was measured (NVML power) on some day shown.
+func (e *earningsView) showNet() bool {
+	return e.tariff().PerKWhNano > 0 && energyMeasured(e.data.days)
+}
+
 func (e *earningsView) tariff() earnings.Tariff {
 	return earnings.Tariff{PerKWhNano: e.data.settings.TariffNanoPerKWh}
 }
@@ -498,10 +509,7 @@ func (e *earningsView) render(d earningsData) {
 	if n := len(d.days); n > 0 && !now.Before(d.days[n-1].Start) {
 		today = d.days[n-1]
 	}
-	todaySub := plural(int(today.Jobs), "job")
-	if e.tariff().PerKWhNano > 0 {
-		todaySub += " · net " + tonText(today.Net) + " TON after electricity"
-	}
+	_, todaySub := todayText(today, e.tariff().PerKWhNano > 0)
 	e.cardToday.set(tonText(today.Gross)+" TON", todaySub)
 	if e.v.now != nil {
 		e.v.now.setToday(today, e.tariff().PerKWhNano > 0)
@@ -509,12 +517,15 @@ func (e *earningsView) render(d earningsData) {
 
 	readErr := ""
 	if d.readErr != nil {
-		readErr = "Could not read the earnings ledger: " + d.readErr.Error()
+		readErr = "Could not read the earnings ledger: " + wordsFor(d.readErr).String()
+		if readErr != e.readErr.Text { // once per new error, not per render
+			e.v.log.Warn("could not read the earnings ledger", "err", d.readErr)
+		}
 	}
 	setLabel(e.readErr, readErr, widget.DangerImportance)
 	setVisible(e.readErr, readErr != "")
 
-	showNet := e.tariff().PerKWhNano > 0
+	showNet := e.showNet()
 	e.chart.set(d.days, showNet)
 	setVisible(e.legendNet, showNet)
 	e.showDay(-1)
@@ -543,7 +554,7 @@ func (e *earningsView) render(d earningsData) {
 // showDay shows day i of the chart under it, or the 30-day total for i < 0.
 func (e *earningsView) showDay(i int) {
 	days := e.data.days
-	net := e.tariff().PerKWhNano > 0
+	net := e.showNet()
 	if i < 0 || i >= len(days) {
 		var t earnings.JobTotals
 		var netSum int64
@@ -553,9 +564,12 @@ func (e *earningsView) showDay(i int) {
 			netSum += d.Net
 		}
 		s := fmt.Sprintf("30 days: %s TON from %s", tonText(t.Gross), plural(int(t.Jobs), "job"))
-		if net {
+		switch {
+		case net:
 			s += fmt.Sprintf(" · %s TON net of electricity", tonText(netSum))
-		} else {
+		case e.tariff().PerKWhNano > 0:
+			s += " · energy not measured on this card, so no net"
+		default:
 			s += " · set your electricity price to see the net"
 		}
 		if len(days) == 0 {
@@ -677,25 +691,14 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 
 // payoutBlock is why a payout cannot be made now ("" when it can).
 func (e *earningsView) payoutBlock() string {
+	long, _ := payoutGate(e.payoutFacts())
+	return long
+}
+
+func (e *earningsView) payoutFacts() payoutFacts {
 	d := e.data
-	switch {
-	case d.quoteErr != nil && d.local:
-		return "Payouts need a network with payouts; the local test network has none."
-	case d.quoteErr != nil && d.noPayouts:
-		return "This network does not pay out: its operator has turned payouts off. Your earnings stay signed in the ledger."
-	case d.quoteErr != nil && errors.Is(d.quoteErr, worker.ErrPayoutsUnavailable):
-		return "Payouts open once the network is connected and has sent its payout terms."
-	case d.quoteErr != nil:
-		return "Payouts are not available: " + d.quoteErr.Error()
-	case strings.TrimSpace(d.settings.PayoutAddress) == "":
-		return "Set your TON wallet address to get paid."
-	case e.payable() < minPayout(d.minimum, d.fee) && e.held > 0 && d.bal.Available >= minPayout(d.minimum, d.fee):
-		return fmt.Sprintf("The network holds %s TON of your earnings for now (see above); %s TON can be paid out, the minimum is %s TON.",
-			tonText(e.held), tonText(e.payable()), tonText(minPayout(d.minimum, d.fee)))
-	case e.payable() < minPayout(d.minimum, d.fee):
-		return fmt.Sprintf("The minimum payout is %s TON; %s TON is available.", tonText(minPayout(d.minimum, d.fee)), tonText(e.payable()))
-	}
-	return ""
+	return payoutFacts{quoteErr: d.quoteErr, local: d.local, noPayouts: d.noPayouts, address: d.settings.PayoutAddress,
+		payable: e.payable(), available: d.bal.Available, held: e.held, minimum: minPayout(d.minimum, d.fee)}
 }
 
 // minPayout is the least amount a payout may take: at least the
@@ -720,14 +723,7 @@ func (e *earningsView) renderPayout() {
 		e.addrEditBtn.SetText("Edit")
 	}
 
-	shown := ""
-	if t := d.settings.TariffNanoPerKWh; t > 0 {
-		shown = tonText(t)
-	}
-	if e.tariffEntry.Text == e.tariffShown && shown != e.tariffShown {
-		e.tariffEntry.SetText(shown)
-	}
-	e.tariffShown = shown
+	setLabel(e.elecText, electricityText(electricityOf(d.settings)), widget.MediumImportance)
 
 	why := e.payoutBlock()
 	if why == "" {
@@ -765,10 +761,10 @@ func (e *earningsView) saveAddr() {
 		e.v.do(func() {
 			e.addrSave.Enable()
 			if err != nil {
-				msg := err.Error()
+				msg := wordsFor(err).String()
 				var ae *ton.AddressError
 				if errors.As(err, &ae) {
-					msg = ae.Error()
+					msg = ae.Error() // says what is wrong with this address
 				}
 				setLabel(e.addrMsg, msg, widget.DangerImportance)
 				e.addrMsg.Show()
@@ -819,50 +815,6 @@ func parseTON(s string) (int64, error) {
 		f, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
 	}
 	return w*1_000_000_000 + f, nil
-}
-
-// tariffNano validates an electricity price typed in TON per kWh.
-func tariffNano(s string) (int64, error) {
-	if strings.TrimSpace(s) == "" {
-		return 0, nil // clears it
-	}
-	n, err := parseTON(s)
-	if err != nil {
-		return 0, err
-	}
-	if n > maxTariffTON*1_000_000_000 {
-		return 0, fmt.Errorf("%s TON per kWh is more than %d; enter the price of one kWh in TON", strings.TrimSpace(s), maxTariffTON)
-	}
-	return n, nil
-}
-
-func (e *earningsView) saveTariff() {
-	n, err := tariffNano(e.tariffEntry.Text)
-	if err != nil {
-		setLabel(e.tariffMsg, "Electricity price: "+err.Error(), widget.DangerImportance)
-		e.tariffMsg.Show()
-		return
-	}
-	core := e.v.core
-	go func() {
-		err := core.SetTariff(n)
-		d := loadEarnings(core, e.now())
-		e.v.do(func() {
-			if err != nil {
-				setLabel(e.tariffMsg, "Electricity price: "+err.Error(), widget.DangerImportance)
-				e.tariffMsg.Show()
-				return
-			}
-			msg := "Electricity price cleared: earnings are shown gross."
-			if n > 0 {
-				msg = fmt.Sprintf("Saved: %s TON per kWh; net earnings subtract each job's measured energy.", tonText(n))
-			}
-			setLabel(e.tariffMsg, msg, widget.SuccessImportance)
-			e.tariffMsg.Show()
-			e.tariffShown = e.tariffEntry.Text // so render shows the saved value in its own form
-			e.render(d)
-		})
-	}()
 }
 
 // payoutSummary describes a payout of amount before it is made.
@@ -939,10 +891,7 @@ func (e *earningsView) payout(amount int64, dest string) {
 		d := loadEarnings(core, e.now())
 		e.v.do(func() {
 			if err != nil {
-				e.v.log.Warn("payout failed", "err", err)
-				if e.v.win != nil && !errors.Is(err, context.Canceled) {
-					dialog.ShowError(fmt.Errorf("Could not request the payout: %w", err), e.v.win)
-				}
+				e.v.showError("Could not request the payout", err)
 			}
 			e.render(d)
 			if err == nil {

@@ -480,33 +480,57 @@ func TestEarningsPayoutAddress(t *testing.T) {
 	}
 }
 
-func TestEarningsTariff(t *testing.T) {
-	f, _ := earningsFake(t)
-	v, _, q := newTestView(t, f)
-	e := v.earn
-	for _, tc := range []struct{ in, want string }{
-		{"abc", "not a number"},
-		{"-1", "negative"},
-		{"5000", "more than 1000"},
-		{"0.0000000001", "9 decimals"},
-	} {
-		e.tariffEntry.SetText(tc.in)
-		test.Tap(e.tariffSave)
-		if !e.tariffMsg.Visible() || e.tariffMsg.Importance != widget.DangerImportance || !strings.Contains(e.tariffMsg.Text, tc.want) {
-			t.Errorf("%q: message %q (%v), want %q", tc.in, e.tariffMsg.Text, e.tariffMsg.Importance, tc.want)
-		}
+// TestEarningsElectricity: the price is set in the owner's currency with
+// the TON price they give (on the Settings tab, where Earnings' Change
+// leads), shown back in those words, and the net of electricity appears
+// only where energy was measured; without a measurement it says so.
+func TestEarningsElectricity(t *testing.T) {
+	tests := []struct {
+		name     string
+		joules   float64
+		wantNet  bool
+		todaySub string
+		chart    string
+	}{
+		{"energy measured", 360_000, true, "net ", "TON net of electricity"},
+		{"energy not measured on this card", 0, false, "energy not measured on this card", "energy not measured on this card, so no net"},
 	}
-	if f.Settings().TariffNanoPerKWh != 0 {
-		t.Fatal("a bad tariff was saved")
-	}
-	e.tariffEntry.SetText("0,05")
-	test.Tap(e.tariffSave)
-	q.runUntil(t, "the save", func() bool { return e.tariffMsg.Importance == widget.SuccessImportance })
-	if got := f.Settings().TariffNanoPerKWh; got != 50_000_000 {
-		t.Errorf("tariff = %d nanoTON/kWh", got)
-	}
-	if e.tariffEntry.Text != "0.05" || !e.legendNet.Visible() {
-		t.Errorf("entry %q, net legend %v", e.tariffEntry.Text, e.legendNet.Visible())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, tl := earningsFake(t)
+			tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000, joules: tc.joules})
+			v, _, q := newTestView(t, f)
+			e := v.earn
+			if e.elecText.Text != "Not set" || !strings.Contains(e.cardToday.sub.text(), "set a tariff for the net") || e.legendNet.Visible() {
+				t.Fatalf("without a price: %q, today %q, net legend %v", e.elecText.Text, e.cardToday.sub.text(), e.legendNet.Visible())
+			}
+			test.Tap(e.elecBtn)
+			if v.tabs.Selected() != v.settingsTab {
+				t.Fatal("Change did not lead to the Settings tab")
+			}
+			s := v.set
+			s.tariffEntry.SetText("0,31")
+			s.currencyEntry.SetText("EUR")
+			s.tonPriceEntry.SetText("3.1")
+			test.Tap(s.saveBtn)
+			q.runUntil(t, "the save", func() bool { return strings.HasPrefix(s.status.Text, "Saved") })
+			if got := f.Settings().TariffNanoPerKWh; got != 100_000_000 {
+				t.Fatalf("tariff = %d nanoTON/kWh, want 0.1 TON (0.31 EUR at 3.1 EUR a TON)", got)
+			}
+			e.reloadNow()
+			if got := e.elecText.Text; got != "0.31 EUR per kWh · 1 TON = 3.1 EUR" {
+				t.Errorf("electricity shown as %q", got)
+			}
+			if got := e.cardToday.sub.text(); !strings.Contains(got, tc.todaySub) {
+				t.Errorf("today %q, want %q", got, tc.todaySub)
+			}
+			if e.legendNet.Visible() != tc.wantNet {
+				t.Errorf("net legend shown %v, want %v", e.legendNet.Visible(), tc.wantNet)
+			}
+			if got := e.chartInfo.text(); !strings.Contains(got, tc.chart) {
+				t.Errorf("chart line %q, want %q", got, tc.chart)
+			}
+		})
 	}
 }
 

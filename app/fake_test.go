@@ -28,6 +28,7 @@ type fakeCore struct {
 	startNows int
 	stops     int
 	deleted   []string
+	restores  int // RestoreBuiltInModel calls
 	served    []string
 	startErr  error
 	// pullFn, if set, runs inside PullModel (it may publish progress and block).
@@ -132,6 +133,9 @@ func (f *fakeCore) Start(ctx context.Context) error {
 	f.mu.Lock()
 	f.starts++
 	err := f.startErr
+	if err == nil && f.st.Model == "" { // as the core: nothing to serve, nothing started
+		err = fmt.Errorf("worker: start: %w: %w", worker.ErrNoModel, ollama.ErrModelNotFound)
+	}
 	if err == nil {
 		f.st.State = worker.StateServing
 	}
@@ -169,6 +173,28 @@ func (f *fakeCore) DeleteModel(ctx context.Context, name string) error {
 		}
 	}
 	f.st.Models = keep
+	// As the core does: deleting the served model while sharing stops
+	// sharing, and another local model (if any) is chosen.
+	if f.st.Model == name {
+		if f.st.State.Started() {
+			f.st.State = worker.StateStopped
+		}
+		f.st.Model = ""
+		if len(keep) > 0 {
+			f.st.Model = keep[0].Name
+		}
+	}
+	return nil
+}
+
+func (f *fakeCore) RestoreBuiltInModel(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restores++
+	f.st.Models = append(f.st.Models, ollama.Model{Name: worker.TinyModel, Size: 812_000, Family: "llama"})
+	if f.st.Model == "" {
+		f.st.Model = worker.TinyModel
+	}
 	return nil
 }
 
@@ -272,6 +298,22 @@ func (f *fakeCore) SetPayoutAddress(s string) (ton.Address, error) {
 	f.settings.PayoutAddress = strings.TrimSpace(s)
 	f.mu.Unlock()
 	return a, nil
+}
+
+func (f *fakeCore) SetElectricity(e *worker.Electricity) error {
+	nano := int64(0)
+	if e != nil {
+		n, err := e.NanoTONPerKWh()
+		if err != nil {
+			return err
+		}
+		nano = n
+	}
+	f.mu.Lock()
+	f.settings.Electricity, f.settings.TariffNanoPerKWh = e, nano
+	f.mu.Unlock()
+	f.publish(worker.Event{Type: worker.EventEarnings})
+	return nil
 }
 
 func (f *fakeCore) SetTariff(n int64) error {

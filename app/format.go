@@ -272,8 +272,11 @@ func pullPercent(p ollama.PullProgress) float64 {
 
 // modelEarnings says what the network pays for a local model, from the
 // proxy's price list: the owner's share per million completion tokens and,
-// once this computer's speed is known (the last job), an estimate per hour
-// of steady work. "" when the network does not price the model.
+// for the served model, the TON/hour average over recent serving time
+// (worker.EarnRate); before there is one, an estimate per hour of steady
+// work at the speed the speed test measured. Never one job's speed: the
+// figure would jump with every job. "" when the network does not price
+// the model.
 func modelEarnings(st worker.Status, local string) string {
 	p := st.Earnings.Proxy
 	if p == nil {
@@ -285,12 +288,12 @@ func modelEarnings(st worker.Status, local string) string {
 		return "not priced by this network"
 	}
 	s := ton.Format(perM) + " TON per 1M tokens"
+	if r := st.Earnings.Rate; r.Known && strings.TrimSuffix(st.Model, ":latest") == name {
+		return s + " · ~" + roughTON(r.NanoPerHour) + " TON/h on average while sharing"
+	}
 	tps := 0.0
 	if b := st.Benchmark; b != nil && strings.TrimSuffix(b.Model, ":latest") == name {
 		tps = b.TokensPerSec // measured here, on purpose
-	}
-	if st.Jobs.LastTokensPS > 0 && st.Jobs.LastModel == name {
-		tps = st.Jobs.LastTokensPS // a real job is the better measure
 	}
 	if tps > 0 {
 		perHour, _ := p.WorkerShare(name, 0, int64(tps*3600))
@@ -299,8 +302,12 @@ func modelEarnings(st worker.Status, local string) string {
 	return s
 }
 
-// roughTON formats an estimate with 3 significant digits ("10.3", "0.13").
+// roughTON formats an estimate with 3 significant digits ("10.3", "0.13"),
+// and whole TON from 1000 up ("123457", never "1.23e+05").
 func roughTON(nano int64) string {
+	if v := float64(nano) / 1e9; v >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
 	return strconv.FormatFloat(float64(nano)/1e9, 'g', 3, 64)
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
@@ -185,8 +186,15 @@ func TestModelEarnings(t *testing.T) {
 		{"no word from the proxy", worker.Status{}, ""},
 		{"not priced", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "not priced"},
 		{"priced, speed unknown", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced}}, "0.36 TON per 1M tokens"},
-		{"priced, with the last job's speed", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
-			Jobs: worker.JobStats{LastModel: "cocoon-tiny", LastTokensPS: 100}}, "~0.13 TON/h at 100 tokens/s"},
+		{"one job's speed moves nothing", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
+			Benchmark: &worker.BenchmarkResult{Model: "cocoon-tiny:latest", TokensPerSec: 200},
+			Jobs:      worker.JobStats{LastModel: "cocoon-tiny", LastTokensPS: 100}}, "~0.259 TON/h at 200 tokens/s"},
+		{"the served model: the average while sharing", worker.Status{Model: "cocoon-tiny:latest",
+			Earnings:  worker.EarningsStatus{Proxy: priced, Rate: worker.EarnRate{Known: true, NanoPerHour: 412_000_000, Serving: 3 * time.Hour}},
+			Benchmark: &worker.BenchmarkResult{Model: "cocoon-tiny:latest", TokensPerSec: 200}}, "~0.412 TON/h on average while sharing"},
+		{"an average not known yet: the speed test", worker.Status{Model: "cocoon-tiny:latest",
+			Earnings:  worker.EarningsStatus{Proxy: priced, Rate: worker.EarnRate{NanoPerHour: 9_000_000_000, Serving: time.Minute}},
+			Benchmark: &worker.BenchmarkResult{Model: "cocoon-tiny:latest", TokensPerSec: 200}}, "~0.259 TON/h at 200 tokens/s"},
 		{"priced, speed from the local benchmark", worker.Status{Earnings: worker.EarningsStatus{Proxy: priced},
 			Benchmark: &worker.BenchmarkResult{Model: "cocoon-tiny:latest", TokensPerSec: 200}}, "~0.259 TON/h at 200 tokens/s"},
 	}

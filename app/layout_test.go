@@ -193,15 +193,44 @@ func layoutCases() []layoutCase {
 			f.set(func(s *worker.Status) {
 				s.Earned, s.Receipts = ledgerTotal(l)
 				s.Earnings.Proxy = &network.Balance{Standing: &network.Standing{Level: network.TrustNew, CanariesPassed: 3, CanariesNeeded: 10,
-					Held: 987_654_321_987_654, HeldUntil: now.Add(72 * time.Hour).UnixMilli(), DailyCap: 50_000_000_000_000, EarnedToday: 12_345_678_901_234}}
+					Held: 987_654_321_987_654, HeldUntil: now.Add(72 * time.Hour).UnixMilli(), DailyCap: 50_000_000_000_000, EarnedToday: 12_345_678_901_234},
+					CommissionBPS: 1250, Prices: []network.ModelPrice{{Model: strings.TrimSuffix(s.Model, ":latest"), PricePrompt: 123_456_789, PriceCompletion: 987_654_321}}}
+				s.Earnings.Rate = worker.EarnRate{Known: true, NanoPerHour: 123_456_789_012_345, Serving: 23*time.Hour + 59*time.Minute}
 			})
 			return f
 		}, setup: func(v *mainView, wait func(string, func() bool)) {
 			e := v.earn
-			e.tariffEntry.SetText("0.123456789")
-			e.saveTariff()
-			wait("the tariff saved", func() bool { return e.tariffMsg.Visible() && !e.loading })
+			// A long currency name and big prices (a kWh in rupiah).
+			if err := v.core.SetElectricity(&worker.Electricity{Currency: "Indonesian rupiah (IDR)", PerKWhMicro: 1_444_700_000, TONPriceMicro: 52_123_456_789}); err != nil {
+				panic(err)
+			}
+			e.reloadNow()
+			wait("the electricity price shown", func() bool { return strings.Contains(e.elecText.Text, "rupiah") && !e.loading })
 			e.history.SelectIndex(1) // the payouts, one failed with its reason
+		}},
+		{name: "money words", core: func(dir string) *fakeCore {
+			// A network that pays, with its fee and prices; energy not
+			// measured on this card; below the minimum payout.
+			st := noDriverStatus()
+			st.State = worker.StateServing
+			st.Network = worker.NetworkStatus{URL: "wss://proxy.cocoon-network.example.org:443/v1/worker", Connected: true, WorkerID: "9f3c2a7b6e5d4c3b2a19"}
+			now := time.Now()
+			l := layoutLedger(dir, []testJob{{at: now.Add(-3 * time.Minute), model: "llama3.2:1b", prompt: 2000, completion: 4000},
+				{at: now.Add(-time.Minute), model: "llama3.2:1b", prompt: 1500, completion: 3000}})
+			f := newFakeCore(st)
+			f.ledger = l
+			f.quoteErr = nil
+			f.quoteMin, f.quoteFee, f.quoteNet = 1_000_000_000, 5_000_000, ton.Mainnet
+			f.settings.PayoutAddress = testAddressString()
+			f.settings.Electricity = &worker.Electricity{Currency: "EUR", PerKWhMicro: 310_000, TONPriceMicro: 3_100_000}
+			f.settings.TariffNanoPerKWh = 100_000_000
+			f.set(func(s *worker.Status) {
+				s.Earned, s.Receipts = ledgerTotal(l)
+				s.Earnings.Proxy = &network.Balance{Network: "mainnet", Payouts: true, CommissionBPS: 1000,
+					Prices: []network.ModelPrice{{Model: "llama3.2:1b", PricePrompt: 50, PriceCompletion: 200}, {Model: "tiny-llama:test", PricePrompt: 1, PriceCompletion: 4}}}
+				s.Earnings.Rate = worker.EarnRate{Known: true, NanoPerHour: 212_345_678, Serving: 3*time.Hour + 20*time.Minute}
+			})
+			return f
 		}},
 		{name: "tiny amounts", core: func(dir string) *fakeCore {
 			st := noDriverStatus()
@@ -223,6 +252,8 @@ func layoutCases() []layoutCase {
 				s.vramEntry.SetText("-1024")
 				s.addrEntry.SetText("UQ-this-is-not-a-ton-address-at-all-it-is-far-too-long-to-be-one-of-them")
 				s.tariffEntry.SetText("0.05 per kWh during the day, 0.02 at night")
+				s.currencyEntry.SetText("Zimbabwean dollars of the 2009 series")
+				s.tonPriceEntry.SetText("about three and a half")
 				s.save()
 				wait("the bad settings reported", func() bool { return s.status.Visible() && s.msgs[worker.FieldIdleMinutes].Visible() })
 			}},

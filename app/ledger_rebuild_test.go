@@ -1,10 +1,13 @@
 package app
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -46,9 +49,13 @@ func TestFatalErrorShown(t *testing.T) {
 	}
 	st := noDriverStatus()
 	st.State, st.Error, st.Fatal = worker.StateError, "worker: model runtime: ollama not found", "worker: model runtime: ollama not found"
+	st.FatalErr = fmt.Errorf("worker: model runtime: %w", ollama.ErrOllamaNotFound)
 	v.refresh(st)
-	if !v.stateError.Visible() || v.stateError.Text != "Cocoon Desktop has stopped: worker: model runtime: ollama not found. Quit and start it again once this is fixed." {
+	if !v.stateError.Visible() || v.stateError.Text != "Cocoon Desktop has stopped: Ollama, the program that runs the models, was not found. Reinstall Cocoon Desktop, or install Ollama, then start Cocoon again." {
 		t.Fatalf("header error %q (shown %v)", v.stateError.Text, v.stateError.Visible())
+	}
+	if strings.Contains(v.stateError.Text, "worker:") {
+		t.Fatalf("the error chain reached the screen: %q", v.stateError.Text)
 	}
 	if w.Canvas().Overlays().Top() == nil {
 		t.Fatal("no dialog for the stop")

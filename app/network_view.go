@@ -115,7 +115,7 @@ func (v *mainView) renderNetwork(st worker.Status) {
 		last = fmt.Sprintf("GPU freed in %d ms · %s", p.Took.Milliseconds(), p.Reason)
 	}
 	setLabel(n.lastStop, last, widget.MediumImportance)
-	setLabel(n.err, ns.Error, widget.DangerImportance)
+	setLabel(n.err, networkErrorText(ns), widget.DangerImportance)
 	setVisible(n.err, ns.Error != "" && !ns.Connected)
 }
 

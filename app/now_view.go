@@ -120,10 +120,14 @@ func jobText(j worker.JobStats, state worker.State) (head, sub string) {
 // todayText is today's gross earnings and, with a tariff, the net of electricity.
 func todayText(day earnings.DayTotal, tariffSet bool) (head, sub string) {
 	head = tonText(day.Gross) + " TON"
-	if !tariffSet {
-		return head, plural(int(day.Jobs), "job") + " · set a tariff for the net"
+	line := netLine(day, tariffSet) // the net only where energy was measured
+	if day.EnergyMilliJ > 0 && tariffSet {
+		return head, line
 	}
-	return head, "net " + tonText(day.Net) + " TON after electricity"
+	if line == "" {
+		return head, plural(int(day.Jobs), "job")
+	}
+	return head, plural(int(day.Jobs), "job") + " · " + line
 }
 
 // setToday shows today's totals (from the Earnings tab's ledger read).

@@ -157,9 +157,13 @@ func TestJobAndTodayText(t *testing.T) {
 			t.Errorf("jobText(%+v, %s) = %q, %q; want %q, %q", tt.jobs, tt.state, h, s, tt.wantHead, tt.wantS)
 		}
 	}
-	day := earnings.DayTotal{JobTotals: earnings.JobTotals{Jobs: 3, Gross: 1_500_000_000}, Net: 1_250_000_000}
+	day := earnings.DayTotal{JobTotals: earnings.JobTotals{Jobs: 3, Gross: 1_500_000_000, EnergyMilliJ: 9_000_000}, Net: 1_250_000_000}
 	if h, s := todayText(day, true); h != "1.5 TON" || s != "net 1.25 TON after electricity" {
 		t.Errorf("todayText with tariff = %q, %q", h, s)
+	}
+	unmeasured := earnings.DayTotal{JobTotals: earnings.JobTotals{Jobs: 3, Gross: 1_500_000_000}, Net: 1_500_000_000}
+	if h, s := todayText(unmeasured, true); h != "1.5 TON" || s != "3 jobs · energy not measured on this card" {
+		t.Errorf("todayText with tariff, energy not measured = %q, %q", h, s)
 	}
 	if h, s := todayText(day, false); h != "1.5 TON" || s != "3 jobs · set a tariff for the net" {
 		t.Errorf("todayText without tariff = %q, %q", h, s)
@@ -242,7 +246,7 @@ func TestNowStripShowsTodayFromLedger(t *testing.T) {
 		t.Errorf("today = %q", got)
 	}
 	v.earn.render(earningsData{settings: worker.Settings{TariffNanoPerKWh: 100_000_000},
-		days: []earnings.DayTotal{{Start: startOfDay(time.Now()), JobTotals: earnings.JobTotals{Jobs: 2, Gross: 2_000_000_000}, Net: 1_900_000_000}}})
+		days: []earnings.DayTotal{{Start: startOfDay(time.Now()), JobTotals: earnings.JobTotals{Jobs: 2, Gross: 2_000_000_000, EnergyMilliJ: 360_000_000}, Net: 1_900_000_000}}})
 	if got := v.now.today.text(); got != "2 TON   net 1.9 TON after electricity" {
 		t.Errorf("today with a tariff = %q", got)
 	}

@@ -464,7 +464,8 @@ func (o *onboarding) chooseModel(name string) {
 		st := core.Status()
 		o.v.do(func() {
 			if err != nil {
-				setLabel(o.modelMsg, "Could not choose "+name+": "+err.Error(), widget.DangerImportance)
+				o.v.log.Warn("setup wizard: could not choose the model", "model", name, "err", err)
+				setLabel(o.modelMsg, "Could not choose "+name+": "+wordsFor(err).String(), widget.DangerImportance)
 				o.modelMsg.Show()
 			} else {
 				o.v.log.Info("setup wizard: model chosen", "model", name)
@@ -642,7 +643,7 @@ func benchError(err error) string {
 	case errors.Is(err, ollama.ErrModelNotFound):
 		return "no model is chosen. Go back and pick or download one."
 	}
-	return strings.TrimPrefix(err.Error(), "worker: ")
+	return wordsFor(err).String()
 }
 
 func (o *onboarding) renderBench(r worker.BenchmarkResult) {
@@ -723,15 +724,19 @@ func (o *onboarding) savePayout() {
 	core := o.v.core
 	go func() {
 		a, err := core.SetPayoutAddress(addr)
+		msg := ""
 		var ae *ton.AddressError
 		if errors.As(err, &ae) {
-			err = errors.New(ae.Error())
+			msg = ae.Error() // says what is wrong with this address
+		} else if err != nil {
+			o.v.log.Warn("setup wizard: could not save the payout address", "err", err)
+			msg = wordsFor(err).String()
 		}
 		o.v.do(func() {
 			o.busy = false
 			o.updateButtons()
 			if err != nil {
-				setLabel(o.addrMsg, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "worker: "), "payout address: "), widget.DangerImportance)
+				setLabel(o.addrMsg, msg, widget.DangerImportance)
 				o.addrMsg.Show()
 				return
 			}
@@ -814,7 +819,7 @@ func (o *onboarding) finish() {
 			o.busy = false
 			o.updateButtons()
 			if err != nil {
-				msg := err.Error()
+				msg := wordsFor(err).String()
 				if fes := worker.FieldErrors(err); len(fes) > 0 {
 					msg = fes[0].Problem
 				}

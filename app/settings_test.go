@@ -75,11 +75,13 @@ func TestSettingsTabValidatesSavesAndReloads(t *testing.T) {
 	s.tempEntry.SetText("-3")
 	s.addrEntry.SetText("not-an-address")
 	s.tariffEntry.SetText("abc")
+	s.currencyEntry.SetText("EUR")
+	s.tonPriceEntry.SetText("3")
 	if !strings.Contains(s.schedPreview.Text, "weekdays") {
 		t.Errorf("schedule preview = %q", s.schedPreview.Text)
 	}
 	test.Tap(s.saveBtn)
-	for _, field := range []string{worker.FieldIdleMinutes, worker.FieldSchedule, worker.FieldMaxTemp, fieldPayout, fieldTariff} {
+	for _, field := range []string{worker.FieldIdleMinutes, worker.FieldSchedule, worker.FieldMaxTemp, fieldPayout, fieldPerKWh} {
 		if m := s.msgs[field]; !m.Visible() || m.Text == "" || m.Importance != widget.DangerImportance {
 			t.Errorf("%s: no message (%q)", field, m.Text)
 		}
@@ -104,6 +106,7 @@ func TestSettingsTabValidatesSavesAndReloads(t *testing.T) {
 	s.pauseFS.SetChecked(false)
 	s.addrEntry.SetText(addr)
 	s.tariffEntry.SetText("0.05")
+	s.currencyEntry.SetText("TON") // the price in TON: no TON price needed
 	s.logLevel.SetSelected("debug")
 	if !s.dirty() {
 		t.Error("edits not seen as unsaved")

@@ -27,14 +27,14 @@ import (
 // Field names of the settings the core does not name itself.
 const (
 	fieldPayout = "payout_address"
-	fieldTariff = "tariff"
 )
 
 // settingsForm is what the form shows, as text, to tell edits from the saved values.
 type settingsForm struct {
 	idleMin, schedule, tempC, powerW, vramMB string
 	pauseGPU, pauseFS                        bool
-	address, tariff, logLevel                string
+	address, logLevel                        string
+	perKWh, currency, tonPrice               string // the electricity price (money_text.go)
 }
 
 type settingsView struct {
@@ -52,7 +52,9 @@ type settingsView struct {
 	powerEntry    *widget.Entry
 	vramEntry     *widget.Entry
 	addrEntry     *widget.Entry
-	tariffEntry   *widget.Entry
+	tariffEntry   *widget.Entry // price per kWh, in currencyEntry's currency
+	currencyEntry *widget.Entry
+	tonPriceEntry *widget.Entry // what one TON costs in that currency
 	logLevel      *widget.Select
 	networkText   *widget.Label
 	saveBtn       *widget.Button
@@ -82,11 +84,14 @@ func newSettingsView(v *mainView) *settingsView {
 	s.powerEntry = entry("0")
 	s.vramEntry = entry("1024")
 	s.addrEntry = entry("UQ… or EQ… (your TON wallet)")
-	s.tariffEntry = entry("e.g. 0.05")
+	s.tariffEntry = entry("e.g. 0.25")
+	s.currencyEntry = entry("e.g. EUR")
+	s.tonPriceEntry = entry("e.g. 3.10")
+	s.currencyEntry.OnChanged = func(string) { s.renderTONPrice() }
 	s.logLevel = widget.NewSelect(worker.LogLevels, nil)
 	s.networkText = wrapLabel("—")
 	for _, f := range []string{worker.FieldIdleMinutes, worker.FieldSchedule, worker.FieldMaxTemp, worker.FieldMaxPower,
-		worker.FieldVRAMReserve, worker.FieldLogLevel, fieldPayout, fieldTariff} {
+		worker.FieldVRAMReserve, worker.FieldLogLevel, fieldPayout, fieldPerKWh, fieldCurrency, fieldTONPrice} {
 		l := wrapLabel("")
 		l.Importance = widget.DangerImportance
 		l.Hide()
@@ -138,7 +143,9 @@ func newSettingsView(v *mainView) *settingsView {
 	))
 	money := panel("Earnings", nil, form(
 		caption("Payout address"), field(s.addrEntry, fieldPayout, ""),
-		caption("Electricity"), field(unit(s.tariffEntry, "TON per kWh · empty: none"), fieldTariff, ""),
+		caption("Electricity"), field(unit(s.tariffEntry, "per kWh · empty: none"), fieldPerKWh, ""),
+		caption("Currency"), field(unit(s.currencyEntry, "EUR, USD, … or TON"), fieldCurrency, ""),
+		caption("1 TON costs"), field(unit(s.tonPriceEntry, "in that currency (you set it: nothing is fetched)"), fieldTONPrice, ""),
 	))
 	s.autostart = widget.NewCheck("Start Cocoon when I log in", s.setAutostart)
 	s.autostart.Checked = autostart.Enabled()
@@ -173,8 +180,11 @@ func (s *settingsView) values() settingsForm {
 		address:  set.PayoutAddress,
 		logLevel: set.LogLevel,
 	}
-	if set.TariffNanoPerKWh > 0 {
-		f.tariff = tonText(set.TariffNanoPerKWh)
+	if el := electricityOf(set); el != nil {
+		f.perKWh, f.currency = microText(el.PerKWhMicro), el.Currency
+		if !el.IsTON() {
+			f.tonPrice = microText(el.TONPriceMicro)
+		}
 	}
 	if f.logLevel == "" {
 		f.logLevel = "info"
@@ -188,8 +198,9 @@ func (s *settingsView) form() settingsForm {
 		idleMin: strings.TrimSpace(s.idleEntry.Text), schedule: strings.TrimSpace(s.schedEntry.Text),
 		tempC: strings.TrimSpace(s.tempEntry.Text), powerW: strings.TrimSpace(s.powerEntry.Text),
 		vramMB: strings.TrimSpace(s.vramEntry.Text), pauseGPU: s.pauseGPU.Checked, pauseFS: s.pauseFS.Checked,
-		address: strings.TrimSpace(s.addrEntry.Text), tariff: strings.TrimSpace(s.tariffEntry.Text),
-		logLevel: s.logLevel.Selected,
+		address: strings.TrimSpace(s.addrEntry.Text), logLevel: s.logLevel.Selected,
+		perKWh: strings.TrimSpace(s.tariffEntry.Text), currency: strings.TrimSpace(s.currencyEntry.Text),
+		tonPrice: strings.TrimSpace(s.tonPriceEntry.Text),
 	}
 }
 
@@ -211,7 +222,9 @@ func (s *settingsView) load(force bool) {
 	s.pauseGPU.SetChecked(f.pauseGPU)
 	s.pauseFS.SetChecked(f.pauseFS)
 	s.addrEntry.SetText(f.address)
-	s.tariffEntry.SetText(f.tariff)
+	s.tariffEntry.SetText(f.perKWh)
+	s.currencyEntry.SetText(f.currency)
+	s.tonPriceEntry.SetText(f.tonPrice)
 	s.logLevel.SetSelected(f.logLevel)
 	s.loaded = s.form() // as the widgets hold it (trimmed)
 	s.logLevelSaved = f.logLevel
@@ -303,11 +316,11 @@ func parsePolicy(f settingsForm) (worker.IdleSettings, map[string]string) {
 }
 
 // check validates the whole form without saving; field → problem.
-func (s *settingsView) check(f settingsForm) (worker.IdleSettings, int64, map[string]string) {
+func (s *settingsView) check(f settingsForm) (worker.IdleSettings, *worker.Electricity, map[string]string) {
 	p, bad := parsePolicy(f)
-	tariff, err := tariffNano(f.tariff)
-	if err != nil {
-		bad[fieldTariff] = err.Error()
+	el, elBad := parseElectricity(f.perKWh, f.currency, f.tonPrice)
+	for k, m := range elBad {
+		bad[k] = m
 	}
 	if f.address != s.loaded.address {
 		if f.address == "" {
@@ -318,7 +331,7 @@ func (s *settingsView) check(f settingsForm) (worker.IdleSettings, int64, map[st
 			}
 		}
 	}
-	return p, tariff, bad
+	return p, el, bad
 }
 
 func (s *settingsView) showProblems(bad map[string]string) {
@@ -339,7 +352,7 @@ func (s *settingsView) save() {
 		return
 	}
 	f := s.form()
-	p, tariff, bad := s.check(f)
+	p, el, bad := s.check(f)
 	s.showProblems(bad)
 	if len(bad) > 0 {
 		s.setStatus(fmt.Sprintf("Nothing was saved: %s to fix.", plural(len(bad), "field")), widget.DangerImportance)
@@ -361,10 +374,11 @@ func (s *settingsView) save() {
 				bad[fe.Field] = fe.Problem
 			}
 			if len(fes) == 0 {
+				s.v.log.Warn("a setting was not saved", "field", field, "err", err)
 				if field != "" {
-					bad[field] = err.Error()
+					bad[field] = wordsFor(err).String()
 				} else {
-					other = append(other, err.Error())
+					other = append(other, wordsFor(err).String())
 				}
 			}
 		}
@@ -381,8 +395,8 @@ func (s *settingsView) save() {
 				warn = a.Warnings()
 			}
 		}
-		if f.tariff != old.tariff {
-			note(fieldTariff, core.SetTariff(tariff))
+		if f.perKWh != old.perKWh || f.currency != old.currency || f.tonPrice != old.tonPrice {
+			note(fieldPerKWh, core.SetElectricity(el))
 		}
 		if f.logLevel != old.logLevel {
 			note(worker.FieldLogLevel, core.SetLogLevel(f.logLevel))
@@ -429,7 +443,8 @@ func (s *settingsView) setAutostart(on bool) {
 		err = autostart.Disable()
 	}
 	if err != nil {
-		s.setStatus("Start at login: "+err.Error(), widget.DangerImportance)
+		s.v.log.Warn("start at login not changed", "on", on, "err", err)
+		s.setStatus("Start at login: "+wordsFor(err).String(), widget.DangerImportance)
 		s.autostart.Checked = autostart.Enabled()
 		s.autostart.Refresh()
 		return
@@ -438,5 +453,25 @@ func (s *settingsView) setAutostart(on bool) {
 		s.setStatus("Cocoon will start when you log in.", widget.SuccessImportance)
 	} else {
 		s.setStatus("Cocoon will not start at login.", widget.MediumImportance)
+	}
+}
+
+// renderTONPrice greys out the TON price when the currency is TON itself.
+func (s *settingsView) renderTONPrice() {
+	if strings.EqualFold(strings.TrimSpace(s.currencyEntry.Text), "TON") {
+		s.tonPriceEntry.Disable()
+	} else {
+		s.tonPriceEntry.Enable()
+	}
+}
+
+// editElectricity opens the Settings tab at the electricity price (the
+// Earnings tab's "Change").
+func (v *mainView) editElectricity() {
+	if v.tabs != nil {
+		v.tabs.Select(v.settingsTab)
+	}
+	if v.win != nil {
+		v.win.Canvas().Focus(v.set.tariffEntry)
 	}
 }

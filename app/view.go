@@ -106,6 +106,7 @@ type mainView struct {
 	noModels   *widget.Label
 	storage    storageWidgets
 	confirm    *dialog.ConfirmDialog // the last delete confirmation shown
+	builtin    builtinOffer          // the built-in model back, when no model is left (model_delete.go)
 
 	// downloads
 	pullEntry  *widget.Entry
@@ -319,7 +320,7 @@ func (v *mainView) buildOllama() fyne.CanvasObject {
 func (v *mainView) buildModels() fyne.CanvasObject {
 	v.noModels = wrapLabel("No models yet. Download one below, e.g. llama3.2:1b.")
 	v.noModels.Importance = widget.LowImportance
-	v.modelsBox = container.NewVBox(v.noModels)
+	v.modelsBox = container.NewVBox(v.noModels, v.newBuiltinOffer())
 
 	v.pullEntry = widget.NewEntry()
 	v.pullEntry.SetPlaceHolder("Model name, e.g. llama3.2:1b")
@@ -375,7 +376,7 @@ func (v *mainView) renderHeader() {
 		}
 	}
 	if st.Fatal != "" {
-		errText = "Cocoon Desktop has stopped: " + st.Fatal + ". Quit and start it again once this is fixed."
+		errText = fatalText(st)
 	}
 	setLabel(v.stateError, oneLine(errText), widget.DangerImportance)
 	setVisible(v.rebuildBtn, st.LedgerDamaged != "")
@@ -519,13 +520,6 @@ func (v *mainView) toggle() {
 	}()
 }
 
-func (v *mainView) showError(title string, err error) {
-	if errors.Is(err, context.Canceled) {
-		return
-	}
-	dialog.ShowError(fmt.Errorf("%s: %w", title, err), v.win)
-}
-
 func (v *mainView) renderGPU(snap gpu.Snapshot) {
 	ok := snap.State == gpu.StateOK && len(snap.Devices) > 0
 	setVisible(v.gpuOK, ok)
@@ -636,7 +630,7 @@ func (v *mainView) renderModels() {
 	v.modelOrder = order
 	objs := []fyne.CanvasObject{}
 	if len(order) == 0 {
-		objs = append(objs, v.noModels)
+		objs = append(objs, v.noModels, v.builtin.obj)
 	}
 	for i, name := range order {
 		if i > 0 {
@@ -719,37 +713,6 @@ func (v *mainView) serveModel(name string) {
 	}()
 }
 
-func (v *mainView) confirmDelete(name string) {
-	msg := fmt.Sprintf("Delete %s from this computer?\nYou can download it again later.", name)
-	if name == v.status.Model {
-		msg = fmt.Sprintf("%s is the model Cocoon serves. Delete it from this computer?", name)
-	}
-	d := dialog.NewConfirm("Delete model", msg, func(ok bool) {
-		if ok {
-			v.deleteModel(name)
-		}
-	}, v.win)
-	d.SetConfirmText("Delete")
-	d.SetDismissText("Keep")
-	d.SetConfirmImportance(widget.DangerImportance)
-	v.confirm = d
-	d.Show()
-}
-
-func (v *mainView) deleteModel(name string) {
-	go func() {
-		v.log.Info("deleting model", "model", name)
-		err := v.core.DeleteModel(v.ctx, name)
-		st := v.core.Status()
-		v.do(func() {
-			if err != nil {
-				v.showError("Could not delete "+name, err)
-			}
-			v.refresh(st)
-		})
-	}()
-}
-
 func (v *mainView) updatePullButton() {
 	name := strings.TrimSpace(v.pullEntry.Text)
 	_, busy := v.pulling[name]
@@ -791,7 +754,7 @@ func (v *mainView) startPull() {
 				v.dismissed[name] = true
 			case err != nil:
 				v.log.Warn("download failed", "model", name, "err", err)
-				v.pullErrs[name] = err.Error()
+				v.pullErrs[name] = wordsFor(err).String()
 			default:
 				v.log.Info("download finished", "model", name)
 			}
@@ -956,7 +919,8 @@ func (v *mainView) handleEvent(ev worker.Event) {
 		if s, ok := ev.Data.(string); ok {
 			msg = s
 		} else if err, ok := ev.Data.(error); ok {
-			msg = err.Error()
+			v.log.Warn("core error shown", "err", err)
+			msg = wordsFor(err).String()
 		}
 		if msg == "" {
 			return

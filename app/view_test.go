@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -145,8 +146,9 @@ func TestNoModels(t *testing.T) {
 	st := noDriverStatus()
 	st.Models = nil
 	v, _, _ := newTestView(t, newFakeCore(st))
-	if len(v.modelsBox.Objects) != 1 || v.modelsBox.Objects[0] != v.noModels {
-		t.Fatalf("want the empty-list hint, got %d objects", len(v.modelsBox.Objects))
+	// The hint, and the way back to the built-in model.
+	if len(v.modelsBox.Objects) != 2 || v.modelsBox.Objects[0] != v.noModels || v.modelsBox.Objects[1] != v.builtin.obj {
+		t.Fatalf("want the empty-list hint and the built-in offer, got %d objects", len(v.modelsBox.Objects))
 	}
 }
 
@@ -261,7 +263,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 func TestPullFailureShownInRed(t *testing.T) {
 	core := newFakeCore(noDriverStatus())
 	core.pullFn = func(ctx context.Context, name string) error {
-		return errors.New("model not found: nosuch:latest")
+		return fmt.Errorf("worker: download nosuch:latest: %w", fmt.Errorf("runtime: pull nosuch:latest: %w: file does not exist", ollama.ErrModelNotFound))
 	}
 	v, _, q := newTestView(t, core)
 	v.pullEntry.SetText("nosuch:latest")
@@ -271,7 +273,7 @@ func TestPullFailureShownInRed(t *testing.T) {
 	if r == nil {
 		t.Fatal("failed pull has no row")
 	}
-	if !strings.Contains(r.detail.text(), "model not found") || r.detail.seg.Style.ColorName != theme.ColorNameError {
+	if !strings.Contains(r.detail.text(), "That model was not found") || strings.Contains(r.detail.text(), "runtime:") || r.detail.seg.Style.ColorName != theme.ColorNameError {
 		t.Errorf("detail = %q importance=%v", r.detail.text(), r.detail.seg.Style.ColorName)
 	}
 	if r.bar.Visible() {

@@ -85,6 +85,7 @@ type ClientEvent struct {
 	Kind     EventKind
 	Time     time.Time
 	Reason   string          // disconnected, auth failed, job failed, receipt rejected, proxy error
+	Err      error           // disconnected: the error behind Reason (for errors.Is), nil when none
 	WorkerID string          // connected
 	JobID    string          // job and receipt events
 	Model    string          // job events
@@ -369,7 +370,7 @@ func (c *Client) runSession(ctx context.Context) (time.Duration, error) {
 			c.emit(ClientEvent{Kind: EventAuthFailed, Reason: err.Error()})
 		default:
 			c.log.Warn("network: connect failed", "err", err)
-			c.emit(ClientEvent{Kind: EventDisconnected, Reason: err.Error()})
+			c.emit(ClientEvent{Kind: EventDisconnected, Reason: err.Error(), Err: err})
 		}
 		return 0, err
 	}
@@ -404,7 +405,7 @@ func (c *Client) runSession(ctx context.Context) (time.Duration, error) {
 	c.mu.Unlock()
 	lasted := time.Since(start)
 	c.log.Info("network: disconnected", "reason", cause, "after", lasted.Round(time.Millisecond))
-	c.emit(ClientEvent{Kind: EventDisconnected, Reason: cause.Error(), Duration: lasted})
+	c.emit(ClientEvent{Kind: EventDisconnected, Reason: cause.Error(), Err: cause, Duration: lasted})
 	return lasted, cause
 }
 

@@ -82,4 +82,6 @@ for size in 1024x640 1920x1080; do
   shoot "big numbers" "$size" "layout-$size-big-numbers" 1
   shoot "settings problems" "$size" "layout-$size-settings-problems" 4
   shoot "networks, preview" "$size" "layout-$size-networks-preview" 3
+  # The money in words: the TON/h average, fee and price, no energy measured, below the minimum.
+  shoot "money words" "$size" "layout-$size-money" 0 1
 done

@@ -65,8 +65,9 @@ func (c *Core) start(ctx context.Context, o idle.Override) error {
 	model := c.model
 	c.mu.Unlock()
 	if model == "" {
-		c.setState(StateError, "no model downloaded: download one first")
-		return fmt.Errorf("worker: start: %w: no model chosen", ollama.ErrModelNotFound)
+		// Nothing started: the state stays as it was (a stopped worker stays
+		// stopped, so Start is still what the owner is offered).
+		return fmt.Errorf("worker: start: %w: %w", ErrNoModel, ollama.ErrModelNotFound)
 	}
 	if err := c.send(ctx, command{enable: true, override: o}); err != nil {
 		return err
@@ -293,7 +294,7 @@ func (c *Core) resume(ctx context.Context) error {
 	model := c.model
 	c.mu.Unlock()
 	if model == "" {
-		return errors.New("no model chosen: download one first")
+		return ErrNoModel
 	}
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -410,6 +411,9 @@ func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
 	changed := logIt || !sameReasons(c.reasons, reasons)
 	c.state, c.errMsg, c.reasons = s, errMsg, reasons
 	c.mu.Unlock()
+	if err := c.rate.setServing(s == StateServing); err != nil {
+		c.log.Warn("could not save the earnings estimate", "err", err)
+	}
 	if logIt {
 		c.log.Info("state", "state", s, "error", errMsg, "reasons", reasonCodes(reasons))
 	}

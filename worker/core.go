@@ -44,6 +44,10 @@ const TinyModel = "cocoon-tiny:latest"
 // ErrNotReady means a command needs Ollama, which is not reachable yet.
 var ErrNotReady = errors.New("model runtime not ready")
 
+// ErrNoModel means sharing cannot start because no local model is chosen
+// (none downloaded, or the served one was deleted).
+var ErrNoModel = errors.New("no model chosen: download one first")
+
 // Config configures a Core.
 type Config struct {
 	DataDir string
@@ -113,6 +117,8 @@ type NetworkConfig struct {
 
 // Core is the worker core. Create with New, drive with Run.
 type Core struct {
+	rate *earnRate // the TON/hour estimate (earnrate.go)
+
 	cfg Config
 	log *slog.Logger
 	bus *Bus
@@ -176,6 +182,7 @@ type Core struct {
 	netGen    atomic.Int64       // bumped when a network is replaced: the old client's callbacks are dropped
 
 	fatalMsg       string                  // why Run stopped for good (c.mu); "" while it runs
+	fatalErr       error                   // the same as an error, for errors.Is in the UI (c.mu)
 	ledgerDamaged  string                  // why the ledger cannot be used, while Run waits for a rebuild (c.mu)
 	rebuildReq     chan chan rebuildResult // RebuildLedger → Run
 	resyncTo       atomic.Int64            // the last seq of the newest receipts_request
@@ -237,6 +244,7 @@ func New(cfg Config) *Core {
 		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
 	}
 	c.rt = ollama.New(cfg.Runtime)
+	c.rate = openEarnRate(dataFile(cfg.DataDir, EarnRateFile), time.Now, c.log)
 	c.rt.OnChange(c.runtimeChanged)
 	c.chooseNetwork() // networks.go: the network joined in the app, when one was
 	if err := c.open(); err != nil {
@@ -267,10 +275,11 @@ func (c *Core) Status() Status {
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
 		Notes:  append([]idle.Reason(nil), c.notes...),
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
-		Earnings: c.money, Benchmark: c.bench,
+		Earnings: c.money.withRate(c.rate.estimate()), Benchmark: c.bench,
 		Placement:     placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
 		DiskFull:      c.diskFullLocked(),
 		Fatal:         c.fatalMsg,
+		FatalErr:      c.fatalErr,
 		LedgerDamaged: c.ledgerDamaged,
 	}
 }
@@ -375,10 +384,10 @@ func (c *Core) Run(ctx context.Context) error {
 func (c *Core) fatal(err error) error {
 	c.log.Error("worker stopped", "err", err)
 	c.mu.Lock()
-	c.fatalMsg = err.Error()
+	c.fatalMsg, c.fatalErr = err.Error(), err
 	c.mu.Unlock()
 	c.setStatus(StateError, err.Error(), nil)
-	c.bus.Publish(EventError, err.Error())
+	c.bus.Publish(EventError, err)
 	return err
 }
 
@@ -425,7 +434,7 @@ func (c *Core) refreshLoop(ctx context.Context) {
 	if c.cfg.SeedTinyModel {
 		if err := c.seedTinyModel(ctx); err != nil && ctx.Err() == nil {
 			c.log.Error("could not register the built-in tiny model", "err", err)
-			c.bus.Publish(EventError, err.Error())
+			c.bus.Publish(EventError, err)
 		}
 	}
 	t := time.NewTicker(c.cfg.RefreshInterval)
@@ -612,13 +621,14 @@ func (c *Core) PullModel(ctx context.Context, name string) error {
 	c.log.Info("model downloaded", "model", name)
 	// The download succeeded; a failed eviction is logged and shown, not its error.
 	if _, err := c.enforceQuota(ctx, name); err != nil && ctx.Err() == nil {
-		c.bus.Publish(EventError, err.Error())
+		c.bus.Publish(EventError, err)
 	}
 	return nil
 }
 
 // DeleteModel removes a local model. Deleting the served model while
-// sharing stops sharing first and leaves an error that says so.
+// sharing stops sharing first (Stop, so the owner is offered Start again;
+// the next local model is chosen, or Start says ErrNoModel).
 func (c *Core) DeleteModel(ctx context.Context, name string) error {
 	c.mu.Lock()
 	serving := c.model == name
@@ -642,9 +652,6 @@ func (c *Core) DeleteModel(ctx context.Context, name string) error {
 	}
 	delete(c.pulls, name)
 	c.mu.Unlock()
-	if serving && started {
-		c.setState(StateError, "the served model was deleted: choose another and press Start")
-	}
 	c.bus.Publish(EventModels, nil)
 	return c.refreshModels(ctx)
 }

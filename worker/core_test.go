@@ -175,7 +175,8 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 	if err := c.DeleteModel(ctx, "no-such-model"); !errors.Is(err, ollama.ErrModelNotFound) {
 		t.Fatalf("DeleteModel(unknown) = %v, want ErrModelNotFound", err)
 	}
-	// Deleting the served model while serving leaves a clear error, not a ghost model.
+	// Deleting the served (and last) model while serving stops sharing: no
+	// ghost model, and not stuck in a state whose only button is Stop.
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +185,26 @@ func TestCoreCommandsRejectBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := c.Status()
-	if st.Model != "" || len(st.Models) != 0 || st.State != StateError || st.Error == "" {
+	if st.Model != "" || len(st.Models) != 0 || st.State != StateStopped {
 		t.Fatalf("after deleting the served model: %+v", st)
 	}
-	if err := c.Start(ctx); !errors.Is(err, ollama.ErrModelNotFound) {
-		t.Fatalf("Start without a model = %v, want ErrModelNotFound", err)
+	if err := c.Start(ctx); !errors.Is(err, ErrNoModel) || !errors.Is(err, ollama.ErrModelNotFound) {
+		t.Fatalf("Start without a model = %v, want ErrNoModel", err)
 	}
+	if st := c.Status().State; st != StateStopped {
+		t.Fatalf("a Start without a model left the state %q, want stopped", st)
+	}
+	// The built-in model comes back without a download, is chosen, and serves.
+	if err := c.RestoreBuiltInModel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Status(); st.Model != TinyModel || !hasModel(st.Models, TinyModel) {
+		t.Fatalf("after restoring the built-in model: model %q, models %v", st.Model, st.Models)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "serving again", func() bool { return c.Status().State == StateServing })
 }
 
 // TestCoreWithoutOllama: with no Ollama to attach to or start, Run stops

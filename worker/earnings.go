@@ -37,7 +37,11 @@ type EarningsStatus struct {
 	// Mismatch says how the proxy's signed total and the ledger disagree ("" when they agree).
 	Mismatch string
 	Payouts  []earnings.Payout // newest first
+	// Rate is the TON/hour estimate over recent serving time (earnrate.go).
+	Rate EarnRate
 }
+
+func (e EarningsStatus) withRate(r EarnRate) EarningsStatus { e.Rate = r; return e }
 
 // LedgerFile is the ledger's file name in the data dir.
 const LedgerFile = "ledger.db"
@@ -408,7 +412,7 @@ func (c *Core) onPayoutStatus(s network.PayoutStatus) {
 	}
 	if err != nil {
 		c.log.Warn("payout status not applied", "payout_id", s.PayoutID, "state", s.State, "err", err)
-		c.bus.Publish(EventError, "payout "+s.PayoutID+": "+err.Error())
+		c.bus.Publish(EventError, fmt.Errorf("worker: payout %s: %w", s.PayoutID, err))
 	}
 	c.mu.Lock()
 	b := s.Balance

@@ -245,7 +245,12 @@ func (c *Core) runtimeStalled(cause error) {
 	}
 	if err := c.rt.Restart(cause.Error()); err != nil {
 		c.restarting.Store(false)
-		c.bus.Publish(EventError, "Ollama stopped producing tokens and Cocoon cannot restart it ("+err.Error()+"); restart Ollama")
+		c.log.Warn("could not restart the model runtime", "err", err)
+		if errors.Is(err, ollama.ErrNotManaged) {
+			c.bus.Publish(EventError, "Ollama stopped producing tokens and Cocoon cannot restart it (it is your own Ollama): restart Ollama")
+		} else {
+			c.bus.Publish(EventError, fmt.Errorf("worker: restart the wedged runtime: %w", err))
+		}
 		if c.cl() != nil && c.Status().State == StateServing {
 			c.cl().SetAvailability(network.Availability{State: network.Accepting})
 		}

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"os"
@@ -138,7 +140,7 @@ func (c *Core) onReceipt(r receipt.Signed) error {
 	}
 	added, err := c.credit(r)
 	if err != nil {
-		c.bus.Publish(EventError, "a receipt could not be stored: "+err.Error())
+		c.bus.Publish(EventError, fmt.Errorf("worker: store a receipt: %w", err))
 		return err
 	}
 	if added {
@@ -147,6 +149,9 @@ func (c *Core) onReceipt(r receipt.Signed) error {
 		c.receipts++
 		c.mu.Unlock()
 		c.log.Info("receipt stored", "job", r.Receipt.JobID, "amount_nanoton", r.Receipt.Amount, "cumulative_nanoton", r.Receipt.Cumulative)
+		if err := c.rate.credit(r.Receipt.Amount, time.UnixMilli(r.Receipt.Time)); err != nil {
+			c.log.Warn("could not save the earnings estimate", "err", err)
+		}
 		c.bus.Publish(EventReceipt, r)
 		c.refreshEarnings()
 		c.resyncStep(r.Receipt.Seq)
@@ -184,7 +189,7 @@ func (c *Core) onClientEvent(e network.ClientEvent) {
 	case network.EventConnected:
 		c.netStat.Connected, c.netStat.WorkerID, c.netStat.Error = true, e.WorkerID, ""
 	case network.EventDisconnected:
-		c.netStat.Connected, c.netStat.Error = false, e.Reason
+		c.netStat.Connected, c.netStat.Error, c.netStat.Err = false, e.Reason, e.Err
 	case network.EventAuthFailed:
 		c.netStat.Connected, c.netStat.Error = false, e.String()
 	case network.EventRTT:

@@ -23,8 +23,12 @@ type Settings struct {
 	// PayoutAddress is the owner's TON wallet (as entered, validated).
 	PayoutAddress string `json:"payout_address,omitempty"`
 	// TariffNanoPerKWh is the owner's electricity price in nanoTON per kWh,
-	// for net earnings (0: not set).
+	// for net earnings (0: not set); SetElectricity derives it from
+	// Electricity.
 	TariffNanoPerKWh int64 `json:"tariff_nano_per_kwh,omitempty"`
+	// Electricity is that price as the owner gave it, in their currency
+	// (electricity.go); settings saved before it are migrated on load.
+	Electricity *Electricity `json:"electricity,omitempty"`
 	// Idle is the owner's idle policy as set in the Settings tab; nil until
 	// it is saved there (the command-line flags or defaults apply). Once
 	// saved it wins over the flags: the owner changes it in the window.
@@ -103,7 +107,8 @@ func (c *Core) SetTariff(nanoPerKWh int64) error {
 		return fmt.Errorf("worker: tariff: %w: %d nanoTON per kWh is out of range", ErrBadSetting, nanoPerKWh)
 	}
 	return c.updateSettings(func(st *Settings) error {
-		st.TariffNanoPerKWh = nanoPerKWh
+		st.TariffNanoPerKWh, st.Electricity = nanoPerKWh, nil
+		migrateElectricity(st) // the same price, in TON
 		return nil
 	})
 }
@@ -163,6 +168,7 @@ func loadSettings(path string) (Settings, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Settings{}, fmt.Errorf("worker: settings %s: %w", path, err)
 	}
+	migrateElectricity(&s)
 	return s, nil
 }
 

@@ -72,7 +72,7 @@ func TestWedgedRuntimeFailsTheJob(t *testing.T) {
 	for {
 		select {
 		case e := <-events:
-			if e.Type == EventError && strings.Contains(e.Data.(string), "restart Ollama") {
+			if s, _ := e.Data.(string); e.Type == EventError && strings.Contains(s, "restart Ollama") {
 				if c.restarting.Load() {
 					t.Fatal("an attached Ollama left the worker waiting for a restart that never comes")
 				}

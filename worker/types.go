@@ -57,6 +57,9 @@ type Status struct {
 	// Fatal is set when Run has stopped on an error it cannot get past
 	// (the same words as Error): nothing runs until the app starts again.
 	Fatal string `json:"fatal,omitempty"`
+	// FatalErr is the error behind Fatal, for the UI to say it in the
+	// owner's words by its sentinels (errors.Is); nil while Run goes on.
+	FatalErr error `json:"-"`
 	// LedgerDamaged says why the earnings ledger cannot be used, while the
 	// worker waits for the owner to rebuild it (Core.RebuildLedger); it
 	// serves nothing meanwhile.
@@ -71,6 +74,7 @@ type NetworkStatus struct {
 	Connected bool   `json:"connected"`
 	WorkerID  string `json:"worker_id,omitempty"`
 	Error     string `json:"error,omitempty"`
+	Err       error  `json:"-"` // the error behind Error, for errors.Is in the UI (nil when none)
 	RTT       time.Duration
 	// APIURL and APIKey let the owner try the local network with any OpenAI client.
 	APIURL string `json:"api_url,omitempty"`
@@ -102,7 +106,7 @@ const (
 	EventOllama   EventType = "ollama"   // Ollama status changed
 	EventModels   EventType = "models"   // local or loaded models changed
 	EventPull     EventType = "pull"     // download progress; Data is ollama.PullProgress
-	EventError    EventType = "error"    // an error worth showing; Data is string
+	EventError    EventType = "error"    // an error worth showing; Data is an error, or a string already in the owner's words
 	EventJob      EventType = "job"      // Data is JobEvent
 	EventNetwork  EventType = "network"  // connection state; Data is NetworkStatus
 	EventReceipt  EventType = "receipt"  // a receipt was stored; Data is receipt.Signed

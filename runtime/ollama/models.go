@@ -273,7 +273,8 @@ func (r *Runtime) Pull(ctx context.Context, name string, opts PullOptions) error
 			werr = fmt.Errorf("runtime: pull %s: %w", name, cancelCause(ctx, err))
 		default:
 			werr = r.wrap("pull "+name, err)
-			if !errors.Is(werr, ErrModelNotFound) && !errors.Is(werr, ErrDiskFull) && !errors.Is(werr, ErrOllamaUnreachable) {
+			if !errors.Is(werr, ErrModelNotFound) && !errors.Is(werr, ErrDiskFull) && !errors.Is(werr, ErrOllamaUnreachable) &&
+				!errors.Is(werr, ErrRegistryUnreachable) {
 				werr = fmt.Errorf("runtime: pull %s: %w after %s of %s: %v", name, ErrPullFailed, HumanBytes(lastDone), HumanBytes(lastTotal), err)
 			}
 		}
@@ -384,6 +385,8 @@ func (r *Runtime) wrap(what string, err error) error {
 		return fmt.Errorf("runtime: %s: %w: %s", what, ErrDiskFull, msg)
 	case isConnErr(err):
 		return fmt.Errorf("runtime: %s: %w: %s", what, ErrOllamaUnreachable, msg)
+	case isRegistryNetErr(msg):
+		return fmt.Errorf("runtime: %s: %w: %s", what, ErrRegistryUnreachable, msg)
 	}
 	return fmt.Errorf("runtime: %s: %w", what, err)
 }
@@ -393,6 +396,24 @@ func isConnErr(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "EOF")
+}
+
+// registryNetErrs are the words of Go's network errors as Ollama relays
+// them from its own request to the registry: only a message reaches us
+// (our connection to Ollama worked), so the words are all there is.
+var registryNetErrs = []string{"no such host", "dial tcp", "i/o timeout", "network is unreachable",
+	"connection refused", "TLS handshake timeout", "server misbehaving", "temporary failure in name resolution"}
+
+// isRegistryNetErr reports whether Ollama's error message says it could not
+// reach the registry.
+func isRegistryNetErr(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, w := range registryNetErrs {
+		if strings.Contains(m, strings.ToLower(w)) {
+			return true
+		}
+	}
+	return false
 }
 
 // rateMeter estimates bytes/s over a sliding window.

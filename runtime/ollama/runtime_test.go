@@ -88,6 +88,8 @@ func TestWrapMapsErrorsToSentinels(t *testing.T) {
 		{"disk full text", errors.New("write /m/blobs/x: no space left on device"), ErrDiskFull},
 		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, ErrOllamaUnreachable},
 		{"cancelled", context.Canceled, context.Canceled},
+		{"registry DNS, relayed by ollama", api.StatusError{StatusCode: 500, ErrorMessage: `pull model manifest: Get "https://registry.ollama.ai/v2/library/llama3.2/manifests/1b": dial tcp: lookup registry.ollama.ai on 127.0.0.53:53: no such host`}, ErrRegistryUnreachable},
+		{"registry timeout, relayed by ollama", errors.New("pull model manifest: Get \"https://registry.ollama.ai/v2/x/manifests/y\": net/http: TLS handshake timeout"), ErrRegistryUnreachable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,6 +98,10 @@ func TestWrapMapsErrorsToSentinels(t *testing.T) {
 				t.Fatalf("wrap(%v) = %v, want it to wrap %v", tc.err, got, tc.want)
 			}
 		})
+	}
+	// Our own connection to Ollama failing is Ollama's fault, not the registry's.
+	if got := r.wrap("op", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}); errors.Is(got, ErrRegistryUnreachable) {
+		t.Fatalf("a refused connection to Ollama read as the registry: %v", got)
 	}
 	if r.wrap("op", nil) != nil {
 		t.Fatal("wrap(nil) must be nil")

@@ -44,6 +44,9 @@ var (
 	ErrNotManaged = errors.New("the Ollama in use is not managed by Cocoon")
 	// ErrDiskFull: the model store has no space left.
 	ErrDiskFull = errors.New("not enough disk space for the model")
+	// ErrRegistryUnreachable: Ollama answered, but it could not reach the
+	// model registry (no internet, DNS, a firewall): a download cannot start.
+	ErrRegistryUnreachable = errors.New("model registry unreachable")
 )
 
 // Mode says how Cocoon reaches Ollama.
