@@ -98,16 +98,22 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	var tray *trayMenu
 	if opts.Tray {
 		if desk, ok := a.(desktop.App); ok {
-			tray = newTrayMenu(desk, v, w.Show, a.Quit)
-			w.SetCloseIntercept(w.Hide)
+			tray = newTrayMenu(desk, v, v.showWindow, a.Quit)
+			v.onToday = tray.setToday
+			tray.showTooltips(systrayTooltip)
 			log.Debug("system tray enabled")
 		} else {
 			log.Warn("system tray not supported by this driver")
 		}
 	}
 	if tray == nil {
-		w.SetMaster() // closing the window quits
+		w.SetMaster() // closing the window quits (after asking, while sharing)
 	}
+	v.life.tray, v.life.quit, v.life.prefs = tray != nil, a.Quit, a.Preferences()
+	if !opts.NoNotifications {
+		v.life.notify = func(title, content string) { a.SendNotification(fyne.NewNotification(title, content)) }
+	}
+	w.SetCloseIntercept(v.closeRequested)
 	notes := newNotifier()
 	var lastSt worker.Status
 	v.onRender = func(st worker.Status, busy bool) {
@@ -140,7 +146,9 @@ func Run(ctx context.Context, core Core, opts Options) error {
 			case <-loopCtx.Done():
 				return
 			case <-t.C:
-				v.do(v.tickTelemetry)
+				if !v.life.hidden.Load() { // nothing to draw them on
+					v.do(v.tickTelemetry)
+				}
 			}
 		}
 	}()
@@ -152,7 +160,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 					return
 				case <-opts.Activate:
 					log.Info("another launch asked to show the window")
-					fyne.Do(func() { w.Show(); w.RequestFocus() })
+					fyne.Do(func() { v.showWindow(); w.RequestFocus() })
 				}
 			}
 		}()
@@ -167,6 +175,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 
 	if opts.StartHidden && tray != nil {
 		log.Info("starting hidden in the system tray")
+		v.life.hidden.Store(true)
 	} else {
 		w.Show()
 	}

@@ -76,13 +76,13 @@ func TestTrayMenuPerState(t *testing.T) {
 		busy  bool
 		want  string
 	}{
-		{worker.StateStopped, false, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit"},
-		{worker.StateStopped, true, "Cocoon: stopped|Starting…|Open Cocoon Desktop|Quit"},
-		{worker.StateWaiting, false, "Cocoon: waiting for idle|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, false, "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, true, "Cocoon: serving|Stopping…|Open Cocoon Desktop|Quit"},
-		{worker.StatePaused, false, "Cocoon: paused|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateError, false, "Cocoon: error|Stop sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, false, "Cocoon: stopped|Today: 0 TON · 0 jobs|Start sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, true, "Cocoon: stopped|Today: 0 TON · 0 jobs|Starting…|Open Cocoon Desktop|Quit"},
+		{worker.StateWaiting, false, "Cocoon: waiting for idle|Today: 0 TON · 0 jobs|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, false, "Cocoon: serving|Today: 0 TON · 0 jobs|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, true, "Cocoon: serving|Today: 0 TON · 0 jobs|Stopping…|Open Cocoon Desktop|Quit"},
+		{worker.StatePaused, false, "Cocoon: paused|Today: 0 TON · 0 jobs|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateError, false, "Cocoon: error|Today: 0 TON · 0 jobs|Stop sharing|Open Cocoon Desktop|Quit"},
 	}
 	for _, tt := range tests {
 		st := noDriverStatus()
@@ -109,7 +109,7 @@ func TestTrayMenuPerState(t *testing.T) {
 		return core.startNows == 1
 	})
 	q.runUntil(t, "serving menu", func() bool {
-		return menuLabels(desk.menu) == "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
+		return menuLabels(desk.menu) == "Cocoon: serving|Today: 0 TON · 0 jobs|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
 	})
 
 	tray.pause.Action()
@@ -123,7 +123,7 @@ func TestTrayMenuPerState(t *testing.T) {
 
 	tray.toggle.Action() // Stop
 	q.runUntil(t, "Stop", func() bool { _, stops, _, _ := core.counts(); return stops == 1 })
-	q.runUntil(t, "stopped menu", func() bool { return menuLabels(desk.menu) == "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit" })
+	q.runUntil(t, "stopped menu", func() bool { return menuLabels(desk.menu) == "Cocoon: stopped|Today: 0 TON · 0 jobs|Start sharing|Open Cocoon Desktop|Quit" })
 }
 
 func TestNotificationsFor(t *testing.T) {
