@@ -123,7 +123,9 @@ func TestTrayMenuPerState(t *testing.T) {
 
 	tray.toggle.Action() // Stop
 	q.runUntil(t, "Stop", func() bool { _, stops, _, _ := core.counts(); return stops == 1 })
-	q.runUntil(t, "stopped menu", func() bool { return menuLabels(desk.menu) == "Cocoon: stopped|Today: 0 TON · 0 jobs|Start sharing|Open Cocoon Desktop|Quit" })
+	q.runUntil(t, "stopped menu", func() bool {
+		return menuLabels(desk.menu) == "Cocoon: stopped|Today: 0 TON · 0 jobs|Start sharing|Open Cocoon Desktop|Quit"
+	})
 }
 
 func TestNotificationsFor(t *testing.T) {
