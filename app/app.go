@@ -136,6 +136,9 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		for _, ev := range evs {
 			v.handleEvent(ev)
 		}
+		if v.paceReasonTick(evs, st) {
+			return
+		}
 		v.refresh(st)
 	})
 	go func() { // the telemetry graphs move on while the card is unchanged

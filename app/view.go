@@ -42,6 +42,7 @@ type mainView struct {
 	onToday func(day earnings.DayTotal)
 	// life: shown, hidden in the tray, closed (window_life.go).
 	life windowLife
+	pace renderPace // render_pace.go
 
 	// content is the window's content: the body, scrolled as a whole only
 	// when the window is smaller than the body needs (never at 1024×640 or

@@ -34,7 +34,7 @@ export DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
 status-notifier-watcher >/dev/null 2>&1 & pids+=($!)
 sleep 1
 
-HOME="$work/home" "$bin" --data-dir "$work/data" --start --api-addr 127.0.0.1:0 >"$work/app.log" 2>&1 & app=$!; pids+=($app)
+HOME="$work/home" "$bin" --data-dir "$work/data" ${BENCH_IDLE_ARGS---start} --api-addr 127.0.0.1:0 >"$work/app.log" 2>&1 & app=$!; pids+=($app)
 wid=$(timeout 60 xdotool search --sync --onlyvisible --name "^Cocoon Desktop$" | head -1)
 [ -n "$wid" ] || { echo "window never appeared"; cat "$work/app.log"; exit 1; }
 grep -q "system tray" "$work/data/logs/cocoon-desktop.log" 2>/dev/null && grep "system tray" "$work/data/logs/cocoon-desktop.log" | head -1 >&2 || true
