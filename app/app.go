@@ -130,6 +130,9 @@ func Run(ctx context.Context, core Core, opts Options) error {
 
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
+	v.life.hiddenNow = make(chan struct{}, 1)
+	naps := make(chan struct{})
+	go func() { defer close(naps); v.runHiddenNaps(loopCtx) }()
 	events, unsubscribe := core.Subscribe(eventBuffer)
 	defer unsubscribe()
 	go watch(loopCtx, core, events, v.do, func(evs []worker.Event, st worker.Status) {
@@ -178,7 +181,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 
 	if opts.StartHidden && tray != nil {
 		log.Info("starting hidden in the system tray")
-		v.life.hidden.Store(true)
+		v.markHidden()
 	} else {
 		w.Show()
 	}
@@ -187,6 +190,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	a.Run()
 
 	stopLoop()
+	<-naps
 	v.cancelPulls()
 	log.Info("GUI closed")
 	if opts.OnQuit != nil {

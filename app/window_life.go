@@ -33,6 +33,8 @@ const (
 type windowLife struct {
 	// hidden is read by the telemetry ticker's goroutine too.
 	hidden atomic.Bool
+	// hiddenNow wakes runHiddenNaps when the window hides (capacity 1).
+	hiddenNow chan struct{}
 	// stale says a status arrived while hidden and was not rendered.
 	stale bool
 	// tray says closing the window hides it into a tray icon.
@@ -77,7 +79,7 @@ func (v *mainView) showWindow() {
 // hideWindow hides the window; the app goes on in the tray (or, without
 // one, until it is started again: a second launch shows the window).
 func (v *mainView) hideWindow() {
-	v.life.hidden.Store(true)
+	v.markHidden()
 	v.win.Hide()
 }
 

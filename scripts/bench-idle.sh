@@ -42,6 +42,9 @@ grep -q "system tray" "$work/data/logs/cocoon-desktop.log" 2>/dev/null && grep "
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$app/stat"; }
 rss_mb() { awk '/VmRSS/{printf "%d", $2/1024}' "/proc/$app/status"; }
+# rss_parts: "anon A MB, files F MB" (files: mapped libraries, Mesa's LLVM among them, which the
+# kernel can drop and re-read; anon: the Go heap, C allocations, GL buffers).
+rss_parts() { awk '/RssAnon/{a=$2} /RssFile/{f=$2} /RssShmem/{s=$2} END{printf "anon %d MB, files %d MB, shared %d MB", a/1024, f/1024, s/1024}' "/proc/$app/status"; }
 # measure NAME: CPU% over $secs and RSS at the end.
 measure() {
   local t0 s0 t1 s1
@@ -50,7 +53,7 @@ measure() {
   t1=$(ticks); s1=$(date +%s%N)
   cpu=$(python3 -c "print(f'{100*($t1-$t0)/$hz/(($s1-$s0)/1e9):.2f}')")
   rss=$(rss_mb)
-  echo "$1 over ${secs} s: CPU ${cpu}% of one core, RSS ${rss} MB" >&2
+  echo "$1 over ${secs} s: CPU ${cpu}% of one core, RSS ${rss} MB ($(rss_parts))" >&2
 }
 
 sleep "$settle" # start-up work: Ollama, the built-in model, the first renders
