@@ -80,6 +80,11 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	}
 	log = log.With("component", "gui")
 
+	if guardSessionBus() == disabledBusAddress {
+		// Fyne would print an error for each notification.
+		log.Info("no DBus session bus: no tray, desktop notifications or theme portal (none is started)")
+		opts.NoNotifications = true
+	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(iconResource)
 	w := a.NewWindow("Cocoon Desktop")

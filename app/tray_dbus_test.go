@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envRealCoreHelper) == "1" {
 		os.Exit(realCoreHelper())
 	}
+	if os.Getenv(envNoBusHelper) == "1" {
+		os.Exit(noBusHelper())
+	}
 	if os.Getenv(envLayoutHelper) != "" {
 		os.Exit(layoutHelper())
 	}
