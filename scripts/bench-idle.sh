@@ -44,7 +44,10 @@ ticks() { awk '{print $14+$15}' "/proc/$app/stat"; }
 rss_mb() { awk '/VmRSS/{printf "%d", $2/1024}' "/proc/$app/status"; }
 # rss_parts: "anon A MB, files F MB" (files: mapped libraries, Mesa's LLVM among them, which the
 # kernel can drop and re-read; anon: the Go heap, C allocations, GL buffers).
-rss_parts() { awk '/RssAnon/{a=$2} /RssFile/{f=$2} /RssShmem/{s=$2} END{printf "anon %d MB, files %d MB, shared %d MB", a/1024, f/1024, s/1024}' "/proc/$app/status"; }
+rss_parts() {
+  local mesa; mesa=$(pmap -x "$app" | awk '/libLLVM|swrast|libgallium|dri/ {s+=$3} END {printf "%d", s/1024}')
+  awk -v mesa="$mesa" '/RssAnon/{a=$2} /RssFile/{f=$2} /RssShmem/{s=$2} END{printf "anon %d MB, files %d MB of which Mesa %d MB, shared %d MB", a/1024, f/1024, mesa, s/1024}' "/proc/$app/status"
+}
 # measure NAME: CPU% over $secs and RSS at the end.
 measure() {
   local t0 s0 t1 s1
