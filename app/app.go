@@ -11,6 +11,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/cocoon-desktop/cocoon-desktop/assets"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -137,7 +139,16 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	defer stopLoop()
 	v.life.hiddenNow = make(chan struct{}, 1)
 	naps := make(chan struct{})
-	go func() { defer close(naps); v.runHiddenNaps(loopCtx) }()
+	// The input idle time lets a shown window nobody uses nap too (its own
+	// X connection: the core's is the core's).
+	input, err := idle.NewSystemIdle()
+	if err != nil {
+		log.Debug("no input idle source for the window", "err", err)
+		input = nil
+	} else if c, ok := input.(io.Closer); ok {
+		defer c.Close()
+	}
+	go func() { defer close(naps); v.runNaps(loopCtx, input) }()
 	events, unsubscribe := core.Subscribe(eventBuffer)
 	defer unsubscribe()
 	go watch(loopCtx, core, events, v.do, func(evs []worker.Event, st worker.Status) {

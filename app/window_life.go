@@ -33,7 +33,7 @@ const (
 type windowLife struct {
 	// hidden is read by the telemetry ticker's goroutine too.
 	hidden atomic.Bool
-	// hiddenNow wakes runHiddenNaps when the window hides (capacity 1).
+	// hiddenNow wakes runNaps when the window hides (capacity 1).
 	hiddenNow chan struct{}
 	// stale says a status arrived while hidden and was not rendered.
 	stale bool
