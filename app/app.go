@@ -107,7 +107,8 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		if desk, ok := a.(desktop.App); ok {
 			tray = newTrayMenu(desk, v, v.showWindow, a.Quit)
 			v.onToday = tray.setToday
-			tray.showTooltips(systrayTooltip)
+			// Once the platform tray exists (Windows' refuses a tooltip before).
+			a.Lifecycle().SetOnStarted(func() { tray.showTooltips(systrayTooltip) })
 			log.Debug("system tray enabled")
 		} else {
 			log.Warn("system tray not supported by this driver")
