@@ -11,6 +11,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/cocoon-desktop/cocoon-desktop/assets"
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -80,6 +82,11 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	}
 	log = log.With("component", "gui")
 
+	if guardSessionBus() == disabledBusAddress {
+		// Fyne would print an error for each notification.
+		log.Info("no DBus session bus: no tray, desktop notifications or theme portal (none is started)")
+		opts.NoNotifications = true
+	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(iconResource)
 	w := a.NewWindow("Cocoon Desktop")
@@ -98,16 +105,23 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	var tray *trayMenu
 	if opts.Tray {
 		if desk, ok := a.(desktop.App); ok {
-			tray = newTrayMenu(desk, v, w.Show, a.Quit)
-			w.SetCloseIntercept(w.Hide)
+			tray = newTrayMenu(desk, v, v.showWindow, a.Quit)
+			v.onToday = tray.setToday
+			// Once the platform tray exists (Windows' refuses a tooltip before).
+			a.Lifecycle().SetOnStarted(func() { tray.showTooltips(systrayTooltip) })
 			log.Debug("system tray enabled")
 		} else {
 			log.Warn("system tray not supported by this driver")
 		}
 	}
 	if tray == nil {
-		w.SetMaster() // closing the window quits
+		w.SetMaster() // closing the window quits (after asking, while sharing)
 	}
+	v.life.tray, v.life.quit, v.life.prefs = tray != nil, a.Quit, a.Preferences()
+	if !opts.NoNotifications {
+		v.life.notify = func(title, content string) { a.SendNotification(fyne.NewNotification(title, content)) }
+	}
+	w.SetCloseIntercept(v.closeRequested)
 	notes := newNotifier()
 	var lastSt worker.Status
 	v.onRender = func(st worker.Status, busy bool) {
@@ -124,11 +138,26 @@ func Run(ctx context.Context, core Core, opts Options) error {
 
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
+	v.life.hiddenNow = make(chan struct{}, 1)
+	naps := make(chan struct{})
+	// The input idle time lets a shown window nobody uses nap too (its own
+	// X connection: the core's is the core's).
+	input, err := idle.NewSystemIdle()
+	if err != nil {
+		log.Debug("no input idle source for the window", "err", err)
+		input = nil
+	} else if c, ok := input.(io.Closer); ok {
+		defer c.Close()
+	}
+	go func() { defer close(naps); v.runNaps(loopCtx, input) }()
 	events, unsubscribe := core.Subscribe(eventBuffer)
 	defer unsubscribe()
 	go watch(loopCtx, core, events, v.do, func(evs []worker.Event, st worker.Status) {
 		for _, ev := range evs {
 			v.handleEvent(ev)
+		}
+		if v.paceReasonTick(evs, st) {
+			return
 		}
 		v.refresh(st)
 	})
@@ -140,7 +169,9 @@ func Run(ctx context.Context, core Core, opts Options) error {
 			case <-loopCtx.Done():
 				return
 			case <-t.C:
-				v.do(v.tickTelemetry)
+				if !v.life.hidden.Load() { // nothing to draw them on
+					v.do(v.tickTelemetry)
+				}
 			}
 		}
 	}()
@@ -152,7 +183,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 					return
 				case <-opts.Activate:
 					log.Info("another launch asked to show the window")
-					fyne.Do(func() { w.Show(); w.RequestFocus() })
+					fyne.Do(func() { v.showWindow(); w.RequestFocus() })
 				}
 			}
 		}()
@@ -167,6 +198,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 
 	if opts.StartHidden && tray != nil {
 		log.Info("starting hidden in the system tray")
+		v.markHidden()
 	} else {
 		w.Show()
 	}
@@ -175,6 +207,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	a.Run()
 
 	stopLoop()
+	<-naps
 	v.cancelPulls()
 	log.Info("GUI closed")
 	if opts.OnQuit != nil {

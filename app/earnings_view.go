@@ -514,6 +514,9 @@ func (e *earningsView) render(d earningsData) {
 	if e.v.now != nil {
 		e.v.now.setToday(today, e.tariff().PerKWhNano > 0)
 	}
+	if e.v.onToday != nil {
+		e.v.onToday(today)
+	}
 
 	readErr := ""
 	if d.readErr != nil {

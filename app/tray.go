@@ -34,6 +34,7 @@ type trayMenu struct {
 	desk     desktop.App
 	menu     *fyne.Menu
 	state    *fyne.MenuItem // disabled line: "Cocoon: serving · 12 jobs"
+	today    *fyne.MenuItem // disabled line: "Today: 0.0012 TON · 3 jobs"
 	toggle   *fyne.MenuItem // Start / Stop
 	startNow *fyne.MenuItem // while waiting or paused: serve without waiting
 	pause    *fyne.MenuItem // while started: pause for an hour
@@ -41,6 +42,18 @@ type trayMenu struct {
 	network  *fyne.MenuItem // "Network: <name>", disabled
 	quit     *fyne.MenuItem
 	icon     fyne.Resource
+
+	// What the tooltip is made of: the last status and today's totals
+	// (from the Earnings tab's ledger read), and the text last set.
+	lastState  worker.State
+	todayTotal earnings.DayTotal
+	tooltip    string
+	// setTooltip shows the icon's hover text (systrayTooltip in the app,
+	// see showTooltips; nil: kept in tooltip only).
+	setTooltip func(string)
+	// refreshes counts menu re-sends (each rebuilds the native menu and
+	// bumps its DBus revision several times).
+	refreshes int
 }
 
 // newTrayMenu installs the tray. Only call it when TrayAvailable says so.
@@ -50,6 +63,8 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 	t.state.Disabled = true
 	t.network = fyne.NewMenuItem(networkLine(worker.NetworkStatus{}), nil)
 	t.network.Disabled = true
+	t.today = fyne.NewMenuItem(trayTodayLine(earnings.DayTotal{}), nil)
+	t.today.Disabled = true
 	t.toggle = fyne.NewMenuItem(trayStartLabel, v.toggle)
 	t.startNow = fyne.NewMenuItem(trayStartNowLabel, v.startNow)
 	t.pause = fyne.NewMenuItem(trayPauseLabel, func() { v.pauseFor(trayPause) })
@@ -58,6 +73,8 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 	t.quit.IsQuit = true
 	t.menu = fyne.NewMenu("Cocoon Desktop")
 	t.menu.Items = t.items(worker.StateStopped, false)
+	t.lastState = worker.StateStopped
+	t.updateTooltip()
 	desk.SetSystemTrayMenu(t.menu)
 	t.setIcon(trayIcon(worker.StateStopped))
 	return t
@@ -66,7 +83,7 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 // items is the menu for a state: "Start now" only while the worker waits
 // or is paused, "Pause for 1 hour" only while it is started.
 func (t *trayMenu) items(s worker.State, busy bool) []*fyne.MenuItem {
-	out := []*fyne.MenuItem{t.state, t.network, fyne.NewMenuItemSeparator(), t.toggle}
+	out := []*fyne.MenuItem{t.state, t.today, t.network, fyne.NewMenuItemSeparator(), t.toggle}
 	if !busy && (s == worker.StateWaiting || s == worker.StatePaused) {
 		out = append(out, t.startNow)
 	}
@@ -99,9 +116,59 @@ func (t *trayMenu) update(st worker.Status, busy bool) {
 		t.toggle.Label = toggle
 		t.toggle.Disabled = busy
 		t.menu.Items = items
-		t.menu.Refresh()
+		t.resend()
 	}
 	t.setIcon(trayIcon(st.State))
+	t.lastState = st.State
+	t.updateTooltip()
+}
+
+// setToday shows today's totals in the menu and the tooltip (the Earnings
+// tab calls it after each ledger read).
+func (t *trayMenu) setToday(day earnings.DayTotal) {
+	t.todayTotal = day
+	if line := trayTodayLine(day); line != t.today.Label {
+		t.today.Label = line
+		t.resend()
+	}
+	t.updateTooltip()
+}
+
+// resend sends the menu to the tray host again. Callers only call it when
+// a label or the set of items changed: every re-send rebuilds the whole
+// native menu, which tray hosts redraw (and count as a new revision).
+func (t *trayMenu) resend() {
+	t.refreshes++
+	t.menu.Refresh()
+}
+
+// updateTooltip sets the hover text when it changed.
+func (t *trayMenu) updateTooltip() {
+	tip := trayTooltip(t.lastState, t.todayTotal)
+	if tip == t.tooltip {
+		return
+	}
+	t.tooltip = tip
+	if t.setTooltip != nil {
+		t.setTooltip(tip)
+	}
+}
+
+// showTooltips sends the hover text through set from now on, starting
+// with the current one.
+func (t *trayMenu) showTooltips(set func(string)) {
+	t.setTooltip = set
+	set(t.tooltip)
+}
+
+// trayTodayLine is the menu's earnings line: "Today: 0.0012 TON · 3 jobs".
+func trayTodayLine(day earnings.DayTotal) string {
+	return "Today: " + tonText(day.Gross) + " TON · " + plural(int(day.Jobs), "job")
+}
+
+// trayTooltip is the icon's hover text: the state and today's earnings.
+func trayTooltip(s worker.State, day earnings.DayTotal) string {
+	return "Cocoon Desktop: " + stateWordLower(s) + " · today " + tonText(day.Gross) + " TON"
 }
 
 // sameItems compares menus by their non-separator items.
@@ -159,6 +226,33 @@ func trayStatusLine(st worker.Status) string {
 	default:
 		return trayStateLine(st.State, st.Error)
 	}
+}
+
+// trayReason is a reason in a few stable words. The reasons' own texts
+// carry live figures (seconds since the last input, "cleared 20 s ago",
+// degrees, watts, free memory) that change at every poll; a menu line made
+// of them re-sent the whole menu every second or two. Reasons without
+// figures keep their own words, shortened.
+func trayReason(r idle.Reason) string {
+	switch r.Code {
+	case idle.CodeOwnerActive:
+		return "you are using the computer"
+	case idle.CodeGPUInUse:
+		return "another program is using the GPU"
+	case idle.CodeFullScreen:
+		return "a full-screen window is open"
+	case idle.CodeIdleUnknown:
+		return "cannot tell whether you are away"
+	case idle.CodeSchedule:
+		return "outside your serving hours"
+	case idle.CodeTooHot:
+		return "the GPU is too hot"
+	case idle.CodePowerCap:
+		return "the GPU draws more than your limit"
+	case idle.CodeVRAMLow:
+		return "video memory is short"
+	}
+	return shortReason(r.Text)
 }
 
 // shortReason makes a reason fit a menu line: its first clause, starting

@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"github.com/godbus/dbus/v5"
 
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
+	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
 // envTrayHelper makes the test binary run the real app (see TestMain).
@@ -31,6 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv(envRealCoreHelper) == "1" {
 		os.Exit(realCoreHelper())
+	}
+	if os.Getenv(envNoBusHelper) == "1" {
+		os.Exit(noBusHelper())
 	}
 	if os.Getenv(envLayoutHelper) != "" {
 		os.Exit(layoutHelper())
@@ -60,6 +66,7 @@ func trayHelper() int {
 		fmt.Fprintln(os.Stderr, "helper: tray unavailable:", why)
 		return 1
 	}
+	viewMadeForTest = func(v *mainView) { go playMinutes(ctx, core, v) }
 	if err := Run(ctx, core, Options{Tray: true, StartHidden: true, NoNotifications: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
@@ -70,6 +77,69 @@ func trayHelper() int {
 	}
 	fmt.Println("quit")
 	return 0
+}
+
+// playMinutes answers the test's commands on stdin. "wait": the worker
+// waits, held back by a program on the GPU (cleared, in the hysteresis);
+// "minute": a minute of that waiting, one status a second as the core
+// publishes them (each with new wording: "Cleared N s ago …"), with the
+// Earnings tab re-reading the ledger every 10 s, played fast. Each prints
+// "done <command>" once the app has rendered all of it.
+func playMinutes(ctx context.Context, core *fakeCore, v *mainView) {
+	rendered := make(chan int, 1)
+	fyne.DoAndWait(func() { // Run has set onRender by now
+		orig := v.onRender
+		v.onRender = func(st worker.Status, busy bool) {
+			orig(st, busy)
+			select {
+			case rendered <- st.Receipts:
+			default:
+			}
+		}
+	})
+	marker := 0
+	// sync renders a status that only the helper tells apart (Receipts
+	// does not show in the tray) and waits until the app has.
+	sync := func() {
+		marker++
+		core.set(func(s *worker.Status) { s.Receipts = marker })
+		core.publish(worker.Event{Type: worker.EventJob})
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case got := <-rendered:
+				if got == marker {
+					return
+				}
+			}
+		}
+	}
+	cleared := func(sec int) []idle.Reason {
+		return []idle.Reason{{Code: idle.CodeGPUInUse, Until: time.Now().Add(time.Duration(30-sec%30) * time.Second),
+			Text: fmt.Sprintf("Cleared %d s ago (steam.exe is using the GPU); waiting %d s more to be sure before serving again", sec, 30-sec%30)}}
+	}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		switch cmd := strings.TrimSpace(sc.Text()); cmd {
+		case "wait":
+			core.set(func(s *worker.Status) { s.State, s.Reasons = worker.StateWaiting, cleared(0) })
+			core.publish(worker.Event{Type: worker.EventState, Data: worker.StateWaiting})
+		case "minute":
+			for sec := 1; sec <= 60; sec++ {
+				core.set(func(s *worker.Status) { s.Reasons = cleared(sec) })
+				core.publish(worker.Event{Type: worker.EventState, Data: worker.StateWaiting})
+				if sec%10 == 0 {
+					core.publish(worker.Event{Type: worker.EventEarnings})
+				}
+				time.Sleep(20 * time.Millisecond) // spread out, as the core's ticks are
+			}
+		default:
+			continue
+		}
+		sync()
+		fmt.Println("done", strings.TrimSpace(sc.Text()))
+	}
 }
 
 // startSessionBus starts a private dbus-daemon and returns its address.
@@ -195,6 +265,21 @@ func (c *trayClient) items(t *testing.T) []dbusMenuItem {
 	return out
 }
 
+// revision is the menu's layout revision (GetLayout's first answer).
+func (c *trayClient) revision(t *testing.T) uint32 {
+	t.Helper()
+	var rev uint32
+	var layout struct {
+		ID       int32
+		Props    map[string]dbus.Variant
+		Children []dbus.Variant
+	}
+	if err := c.menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(0), []string{}).Store(&rev, &layout); err != nil {
+		t.Fatalf("GetLayout: %v", err)
+	}
+	return rev
+}
+
 func labels(items []dbusMenuItem) string {
 	var s []string
 	for _, it := range items {
@@ -298,6 +383,10 @@ func TestTrayOverDBus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	helperIn, err := helper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var stderr strings.Builder
 	helper.Stderr = &stderr
 	if err := helper.Start(); err != nil {
@@ -351,7 +440,7 @@ func TestTrayOverDBus(t *testing.T) {
 	tray := findTray(t, conn)
 	t.Logf("tray item %s, menu %s", tray.service, tray.menuPath)
 	start := tray.waitItem(t, "Start sharing")
-	tray.waitMenu(t, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit")
+	tray.waitMenu(t, "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Start sharing|Open Cocoon Desktop|Quit")
 	for _, it := range tray.items(t) {
 		if strings.HasPrefix(it.Label, "Cocoon:") && it.Enabled {
 			t.Errorf("state line %q is enabled", it.Label)
@@ -360,7 +449,7 @@ func TestTrayOverDBus(t *testing.T) {
 
 	tray.click(t, start)
 	waitLine("starts=1 stops=0")
-	tray.waitMenu(t, "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit")
+	tray.waitMenu(t, "Cocoon: serving|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit")
 	stop := tray.waitItem(t, "Stop sharing")
 	if _, err := conn.Object(tray.service, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.Status"); err != nil {
 		t.Errorf("item Status property: %v", err)
@@ -368,7 +457,38 @@ func TestTrayOverDBus(t *testing.T) {
 
 	tray.click(t, stop)
 	waitLine("starts=1 stops=1")
-	tray.waitMenu(t, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit")
+	tray.waitMenu(t, "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Start sharing|Open Cocoon Desktop|Quit")
+
+	// A minute of waiting re-sends the menu at most twice (it re-sent it
+	// every second or two while the reason's wording ticked).
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface("com.canonical.dbusmenu"), dbus.WithMatchMember("LayoutUpdated")); err != nil {
+		t.Fatal(err)
+	}
+	layoutUpdates := make(chan *dbus.Signal, 4096)
+	conn.Signal(layoutUpdates)
+	fmt.Fprintln(helperIn, "wait")
+	waitLine("done wait")
+	tray.waitMenu(t, "Cocoon: waiting for idle — another program is using the GPU|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit")
+	rev0 := tray.revision(t)
+	for len(layoutUpdates) > 0 {
+		<-layoutUpdates
+	}
+	fmt.Fprintln(helperIn, "minute")
+	waitLine("done minute")
+	rev1 := tray.revision(t) // a round trip: the signals sent before it have arrived
+	if rev1-rev0 > 2 || len(layoutUpdates) > 2 {
+		t.Errorf("a minute of waiting: menu revision %d → %d, %d LayoutUpdated signals; want at most 2", rev0, rev1, len(layoutUpdates))
+	}
+	t.Logf("a minute of waiting: menu revision %d → %d, %d LayoutUpdated signals", rev0, rev1, len(layoutUpdates))
+	conn.RemoveSignal(layoutUpdates)
+	// The tooltip says the state and today's earnings.
+	tip, err := conn.Object(tray.service, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.ToolTip")
+	if err != nil {
+		t.Fatalf("ToolTip property: %v", err)
+	}
+	if fields, ok := tip.Value().([]any); !ok || len(fields) != 4 || fields[2] != "Cocoon Desktop: waiting for idle · today 0 TON" {
+		t.Errorf("ToolTip = %#v, want its title to be the state and today's earnings", tip.Value())
+	}
 
 	// Quit from the tray ends the app cleanly (no panic: the bus is there).
 	tray.click(t, tray.waitItem(t, "Quit"))

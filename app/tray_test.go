@@ -85,13 +85,13 @@ func TestTrayMenuPerState(t *testing.T) {
 		busy  bool
 		want  string
 	}{
-		{worker.StateStopped, false, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"},
-		{worker.StateStopped, true, "Cocoon: stopped|Network: none|Starting…|Open Cocoon Desktop|Quit"},
-		{worker.StateWaiting, false, "Cocoon: waiting for idle|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, false, "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, true, "Cocoon: serving|Network: none|Stopping…|Open Cocoon Desktop|Quit"},
-		{worker.StatePaused, false, "Cocoon: paused|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateError, false, "Cocoon: error|Network: none|Stop sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, false, "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Start sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, true, "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Starting…|Open Cocoon Desktop|Quit"},
+		{worker.StateWaiting, false, "Cocoon: waiting for idle|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, false, "Cocoon: serving|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, true, "Cocoon: serving|Today: 0 TON · 0 jobs|Network: none|Stopping…|Open Cocoon Desktop|Quit"},
+		{worker.StatePaused, false, "Cocoon: paused|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateError, false, "Cocoon: error|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Open Cocoon Desktop|Quit"},
 	}
 	for _, tt := range tests {
 		st := noDriverStatus()
@@ -131,7 +131,7 @@ func TestTrayMenuPerState(t *testing.T) {
 		return core.startNows == 1
 	})
 	q.runUntil(t, "serving menu", func() bool {
-		return menuLabels(desk.menu) == "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
+		return menuLabels(desk.menu) == "Cocoon: serving|Today: 0 TON · 0 jobs|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
 	})
 
 	tray.pause.Action()
@@ -146,7 +146,7 @@ func TestTrayMenuPerState(t *testing.T) {
 	tray.toggle.Action() // Stop
 	q.runUntil(t, "Stop", func() bool { _, stops, _, _ := core.counts(); return stops == 1 })
 	q.runUntil(t, "stopped menu", func() bool {
-		return menuLabels(desk.menu) == "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"
+		return menuLabels(desk.menu) == "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Start sharing|Open Cocoon Desktop|Quit"
 	})
 }
 

@@ -21,7 +21,7 @@ const trayCheckTimeout = 2 * time.Second
 func TrayAvailable() (bool, string) {
 	addr := sessionBusAddress()
 	if addr == "" {
-		return false, "no DBus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
+		return false, "no DBus session bus (DBUS_SESSION_BUS_ADDRESS is not set and no bus socket was found)"
 	}
 	type result struct {
 		ok     bool
@@ -43,15 +43,18 @@ func TrayAvailable() (bool, string) {
 }
 
 // sessionBusAddress finds the session bus without auto-launching one.
+// It looks where godbus looks: $XDG_RUNTIME_DIR/bus, else /run/user/UID/bus.
 func sessionBusAddress() string {
-	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" {
+	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" && a != disabledBusAddress {
 		return a
 	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		p := filepath.Join(dir, "bus")
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return "unix:path=" + p
-		}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = fmt.Sprintf("/run/user/%d", os.Getuid())
+	}
+	p := filepath.Join(dir, "bus")
+	if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		return "unix:path=" + p
 	}
 	return ""
 }

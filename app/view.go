@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/cocoon-desktop/cocoon-desktop/earnings"
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -37,6 +38,11 @@ type mainView struct {
 	do func(fn func())
 	// onRender is called after each refresh (the tray follows the state with it).
 	onRender func(st worker.Status, busy bool)
+	// onToday is given today's totals after each ledger read (the tray's earnings line).
+	onToday func(day earnings.DayTotal)
+	// life: shown, hidden in the tray, closed (window_life.go).
+	life windowLife
+	pace renderPace // render_pace.go
 
 	// content is the window's content: the body, scrolled as a whole only
 	// when the window is smaller than the body needs (never at 1024×640 or
@@ -344,6 +350,9 @@ func (v *mainView) buildModels() fyne.CanvasObject {
 // in place and rows are only rebuilt when the set of models changes.
 func (v *mainView) refresh(st worker.Status) {
 	v.status = st
+	if v.skipWhileHidden(st) {
+		return
+	}
 	v.renderHeader()
 	v.now.render(st, v.clock())
 	v.renderGPU(st.GPU)

@@ -379,11 +379,11 @@ func TestTrayFollowsState(t *testing.T) {
 		}
 		return out
 	}
-	if got := strings.Join(labels(), "|"); got != "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit" {
+	if got := strings.Join(labels(), "|"); got != "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Start sharing|Open Cocoon Desktop|Quit" {
 		t.Errorf("menu = %s", got)
 	}
-	if !tray.state.Disabled {
-		t.Error("state line must be disabled")
+	if !tray.state.Disabled || !tray.today.Disabled {
+		t.Error("the state and earnings lines must be disabled")
 	}
 
 	st := noDriverStatus()
