@@ -2,10 +2,13 @@ package app
 
 import "github.com/cocoon-desktop/cocoon-desktop/idle"
 
-// trayReason is a pause reason in a few words for the tray's menu line,
-// chosen by its code (and program name), never by parsing the policy's
-// English text. Codes without words of their own fall back to the text's
-// first clause.
+// trayReason is a pause reason in a few stable words for the tray's menu
+// line, chosen by its code (and program name), never by parsing the
+// policy's English text. The reasons' own texts carry live figures
+// (seconds since the last input, "cleared 20 s ago", degrees, watts, free
+// memory) that change at every poll; a menu line made of them re-sent the
+// whole menu every second or two. Codes without words of their own fall
+// back to the text's first clause.
 func trayReason(r idle.Reason) string {
 	program := ""
 	if len(r.Programs) > 0 {
@@ -13,8 +16,6 @@ func trayReason(r idle.Reason) string {
 	}
 	switch r.Code {
 	case idle.CodeOwnerActive:
-		// Its text counts the seconds since the last input: a menu line
-		// that changed every poll re-sent the whole menu.
 		return "you are using the computer"
 	case idle.CodeControllerActive:
 		return "a game controller is in use"
@@ -27,8 +28,21 @@ func trayReason(r idle.Reason) string {
 		if program != "" {
 			return shortReason("full screen: " + program)
 		}
+		return "a full-screen window is open"
 	case idle.CodePresentation:
 		return "presentation mode"
+	case idle.CodeGPUInUse:
+		return "another program is using the GPU"
+	case idle.CodeIdleUnknown:
+		return "cannot tell whether you are away"
+	case idle.CodeSchedule:
+		return "outside your serving hours"
+	case idle.CodeTooHot:
+		return "the GPU is too hot"
+	case idle.CodePowerCap:
+		return "the GPU draws more than your limit"
+	case idle.CodeVRAMLow:
+		return "video memory is short"
 	}
 	return shortReason(r.Text)
 }

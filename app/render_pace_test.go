@@ -12,7 +12,7 @@ import (
 // clock: ticking reason texts render once per reasonTickPace, anything
 // else at once.
 func TestPaceReasonTick(t *testing.T) {
-	waiting := func(code, text string) worker.Status {
+	waiting := func(code idle.ReasonCode, text string) worker.Status {
 		st := noDriverStatus()
 		st.State = worker.StateWaiting
 		st.Reasons = []idle.Reason{{Code: code, Text: text}}

@@ -228,33 +228,6 @@ func trayStatusLine(st worker.Status) string {
 	}
 }
 
-// trayReason is a reason in a few stable words. The reasons' own texts
-// carry live figures (seconds since the last input, "cleared 20 s ago",
-// degrees, watts, free memory) that change at every poll; a menu line made
-// of them re-sent the whole menu every second or two. Reasons without
-// figures keep their own words, shortened.
-func trayReason(r idle.Reason) string {
-	switch r.Code {
-	case idle.CodeOwnerActive:
-		return "you are using the computer"
-	case idle.CodeGPUInUse:
-		return "another program is using the GPU"
-	case idle.CodeFullScreen:
-		return "a full-screen window is open"
-	case idle.CodeIdleUnknown:
-		return "cannot tell whether you are away"
-	case idle.CodeSchedule:
-		return "outside your serving hours"
-	case idle.CodeTooHot:
-		return "the GPU is too hot"
-	case idle.CodePowerCap:
-		return "the GPU draws more than your limit"
-	case idle.CodeVRAMLow:
-		return "video memory is short"
-	}
-	return shortReason(r.Text)
-}
-
 // shortReason makes a reason fit a menu line: its first clause, starting
 // lower-case, at most 50 characters (cut at a word).
 func shortReason(s string) string {

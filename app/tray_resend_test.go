@@ -13,8 +13,8 @@ import (
 
 // liveReason is a reason as the idle policy words it at second sec: the
 // texts count seconds, degrees and watts, so they change at every poll.
-func liveReason(code string, sec int) idle.Reason {
-	texts := map[string]string{
+func liveReason(code idle.ReasonCode, sec int) idle.Reason {
+	texts := map[idle.ReasonCode]string{
 		idle.CodeOwnerActive: "You used the keyboard or mouse %d s ago; serving starts after 5 min without input",
 		idle.CodeGPUInUse:    "Cleared %d s ago (steam.exe is using the GPU); waiting 30 s more to be sure before serving again",
 		idle.CodeTooHot:      "RTX 4070 at 8%d °C, above your 80 °C limit",
@@ -32,10 +32,10 @@ func day(jobs, gross int64) earnings.DayTotal {
 }
 
 func TestTrayReasonIsStable(t *testing.T) {
-	codes := []string{idle.CodeOwnerActive, idle.CodeGPUInUse, idle.CodeTooHot, idle.CodePowerCap,
+	codes := []idle.ReasonCode{idle.CodeOwnerActive, idle.CodeGPUInUse, idle.CodeTooHot, idle.CodePowerCap,
 		idle.CodeVRAMLow, idle.CodeFullScreen, idle.CodeIdleUnknown, idle.CodeSchedule}
 	for _, code := range codes {
-		t.Run(code, func(t *testing.T) {
+		t.Run(string(code), func(t *testing.T) {
 			first := trayReason(liveReason(code, 1))
 			if first == "" || strings.ContainsAny(first, "0123456789") {
 				t.Fatalf("line %q: want a few words without figures", first)
@@ -65,9 +65,9 @@ func TestTrayResendsOnlyOnChange(t *testing.T) {
 	var tips []string
 	tray.showTooltips(func(s string) { tips = append(tips, s) })
 
-	codes := []string{idle.CodeOwnerActive, idle.CodeGPUInUse, idle.CodeTooHot, idle.CodeSchedule}
+	codes := []idle.ReasonCode{idle.CodeOwnerActive, idle.CodeGPUInUse, idle.CodeTooHot, idle.CodeSchedule}
 	for _, code := range codes {
-		t.Run(code, func(t *testing.T) {
+		t.Run(string(code), func(t *testing.T) {
 			st := noDriverStatus()
 			st.State = worker.StateWaiting
 			st.Reasons = []idle.Reason{liveReason(code, 0)}
