@@ -101,6 +101,7 @@ var knownTypes = map[string]func() Validator{
 	TypePayoutRequest:   func() Validator { return &PayoutRequest{} },
 	TypePayoutStatus:    func() Validator { return &PayoutStatus{} },
 	TypeReceiptsRequest: func() Validator { return &ReceiptsRequest{} },
+	TypeEmbedding:       func() Validator { return &Embedding{} },
 }
 
 // Decode parses and validates one frame, returning the envelope and its
@@ -256,6 +257,9 @@ func (m *Register) Validate() error {
 	if err := checkText("gpu driver", m.GPU.Driver, 64); err != nil {
 		return err
 	}
+	if err := checkFeatures(m.Features); err != nil { // jobkinds.go
+		return err
+	}
 	return checkText("payout_address", m.PayoutAddress, 128)
 }
 
@@ -280,7 +284,11 @@ func (m *Job) Validate() error {
 	if err := checkText("model", m.Model, MaxModelName); err != nil {
 		return err
 	}
-	if len(m.Messages) == 0 {
+	if m.Kind != JobChat {
+		if err := m.validateKind(); err != nil { // jobkinds.go
+			return err
+		}
+	} else if len(m.Messages) == 0 {
 		return protoErr(CodeBadMessage, "", "messages are required")
 	}
 	if len(m.Messages) > MaxMessages {

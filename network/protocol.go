@@ -185,6 +185,10 @@ type Register struct {
 	CoefficientMilli int64       `json:"coefficient_milli"` // price multiplier ×1000; 1000 = 1.0
 	MaxConcurrent    int         `json:"max_concurrent"`
 	PayoutAddress    string      `json:"payout_address,omitempty"` // TON address, validated by the proxy
+	// Features lists the job kinds beyond chat this worker runs
+	// (FeatureEmbeddings, FeatureCompletions; jobkinds.go); a proxy sends
+	// no job needing a feature to a worker that does not list it.
+	Features []string `json:"features,omitempty"`
 }
 
 // Availability states.
@@ -226,6 +230,11 @@ type Job struct {
 	Options   SamplingOptions `json:"options"`
 	MaxTokens int             `json:"max_tokens,omitempty"`
 	Deadline  int64           `json:"deadline"` // unix ms; the worker cancels past it
+	// Kind is JobChat (empty), JobCompletion (Prompt, no Messages) or
+	// JobEmbedding (Input, no Messages); jobkinds.go.
+	Kind   string   `json:"kind,omitempty"`
+	Prompt string   `json:"prompt,omitempty"` // JobCompletion: the raw text to continue
+	Input  []string `json:"input,omitempty"`  // JobEmbedding: the texts to embed
 }
 
 // Delta is a piece of generated text (worker → proxy). Seq starts at 0 and

@@ -443,6 +443,7 @@ func (c *Core) registration() network.Register {
 		MaxConcurrent:    c.cfg.MaxConcurrent,
 		PayoutAddress:    c.payoutAddress(),
 		GPU:              network.GPUInfo{Count: len(st.GPU.Devices), Driver: st.GPU.DriverVersion},
+		Features:         append([]string(nil), features...), // jobkinds.go
 	}
 	if d, ok := st.GPU.Primary(); ok {
 		reg.GPU.Name, reg.GPU.VRAMTotal, reg.GPU.VRAMFree, reg.GPU.Confidential = d.Name, d.MemoryTotal, d.MemoryFree, d.ConfidentialCompute

@@ -62,14 +62,20 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 	}
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
 	start, wattsAtStart := time.Now(), c.gpuWatts()
-	jctx, watch := c.watchJob(ctx)
-	u, err := c.rt.Chat(jctx, ollama.Job{
-		Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
-		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
-	}, func(s string) error { watch.progress(); return emit(s) })
-	if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
-		err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
-		c.runtimeStalled(err)
+	var u ollama.Usage
+	var err error
+	if job.Kind == network.JobCompletion {
+		u, err = c.runCompletion(ctx, local, job, emit) // jobkinds.go
+	} else {
+		jctx, watch := c.watchJob(ctx)
+		u, err = c.rt.Chat(jctx, ollama.Job{
+			Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
+			Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
+		}, func(s string) error { watch.progress(); return emit(s) })
+		if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
+			err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
+			c.runtimeStalled(err)
+		}
 	}
 	if err != nil {
 		c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "failed", Error: err.Error()}, -1)
