@@ -315,6 +315,10 @@ func (p *Proxy) startMetering(job *network.Job) *jobMeter {
 		perToken = max(perToken, int64(jm.counter.MaxTokenBytes()))
 	}
 	jm.maxBytes = min(int64(job.MaxTokens)*perToken, cfg.MaxJobBytes) // ≤ 2^20 × 2^16: no overflow
+	if job.Kind != network.JobChat {
+		p.startKindMetering(jm, job) // completion_kinds.go
+		return jm
+	}
 	msgs := make([]metering.Message, len(job.Messages))
 	for i, m := range job.Messages {
 		msgs[i] = metering.Message{Role: m.Role, Content: m.Content}
@@ -456,13 +460,13 @@ func (a *attempt) setMaxBytes(n int64) {
 // the first time, an evOversize event takes its place; later deltas are
 // dropped, so a worker streaming without end cannot grow the queue.
 func (a *attempt) boundLocked(e event) (event, bool) {
-	if e.kind != evDelta || a.maxBytes <= 0 {
+	if (e.kind != evDelta && e.kind != evEmbedding) || a.maxBytes <= 0 {
 		return e, true
 	}
 	if a.oversize {
 		return e, false
 	}
-	a.received += int64(len(e.delta.Text)) // ≤ 64 KiB a delta: no overflow before the bound
+	a.received += int64(len(e.delta.Text)) + 4*int64(len(e.emb.Embedding)) // ≤ 64 KiB a message: no overflow before the bound
 	if a.received > a.maxBytes {
 		a.oversize = true
 		return event{kind: evOversize, reason: fmt.Sprintf("more than %d bytes of text", a.maxBytes)}, true
