@@ -32,10 +32,11 @@ func FeatureOf(kind string) string {
 	return ""
 }
 
-// Limits of the job kinds and of Register.Features.
+// Limits of the job kinds and of Register.Features (the feature limits are
+// unexported: the chat surface's protocol code has its own).
 const (
-	MaxFeatures      = 32
-	MaxFeatureLength = 32
+	maxRegisterFeatures  = 32
+	maxFeatureNameLength = 32
 	// MaxEmbedInputs is the most texts one embedding job carries
 	// (OpenAI's own limit per request).
 	MaxEmbedInputs = 2048
@@ -122,14 +123,14 @@ func (m *Job) validateKind() error {
 // checkFeatures bounds a register's feature list. Names this side does not
 // know are kept: a newer worker may offer more than this proxy routes.
 func checkFeatures(fs []string) error {
-	if len(fs) > MaxFeatures {
-		return protoErr(CodeTooLarge, "", "%d features, limit %d", len(fs), MaxFeatures)
+	if len(fs) > maxRegisterFeatures {
+		return protoErr(CodeTooLarge, "", "%d features, limit %d", len(fs), maxRegisterFeatures)
 	}
 	for _, f := range fs {
 		if f == "" {
 			return protoErr(CodeBadMessage, "", "a feature is empty")
 		}
-		if err := checkText("feature", f, MaxFeatureLength); err != nil {
+		if err := checkText("feature", f, maxFeatureNameLength); err != nil {
 			return err
 		}
 	}
