@@ -362,11 +362,9 @@ func (p *Proxy) handleUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	from, to, err := usageRange(q.Get("from"), q.Get("to"), time.Now())
 	if err != nil {
-		param := "from"
-		if strings.Contains(err.Error(), ": to ") {
-			param = "to"
-		}
-		writeError(w, http.StatusBadRequest, "invalid_value", param, err.Error())
+		var re *usageRangeError
+		errors.As(err, &re)
+		writeError(w, http.StatusBadRequest, "invalid_value", re.param, err.Error())
 		return
 	}
 	days, err := p.store.DailyUsage(r.Context(), key.digest, from, to)

@@ -90,8 +90,9 @@ func FuzzUsageRange(f *testing.F) {
 	f.Fuzz(func(t *testing.T, from, to string) {
 		a, b, err := usageRange(from, to, now)
 		if err != nil {
-			if !errors.Is(err, ErrBadUsageRange) {
-				t.Fatalf("error %v is not ErrBadUsageRange", err)
+			var re *usageRangeError
+			if !errors.Is(err, ErrBadUsageRange) || !errors.As(err, &re) || (re.param != "from" && re.param != "to") {
+				t.Fatalf("error %v is not ErrBadUsageRange naming from or to", err)
 			}
 			return
 		}

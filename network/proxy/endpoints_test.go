@@ -616,10 +616,12 @@ func TestUsagePerKey(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"data":[]`) {
 		t.Errorf("old range: %d %s", resp.StatusCode, body)
 	}
-	for _, q := range []string{"from=2026-13-01", "to=yesterday", "from=2026-02-01&to=2026-01-01", "from=2020-01-01&to=2026-01-01"} {
+	for q, param := range map[string]string{"from=2026-13-01": "from", "to=yesterday": "to",
+		"from=2026-02-01&to=2026-01-01": "to", "from=2020-01-01&to=2026-01-01": "from"} {
 		resp, body := do(t, tp, "GET", "/v1/usage?"+q, testKey, "", nil)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "invalid_value") {
-			t.Errorf("%s: %d %s", q, resp.StatusCode, body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"code":"invalid_value"`) ||
+			!strings.Contains(string(body), `"param":"`+param+`"`) {
+			t.Errorf("%s: %d %s: want 400 invalid_value naming %s", q, resp.StatusCode, body, param)
 		}
 	}
 }

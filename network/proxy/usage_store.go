@@ -87,8 +87,18 @@ func (s *BoltStore) DailyUsage(ctx context.Context, keyDigest, from, to string) 
 	return out, err
 }
 
+// usageRangeError is a bad usage range, naming the query parameter at fault.
+type usageRangeError struct {
+	param string
+	err   error
+}
+
+func (e *usageRangeError) Error() string { return e.err.Error() }
+func (e *usageRangeError) Unwrap() error { return e.err }
+
 // usageRange parses GET /v1/usage's from and to: each YYYY-MM-DD, to
-// defaulting to today (UTC) and from to to; at most MaxUsageDays days.
+// defaulting to today (UTC) and from to to; at most MaxUsageDays days. Its
+// errors wrap ErrBadUsageRange in a *usageRangeError.
 func usageRange(from, to string, now time.Time) (string, string, error) {
 	if to == "" {
 		to = now.UTC().Format(DayLayout)
@@ -96,19 +106,19 @@ func usageRange(from, to string, now time.Time) (string, string, error) {
 	if from == "" {
 		from = to
 	}
+	t, err := time.Parse(DayLayout, to) // first: a bad to must not be blamed on from, its default
+	if err != nil {
+		return "", "", &usageRangeError{"to", fmt.Errorf("%w: to %q is not a date YYYY-MM-DD", ErrBadUsageRange, truncateStr(to, 32))}
+	}
 	f, err := time.Parse(DayLayout, from)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: from %q is not a date YYYY-MM-DD", ErrBadUsageRange, truncateStr(from, 32))
-	}
-	t, err := time.Parse(DayLayout, to)
-	if err != nil {
-		return "", "", fmt.Errorf("%w: to %q is not a date YYYY-MM-DD", ErrBadUsageRange, truncateStr(to, 32))
+		return "", "", &usageRangeError{"from", fmt.Errorf("%w: from %q is not a date YYYY-MM-DD", ErrBadUsageRange, truncateStr(from, 32))}
 	}
 	if t.Before(f) {
-		return "", "", fmt.Errorf("%w: to %s is before from %s", ErrBadUsageRange, to, from)
+		return "", "", &usageRangeError{"to", fmt.Errorf("%w: to %s is before from %s", ErrBadUsageRange, to, from)}
 	}
 	if days := int(t.Sub(f).Hours()/24) + 1; days > MaxUsageDays {
-		return "", "", fmt.Errorf("%w: %d days, at most %d", ErrBadUsageRange, days, MaxUsageDays)
+		return "", "", &usageRangeError{"from", fmt.Errorf("%w: %d days, at most %d", ErrBadUsageRange, days, MaxUsageDays)}
 	}
 	return from, to, nil
 }
