@@ -148,6 +148,9 @@ func (m *Job) Features() []string {
 	if m.Logprobs || m.TopLogprobs != 0 {
 		out = append(out, FeatureLogprobs)
 	}
+	if f := FeatureOf(m.Kind); f != "" {
+		out = append(out, f)
+	}
 	return out
 }
 

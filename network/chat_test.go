@@ -41,7 +41,9 @@ func TestJobFeatures(t *testing.T) {
 		{"stop", func(j *Job) { j.Options.Stop = []string{"x"} }, []string{FeatureStop}},
 		{"a penalty", func(j *Job) { j.Options.FrequencyPenalty = ptr(1.0) }, []string{FeaturePenalties}},
 		{"logprobs", func(j *Job) { j.Logprobs = true }, []string{FeatureLogprobs}},
-		{"everything", func(j *Job) { *j = *chatJob() }, KnownFeatures},
+		{"everything", func(j *Job) { *j = *chatJob() }, ChatFeatures},
+		{"completion", func(j *Job) { j.Kind, j.Messages, j.Prompt = JobCompletion, nil, "x" }, []string{FeatureCompletions}},
+		{"embedding", func(j *Job) { j.Kind, j.Messages, j.Input = JobEmbedding, nil, []string{"x"} }, []string{FeatureEmbeddings}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -811,6 +811,10 @@ func (c *Client) finishJob(j *jobRun) {
 // send the next job at once: were the slot still taken here, that job
 // would be refused busy (with one worker: a 502 to the app developer).
 func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func()) {
+	if job.Kind == JobEmbedding {
+		c.runEmbedJob(ctx, s, job, release) // client_embed.go
+		return
+	}
 	start := time.Now()
 	c.log.Info("network: job started", "job_id", job.JobID, "model", job.Model, "messages", len(job.Messages))
 	c.emit(ClientEvent{Kind: EventJobStarted, JobID: job.JobID, Model: job.Model})

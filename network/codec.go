@@ -115,6 +115,7 @@ var knownTypes = map[string]func() Validator{
 	TypePayoutRequest:   func() Validator { return &PayoutRequest{} },
 	TypePayoutStatus:    func() Validator { return &PayoutStatus{} },
 	TypeReceiptsRequest: func() Validator { return &ReceiptsRequest{} },
+	TypeEmbedding:       func() Validator { return &Embedding{} },
 }
 
 // Decode parses and validates one frame, returning the envelope and its
@@ -297,7 +298,11 @@ func (m *Job) Validate() error {
 	if err := checkText("model", m.Model, MaxModelName); err != nil {
 		return err
 	}
-	if len(m.Messages) == 0 {
+	if m.Kind != JobChat {
+		if err := m.validateKind(); err != nil { // jobkinds.go
+			return err
+		}
+	} else if len(m.Messages) == 0 {
 		return protoErr(CodeBadMessage, "", "messages are required")
 	}
 	if len(m.Messages) > MaxMessages {

@@ -56,7 +56,7 @@ func TestDocExamplesCoverChatSurface(t *testing.T) {
 		}
 		switch m := payload.(type) {
 		case *Job:
-			job = job || reflect.DeepEqual(m.Features(), KnownFeatures)
+			job = job || reflect.DeepEqual(m.Features(), ChatFeatures)
 		case *Delta:
 			delta = delta || len(m.Logprobs) > 0
 		case *Done:

@@ -66,8 +66,12 @@ const (
 	FeatureLogprobs  = "logprobs"  // Job.Logprobs, TopLogprobs; Delta.Logprobs
 )
 
-// KnownFeatures are the features this code defines, in a stable order.
-var KnownFeatures = []string{FeatureFormat, FeatureTools, FeatureStop, FeaturePenalties, FeatureLogprobs}
+// ChatFeatures are the chat surface's features, in a stable order.
+var ChatFeatures = []string{FeatureFormat, FeatureTools, FeatureStop, FeaturePenalties, FeatureLogprobs}
+
+// KnownFeatures are the features this code defines, in a stable order: the
+// chat surface's, then the job kinds' (jobkinds.go).
+var KnownFeatures = append(append([]string(nil), ChatFeatures...), FeatureCompletions, FeatureEmbeddings)
 
 // Size limits. MaxMessageSize bounds every frame; the others bound fields.
 const (
@@ -209,8 +213,10 @@ type Register struct {
 	MaxConcurrent    int         `json:"max_concurrent"`
 	PayoutAddress    string      `json:"payout_address,omitempty"` // TON address, validated by the proxy
 	// Features are what the worker can run beyond a plain chat job (the
-	// Feature constants); unknown names are kept (a newer worker), but the
-	// proxy routes only by the ones it knows.
+	// Feature constants: the chat surface here, the job kinds in
+	// jobkinds.go); unknown names are kept (a newer worker), but the proxy
+	// routes only by the ones it knows and sends no job needing a feature
+	// to a worker that does not list it.
 	Features []string `json:"features,omitempty"`
 }
 
@@ -273,6 +279,11 @@ type Job struct {
 	// TopLogprobs (0..20) for that many alternatives (FeatureLogprobs).
 	Logprobs    bool `json:"logprobs,omitempty"`
 	TopLogprobs int  `json:"top_logprobs,omitempty"`
+	// Kind is JobChat (empty), JobCompletion (Prompt, no Messages) or
+	// JobEmbedding (Input, no Messages); jobkinds.go.
+	Kind   string   `json:"kind,omitempty"`
+	Prompt string   `json:"prompt,omitempty"` // JobCompletion: the raw text to continue
+	Input  []string `json:"input,omitempty"`  // JobEmbedding: the texts to embed
 }
 
 // Delta is a piece of generated text (worker → proxy). Seq starts at 0 and

@@ -76,26 +76,31 @@ func (c *Core) RunJobResult(ctx context.Context, job network.Job, emit func(netw
 	}
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
 	start, wattsAtStart := time.Now(), c.gpuWatts()
-	jctx, watch := c.watchJob(ctx)
-	// Log probabilities go out with the next text (or at the end): a token
-	// of broken UTF-8 has them before Ollama has text for it.
-	var lps []network.TokenLogprob
-	oj.OnLogprobs = func(l []api.Logprob) error {
-		lps = append(lps, wireLogprobs(l)...)
-		return nil
-	}
-	u, err := c.rt.Chat(jctx, oj, func(s string) error {
-		watch.progress()
-		out := network.JobOutput{Text: s, Logprobs: lps}
-		lps = nil
-		return emit(out)
-	})
-	if err == nil && len(lps) > 0 {
-		err = emit(network.JobOutput{Logprobs: lps})
-	}
-	if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
-		err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
-		c.runtimeStalled(err)
+	var u ollama.Usage
+	if job.Kind == network.JobCompletion {
+		u, err = c.runCompletion(ctx, local, job, func(s string) error { return emit(network.JobOutput{Text: s}) }) // jobkinds.go
+	} else {
+		jctx, watch := c.watchJob(ctx)
+		// Log probabilities go out with the next text (or at the end): a token
+		// of broken UTF-8 has them before Ollama has text for it.
+		var lps []network.TokenLogprob
+		oj.OnLogprobs = func(l []api.Logprob) error {
+			lps = append(lps, wireLogprobs(l)...)
+			return nil
+		}
+		u, err = c.rt.Chat(jctx, oj, func(s string) error {
+			watch.progress()
+			out := network.JobOutput{Text: s, Logprobs: lps}
+			lps = nil
+			return emit(out)
+		})
+		if err == nil && len(lps) > 0 {
+			err = emit(network.JobOutput{Logprobs: lps})
+		}
+		if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
+			err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
+			c.runtimeStalled(err)
+		}
 	}
 	if err != nil {
 		c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "failed", Error: err.Error()}, -1)

@@ -98,8 +98,14 @@ type e2eWorker struct {
 
 func startE2EWorker(t *testing.T, e *e2eProxy) *e2eWorker {
 	t.Helper()
+	return startE2EWorkerIn(t, e, t.TempDir())
+}
+
+// startE2EWorkerIn is startE2EWorker with the worker's data dir given.
+func startE2EWorkerIn(t *testing.T, e *e2eProxy, dataDir string) *e2eWorker {
+	t.Helper()
 	needOllama(t)
-	w := &e2eWorker{dataDir: t.TempDir(), lines: make(chan string, 1000)}
+	w := &e2eWorker{dataDir: dataDir, lines: make(chan string, 1000)}
 	w.cmd = program(t, "--headless", "--no-attach", "--data-dir", w.dataDir,
 		"--network", e.p.WorkerURL(), "--proxy-key", hex.EncodeToString(e.p.PublicKey()))
 	stdout, err := w.cmd.StdoutPipe()

@@ -116,13 +116,17 @@ func (p *Proxy) apiHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/chat/completions", p.handleChat)
 	mux.HandleFunc("/v1/models", p.handleModels)
+	mux.HandleFunc("/v1/models/", p.handleModel)           // endpoints.go
+	mux.HandleFunc("/v1/completions", p.handleCompletions) // endpoints.go
+	mux.HandleFunc("/v1/embeddings", p.handleEmbeddings)   // endpoints.go
+	mux.HandleFunc("/v1/usage", p.handleUsage)             // endpoints.go
 	mux.HandleFunc("/v1/status", p.handleStatus)
 	mux.HandleFunc("/v1/admin/trust/release", p.handleTrustRelease)
 	mux.HandleFunc("/healthz", p.handleHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", "unknown endpoint "+truncateStr(r.URL.Path, 64))
 	})
-	return mux
+	return p.withRequestID(mux) // requestid.go
 }
 
 func allowMethod(w http.ResponseWriter, r *http.Request, m string) bool {
@@ -154,7 +158,9 @@ func (p *Proxy) authKey(w http.ResponseWriter, r *http.Request) *apiKeyState {
 		writeError(w, http.StatusUnauthorized, "invalid_api_key", "", "invalid API key")
 		return nil
 	}
-	if ok, wait := k.allow(time.Now()); !ok {
+	ok, wait := k.allow(time.Now())
+	k.setRateHeaders(w.Header()) // requestid.go
+	if !ok {
 		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, "rate_limit_exceeded", "", "rate limit of this API key reached; retry later")
 		return nil

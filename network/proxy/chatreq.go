@@ -102,7 +102,7 @@ func unsupported(param, format string, args ...any) error {
 
 func (e *badRequest) errCode() string {
 	if e.unsupported {
-		return "unsupported_parameter"
+		return CodeUnsupportedParameter
 	}
 	return "invalid_value"
 }

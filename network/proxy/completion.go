@@ -42,6 +42,10 @@ type completion struct {
 	// ones relayed (kept for a non-streamed answer).
 	wantLogprobs bool
 	logprobs     []network.TokenLogprob
+
+	kind  string       // network.JobChat, JobCompletion or JobEmbedding (completion_kinds.go)
+	embed *embedAnswer // JobEmbedding: the vectors received
+	reqID string       // the request's id (requestid.go)
 }
 
 type usageOut struct {
@@ -136,6 +140,9 @@ func (c *completion) startSSE() {
 // delta relays one piece of text (stream) or keeps it (non-stream); the
 // text kept is what the proxy meters.
 func (c *completion) delta(text string, lps []network.TokenLogprob) error {
+	if c.kind == network.JobCompletion {
+		return c.textDelta(text) // completion_kinds.go
+	}
 	if !c.wantLogprobs {
 		lps = nil // not asked for: not the model's to add
 	}
@@ -160,6 +167,10 @@ func (c *completion) delta(text string, lps []network.TokenLogprob) error {
 func (c *completion) finish(finishReason string, u usageOut) {
 	if finishReason == "" {
 		finishReason = "stop"
+	}
+	if c.kind != network.JobChat {
+		c.finishKind(finishReason, u) // completion_kinds.go
+		return
 	}
 	if !c.stream {
 		c.armWrite()
@@ -227,6 +238,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	defer cancel()
 	stop := context.AfterFunc(p.baseCtx, cancel) // proxy shutdown ends the request
 	defer stop()
+	c.reqID = requestID(reqCtx) // requestid.go
 	c.meter = p.startMetering(&job)
 	defer c.meter.wait()
 	c.maxTokens = job.MaxTokens
@@ -244,14 +256,14 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		a := c.canary
 		if a == nil {
 			lacking = p.excludeLacking(job.Model, needs, exclude)
-			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
+			a = p.reserveCapped(c.route(), exclude, c.maxCoef)
 		}
 		queued := false
 		for a == nil {
 			// Every worker with the model is busy: queue until a slot frees
 			// up (Ollama would queue too), bounded by the request's deadline
 			// and by MaxQueued waiting requests.
-			freed, ok := p.queueForCapped(job.Model, exclude, c.maxCoef)
+			freed, ok := p.queueForCapped(c.route(), exclude, c.maxCoef)
 			if !ok {
 				break
 			}
@@ -271,7 +283,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 				break
 			}
 			lacking = p.excludeLacking(job.Model, needs, exclude)
-			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
+			a = p.reserveCapped(c.route(), exclude, c.maxCoef)
 		}
 		if queued {
 			p.leaveQueue()
@@ -287,7 +299,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		a.setMaxBytes(c.meter.maxBytes)
 		a.setMaxLogprobs(job, p.cfg.Metering.MaxJobBytes) // chatmeter.go
 		job.JobID = a.jobID
-		log := a.w.log.With("job", a.jobID, "model", job.Model, "try", try+1)
+		log := a.w.log.With("job", a.jobID, "model", job.Model, "try", try+1, "request_id", c.reqID)
 		if err := a.w.send(network.TypeJob, &job); err != nil {
 			p.release(a, false)
 			var pe *network.ProtocolError
@@ -328,7 +340,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		c.fail(http.StatusServiceUnavailable, "feature_unavailable", noCapableWorkerMessage(job.Model, needs))
 		return
 	}
-	c.fail(http.StatusServiceUnavailable, "no_worker_available", noWorkerMessage(job.Model, c.maxCoef))
+	c.fail(http.StatusServiceUnavailable, "no_worker_available", p.noWorkerFor(c))
 }
 
 // follow relays one attempt's events until it ends.
@@ -364,13 +376,31 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 				return true, outStopped, "client write failed"
 			}
 			c.meter.deltas += int64(e.textPieces())
+		case evEmbedding:
+			if err := c.embedding(e.emb); err != nil { // completion_kinds.go
+				cancelOnWorker("bad embedding")
+				p.strike(a.w, a.jobID, err.Error())
+				o, why := failed(err.Error())
+				return true, o, why
+			}
 		case evOversize:
+			if c.embed != nil { // vectors past any real model's size: nothing to answer with
+				cancelOnWorker("embeddings over their byte bound")
+				p.strike(a.w, a.jobID, "embeddings over their byte bound")
+				c.fail(http.StatusBadGateway, "worker_failed", "the worker sent more embedding data than the inputs allow")
+				return true, outDone, ""
+			}
 			log.Info("stream over its byte bound: cancelled", "why", e.reason)
 			cancelOnWorker("stream over its byte bound")
 			p.strike(a.w, a.jobID, "stream over its byte bound")
 			p.settleRelayed(c, a, log, true)
 			return true, outDone, ""
 		case evDone:
+			if c.embed != nil && !c.embed.complete() {
+				p.strike(a.w, a.jobID, "done before every embedding")
+				o, why := failed("done before every embedding")
+				return true, o, why
+			}
 			p.complete(c, a, e.done, log)
 			return true, outDone, ""
 		case evJobError:

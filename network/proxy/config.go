@@ -45,6 +45,9 @@ const (
 type ModelPrice struct {
 	PricePrompt     int64 `json:"price_prompt"`
 	PriceCompletion int64 `json:"price_completion"`
+	// PriceEmbedding is the price per input token of an embedding; nil:
+	// PricePrompt (embedding a text is the same work as reading a prompt).
+	PriceEmbedding *int64 `json:"price_embedding,omitempty"`
 }
 
 // APIKey is one app developer's key. Exactly one of Key (the secret itself)
@@ -375,6 +378,9 @@ func (c Config) Validate() error {
 		}
 		if p.PricePrompt > maxPricePerTok || p.PriceCompletion > maxPricePerTok {
 			return bad("models[%q]: price over %d nanoTON per token", name, int64(maxPricePerTok))
+		}
+		if e := p.EmbeddingPrice(); e < 0 || e > maxPricePerTok {
+			return bad("models[%q]: price_embedding must be 0..%d nanoTON per token", name, int64(maxPricePerTok))
 		}
 	}
 	if c.CommissionBPS < 0 || c.CommissionBPS > 10000 {

@@ -315,7 +315,11 @@ func (p *Proxy) startMetering(job *network.Job) *jobMeter {
 		perToken = max(perToken, int64(jm.counter.MaxTokenBytes()))
 	}
 	jm.maxBytes = min(int64(job.MaxTokens)*perToken, cfg.MaxJobBytes) // ≤ 2^20 × 2^16: no overflow
-	msgs, tools := meteringChat(job)                                  // chatmeter.go: tools and tool calls count too
+	if job.Kind != network.JobChat {
+		p.startKindMetering(jm, job) // completion_kinds.go
+		return jm
+	}
+	msgs, tools := meteringChat(job) // chatmeter.go: tools and tool calls count too
 	jm.promptBound = uncountedPromptTokens + chatSurfaceBytes(job)
 	for _, m := range msgs {
 		jm.promptBound += int64(len(m.Role)+len(m.Content)) + uncountedMessageTokens
@@ -454,7 +458,7 @@ func (a *attempt) setMaxBytes(n int64) {
 // the first time, an evOversize event takes its place; later deltas are
 // dropped, so a worker streaming without end cannot grow the queue.
 func (a *attempt) boundLocked(e event) (event, bool) {
-	if e.kind != evDelta || a.maxBytes <= 0 {
+	if (e.kind != evDelta && e.kind != evEmbedding) || a.maxBytes <= 0 {
 		return e, true
 	}
 	if a.oversize {
@@ -464,7 +468,7 @@ func (a *attempt) boundLocked(e event) (event, bool) {
 		a.oversize = true
 		return event{kind: evOversize, reason: over}, true
 	}
-	a.received += int64(len(e.delta.Text)) // ≤ 64 KiB a delta: no overflow before the bound
+	a.received += int64(len(e.delta.Text)) + 4*int64(len(e.emb.Embedding)) // ≤ 64 KiB a message: no overflow before the bound
 	if a.received > a.maxBytes {
 		a.oversize = true
 		return event{kind: evOversize, reason: fmt.Sprintf("more than %d bytes of text", a.maxBytes)}, true

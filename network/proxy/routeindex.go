@@ -250,7 +250,7 @@ func (p *Proxy) setRegLocked(w *workerConn, reg network.Register) {
 	p.routeSetLocked(w, false, false)
 	w.registered = true
 	w.reg = reg
-	w.routes = routeEntriesFor(w, p.pinnedLocked(w, reg.Models))
+	w.routes = withFeatureRoutes(w, routeEntriesFor(w, p.pinnedLocked(w, reg.Models))) // jobkinds.go
 	p.routeUpdateLocked(w)
 }
 

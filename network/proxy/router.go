@@ -23,6 +23,7 @@ type event struct {
 	delta  network.Delta
 	done   network.Done
 	jobErr network.JobError
+	emb    network.Embedding // evEmbedding (completion_kinds.go)
 	reason string
 	pieces int // non-empty worker deltas merged into this one (follow); 0: it is one delta
 }

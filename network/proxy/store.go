@@ -40,6 +40,9 @@ type Store interface {
 	Receipts(ctx context.Context, workerID string, afterSeq int64, limit int) ([]receipt.Signed, error)
 	// Usage returns an API key's usage by its digest (KeyDigest).
 	Usage(ctx context.Context, keyDigest string) (KeyUsage, error)
+	// DailyUsage returns an API key's usage by UTC day and model, days
+	// from..to (YYYY-MM-DD) included (usage_store.go).
+	DailyUsage(ctx context.Context, keyDigest, from, to string) ([]DailyUsage, error)
 	// Totals returns the proxy's lifetime totals.
 	Totals(ctx context.Context) (Totals, error)
 

@@ -263,6 +263,9 @@ func (s *BoltStore) RecordJob(ctx context.Context, j JobRecord, sign func(receip
 			if err := putJSON(ub, []byte(j.KeyDigest), u); err != nil {
 				return err
 			}
+			if err := addDailyUsage(tx, j); err != nil { // usage_store.go
+				return err
+			}
 		}
 		mb := tx.Bucket(bktMeta)
 		var t Totals

@@ -471,6 +471,11 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 			return notReg()
 		}
 		return w.deliver(env, m.JobID, event{kind: evDone, done: *m}, true)
+	case *network.Embedding:
+		if !registered {
+			return notReg()
+		}
+		return w.deliver(env, m.JobID, event{kind: evEmbedding, emb: *m}, false)
 	case *network.JobError:
 		if !registered {
 			return notReg()

@@ -327,3 +327,10 @@ func splitSpecials(s string, specials []string) []fragment {
 	}
 	return frags
 }
+
+// Raw counts the tokens of a prompt the model reads as it is, without a
+// chat template (Ollama's raw generate, and each input of an embedding),
+// with the special tokens the runner adds.
+func (c *Counter) Raw(s string) (int, error) {
+	return c.promptTokens(s)
+}

@@ -60,6 +60,9 @@ type Behavior struct {
 	// Endless repeats Deltas (Succeed only) until the job is cancelled or
 	// the connection ends: a worker that streams without end.
 	Endless bool
+	// Embeddings answers an embedding job (Succeed only): vector i for
+	// input i, in place of the deltas; nil: [1, 2, 3, 4] for each input.
+	Embeddings [][]float32
 }
 
 // Script chooses the behaviour for each job; nil answers every job with
@@ -600,6 +603,10 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		jobErr()
 		return
 	}
+	if job.Kind == network.JobEmbedding && b.Failure == Succeed {
+		w.embed(job, b, usage)
+		return
+	}
 	n := len(deltas) * max(1, b.Repeat)
 	if b.Failure != Succeed && b.After < n {
 		n = b.After
@@ -753,4 +760,21 @@ func (w *Worker) Balances() []network.Balance {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]network.Balance(nil), w.balances...)
+}
+
+// embed answers an embedding job: one embedding message per input, then done.
+func (w *Worker) embed(job network.Job, b Behavior, usage network.Usage) {
+	if b.Usage == (network.Usage{}) {
+		usage = network.Usage{PromptTokens: 10 * len(job.Input)}
+	}
+	for i := range job.Input {
+		v := []float32{1, 2, 3, 4}
+		if b.Embeddings != nil {
+			v = b.Embeddings[i%len(b.Embeddings)]
+		}
+		if err := w.Send(network.TypeEmbedding, &network.Embedding{JobID: job.JobID, Index: i, Embedding: v}); err != nil {
+			return
+		}
+	}
+	_ = w.Send(network.TypeDone, &network.Done{JobID: job.JobID, Usage: usage, FinishReason: "stop"})
 }
