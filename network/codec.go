@@ -101,6 +101,8 @@ var knownTypes = map[string]func() Validator{
 	TypePayoutRequest:   func() Validator { return &PayoutRequest{} },
 	TypePayoutStatus:    func() Validator { return &PayoutStatus{} },
 	TypeReceiptsRequest: func() Validator { return &ReceiptsRequest{} },
+	TypeVoucher:         func() Validator { return &Voucher{} },
+	TypeVoucherRequest:  func() Validator { return &VoucherRequest{} },
 }
 
 // Decode parses and validates one frame, returning the envelope and its
