@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,6 +113,7 @@ type Worker struct {
 	finished int                    // jobs whose run ended (all their messages sent)
 	balances []network.Balance      // balance messages and the balance in each payout_status
 	payouts  []network.PayoutStatus // payout_status messages, in order
+	vouchers []network.Voucher      // voucher messages, in order
 	changed  chan struct{}          // closed and replaced on every recorded event
 }
 
@@ -524,6 +526,9 @@ func (w *Worker) readLoop() {
 				w.payouts = append(w.payouts, st)
 				w.balances = append(w.balances, st.Balance)
 			})
+		case *network.Voucher:
+			v := *m
+			w.record(func() { w.vouchers = append(w.vouchers, v) })
 		case *network.ErrorMsg:
 			e := *m
 			w.record(func() { w.errs = append(w.errs, e) })
@@ -718,4 +723,37 @@ func (w *Worker) Balances() []network.Balance {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]network.Balance(nil), w.balances...)
+}
+
+// Vouchers returns the voucher messages received so far, in order.
+func (w *Worker) Vouchers() []network.Voucher {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.vouchers)
+}
+
+// WaitVoucher waits for a voucher that ok accepts and returns it.
+func (w *Worker) WaitVoucher(ctx context.Context, ok func(network.Voucher) bool) (network.Voucher, error) {
+	var found network.Voucher
+	err := w.waitFor(ctx, func() bool {
+		for i := len(w.vouchers) - 1; i >= 0; i-- {
+			if ok(w.vouchers[i]) {
+				found = w.vouchers[i]
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
+// WaitVouchers waits until n vouchers have arrived and returns them all.
+func (w *Worker) WaitVouchers(ctx context.Context, n int) ([]network.Voucher, error) {
+	err := w.waitFor(ctx, func() bool { return len(w.vouchers) >= n })
+	return w.Vouchers(), err
+}
+
+// RequestVoucher sends a voucher_request for payoutAddress.
+func (w *Worker) RequestVoucher(payoutAddress string) error {
+	return w.Send(network.TypeVoucherRequest, &network.VoucherRequest{PayoutAddress: payoutAddress})
 }
