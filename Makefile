@@ -16,7 +16,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # stays on; only checkptr is off.
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 
-.PHONY: dist-check run test deps ollama build vet doctor screenshot bench crash clean tonsandbox mutants
+.PHONY: dist-check run test deps ollama build vet doctor screenshot bench bench-escrow crash clean tonsandbox mutants
 .PHONY: dist ollama-vulkan ollama-cuda
 
 deps:
@@ -73,6 +73,10 @@ screenshot: ollama build
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
+
+## bench-escrow: only the escrow's gas per claim (part of bench), into docs/BENCHMARKS.md
+bench-escrow: tonsandbox
+	GO="$(GO)" bash scripts/bench-escrow.sh
 
 ## crash: the crash-safety harness at full size (internal/crashtest): proxy and two headless workers as
 ## processes under load, 20 worker / 20 proxy / 10 Ollama SIGKILLs; prints the figures, puts them in

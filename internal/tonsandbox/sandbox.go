@@ -281,6 +281,9 @@ type Tx struct {
 	ComputeSkipped   *string   `json:"computeSkipped"`
 	ExitCode         *int      `json:"exitCode"`
 	ActionResultCode *int      `json:"actionResultCode"`
+	GasUsed          *Nano     `json:"gasUsed"`   // compute phase gas units; nil when skipped
+	TotalFees        Nano      `json:"totalFees"` // nanoTON: storage + gas + action fees
+	FwdFees          *Nano     `json:"fwdFees"`   // nanoTON: the action phase's forward fees
 }
 
 // Result of executing an external message.

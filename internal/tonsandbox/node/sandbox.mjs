@@ -14,11 +14,25 @@
 //   balance {address} -> {balanceNano, status}
 //   transactions {address} -> {transactions: [...]}   (oldest first)
 //   setNow {unix} -> {}                   (0 = follow the real clock)
+//   treasury {name} -> {address}          a funded wallet per name (e.g. an operator)
+//   deployContract {codeBoc64, dataBoc64, valueNano, from?} -> {address, transactions}
+//       an internal message with the state init from treasury `from`
+//       (default "deployer"): the way a contract is deployed on chain.
+//   setContract {codeBoc64, dataBoc64, balanceNano} -> {address}
+//       puts an active contract straight into the state (no message: for
+//       states larger than a deploy message may carry).
+//   sendInternal {from, to, valueNano, bodyBoc64?, bounce?} -> {transactions}
+//       from treasury `from`; transactions as in sendExternal.
+//   runGetMethod {address, method, stackBoc64} -> {exitCode, gasUsed, stackBoc64}
+//       stacks are TVM stack cells (VmStack, as liteservers send them).
+//
+// Transactions carry gasUsed (compute phase), totalFees and the action
+// phase's forward fees, in nanoTON.
 //
 // Nothing is written to stdout except responses; diagnostics go to stderr.
 import { createInterface } from 'node:readline';
 import { Blockchain, createShardAccount } from '@ton/sandbox';
-import { Address, Cell, beginCell, loadMessage } from '@ton/core';
+import { Address, Cell, beginCell, loadMessage, parseTuple, serializeTuple, contractAddress } from '@ton/core';
 import { WalletContractV5R1 } from '@ton/ton';
 
 const blockchain = await Blockchain.create();
@@ -77,6 +91,9 @@ function txJSON(tx) {
     computeSkipped: null,
     exitCode: null,
     actionResultCode: null,
+    gasUsed: null,
+    totalFees: tx.totalFees.coins.toString(),
+    fwdFees: null,
   };
   if (tx.inMessage) j.account = j.in.dest;
   for (const m of tx.outMessages.values()) j.out.push(msgJSON(m));
@@ -84,10 +101,14 @@ function txJSON(tx) {
     j.aborted = d.aborted;
     if (d.computePhase.type === 'vm') {
       j.exitCode = d.computePhase.exitCode;
+      j.gasUsed = d.computePhase.gasUsed.toString();
     } else {
       j.computeSkipped = d.computePhase.reason;
     }
-    if (d.actionPhase) j.actionResultCode = d.actionPhase.resultCode;
+    if (d.actionPhase) {
+      j.actionResultCode = d.actionPhase.resultCode;
+      j.fwdFees = (d.actionPhase.totalFwdFees ?? 0n).toString();
+    }
     j.success = !d.aborted && d.computePhase.type === 'vm' && d.computePhase.success && (!d.actionPhase || d.actionPhase.success);
   }
   return j;
@@ -117,6 +138,20 @@ function normalizedHash(msg) {
     .endCell()
     .hash()
     .toString('hex');
+}
+
+const treasuries = new Map();
+async function treasuryNamed(name) {
+  if (!treasuries.has(name)) {
+    treasuries.set(name, await blockchain.treasury('cocoon-' + name, { balance: 1_000_000_000_000_000n }));
+  }
+  return treasuries.get(name);
+}
+
+function oneCell(b64, what) {
+  const cells = Cell.fromBoc(Buffer.from(b64 ?? '', 'base64'));
+  if (cells.length !== 1) throw new Error(`${what} must hold one root cell`);
+  return cells[0];
 }
 
 function parseAddr(s) {
@@ -183,6 +218,46 @@ const handlers = {
 
   async transactions({ address }) {
     return { transactions: history.get(raw(parseAddr(address))) ?? [] };
+  },
+
+  async treasury({ name }) {
+    if (typeof name !== 'string' || name === '') throw new Error('name is required');
+    return { address: raw((await treasuryNamed(name)).address) };
+  },
+
+  async deployContract({ codeBoc64, dataBoc64, valueNano = '0', from = 'deployer' }) {
+    const code = oneCell(codeBoc64, 'codeBoc64');
+    const data = oneCell(dataBoc64, 'dataBoc64');
+    const address = contractAddress(0, { code, data });
+    const t = await treasuryNamed(from);
+    const res = await t.send({ to: address, value: BigInt(valueNano), init: { code, data }, bounce: false });
+    return { address: raw(address), transactions: record(res?.transactions ?? []) };
+  },
+
+  async setContract({ codeBoc64, dataBoc64, balanceNano = '0' }) {
+    const code = oneCell(codeBoc64, 'codeBoc64');
+    const data = oneCell(dataBoc64, 'dataBoc64');
+    const address = contractAddress(0, { code, data });
+    await blockchain.setShardAccount(address, createShardAccount({ address, code, data, balance: BigInt(balanceNano), workchain: 0 }));
+    return { address: raw(address) };
+  },
+
+  async sendInternal({ from, to, valueNano = '0', bodyBoc64, bounce = true }) {
+    const t = await treasuryNamed(from);
+    const body = bodyBoc64 ? oneCell(bodyBoc64, 'bodyBoc64') : undefined;
+    const res = await t.send({ to: parseAddr(to), value: BigInt(valueNano), body, bounce });
+    return { transactions: record(res?.transactions ?? []) };
+  },
+
+  async runGetMethod({ address, method, stackBoc64 }) {
+    const args = stackBoc64 ? parseTuple(oneCell(stackBoc64, 'stackBoc64')) : [];
+    try {
+      const r = await blockchain.runGetMethod(parseAddr(address), method, args);
+      return { exitCode: r.exitCode, gasUsed: r.gasUsed.toString(), stackBoc64: serializeTuple(r.stack).toBoc().toString('base64') };
+    } catch (e) {
+      if (e.exitCode !== undefined) return { exitCode: e.exitCode, gasUsed: String(e.gasUsed ?? 0), stackBoc64: null };
+      throw e;
+    }
   },
 
   async setNow({ unix }) {
