@@ -35,6 +35,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
+	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow"
 )
 
 // TinyModel is the small built-in model that makes the local network work
@@ -88,6 +89,11 @@ type Config struct {
 	// RebuildLedger (the GUI offers it) instead of returning ErrDamaged
 	// (headless: the owner runs `cocoon-desktop earnings rebuild`).
 	OfferLedgerRebuild bool
+	// Settlement reaches TON to claim vouchers from the proxy's escrow
+	// (claim.go); nil: no claims. ClaimCheckInterval is how often pending
+	// claims are checked (default 30 s).
+	Settlement         SettlementChain
+	ClaimCheckInterval time.Duration
 }
 
 // NetworkConfig says which proxy to serve.
@@ -157,6 +163,12 @@ type Core struct {
 
 	restarting atomic.Bool // a wedged runtime is being restarted; not accepting jobs
 
+	// Settlement on chain (claim.go).
+	claimHooks  claimHooks
+	settleKick  chan struct{}
+	escrowState *escrow.State // last read (c.mu)
+	settleErr   string        // the last chain error of a claim or read (c.mu)
+
 	fatalMsg       string                  // why Run stopped for good (c.mu); "" while it runs
 	ledgerDamaged  string                  // why the ledger cannot be used, while Run waits for a rebuild (c.mu)
 	rebuildReq     chan chan rebuildResult // RebuildLedger → Run
@@ -212,7 +224,7 @@ func New(cfg Config) *Core {
 		netStat: NetworkStatus{Local: cfg.Network.Local, URL: cfg.Network.URL, APIURL: cfg.Network.APIURL, APIKey: cfg.Network.APIKey},
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
 		pulls:     map[string]ollama.PullProgress{},
-		callbacks: make(chan func(), 64), stopping: make(chan struct{}),
+		callbacks: make(chan func(), 64), stopping: make(chan struct{}), settleKick: make(chan struct{}, 1),
 		rebuildReq: make(chan chan rebuildResult),
 	}
 	if cfg.Runtime.FreeVRAM == nil {
@@ -353,6 +365,9 @@ func (c *Core) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return fatal("model runtime", c.rt.Run(ctx)) })
 	g.Go(func() error { c.refreshLoop(ctx); return nil })
+	if c.cfg.Settlement != nil {
+		g.Go(func() error { c.settleLoop(ctx); return nil }) // claim.go
+	}
 	firstErr := g.Wait()
 	_ = c.gpu.Close()
 	if firstErr != nil {

@@ -69,6 +69,7 @@ func (c *Core) openClient() error {
 		OnEvent:        c.onClientEvent,
 		OnBalance:      func(b network.Balance) { c.later(func() { c.onBalance(b) }) },
 		OnPayoutStatus: func(s network.PayoutStatus) { c.later(func() { c.onPayoutStatus(s) }) },
+		OnVoucher:      func(v network.Voucher) { c.later(func() { c.onVoucher(v) }) },
 		Logger:         c.cfg.Logger.With("component", "network"),
 		AppVersion:     "cocoon-desktop",
 	})

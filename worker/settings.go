@@ -46,6 +46,10 @@ type Settings struct {
 	// PausedUntilMS is the end of a "Pause for 1 hour" (unix ms; 0: none),
 	// kept across a restart.
 	PausedUntilMS int64 `json:"paused_until_ms,omitempty"`
+	// AutoClaimNano is the claimable amount (nanoTON) past which the app
+	// claims from the escrow by itself: 0 is the default (claim.go,
+	// AutoClaimFeeMultiple × the claim fee), negative is off.
+	AutoClaimNano int64 `json:"auto_claim_nano,omitempty"`
 }
 
 // SettingsFile is the settings' file name in the data dir.
@@ -91,6 +95,13 @@ func (c *Core) SetPayoutAddress(s string) (ton.Address, error) {
 		st.PayoutAddress = strings.TrimSpace(s)
 		return nil
 	})
+	if err == nil && c.client != nil && c.cfg.PayoutAddress == "" {
+		// Vouchers name the payout address: ask for one made out to the
+		// new one (when not connected, the next register carries it).
+		if rerr := c.client.RequestVoucher(strings.TrimSpace(s)); rerr != nil {
+			c.log.Debug("voucher request not sent", "err", rerr)
+		}
+	}
 	return a, err
 }
 

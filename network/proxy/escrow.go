@@ -16,8 +16,8 @@ import (
 
 // Escrow defaults (docs/settlement.md).
 const (
-	DefaultWithdrawDelay = 7 * 24 * time.Hour
-	DefaultClaimFee      = 10_000_000 // 0.01 TON kept by the escrow per claim for its gas
+	DefaultWithdrawDelay = escrow.DefaultWithdrawDelay
+	DefaultClaimFee      = escrow.DefaultClaimFee // nanoTON kept by the escrow per claim for its gas
 )
 
 // EscrowConfig names the proxy's escrow contract: workers' owners claim
@@ -107,8 +107,8 @@ func (c *EscrowConfig) validate() error {
 			return bad("operator: %w", err)
 		}
 	}
-	if c.WithdrawDelay < time.Minute || c.WithdrawDelay > 365*24*time.Hour {
-		return bad("withdraw_delay %v out of range 1m..8760h", c.WithdrawDelay)
+	if c.WithdrawDelay < time.Minute || c.WithdrawDelay > escrow.MaxWithdrawDelay {
+		return bad("withdraw_delay %v out of range 1m..%v", c.WithdrawDelay, escrow.MaxWithdrawDelay)
 	}
 	if c.ClaimFee <= 0 || c.ClaimFee > 1_000_000_000 {
 		return bad("claim_fee %d out of range 1..1000000000 nanoTON", c.ClaimFee)
@@ -116,15 +116,40 @@ func (c *EscrowConfig) validate() error {
 	return nil
 }
 
-// ResolveAddress is the escrow's address. TODO(settle12): derive it from
-// the deploy parameters once ton/escrow has AddressOf.
+// Params are the escrow's deploy parameters for the proxy key pub (the
+// operator must be set).
+func (c *EscrowConfig) Params(pub []byte) (escrow.Params, error) {
+	op, err := ton.ParseAddress(c.Operator, c.Network)
+	if err != nil {
+		return escrow.Params{}, fmt.Errorf("proxy: escrow operator: %w", err)
+	}
+	return escrow.Params{ProxyKey: pub, Operator: op.TON(), WithdrawDelay: c.WithdrawDelay, ClaimFee: uint64(c.ClaimFee)}, nil
+}
+
+// ResolveAddress is the escrow's address: Address, or derived from the
+// params; with both, a mismatch is an error (a wrong key or parameter
+// would make every voucher unclaimable).
 func (c *EscrowConfig) ResolveAddress(pub []byte) (*address.Address, error) {
+	var derived *address.Address
+	if c.Operator != "" {
+		p, err := c.Params(pub)
+		if err != nil {
+			return nil, err
+		}
+		if derived, err = escrow.AddressOf(p, c.Network == ton.Testnet); err != nil {
+			return nil, fmt.Errorf("proxy: escrow address: %w", err)
+		}
+	}
 	if c.Address == "" {
-		return nil, errors.New("proxy: escrow: address is required")
+		return derived, nil
 	}
 	a, err := ton.ParseAddress(c.Address, c.Network)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: escrow address: %w", err)
+	}
+	if derived != nil && !derived.Equals(a.TON()) {
+		return nil, fmt.Errorf("proxy: escrow address %s is not the one its parameters give (%s): check operator, withdraw_delay, claim_fee and the proxy key",
+			c.Address, derived.String())
 	}
 	return a.TON(), nil
 }
