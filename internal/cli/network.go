@@ -30,7 +30,7 @@ var LocalPrices = map[string]proxy.ModelPrice{
 
 // networkFlags pick the network: the embedded local one by default.
 type networkFlags struct {
-	url      string
+	url       string
 	proxyKey  string
 	apiAddr   string
 	tonNet    string // the escrow's TON network (claims)
