@@ -81,6 +81,15 @@ func (l *LazyLiteChain) RunGetMethod(ctx context.Context, addr *address.Address,
 	return c.RunGetMethod(ctx, addr, method, args...)
 }
 
+// Seqno connects if needed and reads the wallet's seqno.
+func (l *LazyLiteChain) Seqno(ctx context.Context, wallet *address.Address) (uint32, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return c.Seqno(ctx, wallet)
+}
+
 // Close drops the connections, if any.
 func (l *LazyLiteChain) Close() {
 	l.mu.Lock()

@@ -77,9 +77,9 @@ type Store interface {
 	// total (one transaction; no write when it is not higher) and returns
 	// the highest: vouchers never go down (store_voucher.go).
 	RecordVouched(ctx context.Context, workerID string, total int64) (highest int64, err error)
-	// VouchedTotal sums every worker's highest voucher: what the escrow owes
-	// before what it has paid.
-	VouchedTotal(ctx context.Context) (total int64, workers int, err error)
+	// Vouched is every worker's highest voucher by worker id: what the
+	// escrow owes before what it has paid.
+	Vouched(ctx context.Context) (map[string]int64, error)
 	// PayoutTotals sums the payouts by state.
 	PayoutTotals(ctx context.Context) (PayoutTotals, error)
 	Close() error

@@ -48,10 +48,9 @@ func (s *BoltStore) RecordVouched(ctx context.Context, workerID string, total in
 	return w.Vouched, nil
 }
 
-// VouchedTotal implements Store.
-func (s *BoltStore) VouchedTotal(ctx context.Context) (int64, int, error) {
-	var total int64
-	n := 0
+// Vouched implements Store.
+func (s *BoltStore) Vouched(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktWorkers).ForEach(func(k, v []byte) error {
 			var w WorkerRecord
@@ -59,14 +58,13 @@ func (s *BoltStore) VouchedTotal(ctx context.Context) (int64, int, error) {
 				return fmt.Errorf("corrupt worker %q: %w", k, err)
 			}
 			if w.Vouched > 0 {
-				n++
-				return addChecked(&total, w.Vouched)
+				out[string(k)] = w.Vouched
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("proxy store: vouched total: %w", err)
+		return nil, fmt.Errorf("proxy store: vouched: %w", err)
 	}
-	return total, n, nil
+	return out, nil
 }

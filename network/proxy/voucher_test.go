@@ -186,7 +186,7 @@ func TestVouchersNeverIncludeHeld(t *testing.T) {
 		}
 	}
 	job := w.Receipts()[0].Receipt.Amount
-	if total, n, err := tp.Store().VouchedTotal(context.Background()); err != nil || total != 2*job || n != 1 {
-		t.Fatalf("store: vouched %d by %d workers (%v), want %d by 1", total, n, err, 2*job)
+	if vs, err := tp.Store().Vouched(context.Background()); err != nil || len(vs) != 1 || vs[id] != 2*job {
+		t.Fatalf("store: vouched %v (%v), want %s: %d", vs, err, id, 2*job)
 	}
 }
