@@ -226,6 +226,7 @@ func layoutCases() []layoutCase {
 				s.save()
 				wait("the bad settings reported", func() bool { return s.status.Visible() && s.msgs[worker.FieldIdleMinutes].Visible() })
 			}},
+		settlementLayoutCase(), // settlement_view_test.go
 	}
 }
 

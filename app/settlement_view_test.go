@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -128,4 +129,42 @@ func TestSettlementShortfallWarns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settlementLayoutCase is an owner who earned on a real network, claimed
+// once and has more to claim: the Earnings tab's On chain panel
+// (scripts/screenshot-settlement.sh shoots it).
+func settlementLayoutCase() layoutCase {
+	return layoutCase{name: "settlement", core: func(dir string) *fakeCore {
+		st := gpuOKStatus()
+		st.State = worker.StateServing
+		st.Network = worker.NetworkStatus{URL: "wss://proxy.cocoon-network.example.org:443/v1/worker", Connected: true, WorkerID: "9f3c2a7b6e5d4c3b2a19"}
+		now := time.Now()
+		var jobs []testJob
+		for i := range 40 {
+			jobs = append(jobs, testJob{at: now.AddDate(0, 0, -i/4).Add(-time.Duration(i+1) * time.Minute), prompt: 2_000, completion: 9_000, joules: 900})
+		}
+		l := layoutLedger(dir, jobs)
+		f := newFakeCore(st)
+		f.ledger = l
+		f.quoteErr = nil
+		f.quoteMin, f.quoteFee, f.quoteNet = 100_000_000, 5_000_000, ton.Mainnet
+		f.settings.PayoutAddress = testAddressString()
+		earned, _ := ledgerTotal(l)
+		held := earned / 20
+		paid := earned / 2
+		v := &earnings.Voucher{Escrow: "EQescrow", Payout: testAddressString(), Cumulative: earned - held, ClaimFee: 10_000_000,
+			Earned: earned, Held: held, Network: "mainnet"}
+		f.settle = &worker.SettlementStatus{
+			Settlement: earnings.Settlement{Voucher: v, PaidOnChain: paid, Claimable: v.Cumulative - paid},
+			Claims: []earnings.Claim{{Escrow: "EQescrow", Cumulative: paid, Network: "mainnet", Fee: 10_000_000,
+				MsgHash: "5b1e0c3f0d8e4a7f9b2c6d1e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708", State: earnings.ClaimConfirmed,
+				Amount: paid, Created: now.Add(-26 * time.Hour)}},
+			Escrow:      &escrow.State{Balance: 12_400_000_000, ClaimFee: 10_000_000},
+			Owed:        v.Cumulative - paid,
+			AutoClaimAt: 200_000_000,
+		}
+		f.set(func(s *worker.Status) { s.Earned, s.Receipts = ledgerTotal(l) })
+		return f
+	}}
 }
