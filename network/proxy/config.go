@@ -438,6 +438,9 @@ func (c Config) Validate() error {
 		if err := c.Escrow.validate(); err != nil {
 			return err
 		}
+		if c.Payouts != nil {
+			return errors.New("proxy config: escrow and payouts are exclusive: with an escrow, owners claim on chain and the proxy pushes nothing")
+		}
 	}
 	if c.Payouts != nil {
 		return c.Payouts.validate()

@@ -154,6 +154,10 @@ func (c *EscrowConfig) ResolveAddress(pub []byte) (*address.Address, error) {
 	return a.TON(), nil
 }
 
+// ReasonPaysByEscrow is the refusal of a payout_request (the push path) by
+// a proxy with an escrow: the owner claims on chain instead.
+const ReasonPaysByEscrow = "this proxy pays through its escrow contract: update Cocoon Desktop and use Withdraw, which claims on chain"
+
 // ErrNoEscrow: the proxy has no escrow contract configured.
 var ErrNoEscrow = errors.New("proxy: no escrow contract configured")
 

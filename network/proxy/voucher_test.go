@@ -174,19 +174,46 @@ func TestVouchersNeverIncludeHeld(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		vs, err := w.WaitVouchers(ctx, n+1)
-		if err != nil {
-			t.Fatalf("%s: no new voucher: %v", s.name, err)
-		}
-		v := vs[len(vs)-1]
-		checkVoucher(t, tp.PublicKey(), escrowAddr, id, v)
 		job := w.Receipts()[0].Receipt.Amount
-		if v.Cumulative != s.cumulative*job || v.Held != s.held*job {
-			t.Fatalf("%s: voucher total %d held %d, want %d held %d", s.name, v.Cumulative, v.Held, s.cumulative*job, s.held*job)
+		v, err := w.WaitVoucherAfter(ctx, n, func(v network.Voucher) bool {
+			return v.Cumulative == s.cumulative*job && v.Held == s.held*job
+		})
+		if err != nil {
+			t.Fatalf("%s: no voucher of %d held %d: %v (got %+v)", s.name, s.cumulative*job, s.held*job, err, w.Vouchers()[n:])
+		}
+		checkVoucher(t, tp.PublicKey(), escrowAddr, id, v)
+		for _, o := range w.Vouchers()[n:] { // none on the way signed held money
+			if o.Cumulative > s.cumulative*job {
+				t.Fatalf("%s: a voucher of %d, over the %d released", s.name, o.Cumulative, s.cumulative*job)
+			}
 		}
 	}
 	job := w.Receipts()[0].Receipt.Amount
 	if vs, err := tp.Store().Vouched(context.Background()); err != nil || len(vs) != 1 || vs[id] != 2*job {
 		t.Fatalf("store: vouched %v (%v), want %s: %d", vs, err, id, 2*job)
+	}
+}
+
+// TestEscrowRefusesPushPayouts: a proxy with an escrow refuses an old
+// worker's payout_request with a reason that says what to do, and a config
+// with both an escrow and hot-wallet payouts does not start.
+func TestEscrowRefusesPushPayouts(t *testing.T) {
+	tp := startProxy(t, "", withEscrow(randomAddr(true)))
+	owner := randomAddr(false)
+	w := tp.worker(t, proxytest.Options{PayoutAddress: owner})
+	earn(t, tp, w, 1)
+	st, err := w.RequestPayout(waitCtx(t, 30*time.Second), w.NewPayoutRequest("po-old-app", 1_000, owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != network.PayoutRejected || st.Reason != proxy.ReasonPaysByEscrow {
+		t.Fatalf("payout_request to an escrow proxy: %+v", st)
+	}
+	cfg := baseConfig(t.TempDir())
+	withEscrow(randomAddr(true))(&cfg)
+	cfg.Payouts = &proxy.PayoutConfig{Network: ton.Testnet, WalletSeedFile: "/nonexistent"}
+	if p, err := proxy.New(cfg, nil); err == nil {
+		p.Close()
+		t.Fatal("a proxy with both an escrow and push payouts started")
 	}
 }

@@ -753,6 +753,21 @@ func (w *Worker) WaitVouchers(ctx context.Context, n int) ([]network.Voucher, er
 	return w.Vouchers(), err
 }
 
+// WaitVoucherAfter waits for a voucher after the first n that ok accepts.
+func (w *Worker) WaitVoucherAfter(ctx context.Context, n int, ok func(network.Voucher) bool) (network.Voucher, error) {
+	var found network.Voucher
+	err := w.waitFor(ctx, func() bool {
+		for i := n; i < len(w.vouchers); i++ {
+			if ok(w.vouchers[i]) {
+				found = w.vouchers[i]
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
 // RequestVoucher sends a voucher_request for payoutAddress.
 func (w *Worker) RequestVoucher(payoutAddress string) error {
 	return w.Send(network.TypeVoucherRequest, &network.VoucherRequest{PayoutAddress: payoutAddress})
