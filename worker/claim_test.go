@@ -252,3 +252,37 @@ func mustWorkerKey(t *testing.T, dir string) [32]byte {
 	copy(k[:], mustKey(t, dir))
 	return k
 }
+
+// TestAutoClaim: with the default threshold (AutoClaimFeeMultiple × the
+// claim fee, 0.2 TON) the app claims by itself once the claimable amount
+// passes it, and not before: one job (about 0.16 TON here) is not claimed,
+// two are, in one claim.
+func TestAutoClaim(t *testing.T) {
+	e := newSettleEnv(t, 4*time.Minute)
+	r := e.start(func(c *Core) {
+		if err := c.SetAutoClaim(0); err != nil { // the default
+			t.Fatal(err)
+		}
+	})
+	defer func() { r.stop() }()
+	v1 := e.earn(r, 1)
+	threshold := r.core.AutoClaimThreshold()
+	if threshold != AutoClaimFeeMultiple*escrow.DefaultClaimFee || v1.Cumulative >= threshold {
+		t.Fatalf("threshold %d with one job of %d: the test needs one job under it", threshold, v1.Cumulative)
+	}
+	v2 := e.earn(r, 1)
+	if v2.Cumulative < threshold {
+		t.Fatalf("two jobs earn %d, under the threshold %d", v2.Cumulative, threshold)
+	}
+	waitFor(t, "the automatic claim confirmed", func() bool {
+		st, err := r.core.Settlement()
+		return err == nil && st.PaidOnChain == v2.Cumulative
+	})
+	st, _ := r.core.Settlement()
+	if len(st.Claims) != 1 || st.Claims[0].Cumulative != v2.Cumulative || st.Claims[0].State != "confirmed" {
+		t.Fatalf("claims %+v: want one, of the two-job voucher", st.Claims)
+	}
+	if got := e.ownerBalance(); !near(got, v2.Cumulative-escrow.DefaultClaimFee) {
+		t.Fatalf("owner holds %d, want %d", got, v2.Cumulative-escrow.DefaultClaimFee)
+	}
+}
