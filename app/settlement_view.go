@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -54,6 +55,8 @@ type settlementPanel struct {
 	lastClaim                              *widget.Label
 	link                                   *widget.Hyperlink
 	auto                                   *dimLabel
+	autoEntry                              *widget.Entry
+	autoSave                               *widget.Button
 	msg                                    *widget.Label
 	claiming                               bool
 }
@@ -78,10 +81,15 @@ func newSettlementPanel(e *earningsView) *settlementPanel {
 	p.auto.Wrapping = fyne.TextWrapWord
 	p.msg = wrapLabel("")
 	p.msg.Hide()
+	p.autoEntry = widget.NewEntry()
+	p.autoEntry.SetPlaceHolder("default")
+	p.autoEntry.OnSubmitted = func(string) { p.saveAuto() }
+	p.autoSave = widget.NewButton("Save", p.saveAuto)
+	autoRow := container.NewBorder(nil, nil, caption("Withdraw by itself from"), container.NewHBox(caption("TON · off · empty: default"), p.autoSave), p.autoEntry)
 	cards := newColumns(p.cardSigned.obj, p.cardClaimable.obj, p.cardClaimed.obj)
 	actions := container.NewBorder(nil, nil, nil, p.withdrawBtn, container.NewVBox(p.escrowLine))
 	claimRow := container.NewBorder(nil, nil, nil, p.link, p.lastClaim)
-	p.obj = panel("On chain", nil, container.NewVBox(cards, actions, p.warnRow, claimRow, p.auto.RichText, p.msg))
+	p.obj = panel("On chain", nil, container.NewVBox(cards, actions, p.warnRow, claimRow, p.auto.RichText, autoRow, p.msg))
 	p.obj.Hide()
 	return p
 }
@@ -146,7 +154,7 @@ func (p *settlementPanel) render(st *worker.SettlementStatus) {
 	}
 	autoText := "Automatic withdrawal is off."
 	if st.AutoClaimAt > 0 {
-		autoText = fmt.Sprintf("Withdraws by itself once %s TON is claimable (set in Settings; %d × the claim fee by default).",
+		autoText = fmt.Sprintf("Withdraws by itself once %s TON is claimable (%d × the claim fee by default).",
 			tonText(st.AutoClaimAt), worker.AutoClaimFeeMultiple)
 	}
 	p.auto.set(autoText, theme.ColorNamePlaceHolder)
@@ -185,6 +193,37 @@ func (p *settlementPanel) withdraw() {
 			p.e.reload()
 		})
 	}()
+}
+
+// saveAuto saves the automatic-claim threshold: a TON amount, "off", or
+// empty for the default.
+func (p *settlementPanel) saveAuto() {
+	sc, ok := p.e.v.core.(settlementCore)
+	if !ok {
+		return
+	}
+	text := strings.TrimSpace(p.autoEntry.Text)
+	var nano int64
+	switch strings.ToLower(text) {
+	case "":
+	case "off", "0":
+		nano = -1
+	default:
+		n, err := parseTON(text)
+		if err != nil || n <= 0 {
+			setLabel(p.msg, "Automatic withdrawal: enter an amount of TON like 0.5, \"off\", or nothing for the default.", widget.DangerImportance)
+			p.msg.Show()
+			return
+		}
+		nano = n
+	}
+	if err := sc.SetAutoClaim(nano); err != nil {
+		setLabel(p.msg, "Automatic withdrawal not saved: "+err.Error(), widget.DangerImportance)
+		p.msg.Show()
+		return
+	}
+	p.msg.Hide()
+	p.e.reload()
 }
 
 func setEnabled(b *widget.Button, on bool) {

@@ -41,7 +41,48 @@ func (f *fakeCore) Claim(ctx context.Context) (earnings.Claim, error) {
 	return c, nil
 }
 
-func (f *fakeCore) SetAutoClaim(nano int64) error { return nil }
+// SetAutoClaim records the threshold as the core does (0: 20 × the fee).
+func (f *fakeCore) SetAutoClaim(nano int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.settle != nil {
+		switch {
+		case nano < 0:
+			f.settle.AutoClaimAt = 0
+		case nano == 0:
+			f.settle.AutoClaimAt = worker.AutoClaimFeeMultiple * f.settle.Voucher.ClaimFee
+		default:
+			f.settle.AutoClaimAt = nano
+		}
+	}
+	return nil
+}
+
+// TestSettlementAutoClaimThreshold: the owner sets the automatic-claim
+// threshold in TON, turns it off, or goes back to the default; a bad
+// amount is refused with words and changes nothing.
+func TestSettlementAutoClaimThreshold(t *testing.T) {
+	f := settledFake(t, 12_400_000_000)
+	v, _, q := newTestView(t, f)
+	p := v.earn.settle
+	q.runUntil(t, "the panel shows", func() bool { return p.obj.Visible() })
+	for _, c := range []struct {
+		typed, want string
+		refused     bool
+	}{
+		{"0.5", "once 0.5 TON is claimable", false},
+		{"off", "Automatic withdrawal is off.", false},
+		{"lots", "Automatic withdrawal is off.", true},
+		{"", "once 0.2 TON is claimable", false},
+	} {
+		p.autoEntry.SetText(c.typed)
+		p.autoSave.OnTapped()
+		q.runUntil(t, "the panel after saving "+c.typed, func() bool { return strings.Contains(p.auto.text(), c.want) })
+		if p.msg.Visible() != c.refused {
+			t.Fatalf("%q: message %q visible %v, want %v", c.typed, p.msg.Text, p.msg.Visible(), c.refused)
+		}
+	}
+}
 
 // settledFake is an owner with 1.2 TON claimable of 2.45 signed, 1.25
 // claimed before, from an escrow holding 12.4 TON.
