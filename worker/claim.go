@@ -76,6 +76,9 @@ func (c *Core) onVoucher(m network.Voucher) {
 		return
 	}
 	v, err := checkVoucher(m, c.cfg.Network.ProxyKey, c.workerID())
+	if err == nil {
+		err = checkPayout(m, c.payoutAddress())
+	}
 	if err != nil {
 		c.log.Warn("voucher refused", "err", err)
 		return
@@ -115,6 +118,29 @@ func checkVoucher(m network.Voucher, proxyKey []byte, workerID string) (earnings
 	}
 	return earnings.Voucher{Escrow: m.Escrow, WorkerID: m.WorkerID, Payout: m.Payout, Cumulative: m.Cumulative,
 		Signature: m.Signature, Network: m.Network, ClaimFee: m.ClaimFee, Earned: m.Earned, Held: m.Held}, nil
+}
+
+// ErrVoucherPayout: a voucher made out to another address than the
+// owner's: a claim would pay someone else, so it is never stored.
+var ErrVoucherPayout = errors.New("the voucher pays another address than yours")
+
+// checkPayout refuses a voucher whose payout address is not the owner's
+// (compared as addresses, whatever their form); with no address set, none
+// is stored.
+func checkPayout(m network.Voucher, owner string) error {
+	n, err := ton.ParseNet(m.Network)
+	if err != nil {
+		return fmt.Errorf("worker: voucher network: %w", err)
+	}
+	want, err := ton.ParseAddress(owner, n)
+	if err != nil {
+		return fmt.Errorf("worker: voucher: %w: no valid payout address set (%w)", ErrVoucherPayout, err)
+	}
+	got, err := ton.ParseAddress(m.Payout, n)
+	if err != nil || got.Raw != want.Raw {
+		return fmt.Errorf("worker: voucher: %w: %s, yours is %s", ErrVoucherPayout, m.Payout, owner)
+	}
+	return nil
 }
 
 // escrowVoucher is the voucher cell's content from its text fields.
