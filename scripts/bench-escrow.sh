@@ -18,10 +18,10 @@ the compiled contract (code hash \`$(grep -o '"[0-9a-f]\{64\}"' ton/escrow/contr
 with its default (mainnet-like) config. A claim's cost is what the escrow's balance lost besides the payout (gas,
 storage, the payout's forward fee): the claim fee pays for it (the owner receives exactly the difference minus the fee,
 $(awk '/DefaultClaimFee *=/{print $3}' ton/escrow/contract.go) nanoTON by default). A claim refused before
-\`accept_message\` (stale, replayed, forged, underfunded) costs nothing and is not in the table. An external
-message may spend at most 10,000 gas before it is accepted; every claim below was accepted, so the checks fit
-with 10,000 workers in storage. Storage rent uses the basechain prices (1 nanoTON per bit and 500 per cell per
-65,536 s).
+\`accept_message\` (stale, replayed, forged, underfunded) costs nothing: the message is never accepted. An
+external message may spend at most 10,000 gas before it is accepted (the gas credit); the gas the checks spend
+of it is read from the VM's gas log. Storage rent uses the basechain prices (1 nanoTON per bit and 500 per cell
+per 65,536 s).
 
 ${table}
 

@@ -36,7 +36,8 @@ nm=internal/tonsandbox/node/node_modules
 
 # gotest PKG RUN LOG: the tests in the scratch copy; its status is theirs.
 gotest() {
-	(cd "$work" && "$GO" test -count=1 -timeout 10m -run "$2" "$1") >"$3" 2>&1
+	# shellcheck disable=SC2086 # ENV is a list of NAME=value words
+	(cd "$work" && env ${ENV:-} "$GO" test -count=1 -timeout 10m -run "$2" "$1") >"$3" 2>&1
 }
 
 # firstfail LOG: the first failing test's name, for the table.
@@ -49,12 +50,12 @@ bad=0
 printf '| mutant | what it breaks | tests | result |\n|---|---|---|---|\n'
 for m in "${mutants[@]}"; do
 	name=$(basename "$m" .mutant)
-	unset WHAT FILE SED PKG RUN
+	unset WHAT FILE SED PKG RUN ENV
 	# shellcheck source=/dev/null
 	. "$m"
 	log="$work/.log-$name"
 	tests="\`$PKG -run ${RUN//|/\\|}\`" # a | would end the table cell
-	key="$PKG $RUN"
+	key="$PKG $RUN ${ENV:-}"
 	if [ -z "${baseline[$key]:-}" ]; then
 		# Unmutated, the tests must pass and must run something.
 		if gotest "$PKG" "$RUN" "$log" && ! grep -q 'no tests to run' "$log"; then

@@ -10,24 +10,6 @@ import (
 	"github.com/xssnick/tonutils-go/tlb"
 )
 
-// RunGetMethod runs a contract's get-method at the latest masterchain
-// block and returns its result stack, first value first (tonutils-go's
-// types: *big.Int, *cell.Cell, *cell.Slice, nil, []any) — the shape
-// package ton/escrow's Getter reads.
-func (c *LiteChain) RunGetMethod(ctx context.Context, addr *address.Address, method string, args ...any) ([]any, error) {
-	ctx, cancel := WithChainTimeout(ctx, c.Timeout)
-	defer cancel()
-	block, err := c.api.CurrentMasterchainInfo(ctx)
-	if err != nil {
-		return nil, c.classify("get-method "+method, err)
-	}
-	res, err := c.api.WaitForBlock(block.SeqNo).RunGetMethod(ctx, block, addr, method, args...)
-	if err != nil {
-		return nil, c.classify("get-method "+method, err)
-	}
-	return res.AsTuple(), nil
-}
-
 // LazyLiteChain is a LiteChain that connects on first use and tries again
 // on later calls while the network is unreachable: the app starts without
 // TON and claims when it can.

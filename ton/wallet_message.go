@@ -12,28 +12,51 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 )
 
-// BuildMessage signs an external message that makes the wallet send
-// amount nanoTON to `to` with body (nil: empty) and, when init is set, the
-// state init that deploys the destination: what an operator sends to a
-// contract (docs/settlement.md: deploying the escrow, announcing a
-// withdrawal). The seqno comes from seqnos, as in BuildTransfer.
-func (p *PayoutWallet) BuildMessage(ctx context.Context, seqnos SeqnoSource, to *address.Address, amount uint64, bounce bool, body *cell.Cell, init *tlb.StateInit) (*tlb.ExternalMessage, error) {
-	if to == nil {
-		return nil, errors.New("wallet message: no destination")
+// ContractMessage is one internal message a wallet sends to a contract:
+// a body (an operation), an optional state init (to deploy it), and value.
+type ContractMessage struct {
+	To        *address.Address
+	Amount    uint64 // nanoTON
+	Bounce    bool   // true for a deployed contract, so a refusal returns the value
+	Body      *cell.Cell
+	StateInit *tlb.StateInit // deploys the contract at To
+}
+
+// BuildContractMessage signs an external message that makes the wallet
+// send m: how the proxy's operator wallet deploys its escrow and sends the
+// escrow's operator messages (ton/escrow). Seqno, state init and TTL work
+// as in BuildTransfer.
+func (p *PayoutWallet) BuildContractMessage(ctx context.Context, seqnos SeqnoSource, m ContractMessage) (*tlb.ExternalMessage, error) {
+	if m.To == nil || m.To.Type() != address.StdAddress {
+		return nil, errors.New("contract message: destination is not a standard address")
+	}
+	if m.Amount == 0 {
+		return nil, ErrPayoutAmount
 	}
 	if seqnos == nil {
-		return nil, errors.New("wallet message: no seqno source")
+		return nil, errors.New("contract message: no seqno source")
 	}
 	seqno, err := seqnos.Seqno(ctx, p.TONAddress())
 	if err != nil {
-		return nil, fmt.Errorf("wallet message: seqno: %w", err)
+		return nil, fmt.Errorf("contract message: wallet seqno: %w", err)
 	}
-	if body == nil {
-		body = cell.BeginCell().EndCell()
+	msg := &wallet.Message{
+		// Wallet V5R1 refuses external-signed sends without IGNORE_ERRORS
+		// (exit 137): a send it cannot make is skipped, so callers check
+		// the destination's transaction, not only that the wallet accepted.
+		Mode: wallet.PayGasSeparately + wallet.IgnoreErrors,
+		InternalMessage: &tlb.InternalMessage{
+			IHRDisabled: true,
+			Bounce:      m.Bounce,
+			DstAddr:     m.To,
+			Amount:      tlb.FromNanoTONU(m.Amount),
+			Body:        m.Body,
+			StateInit:   m.StateInit,
+		},
 	}
-	msg := &wallet.Message{Mode: wallet.PayGasSeparately + wallet.IgnoreErrors, InternalMessage: &tlb.InternalMessage{
-		IHRDisabled: true, Bounce: bounce, DstAddr: to, Amount: tlb.FromNanoTONU(amount), Body: body, StateInit: init,
-	}}
+	if msg.InternalMessage.Body == nil {
+		msg.InternalMessage.Body = cell.BeginCell().EndCell()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.spec.SetSeqnoFetcher(func(context.Context, uint32) (uint32, error) { return seqno, nil })
@@ -44,7 +67,7 @@ func (p *PayoutWallet) BuildMessage(ctx context.Context, seqnos SeqnoSource, to 
 	p.spec.SetMessagesTTL(uint32(ttl / time.Second))
 	ext, err := p.w.PrepareExternalMessageForMany(ctx, seqno == 0, []*wallet.Message{msg})
 	if err != nil {
-		return nil, fmt.Errorf("wallet message: sign: %w", err)
+		return nil, fmt.Errorf("contract message: sign: %w", err)
 	}
 	return ext, nil
 }

@@ -81,16 +81,16 @@ func run(sizes string) error {
 		}
 		var fresh [32]byte
 		fresh[0] = 0xfe
-		claim := func(w [32]byte, total uint64) (*tonsandbox.Tx, error) {
+		claim := func(w [32]byte, total uint64) (*tonsandbox.Tx, int64, error) {
 			r, err := e.Claim(ctx, e.Voucher(w, payout, total))
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			tx := escrowtest.TxOn(r.Transactions, e.Addr)
-			if !r.Accepted || tx == nil || !tx.Success {
-				return nil, fmt.Errorf("claim with %d workers refused: %s", n, r.Error)
+			if !r.Accepted || tx == nil || !tx.Success || r.GasBeforeAccept == nil {
+				return nil, 0, fmt.Errorf("claim with %d workers refused: %s", n, r.Error)
 			}
-			return tx, nil
+			return tx, *r.GasBeforeAccept, nil
 		}
 		// Each claim's cost to the escrow: what its balance lost besides
 		// the payout (gas, storage, the payout's forward fee).
@@ -103,7 +103,7 @@ func run(sizes string) error {
 				_ = sb.Close()
 				return err
 			}
-			tx, err := claim(fresh, c.total)
+			tx, checks, err := claim(fresh, c.total)
 			if err != nil {
 				_ = sb.Close()
 				return err
@@ -114,8 +114,16 @@ func run(sizes string) error {
 				return err
 			}
 			cost := before - after - (c.total - c.before - escrow.DefaultClaimFee)
-			rows = append(rows, row{fmt.Sprintf("claim, a worker's %s, %d others in storage", c.what, n), gasOf(tx), ton(cost), ""})
+			rows = append(rows, row{fmt.Sprintf("claim, a worker's %s, %d others in storage", c.what, n), gasOf(tx), ton(cost),
+				fmt.Sprintf("%d gas before accept (of the 10,000 credit)", checks)})
 		}
+		stale, err := e.Claim(ctx, e.Voucher(fresh, payout, 3*oneTON))
+		if err != nil || stale.Accepted || stale.GasBeforeAccept == nil {
+			_ = sb.Close()
+			return fmt.Errorf("a replayed claim with %d workers was not refused: %v", n, err)
+		}
+		rows = append(rows, row{fmt.Sprintf("claim refused (replayed), %d others in storage", n), "-", "0",
+			fmt.Sprintf("%d gas spent before refusing, not charged", *stale.GasBeforeAccept)})
 		if n == ns[0] {
 			for _, m := range []struct {
 				what string
@@ -129,7 +137,7 @@ func run(sizes string) error {
 					_ = sb.Close()
 					return err
 				}
-				rows = append(rows, row{m.what, gasOf(tx), ton(uint64(tx.TotalFees)), "transaction fees"})
+				rows = append(rows, row{m.what, gasOf(tx), ton(uint64(tx.TotalFees)), "its transaction fees"})
 			}
 		}
 		data, _ := escrow.DataWithPaid(e.Params, paid)

@@ -138,7 +138,7 @@ func operatorSend(ctx context.Context, ec *proxy.EscrowConfig, to *address.Addre
 	if err != nil {
 		return err
 	}
-	ext, err := w.BuildMessage(ctx, chain, to, value, init == nil, body, init)
+	ext, err := w.BuildContractMessage(ctx, chain, ton.ContractMessage{To: to, Amount: value, Bounce: init == nil, Body: body, StateInit: init})
 	if err != nil {
 		return fmt.Errorf("escrow: %w", err)
 	}

@@ -167,6 +167,20 @@ func parseRaw(s string) (*address.Address, error) {
 	return a, nil
 }
 
+// ExecuteGasLog is Execute with the VM's gas log on, so the result says how
+// much gas the contract spent before accepting (or refusing) the message.
+func (s *Sandbox) ExecuteGasLog(ctx context.Context, msg *tlb.ExternalMessage) (*Result, error) {
+	c, err := tlb.ToCell(msg)
+	if err != nil {
+		return nil, fmt.Errorf("serialize external message: %w", err)
+	}
+	var r Result
+	if err := s.call(ctx, "sendExternal", map[string]any{"bocBase64": base64.StdEncoding.EncodeToString(c.ToBOC()), "gasLog": true}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // Compiled is a Tolk contract compiled by the pinned @ton/tolk-js.
 type Compiled struct {
 	Code        *cell.Cell

@@ -295,6 +295,10 @@ type Result struct {
 	MsgHash  string `json:"msgHash"` // hex, normalized (TEP-467)
 	ExitCode *int   `json:"exitCode"`
 	Error    string `json:"error"`
+	// GasBeforeAccept is the gas the contract spent before accept_message
+	// (or before refusing), out of the 10,000 an external message may
+	// spend unaccepted; only from ExecuteGasLog.
+	GasBeforeAccept *int64 `json:"gasBeforeAccept"`
 	// Transactions: the wallet's and those its messages caused, in order.
 	Transactions []Tx `json:"transactions"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/tonsandbox"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow"
 	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow/escrowtest"
 )
@@ -66,6 +67,24 @@ func (f *fixture) balance(t *testing.T, a *address.Address) uint64 {
 	return b
 }
 
+// received is what the escrow's payments to a brought in: how many and
+// their sum, from the owner account's own transactions (its balance would
+// also lose storage rent between them).
+func (f *fixture) received(t *testing.T, a *address.Address) (n int, sum uint64) {
+	t.Helper()
+	txs, err := f.sb.Transactions(f.ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range txs {
+		if tx.In != nil && tx.In.Type == "internal" && tx.In.Src == f.e.Addr.StringRaw() {
+			n++
+			sum += uint64(tx.In.Value)
+		}
+	}
+	return n, sum
+}
+
 func (f *fixture) paid(t *testing.T, w [32]byte) uint64 {
 	t.Helper()
 	n, err := escrow.PaidTotal(f.ctx, f.sb, f.e.Addr, w)
@@ -89,6 +108,10 @@ func (f *fixture) claim(t *testing.T, v escrow.Voucher) *tonsandbox.Tx {
 	tx := escrowtest.TxOn(r.Transactions, f.e.Addr)
 	if tx == nil || !tx.Success {
 		t.Fatalf("claim transaction failed: %+v", tx)
+	}
+	// An external message may spend at most 10,000 gas unaccepted.
+	if r.GasBeforeAccept == nil || *r.GasBeforeAccept <= 0 || *r.GasBeforeAccept >= 10_000 {
+		t.Fatalf("gas before accept %v, want within the 10,000 credit", r.GasBeforeAccept)
 	}
 	return tx
 }
@@ -118,6 +141,9 @@ func (f *fixture) refused(t *testing.T, v escrow.Voucher, sig []byte, exit int) 
 	}
 	if got := deref(r.ExitCode); got != exit {
 		t.Fatalf("refused with exit %d (%s), want %d", got, r.Error, exit)
+	}
+	if r.GasBeforeAccept == nil || *r.GasBeforeAccept >= 10_000 {
+		t.Fatalf("gas before the refusal %v, want within the 10,000 credit", r.GasBeforeAccept)
 	}
 	if after := f.balance(t, f.e.Addr); after != before {
 		t.Fatalf("a refused claim cost the escrow %d nanoTON", int64(before)-int64(after))
@@ -178,8 +204,8 @@ func TestClaimPaysDifferenceMinusFee(t *testing.T) {
 				t.Fatalf("sent %d, want exactly %d", got, s.want)
 			}
 			received += s.want
-			if got := f.balance(t, to); got != received {
-				t.Fatalf("owner holds %d, want %d", got, received)
+			if _, got := f.received(t, to); got != received {
+				t.Fatalf("owner received %d in all, want %d", got, received)
 			}
 			if got := f.paid(t, w); got != s.total {
 				t.Fatalf("paid_total %d, want %d", got, s.total)
@@ -218,13 +244,13 @@ func TestStaleVouchersPayNothing(t *testing.T) {
 	t.Run("a total not above paid + fee", func(t *testing.T) {
 		f.refused(t, f.e.Voucher(w, to, 2*oneTON+claimFee), nil, escrow.ExitNothingToClaim)
 	})
-	if got := f.balance(t, to); got != 2*oneTON-claimFee {
-		t.Fatalf("owner holds %d, want one payout of %d", got, 2*oneTON-claimFee)
+	if n, got := f.received(t, to); n != 1 || got != 2*oneTON-claimFee {
+		t.Fatalf("owner received %d payments, %d in all; want one of %d", n, got, 2*oneTON-claimFee)
 	}
 	// Another worker's claim is its own channel.
 	f.claim(t, f.e.Voucher(workerID(8), owner(0xbb), oneTON))
-	if got := f.balance(t, owner(0xbb)); got != oneTON-claimFee {
-		t.Fatalf("second worker's owner holds %d", got)
+	if n, got := f.received(t, owner(0xbb)); n != 1 || got != oneTON-claimFee {
+		t.Fatalf("second worker's owner received %d payments, %d in all", n, got)
 	}
 }
 
@@ -456,4 +482,156 @@ func TestPaidTotalsFromStorage(t *testing.T) {
 		t.Fatalf("paid %d, want the difference minus the fee %d", got, 2*oneTON-claimFee)
 	}
 	f.refused(t, e.Voucher(workerID(3), owner(0xaa), escrow.MaxCumulative), nil, escrow.ExitNothingToClaim)
+}
+
+var _ escrow.Getter = (*tonsandbox.Sandbox)(nil)
+
+// Through the ton.Chain interface (as the app sends claims), a refused
+// claim is ton.ErrMessageRejected carrying the contract's exit code.
+func TestRefusedClaimSaysWhy(t *testing.T) {
+	f := newFixture(t, 10*oneTON)
+	v := f.e.Voucher(workerID(7), owner(0xaa), oneTON)
+	sig, err := escrow.Sign(f.e.ProxyKey, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := escrow.ClaimMessage(v, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := f.sb.SendExternal(f.ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(hash, ton.ExternalMessageHash(msg)) {
+		t.Fatalf("message hash %x, want %x", hash, ton.ExternalMessageHash(msg))
+	}
+	_, err = f.sb.SendExternal(f.ctx, msg)
+	if !errors.Is(err, ton.ErrMessageRejected) {
+		t.Fatalf("replay: %v, want ErrMessageRejected", err)
+	}
+	if code, ok := escrow.RefusalExitCode(err); !ok || code != escrow.ExitNothingToClaim {
+		t.Fatalf("exit code %d (%v) in %q", code, ok, err)
+	}
+	if !strings.Contains(escrow.ExitCodeText(escrow.ExitNothingToClaim), "already paid") {
+		t.Fatal(escrow.ExitCodeText(escrow.ExitNothingToClaim))
+	}
+}
+
+// An escrow deployed with any parameters answers to its own operator only.
+func TestDeployParams(t *testing.T) {
+	sb := tonsandbox.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ops, err := sb.Treasury(ctx, "proxy-operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := escrow.Params{ProxyKey: key(3).Public().(ed25519.PublicKey), Operator: ops, WithdrawDelay: time.Hour, ClaimFee: escrow.DefaultClaimFee}
+	if _, err := escrowtest.DeployParams(ctx, sb, key(4), p, oneTON); err == nil {
+		t.Fatal("deployed with a proxy key that does not match the parameters")
+	}
+	e, err := escrowtest.DeployParams(ctx, sb, key(3), p, 2*oneTON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := escrow.AddressOf(p, false); !e.Addr.Equals(want) {
+		t.Fatalf("deployed at %s, AddressOf %s", e.Addr, want)
+	}
+	tx, _, err := e.From(ctx, escrowtest.OperatorName, escrow.AnnounceWithdrawalBody(oneTON, 1), oneTON/10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deref(tx.ExitCode) != escrow.ExitNotOperator {
+		t.Fatalf("another escrow's operator: exit %d", deref(tx.ExitCode))
+	}
+	tx, _, err = e.From(ctx, "proxy-operator", escrow.AnnounceWithdrawalBody(oneTON, 2), oneTON/10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tx.Success {
+		t.Fatalf("its operator's announcement: exit %d", deref(tx.ExitCode))
+	}
+	st, err := escrow.ReadState(ctx, sb, e.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PendingWithdrawal != oneTON || st.WithdrawDelay != time.Hour || !st.Operator.Equals(ops) {
+		t.Fatalf("state %+v", st)
+	}
+}
+
+// The operator's side end to end on real contracts: the operator's wallet
+// V5R1 (signed in Go) deploys the escrow with its state init, announces a
+// withdrawal, and takes it after the delay.
+func TestOperatorWalletDeploysAndWithdraws(t *testing.T) {
+	sb := tonsandbox.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opWallet, err := ton.NewPayoutWalletFromKey(key(5), ton.Mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opWallet.TTL = 24 * time.Hour // the test moves the sandbox's clock past the delay
+	if _, err := sb.DeployWalletV5R1(ctx, opWallet.PublicKey(), ton.Mainnet, 100*oneTON); err != nil {
+		t.Fatal(err)
+	}
+	p := escrow.Params{ProxyKey: key(1).Public().(ed25519.PublicKey), Operator: opWallet.TONAddress(), WithdrawDelay: time.Hour, ClaimFee: escrow.DefaultClaimFee}
+	si, err := escrow.StateInit(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := escrow.AddressOf(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// send signs m with the operator's wallet and returns the escrow's
+	// transaction.
+	send := func(t *testing.T, m ton.ContractMessage) *tonsandbox.Tx {
+		t.Helper()
+		ext, err := opWallet.BuildContractMessage(ctx, sb, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := sb.Execute(ctx, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Accepted {
+			t.Fatalf("the operator's wallet refused its message: %s", r.Error)
+		}
+		tx := escrowtest.TxOn(r.Transactions, addr)
+		if tx == nil {
+			t.Fatalf("no transaction on the escrow: wallet exit %d, action %d", deref(r.Transactions[0].ExitCode), deref(r.Transactions[0].ActionResultCode))
+		}
+		return tx
+	}
+	t0 := time.Now().Add(time.Minute).Truncate(time.Second)
+	if err := sb.SetNow(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if tx := send(t, ton.ContractMessage{To: addr, Amount: 10 * oneTON, StateInit: si}); !tx.Success || tx.EndStatus != "active" {
+		t.Fatalf("deploy: %+v", tx)
+	}
+	e := &escrowtest.Escrow{SB: sb, Addr: addr, Params: p, ProxyKey: key(1)}
+	f := &fixture{ctx: ctx, sb: sb, e: e}
+	send(t, ton.ContractMessage{To: addr, Amount: oneTON / 20, Bounce: true, Body: escrow.AnnounceWithdrawalBody(4*oneTON, 1)})
+	if tx := send(t, ton.ContractMessage{To: addr, Amount: oneTON / 20, Bounce: true, Body: escrow.ExecuteWithdrawalBody(2)}); deref(tx.ExitCode) != escrow.ExitWithdrawalLocked {
+		t.Fatalf("execute at once: exit %d", deref(tx.ExitCode))
+	}
+	f.claim(t, e.Voucher(workerID(7), owner(0xaa), oneTON)) // claims go on during the delay
+	if err := sb.SetNow(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tx := send(t, ton.ContractMessage{To: addr, Amount: oneTON / 20, Bounce: true, Body: escrow.ExecuteWithdrawalBody(3)})
+	if got := escrowtest.PaidTo(tx, opWallet.TONAddress()); got != 4*oneTON {
+		t.Fatalf("the operator's wallet got %d, want %d", got, 4*oneTON)
+	}
+	st, err := escrow.ReadState(ctx, sb, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PendingWithdrawal != 0 || st.Balance < 5*oneTON-escrow.DefaultClaimFee {
+		t.Fatalf("after the withdrawal: %+v", st)
+	}
 }

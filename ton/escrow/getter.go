@@ -10,6 +10,8 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 )
 
 // Getter runs a get-method of a contract and returns its result stack,
@@ -133,3 +135,6 @@ func stackAddr(v any) (*address.Address, error) {
 	}
 	return a, nil
 }
+
+// The real chain reads escrows (so does *tonsandbox.Sandbox, in tests).
+var _ Getter = (*ton.LiteChain)(nil)

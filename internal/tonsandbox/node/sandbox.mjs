@@ -10,7 +10,9 @@
 //       -> {address (raw), friendly, deployed}
 //       deploy=false only funds the address (account stays uninitialised).
 //   seqno {address} -> {seqno}            (0 for an uninitialised wallet)
-//   sendExternal {bocBase64} -> {accepted, msgHash, exitCode?, error?, transactions: [...]}
+//   sendExternal {bocBase64, gasLog?} -> {accepted, msgHash, exitCode?, error?, gasBeforeAccept?, transactions: [...]}
+//       gasLog: also report the gas spent before accept_message (or before
+//       the refusal), out of the 10,000 credit.
 //   balance {address} -> {balanceNano, status}
 //   transactions {address} -> {transactions: [...]}   (oldest first)
 //   setNow {unix} -> {}                   (0 = follow the real clock)
@@ -140,6 +142,21 @@ function normalizedHash(msg) {
     .toString('hex');
 }
 
+// GAS_CREDIT is what an external message may spend before accept_message.
+const GAS_CREDIT = 10000;
+
+// gasBeforeAccept reads a 'vm_logs_gas' VM log: the gas spent up to ACCEPT
+// (accepted) or up to the end (refused), out of the credit.
+function gasBeforeAccept(log, accepted) {
+  let remaining = null;
+  for (const line of log.split('\n')) {
+    if (accepted && line.startsWith('execute ACCEPT')) break;
+    const m = /^gas remaining: (-?\d+)/.exec(line);
+    if (m) remaining = Number(m[1]);
+  }
+  return remaining === null ? null : GAS_CREDIT - remaining;
+}
+
 const treasuries = new Map();
 async function treasuryNamed(name) {
   if (!treasuries.has(name)) {
@@ -195,19 +212,29 @@ const handlers = {
     return { seqno: Number(r.stackReader.readBigNumber()), deployed: true };
   },
 
-  async sendExternal({ bocBase64 }) {
+  async sendExternal({ bocBase64, gasLog = false }) {
     const cells = Cell.fromBoc(Buffer.from(bocBase64 ?? '', 'base64'));
     if (cells.length !== 1) throw new Error('bocBase64 must hold one root cell');
     const msg = loadMessage(cells[0].beginParse());
     if (msg.info.type !== 'external-in') throw new Error(`not an external-in message: ${msg.info.type}`);
     const msgHash = normalizedHash(msg);
+    // gasLog: run with the VM's per-instruction gas log to report the gas
+    // spent before accept_message (an external may spend at most the gas
+    // credit, 10,000, before it is accepted).
+    if (gasLog) blockchain.verbosity = { ...blockchain.verbosity, vmLogs: 'vm_logs_gas' };
     try {
       const res = await blockchain.sendMessage(msg);
-      return { accepted: true, msgHash, transactions: record(res.transactions) };
+      const first = res.transactions[0];
+      return { accepted: true, msgHash, gasBeforeAccept: gasLog ? gasBeforeAccept(first?.vmLogs ?? '', true) : null, transactions: record(res.transactions) };
     } catch (e) {
       // The contract did not accept the message: nothing was committed, as
       // on a real network, where a liteserver refuses to relay it.
-      return { accepted: false, msgHash, exitCode: e.exitCode ?? null, error: String(e.error ?? e.message ?? e), transactions: [] };
+      return {
+        accepted: false, msgHash, exitCode: e.exitCode ?? null, error: String(e.error ?? e.message ?? e), transactions: [],
+        gasBeforeAccept: gasLog ? gasBeforeAccept(e.vmLogs ?? '', false) : null,
+      };
+    } finally {
+      if (gasLog) blockchain.verbosity = { ...blockchain.verbosity, vmLogs: 'none' };
     }
   },
 

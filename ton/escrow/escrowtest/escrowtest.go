@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/xssnick/tonutils-go/address"
@@ -47,13 +48,31 @@ func DeployWithPaid(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed2551
 		return nil, err
 	}
 	p := escrow.Params{ProxyKey: proxyKey.Public().(ed25519.PublicKey), Operator: op, WithdrawDelay: delay, ClaimFee: claimFee}
+	return deploy(ctx, sb, OperatorName, proxyKey, p, value, paid)
+}
+
+// DeployParams deploys an escrow with any parameters (an operator that is
+// the proxy's own wallet, say) from the sandbox treasury "deployer".
+// proxyKey must be the private half of p.ProxyKey.
+func DeployParams(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed25519.PrivateKey, p escrow.Params, value uint64) (*Escrow, error) {
+	if !proxyKey.Public().(ed25519.PublicKey).Equal(p.ProxyKey) {
+		return nil, fmt.Errorf("escrowtest: the proxy key is not the one in the parameters")
+	}
+	return deploy(ctx, sb, "deployer", proxyKey, p, value, nil)
+}
+
+func deploy(ctx context.Context, sb *tonsandbox.Sandbox, from string, proxyKey ed25519.PrivateKey, p escrow.Params, value uint64, paid map[[32]byte]uint64) (*Escrow, error) {
 	data, err := escrow.DataWithPaid(p, paid)
 	if err != nil {
 		return nil, err
 	}
-	si := &tlb.StateInit{Code: escrow.Code(), Data: data}
+	code, err := Code()
+	if err != nil {
+		return nil, err
+	}
+	si := &tlb.StateInit{Code: code, Data: data}
 	want := si.CalcAddress(p.Workchain)
-	if len(paid) == 0 {
+	if len(paid) == 0 && os.Getenv(FromSourceEnv) != "1" {
 		if want, err = escrow.AddressOf(p, false); err != nil {
 			return nil, err
 		}
@@ -69,7 +88,7 @@ func DeployWithPaid(ctx context.Context, sb *tonsandbox.Sandbox, proxyKey ed2551
 		addr.SetBounce(false)
 		return &Escrow{SB: sb, Addr: addr, Params: p, ProxyKey: proxyKey}, nil
 	}
-	addr, txs, err := sb.DeployContract(ctx, OperatorName, si, value)
+	addr, txs, err := sb.DeployContract(ctx, from, si, value)
 	if err != nil {
 		return nil, err
 	}
@@ -98,14 +117,15 @@ func (e *Escrow) Claim(ctx context.Context, v escrow.Voucher) (*tonsandbox.Resul
 	return e.ClaimSigned(ctx, v, sig)
 }
 
-// ClaimSigned sends the claim (v, sig) to this escrow.
+// ClaimSigned sends the claim (v, sig) to this escrow, with the VM's gas
+// log on: the result's GasBeforeAccept says what the checks cost.
 func (e *Escrow) ClaimSigned(ctx context.Context, v escrow.Voucher, sig []byte) (*tonsandbox.Result, error) {
 	msg, err := escrow.ClaimMessage(v, sig)
 	if err != nil {
 		return nil, err
 	}
 	msg.DstAddr = e.Addr
-	return e.SB.Execute(ctx, msg)
+	return e.SB.ExecuteGasLog(ctx, msg)
 }
 
 // FromOperator sends body with value nanoTON from the operator's wallet
