@@ -159,7 +159,7 @@ func (p *settlementPanel) render(st *worker.SettlementStatus) {
 	}
 	p.auto.set(autoText, theme.ColorNamePlaceHolder)
 	if !p.claiming {
-		setEnabled(p.withdrawBtn, st.Claimable > v.ClaimFee && st.Pending == 0)
+		setEnabled(p.withdrawBtn, st.Claimable > v.ClaimFee) // again while pending: the same message, paid once
 	}
 	p.obj.Show()
 }

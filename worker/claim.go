@@ -243,8 +243,13 @@ func (c *Core) sendClaim(ctx context.Context, cl earnings.Claim) (earnings.Claim
 	}
 	sig := v.Signature
 	if v.Cumulative != cl.Cumulative || v.Escrow != cl.Escrow || v.Payout != cl.Payout {
-		// A newer voucher supersedes this claim: it is covered once the
-		// newer one is claimed (RecordPaid), never paid separately.
+		// A newer voucher supersedes this claim: claiming it covers this
+		// one (RecordPaid), which is never paid separately.
+		if v.Escrow == cl.Escrow && v.Cumulative > cl.Cumulative {
+			if _, err := c.Claim(ctx); err != nil && !errors.Is(err, earnings.ErrNothingToClaim) {
+				return cl, err
+			}
+		}
 		return c.checkClaim(ctx, cl)
 	}
 	msg, err := escrow.ClaimMessage(ev, sig)
@@ -374,7 +379,7 @@ func (c *Core) settleTick(ctx context.Context) {
 	}
 	c.readEscrow(ctx)
 	st, err := c.Settlement()
-	if err != nil || st.Voucher == nil || st.AutoClaimAt <= 0 || st.Pending > 0 || st.Claimable < st.AutoClaimAt {
+	if err != nil || st.Voucher == nil || st.AutoClaimAt <= 0 || st.Claimable < st.AutoClaimAt {
 		return
 	}
 	if _, err := c.Claim(ctx); err != nil {

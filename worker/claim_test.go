@@ -286,3 +286,37 @@ func TestAutoClaim(t *testing.T) {
 		t.Fatalf("owner holds %d, want %d", got, v2.Cumulative-escrow.DefaultClaimFee)
 	}
 }
+
+// TestSupersededClaimIsCovered: a claim recorded but never sent (the app
+// died) is superseded by a newer voucher: the settlement loop claims the
+// newer one, which pays both at the cost of one fee; the older claim shows
+// as covered, never paid twice.
+func TestSupersededClaimIsCovered(t *testing.T) {
+	e := newSettleEnv(t, 4*time.Minute)
+	var once sync.Once
+	r := e.start(func(c *Core) {
+		c.claimHooks.afterRecord = func() bool {
+			stop := false
+			once.Do(func() { stop = true })
+			return stop
+		}
+	})
+	defer func() { r.stop() }()
+	v1 := e.earn(r, 1)
+	if cl, err := r.core.Claim(e.ctx); err != nil || cl.State != earnings.ClaimPending {
+		t.Fatalf("claim %+v %v, want pending and unsent", cl, err)
+	}
+	v2 := e.earn(r, 1) // the new voucher wakes the settlement loop
+	waitFor(t, "the newer voucher claimed", func() bool {
+		st, err := r.core.Settlement()
+		return err == nil && st.PaidOnChain == v2.Cumulative && st.Pending == 0
+	})
+	st, _ := r.core.Settlement()
+	if len(st.Claims) != 2 || st.Claims[0].State != earnings.ClaimConfirmed || st.Claims[0].Amount != v2.Cumulative ||
+		st.Claims[1].Cumulative != v1.Cumulative || st.Claims[1].State != earnings.ClaimCovered {
+		t.Fatalf("claims %+v: want the newer confirmed with all of %d, the older covered", st.Claims, v2.Cumulative)
+	}
+	if got := e.ownerBalance(); !near(got, v2.Cumulative-escrow.DefaultClaimFee) {
+		t.Fatalf("owner holds %d, want %d (one claim, one fee)", got, v2.Cumulative-escrow.DefaultClaimFee)
+	}
+}
