@@ -69,6 +69,7 @@ screenshot: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot-damaged-ledger.sh ./$(BIN) docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-standing.sh ./$(BIN) docs/screenshots
 	GO="$(GO)" bash scripts/screenshot-layout.sh docs/screenshots
+	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-join.sh ./$(BIN) docs/screenshots
 
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build

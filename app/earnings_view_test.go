@@ -130,8 +130,8 @@ func TestEarningsTabsAndMismatch(t *testing.T) {
 	st := noDriverStatus()
 	st.Earnings.Mismatch = "the proxy has 2 receipt(s) this computer has not stored"
 	v, _, _ := newTestView(t, newFakeCore(st))
-	if len(v.tabs.Items) != 4 || v.tabs.Items[0].Text != "Dashboard" || v.tabs.Items[1].Text != "Earnings" ||
-		v.tabs.Items[2].Text != "Why not earning?" || v.tabs.Items[3].Text != "Settings" {
+	if len(v.tabs.Items) != 5 || v.tabs.Items[0].Text != "Dashboard" || v.tabs.Items[1].Text != "Earnings" ||
+		v.tabs.Items[2].Text != "Why not earning?" || v.tabs.Items[3].Text != "Networks" || v.tabs.Items[4].Text != "Settings" {
 		t.Fatalf("tabs = %v", v.tabs.Items)
 	}
 	if !v.earn.mismatchRow.Visible() || !strings.Contains(v.earn.mismatch.Text, "2 receipt(s)") {

@@ -45,6 +45,8 @@ type fakeCore struct {
 
 	pauses []time.Duration // PauseFor calls
 
+	nets fakeNetworks // the Networks tab (networks_view_test.go)
+
 	// settings tab
 	idlePolicy worker.IdleSettings // what IdleSettings returns; zero: the defaults
 	policySets []worker.IdleSettings

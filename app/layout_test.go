@@ -226,6 +226,38 @@ func layoutCases() []layoutCase {
 				s.save()
 				wait("the bad settings reported", func() bool { return s.status.Visible() && s.msgs[worker.FieldIdleMinutes].Visible() })
 			}},
+		// The Networks tab (networks_view.go): an invite refused, a preview
+		// with long names and many models, a joined network far away.
+		{name: "networks, bad invite", core: func(string) *fakeCore {
+			st := gpuOKStatus()
+			st.Network = localNetwork()
+			return newFakeCore(st)
+		}, setup: func(v *mainView, wait func(string, func() bool)) {
+			v.nets.entry.SetText("cocoon://join?url=wss%3A%2F%2Fproxy.cocoon-network.example.org%3A443%2Fv1%2Fworker&key=" + strings.Repeat("ab", 31))
+			v.nets.preview()
+			wait("the problem shown", func() bool { return v.nets.problem.Visible() })
+		}},
+		{name: "networks, preview", core: func(string) *fakeCore {
+			st := gpuOKStatus()
+			st.Network = localNetwork()
+			return newFakeCore(st)
+		}, setup: func(v *mainView, wait func(string, func() bool)) {
+			inv := network.Invite{URL: "wss://proxy.cocoon-network.example.org:443/v1/worker", ProxyKey: make([]byte, 32), Name: strings.Repeat("Very Long Network Name ", 3)[:64]}
+			info := network.NetworkInfo{Name: inv.Name, ProtocolVersion: network.ProtocolVersion, CommissionBPS: 1234, Payouts: true, TONNetwork: "mainnet"}
+			for i := range 12 {
+				info.Prices = append(info.Prices, network.ModelPrice{Model: fmt.Sprintf("%s-%d", longModel, i), PricePrompt: 9_000_000_000_000, PriceCompletion: 123_456_789_012})
+			}
+			v.nets.entry.SetText(inv.String())
+			v.nets.showCard(inv, info)
+			wait("the preview shown", func() bool { return v.nets.card.Visible() })
+		}},
+		{name: "networks, joined", core: func(string) *fakeCore {
+			st := gpuOKStatus()
+			st.State = worker.StateWaiting
+			st.Network = worker.NetworkStatus{URL: "wss://proxy.cocoon-network.example.org:443/v1/worker", Name: strings.Repeat("Very Long Network Name ", 3)[:64],
+				WorkerID: "9f3c2a7b6e5d4c3b2a19", Error: longNotice}
+			return newFakeCore(st)
+		}},
 		settlementLayoutCase(), // settlement_view_test.go
 	}
 }

@@ -77,6 +77,8 @@ func (v *mainView) renderNetwork(st worker.Status) {
 	where := "none configured"
 	if ns.Local {
 		where = "local test network (on this computer)"
+	} else if ns.Name != "" {
+		where = ns.Name + " · " + ns.URL
 	} else if ns.URL != "" {
 		where = ns.URL
 	}

@@ -232,7 +232,10 @@ func (s *settingsView) renderNetwork() {
 	case ns.Local:
 		text = "Local test network on this computer (test TON, no payouts)"
 	case ns.URL != "":
-		text = ns.URL + " · proxy key pinned"
+		text = networkName(ns) + " · " + ns.URL + " · proxy key pinned"
+	}
+	if n := s.v.nets; n != nil && n.sw != nil && n.sw.CanSwitchNetwork() {
+		text += " (the Networks tab changes it)"
 	}
 	setLabel(s.networkText, text, widget.MediumImportance)
 }

@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -65,7 +66,7 @@ func TestWhyShowsStanding(t *testing.T) {
 	tests := []struct {
 		name  string
 		s     *network.Standing
-		want  string // reason code present, "" none of the three
+		want  idle.ReasonCode // reason code present, "" none of the three
 		level whyLevel
 	}{
 		{"quarantined", &network.Standing{Level: network.TrustQuarantined, CanariesFailed: 3}, whyQuarantined, whyBlocked},

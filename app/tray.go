@@ -13,7 +13,6 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -39,6 +38,7 @@ type trayMenu struct {
 	startNow *fyne.MenuItem // while waiting or paused: serve without waiting
 	pause    *fyne.MenuItem // while started: pause for an hour
 	open     *fyne.MenuItem
+	network  *fyne.MenuItem // "Network: <name>", disabled
 	quit     *fyne.MenuItem
 	icon     fyne.Resource
 }
@@ -48,6 +48,8 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 	t := &trayMenu{desk: desk}
 	t.state = fyne.NewMenuItem(trayStateLine(worker.StateStopped, ""), nil)
 	t.state.Disabled = true
+	t.network = fyne.NewMenuItem(networkLine(worker.NetworkStatus{}), nil)
+	t.network.Disabled = true
 	t.toggle = fyne.NewMenuItem(trayStartLabel, v.toggle)
 	t.startNow = fyne.NewMenuItem(trayStartNowLabel, v.startNow)
 	t.pause = fyne.NewMenuItem(trayPauseLabel, func() { v.pauseFor(trayPause) })
@@ -64,7 +66,7 @@ func newTrayMenu(desk desktop.App, v *mainView, show, quit func()) *trayMenu {
 // items is the menu for a state: "Start now" only while the worker waits
 // or is paused, "Pause for 1 hour" only while it is started.
 func (t *trayMenu) items(s worker.State, busy bool) []*fyne.MenuItem {
-	out := []*fyne.MenuItem{t.state, fyne.NewMenuItemSeparator(), t.toggle}
+	out := []*fyne.MenuItem{t.state, t.network, fyne.NewMenuItemSeparator(), t.toggle}
 	if !busy && (s == worker.StateWaiting || s == worker.StatePaused) {
 		out = append(out, t.startNow)
 	}
@@ -90,8 +92,10 @@ func (t *trayMenu) update(st worker.Status, busy bool) {
 		}
 	}
 	items := t.items(st.State, busy)
-	if t.state.Label != stateLine || t.toggle.Label != toggle || t.toggle.Disabled != busy || !sameItems(t.menu.Items, items) {
+	netLine := networkLine(st.Network)
+	if t.state.Label != stateLine || t.network.Label != netLine || t.toggle.Label != toggle || t.toggle.Disabled != busy || !sameItems(t.menu.Items, items) {
 		t.state.Label = stateLine
+		t.network.Label = netLine
 		t.toggle.Label = toggle
 		t.toggle.Disabled = busy
 		t.menu.Items = items
@@ -147,13 +151,7 @@ func trayStatusLine(st worker.Status) string {
 	case worker.StateWaiting, worker.StatePaused:
 		line := trayStateLine(st.State, "")
 		if len(st.Reasons) > 0 {
-			r := shortReason(st.Reasons[0].Text)
-			if st.Reasons[0].Code == idle.CodeOwnerActive {
-				// Its text counts the seconds since the last input: a menu
-				// line that changed every poll re-sent the whole menu.
-				r = "you are using the computer"
-			}
-			if r != "" {
+			if r := trayReason(st.Reasons[0]); r != "" {
 				line += " — " + r
 			}
 		}

@@ -351,7 +351,7 @@ func TestTrayOverDBus(t *testing.T) {
 	tray := findTray(t, conn)
 	t.Logf("tray item %s, menu %s", tray.service, tray.menuPath)
 	start := tray.waitItem(t, "Start sharing")
-	tray.waitMenu(t, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit")
+	tray.waitMenu(t, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit")
 	for _, it := range tray.items(t) {
 		if strings.HasPrefix(it.Label, "Cocoon:") && it.Enabled {
 			t.Errorf("state line %q is enabled", it.Label)
@@ -360,7 +360,7 @@ func TestTrayOverDBus(t *testing.T) {
 
 	tray.click(t, start)
 	waitLine("starts=1 stops=0")
-	tray.waitMenu(t, "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit")
+	tray.waitMenu(t, "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit")
 	stop := tray.waitItem(t, "Stop sharing")
 	if _, err := conn.Object(tray.service, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.Status"); err != nil {
 		t.Errorf("item Status property: %v", err)
@@ -368,7 +368,7 @@ func TestTrayOverDBus(t *testing.T) {
 
 	tray.click(t, stop)
 	waitLine("starts=1 stops=1")
-	tray.waitMenu(t, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit")
+	tray.waitMenu(t, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit")
 
 	// Quit from the tray ends the app cleanly (no panic: the bus is there).
 	tray.click(t, tray.waitItem(t, "Quit"))

@@ -41,6 +41,15 @@ func TestTrayStatusLine(t *testing.T) {
 		{"waiting for the owner to leave: no live seconds", st(worker.StateWaiting, func(s *worker.Status) {
 			s.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the keyboard or mouse 2 s ago; serving starts after 5 min without input"}}
 		}), "Cocoon: waiting for idle — you are using the computer"},
+		{"waiting for a controller: no live seconds", st(worker.StateWaiting, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeControllerActive, Text: "You used a game controller 1 s ago; serving starts after 5 min without input"}}
+		}), "Cocoon: waiting for idle — a game controller is in use"},
+		{"paused for a Steam game, by name", st(worker.StatePaused, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeSteamGame, Text: "(not parsed)", Programs: []string{"Half-Life 2"}}}
+		}), "Cocoon: paused — playing Half-Life 2"},
+		{"paused for a full-screen program, by name", st(worker.StatePaused, func(s *worker.Status) {
+			s.Reasons = []idle.Reason{{Code: idle.CodeFullScreen, Text: "(not parsed)", Programs: []string{"game.exe"}}}
+		}), "Cocoon: paused — full screen: game.exe"},
 		{"waiting, no reason", st(worker.StateWaiting, nil), "Cocoon: waiting for idle"},
 		{"error", st(worker.StateError, func(s *worker.Status) { s.Error = "Ollama is not running yet" }), "Cocoon: error — Ollama is not running yet"},
 	}
@@ -76,13 +85,13 @@ func TestTrayMenuPerState(t *testing.T) {
 		busy  bool
 		want  string
 	}{
-		{worker.StateStopped, false, "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit"},
-		{worker.StateStopped, true, "Cocoon: stopped|Starting…|Open Cocoon Desktop|Quit"},
-		{worker.StateWaiting, false, "Cocoon: waiting for idle|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, false, "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateServing, true, "Cocoon: serving|Stopping…|Open Cocoon Desktop|Quit"},
-		{worker.StatePaused, false, "Cocoon: paused|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
-		{worker.StateError, false, "Cocoon: error|Stop sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, false, "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"},
+		{worker.StateStopped, true, "Cocoon: stopped|Network: none|Starting…|Open Cocoon Desktop|Quit"},
+		{worker.StateWaiting, false, "Cocoon: waiting for idle|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, false, "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateServing, true, "Cocoon: serving|Network: none|Stopping…|Open Cocoon Desktop|Quit"},
+		{worker.StatePaused, false, "Cocoon: paused|Network: none|Stop sharing|Start now|Pause for 1 hour|Open Cocoon Desktop|Quit"},
+		{worker.StateError, false, "Cocoon: error|Network: none|Stop sharing|Open Cocoon Desktop|Quit"},
 	}
 	for _, tt := range tests {
 		st := noDriverStatus()
@@ -94,6 +103,19 @@ func TestTrayMenuPerState(t *testing.T) {
 		if tray.toggle.Disabled != tt.busy {
 			t.Errorf("%s busy=%v: toggle disabled = %v", tt.state, tt.busy, tray.toggle.Disabled)
 		}
+	}
+
+	// The network in use has its line.
+	joined := noDriverStatus()
+	joined.Network = worker.NetworkStatus{URL: "wss://gpu.example:8443/v1/worker", Name: "Second Net", Connected: true}
+	tray.update(joined, false)
+	if got := menuLabels(desk.menu); !strings.Contains(got, "|Network: Second Net|") {
+		t.Errorf("menu on a joined network = %s, want a line Network: Second Net", got)
+	}
+	joined.Network = worker.NetworkStatus{URL: "wss://127.0.0.1:1/v1/worker", Local: true}
+	tray.update(joined, false)
+	if got := menuLabels(desk.menu); !strings.Contains(got, "|Network: "+worker.LocalNetworkName+"|") {
+		t.Errorf("menu on the local network = %s", got)
 	}
 
 	// The actions reach the core.
@@ -109,7 +131,7 @@ func TestTrayMenuPerState(t *testing.T) {
 		return core.startNows == 1
 	})
 	q.runUntil(t, "serving menu", func() bool {
-		return menuLabels(desk.menu) == "Cocoon: serving|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
+		return menuLabels(desk.menu) == "Cocoon: serving|Network: none|Stop sharing|Pause for 1 hour|Open Cocoon Desktop|Quit"
 	})
 
 	tray.pause.Action()
@@ -123,7 +145,9 @@ func TestTrayMenuPerState(t *testing.T) {
 
 	tray.toggle.Action() // Stop
 	q.runUntil(t, "Stop", func() bool { _, stops, _, _ := core.counts(); return stops == 1 })
-	q.runUntil(t, "stopped menu", func() bool { return menuLabels(desk.menu) == "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit" })
+	q.runUntil(t, "stopped menu", func() bool {
+		return menuLabels(desk.menu) == "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit"
+	})
 }
 
 func TestNotificationsFor(t *testing.T) {

@@ -67,6 +67,7 @@ type mainView struct {
 	rebuildDlg   *dialog.ConfirmDialog
 	fatalShown   string // the fatal error already shown in a dialog
 	net          networkWidgets
+	nets         *networksView // the Networks tab (networks_view.go)
 	toggleBtn    *widget.Button
 	busy         bool // a Start/Stop call is in flight
 	notice       *widget.Label
@@ -183,12 +184,13 @@ func newMainView(core Core, win fyne.Window) *mainView {
 	v.earn = newEarningsView(v)
 	v.why = newWhyView(v)
 	v.set = newSettingsView(v)
+	v.nets = newNetworksView(v)
 	v.whyTab = container.NewTabItemWithIcon("Why not earning?", theme.QuestionIcon(), v.why.content)
 	v.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), v.set.content)
 	v.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), dashboard),
 		container.NewTabItemWithIcon("Earnings", theme.StorageIcon(), v.earn.content),
-		v.whyTab, v.settingsTab)
+		v.whyTab, container.NewTabItemWithIcon("Networks", theme.ListIcon(), v.nets.content), v.settingsTab)
 	v.tabs.OnSelected = func(t *container.TabItem) {
 		if t == v.settingsTab {
 			v.set.load(false) // fresh values, unless the owner is editing
@@ -352,6 +354,7 @@ func (v *mainView) refresh(st worker.Status) {
 	v.renderPulls()
 	v.earn.refreshStatus(st)
 	v.why.refresh(st)
+	v.nets.refresh(st)
 	v.set.renderNetwork()
 	if v.onboard != nil {
 		v.onboard.refresh(st)

@@ -377,7 +377,7 @@ func TestTrayFollowsState(t *testing.T) {
 		}
 		return out
 	}
-	if got := strings.Join(labels(), "|"); got != "Cocoon: stopped|Start sharing|Open Cocoon Desktop|Quit" {
+	if got := strings.Join(labels(), "|"); got != "Cocoon: stopped|Network: none|Start sharing|Open Cocoon Desktop|Quit" {
 		t.Errorf("menu = %s", got)
 	}
 	if !tray.state.Disabled {

@@ -1,11 +1,14 @@
 package app
 
 import (
+	"image/png"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
@@ -48,7 +51,7 @@ func TestWhyNotEarning(t *testing.T) {
 	tests := []struct {
 		name  string
 		facts whyFacts
-		codes []string // every reason, in order
+		codes []idle.ReasonCode // every reason, in order
 		// checks on the first reason
 		title   string // part of its title
 		fix     string // part of its fix
@@ -56,28 +59,28 @@ func TestWhyNotEarning(t *testing.T) {
 	}{
 		{name: "serving, connected, no jobs yet",
 			facts: whyFacts{Status: servingStatus(), JobsAtServe: 0},
-			codes: []string{whyServing, whyNoDemand, whyTestTON}, title: "Serving: jobs are welcome"},
+			codes: []idle.ReasonCode{whyServing, whyNoDemand, whyTestTON}, title: "Serving: jobs are welcome"},
 		{name: "serving, jobs unchanged since serving began",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Jobs.Completed = 5; return s }(), JobsAtServe: 5},
-			codes: []string{whyServing, whyNoDemand, whyTestTON}},
+			codes: []idle.ReasonCode{whyServing, whyNoDemand, whyTestTON}},
 		{name: "serving, jobs arriving",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Jobs.Completed = 7; return s }(), JobsAtServe: 5},
-			codes: []string{whyServing, whyTestTON}},
+			codes: []idle.ReasonCode{whyServing, whyTestTON}},
 		{name: "serving, a job running",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Jobs.Running = 1; return s }(), JobsAtServe: 0},
-			codes: []string{whyServing, whyTestTON}},
+			codes: []idle.ReasonCode{whyServing, whyTestTON}},
 		{name: "serving on a real network with a payout address",
 			facts: whyFacts{Status: func() worker.Status { s := remote(servingStatus()); s.Jobs.Completed = 3; return s }(), JobsAtServe: 1, PayoutAddress: "UQ…"},
-			codes: []string{whyServing}},
+			codes: []idle.ReasonCode{whyServing}},
 		{name: "stopped by you",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.State = worker.StateStopped; return s }()},
-			codes: []string{whyStopped, whyTestTON}, title: "Sharing is off", actions: []whyAction{actStart}},
+			codes: []idle.ReasonCode{whyStopped, whyTestTON}, title: "Sharing is off", actions: []whyAction{actStart}},
 		{name: "tray stop",
 			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeManualStop, Text: "You stopped serving from the tray"})},
-			codes: []string{idle.CodeManualStop, whyTestTON}, title: "Stopped by you", actions: []whyAction{actStart}},
+			codes: []idle.ReasonCode{idle.CodeManualStop, whyTestTON}, title: "Stopped by you", actions: []whyAction{actStart}},
 		{name: "paused for an hour",
 			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodePausedUntil, Text: "You paused serving until Wed 13:00", Until: now.Add(time.Hour)})},
-			codes: []string{idle.CodePausedUntil, whyTestTON}, title: "resumes in 1 h", actions: []whyAction{actStartNow}},
+			codes: []idle.ReasonCode{idle.CodePausedUntil, whyTestTON}, title: "resumes in 1 h", actions: []whyAction{actStartNow}},
 		{name: "waiting for idle, time left",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
@@ -85,15 +88,44 @@ func TestWhyNotEarning(t *testing.T) {
 				s.Reasons = []idle.Reason{{Code: idle.CodeOwnerActive, Text: "You used the keyboard or mouse 5 s ago; serving starts after 30 s without input", Until: now.Add(25 * time.Second)}}
 				return s
 			}()},
-			codes: []string{idle.CodeOwnerActive, whyTestTON}, title: "Waiting for you to step away · 25 s left",
+			codes: []idle.ReasonCode{idle.CodeOwnerActive, whyTestTON}, title: "Waiting for you to step away · 25 s left",
 			fix: "Start now", actions: []whyAction{actStartNow, actSettings}},
 		{name: "a game on the GPU is named",
-			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "Cyberpunk2077.exe (6.0 GB) is using the GPU"})},
-			codes: []string{idle.CodeGPUInUse, whyTestTON}, title: "Cyberpunk2077.exe is using the GPU",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "Cyberpunk2077.exe (6.0 GB) is using the GPU", Programs: []string{"Cyberpunk2077.exe"}})},
+			codes: []idle.ReasonCode{idle.CodeGPUInUse, whyTestTON}, title: "Cyberpunk2077.exe is using the GPU",
 			fix: "Pause while other apps use the GPU", actions: []whyAction{actSettings}},
 		{name: "several programs on the GPU",
-			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "blender (3.0 GB), obs (512 MB) and 2 more are using the GPU"})},
-			codes: []string{idle.CodeGPUInUse, whyTestTON}, title: "blender, obs and 2 more are using the GPU"},
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "blender (3.0 GB), obs (512 MB) and 2 more are using the GPU", Programs: []string{"blender", "obs", "x", "y"}})},
+			codes: []idle.ReasonCode{idle.CodeGPUInUse, whyTestTON}, title: "blender, obs and 2 more are using the GPU"},
+		{name: "a GPU reason's title comes from its programs, not its text",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "(words the UI must not parse) is using the GPU", Programs: []string{"game.exe"}})},
+			codes: []idle.ReasonCode{idle.CodeGPUInUse, whyTestTON}, title: "game.exe is using the GPU"},
+		{name: "a Steam game is named",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeSteamGame, Text: "Steam game running: Half-Life 2", Programs: []string{"Half-Life 2"}})},
+			codes: []idle.ReasonCode{idle.CodeSteamGame, whyTestTON}, title: "Steam game running: Half-Life 2",
+			fix: "Pause while other apps use the GPU", actions: []whyAction{actSettings}},
+		{name: "a full-screen program is named",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeFullScreen, Text: "Full-screen program: game.exe", Programs: []string{"game.exe"}})},
+			codes: []idle.ReasonCode{idle.CodeFullScreen, whyTestTON}, title: "Full-screen program: game.exe", actions: []whyAction{actSettings}},
+		{name: "presentation mode",
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodePresentation, Text: "Presentation mode is on"})},
+			codes: []idle.ReasonCode{idle.CodePresentation, whyTestTON}, title: "Presentation mode is on", actions: []whyAction{actSettings}},
+		{name: "a controller in use",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.State = worker.StateWaiting
+				s.Reasons = []idle.Reason{{Code: idle.CodeControllerActive, Text: "You used a game controller 2 s ago", Until: now.Add(time.Minute)}}
+				return s
+			}()},
+			codes: []idle.ReasonCode{idle.CodeControllerActive, whyTestTON}, title: "Controller in use · 1 min left",
+			actions: []whyAction{actStartNow, actSettings}},
+		{name: "unreadable controllers: a note, not a block",
+			facts: whyFacts{Status: func() worker.Status {
+				s := servingStatus()
+				s.Notes = []idle.Reason{{Code: idle.CodeControllersUnreadable, Text: idle.ErrControllersUnreadable.Error()}}
+				return s
+			}(), JobsAtServe: -1},
+			codes: []idle.ReasonCode{idle.CodeControllersUnreadable, whyServing, whyNoDemand, whyTestTON}, title: "Can't read game controllers", fix: "input group"},
 		{name: "every limit at once, in the policy's order",
 			facts: whyFacts{Status: paused(servingStatus(),
 				idle.Reason{Code: idle.CodeFullScreen, Text: `"Movie" is full screen`},
@@ -101,20 +133,20 @@ func TestWhyNotEarning(t *testing.T) {
 				idle.Reason{Code: idle.CodeTooHot, Text: "GPU 0 is at 91 °C, above your 85 °C limit"},
 				idle.Reason{Code: idle.CodePowerCap, Text: "GPU 0 draws 400 W, above your 300 W limit"},
 				idle.Reason{Code: idle.CodeVRAMLow, Text: "Video memory is short: only 512 MB free on GPU 0 (you keep 2.0 GB for yourself)"})},
-			codes: []string{idle.CodeFullScreen, idle.CodeSchedule, idle.CodeTooHot, idle.CodePowerCap, idle.CodeVRAMLow, whyTestTON},
+			codes: []idle.ReasonCode{idle.CodeFullScreen, idle.CodeSchedule, idle.CodeTooHot, idle.CodePowerCap, idle.CodeVRAMLow, whyTestTON},
 			title: "A full-screen window is open", actions: []whyAction{actSettings}},
 		{name: "outside the schedule",
 			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeSchedule, Text: "Outside your serving hours", Until: now.Add(90 * time.Minute)})},
-			codes: []string{idle.CodeSchedule, whyTestTON}, title: "next window in 1 h 30 min", actions: []whyAction{actStartNow, actSettings}},
+			codes: []idle.ReasonCode{idle.CodeSchedule, whyTestTON}, title: "next window in 1 h 30 min", actions: []whyAction{actStartNow, actSettings}},
 		{name: "cannot see the owner",
 			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeIdleUnknown, Text: "Can't tell whether you are at the computer (no X11)"})},
-			codes: []string{idle.CodeIdleUnknown, whyTestTON}, actions: []whyAction{actStartNow}},
+			codes: []idle.ReasonCode{idle.CodeIdleUnknown, whyTestTON}, actions: []whyAction{actStartNow}},
 		{name: "the game closed; waiting to be sure",
-			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "Cleared 5 s ago (x is using the GPU); waiting 25 s more", Until: now.Add(25 * time.Second)})},
-			codes: []string{whyResuming, whyTestTON}, title: "Resuming soon · in 25 s", fix: "Nothing to do"},
+			facts: whyFacts{Status: paused(servingStatus(), idle.Reason{Code: idle.CodeGPUInUse, Text: "Cleared 5 s ago (x is using the GPU); waiting 25 s more", Waiting: true, Until: now.Add(25 * time.Second)})},
+			codes: []idle.ReasonCode{whyResuming, whyTestTON}, title: "Resuming soon · in 25 s", fix: "Nothing to do"},
 		{name: "no NVIDIA GPU on the local network is fine",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.GPU = noDriverStatus().GPU; return s }(), JobsAtServe: -1},
-			codes: []string{whyNoGPU, whyServing, whyNoDemand, whyTestTON}, title: "No NVIDIA GPU", fix: "fine for the local test network"},
+			codes: []idle.ReasonCode{whyNoGPU, whyServing, whyNoDemand, whyTestTON}, title: "No NVIDIA GPU", fix: "fine for the local test network"},
 		{name: "no NVIDIA GPU on a real network",
 			facts: whyFacts{Status: func() worker.Status {
 				s := remote(servingStatus())
@@ -122,7 +154,7 @@ func TestWhyNotEarning(t *testing.T) {
 				s.GPU = gpu.Snapshot{State: gpu.StateNoDevice}
 				return s
 			}(), PayoutAddress: "UQ…"},
-			codes: []string{whyStopped, whyNoGPU}},
+			codes: []idle.ReasonCode{whyStopped, whyNoGPU}},
 		{name: "Ollama down; the error state is not repeated",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
@@ -131,7 +163,7 @@ func TestWhyNotEarning(t *testing.T) {
 				s.Ollama = ollama.Status{Error: "connection refused"}
 				return s
 			}()},
-			codes: []string{whyOllama, whyTestTON}, title: "Ollama", actions: nil},
+			codes: []idle.ReasonCode{whyOllama, whyTestTON}, title: "Ollama", actions: nil},
 		{name: "Ollama starting",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
@@ -139,14 +171,14 @@ func TestWhyNotEarning(t *testing.T) {
 				s.Ollama = ollama.Status{}
 				return s
 			}()},
-			codes: []string{whyStopped, whyOllamaStart, whyTestTON}},
+			codes: []idle.ReasonCode{whyStopped, whyOllamaStart, whyTestTON}},
 		{name: "no model downloaded",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
 				s.State, s.Error, s.Models, s.Model = worker.StateError, "no model downloaded: download one first", nil, ""
 				return s
 			}()},
-			codes: []string{whyNoModel, whyTestTON}, title: "No model downloaded", actions: []whyAction{actModels}},
+			codes: []idle.ReasonCode{whyNoModel, whyTestTON}, title: "No model downloaded", actions: []whyAction{actModels}},
 		{name: "the served model is missing",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
@@ -154,55 +186,55 @@ func TestWhyNotEarning(t *testing.T) {
 				s.Model = "qwen3:8b"
 				return s
 			}()},
-			codes: []string{whyStopped, whyModelMissing, whyTestTON}},
+			codes: []idle.ReasonCode{whyStopped, whyModelMissing, whyTestTON}},
 		{name: "no model chosen",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.State = worker.StateStopped; s.Model = ""; return s }()},
-			codes: []string{whyStopped, whyModelMissing, whyTestTON}},
+			codes: []idle.ReasonCode{whyStopped, whyModelMissing, whyTestTON}},
 		{name: "proxy key mismatch",
 			facts: whyFacts{Status: func() worker.Status {
 				s := remote(servingStatus())
 				s.Network.Connected, s.Network.Error = false, "auth failed: proxy key mismatch"
 				return s
 			}(), PayoutAddress: "UQ…"},
-			codes: []string{whyDisconnected}, title: "Not connected", fix: "Check the proxy key"},
+			codes: []idle.ReasonCode{whyDisconnected}, title: "Not connected", fix: "Check the proxy key"},
 		{name: "network unreachable",
 			facts: whyFacts{Status: func() worker.Status {
 				s := remote(servingStatus())
 				s.Network.Connected, s.Network.Error = false, "dial tcp: connection refused"
 				return s
 			}(), PayoutAddress: "UQ…"},
-			codes: []string{whyDisconnected}, fix: "reconnects by itself"},
+			codes: []idle.ReasonCode{whyDisconnected}, fix: "reconnects by itself"},
 		{name: "connecting",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Network.Connected = false; return s }()},
-			codes: []string{whyConnecting, whyTestTON}},
+			codes: []idle.ReasonCode{whyConnecting, whyTestTON}},
 		{name: "no network at all",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.Network = worker.NetworkStatus{}; return s }()},
-			codes: []string{whyNoNetwork}},
+			codes: []idle.ReasonCode{whyNoNetwork}},
 		{name: "no payout address on a real network",
 			facts: whyFacts{Status: func() worker.Status { s := remote(servingStatus()); s.Jobs.Completed = 2; return s }(), JobsAtServe: 0},
-			codes: []string{whyServing, whyNoPayout}, actions: nil},
+			codes: []idle.ReasonCode{whyServing, whyNoPayout}, actions: nil},
 		{name: "a GPU, but the model runs on the CPU: no backend",
 			facts: whyFacts{Status: onCPUStatus(worker.CPUNoBackend)},
-			codes: []string{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "runs on the CPU", fix: "earn less"},
+			codes: []idle.ReasonCode{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "runs on the CPU", fix: "earn less"},
 		{name: "a GPU, but the model does not fit",
 			facts: whyFacts{Status: onCPUStatus(worker.CPUTooBig)},
-			codes: []string{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "does not fit", actions: []whyAction{actModels, actSettings}},
+			codes: []idle.ReasonCode{whyOnCPU, whyServing, whyNoDemand, whyTestTON}, title: "does not fit", actions: []whyAction{actModels, actSettings}},
 		{name: "the disk is full",
 			facts: whyFacts{Status: func() worker.Status { s := servingStatus(); s.DiskFull = "The disk is full: …"; return s }()},
-			codes: []string{whyDiskFull, whyServing, whyNoDemand, whyTestTON}, title: "disk is full", fix: "Free some space"},
+			codes: []idle.ReasonCode{whyDiskFull, whyServing, whyNoDemand, whyTestTON}, title: "disk is full", fix: "Free some space"},
 		{name: "an error of its own",
 			facts: whyFacts{Status: func() worker.Status {
 				s := servingStatus()
 				s.State, s.Error = worker.StateError, "could not load llama3.2:1b: out of memory"
 				return s
 			}()},
-			codes: []string{whyError, whyTestTON}, title: "error", fix: "retries"},
+			codes: []idle.ReasonCode{whyError, whyTestTON}, title: "error", fix: "retries"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.facts.Now = now
 			got := explainWhy(tc.facts)
-			var codes []string
+			var codes []idle.ReasonCode
 			for _, w := range got {
 				codes = append(codes, w.Code)
 				if w.Title == "" || (w.Level != whyGood && w.Detail == "") {
@@ -240,15 +272,15 @@ func TestWhyNotEarningUsesTheClock(t *testing.T) {
 	}
 }
 
-func whyCodes(v *mainView) []string {
-	var out []string
+func whyCodes(v *mainView) []idle.ReasonCode {
+	var out []idle.ReasonCode
 	for _, it := range v.why.items {
 		out = append(out, it.Code)
 	}
 	return out
 }
 
-func whyRowFor(v *mainView, code string) *whyRow {
+func whyRowFor(v *mainView, code idle.ReasonCode) *whyRow {
 	for i, it := range v.why.items {
 		if it.Code == code {
 			return v.why.rows[i]
@@ -262,7 +294,7 @@ func TestWhyTabFollowsStatusEvents(t *testing.T) {
 	f := newFakeCore(servingStatus())
 	v, _, q := newTestView(t, f)
 	startWatch(t, v, f, q)
-	if got := whyCodes(v); !slices.Equal(got, []string{whyServing, whyNoDemand, whyTestTON}) {
+	if got := whyCodes(v); !slices.Equal(got, []idle.ReasonCode{whyServing, whyNoDemand, whyTestTON}) {
 		t.Fatalf("serving: %v", got)
 	}
 	if !strings.HasPrefix(v.why.head.Text, "You are sharing your GPU") {
@@ -271,7 +303,7 @@ func TestWhyTabFollowsStatusEvents(t *testing.T) {
 
 	f.set(func(s *worker.Status) {
 		s.State = worker.StatePaused
-		s.Reasons = []idle.Reason{{Code: idle.CodeGPUInUse, Text: "Cyberpunk2077.exe (6.0 GB) is using the GPU"}}
+		s.Reasons = []idle.Reason{{Code: idle.CodeGPUInUse, Text: "Cyberpunk2077.exe (6.0 GB) is using the GPU", Programs: []string{"Cyberpunk2077.exe"}}}
 	})
 	at := time.Now()
 	f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
@@ -299,6 +331,54 @@ func TestWhyTabFollowsStatusEvents(t *testing.T) {
 	q.runUntil(t, "the reason to clear", func() bool { return whyRowFor(v, idle.CodeGPUInUse) == nil })
 	if got := len(v.why.list.Objects); got != 3 {
 		t.Errorf("%d rows shown after clearing, want 3", got)
+	}
+}
+
+// The Why tab names the game (from the reason's Programs) in the real
+// widgets, through the core's status events.
+func TestWhyTabNamesTheGame(t *testing.T) {
+	f := newFakeCore(servingStatus())
+	v, w, q := newTestView(t, f)
+	startWatch(t, v, f, q)
+	cases := []struct {
+		name   string
+		reason idle.Reason
+		title  string
+	}{
+		{"Steam game", idle.Reason{Code: idle.CodeSteamGame, Text: "Steam game running: Half-Life 2", Programs: []string{"Half-Life 2"}}, "Steam game running: Half-Life 2"},
+		{"full-screen program", idle.Reason{Code: idle.CodeFullScreen, Text: "Full-screen program: game.exe", Programs: []string{"game.exe"}}, "Full-screen program: game.exe"},
+		{"controller", idle.Reason{Code: idle.CodeControllerActive, Text: "You used a game controller 1 s ago", Until: time.Now().Add(time.Hour)}, "Controller in use · 1 h left"},
+	}
+	for _, tc := range cases {
+		f.set(func(s *worker.Status) { s.State, s.Reasons = worker.StatePaused, []idle.Reason{tc.reason} })
+		f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
+		q.runUntil(t, tc.name, func() bool { return whyRowFor(v, tc.reason.Code) != nil })
+		if r := whyRowFor(v, tc.reason.Code); r.title.Text != tc.title || !r.obj.Visible() {
+			t.Errorf("%s: row title %q, want %q", tc.name, r.title.Text, tc.title)
+		}
+	}
+	if path := os.Getenv("COCOON_SHOT"); path != "" { // look at it: COCOON_SHOT=/tmp/why-gamer.png
+		f.set(func(s *worker.Status) {
+			s.State = worker.StatePaused
+			s.Reasons = []idle.Reason{
+				{Code: idle.CodeControllerActive, Text: "You used a game controller 2 s ago", Until: time.Now().Add(5 * time.Minute)},
+				{Code: idle.CodeSteamGame, Text: "Steam game running: Half-Life 2", Programs: []string{"Half-Life 2"}},
+				{Code: idle.CodeFullScreen, Text: `Full-screen program: hl2.exe ("Half-Life 2")`, Programs: []string{"hl2.exe"}},
+			}
+			s.Notes = []idle.Reason{{Code: idle.CodeControllersUnreadable, Text: idle.ErrControllersUnreadable.Error()}}
+		})
+		f.publish(worker.Event{Type: worker.EventState, Data: worker.StatePaused})
+		q.runUntil(t, "the gamer's reasons", func() bool { return whyRowFor(v, idle.CodeControllersUnreadable) != nil })
+		v.tabs.Select(v.whyTab)
+		w.Resize(fyne.NewSize(1024, 640))
+		out, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		if err := png.Encode(out, w.Canvas().Capture()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -332,16 +412,20 @@ func TestWhyButtonsCallTheCore(t *testing.T) {
 	}
 }
 
-func TestGPUUserTitle(t *testing.T) {
-	for in, want := range map[string]string{
-		"Cyberpunk2077.exe (6.0 GB) is using the GPU":                        "Cyberpunk2077.exe is using the GPU",
-		"Program 4242 is using the GPU":                                      "Program 4242 is using the GPU",
-		"a (1.0 GB), b (2.0 GB) and c are using the GPU":                     "a, b and c are using the GPU",
-		"Cleared 5 s ago (x is using the GPU); waiting 25 s more to be sure": "Another program is using the GPU",
-		"something else": "Another program is using the GPU",
+func TestGPUUsersTitle(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		programs []string
+		want     string
+	}{
+		{"none known", nil, "Another program is using the GPU"},
+		{"one", []string{"Cyberpunk2077.exe"}, "Cyberpunk2077.exe is using the GPU"},
+		{"two", []string{"a", "b"}, "a and b are using the GPU"},
+		{"three", []string{"a", "b", "c"}, "a, b and c are using the GPU"},
+		{"five", []string{"a", "b", "c", "d", "e"}, "a, b and 3 more are using the GPU"},
 	} {
-		if got := gpuUserTitle(in); got != want {
-			t.Errorf("gpuUserTitle(%q) = %q, want %q", in, got, want)
+		if got := gpuUsersTitle(tc.programs); got != tc.want {
+			t.Errorf("%s: gpuUsersTitle(%q) = %q, want %q", tc.name, tc.programs, got, tc.want)
 		}
 	}
 }

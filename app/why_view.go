@@ -66,7 +66,7 @@ func actionLabel(a whyAction) string {
 
 // why is one reason in force, with what the owner can do.
 type why struct {
-	Code    string // stable: an idle reason code or one of the why* codes below
+	Code    idle.ReasonCode // stable: an idle reason code or one of the why* codes below
 	Level   whyLevel
 	Title   string // a few words
 	Detail  string // the facts
@@ -132,6 +132,10 @@ func explainWhy(f whyFacts) []why {
 		for _, r := range st.Reasons {
 			add(explainReason(r, f.Now))
 		}
+	}
+
+	for _, n := range st.Notes {
+		add(explainNote(n))
 	}
 
 	// What the machine and the network need.
@@ -325,10 +329,18 @@ func explainReason(r idle.Reason, now time.Time) why {
 		w.Fix = "Press Start now to serve anyway, or change the schedule in Settings."
 		w.Actions = []whyAction{actStartNow, actSettings}
 		return w
+	case idle.CodeControllerActive:
+		w.Level = whyInfo
+		w.Title = "Controller in use"
+		if left != "" {
+			w.Title += " · " + left + " left"
+		}
+		w.Fix = "A game controller counts like the keyboard: serving starts once it is left alone, or press Start now to serve while you play. The wait is set in Settings."
+		w.Actions = []whyAction{actStartNow, actSettings}
+		return w
 	}
-	// The conditions that can flap carry Until only while the policy waits
-	// for them to stay clear (the resume hysteresis).
-	if !r.Until.IsZero() {
+	// A condition that cleared: the policy waits to be sure (hysteresis).
+	if r.Waiting {
 		w.Code, w.Level = whyResuming, whyInfo
 		w.Title = "Resuming soon"
 		if left != "" {
@@ -344,12 +356,27 @@ func explainReason(r idle.Reason, now time.Time) why {
 		w.Fix = "It needs to see keyboard and mouse activity to get out of your way, so it does not serve on its own. Press Start now to serve anyway."
 		w.Actions = []whyAction{actStartNow}
 	case idle.CodeGPUInUse:
-		w.Title = gpuUserTitle(r.Text)
+		w.Title = gpuUsersTitle(r.Programs)
 		w.Fix = "Serving resumes by itself when it closes. To share the GPU alongside it, turn off \"Pause while other apps use the GPU\" in Settings."
+		w.Actions = []whyAction{actSettings}
+	case idle.CodeSteamGame:
+		w.Title = "Steam game running"
+		if len(r.Programs) > 0 {
+			w.Title += ": " + r.Programs[0]
+		}
+		w.Detail = "Your games come first: Cocoon does not serve while Steam reports a game running."
+		w.Fix = "Serving resumes by itself when the game closes. To share the GPU alongside games, turn off \"Pause while other apps use the GPU\" in Settings."
 		w.Actions = []whyAction{actSettings}
 	case idle.CodeFullScreen:
 		w.Title = "A full-screen window is open"
+		if len(r.Programs) > 0 {
+			w.Title = "Full-screen program: " + r.Programs[0]
+		}
 		w.Fix = "Serving resumes when you leave full screen. To serve anyway, turn off \"Pause on full screen\" in Settings."
+		w.Actions = []whyAction{actSettings}
+	case idle.CodePresentation:
+		w.Title = "Presentation mode is on"
+		w.Fix = "Serving resumes when the presentation ends. To serve anyway, turn off \"Pause on full screen\" in Settings."
 		w.Actions = []whyAction{actSettings}
 	case idle.CodeTooHot:
 		w.Title = "The GPU is too hot"
@@ -369,38 +396,21 @@ func explainReason(r idle.Reason, now time.Time) why {
 	return w
 }
 
-// gpuUserTitle names the program on the GPU: "Cyberpunk2077.exe is using
-// the GPU" from the policy's "Cyberpunk2077.exe (6.0 GB) is using the GPU".
-func gpuUserTitle(text string) string {
-	const generic = "Another program is using the GPU"
-	who, verb, ok := strings.Cut(text, " is using the GPU")
-	if !ok {
-		who, verb, ok = strings.Cut(text, " are using the GPU")
-		verb = "are"
-	} else {
-		verb = "is"
+// gpuUsersTitle names the programs on the GPU, from the policy's list
+// (largest first): "Cyberpunk2077.exe is using the GPU", "a, b and 2 more
+// are using the GPU".
+func gpuUsersTitle(programs []string) string {
+	switch len(programs) {
+	case 0:
+		return "Another program is using the GPU"
+	case 1:
+		return programs[0] + " is using the GPU"
 	}
-	if !ok || who == "" {
-		return generic
+	names := programs
+	if len(names) > 3 { // two names and a count keep the title short
+		names = append(slices.Clone(programs[:2]), fmt.Sprintf("%d more", len(programs)-2))
 	}
-	// Drop the memory figures: "A (6.0 GB), B (1.0 GB) and C" → "A, B and C".
-	var b strings.Builder
-	depth := 0
-	for _, r := range who {
-		switch {
-		case r == '(':
-			depth++
-		case r == ')' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteRune(r)
-		}
-	}
-	name := strings.Join(strings.Fields(strings.ReplaceAll(b.String(), " ,", ",")), " ")
-	if name == "" || depth != 0 {
-		return generic
-	}
-	return name + " " + verb + " using the GPU"
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " are using the GPU"
 }
 
 // shortDuration is a countdown for people: "45 s", "4 min", "2 h 5 min".
@@ -481,6 +491,7 @@ func (w *whyView) refresh(st worker.Status) {
 	}
 	items := explainWhy(whyFacts{Status: st, Now: time.Now(), JobsAtServe: w.jobsAtServe, PayoutAddress: addr})
 	w.render(items)
+	w.sub.set(networkLine(st.Network)+" · updated with every change of the worker's state.", theme.ColorNamePlaceHolder)
 }
 
 func (w *whyView) render(items []why) {

@@ -8,10 +8,15 @@
 //     EWMH properties, in pure Go (github.com/jezek/xgb). On Windows,
 //     LastInput implements both with GetLastInputInfo/GetTickCount and
 //     SHQueryUserNotificationState (no cgo). NewSystemIdle picks the one for
-//     this OS; elsewhere it returns ErrUnsupported.
+//     this OS; elsewhere it returns ErrUnsupported. The gamers' sources
+//     (NewGamerSources): ControllerIdler (Controllers over /dev/input on
+//     Linux, XInput on Windows), SteamWatcher and FullScreenDetailer (the
+//     full-screen program's name) on Windows (WindowsOwner, its Win32 calls
+//     injected so the rules are tested anywhere).
 //   - Policy: a pure state machine without goroutines or clocks of its own.
 //     Update(now, Signals) returns a Decision: serve or not, and every reason
-//     in force why not, in words for the owner.
+//     in force why not as a typed ReasonCode with the programs behind it
+//     (and the same in words for logs), plus notes that do not block.
 //   - Watcher: polls the sources every PollInterval (250 ms by default),
 //     feeds the Policy and reports changed decisions.
 //

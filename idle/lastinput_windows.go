@@ -4,6 +4,7 @@ package idle
 
 import (
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -70,21 +71,15 @@ func (l *LastInput) InputIdle() (time.Duration, error) {
 
 // FullScreen reports whether a full-screen program (a game in exclusive or
 // borderless full screen, a video, a presentation) has the screen, per
-// SHQueryUserNotificationState, with the foreground window's title.
+// SHQueryUserNotificationState, with the foreground window's title. It is
+// WindowsOwner's rule (windows.go), which also names the program.
 func (l *LastInput) FullScreen() (bool, string, error) {
-	if err := procSHQueryUserNotificationState.Find(); err != nil {
-		return false, "", nil // not available: never full screen
-	}
-	var state uint32
-	hr, _, _ := procSHQueryUserNotificationState.Call(uintptr(unsafe.Pointer(&state)))
-	if int32(uint32(hr)) < 0 {
-		return false, "", fmt.Errorf("idle: SHQueryUserNotificationState: HRESULT %#x", uint32(hr))
-	}
-	if !fullScreenState(state) {
-		return false, "", nil
-	}
-	return true, foregroundTitle(), nil
+	return systemOwner().FullScreen()
 }
+
+// systemOwner is the one WindowsOwner over the real Win32 calls that
+// LastInput asks.
+var systemOwner = sync.OnceValue(NewWindowsOwner)
 
 // foregroundTitle is the title of the foreground window, or "".
 func foregroundTitle() string {

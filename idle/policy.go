@@ -10,25 +10,38 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 )
 
-// Reason codes. They are stable: the tray and logs may match on them.
+// ReasonCode names a rule of the policy. Codes are stable: the UI, the
+// tray and logs switch on them, never on Reason.Text.
+type ReasonCode string
+
+// Reason codes (the owner-presence rules added for games are in owner.go).
 const (
-	CodeManualStop  = "manual_stop"  // the owner pressed Stop in the tray
-	CodePausedUntil = "paused_until" // the owner paused serving until a time
-	CodeIdleUnknown = "idle_unknown" // the input-idle source failed: we cannot tell whether the owner is here
-	CodeOwnerActive = "owner_active" // keyboard/mouse input more recently than the idle threshold
-	CodeGPUInUse    = "gpu_in_use"   // another program (a game) holds GPU memory
-	CodeFullScreen  = "full_screen"  // the active window is full screen (a movie, a game)
-	CodeSchedule    = "schedule"     // outside the owner's serving hours
-	CodeTooHot      = "too_hot"      // a GPU is above the temperature cap
-	CodePowerCap    = "power_cap"    // a GPU draws more than the power cap
-	CodeVRAMLow     = "vram_low"     // less free video memory than the owner's reserve
+	CodeManualStop  ReasonCode = "manual_stop"  // the owner pressed Stop in the tray
+	CodePausedUntil ReasonCode = "paused_until" // the owner paused serving until a time
+	CodeIdleUnknown ReasonCode = "idle_unknown" // the input-idle source failed: we cannot tell whether the owner is here
+	CodeOwnerActive ReasonCode = "owner_active" // keyboard/mouse input more recently than the idle threshold
+	CodeGPUInUse    ReasonCode = "gpu_in_use"   // another program (a game) holds GPU memory
+	CodeFullScreen  ReasonCode = "full_screen"  // the active window is full screen (a movie, a game)
+	CodeSchedule    ReasonCode = "schedule"     // outside the owner's serving hours
+	CodeTooHot      ReasonCode = "too_hot"      // a GPU is above the temperature cap
+	CodePowerCap    ReasonCode = "power_cap"    // a GPU draws more than the power cap
+	CodeVRAMLow     ReasonCode = "vram_low"     // less free video memory than the owner's reserve
 )
 
-// Reason is one reason in force why the policy is not serving.
+// Reason is one reason in force why the policy is not serving. The UI
+// reads Code, Programs and Waiting; Text is the same in words, for logs
+// and headless output.
 type Reason struct {
-	Code  string    `json:"code"`
-	Text  string    `json:"text"`           // plain words for the owner
-	Until time.Time `json:"until,omitzero"` // when it ends, if known
+	Code ReasonCode `json:"code"`
+	Text string     `json:"text"` // plain words for the owner
+	// Programs names the programs behind the reason, most important first
+	// ("Half-Life 2", "game.exe"): the GPU users, the full-screen program,
+	// the Steam game. Empty when the rule has none or it is unknown.
+	Programs []string `json:"programs,omitempty"`
+	// Waiting is set when the condition has cleared and the policy waits
+	// (the resume hysteresis) to be sure before serving again.
+	Waiting bool      `json:"waiting,omitempty"`
+	Until   time.Time `json:"until,omitzero"` // when it ends, if known
 }
 
 // OverrideMode is the owner's manual choice from the tray.
@@ -67,7 +80,19 @@ type Signals struct {
 	InputErr        error
 	FullScreen      bool
 	FullScreenTitle string
-	GPU             gpu.Snapshot
+	// FullScreenProgram names the full-screen program ("game.exe") when
+	// the source knows it; Presentation says it is a presentation.
+	FullScreenProgram string
+	Presentation      bool
+	// LastController is when a game controller was last used; zero when
+	// no controller input has been seen. It counts like keyboard input.
+	LastController time.Time
+	// ControllerErr says controllers cannot be read: a note in the
+	// decision (Decision.Notes), never a pause.
+	ControllerErr error
+	// Steam is the game Steam reports running (AppID 0: none).
+	Steam SteamGame
+	GPU   gpu.Snapshot
 	// OwnPIDs are our own processes (Ollama and its runners). Their GPU
 	// memory never counts as another program using the GPU and counts as
 	// free for the VRAM reserve.
@@ -85,7 +110,9 @@ type Config struct {
 	// other blocking condition stay clear, after a pause before serving
 	// resumes. 0 means IdleAfter; never less than MinResumeHysteresis.
 	ResumeHysteresis time.Duration
-	// PauseOnGPUProcesses pauses while another program uses the GPU.
+	// PauseOnGPUProcesses pauses while another program uses the GPU, and
+	// while Steam reports a running game (the owner's switch for "other
+	// programs' games come first").
 	PauseOnGPUProcesses bool
 	// IgnoreProcesses are program names never counted as using the GPU
 	// (the desktop itself). Matching ignores case, directories and ".exe".
@@ -98,7 +125,12 @@ type Config struct {
 	MinGPUProcessMemory uint64
 	// CountUnknownMemory counts processes whose GPU memory is unknown (0).
 	CountUnknownMemory bool
-	// PauseOnFullScreen pauses while the active window is full screen.
+	// IgnoreSteamApps are Steam app ids that are not games (they run all
+	// day). nil means DefaultIgnoreSteamApps; an empty non-nil slice
+	// ignores none.
+	IgnoreSteamApps []uint32
+	// PauseOnFullScreen pauses while the active window is full screen or
+	// a presentation runs.
 	PauseOnFullScreen bool
 	// Schedule limits automatic serving to weekly windows; nil = always.
 	Schedule *Schedule
@@ -159,6 +191,9 @@ func (c Config) normalized() Config {
 	if c.IgnoreProcesses == nil {
 		c.IgnoreProcesses = DefaultIgnoreProcesses
 	}
+	if c.IgnoreSteamApps == nil {
+		c.IgnoreSteamApps = DefaultIgnoreSteamApps
+	}
 	if c.MinGPUProcessMemory == 0 {
 		c.MinGPUProcessMemory = DefaultMinGPUProcessMemory
 	}
@@ -169,10 +204,14 @@ func (c Config) normalized() Config {
 type Decision struct {
 	Serve bool `json:"serve"`
 	// Reasons lists every reason in force why not serving, in a fixed
-	// order (manual_stop, paused_until, idle_unknown, owner_active,
-	// gpu_in_use, full_screen, schedule, too_hot, power_cap, vram_low);
-	// empty when Serve.
+	// order (reasonOrder: manual_stop, paused_until, idle_unknown,
+	// owner_active, controller_active, gpu_in_use, steam_game, full_screen,
+	// presentation, schedule, too_hot, power_cap, vram_low); empty when
+	// Serve.
 	Reasons []Reason `json:"reasons,omitempty"`
+	// Notes are facts the owner should know that do not stop serving
+	// (controllers_unreadable).
+	Notes []Reason `json:"notes,omitempty"`
 	// NextCheck is when the decision could change without new input (time
 	// left to the idle threshold, to the end of a hysteresis wait, a pause
 	// or a schedule window); 0 when nothing is due.
@@ -190,7 +229,7 @@ type Decision struct {
 }
 
 // Has reports whether the decision carries a reason with this code.
-func (d Decision) Has(code string) bool {
+func (d Decision) Has(code ReasonCode) bool {
 	for _, r := range d.Reasons {
 		if r.Code == code {
 			return true
@@ -275,12 +314,11 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 		flappy = append(flappy, Reason{Code: CodeIdleUnknown, Text: text})
 	}
 	flappy = append(flappy, p.gpuReasons(s)...)
-	if cfg.PauseOnFullScreen && s.FullScreen {
-		text := "A full-screen window is open"
-		if s.FullScreenTitle != "" {
-			text = fmt.Sprintf("%q is full screen", s.FullScreenTitle)
-		}
-		flappy = append(flappy, Reason{Code: CodeFullScreen, Text: text})
+	if r, ok := steamReason(s, cfg.IgnoreSteamApps); ok && cfg.PauseOnGPUProcesses {
+		flappy = append(flappy, r)
+	}
+	if cfg.PauseOnFullScreen && (s.FullScreen || s.Presentation) {
+		flappy = append(flappy, fullScreenReason(s))
 	}
 	flappy = append(flappy, p.limitReasons(s.GPU, s.OwnPIDs, &d)...)
 
@@ -306,6 +344,17 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 					human(s.InputIdle), human(need)),
 				Until: now.Add(left),
 			})
+			next = append(next, left)
+		}
+	}
+	// A controller is input too: a controller game must not look idle.
+	if !s.LastController.IsZero() && mode != OverrideForceOn {
+		need := cfg.IdleAfter
+		if p.everServed && !p.serving && cfg.ResumeHysteresis > need {
+			need = cfg.ResumeHysteresis
+		}
+		if r, left, ok := controllerReason(now, max(now.Sub(s.LastController), 0), need); ok {
+			ownerActive = append(ownerActive, r)
 			next = append(next, left)
 		}
 	}
@@ -337,7 +386,9 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 					Code: r.Code,
 					Text: fmt.Sprintf("Cleared %s ago (%s); waiting %s more to be sure before serving again",
 						human(now.Sub(p.lastBlocked)), r.Text, human(resumeAt.Sub(now))),
-					Until: resumeAt,
+					Programs: r.Programs,
+					Waiting:  true,
+					Until:    resumeAt,
 				})
 			}
 			next = append(next, resumeAt.Sub(now))
@@ -361,6 +412,7 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 		d.Reasons = append(d.Reasons, orderReasons(flappy, ownerActive, sched, waiting)...)
 	}
 	d.Serve = len(d.Reasons) == 0
+	d.Notes = controllerNote(s.ControllerErr)
 	d.NextCheck = minPositive(next)
 	d.Changed = !p.started || d.Serve != p.serving
 
@@ -373,9 +425,10 @@ func (p *Policy) Update(now time.Time, s Signals) Decision {
 	return d
 }
 
-var reasonOrder = map[string]int{
-	CodeManualStop: 0, CodePausedUntil: 1, CodeIdleUnknown: 2, CodeOwnerActive: 3, CodeGPUInUse: 4,
-	CodeFullScreen: 5, CodeSchedule: 6, CodeTooHot: 7, CodePowerCap: 8, CodeVRAMLow: 9,
+var reasonOrder = map[ReasonCode]int{
+	CodeManualStop: 0, CodePausedUntil: 1, CodeIdleUnknown: 2, CodeOwnerActive: 3, CodeControllerActive: 4,
+	CodeGPUInUse: 5, CodeSteamGame: 6, CodeFullScreen: 7, CodePresentation: 8, CodeSchedule: 9,
+	CodeTooHot: 10, CodePowerCap: 11, CodeVRAMLow: 12,
 }
 
 func orderReasons(groups ...[]Reason) []Reason {
@@ -425,7 +478,10 @@ func (p *Policy) gpuReasons(s Signals) []Reason {
 		return nil
 	}
 	sort.SliceStable(users, func(i, j int) bool { return users[i].mem > users[j].mem })
-	var parts []string
+	var parts, names []string
+	for _, u := range users {
+		names = append(names, u.name)
+	}
 	for i, u := range users {
 		if i == 3 {
 			parts = append(parts, fmt.Sprintf("%d more", len(users)-3))
@@ -441,7 +497,7 @@ func (p *Policy) gpuReasons(s Signals) []Reason {
 	if len(users) > 1 {
 		verb = "are"
 	}
-	return []Reason{{Code: CodeGPUInUse, Text: joinAnd(parts) + " " + verb + " using the GPU"}}
+	return []Reason{{Code: CodeGPUInUse, Text: joinAnd(parts) + " " + verb + " using the GPU", Programs: names}}
 }
 
 func (p *Policy) ignored(name string) bool {

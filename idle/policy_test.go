@@ -22,7 +22,7 @@ type step struct {
 	at    time.Duration // since t0
 	sig   Signals
 	serve bool
-	codes []string // exact reason codes, in order
+	codes []ReasonCode // exact reason codes, in order
 	check func(t *testing.T, d Decision)
 }
 
@@ -73,7 +73,7 @@ func TestPolicy(t *testing.T) {
 		steps []step
 	}{
 		{"starts after IdleAfter", cfg(nil), []step{
-			{at: 0, sig: idleFor(0), codes: []string{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
+			{at: 0, sig: idleFor(0), codes: []ReasonCode{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
 				if !d.Changed {
 					t.Error("the first decision should be Changed")
 				}
@@ -81,7 +81,7 @@ func TestPolicy(t *testing.T) {
 					t.Errorf("NextCheck = %v, want 5m", d.NextCheck)
 				}
 			}},
-			{at: 4*m + 59*s, sig: idleFor(4*m + 59*s), codes: []string{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
+			{at: 4*m + 59*s, sig: idleFor(4*m + 59*s), codes: []ReasonCode{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
 				if d.NextCheck != s || d.Changed {
 					t.Errorf("NextCheck = %v, Changed = %v; want 1s, false", d.NextCheck, d.Changed)
 				}
@@ -96,28 +96,28 @@ func TestPolicy(t *testing.T) {
 			{at: 6 * m, sig: idleFor(6 * m), serve: true, check: changed(false)},
 		}},
 		{"input resets the idle wait", cfg(nil), []step{
-			{at: 0, sig: idleFor(4 * m), codes: []string{CodeOwnerActive}},
-			{at: 1 * m, sig: idleFor(10 * s), codes: []string{CodeOwnerActive}},
-			{at: 5 * m, sig: idleFor(4*m + 10*s), codes: []string{CodeOwnerActive}},
+			{at: 0, sig: idleFor(4 * m), codes: []ReasonCode{CodeOwnerActive}},
+			{at: 1 * m, sig: idleFor(10 * s), codes: []ReasonCode{CodeOwnerActive}},
+			{at: 5 * m, sig: idleFor(4*m + 10*s), codes: []ReasonCode{CodeOwnerActive}},
 			{at: 5*m + 50*s, sig: idleFor(5 * m), serve: true},
 		}},
 		{"an idle wait under the resume delay keeps serving without input", cfg(func(c *Config) {
 			c.IdleAfter, c.ResumeHysteresis = 6*s, 30*s
 		}), []step{
-			{at: 0, sig: idleFor(s), codes: []string{CodeOwnerActive}},
+			{at: 0, sig: idleFor(s), codes: []ReasonCode{CodeOwnerActive}},
 			{at: 5 * s, sig: idleFor(6 * s), serve: true, check: changed(true)},
 			// Serving, nobody touches anything: no pause (the resume delay
 			// is for coming back after a pause, not for staying on).
 			{at: 5*s + 250*time.Millisecond, sig: idleFor(6*s + 250*time.Millisecond), serve: true, check: changed(false)},
 			{at: 20 * s, sig: idleFor(21 * s), serve: true},
 			// Input pauses at once; resuming then needs the longer delay.
-			{at: 21 * s, sig: idleFor(0), codes: []string{CodeOwnerActive}},
-			{at: 28 * s, sig: idleFor(7 * s), codes: []string{CodeOwnerActive}},
+			{at: 21 * s, sig: idleFor(0), codes: []ReasonCode{CodeOwnerActive}},
+			{at: 28 * s, sig: idleFor(7 * s), codes: []ReasonCode{CodeOwnerActive}},
 			{at: 51 * s, sig: idleFor(30 * s), serve: true},
 		}},
 		{"owner returns: pause at once", cfg(nil), []step{
 			{at: 0, sig: idleFor(10 * m), serve: true},
-			{at: 250 * time.Millisecond, sig: idleFor(100 * time.Millisecond), codes: []string{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
+			{at: 250 * time.Millisecond, sig: idleFor(100 * time.Millisecond), codes: []ReasonCode{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
 				changed(true)(t, d)
 				if !strings.Contains(d.Reasons[0].Text, "0 s ago") {
 					t.Errorf("text %q", d.Reasons[0].Text)
@@ -127,35 +127,35 @@ func TestPolicy(t *testing.T) {
 		{"resume waits for ResumeHysteresis; flapping input does not flap Serve",
 			cfg(func(c *Config) { c.IdleAfter = m; c.ResumeHysteresis = 2 * m }), []step{
 				{at: 0, sig: idleFor(m), serve: true},
-				{at: 10 * s, sig: idleFor(0), codes: []string{CodeOwnerActive}, check: changed(true)},
-				{at: 70 * s, sig: idleFor(m), codes: []string{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
+				{at: 10 * s, sig: idleFor(0), codes: []ReasonCode{CodeOwnerActive}, check: changed(true)},
+				{at: 70 * s, sig: idleFor(m), codes: []ReasonCode{CodeOwnerActive}, check: func(t *testing.T, d Decision) {
 					changed(false)(t, d)
 					if d.NextCheck != m {
 						t.Errorf("NextCheck %v, want 1m (2 min away needed after a pause)", d.NextCheck)
 					}
 				}},
-				{at: 80 * s, sig: idleFor(2 * s), codes: []string{CodeOwnerActive}, check: changed(false)},
-				{at: 140 * s, sig: idleFor(62 * s), codes: []string{CodeOwnerActive}, check: changed(false)},
-				{at: 141 * s, sig: idleFor(0), codes: []string{CodeOwnerActive}, check: changed(false)},
+				{at: 80 * s, sig: idleFor(2 * s), codes: []ReasonCode{CodeOwnerActive}, check: changed(false)},
+				{at: 140 * s, sig: idleFor(62 * s), codes: []ReasonCode{CodeOwnerActive}, check: changed(false)},
+				{at: 141 * s, sig: idleFor(0), codes: []ReasonCode{CodeOwnerActive}, check: changed(false)},
 				{at: 261 * s, sig: idleFor(2 * m), serve: true, check: changed(true)},
 			}},
 		{"hysteresis is never below 30 s", cfg(func(c *Config) { c.IdleAfter = s }), []step{
 			{at: 0, sig: idleFor(s), serve: true},
-			{at: s, sig: idleFor(0), codes: []string{CodeOwnerActive}},
-			{at: 3 * s, sig: idleFor(2 * s), codes: []string{CodeOwnerActive}},
+			{at: s, sig: idleFor(0), codes: []ReasonCode{CodeOwnerActive}},
+			{at: 3 * s, sig: idleFor(2 * s), codes: []ReasonCode{CodeOwnerActive}},
 			{at: 31 * s, sig: idleFor(30 * s), serve: true},
 		}},
 		{"a game on the GPU pauses; resume after hysteresis", cfg(nil), []step{
 			{at: 0, sig: own(withGPU(idleFor(10*m), ollama)), serve: true},
-			{at: s, sig: own(withGPU(idleFor(11*m), ollama, game)), codes: []string{CodeGPUInUse}, check: func(t *testing.T, d Decision) {
+			{at: s, sig: own(withGPU(idleFor(11*m), ollama, game)), codes: []ReasonCode{CodeGPUInUse}, check: func(t *testing.T, d Decision) {
 				changed(true)(t, d)
 				if want := "Cyberpunk2077.exe (6.0 GB) is using the GPU"; d.Reasons[0].Text != want {
 					t.Errorf("text %q, want %q", d.Reasons[0].Text, want)
 				}
 			}},
-			{at: 2 * m, sig: own(withGPU(idleFor(13*m), ollama, game)), codes: []string{CodeGPUInUse}},
+			{at: 2 * m, sig: own(withGPU(idleFor(13*m), ollama, game)), codes: []ReasonCode{CodeGPUInUse}},
 			// The game closes; the gamepad player is still idle by keyboard.
-			{at: 3 * m, sig: own(withGPU(idleFor(14*m), ollama)), codes: []string{CodeGPUInUse}, check: func(t *testing.T, d Decision) {
+			{at: 3 * m, sig: own(withGPU(idleFor(14*m), ollama)), codes: []ReasonCode{CodeGPUInUse}, check: func(t *testing.T, d Decision) {
 				if want := t0.Add(2*m + 5*m); !d.Reasons[0].Until.Equal(want) {
 					t.Errorf("Until %v, want %v", d.Reasons[0].Until, want)
 				}
@@ -167,13 +167,13 @@ func TestPolicy(t *testing.T) {
 				}
 			}},
 			// A loading screen: the game shows up again and restarts the wait.
-			{at: 4 * m, sig: own(withGPU(idleFor(15*m), ollama, game)), codes: []string{CodeGPUInUse}},
-			{at: 8 * m, sig: withGPU(idleFor(19 * m)), codes: []string{CodeGPUInUse}},
+			{at: 4 * m, sig: own(withGPU(idleFor(15*m), ollama, game)), codes: []ReasonCode{CodeGPUInUse}},
+			{at: 8 * m, sig: withGPU(idleFor(19 * m)), codes: []ReasonCode{CodeGPUInUse}},
 			{at: 9 * m, sig: withGPU(idleFor(20 * m)), serve: true},
 		}},
 		{"our own Ollama processes do not count", cfg(nil), []step{
 			{at: 0, sig: with(withGPU(idleFor(10*m), ollama, runner), func(s *Signals) { s.OwnPIDs = ours }), serve: true},
-			{at: s, sig: withGPU(idleFor(10*m), ollama, runner), codes: []string{CodeGPUInUse}, check: func(t *testing.T, d Decision) {
+			{at: s, sig: withGPU(idleFor(10*m), ollama, runner), codes: []ReasonCode{CodeGPUInUse}, check: func(t *testing.T, d Decision) {
 				if want := "ollama (5.0 GB) and ollama_llama_server (2.0 GB) are using the GPU"; d.Reasons[0].Text != want {
 					t.Errorf("without OwnPIDs: text %q, want %q", d.Reasons[0].Text, want)
 				}
@@ -183,7 +183,7 @@ func TestPolicy(t *testing.T) {
 			{at: 0, sig: withGPU(idleFor(10*m), xorg, tiny,
 				gpu.Process{PID: 8, Name: `C:\Windows\explorer.EXE`, MemoryUsed: 200 * mib},
 				gpu.Process{PID: 9, Name: "steamwebhelper", MemoryUsed: 0}), serve: true},
-			{at: s, sig: withGPU(idleFor(10*m), gpu.Process{PID: 9, Name: "", MemoryUsed: 100 * mib}), codes: []string{CodeGPUInUse},
+			{at: s, sig: withGPU(idleFor(10*m), gpu.Process{PID: 9, Name: "", MemoryUsed: 100 * mib}), codes: []ReasonCode{CodeGPUInUse},
 				check: func(t *testing.T, d Decision) {
 					if want := "Program 9 (100 MB) is using the GPU"; d.Reasons[0].Text != want {
 						t.Errorf("text %q", d.Reasons[0].Text)
@@ -194,11 +194,11 @@ func TestPolicy(t *testing.T) {
 			{at: 0, sig: withGPU(idleFor(10*m), game), serve: true},
 		}},
 		{"unknown-memory processes count when asked", cfg(func(c *Config) { c.CountUnknownMemory = true }), []step{
-			{at: 0, sig: withGPU(idleFor(10*m), gpu.Process{PID: 9, Name: "game.exe"}), codes: []string{CodeGPUInUse}},
+			{at: 0, sig: withGPU(idleFor(10*m), gpu.Process{PID: 9, Name: "game.exe"}), codes: []ReasonCode{CodeGPUInUse}},
 		}},
 		{"full screen pauses", cfg(nil), []step{
 			{at: 0, sig: idleFor(10 * m), serve: true},
-			{at: s, sig: Signals{InputIdle: 10 * m, FullScreen: true, FullScreenTitle: "Movie.mkv - VLC"}, codes: []string{CodeFullScreen},
+			{at: s, sig: Signals{InputIdle: 10 * m, FullScreen: true, FullScreenTitle: "Movie.mkv - VLC"}, codes: []ReasonCode{CodeFullScreen},
 				check: func(t *testing.T, d Decision) {
 					if want := `"Movie.mkv - VLC" is full screen`; d.Reasons[0].Text != want {
 						t.Errorf("text %q", d.Reasons[0].Text)
@@ -210,21 +210,21 @@ func TestPolicy(t *testing.T) {
 		}},
 		{"temperature cap with hysteresis", cfg(func(c *Config) { c.MaxTemperatureC = 80; c.ResumeHysteresis = 30 * s }), []step{
 			{at: 0, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.TemperatureC = 80 }), serve: true},
-			{at: s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.TemperatureC = 81 }), codes: []string{CodeTooHot},
+			{at: s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.TemperatureC = 81 }), codes: []ReasonCode{CodeTooHot},
 				check: func(t *testing.T, d Decision) {
 					if want := "GPU 0 is at 81 °C, above your 80 °C limit; serving resumes below 75 °C"; d.Reasons[0].Text != want {
 						t.Errorf("text %q", d.Reasons[0].Text)
 					}
 				}},
-			{at: m, sig: withDev(idleFor(11*m), func(d *gpu.Device) { d.TemperatureC = 78 }), codes: []string{CodeTooHot}},
-			{at: 2 * m, sig: withDev(idleFor(12*m), func(d *gpu.Device) { d.TemperatureC = 75 }), codes: []string{CodeTooHot}},
-			{at: 2*m + 10*s, sig: withDev(idleFor(13*m), func(d *gpu.Device) { d.TemperatureC = 74 }), codes: []string{CodeTooHot}}, // cooled; hysteresis wait
-			{at: 2*m + 29*s, sig: withDev(idleFor(13*m), func(d *gpu.Device) { d.TemperatureC = 79 }), codes: []string{CodeTooHot}},
+			{at: m, sig: withDev(idleFor(11*m), func(d *gpu.Device) { d.TemperatureC = 78 }), codes: []ReasonCode{CodeTooHot}},
+			{at: 2 * m, sig: withDev(idleFor(12*m), func(d *gpu.Device) { d.TemperatureC = 75 }), codes: []ReasonCode{CodeTooHot}},
+			{at: 2*m + 10*s, sig: withDev(idleFor(13*m), func(d *gpu.Device) { d.TemperatureC = 74 }), codes: []ReasonCode{CodeTooHot}}, // cooled; hysteresis wait
+			{at: 2*m + 29*s, sig: withDev(idleFor(13*m), func(d *gpu.Device) { d.TemperatureC = 79 }), codes: []ReasonCode{CodeTooHot}},
 			{at: 2*m + 30*s, sig: withDev(idleFor(13*m), func(d *gpu.Device) { d.TemperatureC = 79 }), serve: true},
 		}},
 		{"power cap with hysteresis", cfg(func(c *Config) { c.MaxPowerW = 200 }), []step{
-			{at: 0, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.PowerW = 250 }), codes: []string{CodePowerCap}},
-			{at: s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.PowerW = 190 }), codes: []string{CodePowerCap}},
+			{at: 0, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.PowerW = 250 }), codes: []ReasonCode{CodePowerCap}},
+			{at: s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.PowerW = 190 }), codes: []ReasonCode{CodePowerCap}},
 			{at: 2 * s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.PowerW = 150 }), serve: true}, // first start: no hysteresis
 		}},
 		{"VRAM reserve counts our own memory as free", cfg(func(c *Config) { c.VRAMReserve = 2 * gib }), []step{
@@ -236,7 +236,7 @@ func TestPolicy(t *testing.T) {
 					t.Errorf("VRAMReserve %d VRAMAvailable %d, want 2 GiB and 4 GiB", d.VRAMReserve, d.VRAMAvailable)
 				}
 			}},
-			{at: s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.MemoryFree = 1 * gib }), codes: []string{CodeVRAMLow},
+			{at: s, sig: withDev(idleFor(10*m), func(d *gpu.Device) { d.MemoryFree = 1 * gib }), codes: []ReasonCode{CodeVRAMLow},
 				check: func(t *testing.T, d Decision) {
 					if want := "Video memory is short: only 1.0 GB free on GPU 0 (you keep 2.0 GB for yourself)"; d.Reasons[0].Text != want {
 						t.Errorf("text %q", d.Reasons[0].Text)
@@ -244,59 +244,59 @@ func TestPolicy(t *testing.T) {
 				}},
 		}},
 		{"ForceOff always wins", cfg(nil), []step{
-			{at: 0, sig: with(withGPU(idleFor(time.Hour), game), func(s *Signals) { s.ManualOverride = ForceOff() }), codes: []string{CodeManualStop},
+			{at: 0, sig: with(withGPU(idleFor(time.Hour), game), func(s *Signals) { s.ManualOverride = ForceOff() }), codes: []ReasonCode{CodeManualStop},
 				check: func(t *testing.T, d Decision) {
 					if d.NextCheck != 0 {
 						t.Errorf("NextCheck %v, want 0", d.NextCheck)
 					}
 				}},
-			{at: s, sig: with(idleFor(time.Hour), func(s *Signals) { s.ManualOverride = ForceOff() }), codes: []string{CodeManualStop}},
+			{at: s, sig: with(idleFor(time.Hour), func(s *Signals) { s.ManualOverride = ForceOff() }), codes: []ReasonCode{CodeManualStop}},
 		}},
 		{"ForceOn serves without waiting for idle, schedule or hysteresis",
 			cfg(func(c *Config) { c.Schedule = mustSchedule("sat 00:00-01:00") }), []step{
-				{at: 0, sig: idleFor(0), codes: []string{CodeOwnerActive, CodeSchedule}},
+				{at: 0, sig: idleFor(0), codes: []ReasonCode{CodeOwnerActive, CodeSchedule}},
 				{at: s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn() }), serve: true},
 				{at: 2 * s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn(); s.InputErr = errors.New("x") }), serve: true},
 			}},
 		{"ForceOn still yields to a game, full screen and heat",
 			cfg(func(c *Config) { c.MaxTemperatureC = 85; c.ResumeHysteresis = m }), []step{
-				{at: 0, sig: with(withGPU(idleFor(0), game), func(s *Signals) { s.ManualOverride = ForceOn() }), codes: []string{CodeGPUInUse}},
+				{at: 0, sig: with(withGPU(idleFor(0), game), func(s *Signals) { s.ManualOverride = ForceOn() }), codes: []ReasonCode{CodeGPUInUse}},
 				{at: s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn() }), serve: true}, // never served: first start
-				{at: 2 * s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn(); s.FullScreen = true }), codes: []string{CodeFullScreen}},
-				{at: 3 * s, sig: with(withDev(idleFor(0), func(d *gpu.Device) { d.TemperatureC = 90 }), func(s *Signals) { s.ManualOverride = ForceOn() }), codes: []string{CodeTooHot}},
-				{at: 4 * s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn() }), codes: []string{CodeTooHot}}, // hysteresis
+				{at: 2 * s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn(); s.FullScreen = true }), codes: []ReasonCode{CodeFullScreen}},
+				{at: 3 * s, sig: with(withDev(idleFor(0), func(d *gpu.Device) { d.TemperatureC = 90 }), func(s *Signals) { s.ManualOverride = ForceOn() }), codes: []ReasonCode{CodeTooHot}},
+				{at: 4 * s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn() }), codes: []ReasonCode{CodeTooHot}}, // hysteresis
 				{at: 3*s + m, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn() }), serve: true},
 				// Leaving ForceOn returns to the idle rule at once.
-				{at: 4*s + m, sig: idleFor(5 * s), codes: []string{CodeOwnerActive}},
+				{at: 4*s + m, sig: idleFor(5 * s), codes: []ReasonCode{CodeOwnerActive}},
 			}},
 		{"a fresh ForceOn skips the resume wait", cfg(nil), []step{
 			{at: 0, sig: idleFor(10 * m), serve: true},
-			{at: s, sig: Signals{InputIdle: 10 * m, FullScreen: true}, codes: []string{CodeFullScreen}},
-			{at: 2 * s, sig: idleFor(10 * m), codes: []string{CodeFullScreen}},
+			{at: s, sig: Signals{InputIdle: 10 * m, FullScreen: true}, codes: []ReasonCode{CodeFullScreen}},
+			{at: 2 * s, sig: idleFor(10 * m), codes: []ReasonCode{CodeFullScreen}},
 			{at: 3 * s, sig: with(idleFor(0), func(s *Signals) { s.ManualOverride = ForceOn() }), serve: true},
 		}},
 		{"PauseUntil pauses, then the policy decides again", cfg(nil), []step{
-			{at: 0, sig: with(idleFor(10*m), func(s *Signals) { s.ManualOverride = PauseUntil(t0.Add(time.Hour)) }), codes: []string{CodePausedUntil},
+			{at: 0, sig: with(idleFor(10*m), func(s *Signals) { s.ManualOverride = PauseUntil(t0.Add(time.Hour)) }), codes: []ReasonCode{CodePausedUntil},
 				check: func(t *testing.T, d Decision) {
 					if d.NextCheck != time.Hour || !d.Reasons[0].Until.Equal(t0.Add(time.Hour)) {
 						t.Errorf("NextCheck %v Until %v", d.NextCheck, d.Reasons[0].Until)
 					}
 				}},
-			{at: 30 * m, sig: with(idleFor(s), func(s *Signals) { s.ManualOverride = PauseUntil(t0.Add(time.Hour)) }), codes: []string{CodePausedUntil, CodeOwnerActive}},
+			{at: 30 * m, sig: with(idleFor(s), func(s *Signals) { s.ManualOverride = PauseUntil(t0.Add(time.Hour)) }), codes: []ReasonCode{CodePausedUntil, CodeOwnerActive}},
 			{at: time.Hour, sig: with(idleFor(20*m), func(s *Signals) { s.ManualOverride = PauseUntil(t0.Add(time.Hour)) }), serve: true},
 		}},
 		{"unknown idle does not serve", cfg(nil), []step{
-			{at: 0, sig: Signals{InputIdle: -1, InputErr: errors.New("X server gone")}, codes: []string{CodeIdleUnknown},
+			{at: 0, sig: Signals{InputIdle: -1, InputErr: errors.New("X server gone")}, codes: []ReasonCode{CodeIdleUnknown},
 				check: func(t *testing.T, d Decision) {
 					if !strings.Contains(d.Reasons[0].Text, "X server gone") {
 						t.Errorf("text %q", d.Reasons[0].Text)
 					}
 				}},
-			{at: s, sig: Signals{InputIdle: -1}, codes: []string{CodeIdleUnknown}},
-			{at: 2 * s, sig: Signals{InputIdle: 10 * m, InputErr: errors.New("timeout")}, codes: []string{CodeIdleUnknown}},
+			{at: s, sig: Signals{InputIdle: -1}, codes: []ReasonCode{CodeIdleUnknown}},
+			{at: 2 * s, sig: Signals{InputIdle: 10 * m, InputErr: errors.New("timeout")}, codes: []ReasonCode{CodeIdleUnknown}},
 			{at: 3 * s, sig: idleFor(10 * m), serve: true}, // never served: no hysteresis
-			{at: 4 * s, sig: Signals{InputIdle: -1, InputErr: errors.New("flake")}, codes: []string{CodeIdleUnknown}},
-			{at: 5 * s, sig: idleFor(10 * m), codes: []string{CodeIdleUnknown}}, // hysteresis after a pause
+			{at: 4 * s, sig: Signals{InputIdle: -1, InputErr: errors.New("flake")}, codes: []ReasonCode{CodeIdleUnknown}},
+			{at: 5 * s, sig: idleFor(10 * m), codes: []ReasonCode{CodeIdleUnknown}}, // hysteresis after a pause
 		}},
 		{"multiple reasons are listed together, in order",
 			cfg(func(c *Config) {
@@ -307,7 +307,7 @@ func TestPolicy(t *testing.T) {
 			}), []step{
 				{at: 0, sig: with(withDev(withGPU(idleFor(s), game), func(d *gpu.Device) { d.TemperatureC = 90; d.PowerW = 300 }),
 					func(s *Signals) { s.FullScreen = true; s.ManualOverride = PauseUntil(t0.Add(m)) }),
-					codes: []string{CodePausedUntil, CodeOwnerActive, CodeGPUInUse, CodeFullScreen, CodeSchedule, CodeTooHot, CodePowerCap, CodeVRAMLow},
+					codes: []ReasonCode{CodePausedUntil, CodeOwnerActive, CodeGPUInUse, CodeFullScreen, CodeSchedule, CodeTooHot, CodePowerCap, CodeVRAMLow},
 					check: func(t *testing.T, d Decision) {
 						for _, r := range d.Reasons {
 							if r.Text == "" {
@@ -325,7 +325,7 @@ func TestPolicy(t *testing.T) {
 					t.Errorf("NextCheck %v, want 30m (window end)", d.NextCheck)
 				}
 			}},
-			{at: 30 * m, sig: idleFor(40 * m), codes: []string{CodeSchedule}, check: func(t *testing.T, d Decision) {
+			{at: 30 * m, sig: idleFor(40 * m), codes: []ReasonCode{CodeSchedule}, check: func(t *testing.T, d Decision) {
 				want := time.Date(2026, 3, 11, 11, 0, 0, 0, time.Local)
 				if !d.Reasons[0].Until.Equal(want) {
 					t.Errorf("Until %v, want %v", d.Reasons[0].Until, want)
@@ -342,7 +342,7 @@ func TestPolicy(t *testing.T) {
 			p := NewPolicy(tc.cfg)
 			for i, st := range tc.steps {
 				d := p.Update(t0.Add(st.at), st.sig)
-				var codes []string
+				var codes []ReasonCode
 				for _, r := range d.Reasons {
 					codes = append(codes, r.Code)
 				}

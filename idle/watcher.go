@@ -28,8 +28,15 @@ type Watcher struct {
 	// source makes the policy stop serving (idle_unknown).
 	Input InputIdler
 	// FullScreen is optional. Its errors count as "not full screen": it is
-	// a secondary signal and must not stop serving on its own.
+	// a secondary signal and must not stop serving on its own. A source
+	// that is also a FullScreenDetailer names the program.
 	FullScreen FullScreener
+	// Controllers is optional: game-controller input counts like the
+	// keyboard's. Its errors are a note in the decision, not a pause.
+	Controllers ControllerIdler
+	// Steam is optional: the game Steam reports running. Its errors count
+	// as "no game".
+	Steam SteamWatcher
 	// GPU returns the latest GPU snapshot (it is not sampled here: NVML
 	// calls are slower than a poll); optional.
 	GPU func() gpu.Snapshot
@@ -54,7 +61,7 @@ type Watcher struct {
 	latest   Decision
 	nudge    chan struct{}
 
-	inputCall, fsCall guard
+	inputCall, fsCall, padCall, steamCall guard
 }
 
 // SetOverride records the owner's tray choice and makes a running Watcher
@@ -139,16 +146,29 @@ func (w *Watcher) Poll() Decision {
 		s.InputIdle = -1
 	}
 	if w.FullScreen != nil {
-		type fs struct {
-			on    bool
-			title string
-		}
-		v, err := callTimeout(&w.fsCall, timeout, func() (fs, error) {
+		v, err := callTimeout(&w.fsCall, timeout, func() (FullScreenInfo, error) {
+			if d, ok := w.FullScreen.(FullScreenDetailer); ok {
+				return d.FullScreenDetail()
+			}
 			on, title, err := w.FullScreen.FullScreen()
-			return fs{on, title}, err
+			return FullScreenInfo{On: on, Title: title}, err
 		})
 		if err == nil {
-			s.FullScreen, s.FullScreenTitle = v.on, v.title
+			s.FullScreen, s.FullScreenTitle = v.On && !v.Presentation, v.Title
+			s.FullScreenProgram, s.Presentation = v.Program, v.Presentation
+		}
+	}
+	if w.Controllers != nil {
+		at := now()
+		d, err := callTimeout(&w.padCall, timeout, w.Controllers.ControllerIdle)
+		if d >= 0 && (err == nil || errors.Is(err, ErrControllersUnreadable)) {
+			s.LastController = at.Add(-d)
+		}
+		s.ControllerErr = err
+	}
+	if w.Steam != nil {
+		if g, err := callTimeout(&w.steamCall, timeout, w.Steam.SteamGame); err == nil {
+			s.Steam = g
 		}
 	}
 	if w.GPU != nil {

@@ -3,6 +3,8 @@
 package idle
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/jezek/xgb"
@@ -51,12 +53,18 @@ func TestX11FullScreen(t *testing.T) {
 		noActive  bool   // _NET_ACTIVE_WINDOW is None
 		wantFull  bool
 		wantTitle string
+		noPID     bool // the window has no _NET_WM_PID
 	}{
-		{"full screen", atoms(fs), false, true, "Movie.mkv - VLC"},
-		{"full screen among other states", atoms(above, fs), false, true, "Movie.mkv - VLC"},
-		{"other states only", atoms(above), false, false, ""},
-		{"no state", nil, false, false, ""},
-		{"full screen but not active", atoms(fs), true, false, ""},
+		{"full screen", atoms(fs), false, true, "Movie.mkv - VLC", false},
+		{"full screen among other states", atoms(above, fs), false, true, "Movie.mkv - VLC", false},
+		{"full screen, no _NET_WM_PID", atoms(fs), false, true, "Movie.mkv - VLC", true},
+		{"other states only", atoms(above), false, false, "", false},
+		{"no state", nil, false, false, "", false},
+		{"full screen but not active", atoms(fs), true, false, "", false},
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +90,11 @@ func TestX11FullScreen(t *testing.T) {
 			}
 			set(win, atom("_NET_WM_NAME"), atom("UTF8_STRING"), 8, []byte(title))
 			set(win, atom("_NET_WM_STATE"), xproto.AtomAtom, 32, tc.state)
+			if !tc.noPID { // this test process stands in for the game
+				pid := make([]byte, 4)
+				xgb.Put32(pid, uint32(os.Getpid()))
+				set(win, atom("_NET_WM_PID"), xproto.AtomCardinal, 32, pid)
+			}
 			active := win
 			if tc.noActive {
 				active = 0
@@ -91,6 +104,15 @@ func TestX11FullScreen(t *testing.T) {
 			full, got, err := x.FullScreen()
 			if err != nil || full != tc.wantFull || got != tc.wantTitle {
 				t.Errorf("FullScreen() = %v %q %v, want %v %q nil", full, got, err, tc.wantFull, tc.wantTitle)
+			}
+			wantProgram := ""
+			if tc.wantFull && !tc.noPID {
+				wantProgram = filepath.Base(self)
+			}
+			info, err := x.FullScreenDetail()
+			want := FullScreenInfo{On: tc.wantFull, Title: tc.wantTitle, Program: wantProgram}
+			if err != nil || info != want {
+				t.Errorf("FullScreenDetail() = %+v %v, want %+v", info, err, want)
 			}
 		})
 	}

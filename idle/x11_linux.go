@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -112,33 +113,76 @@ func (x *X11) InputIdle() (time.Duration, error) {
 // _NET_WM_STATE_FULLSCREEN, and that window's title. Without an EWMH
 // window manager there is no active window: it returns false, "", nil.
 func (x *X11) FullScreen() (bool, string, error) {
+	win, full, err := x.fullScreenWindow()
+	if err != nil || !full {
+		return false, "", err
+	}
+	return true, x.title(win), nil
+}
+
+// FullScreenDetail is FullScreen with the program that owns the window:
+// _NET_WM_PID's executable (/proc/<pid>/exe, else its comm), "" when the
+// window does not say or the process is not readable.
+func (x *X11) FullScreenDetail() (FullScreenInfo, error) {
+	win, full, err := x.fullScreenWindow()
+	if err != nil || !full {
+		return FullScreenInfo{}, err
+	}
+	return FullScreenInfo{On: true, Title: x.title(win), Program: x.program(win)}, nil
+}
+
+// program names the process of a window's _NET_WM_PID.
+func (x *X11) program(win xproto.Window) string {
+	pidAtom, err := x.atom("_NET_WM_PID")
+	if err != nil {
+		return ""
+	}
+	p, err := xproto.GetProperty(x.conn, false, win, pidAtom, xproto.AtomCardinal, 0, 1).Reply()
+	if err != nil || p.Format != 32 || len(p.Value) < 4 {
+		return ""
+	}
+	pid := xgb.Get32(p.Value)
+	if pid == 0 {
+		return ""
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		return filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+		return strings.TrimSpace(string(comm))
+	}
+	return ""
+}
+
+// fullScreenWindow returns the active window and whether it is full screen.
+func (x *X11) fullScreenWindow() (xproto.Window, bool, error) {
 	active, err := x.atom("_NET_ACTIVE_WINDOW")
 	if err != nil {
-		return false, "", err
+		return 0, false, err
 	}
 	p, err := xproto.GetProperty(x.conn, false, x.root, active, xproto.AtomWindow, 0, 1).Reply()
 	if err != nil {
-		return false, "", fmt.Errorf("idle: read _NET_ACTIVE_WINDOW: %w", err)
+		return 0, false, fmt.Errorf("idle: read _NET_ACTIVE_WINDOW: %w", err)
 	}
 	if p.Format != 32 || len(p.Value) < 4 {
-		return false, "", nil // no window manager, or nothing focused
+		return 0, false, nil // no window manager, or nothing focused
 	}
 	win := xproto.Window(xgb.Get32(p.Value))
 	if win == 0 {
-		return false, "", nil
+		return 0, false, nil
 	}
 	stateAtom, err := x.atom("_NET_WM_STATE")
 	if err != nil {
-		return false, "", err
+		return 0, false, err
 	}
 	fsAtom, err := x.atom("_NET_WM_STATE_FULLSCREEN")
 	if err != nil {
-		return false, "", err
+		return 0, false, err
 	}
 	st, err := xproto.GetProperty(x.conn, false, win, stateAtom, xproto.AtomAtom, 0, 64).Reply()
 	if err != nil {
 		// The window may have closed between the two queries (BadWindow).
-		return false, "", nil
+		return 0, false, nil
 	}
 	full := false
 	if st.Format == 32 {
@@ -149,10 +193,7 @@ func (x *X11) FullScreen() (bool, string, error) {
 			}
 		}
 	}
-	if !full {
-		return false, "", nil
-	}
-	return true, x.title(win), nil
+	return win, full, nil
 }
 
 // title returns _NET_WM_NAME (UTF-8), else WM_NAME, else "".

@@ -260,8 +260,10 @@ func (c *Client) validate() error {
 // certificate made from its identity key); any other certificate must verify
 // against the system roots for the host name. Either way the handshake's
 // proxy_sig must verify with the pinned key.
-func (c *Client) tlsConfig() *tls.Config {
-	pinned := c.cfg.ProxyKey
+func (c *Client) tlsConfig() *tls.Config { return pinnedTLSConfig(c.cfg.ProxyKey, c.cfg.RootCAs) }
+
+// pinnedTLSConfig is the client's TLS verification, shared with FetchNetworkInfo.
+func pinnedTLSConfig(pinned ed25519.PublicKey, roots *x509.CertPool) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // verification is done by VerifyConnection below
@@ -273,7 +275,7 @@ func (c *Client) tlsConfig() *tls.Config {
 			if pk, ok := leaf.PublicKey.(ed25519.PublicKey); ok && pk.Equal(pinned) {
 				return nil
 			}
-			opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool(), Roots: c.cfg.RootCAs}
+			opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool(), Roots: roots}
 			for _, ic := range cs.PeerCertificates[1:] {
 				opts.Intermediates.AddCert(ic)
 			}
@@ -765,6 +767,11 @@ func (c *Client) startJob(s *session, env Envelope, job *Job) {
 		refuse(CodeBusy, "worker has not registered")
 		return
 	}
+	if !Supports(c.reg.Features, job.Features()) {
+		c.mu.Unlock()
+		refuse(CodeBadMessage, "the job needs features this worker did not register: "+strings.Join(job.Features(), ","))
+		return
+	}
 	if len(c.jobs) >= c.reg.MaxConcurrent {
 		n := c.reg.MaxConcurrent
 		c.mu.Unlock()
@@ -821,17 +828,18 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 	// deltaInterval. A piece after a quiet spell goes at once; a fast model
 	// or a busy link gets fewer, larger frames instead of one per token.
 	var (
-		mu      sync.Mutex
-		pending strings.Builder
-		sendErr error
-		closed  bool
-		wake    = make(chan struct{}, 1)
-		ending  = make(chan struct{}) // closed when the handler returned: flush now
-		flushed = make(chan struct{})
+		mu        sync.Mutex
+		pending   strings.Builder
+		pendingLP []TokenLogprob // log probabilities not sent yet (FeatureLogprobs)
+		sendErr   error
+		closed    bool
+		wake      = make(chan struct{}, 1)
+		ending    = make(chan struct{}) // closed when the handler returned: flush now
+		flushed   = make(chan struct{})
 	)
 	seq, chars := 0, 0
-	sendPart := func(text string) error {
-		for len(text) > 0 {
+	sendPart := func(text string, lps []TokenLogprob) error {
+		for len(text) > 0 || len(lps) > 0 {
 			part := text
 			if len(part) > MaxDeltaText {
 				cut := MaxDeltaText
@@ -844,7 +852,13 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 				part = text[:cut]
 			}
 			text = text[len(part):]
-			if err := s.send(TypeDelta, &Delta{JobID: job.JobID, Seq: seq, Text: part}); err != nil {
+			n := min(len(lps), MaxDeltaLogprobs) // the rest rides on the next deltas
+			d := &Delta{JobID: job.JobID, Seq: seq, Text: part, Logprobs: lps[:n:n]}
+			lps = lps[n:]
+			if len(d.Logprobs) == 0 {
+				d.Logprobs = nil
+			}
+			if err := s.send(TypeDelta, d); err != nil {
 				return err
 			}
 			seq++
@@ -867,12 +881,13 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 				}
 			}
 			mu.Lock()
-			text := pending.String()
+			text, lps := pending.String(), pendingLP
 			pending.Reset()
+			pendingLP = nil
 			done := closed
 			mu.Unlock()
-			if text != "" {
-				if err := sendPart(text); err != nil {
+			if text != "" || len(lps) > 0 {
+				if err := sendPart(text, lps); err != nil {
 					mu.Lock()
 					sendErr = err
 					mu.Unlock()
@@ -884,7 +899,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 			}
 		}
 	}()
-	emit := func(text string) error {
+	emit := func(out JobOutput) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if closed {
@@ -896,14 +911,27 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		pending.WriteString(strings.ToValidUTF8(text, "\uFFFD"))
+		pending.WriteString(strings.ToValidUTF8(out.Text, "\uFFFD"))
+		pendingLP = append(pendingLP, out.Logprobs...)
 		select {
 		case wake <- struct{}{}:
 		default: // the sender will pick this up with what it is already due to send
 		}
 		return nil
 	}
-	usage, finish, err := c.cfg.Handler.RunJob(ctx, *job, emit)
+	var (
+		usage     Usage
+		finish    string
+		toolCalls []ToolCall
+		err       error
+	)
+	if rh, ok := c.cfg.Handler.(ResultJobHandler); ok {
+		var res JobResult
+		res, err = rh.RunJobResult(ctx, *job, emit)
+		usage, finish, toolCalls = res.Usage, res.FinishReason, res.ToolCalls
+	} else {
+		usage, finish, err = c.cfg.Handler.RunJob(ctx, *job, func(text string) error { return emit(JobOutput{Text: text}) })
+	}
 	mu.Lock()
 	closed = true
 	mu.Unlock()
@@ -959,9 +987,9 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 	if finish == "" {
 		finish = "stop"
 	}
-	done := &Done{JobID: job.JobID, Usage: usage, FinishReason: truncate(finish, 32)}
+	done := &Done{JobID: job.JobID, Usage: usage, FinishReason: truncate(finish, 32), ToolCalls: toolCalls}
 	if err := done.Validate(); err != nil {
-		fail(CodeRuntime, "invalid usage from the model runtime")
+		fail(CodeRuntime, "invalid usage or tool calls from the model runtime")
 		return
 	}
 	release()
@@ -970,7 +998,7 @@ func (c *Client) runJob(ctx context.Context, s *session, job *Job, release func(
 		return
 	}
 	c.log.Info("network: job done", "job_id", job.JobID, "model", job.Model, "prompt_tokens", usage.PromptTokens,
-		"completion_tokens", usage.CompletionTokens, "deltas", nDeltas, "took", took.Round(time.Millisecond))
+		"completion_tokens", usage.CompletionTokens, "deltas", nDeltas, "tool_calls", len(toolCalls), "took", took.Round(time.Millisecond))
 	c.emit(ClientEvent{Kind: EventJobFinished, JobID: job.JobID, Model: job.Model, Usage: usage, Duration: took})
 }
 

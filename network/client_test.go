@@ -778,7 +778,7 @@ func TestClientMalformedFramesGetErrorReplies(t *testing.T) {
 	cases := []struct{ frame, code, ref string }{
 		{`not json`, CodeBadMessage, ""},
 		{`{"v":2,"type":"teleport","id":"x1"}`, CodeBadMessage, "x1"},
-		{`{"v":3,"type":"ping","id":"x2","data":{"t":1}}`, CodeUnsupportedVersion, "x2"},
+		{`{"v":4,"type":"ping","id":"x2","data":{"t":1}}`, CodeUnsupportedVersion, "x2"},
 		{`{"v":2,"type":"job","id":"x3","data":{"job_id":"j","model":"m"}}`, CodeBadMessage, "x3"},
 		{`{"v":2,"type":"delta","id":"x4","data":{"job_id":"j","seq":0,"text":"` + strings.Repeat("a", MaxDeltaText+1) + `"}}`, CodeTooLarge, "x4"},
 		{`{"v":2,"type":"hello","id":"x5","data":{"worker_key":"` + strings.Repeat("A", 43) + `=","client_nonce":"` + strings.Repeat("A", 43) + `="}}`, CodeBadMessage, "x5"}, // valid, but not for a worker

@@ -38,12 +38,23 @@ type Validator interface{ Validate() error }
 // Encode builds one frame. It validates the payload first, so a peer never
 // receives a message this code would reject.
 func Encode(typ, id string, payload Validator) ([]byte, error) {
+	return EncodeVersion(ProtocolVersion, typ, id, payload)
+}
+
+// EncodeVersion is Encode in envelope version v (MinProtocolVersion..
+// ProtocolVersion): the proxy answers a worker in the version it spoke.
+// The payload is the same; version 3's fields are omitted when empty, and
+// the proxy never fills them for an older worker (Job.Features).
+func EncodeVersion(v int, typ, id string, payload Validator) ([]byte, error) {
+	if v < MinProtocolVersion || v > ProtocolVersion {
+		return nil, fmt.Errorf("network: encode %s: protocol version %d is not one this side speaks", typ, v)
+	}
 	if payload != nil {
 		if err := payload.Validate(); err != nil {
 			return nil, fmt.Errorf("network: encode %s: %w", typ, err)
 		}
 	}
-	env := Envelope{V: ProtocolVersion, Type: typ, ID: id}
+	env := Envelope{V: v, Type: typ, ID: id}
 	if payload != nil {
 		data, err := json.Marshal(payload)
 		if err != nil {
@@ -67,8 +78,11 @@ func Encode(typ, id string, payload Validator) ([]byte, error) {
 // is refused (e.g. unsupported_version) instead of failing to decode the
 // answer. Other versions get the current one.
 func EncodeVersionError(peerVersion int, id string, em *ErrorMsg) ([]byte, error) {
+	if peerVersion >= MinProtocolVersion && peerVersion <= ProtocolVersion {
+		return EncodeVersion(peerVersion, TypeError, id, em)
+	}
 	b, err := Encode(TypeError, id, em)
-	if err != nil || peerVersion < 1 || peerVersion >= ProtocolVersion {
+	if err != nil || peerVersion < 1 || peerVersion > ProtocolVersion {
 		return b, err
 	}
 	var env Envelope
@@ -119,8 +133,8 @@ func Decode(frame []byte) (Envelope, Validator, error) {
 	if len(env.ID) > MaxJobIDLength {
 		return env, nil, protoErr(CodeBadMessage, "", "message id longer than %d bytes", MaxJobIDLength)
 	}
-	if env.V != ProtocolVersion {
-		return env, nil, protoErr(CodeUnsupportedVersion, env.ID, "protocol version %d, this side speaks %d", env.V, ProtocolVersion)
+	if env.V < MinProtocolVersion || env.V > ProtocolVersion {
+		return env, nil, protoErr(CodeUnsupportedVersion, env.ID, "protocol version %d, this side speaks %d (oldest accepted: %d)", env.V, ProtocolVersion, MinProtocolVersion)
 	}
 	mk, ok := knownTypes[env.Type]
 	if !ok {
@@ -258,7 +272,10 @@ func (m *Register) Validate() error {
 	if err := checkText("gpu driver", m.GPU.Driver, 64); err != nil {
 		return err
 	}
-	return checkText("payout_address", m.PayoutAddress, 128)
+	if err := checkText("payout_address", m.PayoutAddress, 128); err != nil {
+		return err
+	}
+	return validateFeatures(m.Features)
 }
 
 func (m *Availability) Validate() error {
@@ -290,7 +307,7 @@ func (m *Job) Validate() error {
 	}
 	for _, cm := range m.Messages {
 		switch cm.Role {
-		case "system", "user", "assistant":
+		case "system", "user", "assistant", "tool":
 		default:
 			return protoErr(CodeBadMessage, "", "unknown role %q", truncate(cm.Role, 32))
 		}
@@ -310,7 +327,7 @@ func (m *Job) Validate() error {
 	if p := m.Options.TopP; p != nil && (*p < 0 || *p > 1) {
 		return protoErr(CodeBadMessage, "", "top_p %v out of range 0..1", *p)
 	}
-	return nil
+	return m.validateChatSurface()
 }
 
 func (m *Delta) Validate() error {
@@ -319,6 +336,9 @@ func (m *Delta) Validate() error {
 	}
 	if m.Seq < 0 {
 		return protoErr(CodeBadMessage, "", "seq is negative")
+	}
+	if err := checkLogprobs(m.Logprobs); err != nil {
+		return err
 	}
 	return checkText("text", m.Text, MaxDeltaText)
 }
@@ -329,6 +349,9 @@ func (m *Done) Validate() error {
 	}
 	if m.Usage.PromptTokens < 0 || m.Usage.CompletionTokens < 0 || m.Usage.EvalMS < 0 || m.Usage.TotalMS < 0 {
 		return protoErr(CodeBadMessage, "", "negative usage")
+	}
+	if err := checkToolCalls(m.ToolCalls); err != nil {
+		return err
 	}
 	return checkText("finish_reason", m.FinishReason, 32)
 }

@@ -158,7 +158,7 @@ func invalidFrames() []string {
 		``, `null`, `[]`, `"x"`, `{`, `{"v":2,"type":"ping"`, // truncated / not an object
 		`{"v":2,"type":"job","data":{"job_id":"j","model":"m","messages":[{"role":"user","content":"hi"}],"deadline":1`,
 		`{"v":1,"type":"ping","data":{"t":1}}`,                                   // wrong (old) version
-		`{"v":3,"type":"ping","data":{"t":1}}`,                                   // wrong (newer) version
+		`{"v":4,"type":"ping","data":{"t":1}}`,                                   // wrong (newer) version
 		`{"v":0,"type":"ping"}`,                                                  // missing version
 		`{"v":2,"type":"teleport"}`,                                              // unknown type
 		`{"v":2,"type":"ping","x":1}`,                                            // unknown envelope field
@@ -188,6 +188,9 @@ func FuzzDecode(f *testing.F) {
 	for _, ex := range docExamples(f) {
 		f.Add([]byte(ex))
 	}
+	for _, b := range chatSurfaceFrames(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		env, payload, err := Decode(frame)
 		if err != nil {
@@ -200,7 +203,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		again, err := Encode(env.Type, env.ID, payload)
+		again, err := EncodeVersion(env.V, env.Type, env.ID, payload)
 		if err != nil {
 			// Go escapes <, >, & and invalid UTF-8 as \uXXXX, so a frame near
 			// the limit may grow past it; anything else is a bug.
@@ -266,7 +269,7 @@ func TestDecodeErrorCodes(t *testing.T) {
 		{"unknown envelope field", `{"v":2,"type":"ping","extra":true}`, CodeBadMessage, ""},
 		{"long id", `{"v":2,"type":"ping","id":"` + strings.Repeat("x", MaxJobIDLength+1) + `"}`, CodeBadMessage, ""},
 		{"version 1", `{"v":1,"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
-		{"version 3", `{"v":3,"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
+		{"version 4", `{"v":4,"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
 		{"no version", `{"type":"ping","id":"p1"}`, CodeUnsupportedVersion, "p1"},
 		{"unknown type", `{"v":2,"type":"teleport","id":"p1"}`, CodeBadMessage, "p1"},
 		{"unknown payload field", job(`,"priority":9`), CodeBadMessage, "p1"},

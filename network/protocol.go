@@ -39,12 +39,35 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
-// ProtocolVersion is the version this code speaks. A peer with another major
-// version is refused with CodeUnsupportedVersion. Version 2 binds the
-// handshake to the TLS channel and payout requests to the proxy key and an
-// expiry: their signed bytes differ from version 1's, so a version 1 peer
-// is told so instead of failing a signature check.
-const ProtocolVersion = 2
+// ProtocolVersion is the version this code speaks. A peer with a version
+// outside MinProtocolVersion..ProtocolVersion is refused with
+// CodeUnsupportedVersion. Version 2 binds the handshake to the TLS channel
+// and payout requests to the proxy key and an expiry: their signed bytes
+// differ from version 1's, so a version 1 peer is told so instead of failing
+// a signature check. Version 3 adds the chat surface (chat.go): register's
+// features, the job's format, tools, stop and penalties, tool-call messages
+// and done's tool_calls. Every field it added is omitted when empty, so a
+// plain job is the same frame in both; the proxy answers a version 2 worker
+// in version 2 and never sends it a job that needs a feature (Job.Features).
+const ProtocolVersion = 3
+
+// MinProtocolVersion is the oldest version this code still accepts.
+const MinProtocolVersion = 2
+
+// Features a worker announces in Register.Features: the parts of a job it
+// can run beyond a plain chat (Job.Features lists what a job needs). A
+// version 2 worker announces none. Keep this one block so that new job
+// kinds add their feature here.
+const (
+	FeatureFormat    = "format"    // Job.Format: JSON mode and JSON schema (Ollama's format)
+	FeatureTools     = "tools"     // Job.Tools, tool-call messages, Done.ToolCalls
+	FeatureStop      = "stop"      // SamplingOptions.Stop
+	FeaturePenalties = "penalties" // SamplingOptions.PresencePenalty, FrequencyPenalty
+	FeatureLogprobs  = "logprobs"  // Job.Logprobs, TopLogprobs; Delta.Logprobs
+)
+
+// KnownFeatures are the features this code defines, in a stable order.
+var KnownFeatures = []string{FeatureFormat, FeatureTools, FeatureStop, FeaturePenalties, FeatureLogprobs}
 
 // Size limits. MaxMessageSize bounds every frame; the others bound fields.
 const (
@@ -185,6 +208,10 @@ type Register struct {
 	CoefficientMilli int64       `json:"coefficient_milli"` // price multiplier ×1000; 1000 = 1.0
 	MaxConcurrent    int         `json:"max_concurrent"`
 	PayoutAddress    string      `json:"payout_address,omitempty"` // TON address, validated by the proxy
+	// Features are what the worker can run beyond a plain chat job (the
+	// Feature constants); unknown names are kept (a newer worker), but the
+	// proxy routes only by the ones it knows.
+	Features []string `json:"features,omitempty"`
 }
 
 // Availability states.
@@ -207,8 +234,13 @@ type Ping struct {
 
 // ChatMessage is one message of a job's conversation.
 type ChatMessage struct {
-	Role    string `json:"role"` // system, user, assistant
+	Role    string `json:"role"` // system, user, assistant, tool (FeatureTools)
 	Content string `json:"content"`
+	// ToolCalls are an assistant message's calls (FeatureTools).
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID and ToolName say which call a tool message answers.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	ToolName   string `json:"tool_name,omitempty"`
 }
 
 // SamplingOptions are the job's sampling settings; nil means the model default.
@@ -216,6 +248,12 @@ type SamplingOptions struct {
 	Temperature *float64 `json:"temperature,omitempty"`
 	TopP        *float64 `json:"top_p,omitempty"`
 	Seed        *int     `json:"seed,omitempty"`
+	// Stop ends the text before the first of these strings (FeatureStop).
+	Stop []string `json:"stop,omitempty"`
+	// PresencePenalty and FrequencyPenalty are OpenAI's and Ollama's
+	// penalties, -2..2 (FeaturePenalties).
+	PresencePenalty  *float64 `json:"presence_penalty,omitempty"`
+	FrequencyPenalty *float64 `json:"frequency_penalty,omitempty"`
 }
 
 // Job asks the worker to run one chat completion (proxy → worker).
@@ -226,6 +264,15 @@ type Job struct {
 	Options   SamplingOptions `json:"options"`
 	MaxTokens int             `json:"max_tokens,omitempty"`
 	Deadline  int64           `json:"deadline"` // unix ms; the worker cancels past it
+	// Format constrains the output (FeatureFormat): the JSON string "json"
+	// or a JSON schema object, as Ollama's format takes it.
+	Format json.RawMessage `json:"format,omitempty"`
+	// Tools the model may call (FeatureTools).
+	Tools []Tool `json:"tools,omitempty"`
+	// Logprobs asks for each generated token's log probability, and
+	// TopLogprobs (0..20) for that many alternatives (FeatureLogprobs).
+	Logprobs    bool `json:"logprobs,omitempty"`
+	TopLogprobs int  `json:"top_logprobs,omitempty"`
 }
 
 // Delta is a piece of generated text (worker → proxy). Seq starts at 0 and
@@ -234,6 +281,10 @@ type Delta struct {
 	JobID string `json:"job_id"`
 	Seq   int    `json:"seq"`
 	Text  string `json:"text"`
+	// Logprobs are the log probabilities of the tokens generated since the
+	// last delta (FeatureLogprobs), in order; a delta may carry them with
+	// no text (tokens whose text is not complete UTF-8 yet).
+	Logprobs []TokenLogprob `json:"logprobs,omitempty"`
 }
 
 // Usage is what a job consumed, from the model runtime.
@@ -248,7 +299,9 @@ type Usage struct {
 type Done struct {
 	JobID        string `json:"job_id"`
 	Usage        Usage  `json:"usage"`
-	FinishReason string `json:"finish_reason"` // stop, length
+	FinishReason string `json:"finish_reason"` // stop, length, tool_calls
+	// ToolCalls are the calls the model made (FeatureTools), in order.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
 
 // JobError ends a job with a failure (worker → proxy).

@@ -24,7 +24,7 @@ xvfb=$!
 for _ in $(seq 100); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.05; done
 export DISPLAY="$display"
 
-tabs=(dashboard earnings why-not-earning settings)
+tabs=(dashboard earnings why-not-earning networks settings)
 
 # shoot STATE SIZE FILE-PREFIX TAB-INDEX... : one run of the window in STATE at SIZE.
 shoot() {
@@ -75,10 +75,11 @@ shoot() {
 
 for size in 1024x640 1920x1080; do
   # Every tab, paused for several reasons (the status line cut, with a tooltip).
-  shoot "paused, several reasons" "$size" "layout-$size" 0 1 2 3 tip
+  shoot "paused, several reasons" "$size" "layout-$size" 0 1 2 3 4 tip
   # The states that used to widen the window most.
   shoot "errors" "$size" "layout-$size-errors" 0
   shoot "long model names" "$size" "layout-$size-long-names" 0 bottom
   shoot "big numbers" "$size" "layout-$size-big-numbers" 1
-  shoot "settings problems" "$size" "layout-$size-settings-problems" 3
+  shoot "settings problems" "$size" "layout-$size-settings-problems" 4
+  shoot "networks, preview" "$size" "layout-$size-networks-preview" 3
 done

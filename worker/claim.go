@@ -97,10 +97,11 @@ func (c *Core) onVoucher(m network.Voucher) {
 
 // workerID is this worker's id (hex key) once the client has one.
 func (c *Core) workerID() string {
-	if c.client == nil {
+	cl := c.cl()
+	if cl == nil {
 		return ""
 	}
-	return c.client.ID()
+	return cl.ID()
 }
 
 // checkVoucher rebuilds the escrow's voucher cell and checks the proxy's

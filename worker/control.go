@@ -186,6 +186,7 @@ func (c *Core) control(ctx context.Context) {
 			serving = false
 		}
 		d := watcher.Poll()
+		c.setNotes(d.Notes)
 		switch {
 		case d.Serve && !serving:
 			if err := c.resume(ctx); err != nil {
@@ -221,7 +222,7 @@ func closeIfSet(ch chan struct{}) {
 // onlyWaitingForIdle: the only thing missing is the owner's absence.
 func onlyWaitingForIdle(rs []idle.Reason) bool {
 	for _, r := range rs {
-		if r.Code != idle.CodeOwnerActive {
+		if !r.Code.IsPresence() { // keyboard, mouse or game controller
 			return false
 		}
 	}
@@ -249,10 +250,12 @@ func (c *Core) newWatcher() *idle.Watcher {
 		input = alwaysIdle{}
 	}
 	return &idle.Watcher{
-		Policy:     idle.NewPolicy(c.IdleConfig()),
-		Input:      input,
-		FullScreen: c.cfg.FullScreen,
-		GPU:        c.currentGPU,
+		Policy:      idle.NewPolicy(c.IdleConfig()),
+		Input:       input,
+		FullScreen:  c.cfg.FullScreen,
+		Controllers: c.cfg.Controllers,
+		Steam:       c.cfg.Steam,
+		GPU:         c.currentGPU,
 		OwnPIDs: func() map[uint32]bool {
 			if !hasProcesses(c.currentGPU()) {
 				return nil // nothing to tell apart: skip the /proc scan
@@ -297,9 +300,9 @@ func (c *Core) resume(ctx context.Context) error {
 	if err := c.rt.Load(lctx, model); err != nil {
 		return fmt.Errorf("could not load %s: %w", model, err)
 	}
-	if c.client != nil {
-		c.client.SetRegistration(c.registration())
-		c.client.SetAvailability(network.Availability{State: network.Accepting})
+	if c.cl() != nil {
+		c.cl().SetRegistration(c.registration())
+		c.cl().SetAvailability(network.Availability{State: network.Accepting})
 	}
 	c.log.Info("serving", "model", model)
 	c.kickRefresh()
@@ -312,17 +315,17 @@ func (c *Core) resume(ctx context.Context) error {
 func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 	start := time.Now()
 	rec := PauseRecord{At: start, Reason: reason}
-	if c.client != nil {
-		c.client.SetAvailability(network.Availability{State: network.Draining, Reason: reason})
-		if c.client.RunningJobs() > 0 {
+	if c.cl() != nil {
+		c.cl().SetAvailability(network.Availability{State: network.Draining, Reason: reason})
+		if c.cl().RunningJobs() > 0 {
 			gctx, cancel := context.WithTimeout(ctx, grace)
-			err := c.client.WaitIdle(gctx)
+			err := c.cl().WaitIdle(gctx)
 			cancel()
 			if err != nil {
-				rec.Cancelled = c.client.RunningJobs()
-				c.client.CancelAll(reason)
+				rec.Cancelled = c.cl().RunningJobs()
+				c.cl().CancelAll(reason)
 				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				_ = c.client.WaitIdle(wctx)
+				_ = c.cl().WaitIdle(wctx)
 				cancel()
 			}
 		}
@@ -345,8 +348,8 @@ func (c *Core) pause(ctx context.Context, reason string, grace time.Duration) {
 	if rec.VRAMChecked && !rec.VRAMReleased {
 		c.log.Warn("after the pause Ollama still holds VRAM", "bytes", rec.VRAMLeft)
 	}
-	if c.client != nil {
-		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: reason})
+	if c.cl() != nil {
+		c.cl().SetAvailability(network.Availability{State: network.Paused, Reason: reason})
 	}
 	rec.Took = time.Since(start)
 	c.mu.Lock()
@@ -430,7 +433,7 @@ func sameReasons(a, b []idle.Reason) bool {
 func reasonCodes(rs []idle.Reason) string {
 	codes := make([]string, len(rs))
 	for i, r := range rs {
-		codes[i] = r.Code
+		codes[i] = string(r.Code)
 	}
 	return strings.Join(codes, ",")
 }
@@ -443,6 +446,7 @@ func (c *Core) registration() network.Register {
 		MaxConcurrent:    c.cfg.MaxConcurrent,
 		PayoutAddress:    c.payoutAddress(),
 		GPU:              network.GPUInfo{Count: len(st.GPU.Devices), Driver: st.GPU.DriverVersion},
+		Features:         workerFeatures(), // chat.go
 	}
 	if d, ok := st.GPU.Primary(); ok {
 		reg.GPU.Name, reg.GPU.VRAMTotal, reg.GPU.VRAMFree, reg.GPU.Confidential = d.Name, d.MemoryTotal, d.MemoryFree, d.ConfidentialCompute

@@ -61,13 +61,20 @@ type Config struct {
 	Logger          *slog.Logger
 
 	// Network is where jobs come from; an empty URL runs without a network.
-	Network NetworkConfig
+	// A network joined in the app (Settings.Network) replaces it unless
+	// NetworkFixed (networks.go); a local one stays the way back.
+	Network      NetworkConfig
+	NetworkFixed bool // Network came from the command line (--network): joins are refused
 	// Idle is the idle policy (DefaultConfig when zero).
 	Idle idle.Config
 	// InputIdle reports time since the owner's last input; nil means nobody
 	// is ever there (rigs and servers: always idle).
 	InputIdle  idle.InputIdler
 	FullScreen idle.FullScreener
+	// Controllers and Steam are the gamer rules' sources (optional):
+	// controller input counts as the owner's, a Steam game pauses.
+	Controllers idle.ControllerIdler
+	Steam       idle.SteamWatcher
 	// PollInterval is how often the idle signals are sampled (default 250 ms).
 	PollInterval time.Duration
 	// Grace is how long a running job may finish after a pause (default 3 s).
@@ -104,6 +111,10 @@ type NetworkConfig struct {
 	Local    bool              // the embedded proxy (for display)
 	APIURL   string            // the OpenAI-compatible API of that proxy (for display)
 	APIKey   string            // a key for it (local network only, for display)
+	Name     string            // the network's display name ("" : none given)
+	// LedgerDir holds this network's ledger ("" : DataDir); each joined
+	// network has its own, since a ledger holds one proxy's receipt chain.
+	LedgerDir string
 }
 
 // Core is the worker core. Create with New, drive with Run.
@@ -116,8 +127,8 @@ type Core struct {
 
 	refreshMu sync.Mutex // serialises refreshModels
 	commands  chan command
-	stopped   chan struct{}   // closed when Run has returned
-	client    *network.Client // set by New, nil without a network
+	stopped   chan struct{}                  // closed when Run has returned
+	client    atomic.Pointer[network.Client] // set by New, nil without a network; read with cl(), swapped by a join (networks.go)
 	// ledger is set by New (nil without a data dir, or while a damaged one
 	// waits to be rebuilt: RebuildLedger sets it then); read it with led().
 	ledger  atomic.Pointer[earnings.Ledger]
@@ -141,6 +152,7 @@ type Core struct {
 	rtStat  ollama.Status
 
 	reasons   []idle.Reason
+	notes     []idle.Reason // the idle policy's notes (notes.go)
 	netStat   NetworkStatus
 	jobs      JobStats
 	earned    int64
@@ -168,6 +180,12 @@ type Core struct {
 	settleKick  chan struct{}
 	escrowState *escrow.State // last read (c.mu)
 	settleErr   string        // the last chain error of a claim or read (c.mu)
+
+	// Switching networks (networks.go).
+	localNet  *NetworkConfig     // the local test network, the way back (nil: none)
+	keyFile   string             // the worker identity's file ("" : DataDir/keys/worker.key)
+	switchReq chan switchRequest // JoinNetwork, UseLocalNetwork → runNetwork
+	netGen    atomic.Int64       // bumped when a network is replaced: the old client's callbacks are dropped
 
 	fatalMsg       string                  // why Run stopped for good (c.mu); "" while it runs
 	ledgerDamaged  string                  // why the ledger cannot be used, while Run waits for a rebuild (c.mu)
@@ -232,6 +250,7 @@ func New(cfg Config) *Core {
 	}
 	c.rt = ollama.New(cfg.Runtime)
 	c.rt.OnChange(c.runtimeChanged)
+	c.chooseNetwork() // networks.go: the network joined in the app, when one was
 	if err := c.open(); err != nil {
 		c.openErr = err
 		c.state, c.errMsg = StateError, err.Error()
@@ -258,6 +277,7 @@ func (c *Core) Status() Status {
 		Models: append([]ollama.Model(nil), c.models...), Loaded: append([]ollama.Loaded(nil), c.loaded...),
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
+		Notes:  append([]idle.Reason(nil), c.notes...),
 		Earned: c.earned, Receipts: c.receipts, LastPause: c.lastPause,
 		Earnings: c.money, Benchmark: c.bench,
 		Placement:     placementOf(c.model, c.gpuSnap, c.rtStat, c.models, c.loaded),
@@ -338,19 +358,7 @@ func (c *Core) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { c.control(ctx); return nil })
 	g.Go(func() error { c.runCallbacks(ctx); return nil })
-	if c.client != nil {
-		g.Go(func() error {
-			// The worker joins the network once its models are known.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-c.modelsReady:
-			}
-			c.client.SetRegistration(c.registration())
-			c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "not started"})
-			return fatal("network client", c.client.Run(ctx))
-		})
-	}
+	g.Go(func() error { return fatal("network client", c.runNetwork(ctx)) }) // networks.go
 	g.Go(func() error {
 		s := gpu.NewSampler(c.gpu, c.cfg.GPUInterval, func(s gpu.Snapshot) {
 			c.mu.Lock()
@@ -405,8 +413,8 @@ func (c *Core) runtimeChanged() {
 	if st.Reachable && st.Error == "" && st.PID != 0 && c.restarting.Load() {
 		if c.restarting.CompareAndSwap(true, false) {
 			c.log.Info("model runtime restarted", "pid", st.PID)
-			if serving && c.client != nil {
-				c.client.SetAvailability(network.Availability{State: network.Accepting})
+			if serving && c.cl() != nil {
+				c.cl().SetAvailability(network.Availability{State: network.Accepting})
 			}
 		}
 	}
@@ -490,8 +498,8 @@ func (c *Core) refreshModels(ctx context.Context) error {
 	c.mu.Unlock()
 	if changed {
 		c.bus.Publish(EventModels, nil)
-		if c.client != nil {
-			c.client.SetRegistration(c.registration())
+		if c.cl() != nil {
+			c.cl().SetRegistration(c.registration())
 		}
 	}
 	return nil

@@ -44,9 +44,9 @@ const LedgerFile = "ledger.db"
 
 // openLedger opens the earnings ledger, adopting the receipts file of
 // earlier versions (the ledger migrates its layout).
-func (c *Core) openLedger(proxyKey []byte) (*earnings.Ledger, error) {
-	path := filepath.Join(c.cfg.DataDir, LedgerFile)
-	old := filepath.Join(c.cfg.DataDir, "receipts.db")
+func (c *Core) openLedger(dir string, proxyKey []byte) (*earnings.Ledger, error) {
+	path := filepath.Join(dir, LedgerFile)
+	old := filepath.Join(dir, "receipts.db")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if _, err := os.Stat(old); err == nil {
 			if err := os.Rename(old, path); err != nil {
@@ -56,10 +56,10 @@ func (c *Core) openLedger(proxyKey []byte) (*earnings.Ledger, error) {
 	}
 	// The marker says a ledger was made in this data dir: from then on a
 	// missing or empty ledger file is an error, not a fresh start at zero.
-	marker := filepath.Join(c.cfg.DataDir, ledgerMarker)
+	marker := filepath.Join(dir, ledgerMarker)
 	_, merr := os.Stat(marker)
 	made := merr == nil
-	rebuild := rebuilding(c.cfg.DataDir) // set aside: a new ledger is made and filled from the proxy
+	rebuild := rebuilding(dir) // set aside: a new ledger is made and filled from the proxy
 	l, err := earnings.Open(path, earnings.Options{ProxyKey: proxyKey, MustExist: made && !rebuild})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -202,7 +202,7 @@ func (c *Core) onBalance(b network.Balance) {
 // (every connect asks again).
 func (c *Core) requestMissingReceipts(b network.Balance) {
 	l := c.led()
-	if l == nil || c.client == nil {
+	if l == nil || c.cl() == nil {
 		return
 	}
 	ranges, err := missingRanges(l, b.LastSeq)
@@ -213,7 +213,7 @@ func (c *Core) requestMissingReceipts(b network.Balance) {
 	if len(ranges) == 0 {
 		return
 	}
-	if err := c.client.RequestReceipts(ranges); err != nil {
+	if err := c.cl().RequestReceipts(ranges); err != nil {
 		c.log.Warn("asking the proxy for missing receipts", "err", err)
 		return
 	}
@@ -296,7 +296,7 @@ func (c *Core) PayoutQuote() (minimum, fee int64, net ton.Net, err error) {
 // pays a payout id at most once.
 func (c *Core) RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error) {
 	l := c.led()
-	if l == nil || c.client == nil {
+	if l == nil || c.cl() == nil {
 		return earnings.Payout{}, ErrPayoutsUnavailable
 	}
 	minimum, fee, netw, err := c.PayoutQuote()
@@ -338,7 +338,7 @@ func (c *Core) RequestPayout(ctx context.Context, amount int64, dest string) (ea
 	if c.crashAfterRecord != nil && c.crashAfterRecord() { // tests: the app dies before sending
 		return stored, nil
 	}
-	if err := c.client.RequestPayout(payoutRequest(stored)); err != nil {
+	if err := c.cl().RequestPayout(payoutRequest(stored)); err != nil {
 		// Not lost: it is pending in the ledger and goes out on the next connect.
 		c.log.Warn("payout not sent yet", "payout_id", id, "err", err)
 	}
@@ -372,7 +372,7 @@ func newPayoutID() (string, error) {
 // proxy answers each with its current status (it never pays an id twice).
 func (c *Core) resendPendingPayouts() {
 	l := c.led()
-	if l == nil || c.client == nil {
+	if l == nil || c.cl() == nil {
 		return
 	}
 	ws, err := l.Payouts(0)
@@ -381,7 +381,7 @@ func (c *Core) resendPendingPayouts() {
 	}
 	for _, w := range ws {
 		if w.State == earnings.PayoutPending || w.State == earnings.PayoutSent {
-			if err := c.client.RequestPayout(payoutRequest(w)); err != nil {
+			if err := c.cl().RequestPayout(payoutRequest(w)); err != nil {
 				return
 			}
 		}

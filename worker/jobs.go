@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ollama/ollama/api"
+
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 )
@@ -52,21 +54,45 @@ func (c *Core) localName(name string) (string, bool) {
 // RunJob implements network.JobHandler: it runs one job on the model
 // runtime. The prompt and the output only pass through memory.
 func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) error) (network.Usage, string, error) {
+	res, err := c.RunJobResult(ctx, job, func(o network.JobOutput) error { return emit(o.Text) })
+	return res.Usage, res.FinishReason, err
+}
+
+// RunJobResult implements network.ResultJobHandler: RunJob that also
+// answers with the tool calls the model made (chat.go).
+func (c *Core) RunJobResult(ctx context.Context, job network.Job, emit func(network.JobOutput) error) (network.JobResult, error) {
 	local, ok := c.localName(job.Model)
 	if !ok {
-		return network.Usage{}, "", fmt.Errorf("worker: job %s: %w: %s", job.JobID, network.ErrUnknownModel, job.Model)
+		return network.JobResult{}, fmt.Errorf("worker: job %s: %w: %s", job.JobID, network.ErrUnknownModel, job.Model)
 	}
-	msgs := make([]ollama.Message, len(job.Messages))
-	for i, m := range job.Messages {
-		msgs[i] = ollama.Message{Role: m.Role, Content: m.Content}
+	oj, err := runtimeJob(local, job)
+	if err != nil {
+		return network.JobResult{}, fmt.Errorf("worker: job %s: %w", job.JobID, err)
+	}
+	var calls []network.ToolCall
+	oj.OnToolCall = func(tc api.ToolCall) error {
+		calls = append(calls, wireToolCall(tc))
+		return nil
 	}
 	c.jobChange(JobEvent{JobID: job.JobID, Model: job.Model, Phase: "started"}, +1)
 	start, wattsAtStart := time.Now(), c.gpuWatts()
 	jctx, watch := c.watchJob(ctx)
-	u, err := c.rt.Chat(jctx, ollama.Job{
-		Model: local, Messages: msgs, MaxTokens: job.MaxTokens,
-		Temperature: job.Options.Temperature, TopP: job.Options.TopP, Seed: job.Options.Seed,
-	}, func(s string) error { watch.progress(); return emit(s) })
+	// Log probabilities go out with the next text (or at the end): a token
+	// of broken UTF-8 has them before Ollama has text for it.
+	var lps []network.TokenLogprob
+	oj.OnLogprobs = func(l []api.Logprob) error {
+		lps = append(lps, wireLogprobs(l)...)
+		return nil
+	}
+	u, err := c.rt.Chat(jctx, oj, func(s string) error {
+		watch.progress()
+		out := network.JobOutput{Text: s, Logprobs: lps}
+		lps = nil
+		return emit(out)
+	})
+	if err == nil && len(lps) > 0 {
+		err = emit(network.JobOutput{Logprobs: lps})
+	}
 	if stalled := watch.stop(); stalled > 0 && ctx.Err() == nil {
 		err = fmt.Errorf("worker: job %s: %w: no token for %s", job.JobID, ErrRuntimeStalled, stalled.Round(time.Millisecond))
 		c.runtimeStalled(err)
@@ -76,7 +102,7 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 		if errors.Is(err, ollama.ErrModelNotFound) {
 			err = fmt.Errorf("%w: %v", network.ErrUnknownModel, err)
 		}
-		return network.Usage{}, "", err
+		return network.JobResult{}, err
 	}
 	// Energy for net earnings: the GPU's draw over the job (mean of the
 	// samples at its start and end, 1 Hz telemetry) × its duration.
@@ -99,10 +125,13 @@ func (c *Core) RunJob(ctx context.Context, job network.Job, emit func(string) er
 	if reason == "" {
 		reason = "stop"
 	}
-	return network.Usage{
+	if len(calls) > 0 && reason == "stop" {
+		reason = network.FinishToolCalls // as OpenAI says it; Ollama says stop
+	}
+	return network.JobResult{Usage: network.Usage{
 		PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens,
 		EvalMS: u.EvalDuration.Milliseconds(), TotalMS: u.TotalDuration.Milliseconds(),
-	}, reason, nil
+	}, FinishReason: reason, ToolCalls: calls}, nil
 }
 
 func (c *Core) jobChange(ev JobEvent, delta int) {
@@ -211,14 +240,14 @@ func (c *Core) runtimeStalled(cause error) {
 		return // one restart at a time
 	}
 	c.log.Error("model runtime wedged", "err", cause)
-	if c.client != nil {
-		c.client.SetAvailability(network.Availability{State: network.Paused, Reason: "model runtime restarting"})
+	if c.cl() != nil {
+		c.cl().SetAvailability(network.Availability{State: network.Paused, Reason: "model runtime restarting"})
 	}
 	if err := c.rt.Restart(cause.Error()); err != nil {
 		c.restarting.Store(false)
 		c.bus.Publish(EventError, "Ollama stopped producing tokens and Cocoon cannot restart it ("+err.Error()+"); restart Ollama")
-		if c.client != nil && c.Status().State == StateServing {
-			c.client.SetAvailability(network.Availability{State: network.Accepting})
+		if c.cl() != nil && c.Status().State == StateServing {
+			c.cl().SetAvailability(network.Availability{State: network.Accepting})
 		}
 		return
 	}

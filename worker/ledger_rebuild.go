@@ -95,7 +95,7 @@ func (c *Core) awaitLedgerRebuild(ctx context.Context) error {
 		what = "is missing or empty, although this computer had one"
 	}
 	// Plain words for the owner; the technical cause goes to the log.
-	msg := "The earnings ledger (" + filepath.Join(c.cfg.DataDir, LedgerFile) + ") " + what +
+	msg := "The earnings ledger (" + filepath.Join(c.ledgerDir(), LedgerFile) + ") " + what +
 		", so Cocoon will not serve. Rebuild it from the receipts the network signed; the old file is kept."
 	c.mu.Lock()
 	c.ledgerDamaged = msg
@@ -107,7 +107,7 @@ func (c *Core) awaitLedgerRebuild(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case reply := <-c.rebuildReq:
-			aside, err := SetAsideLedger(c.cfg.DataDir)
+			aside, err := SetAsideLedger(c.ledgerDir())
 			if err == nil {
 				err = c.useLedger()
 			}
@@ -155,7 +155,7 @@ func (c *Core) finishRebuild(b network.Balance) {
 			return
 		}
 	}
-	if err := os.Remove(filepath.Join(c.cfg.DataDir, rebuildMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(c.ledgerDir(), rebuildMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		c.log.Warn("clearing the rebuild marker", "err", err)
 		return
 	}

@@ -31,7 +31,7 @@ func (c *Core) open() error {
 
 // useLedger opens the ledger and makes it the core's.
 func (c *Core) useLedger() error {
-	l, err := c.openLedger(c.cfg.Network.ProxyKey)
+	l, err := c.openLedger(c.ledgerDir(), c.cfg.Network.ProxyKey)
 	if err != nil {
 		return err
 	}
@@ -49,31 +49,65 @@ func (c *Core) useLedger() error {
 
 // openClient makes the network client (nil without a network).
 func (c *Core) openClient() error {
-	if c.cfg.Network.URL == "" {
-		return nil
+	cl, err := c.makeClient(c.cfg.Network, c.netGen.Load())
+	if err != nil {
+		return err
 	}
-	keyFile := c.cfg.Network.KeyFile
+	c.client.Store(cl)
+	return nil
+}
+
+// makeClient makes a client for n (nil without a URL) that is current while
+// netGen is gen. Its callbacks are dropped once a join replaced it, so a late
+// balance of the old network never shows as the new one's.
+func (c *Core) makeClient(n NetworkConfig, gen int64) (*network.Client, error) {
+	if n.URL == "" {
+		return nil, nil
+	}
+	keyFile := n.KeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(c.cfg.DataDir, "keys", "worker.key")
 	}
 	key, err := network.LoadOrCreateKey(keyFile)
 	if err != nil {
-		return fmt.Errorf("worker: identity key: %w", err)
+		return nil, fmt.Errorf("worker: identity key: %w", err)
 	}
-	c.client = network.NewClient(network.ClientConfig{
-		URL:            c.cfg.Network.URL,
-		ProxyKey:       c.cfg.Network.ProxyKey,
-		Key:            key,
-		Handler:        c,
-		OnReceipt:      c.onReceipt,
-		OnEvent:        c.onClientEvent,
-		OnBalance:      func(b network.Balance) { c.later(func() { c.onBalance(b) }) },
-		OnPayoutStatus: func(s network.PayoutStatus) { c.later(func() { c.onPayoutStatus(s) }) },
-		OnVoucher:      func(v network.Voucher) { c.later(func() { c.onVoucher(v) }) },
-		Logger:         c.cfg.Logger.With("component", "network"),
-		AppVersion:     "cocoon-desktop",
-	})
-	return nil
+	current := func() bool { return c.netGen.Load() == gen }
+	return network.NewClient(network.ClientConfig{
+		URL:       n.URL,
+		ProxyKey:  n.ProxyKey,
+		Key:       key,
+		Handler:   c,
+		OnReceipt: c.onReceipt,
+		OnEvent: func(e network.ClientEvent) {
+			if current() {
+				c.onClientEvent(e)
+			}
+		},
+		OnBalance: func(b network.Balance) {
+			c.later(func() {
+				if current() {
+					c.onBalance(b)
+				}
+			})
+		},
+		OnPayoutStatus: func(s network.PayoutStatus) {
+			c.later(func() {
+				if current() {
+					c.onPayoutStatus(s)
+				}
+			})
+		},
+		OnVoucher: func(v network.Voucher) {
+			c.later(func() {
+				if current() {
+					c.onVoucher(v)
+				}
+			})
+		},
+		Logger:     c.cfg.Logger.With("component", "network"),
+		AppVersion: "cocoon-desktop",
+	}), nil
 }
 
 // later queues f for the goroutine that Run owns (runCallbacks), which runs

@@ -85,7 +85,7 @@ func payoutCore(t *testing.T, earned int64) *Core {
 			l.Close()
 		}
 	})
-	if c.openErr != nil || c.led() == nil || c.client == nil {
+	if c.openErr != nil || c.led() == nil || c.cl() == nil {
 		t.Fatalf("core without ledger or client: %v", c.openErr)
 	}
 	r := receipt.Receipt{

@@ -50,6 +50,9 @@ type Settings struct {
 	// claims from the escrow by itself: 0 is the default (claim.go,
 	// AutoClaimFeeMultiple × the claim fee), negative is off.
 	AutoClaimNano int64 `json:"auto_claim_nano,omitempty"`
+	// Network is the network joined in the app (networks.go); nil: the
+	// local test network. A --network flag wins over it.
+	Network *JoinedNetwork `json:"network,omitempty"`
 }
 
 // SettingsFile is the settings' file name in the data dir.
@@ -95,10 +98,10 @@ func (c *Core) SetPayoutAddress(s string) (ton.Address, error) {
 		st.PayoutAddress = strings.TrimSpace(s)
 		return nil
 	})
-	if err == nil && c.client != nil && c.cfg.PayoutAddress == "" {
+	if cl := c.cl(); err == nil && cl != nil && c.cfg.PayoutAddress == "" {
 		// Vouchers name the payout address: ask for one made out to the
 		// new one (when not connected, the next register carries it).
-		if rerr := c.client.RequestVoucher(strings.TrimSpace(s)); rerr != nil {
+		if rerr := cl.RequestVoucher(strings.TrimSpace(s)); rerr != nil {
 			c.log.Debug("voucher request not sent", "err", rerr)
 		}
 	}

@@ -37,6 +37,9 @@ type Status struct {
 	// Reasons lists every reason in force now why the worker does not serve
 	// (empty while serving or stopped).
 	Reasons []idle.Reason
+	// Notes are the idle policy's facts that do not stop serving (e.g.
+	// game controllers that cannot be read), whatever the state.
+	Notes   []idle.Reason `json:"notes,omitempty"`
 	Network NetworkStatus
 	Jobs    JobStats
 	// Earned is the latest signed cumulative total (nanoTON) and Receipts how many are stored.
@@ -62,7 +65,8 @@ type Status struct {
 
 // NetworkStatus is the worker's link to the network.
 type NetworkStatus struct {
-	Local     bool   `json:"local"` // the embedded proxy on loopback
+	Local     bool   `json:"local"`          // the embedded proxy on loopback
+	Name      string `json:"name,omitempty"` // the network's display name (LocalNetworkName for the local one)
 	URL       string `json:"url,omitempty"`
 	Connected bool   `json:"connected"`
 	WorkerID  string `json:"worker_id,omitempty"`

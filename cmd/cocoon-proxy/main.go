@@ -5,6 +5,9 @@
 //	cocoon-proxy -config proxy.json          serve until Ctrl-C / SIGTERM
 //	cocoon-proxy -config proxy.json -print-key
 //	                                         print the proxy's public key (hex) for workers to pin
+//	cocoon-proxy -config proxy.json invite [-link|-string]
+//	                                         print the invite owners paste into the app to join
+//	                                         (config "name" and "public_worker_url"; see invite.go)
 //	cocoon-proxy -config proxy.json trust release WORKER_ID
 //	                                         lift a worker's quarantine (see "trust" below)
 //
@@ -169,6 +172,9 @@ func run(args []string, stdout io.Writer) error {
 	cfg, err := proxy.LoadConfig(*configPath)
 	if err != nil {
 		return err
+	}
+	if rest := fs.Args(); len(rest) > 0 && rest[0] == "invite" {
+		return inviteCmd(cfg, rest[1:], stdout, os.Stderr)
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		return runCommand(cfg, rest, stdout)

@@ -324,28 +324,40 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 			return nil, err
 		}
 		wcfg.Network, env.proxy = ncfg, p
-		if c.net.url != "" { // claims go to the chain itself, not through the proxy (docs/settlement.md)
-			tn, err := ton.ParseNet(c.net.tonNet)
-			if err != nil {
-				closeLog()
-				return nil, fmt.Errorf("--ton-network: %w", err)
-			}
-			lc := &ton.LazyLiteChain{Config: c.net.tonConfig, Net: tn}
-			wcfg.Settlement = lc
-			closers = append(closers, lc.Close)
+		wcfg.NetworkFixed = c.net.url != "" // the flag wins over a network joined in the app
+		// Claims go to the chain itself, not through the proxy
+		// (docs/settlement.md); it connects only when there is a voucher
+		// to claim, so the local network (no escrow) never reaches TON.
+		tn, err := ton.ParseNet(c.net.tonNet)
+		if err != nil {
+			closeLog()
+			return nil, fmt.Errorf("--ton-network: %w", err)
 		}
+		lc := &ton.LazyLiteChain{Config: c.net.tonConfig, Net: tn}
+		wcfg.Settlement = lc
+		closers = append(closers, lc.Close)
 	}
 	if withInput {
-		// The owner's keyboard and mouse (X11). Without it the worker cannot
-		// see the owner come back, so it does not serve (the UI says why).
-		x, err := idle.NewX11("")
+		// The owner's keyboard and mouse (X11 on Linux, GetLastInputInfo on
+		// Windows). Without it the worker cannot see the owner come back, so
+		// it does not serve (the UI says why).
+		src, err := idle.NewSystemIdle()
 		if err != nil {
 			logger.Warn("no input-idle source: the worker will not serve until it can tell you are away", "err", err)
 			wcfg.InputIdle = idle.InputIdlerFunc(func() (time.Duration, error) { return -1, err })
 		} else {
-			wcfg.InputIdle, wcfg.FullScreen = x, x
-			closers = append(closers, func() { _ = x.Close() })
+			wcfg.InputIdle = src
+			wcfg.FullScreen, _ = src.(idle.FullScreener)
+			if c, ok := src.(io.Closer); ok {
+				closers = append(closers, func() { _ = c.Close() })
+			}
 		}
+		gamer := idle.NewGamerSources() // controllers, Steam, the full-screen program's name
+		wcfg.Controllers, wcfg.Steam = gamer.Controllers, gamer.Steam
+		if gamer.FullScreen != nil {
+			wcfg.FullScreen = gamer.FullScreen
+		}
+		closers = append(closers, func() { _ = gamer.Close() })
 	}
 	// The window offers to rebuild a damaged ledger (withInput is the
 	// window mode); headless stops and names `earnings rebuild`.

@@ -69,6 +69,7 @@ func doctorCmd(args []string, c common, stdout, stderr io.Writer) int {
 	<-coreDone
 
 	rep.GPU, rep.Ollama, rep.Models = st.GPU, env.core.Runtime().Status(), st.Models
+	rep.Warnings = append(rep.Warnings, controllerWarnings()...)
 	if rep.Models == nil {
 		rep.Models = []ollama.Model{}
 	}

@@ -187,9 +187,9 @@ func (p *Proxy) handleModels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
-// chatRequest is the subset of OpenAI's chat completion request the proxy
-// honours; other fields are accepted and ignored, as OpenAI-compatible
-// servers do.
+// chatRequest is OpenAI's chat completion request as far as the proxy
+// carries it; any other field or value is refused out loud (chatreq.go,
+// ChatCompletionFields).
 type chatRequest struct {
 	Model         *string         `json:"model"`
 	Messages      []chatMessageIn `json:"messages"`
@@ -204,14 +204,19 @@ type chatRequest struct {
 	Seed                *int     `json:"seed"`
 	N                   *int     `json:"n"`
 	MaxCoefficientMilli *int64   `json:"max_coefficient_milli"` // the client's price cap (pricecap.go)
+	chatSurface                  // chatreq.go
 }
 
 type chatMessageIn struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role               string          `json:"role"`
+	Content            json.RawMessage `json:"content"`
+	chatMessageSurface                 // chatreq.go
 }
 
-type badRequest struct{ param, msg string }
+type badRequest struct {
+	param, msg  string
+	unsupported bool // a field or value the proxy does not carry (chatreq.go)
+}
 
 func (e *badRequest) Error() string { return e.msg }
 
@@ -266,13 +271,13 @@ func (req *chatRequest) toJob() (network.Job, error) {
 	for i, m := range req.Messages {
 		role := m.Role
 		switch role {
-		case "system", "user", "assistant":
+		case "system", "user", "assistant", "tool":
 		case "developer":
 			role = "system"
 		case "":
 			return job, bad(fmt.Sprintf("messages[%d].role", i), "messages[%d].role is required", i)
 		default:
-			return job, bad(fmt.Sprintf("messages[%d].role", i), "role %q is not supported (system, developer, user, assistant)", truncateStr(role, 32))
+			return job, bad(fmt.Sprintf("messages[%d].role", i), "role %q is not supported (system, developer, user, assistant, tool)", truncateStr(role, 32))
 		}
 		text, err := messageText(m.Content, i)
 		if err != nil {
@@ -281,7 +286,11 @@ func (req *chatRequest) toJob() (network.Job, error) {
 		if !utf8.ValidString(text) {
 			return job, bad(fmt.Sprintf("messages[%d].content", i), "content is not valid UTF-8")
 		}
-		job.Messages = append(job.Messages, network.ChatMessage{Role: role, Content: text})
+		cm := network.ChatMessage{Role: role, Content: text}
+		if err := m.toWire(i, &cm, job.Messages); err != nil { // chatreq.go
+			return job, err
+		}
+		job.Messages = append(job.Messages, cm)
 	}
 	maxTok := req.MaxCompletionTokens
 	if maxTok == nil {
@@ -307,9 +316,9 @@ func (req *chatRequest) toJob() (network.Job, error) {
 	}
 	job.Options.Seed = req.Seed
 	if req.N != nil && *req.N != 1 {
-		return job, bad("n", "only n=1 is supported")
+		return job, unsupported("n", "only n=1 is supported")
 	}
-	return job, nil
+	return job, req.chatSurface.toJob(&job) // chatreq.go
 }
 
 func newCompletionID() string {
@@ -346,11 +355,15 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_json", "", "request body is not valid JSON for a chat completion: "+truncateStr(err.Error(), 200))
 		return
 	}
-	job, err := req.toJob()
+	var job network.Job
+	err = checkChatFields(body) // chatreq.go: nothing the proxy does not carry passes silently
+	if err == nil {
+		job, err = req.toJob()
+	}
 	if err != nil {
 		var br *badRequest
 		errors.As(err, &br)
-		writeError(w, http.StatusBadRequest, "invalid_value", br.param, br.msg)
+		writeError(w, http.StatusBadRequest, br.errCode(), br.param, br.msg)
 		return
 	}
 	price, ok := p.cfg.Models[job.Model]
@@ -359,6 +372,10 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job.Options = explicitSampling(job.Options)
+	if req.User != nil {
+		// The developer's end-user id: metadata for the proxy's log, never sent to the worker.
+		p.log.Info("chat request", "user", truncateStr(*req.User, 64), "key", key.name, "model", job.Model)
+	}
 	c := &completion{
 		p:       p,
 		w:       w,
@@ -368,6 +385,9 @@ func (p *Proxy) handleChat(w http.ResponseWriter, r *http.Request) {
 		stream:  req.Stream,
 		key:     key,
 		price:   price,
+
+		offeredTools: len(job.Tools) > 0,
+		wantLogprobs: job.Logprobs,
 	}
 	if req.StreamOptions != nil {
 		c.includeUsage = req.StreamOptions.IncludeUsage

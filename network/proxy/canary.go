@@ -610,7 +610,10 @@ func (p *Proxy) runCanaryJob(ctx context.Context, a *attempt, model string, prom
 	if err := json.Unmarshal(rec.body, &out); err != nil || len(out.Choices) != 1 {
 		return res, false
 	}
-	res.text, res.finish = out.Choices[0].Message.Content, out.Choices[0].FinishReason
+	res.finish = out.Choices[0].FinishReason
+	if text := out.Choices[0].Message.Content; text != nil { // nil only for tool calls, which a canary never offers
+		res.text = *text
+	}
 	return res, true
 }
 

@@ -34,6 +34,14 @@ type completion struct {
 
 	sseStarted bool
 	text       strings.Builder // the answer relayed so far (non-stream: sent at the end)
+	// offeredTools: the job gave the model tools; toolCalls are the calls
+	// it answered with (chatmeter.go).
+	offeredTools bool
+	toolCalls    []network.ToolCall
+	// wantLogprobs: the job asked for log probabilities; logprobs are the
+	// ones relayed (kept for a non-streamed answer).
+	wantLogprobs bool
+	logprobs     []network.TokenLogprob
 }
 
 type usageOut struct {
@@ -44,15 +52,22 @@ type usageOut struct {
 }
 
 type chunkDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string          `json:"role,omitempty"`
+	Content   *string         `json:"content,omitempty"`
+	ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
 }
 
 type chunkChoice struct {
-	Index        int        `json:"index"`
-	Delta        chunkDelta `json:"delta"`
-	FinishReason *string    `json:"finish_reason"`
-	Logprobs     *struct{}  `json:"logprobs"`
+	Index        int          `json:"index"`
+	Delta        chunkDelta   `json:"delta"`
+	FinishReason *string      `json:"finish_reason"`
+	Logprobs     *logprobsOut `json:"logprobs"`
+}
+
+// logprobsOut is OpenAI's choice.logprobs (chatmeter.go fills it).
+type logprobsOut struct {
+	Content []network.TokenLogprob `json:"content"`
+	Refusal []network.TokenLogprob `json:"refusal"`
 }
 
 type chunk struct {
@@ -65,16 +80,24 @@ type chunk struct {
 }
 
 type messageOut struct {
-	Role    string  `json:"role"`
-	Content string  `json:"content"`
-	Refusal *string `json:"refusal"`
+	Role      string             `json:"role"`
+	Content   *string            `json:"content"` // null when the answer is tool calls only, as OpenAI's
+	Refusal   *string            `json:"refusal"`
+	ToolCalls []network.ToolCall `json:"tool_calls,omitempty"`
+}
+
+// toolCallDelta is a tool call in a stream: OpenAI's chunks number the
+// calls of a choice by index.
+type toolCallDelta struct {
+	Index int `json:"index"`
+	network.ToolCall
 }
 
 type choiceOut struct {
-	Index        int        `json:"index"`
-	Message      messageOut `json:"message"`
-	FinishReason string     `json:"finish_reason"`
-	Logprobs     *struct{}  `json:"logprobs"`
+	Index        int          `json:"index"`
+	Message      messageOut   `json:"message"`
+	FinishReason string       `json:"finish_reason"`
+	Logprobs     *logprobsOut `json:"logprobs"`
 }
 
 type completionOut struct {
@@ -112,13 +135,22 @@ func (c *completion) startSSE() {
 
 // delta relays one piece of text (stream) or keeps it (non-stream); the
 // text kept is what the proxy meters.
-func (c *completion) delta(text string) error {
+func (c *completion) delta(text string, lps []network.TokenLogprob) error {
+	if !c.wantLogprobs {
+		lps = nil // not asked for: not the model's to add
+	}
 	if c.stream {
 		c.startSSE()
+		ch := chunkChoice{Delta: chunkDelta{Content: &text}}
+		if len(lps) > 0 {
+			ch.Logprobs = &logprobsOut{Content: lps}
+		}
 		if err := c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
-			Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}}); err != nil {
+			Choices: []chunkChoice{ch}}); err != nil {
 			return err
 		}
+	} else {
+		c.logprobs = append(c.logprobs, lps...)
 	}
 	c.text.WriteString(text)
 	return nil
@@ -131,14 +163,30 @@ func (c *completion) finish(finishReason string, u usageOut) {
 	}
 	if !c.stream {
 		c.armWrite()
+		msg := messageOut{Role: "assistant", ToolCalls: c.toolCalls}
+		if text := c.text.String(); text != "" || len(c.toolCalls) == 0 {
+			msg.Content = &text
+		}
+		choice := choiceOut{Message: msg, FinishReason: finishReason}
+		if c.wantLogprobs {
+			choice.Logprobs = &logprobsOut{Content: c.logprobs}
+		}
 		writeJSON(c.w, http.StatusOK, completionOut{
 			ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
-			Choices: []choiceOut{{Message: messageOut{Role: "assistant", Content: c.text.String()}, FinishReason: finishReason}},
+			Choices: []choiceOut{choice},
 			Usage:   u,
 		})
 		return
 	}
 	c.startSSE()
+	if len(c.toolCalls) > 0 {
+		calls := make([]toolCallDelta, len(c.toolCalls))
+		for i, tc := range c.toolCalls {
+			calls[i] = toolCallDelta{Index: i, ToolCall: tc}
+		}
+		_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []chunkChoice{{Delta: chunkDelta{ToolCalls: calls}}}})
+	}
 	_ = c.writeEvent(chunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
 		Choices: []chunkChoice{{Delta: chunkDelta{}, FinishReason: &finishReason}}})
 	if c.includeUsage {
@@ -185,6 +233,8 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	job.Deadline = deadline.UnixMilli()
 
 	exclude := map[*workerConn]bool{}
+	needs := job.Features() // features.go: workers without them are passed over
+	lacking := 0
 	lastFailure := ""
 	attempts := p.cfg.MaxAttempts
 	if c.canary != nil {
@@ -193,6 +243,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 	for try := 0; try < attempts; try++ {
 		a := c.canary
 		if a == nil {
+			lacking = p.excludeLacking(job.Model, needs, exclude)
 			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
 		}
 		queued := false
@@ -219,6 +270,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 			if ctx.Err() != nil {
 				break
 			}
+			lacking = p.excludeLacking(job.Model, needs, exclude)
 			a = p.reserveCapped(job.Model, exclude, c.maxCoef)
 		}
 		if queued {
@@ -233,6 +285,7 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		}
 		exclude[a.w] = true
 		a.setMaxBytes(c.meter.maxBytes)
+		a.setMaxLogprobs(job, p.cfg.Metering.MaxJobBytes) // chatmeter.go
 		job.JobID = a.jobID
 		log := a.w.log.With("job", a.jobID, "model", job.Model, "try", try+1)
 		if err := a.w.send(network.TypeJob, &job); err != nil {
@@ -271,6 +324,10 @@ func (p *Proxy) serveCompletion(reqCtx context.Context, c *completion, job netwo
 		c.fail(http.StatusBadGateway, "worker_failed", "the worker failed before answering ("+lastFailure+") and no other worker could take the job")
 		return
 	}
+	if lacking > 0 {
+		c.fail(http.StatusServiceUnavailable, "feature_unavailable", noCapableWorkerMessage(job.Model, needs))
+		return
+	}
 	c.fail(http.StatusServiceUnavailable, "no_worker_available", noWorkerMessage(job.Model, c.maxCoef))
 }
 
@@ -301,7 +358,7 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 				return true, o, why
 			}
 			nextSeq++
-			if err := c.delta(e.delta.Text); err != nil {
+			if err := c.delta(e.delta.Text, e.delta.Logprobs); err != nil {
 				cancelOnWorker("client disconnected")
 				p.settleRelayed(c, a, log, false)
 				return true, outStopped, "client write failed"
@@ -342,8 +399,10 @@ func (p *Proxy) follow(ctx context.Context, c *completion, a *attempt, log *slog
 					if j > i+1 {
 						var text strings.Builder
 						merged := e
+						merged.delta.Logprobs = nil
 						for _, d := range evs[i:j] {
 							text.WriteString(d.delta.Text)
+							merged.delta.Logprobs = append(merged.delta.Logprobs, d.delta.Logprobs...)
 							merged.pieces += d.textPieces()
 						}
 						merged.delta.Text = text.String()
@@ -396,7 +455,16 @@ func hasDone(evs []event) bool {
 // complete meters a done job, records and signs its receipt, sends it to
 // the worker and answers the app developer.
 func (p *Proxy) complete(c *completion, a *attempt, d network.Done, log *slog.Logger) {
-	p.release(a, true) // normally already released by the reader
+	p.release(a, true)                  // normally already released by the reader
+	if !p.takeToolCalls(c, a, d, log) { // chatmeter.go
+		return
+	}
+	switch {
+	case len(c.toolCalls) > 0 && d.FinishReason == "stop":
+		d.FinishReason = network.FinishToolCalls
+	case len(c.toolCalls) == 0 && d.FinishReason == network.FinishToolCalls:
+		d.FinishReason = "stop" // its calls were dropped (takeToolCalls)
+	}
 	prompt, compl := p.billedTokens(c, a, d.Usage, log)
 	if u, ok := p.credit(c, a, prompt, compl, log); ok {
 		c.finish(d.FinishReason, u)

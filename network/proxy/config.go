@@ -70,6 +70,11 @@ type Config struct {
 	// PublicHost, when set, is the host name workers use in WorkerURL
 	// instead of the listener's address; it is also put in the certificate.
 	PublicHost string
+	// Name is the network's display name, in its invite and GET /v1/network
+	// (networkinfo.go); PublicWorkerURL the worker URL the invite carries
+	// ("": WorkerURL), for a proxy behind a TCP forwarder or another name.
+	Name            string
+	PublicWorkerURL string
 	// DataDir holds proxy.key and proxy.db. Created 0700 when missing.
 	DataDir string
 	// Models is the price list; only these models are served.
@@ -145,6 +150,10 @@ type fileConfig struct {
 	Limits         *fileLimitsConfig     `json:"limits"`
 	Metering       *fileMeteringConfig   `json:"metering"`
 	Canary         *fileCanaryConfig     `json:"canary"`
+
+	// The invite (networkinfo.go).
+	Name            *string `json:"name"`
+	PublicWorkerURL *string `json:"public_worker_url"`
 }
 
 // filePayoutConfig is the JSON form of PayoutConfig.
@@ -217,6 +226,8 @@ func ParseConfig(b []byte) (Config, error) {
 	set(&cfg.APIAddr, fc.APIAddr)
 	set(&cfg.WorkerAddr, fc.WorkerAddr)
 	set(&cfg.PublicHost, fc.PublicHost)
+	set(&cfg.Name, fc.Name)
+	set(&cfg.PublicWorkerURL, fc.PublicWorkerURL)
 	set(&cfg.DataDir, fc.DataDir)
 	set(&cfg.AdminKey, fc.AdminKey)
 	set(&cfg.AdminKeySHA256, fc.AdminKeySHA256)
@@ -361,6 +372,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return bad("data_dir is required")
+	}
+	if err := c.validateInvite(); err != nil {
+		return err
 	}
 	if len(c.Models) == 0 {
 		return bad("models: at least one model with its prices is required")

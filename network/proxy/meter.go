@@ -315,11 +315,8 @@ func (p *Proxy) startMetering(job *network.Job) *jobMeter {
 		perToken = max(perToken, int64(jm.counter.MaxTokenBytes()))
 	}
 	jm.maxBytes = min(int64(job.MaxTokens)*perToken, cfg.MaxJobBytes) // ≤ 2^20 × 2^16: no overflow
-	msgs := make([]metering.Message, len(job.Messages))
-	for i, m := range job.Messages {
-		msgs[i] = metering.Message{Role: m.Role, Content: m.Content}
-	}
-	jm.promptBound = uncountedPromptTokens
+	msgs, tools := meteringChat(job)                                  // chatmeter.go: tools and tool calls count too
+	jm.promptBound = uncountedPromptTokens + chatSurfaceBytes(job)
 	for _, m := range msgs {
 		jm.promptBound += int64(len(m.Role)+len(m.Content)) + uncountedMessageTokens
 	}
@@ -332,7 +329,7 @@ func (p *Proxy) startMetering(job *network.Job) *jobMeter {
 	c := jm.counter
 	go func() {
 		defer close(jm.promptDone)
-		n, err := c.Prompt(msgs)
+		n, err := c.PromptTools(msgs, tools)
 		jm.promptCount, jm.promptErr = int64(n), err
 	}()
 	return jm
@@ -382,9 +379,10 @@ func (jm *jobMeter) counts(text string, log *slog.Logger) (prompt, compl int64, 
 func (p *Proxy) billedTokens(c *completion, a *attempt, claimed network.Usage, log *slog.Logger) (prompt, compl int64) {
 	jm := c.meter
 	claimPrompt, claimCompl := int64(claimed.PromptTokens), int64(claimed.CompletionTokens)
-	countPrompt, countCompl, counted := jm.counts(c.text.String(), log)
+	answer := c.completionText() // chatmeter.go: the text and the tool calls
+	countPrompt, countCompl, counted := jm.counts(answer, log)
 	if !counted {
-		countPrompt, countCompl = jm.promptBound, int64(c.text.Len())
+		countPrompt, countCompl = jm.promptBound, int64(len(answer))
 	}
 	prompt = min(claimPrompt, p.tolerated(countPrompt))
 	compl = min(claimCompl, p.tolerated(countCompl), int64(jm.maxTokens))
@@ -461,6 +459,10 @@ func (a *attempt) boundLocked(e event) (event, bool) {
 	}
 	if a.oversize {
 		return e, false
+	}
+	if over := a.boundLogprobsLocked(e); over != "" { // chatmeter.go
+		a.oversize = true
+		return event{kind: evOversize, reason: over}, true
 	}
 	a.received += int64(len(e.delta.Text)) // ≤ 64 KiB a delta: no overflow before the bound
 	if a.received > a.maxBytes {

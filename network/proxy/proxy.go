@@ -188,6 +188,7 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	}
 	wmux := http.NewServeMux()
 	wmux.HandleFunc("GET /v1/worker", p.serveWorker)
+	wmux.HandleFunc("GET /v1/network", p.serveNetworkInfo) // network.NetworkInfoPath (networkinfo.go)
 	p.workerSrv = &http.Server{
 		Handler:           wmux,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,

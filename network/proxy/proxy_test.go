@@ -668,7 +668,7 @@ func TestBadRequests(t *testing.T) {
 		{"missing messages", "POST", "/v1/chat/completions", testKey, `{"model":"tiny"}`, 400, "invalid_value"},
 		{"bad role", "POST", "/v1/chat/completions", testKey, `{"model":"tiny","messages":[{"role":"tool","content":"x"}]}`, 400, "invalid_value"},
 		{"bad temperature", "POST", "/v1/chat/completions", testKey, `{"model":"tiny","temperature":3,"messages":[{"role":"user","content":"hi"}]}`, 400, "invalid_value"},
-		{"n=2", "POST", "/v1/chat/completions", testKey, `{"model":"tiny","n":2,"messages":[{"role":"user","content":"hi"}]}`, 400, "invalid_value"},
+		{"n=2", "POST", "/v1/chat/completions", testKey, `{"model":"tiny","n":2,"messages":[{"role":"user","content":"hi"}]}`, 400, "unsupported_parameter"},
 		{"image part", "POST", "/v1/chat/completions", testKey, `{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, 400, "invalid_value"},
 		{"oversized body", "POST", "/v1/chat/completions", testKey, `{"model":"tiny","messages":[{"role":"user","content":"` + strings.Repeat("a", 2<<20) + `"}]}`, 413, "request_too_large"},
 		{"wrong method", "GET", "/v1/chat/completions", testKey, "", 405, "method_not_allowed"},

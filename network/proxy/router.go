@@ -42,8 +42,12 @@ type attempt struct {
 	maxBytes int64 // text the job may relay; 0: unbounded (meter.go)
 	received int64 // text pushed so far
 	oversize bool  // received passed maxBytes: later deltas are dropped
-	notify   chan struct{}
-	released bool // guarded by Proxy.mu
+	// Log probabilities: at most maxLogprobs tokens (max_tokens) and
+	// maxLogprobBytes of them (chatmeter.go); 0: none may come.
+	maxLogprobs, maxLogprobBytes int64
+	logprobs, logprobBytes       int64
+	notify                       chan struct{}
+	released                     bool // guarded by Proxy.mu
 }
 
 func (a *attempt) push(e event) {

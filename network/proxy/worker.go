@@ -44,6 +44,10 @@ type workerConn struct {
 	since    time.Time
 	gone     chan struct{} // closed when the reader has exited
 
+	// version is the protocol version the worker spoke in its hello: the
+	// proxy answers in it (an older worker cannot read a newer envelope).
+	version int
+
 	registered bool
 	reg        network.Register
 	state      string
@@ -137,8 +141,8 @@ func readFrame(ctx context.Context, c *websocket.Conn) (network.Envelope, networ
 }
 
 // sendRaw encodes and writes one frame on a connection with no workerConn yet.
-func sendRaw(ctx context.Context, c *websocket.Conn, typ string, payload network.Validator) error {
-	b, err := network.Encode(typ, "", payload)
+func sendRaw(ctx context.Context, c *websocket.Conn, version int, typ string, payload network.Validator) error {
+	b, err := network.EncodeVersion(version, typ, "", payload)
 	if err != nil {
 		return err
 	}
@@ -173,8 +177,9 @@ func closeReason(s string) string { return truncateStr(s, 110) }
 func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger, binding []byte) (*workerConn, error) {
 	ctx, cancel := context.WithTimeout(p.baseCtx, handshakeTimeout)
 	defer cancel()
+	version := network.ProtocolVersion // until the hello says which the worker speaks
 	refuse := func(code websocket.StatusCode, em *network.ErrorMsg) error {
-		_ = sendRaw(ctx, c, network.TypeError, em)
+		_ = sendRaw(ctx, c, version, network.TypeError, em)
 		reason := em.Code + ": " + em.Message
 		_ = c.Close(code, closeReason(reason))
 		return errors.New(reason)
@@ -198,6 +203,7 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger, binding []byte) (
 		c.CloseNow()
 		return nil, err
 	}
+	version = env.V
 	hello, ok := payload.(*network.Hello)
 	if !ok {
 		return nil, refuse(websocket.StatusPolicyViolation, errorMsg(network.CodeBadMessage, "expected hello, got "+env.Type, env.ID))
@@ -212,7 +218,7 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger, binding []byte) (
 		Nonce:    nonce,
 		ProxySig: ed25519.Sign(p.key, network.ProxyAuthBytes(hello.ClientNonce, nonce, workerKey, binding)),
 	}
-	if err := sendRaw(ctx, c, network.TypeChallenge, ch); err != nil {
+	if err := sendRaw(ctx, c, version, network.TypeChallenge, ch); err != nil {
 		c.CloseNow()
 		return nil, err
 	}
@@ -236,15 +242,16 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger, binding []byte) (
 	id := hex.EncodeToString(workerKey)
 	now := time.Now()
 	wc := &workerConn{
-		p:     p,
-		c:     c,
-		id:    id,
-		log:   log.With("worker", id[:16]),
-		since: now,
-		gone:  make(chan struct{}),
-		state: network.Paused,
-		avgMS: defaultAvgMS,
-		jobs:  map[string]*attempt{},
+		p:       p,
+		c:       c,
+		id:      id,
+		version: version,
+		log:     log.With("worker", id[:16]),
+		since:   now,
+		gone:    make(chan struct{}),
+		state:   network.Paused,
+		avgMS:   defaultAvgMS,
+		jobs:    map[string]*attempt{},
 	}
 	wc.lastSeen.Store(now.UnixNano())
 	if err := p.store.TouchWorker(ctx, id, "", now); err != nil {
@@ -270,13 +277,13 @@ func (p *Proxy) handshake(c *websocket.Conn, log *slog.Logger, binding []byte) (
 		wc.cleanup(err)
 		return nil, err
 	}
-	wc.log.Info("worker connected", "app_version", truncateStr(hello.AppVersion, 64))
+	wc.log.Info("worker connected", "app_version", truncateStr(hello.AppVersion, 64), "protocol", version)
 	return wc, nil
 }
 
 // send encodes and writes one frame; writes are serialised.
 func (w *workerConn) send(typ string, payload network.Validator) error {
-	b, err := network.Encode(typ, "", payload)
+	b, err := network.EncodeVersion(w.version, typ, "", payload)
 	if err != nil {
 		return err
 	}
@@ -414,6 +421,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		reg := *m
 		reg.Models = append([]network.ModelInfo(nil), m.Models...)
 		reg.CoefficientMilli = p.capCoefficient(w, env.ID, reg.CoefficientMilli)
+		reg.Features = registeredFeatures(w.version, m.Features) // features.go
 		p.mu.Lock()
 		p.setRegLocked(w, reg)
 		p.mu.Unlock()
@@ -421,7 +429,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 			w.log.Error("store worker", "err", err)
 		}
 		w.log.Info("worker registered", "gpu", truncateStr(m.GPU.Name, 64), "models", len(m.Models),
-			"max_concurrent", m.MaxConcurrent, "coefficient_milli", m.CoefficientMilli)
+			"max_concurrent", m.MaxConcurrent, "coefficient_milli", m.CoefficientMilli, "features", strings.Join(reg.Features, ","))
 		return p.sendRegisterBalance(w) // with the worker's standing (trust.go)
 	case *network.Ping:
 		if env.Type == network.TypePing {

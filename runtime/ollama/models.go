@@ -295,7 +295,7 @@ func (r *Runtime) Chat(ctx context.Context, job Job, onDelta func(string) error)
 	}
 	msgs := make([]api.Message, len(job.Messages))
 	for i, m := range job.Messages {
-		msgs[i] = api.Message{Role: m.Role, Content: m.Content}
+		msgs[i] = api.Message{Role: m.Role, Content: m.Content, ToolCalls: m.ToolCalls, ToolName: m.ToolName, ToolCallID: m.ToolCallID}
 	}
 	opts := map[string]any{}
 	if job.MaxTokens > 0 {
@@ -310,14 +310,37 @@ func (r *Runtime) Chat(ctx context.Context, job Job, onDelta func(string) error)
 	if job.Seed != nil {
 		opts["seed"] = *job.Seed
 	}
+	if len(job.Stop) > 0 {
+		opts["stop"] = job.Stop
+	}
+	if job.PresencePenalty != nil {
+		opts["presence_penalty"] = *job.PresencePenalty
+	}
+	if job.FrequencyPenalty != nil {
+		opts["frequency_penalty"] = *job.FrequencyPenalty
+	}
 	stream := true
 	req := &api.ChatRequest{Model: job.Model, Messages: msgs, Stream: &stream, Options: opts,
-		KeepAlive: &api.Duration{Duration: KeepLoaded}}
+		KeepAlive: &api.Duration{Duration: KeepLoaded}, Format: job.Format, Tools: job.Tools,
+		Logprobs: job.Logprobs, TopLogprobs: job.TopLogprobs}
 	var usage Usage
 	var final bool
 	err = c.Chat(ctx, req, func(resp api.ChatResponse) error {
+		if len(resp.Logprobs) > 0 && job.OnLogprobs != nil {
+			if err := job.OnLogprobs(resp.Logprobs); err != nil {
+				return err
+			}
+		}
 		if resp.Message.Content != "" && onDelta != nil {
 			if err := onDelta(resp.Message.Content); err != nil {
+				return err
+			}
+		}
+		for _, tc := range resp.Message.ToolCalls {
+			if job.OnToolCall == nil {
+				return fmt.Errorf("the model called tool %q in a job that offered none", tc.Function.Name)
+			}
+			if err := job.OnToolCall(tc); err != nil {
 				return err
 			}
 		}

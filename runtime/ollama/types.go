@@ -22,8 +22,11 @@
 package ollama
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/ollama/ollama/api"
 )
 
 // Sentinel errors; wrapped with context by the functions that return them.
@@ -112,6 +115,11 @@ type PullProgress struct {
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// ToolCalls, ToolName and ToolCallID carry tool calls and their
+	// results through a conversation (Ollama's api.Message fields).
+	ToolCalls  []api.ToolCall `json:"tool_calls,omitempty"`
+	ToolName   string         `json:"tool_name,omitempty"`
+	ToolCallID string         `json:"tool_call_id,omitempty"`
 }
 
 // Job is one chat completion to run.
@@ -122,6 +130,21 @@ type Job struct {
 	TopP        *float64
 	Seed        *int
 	MaxTokens   int // 0: model default
+	// Stop, PresencePenalty and FrequencyPenalty go to Ollama's options.
+	Stop             []string
+	PresencePenalty  *float64
+	FrequencyPenalty *float64
+	// Format is Ollama's format: "json" or a JSON schema; nil: free text.
+	Format json.RawMessage
+	// Tools the model may call; each call it makes goes to OnToolCall.
+	Tools      api.Tools
+	OnToolCall func(api.ToolCall) error
+	// Logprobs asks Ollama for each token's log probability (and
+	// TopLogprobs alternatives); each response's go to OnLogprobs before
+	// its text goes to onDelta.
+	Logprobs    bool
+	TopLogprobs int
+	OnLogprobs  func([]api.Logprob) error
 }
 
 // Usage is what a finished job consumed, from Ollama's final message.

@@ -2,6 +2,7 @@ package metering
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,6 +32,72 @@ var (
 type Message struct {
 	Role    string
 	Content string
+	// ToolCalls are an assistant message's calls; ToolName names the tool
+	// a tool message answers (the chat template renders both).
+	ToolCalls []ToolCall
+	ToolName  string
+}
+
+// ToolCall is a function call in a message: Arguments is a JSON object.
+type ToolCall struct {
+	Name      string
+	Arguments string
+}
+
+// Tool is a function offered to the model: Parameters is its JSON schema.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage
+}
+
+// apiTools converts tools for Ollama's templates and renderers.
+func apiTools(tools []Tool) (api.Tools, error) {
+	if len(tools) == 0 {
+		return nil, nil
+	}
+	out := make(api.Tools, 0, len(tools))
+	for _, t := range tools {
+		at := api.Tool{Type: "function", Function: api.ToolFunction{Name: t.Name, Description: t.Description}}
+		if len(t.Parameters) > 0 {
+			if err := json.Unmarshal(t.Parameters, &at.Function.Parameters); err != nil {
+				return nil, fmt.Errorf("metering: tool %s: parameters: %w", t.Name, err)
+			}
+		}
+		out = append(out, at)
+	}
+	return out, nil
+}
+
+// apiMessage converts a message for Ollama's templates and renderers.
+func apiMessage(m Message) (api.Message, error) {
+	am := api.Message{Role: m.Role, Content: m.Content, ToolName: m.ToolName}
+	for i, tc := range m.ToolCalls {
+		call := api.ToolCall{Function: api.ToolCallFunction{Index: i, Name: tc.Name}}
+		if err := json.Unmarshal([]byte(tc.Arguments), &call.Function.Arguments); err != nil {
+			return am, fmt.Errorf("metering: tool call %s: arguments: %w", tc.Name, err)
+		}
+		am.ToolCalls = append(am.ToolCalls, call)
+	}
+	return am, nil
+}
+
+// ToolCallsText is the text the proxy counts as completion tokens for the
+// tool calls a model made: each as the JSON object {"name", "arguments"}
+// that the common chat templates (llama 3, qwen, mistral) have the model
+// write. A model's own markers around it are a few tokens the tolerance
+// covers.
+func ToolCallsText(calls []ToolCall) string {
+	var b strings.Builder
+	for _, c := range calls {
+		name, _ := json.Marshal(c.Name)
+		b.WriteString(`{"name":`)
+		b.Write(name)
+		b.WriteString(`,"arguments":`)
+		b.WriteString(c.Arguments)
+		b.WriteString("}")
+	}
+	return b.String()
 }
 
 // Counter counts the tokens of one model. It is safe for concurrent use.
@@ -75,10 +142,25 @@ func (c *Counter) MaxTokenBytes() int { return c.maxPiece }
 // system prompt when the first message is not a system message, its preset
 // messages, then msgs, through its template or built-in renderer.
 func (c *Counter) Render(msgs []Message) (string, error) {
+	return c.RenderTools(msgs, nil)
+}
+
+// RenderTools is Render with the tools offered to the model, which the
+// template renders into the prompt (a model without tool support in its
+// template leaves them out, as Ollama does).
+func (c *Counter) RenderTools(msgs []Message, tools []Tool) (string, error) {
 	all := make([]api.Message, 0, len(c.preset)+len(msgs)+1)
 	all = append(all, c.preset...)
 	for _, m := range msgs {
-		all = append(all, api.Message{Role: m.Role, Content: m.Content})
+		am, err := apiMessage(m)
+		if err != nil {
+			return "", err
+		}
+		all = append(all, am)
+	}
+	atools, err := apiTools(tools)
+	if err != nil {
+		return "", err
 	}
 	if (len(msgs) == 0 || msgs[0].Role != "system") && c.system != "" {
 		all = append([]api.Message{{Role: "system", Content: c.system}}, all...)
@@ -89,14 +171,14 @@ func (c *Counter) Render(msgs []Message) (string, error) {
 		think = &api.ThinkValue{Value: true}
 	}
 	if c.renderer != "" {
-		s, err := renderers.RenderWithRenderer(c.renderer, all, nil, think)
+		s, err := renderers.RenderWithRenderer(c.renderer, all, atools, think)
 		if err != nil {
 			return "", fmt.Errorf("metering: %s: render: %w", c.name, err)
 		}
 		return s, nil
 	}
 	var b bytes.Buffer
-	err := c.tmpl.Execute(&b, template.Values{Messages: all, Think: c.think, IsThinkSet: c.think})
+	err = c.tmpl.Execute(&b, template.Values{Messages: all, Tools: atools, Think: c.think, IsThinkSet: c.think})
 	if err != nil {
 		return "", fmt.Errorf("metering: %s: template: %w", c.name, err)
 	}
@@ -128,7 +210,12 @@ func (c *Counter) filterThinkTags(msgs []api.Message) []api.Message {
 // any truncation to the context window, which only lowers the model's own
 // count).
 func (c *Counter) Prompt(msgs []Message) (int, error) {
-	s, err := c.Render(msgs)
+	return c.PromptTools(msgs, nil)
+}
+
+// PromptTools is Prompt with the tools offered to the model.
+func (c *Counter) PromptTools(msgs []Message, tools []Tool) (int, error) {
+	s, err := c.RenderTools(msgs, tools)
 	if err != nil {
 		return 0, err
 	}

@@ -46,11 +46,14 @@ type Behavior struct {
 	Usage        network.Usage // reported in done; zero: 10 prompt, len(Deltas) completion tokens
 	FinishReason string        // "" → stop
 	Failure      Failure
-	After        int             // deltas sent before FailAfter / Hang / Disconnect
-	Code         string          // job_error code; "" → runtime_error
-	DeltaDelay   time.Duration   // pause between deltas
-	Gate         <-chan struct{} // when set, the job waits for it (or a cancel) before its first delta
-	ReplayDone   bool            // send done twice (the proxy must credit it once)
+	After        int                // deltas sent before FailAfter / Hang / Disconnect
+	Code         string             // job_error code; "" → runtime_error
+	DeltaDelay   time.Duration      // pause between deltas
+	Gate         <-chan struct{}    // when set, the job waits for it (or a cancel) before its first delta
+	ReplayDone   bool               // send done twice (the proxy must credit it once)
+	ToolCalls    []network.ToolCall // sent in done (a worker with the tools feature)
+	// Logprobs[i] go with Deltas[i] (a worker with the logprobs feature).
+	Logprobs [][]network.TokenLogprob
 	// LateAfterCancel keeps streaming the deltas and the done after a cancel,
 	// as a real worker does with the tokens already on the wire when the
 	// cancel arrives; without it a cancel stops the job.
@@ -75,6 +78,11 @@ type Options struct {
 	State            string // availability sent after register; "" → accepting
 	Script           Script
 	AppVersion       string
+	// Version is the protocol version the worker speaks (0: the current
+	// one); a version 2 worker can register no features.
+	Version int
+	// Features are announced in register.
+	Features []string
 }
 
 // Models is a shorthand for ModelInfo values, loaded.
@@ -115,6 +123,10 @@ type Worker struct {
 	payouts  []network.PayoutStatus // payout_status messages, in order
 	vouchers []network.Voucher      // voucher messages, in order
 	changed  chan struct{}          // closed and replaced on every recorded event
+	version  int                    // the protocol version it speaks
+	// otherVersion counts frames from the proxy in another envelope
+	// version than the worker speaks (an old worker could read none).
+	otherVersion int
 }
 
 // bindings remembers the TLS channel binding of each connection DialConn
@@ -163,12 +175,16 @@ func Handshake(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, p
 // HandshakeBound runs the handshake on c with the given channel binding:
 // c's own for an honest worker, another connection's for a relay.
 func HandshakeBound(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, proxyKey ed25519.PublicKey, appVersion string, binding []byte) (network.Welcome, error) {
+	return handshake(ctx, c, key, proxyKey, appVersion, binding, network.ProtocolVersion)
+}
+
+func handshake(ctx context.Context, c *websocket.Conn, key ed25519.PrivateKey, proxyKey ed25519.PublicKey, appVersion string, binding []byte, version int) (network.Welcome, error) {
 	pub := key.Public().(ed25519.PublicKey)
 	cn := make([]byte, 32)
 	if _, err := rand.Read(cn); err != nil {
 		return network.Welcome{}, err
 	}
-	if err := write(ctx, c, nil, network.TypeHello, &network.Hello{WorkerKey: pub, ClientNonce: cn, AppVersion: appVersion}); err != nil {
+	if err := write(ctx, c, nil, version, network.TypeHello, &network.Hello{WorkerKey: pub, ClientNonce: cn, AppVersion: appVersion}); err != nil {
 		return network.Welcome{}, err
 	}
 	env, payload, err := Read(ctx, c)
@@ -186,7 +202,7 @@ func HandshakeBound(ctx context.Context, c *websocket.Conn, key ed25519.PrivateK
 		return network.Welcome{}, errors.New("proxytest: bad proxy signature")
 	}
 	sig := ed25519.Sign(key, network.WorkerAuthBytes(ch.Nonce, cn, proxyKey, binding))
-	if err := write(ctx, c, nil, network.TypeAuth, &network.Auth{WorkerSig: sig}); err != nil {
+	if err := write(ctx, c, nil, version, network.TypeAuth, &network.Auth{WorkerSig: sig}); err != nil {
 		return network.Welcome{}, err
 	}
 	env, payload, err = Read(ctx, c)
@@ -212,8 +228,8 @@ func Read(ctx context.Context, c *websocket.Conn) (network.Envelope, network.Val
 	return network.Decode(b)
 }
 
-func write(ctx context.Context, c *websocket.Conn, mu *sync.Mutex, typ string, payload network.Validator) error {
-	b, err := network.Encode(typ, "", payload)
+func write(ctx context.Context, c *websocket.Conn, mu *sync.Mutex, version int, typ string, payload network.Validator) error {
+	b, err := network.EncodeVersion(version, typ, "", payload)
 	if err != nil {
 		return err
 	}
@@ -249,7 +265,11 @@ func Dial(ctx context.Context, url string, proxyKey ed25519.PublicKey, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	wl, err := Handshake(ctx, c, opts.Key, proxyKey, opts.AppVersion)
+	if opts.Version == 0 {
+		opts.Version = network.ProtocolVersion
+	}
+	b, _ := bindings.LoadAndDelete(c)
+	wl, err := handshake(ctx, c, opts.Key, proxyKey, opts.AppVersion, b.([]byte), opts.Version)
 	if err != nil {
 		c.CloseNow()
 		return nil, err
@@ -258,10 +278,10 @@ func Dial(ctx context.Context, url string, proxyKey ed25519.PublicKey, opts Opti
 	w := &Worker{
 		c: c, key: opts.Key, pinned: proxyKey, welcome: wl, id: wl.WorkerID, script: opts.Script,
 		ctx: wctx, cancel: cancel, done: make(chan struct{}),
-		running: map[string]context.CancelFunc{}, changed: make(chan struct{}),
+		running: map[string]context.CancelFunc{}, changed: make(chan struct{}), version: opts.Version,
 	}
 	reg := &network.Register{GPU: opts.GPU, Models: opts.Models, CoefficientMilli: opts.CoefficientMilli,
-		MaxConcurrent: opts.MaxConcurrent, PayoutAddress: opts.PayoutAddress}
+		MaxConcurrent: opts.MaxConcurrent, PayoutAddress: opts.PayoutAddress, Features: opts.Features}
 	if err := w.Send(network.TypeRegister, reg); err != nil {
 		c.CloseNow()
 		return nil, err
@@ -295,7 +315,15 @@ func (w *Worker) PublicKey() ed25519.PublicKey { return w.key.Public().(ed25519.
 
 // Send writes one message.
 func (w *Worker) Send(typ string, payload network.Validator) error {
-	return write(w.ctx, w.c, &w.writeMu, typ, payload)
+	return write(w.ctx, w.c, &w.writeMu, w.version, typ, payload)
+}
+
+// OtherVersionFrames counts the frames the proxy sent in another envelope
+// version than the worker speaks.
+func (w *Worker) OtherVersionFrames() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.otherVersion
 }
 
 // SendRaw writes one frame as is (text message).
@@ -482,6 +510,9 @@ func (w *Worker) readLoop() {
 			w.record(func() { w.readErr = err })
 			return
 		}
+		if env.V != w.version {
+			w.record(func() { w.otherVersion++ })
+		}
 		switch m := payload.(type) {
 		case *network.Job:
 			job := *m
@@ -592,7 +623,11 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := w.Send(network.TypeDelta, &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}); err != nil {
+		d := &network.Delta{JobID: job.JobID, Seq: i, Text: deltas[i%len(deltas)]}
+		if k := i % len(deltas); k < len(b.Logprobs) {
+			d.Logprobs = b.Logprobs[k]
+		}
+		if err := w.Send(network.TypeDelta, d); err != nil {
 			return
 		}
 	}
@@ -607,7 +642,7 @@ func (w *Worker) runJob(ctx context.Context, job network.Job) {
 		w.c.CloseNow()
 		return
 	}
-	done := &network.Done{JobID: job.JobID, Usage: usage, FinishReason: b.FinishReason}
+	done := &network.Done{JobID: job.JobID, Usage: usage, FinishReason: b.FinishReason, ToolCalls: b.ToolCalls}
 	if done.FinishReason == "" {
 		done.FinishReason = "stop"
 	}
