@@ -52,6 +52,7 @@ type earningsData struct {
 	// noPayouts: the network said it does not pay out (its balance has
 	// payouts off), as opposed to not having said anything yet.
 	noPayouts bool
+	settle    *worker.SettlementStatus // the money on chain; nil: no voucher yet (settlement_view.go)
 }
 
 // loadEarnings reads the ledger, the settings and the payout terms. It may
@@ -61,6 +62,7 @@ func loadEarnings(core Core, now time.Time) earningsData {
 	d := earningsData{settings: core.Settings(), local: st.Network.Local}
 	d.noPayouts = st.Earnings.Proxy != nil && !st.Earnings.Proxy.Payouts
 	d.minimum, d.fee, d.net, d.quoteErr = core.PayoutQuote()
+	d.settle = loadSettlement(core)
 	h, err := core.EarningsHistory(historyJobs, historyWds)
 	if errors.Is(err, worker.ErrNoLedger) {
 		d.bal, d.wds = st.Earnings.Balance, st.Earnings.Payouts
@@ -97,6 +99,7 @@ type earningsView struct {
 
 	cardAvail, cardPending, cardEarned, cardToday *moneyCard
 	terms                                         *dimLabel // TON/h estimate, fee, price (money_text.go)
+	settle                                        *settlementPanel
 	mismatch                                      *widget.Label
 	// standing: the network's trust standing of this computer (hidden when
 	// the proxy keeps none); held is its held nanoTON.
@@ -205,7 +208,8 @@ func newEarningsView(v *mainView) *earningsView {
 	chartPanel := panel("Last 30 days", legend, container.NewBorder(nil, e.chartInfo.RichText, nil, nil, e.chart))
 
 	e.terms = newDim("")
-	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.standingRow, e.mismatchRow, e.readErr)
+	e.settle = newSettlementPanel(e)
+	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.settle.obj, e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildPayout()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
@@ -552,6 +556,7 @@ func (e *earningsView) render(d earningsData) {
 	}
 	e.renderPayouts()
 	e.renderPayout()
+	e.settle.render(d.settle)
 }
 
 // showDay shows day i of the chart under it, or the 30-day total for i < 0.

@@ -65,6 +65,11 @@ type fakeCore struct {
 	quotaErr  error
 
 	rebuilds int // RebuildLedger calls
+
+	// settlement on chain (settlement_view_test.go)
+	settle   *worker.SettlementStatus
+	claims   int
+	claimErr error
 }
 
 // RebuildLedger clears the damaged-ledger status, as the core does.

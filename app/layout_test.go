@@ -289,6 +289,7 @@ func layoutCases() []layoutCase {
 				WorkerID: "9f3c2a7b6e5d4c3b2a19", Error: longNotice}
 			return newFakeCore(st)
 		}},
+		settlementLayoutCase(), // settlement_view_test.go
 	}
 }
 

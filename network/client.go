@@ -52,7 +52,11 @@ type ClientConfig struct {
 	// state change. Both are called from the reader: they must not block.
 	OnBalance      func(Balance)
 	OnPayoutStatus func(PayoutStatus)
-	Logger         *slog.Logger
+	// OnVoucher receives each voucher the proxy signs (shape-checked only:
+	// its signature is over a TON cell the worker rebuilds). Called from the
+	// reader: it must not block.
+	OnVoucher func(Voucher)
+	Logger    *slog.Logger
 
 	MinBackoff, MaxBackoff time.Duration // reconnect with jitter, defaults 500ms..30s
 	AppVersion             string
@@ -686,6 +690,11 @@ func (s *session) dispatch(env Envelope, payload Validator) {
 		if c.cfg.OnPayoutStatus != nil {
 			c.cfg.OnPayoutStatus(*m)
 		}
+	case *Voucher:
+		c.log.Info("network: voucher", "cumulative", m.Cumulative, "held", m.Held, "escrow", m.Escrow)
+		if c.cfg.OnVoucher != nil {
+			c.cfg.OnVoucher(*m)
+		}
 	case *ErrorMsg:
 		c.log.Warn("network: proxy reported an error", "code", m.Code, "ref", m.Ref, "message", truncate(m.Message, 200))
 		c.emit(ClientEvent{Kind: EventProxyError, Code: m.Code, Reason: m.Message})
@@ -1079,6 +1088,26 @@ func (c *Client) RequestReceipts(ranges []SeqRange) error {
 	}
 	if err := s.send(TypeReceiptsRequest, &req); err != nil {
 		return fmt.Errorf("network: send receipts request: %w", err)
+	}
+	return nil
+}
+
+// RequestVoucher asks the proxy for the latest voucher made out to
+// payoutAddress (it answers with a voucher message, which reaches OnVoucher,
+// or an error no_escrow).
+func (c *Client) RequestVoucher(payoutAddress string) error {
+	req := VoucherRequest{PayoutAddress: payoutAddress}
+	if err := req.Validate(); err != nil {
+		return fmt.Errorf("network: voucher request: %w", err)
+	}
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s == nil {
+		return ErrNotConnected
+	}
+	if err := s.send(TypeVoucherRequest, &req); err != nil {
+		return fmt.Errorf("network: send voucher request: %w", err)
 	}
 	return nil
 }

@@ -116,6 +116,8 @@ var knownTypes = map[string]func() Validator{
 	TypePayoutStatus:    func() Validator { return &PayoutStatus{} },
 	TypeReceiptsRequest: func() Validator { return &ReceiptsRequest{} },
 	TypeEmbedding:       func() Validator { return &Embedding{} },
+	TypeVoucher:         func() Validator { return &Voucher{} },
+	TypeVoucherRequest:  func() Validator { return &VoucherRequest{} },
 }
 
 // Decode parses and validates one frame, returning the envelope and its

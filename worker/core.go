@@ -35,6 +35,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
+	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow"
 )
 
 // TinyModel is the small built-in model that makes the local network work
@@ -99,6 +100,11 @@ type Config struct {
 	// RebuildLedger (the GUI offers it) instead of returning ErrDamaged
 	// (headless: the owner runs `cocoon-desktop earnings rebuild`).
 	OfferLedgerRebuild bool
+	// Settlement reaches TON to claim vouchers from the proxy's escrow
+	// (claim.go); nil: no claims. ClaimCheckInterval is how often pending
+	// claims are checked (default 30 s).
+	Settlement         SettlementChain
+	ClaimCheckInterval time.Duration
 }
 
 // NetworkConfig says which proxy to serve.
@@ -175,6 +181,12 @@ type Core struct {
 
 	restarting atomic.Bool // a wedged runtime is being restarted; not accepting jobs
 
+	// Settlement on chain (claim.go).
+	claimHooks  claimHooks
+	settleKick  chan struct{}
+	escrowState *escrow.State // last read (c.mu)
+	settleErr   string        // the last chain error of a claim or read (c.mu)
+
 	// Switching networks (networks.go).
 	localNet  *NetworkConfig     // the local test network, the way back (nil: none)
 	keyFile   string             // the worker identity's file ("" : DataDir/keys/worker.key)
@@ -237,7 +249,7 @@ func New(cfg Config) *Core {
 		netStat: NetworkStatus{Local: cfg.Network.Local, URL: cfg.Network.URL, APIURL: cfg.Network.APIURL, APIKey: cfg.Network.APIKey},
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
 		pulls:     map[string]ollama.PullProgress{},
-		callbacks: make(chan func(), 64), stopping: make(chan struct{}),
+		callbacks: make(chan func(), 64), stopping: make(chan struct{}), settleKick: make(chan struct{}, 1),
 		rebuildReq: make(chan chan rebuildResult),
 	}
 	if cfg.Runtime.FreeVRAM == nil {
@@ -370,6 +382,9 @@ func (c *Core) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return fatal("model runtime", c.rt.Run(ctx)) })
 	g.Go(func() error { c.refreshLoop(ctx); return nil })
+	if c.cfg.Settlement != nil {
+		g.Go(func() error { c.settleLoop(ctx); return nil }) // claim.go
+	}
 	firstErr := g.Wait()
 	_ = c.gpu.Close()
 	if firstErr != nil {

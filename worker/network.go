@@ -100,6 +100,13 @@ func (c *Core) makeClient(n NetworkConfig, gen int64) (*network.Client, error) {
 				}
 			})
 		},
+		OnVoucher: func(v network.Voucher) {
+			c.later(func() {
+				if current() {
+					c.onVoucher(v)
+				}
+			})
+		},
 		Logger:     c.cfg.Logger.With("component", "network"),
 		AppVersion: "cocoon-desktop",
 	}), nil

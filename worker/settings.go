@@ -50,6 +50,10 @@ type Settings struct {
 	// PausedUntilMS is the end of a "Pause for 1 hour" (unix ms; 0: none),
 	// kept across a restart.
 	PausedUntilMS int64 `json:"paused_until_ms,omitempty"`
+	// AutoClaimNano is the claimable amount (nanoTON) past which the app
+	// claims from the escrow by itself: 0 is the default (claim.go,
+	// AutoClaimFeeMultiple × the claim fee), negative is off.
+	AutoClaimNano int64 `json:"auto_claim_nano,omitempty"`
 	// Network is the network joined in the app (networks.go); nil: the
 	// local test network. A --network flag wins over it.
 	Network *JoinedNetwork `json:"network,omitempty"`
@@ -98,6 +102,13 @@ func (c *Core) SetPayoutAddress(s string) (ton.Address, error) {
 		st.PayoutAddress = strings.TrimSpace(s)
 		return nil
 	})
+	if cl := c.cl(); err == nil && cl != nil && c.cfg.PayoutAddress == "" {
+		// Vouchers name the payout address: ask for one made out to the
+		// new one (when not connected, the next register carries it).
+		if rerr := cl.RequestVoucher(strings.TrimSpace(s)); rerr != nil {
+			c.log.Debug("voucher request not sent", "err", rerr)
+		}
+	}
 	return a, err
 }
 

@@ -11,7 +11,28 @@
 //	cocoon-proxy -config proxy.json trust release WORKER_ID
 //	                                         lift a worker's quarantine (see "trust" below)
 //
-// TON payouts are on when the config has a "payouts" object:
+//	cocoon-proxy -config proxy.json escrow deploy [TON] | status | withdraw announce TON | withdraw execute | withdraw cancel
+//	                                         operate the escrow contract (see "escrow" below)
+//
+// Owners are paid from an escrow contract on chain (docs/settlement.md)
+// when the config has an "escrow" object: the proxy signs a voucher with
+// every receipt and the app claims it without the proxy.
+//
+//	"escrow": {
+//	  "network": "mainnet",               // or "testnet"
+//	  "address": "EQ…",                   // the escrow; "": derived from the proxy key and the fields below
+//	  "operator": "UQ…",                  // the operator wallet: deploys, announces and executes withdrawals
+//	  "withdraw_delay": "168h",           // the default: a withdrawal executes a week after it is announced
+//	  "claim_fee": 10000000,              // nanoTON the escrow keeps per claim (0.01 TON, the default)
+//	  "operator_seed_file": "op.seed",    // 24-word mnemonic of the operator wallet, mode 0600 (CLI only)
+//	  "lite_config": ""                   // global config URL/file/JSON; "" → ton.org's for the network
+//	}
+//
+// With an escrow the hot-wallet payouts below cannot be configured, and an
+// old worker's payout_request is refused with a reason.
+//
+// Hot-wallet TON payouts (the push path the escrow replaces) are on when
+// the config has a "payouts" object:
 //
 //	"payouts": {
 //	  "network": "mainnet",               // or "testnet"

@@ -25,10 +25,15 @@ const AdminKeyEnv = "COCOON_PROXY_ADMIN_KEY"
 const storeTryLock = 500 * time.Millisecond
 
 // errUsage: a command line that names no known command.
-var errUsage = errors.New("usage: cocoon-proxy -config FILE trust release WORKER_ID")
+var errUsage = errors.New("usage: cocoon-proxy -config FILE trust release WORKER_ID | escrow deploy|status|withdraw ...")
 
 // runCommand runs the command after the flags.
 func runCommand(cfg proxy.Config, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "escrow" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		return runEscrow(ctx, cfg, args[1:], stdout, nil) // escrow.go
+	}
 	if len(args) != 3 || args[0] != "trust" || args[1] != "release" {
 		return errUsage
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/internal/single"
 	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -69,6 +70,8 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.vramMB, "vram-reserve-mb", 1024, "VRAM kept free for the owner when judging whether a model fits")
 	fs.StringVar(&c.net.url, "network", "", "the network proxy's worker endpoint (wss://...); default: a local test network on this computer")
 	fs.StringVar(&c.net.proxyKey, "proxy-key", "", "with --network: the proxy's ed25519 public key (hex) to pin")
+	fs.StringVar(&c.net.tonNet, "ton-network", "mainnet", "the TON network the proxy's escrow is on, where Withdraw claims (mainnet or testnet)")
+	fs.StringVar(&c.net.tonConfig, "ton-config", "", "the TON global config (URL, file or JSON) Withdraw reaches liteservers with (default: ton.org's for --ton-network)")
 	fs.StringVar(&c.net.apiAddr, "api-addr", "", "local network: where its OpenAI-compatible API listens (default "+DefaultLocalAPIAddr+")")
 	fs.Float64Var(&c.idleMin, "idle-minutes", 5, "start serving after this many minutes without keyboard or mouse input")
 	fs.StringVar(&c.schedule, "schedule", "", `serve only in these weekly windows, e.g. "mon-fri 22:00-08:00; sat,sun 00:00-24:00" (default: any time)`)
@@ -322,6 +325,17 @@ func setup(c common, logToStderr, withNetwork, withInput bool) (*environment, er
 		}
 		wcfg.Network, env.proxy = ncfg, p
 		wcfg.NetworkFixed = c.net.url != "" // the flag wins over a network joined in the app
+		// Claims go to the chain itself, not through the proxy
+		// (docs/settlement.md); it connects only when there is a voucher
+		// to claim, so the local network (no escrow) never reaches TON.
+		tn, err := ton.ParseNet(c.net.tonNet)
+		if err != nil {
+			closeLog()
+			return nil, fmt.Errorf("--ton-network: %w", err)
+		}
+		lc := &ton.LazyLiteChain{Config: c.net.tonConfig, Net: tn}
+		wcfg.Settlement = lc
+		closers = append(closers, lc.Close)
 	}
 	if withInput {
 		// The owner's keyboard and mouse (X11 on Linux, GetLastInputInfo on

@@ -30,9 +30,11 @@ var LocalPrices = map[string]proxy.ModelPrice{
 
 // networkFlags pick the network: the embedded local one by default.
 type networkFlags struct {
-	url      string
-	proxyKey string
-	apiAddr  string
+	url       string
+	proxyKey  string
+	apiAddr   string
+	tonNet    string // the escrow's TON network (claims)
+	tonConfig string // liteserver config; "": ton.org's
 }
 
 // setupNetwork returns the worker's network config and, for the local

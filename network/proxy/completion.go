@@ -540,6 +540,7 @@ func (p *Proxy) credit(c *completion, a *attempt, prompt, compl int64, log *slog
 			log.Info("sending the receipt failed; it stays in the store", "err", err)
 		}
 		p.credited(a.w, rec.Hold)
+		p.sendVoucher(a.w) // escrow.go
 	}
 	log.Info("job done", "prompt_tokens", prompt, "completion_tokens", compl, "amount", amount,
 		"cumulative", rcpt.Receipt.Cumulative, "seq", rcpt.Receipt.Seq, "ms", time.Since(a.started).Milliseconds())

@@ -101,6 +101,9 @@ type Config struct {
 	MaxAttempts int
 	// Payouts turns on TON payouts; nil: every payout_request is rejected.
 	Payouts *PayoutConfig
+	// Escrow names the escrow contract the proxy signs vouchers for
+	// (escrow.go); nil: no vouchers.
+	Escrow *EscrowConfig
 	// Trust is the trust policy (trust.go). Its zero value neither holds
 	// nor caps new workers' earnings; a config file gets DefaultTrustConfig.
 	Trust TrustConfig
@@ -145,6 +148,7 @@ type fileConfig struct {
 	MaxBodyBytes   *int64                `json:"max_body_bytes"`
 	MaxAttempts    *int                  `json:"max_attempts"`
 	Payouts        *filePayoutConfig     `json:"payouts"`
+	Escrow         *fileEscrowConfig     `json:"escrow"`
 	Trust          *fileTrustConfig      `json:"trust"`
 	Limits         *fileLimitsConfig     `json:"limits"`
 	Metering       *fileMeteringConfig   `json:"metering"`
@@ -187,6 +191,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if cfg.DataDir != "" && !isAbs(cfg.DataDir) {
 		cfg.DataDir = joinDir(path, cfg.DataDir)
+	}
+	if ec := cfg.Escrow; ec != nil && ec.OperatorSeedFile != "" && !isAbs(ec.OperatorSeedFile) {
+		ec.OperatorSeedFile = joinDir(path, ec.OperatorSeedFile)
 	}
 	if pc := cfg.Payouts; pc != nil && pc.WalletSeedFile != "" && !isAbs(pc.WalletSeedFile) {
 		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
@@ -286,6 +293,11 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		cfg.Payouts = pc
 	}
+	esc, err := parseEscrowConfig(fc.Escrow)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Escrow = esc
 	trust, err := parseTrustConfig(fc.Trust)
 	if err != nil {
 		return Config{}, err
@@ -338,6 +350,7 @@ func (c Config) withDefaults() Config {
 		c.Models = map[string]ModelPrice{}
 	}
 	c.Payouts = c.Payouts.withDefaults()
+	c.Escrow = c.Escrow.withDefaults()
 	c.Trust = c.Trust.withDefaults()
 	c.Limits = c.Limits.withDefaults()
 	c.Metering = c.Metering.withDefaults()
@@ -439,6 +452,14 @@ func (c Config) Validate() error {
 	if c.Canary != nil {
 		if err := c.Canary.validate(); err != nil {
 			return err
+		}
+	}
+	if c.Escrow != nil {
+		if err := c.Escrow.validate(); err != nil {
+			return err
+		}
+		if c.Payouts != nil {
+			return errors.New("proxy config: escrow and payouts are exclusive: with an escrow, owners claim on chain and the proxy pushes nothing")
 		}
 	}
 	if c.Payouts != nil {

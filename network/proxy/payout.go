@@ -328,6 +328,10 @@ func (w *workerConn) handlePayoutRequest(req network.PayoutRequest) {
 			Destination: truncateStr(req.Destination, 120), Reason: truncateStr(reason, network.MaxReasonLength-4), Balance: b})
 	}
 	po := p.payouts
+	if p.vouchers != nil {
+		reject(ReasonPaysByEscrow) // escrow.go
+		return
+	}
 	if po == nil {
 		reject(ReasonPayoutsDisabled)
 		return

@@ -50,6 +50,7 @@ type Proxy struct {
 
 	meter    *meter         // the proxy's own token counts (meter.go)
 	payouts  *payouts       // nil: payouts are off
+	vouchers *vouchers      // nil: no escrow contract (escrow.go)
 	trust    *trustState    // trust.go
 	canary   *canaries      // nil: canary jobs are off (canary.go)
 	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
@@ -111,6 +112,13 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 	p.pruneWorkers(p.baseCtx) // at start, before anything connects
 	if cfg.Payouts != nil {
 		if p.payouts, err = newPayouts(p, cfg.Payouts); err != nil {
+			st.Close()
+			p.cancelBase()
+			return nil, err
+		}
+	}
+	if cfg.Escrow != nil {
+		if p.vouchers, err = newVouchers(cfg.Escrow, p.pub); err != nil {
 			st.Close()
 			p.cancelBase()
 			return nil, err

@@ -76,6 +76,13 @@ type Store interface {
 	PendingPayouts(ctx context.Context) ([]PayoutRecord, error)
 	// Payout returns a payout by id.
 	Payout(ctx context.Context, id string) (rec PayoutRecord, ok bool, err error)
+	// RecordVouched raises the worker's highest signed voucher total to
+	// total (one transaction; no write when it is not higher) and returns
+	// the highest: vouchers never go down (store_voucher.go).
+	RecordVouched(ctx context.Context, workerID string, total int64) (highest int64, err error)
+	// Vouched is every worker's highest voucher by worker id: what the
+	// escrow owes before what it has paid.
+	Vouched(ctx context.Context) (map[string]int64, error)
 	// PayoutTotals sums the payouts by state.
 	PayoutTotals(ctx context.Context) (PayoutTotals, error)
 	Close() error
@@ -133,6 +140,7 @@ type WorkerRecord struct {
 	PayoutAddress string    `json:"payout_address,omitempty"`
 	Paid          int64     `json:"paid,omitempty"`    // nanoTON of confirmed payouts
 	Pending       int64     `json:"pending,omitempty"` // nanoTON of payouts not yet final
+	Vouched       int64     `json:"vouched,omitempty"` // nanoTON, the highest voucher signed (≤ Cumulative)
 }
 
 // JobRecord is a finished job to credit. Amount and Gross are computed by

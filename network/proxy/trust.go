@@ -614,7 +614,11 @@ func (p *Proxy) refreshTrust(w *workerConn, force bool) error {
 	}
 	b.Standing = &st
 	b = p.withSettings(b)
-	return w.send(network.TypeBalance, &b)
+	if err := w.send(network.TypeBalance, &b); err != nil {
+		return err
+	}
+	p.sendVoucher(w) // a release or a register may add to it (escrow.go)
+	return nil
 }
 
 // setBarredLocked sets whether w may get client jobs and re-indexes it.

@@ -496,6 +496,11 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 			return notReg()
 		}
 		return w.resendReceipts(env, m.Ranges)
+	case *network.VoucherRequest:
+		if !registered {
+			return notReg()
+		}
+		return w.handleVoucherRequest(env, *m) // escrow.go
 	case *network.Cancel:
 		if !registered {
 			return notReg()

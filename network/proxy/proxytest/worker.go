@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -123,6 +124,7 @@ type Worker struct {
 	finished int                    // jobs whose run ended (all their messages sent)
 	balances []network.Balance      // balance messages and the balance in each payout_status
 	payouts  []network.PayoutStatus // payout_status messages, in order
+	vouchers []network.Voucher      // voucher messages, in order
 	changed  chan struct{}          // closed and replaced on every recorded event
 	version  int                    // the protocol version it speaks
 	// otherVersion counts frames from the proxy in another envelope
@@ -558,6 +560,9 @@ func (w *Worker) readLoop() {
 				w.payouts = append(w.payouts, st)
 				w.balances = append(w.balances, st.Balance)
 			})
+		case *network.Voucher:
+			v := *m
+			w.record(func() { w.vouchers = append(w.vouchers, v) })
 		case *network.ErrorMsg:
 			e := *m
 			w.record(func() { w.errs = append(w.errs, e) })
@@ -777,4 +782,52 @@ func (w *Worker) embed(job network.Job, b Behavior, usage network.Usage) {
 		}
 	}
 	_ = w.Send(network.TypeDone, &network.Done{JobID: job.JobID, Usage: usage, FinishReason: "stop"})
+}
+
+// Vouchers returns the voucher messages received so far, in order.
+func (w *Worker) Vouchers() []network.Voucher {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.vouchers)
+}
+
+// WaitVoucher waits for a voucher that ok accepts and returns it.
+func (w *Worker) WaitVoucher(ctx context.Context, ok func(network.Voucher) bool) (network.Voucher, error) {
+	var found network.Voucher
+	err := w.waitFor(ctx, func() bool {
+		for i := len(w.vouchers) - 1; i >= 0; i-- {
+			if ok(w.vouchers[i]) {
+				found = w.vouchers[i]
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
+// WaitVouchers waits until n vouchers have arrived and returns them all.
+func (w *Worker) WaitVouchers(ctx context.Context, n int) ([]network.Voucher, error) {
+	err := w.waitFor(ctx, func() bool { return len(w.vouchers) >= n })
+	return w.Vouchers(), err
+}
+
+// WaitVoucherAfter waits for a voucher after the first n that ok accepts.
+func (w *Worker) WaitVoucherAfter(ctx context.Context, n int, ok func(network.Voucher) bool) (network.Voucher, error) {
+	var found network.Voucher
+	err := w.waitFor(ctx, func() bool {
+		for i := n; i < len(w.vouchers); i++ {
+			if ok(w.vouchers[i]) {
+				found = w.vouchers[i]
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
+// RequestVoucher sends a voucher_request for payoutAddress.
+func (w *Worker) RequestVoucher(payoutAddress string) error {
+	return w.Send(network.TypeVoucherRequest, &network.VoucherRequest{PayoutAddress: payoutAddress})
 }
