@@ -165,30 +165,41 @@ func stringOrStrings(raw json.RawMessage, param string) ([]string, error) {
 	return list, nil
 }
 
+// admitPost is the common start of a POST endpoint beyond chat: the
+// method, the API key, the key's concurrency slot (done releases it), the
+// body within the size limit, and no field outside allowed. When ok is
+// false the answer has been written.
+func (p *Proxy) admitPost(w http.ResponseWriter, r *http.Request, allowed []string) (key *apiKeyState, body []byte, done func(), ok bool) {
+	if !allowMethod(w, r, http.MethodPost) {
+		return nil, nil, nil, false
+	}
+	if key = p.authKey(w, r); key == nil {
+		return nil, nil, nil, false
+	}
+	if done, ok = p.admitChat(w, key); !ok {
+		return nil, nil, nil, false
+	}
+	if body, ok = p.readBody(w, r); !ok {
+		done()
+		return nil, nil, nil, false
+	}
+	if _, err := checkFields(body, allowed); err != nil {
+		done()
+		writeBad(w, err)
+		return nil, nil, nil, false
+	}
+	return key, body, done, true
+}
+
 // handleCompletions is POST /v1/completions: OpenAI's legacy text
 // completion. The prompt goes to the worker's Ollama as raw text (no chat
 // template), as OpenAI's completions continue text; it is metered that way.
 func (p *Proxy) handleCompletions(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodPost) {
-		return
-	}
-	key := p.authKey(w, r)
-	if key == nil {
-		return
-	}
-	done, ok := p.admitChat(w, key)
+	key, body, done, ok := p.admitPost(w, r, CompletionFields)
 	if !ok {
 		return
 	}
 	defer done()
-	body, ok := p.readBody(w, r)
-	if !ok {
-		return
-	}
-	if _, err := checkFields(body, CompletionFields); err != nil {
-		writeBad(w, err)
-		return
-	}
 	var req completionRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", "", "request body is not valid JSON for a completion: "+truncateStr(err.Error(), 200))
@@ -252,26 +263,11 @@ type embeddingRequest struct {
 // worker's Ollama (/api/embed), priced per input token at the model's
 // embedding price.
 func (p *Proxy) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodPost) {
-		return
-	}
-	key := p.authKey(w, r)
-	if key == nil {
-		return
-	}
-	done, ok := p.admitChat(w, key)
+	key, body, done, ok := p.admitPost(w, r, EmbeddingFields)
 	if !ok {
 		return
 	}
 	defer done()
-	body, ok := p.readBody(w, r)
-	if !ok {
-		return
-	}
-	if _, err := checkFields(body, EmbeddingFields); err != nil {
-		writeBad(w, err)
-		return
-	}
 	var req embeddingRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", "", "request body is not valid JSON for embeddings: "+truncateStr(err.Error(), 200))
