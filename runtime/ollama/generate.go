@@ -47,25 +47,11 @@ func (r *Runtime) Generate(ctx context.Context, job Job, prompt string, onDelta 
 		}
 		if resp.Done {
 			final = true
-			usage = Usage{
-				PromptTokens: resp.PromptEvalCount, CompletionTokens: resp.EvalCount,
-				LoadDuration: resp.LoadDuration, PromptDuration: resp.PromptEvalDuration,
-				EvalDuration: resp.EvalDuration, TotalDuration: resp.TotalDuration,
-				DoneReason: resp.DoneReason,
-			}
+			usage = doneUsage(resp.Metrics, resp.DoneReason)
 		}
 		return nil
 	})
-	if ctx.Err() != nil && !final {
-		return usage, fmt.Errorf("runtime: generate %s: %w", job.Model, ctx.Err())
-	}
-	if err != nil {
-		return usage, r.wrap("generate "+job.Model, err)
-	}
-	if !final {
-		return usage, fmt.Errorf("runtime: generate %s: %w: stream ended without a final message", job.Model, ErrOllamaUnreachable)
-	}
-	return usage, nil
+	return usage, r.streamEnd(ctx, "generate "+job.Model, err, final)
 }
 
 // Embedding is the result of Embed: one vector per input, in input order,
@@ -97,4 +83,30 @@ func (r *Runtime) Embed(ctx context.Context, model string, input []string) (Embe
 		return Embedding{}, fmt.Errorf("runtime: embed %s: %d vectors for %d inputs", model, len(resp.Embeddings), len(input))
 	}
 	return Embedding{Vectors: resp.Embeddings, PromptTokens: resp.PromptEvalCount}, nil
+}
+
+// doneUsage is a finished stream's usage from its final message.
+func doneUsage(m api.Metrics, reason string) Usage {
+	return Usage{
+		PromptTokens: m.PromptEvalCount, CompletionTokens: m.EvalCount,
+		LoadDuration: m.LoadDuration, PromptDuration: m.PromptEvalDuration,
+		EvalDuration: m.EvalDuration, TotalDuration: m.TotalDuration,
+		DoneReason: reason,
+	}
+}
+
+// streamEnd is how a streamed call (op: "chat model", "generate model")
+// ended: cancelled before its final message, Ollama's error in the
+// runtime's words, or a stream that stopped without its final message.
+func (r *Runtime) streamEnd(ctx context.Context, op string, err error, final bool) error {
+	if ctx.Err() != nil && !final {
+		return fmt.Errorf("runtime: %s: %w", op, ctx.Err())
+	}
+	if err != nil {
+		return r.wrap(op, err)
+	}
+	if !final {
+		return fmt.Errorf("runtime: %s: %w: stream ended without a final message", op, ErrOllamaUnreachable)
+	}
+	return nil
 }

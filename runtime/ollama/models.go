@@ -347,25 +347,11 @@ func (r *Runtime) Chat(ctx context.Context, job Job, onDelta func(string) error)
 		}
 		if resp.Done {
 			final = true
-			usage = Usage{
-				PromptTokens: resp.PromptEvalCount, CompletionTokens: resp.EvalCount,
-				LoadDuration: resp.LoadDuration, PromptDuration: resp.PromptEvalDuration,
-				EvalDuration: resp.EvalDuration, TotalDuration: resp.TotalDuration,
-				DoneReason: resp.DoneReason,
-			}
+			usage = doneUsage(resp.Metrics, resp.DoneReason)
 		}
 		return nil
 	})
-	if ctx.Err() != nil && !final {
-		return usage, fmt.Errorf("runtime: chat %s: %w", job.Model, ctx.Err())
-	}
-	if err != nil {
-		return usage, r.wrap("chat "+job.Model, err)
-	}
-	if !final {
-		return usage, fmt.Errorf("runtime: chat %s: %w: stream ended without a final message", job.Model, ErrOllamaUnreachable)
-	}
-	return usage, nil
+	return usage, r.streamEnd(ctx, "chat "+job.Model, err, final)
 }
 
 // wrap turns an Ollama client error into one carrying this package's sentinels.
