@@ -301,12 +301,20 @@ func (c *Core) checkClaim(ctx context.Context, cl earnings.Claim) (earnings.Clai
 		if ch.State == earnings.ClaimConfirmed {
 			c.log.Info("claim confirmed on chain", "cumulative_nanoton", ch.Cumulative, "amount_nanoton", ch.Amount, "received_nanoton", ch.Received())
 		}
-		if ch.Escrow == cl.Escrow && ch.Cumulative == cl.Cumulative {
-			cl = ch
-		}
 	}
 	if len(changed) > 0 {
 		c.bus.Publish(EventEarnings, nil)
+	}
+	// The claim as the ledger has it now: the settlement loop may have
+	// settled it between our send and this read (changed is then empty).
+	cs, err := l.Claims(0)
+	if err != nil {
+		return cl, fmt.Errorf("worker: check claim: %w", err)
+	}
+	for _, ch := range cs {
+		if ch.Escrow == cl.Escrow && ch.Cumulative == cl.Cumulative {
+			return ch, nil
+		}
 	}
 	return cl, nil
 }
