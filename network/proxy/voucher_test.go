@@ -209,11 +209,4 @@ func TestEscrowRefusesPushPayouts(t *testing.T) {
 	if st.State != network.PayoutRejected || st.Reason != proxy.ReasonPaysByEscrow {
 		t.Fatalf("payout_request to an escrow proxy: %+v", st)
 	}
-	cfg := baseConfig(t.TempDir())
-	withEscrow(randomAddr(true))(&cfg)
-	cfg.Payouts = &proxy.PayoutConfig{Network: ton.Testnet, WalletSeedFile: "/nonexistent"}
-	if p, err := proxy.New(cfg, nil); err == nil {
-		p.Close()
-		t.Fatal("a proxy with both an escrow and push payouts started")
-	}
 }

@@ -1,0 +1,69 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+)
+
+// The hot-wallet push path (the proxy sending TON on a worker's
+// payout_request) is retired: it could pay twice when a transfer it sent
+// was not found on chain in time. Owners claim from the proxy's escrow
+// contract instead (escrow.go, docs/settlement.md). What stays is the
+// refusal an old worker gets and the store's reading of old payout
+// records, so balances that include them stay right.
+
+// ErrPayoutsRetired is LoadConfig's and ParseConfig's error for a config
+// that still has a "payouts" object.
+var ErrPayoutsRetired = errors.New(`proxy config: "payouts" (hot-wallet payouts) is no longer supported: remove it and configure "escrow" instead, so owners claim on chain (docs/settlement.md)`)
+
+// ReasonNoEscrow is the refusal of a payout_request by a proxy without an
+// escrow: it has no way to pay at all.
+const ReasonNoEscrow = "this proxy no longer sends payouts from a hot wallet and has no escrow contract to claim from: ask its operator to configure one"
+
+// balance is the worker's balance with the proxy's settings.
+func (p *Proxy) balance(ctx context.Context, workerID string) (network.Balance, error) {
+	b, err := p.trustBalance(ctx, workerID) // with the standing (trust.go)
+	if err != nil {
+		b = network.Balance{} // still a valid message
+	}
+	return p.withSettings(b), err
+}
+
+// withSettings adds the proxy's network, commission and prices to a
+// balance. Payouts stays false: no proxy takes payout requests.
+func (p *Proxy) withSettings(b network.Balance) network.Balance {
+	b.Network = ton.Mainnet.String()
+	if ec := p.cfg.Escrow; ec != nil {
+		b.Network = ec.Network.String()
+	}
+	b.CommissionBPS = p.cfg.CommissionBPS
+	for _, m := range p.cfg.ModelNames() {
+		pr := p.cfg.Models[m]
+		b.Prices = append(b.Prices, network.ModelPrice{Model: m, PricePrompt: pr.PricePrompt, PriceCompletion: pr.PriceCompletion})
+	}
+	return b
+}
+
+// refusePayoutRequest answers an old worker's payout_request with a
+// rejected payout_status carrying the reason and the current balance, so
+// its ledger releases the reserved amount and its owner reads why.
+func (w *workerConn) refusePayoutRequest(req network.PayoutRequest) {
+	p := w.p
+	reason := ReasonNoEscrow
+	if p.vouchers != nil {
+		reason = ReasonPaysByEscrow // escrow.go
+	}
+	b, err := p.balance(p.baseCtx, w.id)
+	if err != nil {
+		w.log.Error("payout request: store balance", "err", err)
+	}
+	w.log.Info("payout request refused", "payout", req.PayoutID, "amount", req.Amount, "reason", reason)
+	st := network.PayoutStatus{PayoutID: req.PayoutID, State: network.PayoutRejected, Amount: req.Amount,
+		Destination: truncateStr(req.Destination, 120), Reason: truncateStr(reason, network.MaxReasonLength-4), Balance: b}
+	if err := w.send(network.TypePayoutStatus, &st); err != nil {
+		w.log.Debug("send payout status", "payout", req.PayoutID, "err", err)
+	}
+}
