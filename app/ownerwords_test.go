@@ -51,8 +51,6 @@ func TestWordsForEachKind(t *testing.T) {
 		{"ledger damaged", fmt.Errorf("worker: open ledger: %w", earnings.ErrDamaged), "ledger-damaged", "damaged"},
 		{"ledger missing", fmt.Errorf("earnings: open l.db: %w", earnings.ErrMissing), "ledger-damaged", "damaged"},
 		{"ledger in use", fmt.Errorf("earnings: open: %w", earnings.ErrLocked), "ledger-busy", "Another Cocoon Desktop"},
-		{"below the minimum", worker.ErrBelowMinimum, "below-minimum", "below the minimum"},
-		{"held", fmt.Errorf("worker: payout: %w", worker.ErrHeld), "held", "held by the network"},
 		{"benchmark while sharing", worker.ErrBenchmarkBusy, "benchmark-busy", "while sharing"},
 		{"bad setting", fmt.Errorf("worker: idle: %w", worker.ErrBadSetting), "bad-setting", "not valid"},
 		{"no permission", fmt.Errorf("worker: save settings: %w", os.ErrPermission), "no-permission", "may not write"},

@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
@@ -18,6 +20,31 @@ import (
 // ErrPayoutsRetired is LoadConfig's and ParseConfig's error for a config
 // that still has a "payouts" object.
 var ErrPayoutsRetired = errors.New(`proxy config: "payouts" (hot-wallet payouts) is no longer supported: remove it and configure "escrow" instead, so owners claim on chain (docs/settlement.md)`)
+
+// ErrPayoutsInFlight: the store holds hot-wallet payouts of an earlier
+// version that are not final. This version cannot finish them (it sends
+// nothing and reads no chain), and guessing either way could pay twice or
+// lose a payout, so New refuses to start until the earlier version has
+// finished them.
+var ErrPayoutsInFlight = errors.New("proxy: hot-wallet payouts of an earlier version are still in flight")
+
+// checkNoPendingPayouts returns ErrPayoutsInFlight, with the ids, when
+// the store has payouts that are neither confirmed nor failed.
+func checkNoPendingPayouts(ctx context.Context, st Store) error {
+	pending, err := st.PendingPayouts(ctx)
+	if err != nil {
+		return fmt.Errorf("proxy: read old payouts: %w", err)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, r := range pending[:min(len(pending), 5)] { // enough to look them up
+		ids = append(ids, r.ID)
+	}
+	return fmt.Errorf("%w: %d not final (%s): run the previous version until GET /v1/status shows none pending, then upgrade",
+		ErrPayoutsInFlight, len(pending), strings.Join(ids, ", "))
+}
 
 // ReasonNoEscrow is the refusal of a payout_request by a proxy without an
 // escrow: it has no way to pay at all.

@@ -106,6 +106,10 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := checkNoPendingPayouts(context.Background(), st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
 	p.pruneWorkers(p.baseCtx) // at start, before anything connects
 	if cfg.Escrow != nil {

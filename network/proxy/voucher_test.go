@@ -195,8 +195,7 @@ func TestVouchersNeverIncludeHeld(t *testing.T) {
 }
 
 // TestEscrowRefusesPushPayouts: a proxy with an escrow refuses an old
-// worker's payout_request with a reason that says what to do, and a config
-// with both an escrow and hot-wallet payouts does not start.
+// worker's payout_request with a reason that says what to do.
 func TestEscrowRefusesPushPayouts(t *testing.T) {
 	tp := startProxy(t, "", withEscrow(randomAddr(true)))
 	owner := randomAddr(false)

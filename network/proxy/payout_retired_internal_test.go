@@ -1,0 +1,74 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cocoon-desktop/cocoon-desktop/network"
+)
+
+// TestOldPayoutsInStore: a store written by an earlier version with
+// hot-wallet payouts still opens; final payouts are history (the worker's
+// paid total still reaches its balance), but one still in flight stops
+// the start with ErrPayoutsInFlight naming it, since this version can
+// neither finish it nor tell whether it was paid.
+func TestOldPayoutsInStore(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		states   map[string]string // payout id → state
+		inFlight string            // "" : starts
+	}{
+		{"no payouts", nil, ""},
+		{"all final", map[string]string{"po-a": network.PayoutConfirmed, "po-b": network.PayoutFailed}, ""},
+		{"accepted", map[string]string{"po-a": network.PayoutConfirmed, "po-c": network.PayoutAccepted}, "po-c"},
+		{"sent", map[string]string{"po-d": network.PayoutSent}, "po-d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := OpenBoltStore(t.TempDir(), time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			const worker = "aa"
+			err = s.db.Update(func(tx *bolt.Tx) error {
+				w := WorkerRecord{ID: worker, Cumulative: 3_000, LastSeq: 3, Paid: 1_000}
+				if err := putJSON(tx.Bucket(bktWorkers), []byte(worker), w); err != nil {
+					return err
+				}
+				for id, state := range tc.states {
+					r := PayoutRecord{ID: id, WorkerID: worker, Amount: 1_000, State: state}
+					if err := putJSON(tx.Bucket(bktPayouts), []byte(id), r); err != nil {
+						return err
+					}
+					if state == network.PayoutAccepted || state == network.PayoutSent {
+						if err := tx.Bucket(bktPayoutsPending).Put([]byte(id), nil); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := s.Balance(context.Background(), worker); err != nil || b.Cumulative != 3_000 || b.Paid != 1_000 {
+				t.Fatalf("balance with old payouts: %+v %v", b, err)
+			}
+			err = checkNoPendingPayouts(context.Background(), s)
+			if tc.inFlight == "" {
+				if err != nil {
+					t.Fatalf("start refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrPayoutsInFlight) || !strings.Contains(err.Error(), tc.inFlight) {
+				t.Fatalf("in-flight payout %s: %v, want ErrPayoutsInFlight naming it", tc.inFlight, err)
+			}
+		})
+	}
+}
