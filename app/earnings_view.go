@@ -194,7 +194,7 @@ func newEarningsView(v *mainView) *earningsView {
 	e.terms = newDim("")
 	e.settle = newSettlementPanel(e)
 	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.settle.obj, e.standingRow, e.mismatchRow, e.readErr)
-	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildPayout()), chartPanel)
+	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildWallet()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
 		container.NewTabItemWithIcon("Payouts", theme.UploadIcon(), e.buildPayouts()))
@@ -230,7 +230,7 @@ func (m *atLeast) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
-func (e *earningsView) buildPayout() fyne.CanvasObject {
+func (e *earningsView) buildWallet() fyne.CanvasObject {
 	e.addrText = widget.NewLabel("Not set")
 	e.addrCopy = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
 		if a := e.data.settings.PayoutAddress; a != "" && e.v.win != nil {
@@ -404,7 +404,7 @@ func (e *earningsView) setStanding(s *network.Standing) {
 	if held != e.held {
 		e.held = held
 		e.renderAvail()
-		e.renderPayout()
+		e.renderWallet()
 	}
 }
 
@@ -535,7 +535,7 @@ func (e *earningsView) render(d earningsData) {
 		e.history.Refresh()
 	}
 	e.renderPayouts()
-	e.renderPayout()
+	e.renderWallet()
 	e.settle.render(d.settle)
 }
 
@@ -677,7 +677,7 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	return r
 }
 
-func (e *earningsView) renderPayout() {
+func (e *earningsView) renderWallet() {
 	d := e.data
 	addr := strings.TrimSpace(d.settings.PayoutAddress)
 	text := "Not set"
