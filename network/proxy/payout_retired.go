@@ -83,14 +83,32 @@ func (w *workerConn) refusePayoutRequest(req network.PayoutRequest) {
 	if p.vouchers != nil {
 		reason = ReasonPaysByEscrow // escrow.go
 	}
-	b, err := p.balance(p.baseCtx, w.id)
+	st, err := answerPayoutRequest(p.baseCtx, p.store, w.id, req, reason)
 	if err != nil {
+		w.log.Error("payout request: read old payout", "err", err)
+	}
+	if st.Balance, err = p.balance(p.baseCtx, w.id); err != nil {
 		w.log.Error("payout request: store balance", "err", err)
 	}
-	w.log.Info("payout request refused", "payout", req.PayoutID, "amount", req.Amount, "reason", reason)
-	st := network.PayoutStatus{PayoutID: req.PayoutID, State: network.PayoutRejected, Amount: req.Amount,
-		Destination: truncateStr(req.Destination, 120), Reason: truncateStr(reason, network.MaxReasonLength-4), Balance: b}
+	w.log.Info("payout request answered", "payout", req.PayoutID, "amount", req.Amount, "state", st.State)
 	if err := w.send(network.TypePayoutStatus, &st); err != nil {
 		w.log.Debug("send payout status", "payout", req.PayoutID, "err", err)
 	}
+}
+
+// answerPayoutRequest is the answer to a payout_request without its
+// balance: the final state of a payout this worker made with an earlier
+// version (a worker that missed the answer asks again; "rejected" there
+// would release money in its ledger that was paid), else a rejection with
+// reason. Nothing is written.
+func answerPayoutRequest(ctx context.Context, st Store, workerID string, req network.PayoutRequest, reason string) (network.PayoutStatus, error) {
+	rejected := network.PayoutStatus{PayoutID: req.PayoutID, State: network.PayoutRejected, Amount: req.Amount,
+		Destination: truncateStr(req.Destination, 120), Reason: truncateStr(reason, network.MaxReasonLength-4)}
+	r, ok, err := st.Payout(ctx, req.PayoutID)
+	if err != nil || !ok || r.WorkerID != workerID || !r.Final() {
+		return rejected, err // not final: New refused to start with it (checkNoPendingPayouts)
+	}
+	return network.PayoutStatus{PayoutID: r.ID, State: r.State, Amount: r.Amount, Fee: r.Fee,
+		Destination: r.DestinationInput, MsgHash: r.MsgHash, TxHash: r.TxHash,
+		Reason: truncateStr(r.Reason, network.MaxReasonLength-4)}, nil
 }

@@ -72,3 +72,49 @@ func TestOldPayoutsInStore(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerPayoutRequest: an old worker asking again about a payout an
+// earlier version finished gets that payout's final state (a paid payout
+// must never read as rejected, which would release it in the worker's
+// ledger); anything else is rejected with the reason.
+func TestAnswerPayoutRequest(t *testing.T) {
+	s, err := OpenBoltStore(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range []PayoutRecord{
+			{ID: "po-paid", WorkerID: "aa", Amount: 1_000, Fee: 10, DestinationInput: "UQdest", State: network.PayoutConfirmed, TxHash: "abc"},
+			{ID: "po-failed", WorkerID: "aa", Amount: 2_000, State: network.PayoutFailed, Reason: "expired"},
+		} {
+			if err := putJSON(tx.Bucket(bktPayouts), []byte(r.ID), r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, worker, id string
+		wantState        string
+		wantTx           string
+	}{
+		{"paid earlier", "aa", "po-paid", network.PayoutConfirmed, "abc"},
+		{"failed earlier", "aa", "po-failed", network.PayoutFailed, ""},
+		{"another worker's id", "bb", "po-paid", network.PayoutRejected, ""},
+		{"new request", "aa", "po-new", network.PayoutRejected, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := answerPayoutRequest(context.Background(), s, tc.worker, network.PayoutRequest{PayoutID: tc.id, Amount: 5}, ReasonNoEscrow)
+			if err != nil || st.State != tc.wantState || st.TxHash != tc.wantTx {
+				t.Fatalf("%+v %v, want %s tx %q", st, err, tc.wantState, tc.wantTx)
+			}
+			if tc.wantState == network.PayoutRejected && (st.Reason != ReasonNoEscrow || st.PayoutID != tc.id) {
+				t.Errorf("rejection %+v", st)
+			}
+		})
+	}
+}

@@ -54,6 +54,9 @@ type Store interface {
 	// not yet confirmed or failed, oldest first (New refuses to start
 	// while there are any: payout_retired.go).
 	PendingPayouts(ctx context.Context) ([]PayoutRecord, error)
+	// Payout returns an old payout by id (its final state answers an old
+	// worker that asks again: payout_retired.go).
+	Payout(ctx context.Context, id string) (rec PayoutRecord, ok bool, err error)
 	// RecordVouched raises the worker's highest signed voucher total to
 	// total (one transaction; no write when it is not higher) and returns
 	// the highest: vouchers never go down (store_voucher.go).

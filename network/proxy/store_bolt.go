@@ -356,6 +356,18 @@ func (s *BoltStore) Balance(ctx context.Context, workerID string) (network.Balan
 	return network.Balance{Cumulative: w.Cumulative, LastSeq: w.LastSeq, Paid: w.Paid, Pending: w.Pending}, nil
 }
 
+// Payout implements Store.
+func (s *BoltStore) Payout(ctx context.Context, id string) (PayoutRecord, bool, error) {
+	var r PayoutRecord
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		ok, err = getJSON(tx.Bucket(bktPayouts), []byte(id), &r)
+		return err
+	})
+	return r, ok, err
+}
+
 // PendingPayouts implements Store.
 func (s *BoltStore) PendingPayouts(ctx context.Context) ([]PayoutRecord, error) {
 	var out []PayoutRecord
