@@ -14,7 +14,7 @@ import (
 // payout_request) is retired: it could pay twice when a transfer it sent
 // was not found on chain in time. Owners claim from the proxy's escrow
 // contract instead (escrow.go, docs/settlement.md). What stays is the
-// refusal an old worker gets and the store's reading of old payout
+// answer an old worker gets and the store's reading of old payout
 // records, so balances that include them stay right.
 
 // ErrPayoutsRetired is LoadConfig's and ParseConfig's error for a config
@@ -74,9 +74,10 @@ func (p *Proxy) withSettings(b network.Balance) network.Balance {
 	return b
 }
 
-// refusePayoutRequest answers an old worker's payout_request with a
-// rejected payout_status carrying the reason and the current balance, so
-// its ledger releases the reserved amount and its owner reads why.
+// refusePayoutRequest answers an old worker's payout_request: a payout an
+// earlier version finished gets its final state, anything else a rejected
+// payout_status with the reason and the current balance, so the worker's
+// ledger releases the reserved amount and its owner reads why.
 func (w *workerConn) refusePayoutRequest(req network.PayoutRequest) {
 	p := w.p
 	reason := ReasonNoEscrow
