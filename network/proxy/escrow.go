@@ -206,7 +206,10 @@ func (p *Proxy) Voucher(ctx context.Context, workerID, payoutAddr string) (netwo
 	if err != nil {
 		return network.Voucher{}, fmt.Errorf("proxy: voucher: %w", err)
 	}
-	total := b.Cumulative
+	// What earlier versions pushed from the hot wallet is not owed again.
+	// Paid no longer changes (the push path is gone), so the total still
+	// only grows.
+	total := b.Cumulative - min(b.Paid, b.Cumulative)
 	if st := b.Standing; st != nil {
 		if st.Level == network.TrustQuarantined {
 			total = 0 // frozen at what was signed before (below)

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cocoon-desktop/cocoon-desktop/network"
+	"github.com/cocoon-desktop/cocoon-desktop/ton"
+	"github.com/xssnick/tonutils-go/address"
 )
 
 // TestOldPayoutsInStore: a store written by an earlier version with
@@ -116,5 +120,53 @@ func TestAnswerPayoutRequest(t *testing.T) {
 				t.Errorf("rejection %+v", st)
 			}
 		})
+	}
+}
+
+// TestVoucherLeavesOutOldPushPayouts: a proxy that paid a worker by push
+// in an earlier version and now has an escrow signs only what it has not
+// paid, so the owner cannot claim the pushed money a second time.
+func TestVoucherLeavesOutOldPushPayouts(t *testing.T) {
+	dir := t.TempDir()
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerID := hex.EncodeToString(pub)
+	s, err := OpenBoltStore(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bktWorkers), []byte(workerID), WorkerRecord{ID: workerID, Cumulative: 3_000_000_000, LastSeq: 3, Paid: 1_000_000_000})
+	})
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := make([]byte, 32)
+	h[0] = 1
+	escrowAddr := address.NewAddress(0, 0, h)
+	escrowAddr.SetTestnetOnly(true)
+	owner := address.NewAddress(0, 0, append([]byte{2}, h[1:]...))
+	owner.SetBounce(false)
+	owner.SetTestnetOnly(true)
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.Models = map[string]ModelPrice{"m": {PricePrompt: 1, PriceCompletion: 1}}
+	cfg.Escrow = &EscrowConfig{Network: ton.Testnet, Address: escrowAddr.String()}
+	p, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	v, err := p.Voucher(context.Background(), workerID, owner.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Cumulative != 2_000_000_000 {
+		t.Fatalf("voucher total %d, want 2 TON: earned 3, 1 already pushed", v.Cumulative)
 	}
 }
