@@ -166,7 +166,7 @@ func TestVoucherLeavesOutOldPushPayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Cumulative != 2_000_000_000 {
-		t.Fatalf("voucher total %d, want 2 TON: earned 3, 1 already pushed", v.Cumulative)
+	if v.Cumulative != 2_000_000_000 || v.Earned != 3_000_000_000 || v.Held != 0 {
+		t.Fatalf("voucher total %d earned %d held %d, want 2 TON of 3 earned (1 already pushed), none held", v.Cumulative, v.Earned, v.Held)
 	}
 }
