@@ -95,7 +95,7 @@ func TestWordKindsAllReachable(t *testing.T) {
 		seen[k.kind] = true
 	}
 	tests := []string{"disk-full", "no-internet", "no-model", "model-not-found", "download-stopped", "ollama-missing",
-		"ollama-crashed", "ledger-damaged", "ledger-busy", "no-ledger", "wrong-ton-network", "bad-address", "below-minimum", "held",
+		"ollama-crashed", "ledger-damaged", "ledger-busy", "no-ledger", "wrong-ton-network", "bad-address",
 		"proxy-refused", "proxy-unreachable", "proxy-offline", "benchmark-busy", "bad-setting", "no-permission"}
 	for _, k := range tests {
 		if !seen[k] {
