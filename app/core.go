@@ -51,12 +51,6 @@ type Core interface {
 	DailyEarnings(from, to time.Time, tariff earnings.Tariff) ([]earnings.DayTotal, error)
 	// ExportEarningsCSV writes every job and payout in [from, to) as CSV.
 	ExportEarningsCSV(w io.Writer, from, to time.Time) error
-	// PayoutQuote is the network's payout terms: minimum and fee in nanoTON
-	// and the TON network; an error (worker.ErrPayoutsUnavailable) where
-	// payouts are not possible now.
-	PayoutQuote() (minimum, fee int64, net ton.Net, err error)
-	// RequestPayout records and sends a payout of amount nanoTON (fee included) to dest.
-	RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error)
 	Settings() worker.Settings
 	// SetPayoutAddress validates and saves the owner's TON address.
 	SetPayoutAddress(s string) (ton.Address, error)

@@ -44,24 +44,15 @@ type earningsData struct {
 	jobs      []earnings.Job      // newest first
 	wds       []earnings.Payout
 	settings  worker.Settings
-	// payout terms; quoteErr when payouts are not possible now
-	minimum, fee int64
-	net          ton.Net
-	quoteErr     error
-	local        bool // the local test network
-	// noPayouts: the network said it does not pay out (its balance has
-	// payouts off), as opposed to not having said anything yet.
-	noPayouts bool
+	local     bool                     // the local test network
 	settle    *worker.SettlementStatus // the money on chain; nil: no voucher yet (settlement_view.go)
 }
 
-// loadEarnings reads the ledger, the settings and the payout terms. It may
+// loadEarnings reads the ledger, the settings and the money on chain. It may
 // run on any goroutine.
 func loadEarnings(core Core, now time.Time) earningsData {
 	st := core.Status()
 	d := earningsData{settings: core.Settings(), local: st.Network.Local}
-	d.noPayouts = st.Earnings.Proxy != nil && !st.Earnings.Proxy.Payouts
-	d.minimum, d.fee, d.net, d.quoteErr = core.PayoutQuote()
 	d.settle = loadSettlement(core)
 	h, err := core.EarningsHistory(historyJobs, historyWds)
 	if errors.Is(err, worker.ErrNoLedger) {
@@ -136,13 +127,6 @@ type earningsView struct {
 	elecBtn  *widget.Button // "Change…": the Settings tab, where it is edited
 
 	exportBtn *widget.Button
-	payoutBtn *widget.Button
-	payoutWhy *dimLabel
-
-	// the last payout dialog, for tests
-	wdDialog  *dialog.FormDialog
-	wdAmount  *widget.Entry
-	wdSummary *widget.Label
 }
 
 // moneyCard is one balance card: a caption, a large amount (smaller when
@@ -210,7 +194,7 @@ func newEarningsView(v *mainView) *earningsView {
 	e.terms = newDim("")
 	e.settle = newSettlementPanel(e)
 	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.settle.obj, e.standingRow, e.mismatchRow, e.readErr)
-	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildPayout()), chartPanel)
+	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildWallet()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
 		container.NewTabItemWithIcon("Payouts", theme.UploadIcon(), e.buildPayouts()))
@@ -246,7 +230,7 @@ func (m *atLeast) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
-func (e *earningsView) buildPayout() fyne.CanvasObject {
+func (e *earningsView) buildWallet() fyne.CanvasObject {
 	e.addrText = widget.NewLabel("Not set")
 	e.addrCopy = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
 		if a := e.data.settings.PayoutAddress; a != "" && e.v.win != nil {
@@ -280,14 +264,10 @@ func (e *earningsView) buildPayout() fyne.CanvasObject {
 		caption("Wallet"), container.NewStack(e.addrShow, e.addrEdit),
 		caption("Electricity"), tariffRow)
 
-	e.payoutBtn = widget.NewButtonWithIcon("Request payout…", theme.UploadIcon(), e.openPayout)
-	e.payoutBtn.Importance = widget.HighImportance
-	e.payoutBtn.Disable()
-	e.payoutWhy = newDim("")
-	e.payoutWhy.Wrapping = fyne.TextWrapWord
+	// Money leaves only by the On chain panel's Withdraw (settlement_view.go).
 	e.exportBtn = widget.NewButtonWithIcon("Export CSV…", theme.DocumentSaveIcon(), e.openExport)
-	buttons := container.NewGridWithColumns(2, e.payoutBtn, e.exportBtn)
-	return panel("Payout", nil, container.NewVBox(form, e.addrMsg, buttons, e.payoutWhy.RichText))
+	buttons := container.NewGridWithColumns(2, layout.NewSpacer(), e.exportBtn)
+	return panel("Wallet", nil, container.NewVBox(form, e.addrMsg, buttons))
 }
 
 var jobColumns = []struct {
@@ -424,7 +404,7 @@ func (e *earningsView) setStanding(s *network.Standing) {
 	if held != e.held {
 		e.held = held
 		e.renderAvail()
-		e.renderPayout()
+		e.renderWallet()
 	}
 }
 
@@ -437,18 +417,18 @@ func (e *earningsView) renderAvail() {
 		test = " (test TON)"
 	}
 	avail := e.payable()
-	sub := "ready to pay out" + test
+	sub := "withdraw it on chain below" + test
 	switch {
 	case e.held > 0 && avail <= 0:
 		sub = "all of it held by the network for now" + test
 	case e.held > 0:
 		sub = tonText(min(e.held, b.Available)) + " TON more held by the network" + test
+	case e.data.local:
+		sub = "the local test network pays nothing out" + test
 	case avail <= 0:
 		sub = "nothing to pay out yet" + test
-	default:
-		if _, short := payoutGate(e.payoutFacts()); short != "" {
-			sub = short + test // not "ready" beside a disabled button
-		}
+	case e.data.settle == nil:
+		sub = "withdrawable once the network signs a voucher for its escrow"
 	}
 	e.cardAvail.set(tonText(avail)+" TON", sub)
 }
@@ -555,7 +535,7 @@ func (e *earningsView) render(d earningsData) {
 		e.history.Refresh()
 	}
 	e.renderPayouts()
-	e.renderPayout()
+	e.renderWallet()
 	e.settle.render(d.settle)
 }
 
@@ -697,23 +677,7 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	return r
 }
 
-// payoutBlock is why a payout cannot be made now ("" when it can).
-func (e *earningsView) payoutBlock() string {
-	long, _ := payoutGate(e.payoutFacts())
-	return long
-}
-
-func (e *earningsView) payoutFacts() payoutFacts {
-	d := e.data
-	return payoutFacts{quoteErr: d.quoteErr, local: d.local, noPayouts: d.noPayouts, address: d.settings.PayoutAddress,
-		payable: e.payable(), available: d.bal.Available, held: e.held, minimum: minPayout(d.minimum, d.fee)}
-}
-
-// minPayout is the least amount a payout may take: at least the
-// minimum, and more than the fee.
-func minPayout(minimum, fee int64) int64 { return max(minimum, fee+1, 1) }
-
-func (e *earningsView) renderPayout() {
+func (e *earningsView) renderWallet() {
 	d := e.data
 	addr := strings.TrimSpace(d.settings.PayoutAddress)
 	text := "Not set"
@@ -733,14 +697,6 @@ func (e *earningsView) renderPayout() {
 
 	setLabel(e.elecText, electricityText(electricityOf(d.settings)), widget.MediumImportance)
 
-	why := e.payoutBlock()
-	if why == "" {
-		why = fmt.Sprintf("Minimum %s TON · network fee %s TON · TON %s", tonText(minPayout(d.minimum, d.fee)), tonText(d.fee), d.net)
-		e.payoutBtn.Enable()
-	} else {
-		e.payoutBtn.Disable()
-	}
-	e.payoutWhy.set(why, theme.ColorNamePlaceHolder)
 	if d.hasLedger {
 		e.exportBtn.Enable()
 	} else {
@@ -823,90 +779,6 @@ func parseTON(s string) (int64, error) {
 		f, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
 	}
 	return w*1_000_000_000 + f, nil
-}
-
-// payoutSummary describes a payout of amount before it is made.
-func (e *earningsView) payoutSummary(amount int64) string {
-	d := e.data
-	dest := strings.TrimSpace(d.settings.PayoutAddress)
-	if a, err := ton.ParseAddress(dest, d.net); err == nil {
-		dest = a.String()
-	}
-	return fmt.Sprintf("Network fee: %s TON\nYou receive: %s TON\nTo: %s\nNetwork: TON %s\nMinimum payout: %s TON · available %s TON",
-		tonText(d.fee), tonText(max(amount-d.fee, 0)), dest, d.net, tonText(minPayout(d.minimum, d.fee)), tonText(e.payable()))
-}
-
-// checkAmount validates the amount typed in the payout dialog.
-func (e *earningsView) checkAmount(s string) (int64, error) {
-	n, err := parseTON(s)
-	if err != nil {
-		return 0, err
-	}
-	d := e.data
-	if m := minPayout(d.minimum, d.fee); n < m {
-		return 0, fmt.Errorf("the minimum is %s TON", tonText(m))
-	}
-	if n > e.payable() {
-		if e.held > 0 {
-			return 0, fmt.Errorf("only %s TON can be paid out now (%s TON is held by the network)", tonText(e.payable()), tonText(e.held))
-		}
-		return 0, fmt.Errorf("only %s TON is available", tonText(d.bal.Available))
-	}
-	return n, nil
-}
-
-// openPayout shows the payout confirmation: amount (all available by
-// default), fee, what arrives, destination, network and minimum.
-func (e *earningsView) openPayout() {
-	if e.payoutBlock() != "" {
-		return
-	}
-	dest := strings.TrimSpace(e.data.settings.PayoutAddress)
-	e.wdAmount = widget.NewEntry()
-	e.wdAmount.SetText(tonText(e.payable()))
-	e.wdSummary = widget.NewLabel(e.payoutSummary(e.payable()))
-	e.wdAmount.Validator = func(s string) error { _, err := e.checkAmount(s); return err }
-	e.wdAmount.OnChanged = func(s string) {
-		n, _ := parseTON(s)
-		e.wdSummary.SetText(e.payoutSummary(n))
-	}
-	all := widget.NewButton("All", func() { e.wdAmount.SetText(tonText(e.payable())) })
-	items := []*widget.FormItem{
-		widget.NewFormItem("Amount, TON", container.NewBorder(nil, nil, nil, all, e.wdAmount)),
-		widget.NewFormItem("", e.wdSummary),
-	}
-	e.wdDialog = dialog.NewForm("Payout to your wallet", "Request payout", "Cancel", items, func(ok bool) {
-		if !ok {
-			return
-		}
-		n, err := e.checkAmount(e.wdAmount.Text)
-		if err != nil {
-			e.v.showError("Could not request the payout", err)
-			return
-		}
-		e.payout(n, dest)
-	}, e.v.win)
-	e.wdDialog.Resize(fyne.NewSize(560, 0))
-	e.wdDialog.Show()
-}
-
-func (e *earningsView) payout(amount int64, dest string) {
-	e.payoutBtn.Disable()
-	core, ctx := e.v.core, e.v.ctx
-	go func() {
-		e.v.log.Info("paying out", "amount_nanoton", amount, "destination", shortAddress(dest))
-		_, err := core.RequestPayout(ctx, amount, dest)
-		d := loadEarnings(core, e.now())
-		e.v.do(func() {
-			if err != nil {
-				e.v.showError("Could not request the payout", err)
-			}
-			e.render(d)
-			if err == nil {
-				e.history.SelectIndex(1)
-			}
-		})
-	}()
 }
 
 // writeCSV writes the whole ledger as CSV to w.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
-
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
@@ -291,127 +289,6 @@ func TestEarningsPayoutRows(t *testing.T) {
 	if got := v.earn.history.Items[1].Text; got != "Payouts (3)" {
 		t.Errorf("tab = %q", got)
 	}
-}
-
-func TestEarningsPayoutDisabledWithReason(t *testing.T) {
-	t.Run("local network", func(t *testing.T) {
-		st := noDriverStatus()
-		st.Network.Local = true
-		f := newFakeCore(st)
-		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
-		v, _, _ := newTestView(t, f)
-		if !v.earn.payoutBtn.Disabled() {
-			t.Error("Pay out enabled on the local network")
-		}
-		if got, want := v.earn.payoutWhy.text(), "Payouts need a network with payouts; the local test network has none."; got != want {
-			t.Errorf("reason = %q, want %q", got, want)
-		}
-		test.Tap(v.earn.payoutBtn)
-		if v.earn.wdDialog != nil {
-			t.Error("dialog opened while disabled")
-		}
-	})
-	t.Run("a network without payouts", func(t *testing.T) {
-		f, tl := earningsFake(t)
-		f.quoteErr = worker.ErrPayoutsUnavailable
-		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
-		tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
-		f.set(func(st *worker.Status) { st.Earnings.Proxy = &network.Balance{Network: "mainnet", Payouts: false} })
-		v, _, _ := newTestView(t, f)
-		if !v.earn.payoutBtn.Disabled() || !strings.Contains(v.earn.payoutWhy.text(), "does not pay out") {
-			t.Errorf("disabled=%v reason %q", v.earn.payoutBtn.Disabled(), v.earn.payoutWhy.text())
-		}
-	})
-	t.Run("no address", func(t *testing.T) {
-		f, tl := earningsFake(t)
-		tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
-		v, _, _ := newTestView(t, f)
-		if !v.earn.payoutBtn.Disabled() || !strings.Contains(v.earn.payoutWhy.text(), "wallet address") {
-			t.Errorf("disabled=%v reason %q", v.earn.payoutBtn.Disabled(), v.earn.payoutWhy.text())
-		}
-	})
-	t.Run("below minimum", func(t *testing.T) {
-		f, tl := earningsFake(t)
-		f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
-		tl.credit(testJob{at: time.Now(), prompt: 10, completion: 10})
-		v, _, _ := newTestView(t, f)
-		if !v.earn.payoutBtn.Disabled() || !strings.Contains(v.earn.payoutWhy.text(), "minimum payout is 0.1 TON") {
-			t.Errorf("disabled=%v reason %q", v.earn.payoutBtn.Disabled(), v.earn.payoutWhy.text())
-		}
-	})
-}
-
-func TestEarningsPayoutConfirm(t *testing.T) {
-	f, tl := earningsFake(t)
-	addr := testAddress(t, ton.Mainnet).String()
-	f.settings.PayoutAddress = addr
-	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000}) // 1.305 TON
-	v, _, q := newTestView(t, f)
-	e := v.earn
-	bal, _ := tl.l.Balance()
-	if e.payoutBtn.Disabled() {
-		t.Fatalf("Pay out disabled: %s", e.payoutWhy.text())
-	}
-	test.Tap(e.payoutBtn)
-	if e.wdDialog == nil {
-		t.Fatal("no dialog")
-	}
-	if got := e.wdAmount.Text; got != ton.Format(bal.Available) {
-		t.Errorf("default amount = %q, want all available %s", got, ton.Format(bal.Available))
-	}
-	sum := e.wdSummary.Text
-	for _, want := range []string{"Network fee: 0.005 TON", "You receive: " + ton.Format(bal.Available-5_000_000) + " TON",
-		"To: " + addr, "Network: TON mainnet", "Minimum payout: 0.1 TON"} {
-		if !strings.Contains(sum, want) {
-			t.Errorf("summary lacks %q:\n%s", want, sum)
-		}
-	}
-	e.wdDialog.Submit()
-	q.runUntil(t, "the payout", func() bool { return len(f.payoutCalls()) == 1 && len(e.wdRows) == 1 })
-	if got := f.payoutCalls()[0]; got.amount != bal.Available || got.dest != addr {
-		t.Errorf("RequestPayout(%d, %q), want (%d, %q)", got.amount, got.dest, bal.Available, addr)
-	}
-	if e.wdRows[0].state.txt.Text != "Pending" || e.cardAvail.value.Text != "0 TON" {
-		t.Errorf("after: row %q, available %q", e.wdRows[0].text, e.cardAvail.value.Text)
-	}
-}
-
-func TestEarningsPayoutAmountChecked(t *testing.T) {
-	f, tl := earningsFake(t)
-	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
-	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000}) // 1.305 TON
-	v, _, q := newTestView(t, f)
-	e := v.earn
-	test.Tap(e.payoutBtn)
-	for _, bad := range []string{"0.05", "2", "abc"} {
-		test.Type(e.wdAmount, "") // focus
-		e.wdAmount.SetText(bad)
-		if e.wdAmount.Validate() == nil {
-			t.Errorf("amount %q accepted", bad)
-		}
-	}
-	e.wdAmount.SetText("0.5")
-	if !strings.Contains(e.wdSummary.Text, "You receive: 0.495 TON") {
-		t.Errorf("summary:\n%s", e.wdSummary.Text)
-	}
-	e.wdDialog.Submit()
-	q.runUntil(t, "the payout", func() bool { return len(f.payoutCalls()) == 1 })
-	if got := f.payoutCalls()[0].amount; got != 500_000_000 {
-		t.Errorf("amount = %d", got)
-	}
-}
-
-func TestEarningsPayoutErrorShown(t *testing.T) {
-	f, tl := earningsFake(t)
-	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
-	f.payoutErr = worker.ErrBelowMinimum
-	tl.credit(testJob{at: time.Now(), prompt: 50_000, completion: 80_000})
-	v, w, q := newTestView(t, f)
-	test.Tap(v.earn.payoutBtn)
-	v.earn.wdDialog.Submit()
-	q.runUntil(t, "the error dialog", func() bool {
-		return len(w.Canvas().Overlays().List()) > 0 && len(f.payoutCalls()) == 1 && containsText(w.Canvas().Overlays().Top(), "below the minimum")
-	})
 }
 
 // containsText reports whether any label or rich text under o contains s.

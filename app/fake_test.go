@@ -35,14 +35,12 @@ type fakeCore struct {
 	pullFn func(ctx context.Context, name string) error
 
 	// earnings
-	ledger    *earnings.Ledger // nil: no ledger yet
-	settings  worker.Settings
-	quoteMin  int64
-	quoteFee  int64
-	quoteNet  ton.Net
-	quoteErr  error // default worker.ErrPayoutsUnavailable, as on the local network
-	payoutErr error
-	payouts   []fakePayout // RequestPayout calls
+	ledger   *earnings.Ledger // nil: no ledger yet
+	settings worker.Settings
+	quoteMin int64
+	quoteFee int64
+	quoteNet ton.Net
+	quoteErr error // default worker.ErrPayoutsUnavailable, as on the local network
 
 	pauses []time.Duration // PauseFor calls
 
@@ -82,11 +80,6 @@ func (f *fakeCore) RebuildLedger(ctx context.Context) (string, error) {
 	f.rebuilds++
 	f.st.LedgerDamaged, f.st.State, f.st.Error = "", worker.StateStopped, ""
 	return "/data/ledger.db.damaged-20261202T080000Z", nil
-}
-
-type fakePayout struct {
-	amount int64
-	dest   string
 }
 
 func newFakeCore(st worker.Status) *fakeCore {
@@ -257,31 +250,6 @@ func (f *fakeCore) PayoutQuote() (int64, int64, ton.Net, error) {
 		return 0, 0, 0, f.quoteErr
 	}
 	return f.quoteMin, f.quoteFee, f.quoteNet, nil
-}
-
-// RequestPayout records the call and, with a ledger, begins the payout in it.
-func (f *fakeCore) RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error) {
-	f.mu.Lock()
-	f.payouts = append(f.payouts, fakePayout{amount, dest})
-	err, l, fee := f.payoutErr, f.ledger, f.quoteFee
-	f.mu.Unlock()
-	if err != nil {
-		return earnings.Payout{}, err
-	}
-	w := earnings.Payout{ID: fmt.Sprintf("po-fake-%d", time.Now().UnixNano()), Amount: amount, Fee: fee, Destination: dest}
-	if l != nil {
-		if err := l.BeginPayout(w); err != nil {
-			return earnings.Payout{}, err
-		}
-		return l.Payout(w.ID)
-	}
-	return w, nil
-}
-
-func (f *fakeCore) payoutCalls() []fakePayout {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]fakePayout(nil), f.payouts...)
 }
 
 func (f *fakeCore) Settings() worker.Settings {

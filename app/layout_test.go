@@ -596,7 +596,7 @@ func words(s string) string {
 // dialog, states in progress): not truncated.
 var endsInEllipsis = map[string]bool{
 	"Checking…": true, "Starting…": true, "Stopping…": true, "Rebuild ledger…": true,
-	"Request payout…": true, "Export CSV…": true,
+	"Export CSV…": true,
 }
 
 func describe(o fyne.CanvasObject, path string) string {

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,42 +10,6 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
-
-// payoutFacts is what decides whether a payout can be requested now.
-type payoutFacts struct {
-	quoteErr         error
-	local, noPayouts bool
-	address          string
-	// payable is what can be paid now (available less held), minimum the
-	// least a payout may take (minPayout).
-	payable, available, held, minimum int64
-}
-
-// payoutGate says why a payout cannot be requested now: long under the
-// button, short on the Available card; both "" when it can.
-func payoutGate(f payoutFacts) (long, short string) {
-	switch {
-	case f.quoteErr != nil && f.local:
-		return "Payouts need a network with payouts; the local test network has none.", "the local test network pays nothing out"
-	case f.quoteErr != nil && f.noPayouts:
-		return "This network does not pay out: its operator has turned payouts off. Your earnings stay signed in the ledger.",
-			"this network does not pay out"
-	case f.quoteErr != nil && errors.Is(f.quoteErr, worker.ErrPayoutsUnavailable):
-		return "Payouts open once the network is connected and has sent its payout terms.", "payouts open once connected to the network"
-	case f.quoteErr != nil:
-		return "Payouts are not available: " + wordsFor(f.quoteErr).String(), "payouts are not available now"
-	case strings.TrimSpace(f.address) == "":
-		return "Set your TON wallet address to get paid.", "set your wallet address to pay out"
-	case f.payable < f.minimum && f.held > 0 && f.available >= f.minimum:
-		return fmt.Sprintf("The network holds %s TON of your earnings for now (see above); %s TON can be paid out, the minimum is %s TON.",
-			tonText(f.held), tonText(f.payable), tonText(f.minimum)), ""
-	case f.payable < f.minimum:
-		more := tonText(f.minimum - f.payable)
-		return fmt.Sprintf("The minimum payout is %s TON; %s TON is available: %s TON more to reach it.", tonText(f.minimum), tonText(f.payable), more),
-			more + " TON more to reach the " + tonText(f.minimum) + " TON minimum"
-	}
-	return "", ""
-}
 
 // rateText is the TON/hour estimate in words: an average over recent
 // serving time, never one job's figure.

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,40 +8,6 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
-
-func TestPayoutGate(t *testing.T) {
-	ok := payoutFacts{address: "UQabc", payable: 3e9, available: 3e9, minimum: 1e9}
-	with := func(f func(*payoutFacts)) payoutFacts { p := ok; f(&p); return p }
-	tests := []struct {
-		name        string
-		f           payoutFacts
-		long, short string // parts; "" : none
-	}{
-		{"open", ok, "", ""},
-		{"local network", with(func(p *payoutFacts) { p.quoteErr, p.local = worker.ErrPayoutsUnavailable, true }), "local test network has none", "local test network pays nothing out"},
-		{"payouts off", with(func(p *payoutFacts) { p.quoteErr, p.noPayouts = worker.ErrPayoutsUnavailable, true }), "turned payouts off", "does not pay out"},
-		{"proxy offline", with(func(p *payoutFacts) { p.quoteErr = worker.ErrPayoutsUnavailable }), "once the network is connected", "once connected"},
-		{"other quote error, in words", with(func(p *payoutFacts) { p.quoteErr = errors.New("worker: quote: 0xbad") }), "Something went wrong", "not available now"},
-		{"no address", with(func(p *payoutFacts) { p.address = "  " }), "Set your TON wallet address", "set your wallet address"},
-		{"below the minimum", with(func(p *payoutFacts) { p.payable, p.available = 400_000_000, 400_000_000 }),
-			"The minimum payout is 1 TON; 0.4 TON is available: 0.6 TON more to reach it.", "0.6 TON more to reach the 1 TON minimum"},
-		{"held", with(func(p *payoutFacts) { p.payable, p.available, p.held = 200_000_000, 3e9, 2_800_000_000 }), "The network holds 2.8 TON", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			long, short := payoutGate(tc.f)
-			if (tc.long == "") != (long == "") || !strings.Contains(long, tc.long) {
-				t.Errorf("long = %q, want %q", long, tc.long)
-			}
-			if (tc.short == "") != (short == "") || !strings.Contains(short, tc.short) {
-				t.Errorf("short = %q, want %q", short, tc.short)
-			}
-			if strings.Contains(long, "0xbad") {
-				t.Errorf("the error chain reached the words: %q", long)
-			}
-		})
-	}
-}
 
 func TestRateText(t *testing.T) {
 	tests := []struct {

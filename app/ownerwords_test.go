@@ -51,8 +51,6 @@ func TestWordsForEachKind(t *testing.T) {
 		{"ledger damaged", fmt.Errorf("worker: open ledger: %w", earnings.ErrDamaged), "ledger-damaged", "damaged"},
 		{"ledger missing", fmt.Errorf("earnings: open l.db: %w", earnings.ErrMissing), "ledger-damaged", "damaged"},
 		{"ledger in use", fmt.Errorf("earnings: open: %w", earnings.ErrLocked), "ledger-busy", "Another Cocoon Desktop"},
-		{"below the minimum", worker.ErrBelowMinimum, "below-minimum", "below the minimum"},
-		{"held", fmt.Errorf("worker: payout: %w", worker.ErrHeld), "held", "held by the network"},
 		{"benchmark while sharing", worker.ErrBenchmarkBusy, "benchmark-busy", "while sharing"},
 		{"bad setting", fmt.Errorf("worker: idle: %w", worker.ErrBadSetting), "bad-setting", "not valid"},
 		{"no permission", fmt.Errorf("worker: save settings: %w", os.ErrPermission), "no-permission", "may not write"},
@@ -97,7 +95,7 @@ func TestWordKindsAllReachable(t *testing.T) {
 		seen[k.kind] = true
 	}
 	tests := []string{"disk-full", "no-internet", "no-model", "model-not-found", "download-stopped", "ollama-missing",
-		"ollama-crashed", "ledger-damaged", "ledger-busy", "no-ledger", "wrong-ton-network", "bad-address", "below-minimum", "held",
+		"ollama-crashed", "ledger-damaged", "ledger-busy", "no-ledger", "wrong-ton-network", "bad-address",
 		"proxy-refused", "proxy-unreachable", "proxy-offline", "benchmark-busy", "bad-setting", "no-permission"}
 	for _, k := range tests {
 		if !seen[k] {

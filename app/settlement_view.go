@@ -59,6 +59,9 @@ type settlementPanel struct {
 	autoSave                               *widget.Button
 	msg                                    *widget.Label
 	claiming                               bool
+	// body is the panel with a voucher; none the plain line without one.
+	body *fyne.Container
+	none *widget.Label
 }
 
 func newSettlementPanel(e *earningsView) *settlementPanel {
@@ -89,17 +92,35 @@ func newSettlementPanel(e *earningsView) *settlementPanel {
 	cards := newColumns(p.cardSigned.obj, p.cardClaimable.obj, p.cardClaimed.obj)
 	actions := container.NewBorder(nil, nil, nil, p.withdrawBtn, container.NewVBox(p.escrowLine))
 	claimRow := container.NewBorder(nil, nil, nil, p.link, p.lastClaim)
-	p.obj = panel("On chain", nil, container.NewVBox(cards, actions, p.warnRow, claimRow, p.auto.RichText, autoRow, p.msg))
+	p.body = container.NewVBox(cards, actions, p.warnRow, claimRow, p.auto.RichText, autoRow, p.msg)
+	p.none = wrapLabel("")
+	p.none.Hide()
+	p.obj = panel("On chain", nil, container.NewVBox(p.none, p.body))
 	p.obj.Hide()
 	return p
 }
 
-// render shows st (nil: no voucher yet, the panel hides).
+// noVoucherText says plainly why there is nothing to withdraw: the only
+// way money leaves is a claim from the network's escrow contract.
+func noVoucherText(local bool) string {
+	if local {
+		return "The local test network has no escrow contract: its test TON cannot be withdrawn."
+	}
+	return "Nothing to withdraw on chain yet: Withdraw appears once the network signs your earnings for its escrow contract. " +
+		"A network without an escrow contract cannot pay out."
+}
+
+// render shows st (nil: no voucher yet, the panel says why in one line).
 func (p *settlementPanel) render(st *worker.SettlementStatus) {
 	if st == nil || st.Voucher == nil {
-		p.obj.Hide()
+		p.none.SetText(noVoucherText(p.e.data.local))
+		p.none.Show()
+		p.body.Hide()
+		p.obj.Show()
 		return
 	}
+	p.none.Hide()
+	p.body.Show()
 	v := st.Voucher
 	signedSub := "all of it checked work"
 	if v.Held > 0 {

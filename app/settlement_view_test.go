@@ -65,7 +65,7 @@ func TestSettlementAutoClaimThreshold(t *testing.T) {
 	f := settledFake(t, 12_400_000_000)
 	v, _, q := newTestView(t, f)
 	p := v.earn.settle
-	q.runUntil(t, "the panel shows", func() bool { return p.obj.Visible() })
+	q.runUntil(t, "the panel shows", func() bool { return p.obj.Visible() && p.body.Visible() })
 	for _, c := range []struct {
 		typed, want string
 		refused     bool
@@ -111,7 +111,7 @@ func TestSettlementPanel(t *testing.T) {
 	f := settledFake(t, 12_400_000_000)
 	v, _, q := newTestView(t, f)
 	p := v.earn.settle
-	q.runUntil(t, "the panel shows", func() bool { return p.obj.Visible() })
+	q.runUntil(t, "the panel shows", func() bool { return p.obj.Visible() && p.body.Visible() })
 	checks := []struct{ name, got, want string }{
 		{"signed", p.cardSigned.value.Text, "2.45 TON"},
 		{"signed sub", p.cardSigned.sub.text(), "0.15 TON more is held for now"},
@@ -139,7 +139,8 @@ func TestSettlementPanel(t *testing.T) {
 }
 
 // TestSettlementShortfallWarns: an escrow holding less than it owes this
-// owner gets a plain warning; none without a voucher (no panel at all).
+// owner gets a plain warning; none without a voucher (the panel then
+// says why in one line).
 func TestSettlementShortfallWarns(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -159,8 +160,8 @@ func TestSettlementShortfallWarns(t *testing.T) {
 			v, _, q := newTestView(t, f)
 			p := v.earn.settle
 			q.runUntil(t, "the first load", func() bool { return !v.earn.loading })
-			if p.obj.Visible() == tc.noSettle {
-				t.Fatalf("panel visible = %v", p.obj.Visible())
+			if !p.obj.Visible() || p.body.Visible() == tc.noSettle || p.none.Visible() != tc.noSettle {
+				t.Fatalf("panel visible = %v, body %v, no-voucher line %v", p.obj.Visible(), p.body.Visible(), p.none.Visible())
 			}
 			if p.warnRow.Visible() != tc.warn {
 				t.Fatalf("warning visible = %v, want %v (%q)", p.warnRow.Visible(), tc.warn, p.warn.Text)
@@ -208,4 +209,33 @@ func settlementLayoutCase() layoutCase {
 		f.set(func(s *worker.Status) { s.Earned, s.Receipts = ledgerTotal(l) })
 		return f
 	}}
+}
+
+// TestSettlementWithoutEscrow: with no voucher the On chain panel — the
+// only way money leaves — says plainly why nothing can be withdrawn, and
+// that the local test network has no escrow at all.
+func TestSettlementWithoutEscrow(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		local bool
+		want  string
+	}{
+		{"local test network", true, "The local test network has no escrow contract"},
+		{"network without a voucher yet", false, "Withdraw appears once the network signs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := noDriverStatus()
+			st.Network.Local = tc.local
+			f := newFakeCore(st)
+			v, _, q := newTestView(t, f)
+			p := v.earn.settle
+			q.runUntil(t, "the first load", func() bool { return !v.earn.loading && p.obj.Visible() })
+			if p.body.Visible() || !p.none.Visible() || !strings.Contains(p.none.Text, tc.want) {
+				t.Fatalf("body visible %v, line visible %v %q, want %q", p.body.Visible(), p.none.Visible(), p.none.Text, tc.want)
+			}
+			if got := v.earn.cardAvail.sub.text(); tc.local && !strings.Contains(got, "local test network pays nothing out") {
+				t.Errorf("available sub on the local network = %q", got)
+			}
+		})
+	}
 }

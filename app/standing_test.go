@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2/test"
-
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
@@ -105,7 +103,7 @@ func TestWhyShowsStanding(t *testing.T) {
 }
 
 // TestEarningsHeldByNetwork: what the network holds is shown, taken out of
-// what can be paid out, and the payout dialog refuses more.
+// what can be withdrawn.
 func TestEarningsHeldByNetwork(t *testing.T) {
 	f, tl := earningsFake(t)
 	f.settings.PayoutAddress = testAddress(t, ton.Mainnet).String()
@@ -131,24 +129,11 @@ func TestEarningsHeldByNetwork(t *testing.T) {
 	if got := e.cardAvail.sub.text(); !strings.Contains(got, "1 TON more held by the network") {
 		t.Errorf("available sub = %q", got)
 	}
-	if e.payoutBtn.Disabled() {
-		t.Fatalf("payout disabled with %d payable: %s", payable, e.payoutWhy.text())
-	}
-	test.Tap(e.payoutBtn)
-	if got := e.wdAmount.Text; got != ton.Format(payable) {
-		t.Errorf("default amount = %q, want the payable %s", got, ton.Format(payable))
-	}
-	e.wdAmount.SetText(ton.Format(bal.Available))
-	if err := e.wdAmount.Validate(); err == nil || !strings.Contains(err.Error(), "held by the network") {
-		t.Errorf("amount over the payable: %v", err)
-	}
-	e.wdDialog.Hide()
-
-	// The whole balance held: payouts wait, and say why.
+	// The whole balance held: nothing is withdrawable now, and it says why.
 	f.set(func(st *worker.Status) { st.Earnings.Proxy.Standing.Held = bal.Available })
 	e.refreshStatus(f.Status())
-	if !e.payoutBtn.Disabled() || !strings.Contains(e.payoutWhy.text(), "holds "+ton.Format(bal.Available)+" TON") {
-		t.Errorf("all held: disabled=%v reason %q", e.payoutBtn.Disabled(), e.payoutWhy.text())
+	if got := e.cardAvail.sub.text(); e.cardAvail.value.Text != "0 TON" || !strings.Contains(got, "all of it held by the network") {
+		t.Errorf("all held: available %q, sub %q", e.cardAvail.value.Text, got)
 	}
 
 	// No standing (a proxy that keeps none): the row goes, nothing is held.

@@ -39,7 +39,8 @@ type Voucher struct {
 	Cumulative int64  `json:"cumulative"` // nanoTON the escrow may pay this worker in all
 	Signature  []byte `json:"signature"`  // ed25519 over the voucher cell's hash
 	// Earned is the receipts' cumulative total when the voucher was signed
-	// and Held what of it is not in the voucher yet (Earned − Cumulative).
+	// and Held what of it is not in the voucher yet (Earned − Cumulative,
+	// less what earlier versions pushed from the hot wallet).
 	Earned int64 `json:"earned"`
 	Held   int64 `json:"held"`
 	// Network is "mainnet" or "testnet"; ClaimFee the nanoTON the escrow

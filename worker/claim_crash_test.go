@@ -1,12 +1,14 @@
 package worker
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
+	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/ton/escrow"
 )
 
@@ -83,4 +85,15 @@ func TestClaimSurvivesAppCrashes(t *testing.T) {
 		t.Fatalf("ledger does not verify after the crashes: %+v %v", rep, err)
 	}
 	t.Logf("%d claims across %d app crashes: each paid once; ledger and escrow agree on %d nanoTON", claims, claims, vouched)
+}
+
+// crashRounds is how many times each kill point of a claim is hit.
+const crashRounds = 20
+
+func mustKey(t *testing.T, dir string) ed25519.PublicKey {
+	k, err := network.LoadOrCreateKey(dir + "/keys/worker.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Public().(ed25519.PublicKey)
 }

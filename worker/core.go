@@ -175,9 +175,7 @@ type Core struct {
 	quotaBytes int64      // tests: the model cache quota in bytes, over the setting
 
 	// Kill points for the crash tests; nil in the app.
-	crashAfterRecord func() bool
-	dropPayoutStatus func(network.PayoutStatus) bool
-	loseReceipt      func(receipt.Signed) bool // the app dies before storing it
+	loseReceipt func(receipt.Signed) bool // the app dies before storing it
 
 	restarting atomic.Bool // a wedged runtime is being restarted; not accepting jobs
 

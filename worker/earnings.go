@@ -1,9 +1,6 @@
 package worker
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,11 +19,6 @@ var (
 	// ErrPayoutsUnavailable: the proxy has not said where and how it pays
 	// (not connected yet, or a network without payouts, like the local one).
 	ErrPayoutsUnavailable = errors.New("payouts are not available on this network right now")
-	// ErrBelowMinimum: the amount is under the proxy's minimum payout.
-	ErrBelowMinimum = errors.New("amount is below the minimum payout")
-	// ErrHeld: the amount includes earnings the network holds for now (a
-	// new computer's hold, or a quarantine; docs/trust.md).
-	ErrHeld = errors.New("part of the amount is held by the network for now")
 )
 
 // EarningsStatus is the money part of Status.
@@ -292,88 +284,14 @@ func (c *Core) PayoutQuote() (minimum, fee int64, net ton.Net, err error) {
 	return p.MinPayout, p.PayoutFee, n, nil
 }
 
-// RequestPayout starts a one-click payout of amount nanoTON to dest: it checks
-// the address and the amount, records the payout as pending (one ledger
-// transaction, before anything is sent), and sends the signed request. The
-// proxy's answers move it to sent, confirmed or failed. A crash at any point
-// is safe: pending payouts are sent again on every connect, and the proxy
-// pays a payout id at most once.
-func (c *Core) RequestPayout(ctx context.Context, amount int64, dest string) (earnings.Payout, error) {
-	l := c.led()
-	if l == nil || c.cl() == nil {
-		return earnings.Payout{}, ErrPayoutsUnavailable
-	}
-	minimum, fee, netw, err := c.PayoutQuote()
-	if err != nil {
-		return earnings.Payout{}, err
-	}
-	addr, err := ton.ParseAddress(dest, netw)
-	if err != nil {
-		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
-	}
-	if amount < minimum || amount <= fee {
-		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w: %s TON, minimum %s TON", ErrBelowMinimum,
-			ton.Format(amount), ton.Format(max(minimum, fee+1)))
-	}
-	if held := c.heldByProxy(); held > 0 {
-		bal, err := l.Balance()
-		if err != nil {
-			return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
-		}
-		if payable := bal.Available - held; amount > payable {
-			return earnings.Payout{}, fmt.Errorf("worker: pay out: %w: %s TON held, %s TON can be paid out now", ErrHeld,
-				ton.Format(held), ton.Format(max(payable, 0)))
-		}
-	}
-	id, err := newPayoutID()
-	if err != nil {
-		return earnings.Payout{}, err
-	}
-	w := earnings.Payout{ID: id, Amount: amount, Fee: fee, Destination: addr.String(), Created: time.Now()}
-	if err := l.BeginPayout(w); err != nil {
-		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
-	}
-	stored, err := l.Payout(id)
-	if err != nil {
-		return earnings.Payout{}, fmt.Errorf("worker: pay out: %w", err)
-	}
-	c.log.Info("payout recorded", "payout_id", id, "amount_nanoton", amount, "destination", addr.Short())
-	c.refreshEarnings()
-	if c.crashAfterRecord != nil && c.crashAfterRecord() { // tests: the app dies before sending
-		return stored, nil
-	}
-	if err := c.cl().RequestPayout(payoutRequest(stored)); err != nil {
-		// Not lost: it is pending in the ledger and goes out on the next connect.
-		c.log.Warn("payout not sent yet", "payout_id", id, "err", err)
-	}
-	return stored, nil
-}
-
-// heldByProxy is what the proxy said it holds of this worker's unpaid
-// balance (0 when it keeps no standing).
-func (c *Core) heldByProxy() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p := c.money.Proxy; p != nil && p.Standing != nil {
-		return p.Standing.Held
-	}
-	return 0
-}
-
 func payoutRequest(w earnings.Payout) network.PayoutRequest {
 	return network.PayoutRequest{PayoutID: w.ID, Amount: w.Amount, Destination: w.Destination, Created: w.Created.UnixMilli()}
 }
 
-func newPayoutID() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("worker: payout id: %w", err)
-	}
-	return "po-" + hex.EncodeToString(b), nil
-}
-
-// resendPendingPayouts sends every not-yet-final payout again; the
-// proxy answers each with its current status (it never pays an id twice).
+// resendPendingPayouts sends every not-yet-final payout of an older
+// version (the push path is gone: nothing new is requested) again, so the
+// proxy's answer settles it: a proxy that sent it reports it confirmed;
+// a current proxy refuses it, which releases the amount in the ledger.
 func (c *Core) resendPendingPayouts() {
 	l := c.led()
 	if l == nil || c.cl() == nil {
@@ -396,9 +314,6 @@ func (c *Core) resendPendingPayouts() {
 func (c *Core) onPayoutStatus(s network.PayoutStatus) {
 	l := c.led()
 	if l == nil {
-		return
-	}
-	if c.dropPayoutStatus != nil && c.dropPayoutStatus(s) { // tests: the app dies before storing the answer
 		return
 	}
 	var err error

@@ -28,22 +28,9 @@
 //	  "lite_config": ""                   // global config URL/file/JSON; "" → ton.org's for the network
 //	}
 //
-// With an escrow the hot-wallet payouts below cannot be configured, and an
-// old worker's payout_request is refused with a reason.
-//
-// Hot-wallet TON payouts (the push path the escrow replaces) are on when
-// the config has a "payouts" object:
-//
-//	"payouts": {
-//	  "network": "mainnet",               // or "testnet"
-//	  "wallet_seed_file": "wallet.seed",  // 24-word mnemonic of the wallet V5R1 that pays; mode 0600
-//	  "min_payout": 100000000,            // nanoTON (0.1 TON, the default)
-//	  "payout_fee": 10000000,             // nanoTON kept per payout (0.01 TON, the default)
-//	  "confirm_interval": "5s",
-//	  "lite_config": ""                   // global config URL/file/JSON; "" → ton.org's for the network
-//	}
-//
-// The log's "payouts on" line names the wallet address to top up.
+// The hot-wallet "payouts" object of earlier versions is refused: owners
+// claim from the escrow, and every worker's payout_request gets a
+// rejection with a reason.
 //
 // The trust policy (docs/trust.md) is the "trust" object; every field is
 // optional and these are the defaults:

@@ -431,7 +431,6 @@ type Status struct {
 	JobsRunning int            `json:"jobs_running"`
 	Queued      int            `json:"queued"` // requests waiting for a busy model
 	Totals      Totals         `json:"totals"`
-	Payouts     *PayoutTotals  `json:"payouts,omitempty"` // nil when payouts are off
 	// Quarantined lists every quarantined worker, connected or not, with
 	// its evidence.
 	Quarantined []TrustStatus `json:"quarantined"`
@@ -465,11 +464,6 @@ func (p *Proxy) Status(ctx context.Context) (Status, error) {
 	}
 	t, err := p.store.Totals(ctx)
 	st.Totals = t
-	if err != nil || p.payouts == nil {
-		return st, err
-	}
-	pt, err := p.store.PayoutTotals(ctx)
-	st.Payouts = &pt
 	return st, err
 }
 

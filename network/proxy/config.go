@@ -14,8 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cocoon-desktop/cocoon-desktop/ton"
-
 	"github.com/cocoon-desktop/cocoon-desktop/network"
 )
 
@@ -99,8 +97,6 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxAttempts is how many workers a request tries before the first token.
 	MaxAttempts int
-	// Payouts turns on TON payouts; nil: every payout_request is rejected.
-	Payouts *PayoutConfig
 	// Escrow names the escrow contract the proxy signs vouchers for
 	// (escrow.go); nil: no vouchers.
 	Escrow *EscrowConfig
@@ -147,7 +143,7 @@ type fileConfig struct {
 	Heartbeat      *string               `json:"heartbeat"`
 	MaxBodyBytes   *int64                `json:"max_body_bytes"`
 	MaxAttempts    *int                  `json:"max_attempts"`
-	Payouts        *filePayoutConfig     `json:"payouts"`
+	Payouts        json.RawMessage       `json:"payouts"` // retired: refused with a pointer to escrow
 	Escrow         *fileEscrowConfig     `json:"escrow"`
 	Trust          *fileTrustConfig      `json:"trust"`
 	Limits         *fileLimitsConfig     `json:"limits"`
@@ -157,17 +153,6 @@ type fileConfig struct {
 	// The invite (networkinfo.go).
 	Name            *string `json:"name"`
 	PublicWorkerURL *string `json:"public_worker_url"`
-}
-
-// filePayoutConfig is the JSON form of PayoutConfig.
-type filePayoutConfig struct {
-	Network         string  `json:"network"`          // mainnet (default) or testnet
-	WalletSeedFile  string  `json:"wallet_seed_file"` // 24-word mnemonic, mode 0600
-	MinPayout       *int64  `json:"min_payout"`       // nanoTON
-	PayoutFee       *int64  `json:"payout_fee"`       // nanoTON
-	ConfirmInterval *string `json:"confirm_interval"` // e.g. "5s"
-	FailGrace       *string `json:"fail_grace"`       // e.g. "1m"
-	LiteConfig      string  `json:"lite_config"`      // URL, file or JSON; "" → ton.org's
 }
 
 // LoadConfig reads and validates a JSON config file. A relative data_dir is
@@ -194,9 +179,6 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if ec := cfg.Escrow; ec != nil && ec.OperatorSeedFile != "" && !isAbs(ec.OperatorSeedFile) {
 		ec.OperatorSeedFile = joinDir(path, ec.OperatorSeedFile)
-	}
-	if pc := cfg.Payouts; pc != nil && pc.WalletSeedFile != "" && !isAbs(pc.WalletSeedFile) {
-		pc.WalletSeedFile = joinDir(path, pc.WalletSeedFile)
 	}
 	cfg.Metering = cfg.Metering.resolveDirs(path)
 	if cc := cfg.Canary; cc != nil && cc.CorpusFile != "" && !isAbs(cc.CorpusFile) {
@@ -261,37 +243,8 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		*d.dst = v
 	}
-	if fp := fc.Payouts; fp != nil {
-		netw, err := ton.ParseNet(fp.Network)
-		if err != nil {
-			return Config{}, fmt.Errorf("proxy config: payouts: network: %w", err)
-		}
-		pc := &PayoutConfig{Network: netw, WalletSeedFile: fp.WalletSeedFile, LiteConfig: fp.LiteConfig,
-			MinPayout: DefaultMinPayout, Fee: DefaultPayoutFee, ConfirmInterval: DefaultConfirmInterval, FailGrace: DefaultFailGrace}
-		if fp.WalletSeedFile == "" {
-			return Config{}, errors.New("proxy config: payouts: wallet_seed_file is required")
-		}
-		if fp.MinPayout != nil {
-			pc.MinPayout = *fp.MinPayout
-		}
-		if fp.PayoutFee != nil {
-			pc.Fee = *fp.PayoutFee
-		}
-		for _, d := range []struct {
-			name string
-			src  *string
-			dst  *time.Duration
-		}{{"confirm_interval", fp.ConfirmInterval, &pc.ConfirmInterval}, {"fail_grace", fp.FailGrace, &pc.FailGrace}} {
-			if d.src == nil {
-				continue
-			}
-			v, err := time.ParseDuration(*d.src)
-			if err != nil {
-				return Config{}, fmt.Errorf("proxy config: payouts: %s: %q is not a duration like \"5s\"", d.name, truncateStr(*d.src, 32))
-			}
-			*d.dst = v
-		}
-		cfg.Payouts = pc
+	if fc.Payouts != nil {
+		return Config{}, ErrPayoutsRetired
 	}
 	esc, err := parseEscrowConfig(fc.Escrow)
 	if err != nil {
@@ -349,7 +302,6 @@ func (c Config) withDefaults() Config {
 	if c.Models == nil {
 		c.Models = map[string]ModelPrice{}
 	}
-	c.Payouts = c.Payouts.withDefaults()
 	c.Escrow = c.Escrow.withDefaults()
 	c.Trust = c.Trust.withDefaults()
 	c.Limits = c.Limits.withDefaults()
@@ -458,12 +410,6 @@ func (c Config) Validate() error {
 		if err := c.Escrow.validate(); err != nil {
 			return err
 		}
-		if c.Payouts != nil {
-			return errors.New("proxy config: escrow and payouts are exclusive: with an escrow, owners claim on chain and the proxy pushes nothing")
-		}
-	}
-	if c.Payouts != nil {
-		return c.Payouts.validate()
 	}
 	return nil
 }

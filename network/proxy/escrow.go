@@ -206,7 +206,11 @@ func (p *Proxy) Voucher(ctx context.Context, workerID, payoutAddr string) (netwo
 	if err != nil {
 		return network.Voucher{}, fmt.Errorf("proxy: voucher: %w", err)
 	}
-	total := b.Cumulative
+	// What earlier versions pushed from the hot wallet is not owed again.
+	// Paid no longer changes (the push path is gone), so the total still
+	// only grows.
+	pushed := min(b.Paid, b.Cumulative)
+	total := b.Cumulative - pushed
 	if st := b.Standing; st != nil {
 		if st.Level == network.TrustQuarantined {
 			total = 0 // frozen at what was signed before (below)
@@ -226,7 +230,7 @@ func (p *Proxy) Voucher(ctx context.Context, workerID, payoutAddr string) (netwo
 	}
 	return network.Voucher{
 		Escrow: v.escrow.String(), WorkerID: workerID, Payout: payoutAddr, Cumulative: total, Signature: sig,
-		Earned: b.Cumulative, Held: b.Cumulative - total, Network: v.cfg.Network.String(), ClaimFee: v.cfg.ClaimFee,
+		Earned: b.Cumulative, Held: max(b.Cumulative-pushed-total, 0), Network: v.cfg.Network.String(), ClaimFee: v.cfg.ClaimFee,
 	}, nil
 }
 

@@ -8,22 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// PayoutHooks are the payout code's kill points, for tests in proxy_test.
-type PayoutHooks = payoutHooks
-
-// ErrHalted is what the payout code returns after a hook stopped it.
-var ErrHalted = errHalted
-
-// SetPayoutHooks installs kill points; call it before Run.
-func SetPayoutHooks(p *Proxy, h PayoutHooks) {
-	if p.payouts != nil {
-		p.payouts.hooks = h
-	}
-}
-
-// PayoutsHalted is closed once a hook stopped payout processing.
-func PayoutsHalted(p *Proxy) <-chan struct{} { return p.payouts.dead }
-
 // trustCounts reads a worker's trust counters: what its record holds plus
 // what is tallied in memory and not stored yet.
 func trustCounts(p *Proxy, workerID string) (disagreements, strikes, canariesPassed, canariesFailed int64) {

@@ -48,12 +48,10 @@ type Proxy struct {
 	// requests queued for a busy model wake up.
 	slotFreed chan struct{}
 
-	meter    *meter         // the proxy's own token counts (meter.go)
-	payouts  *payouts       // nil: payouts are off
-	vouchers *vouchers      // nil: no escrow contract (escrow.go)
-	trust    *trustState    // trust.go
-	canary   *canaries      // nil: canary jobs are off (canary.go)
-	payoutWG sync.WaitGroup // payout goroutines (requests and the loop)
+	meter    *meter      // the proxy's own token counts (meter.go)
+	vouchers *vouchers   // nil: no escrow contract (escrow.go)
+	trust    *trustState // trust.go
+	canary   *canaries   // nil: canary jobs are off (canary.go)
 
 	connWG    sync.WaitGroup // worker connection goroutines
 	pruneWG   sync.WaitGroup // the daily pruning of worker records
@@ -108,15 +106,12 @@ func New(cfg Config, logger *slog.Logger) (*Proxy, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := checkNoPendingPayouts(context.Background(), st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
 	p.pruneWorkers(p.baseCtx) // at start, before anything connects
-	if cfg.Payouts != nil {
-		if p.payouts, err = newPayouts(p, cfg.Payouts); err != nil {
-			st.Close()
-			p.cancelBase()
-			return nil, err
-		}
-	}
 	if cfg.Escrow != nil {
 		if p.vouchers, err = newVouchers(cfg.Escrow, p.pub); err != nil {
 			st.Close()
@@ -239,11 +234,6 @@ func (p *Proxy) Run(ctx context.Context) error {
 		defer p.pruneWG.Done()
 		p.pruneLoop(p.baseCtx)
 	}()
-	if po := p.payouts; po != nil {
-		p.log.Info("payouts on", "network", po.cfg.Network.String(), "wallet", po.wallet.Address().Friendly,
-			"min_payout", po.cfg.MinPayout, "payout_fee", po.cfg.Fee)
-		p.goPayout(func() { po.loop(p.baseCtx) })
-	}
 	p.startTrust()
 	p.canary.start(p.baseCtx)
 	var err error
@@ -293,8 +283,7 @@ func (p *Proxy) Close() error {
 		}
 		wg.Wait()
 		p.connWG.Wait()
-		p.canary.wait()   // nor a canary
-		p.payoutWG.Wait() // no payout writes the store after this
+		p.canary.wait() // nor a canary
 		p.trust.wg.Wait()
 		p.pruneWG.Wait()
 		p.closeErr = p.store.Close()
@@ -302,19 +291,4 @@ func (p *Proxy) Close() error {
 		p.log.Info("proxy stopped")
 	})
 	return p.closeErr
-}
-
-// goPayout runs f on a payout goroutine unless the proxy is closing.
-func (p *Proxy) goPayout(f func()) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closing {
-		return false
-	}
-	p.payoutWG.Add(1)
-	go func() {
-		defer p.payoutWG.Done()
-		f()
-	}()
-	return true
 }

@@ -50,31 +50,12 @@ type Store interface {
 	// receipts, Paid and Pending from its payouts (the other fields are
 	// the proxy's settings and left zero). An unknown worker has zeros.
 	Balance(ctx context.Context, workerID string) (network.Balance, error)
-	// BeginPayout debits a new payout, once. In one transaction: if the id
-	// exists with the same worker, amount and destination it returns that
-	// record with created false and changes nothing (a replay); with other
-	// fields it fails with ErrPayoutConflict. Else it checks amount ≤
-	// cumulative − paid − pending − held (held: the worker's unreleased
-	// holds, or all of it while quarantined; ErrInsufficientBalance
-	// otherwise, nothing changed), adds amount to the worker's pending and
-	// stores the record in state accepted.
-	BeginPayout(ctx context.Context, rec PayoutRecord) (out PayoutRecord, created bool, err error)
-	// SetPayoutMessage stores the signed external message of an accepted
-	// payout that has none yet (before it is sent, so a crash cannot lose
-	// track of a message that may be on chain). The state stays accepted.
-	SetPayoutMessage(ctx context.Context, id string, seqno uint32, boc, msgHash []byte, validUntil time.Time) (PayoutRecord, error)
-	// MarkPayoutSent moves an accepted payout with a message to sent.
-	// changed is false when it was not accepted (already sent or final).
-	MarkPayoutSent(ctx context.Context, id string) (rec PayoutRecord, changed bool, err error)
-	// MarkPayoutConfirmed makes a non-final payout confirmed and moves its
-	// amount from the worker's pending to paid.
-	MarkPayoutConfirmed(ctx context.Context, id, txHash string) (rec PayoutRecord, changed bool, err error)
-	// MarkPayoutFailed makes a non-final payout failed and releases its
-	// amount from the worker's pending.
-	MarkPayoutFailed(ctx context.Context, id, reason string) (rec PayoutRecord, changed bool, err error)
-	// PendingPayouts returns the payouts not yet confirmed or failed, oldest first.
+	// PendingPayouts returns the hot-wallet payouts of earlier versions
+	// not yet confirmed or failed, oldest first (New refuses to start
+	// while there are any: payout_retired.go).
 	PendingPayouts(ctx context.Context) ([]PayoutRecord, error)
-	// Payout returns a payout by id.
+	// Payout returns an old payout by id (its final state answers an old
+	// worker that asks again: payout_retired.go).
 	Payout(ctx context.Context, id string) (rec PayoutRecord, ok bool, err error)
 	// RecordVouched raises the worker's highest signed voucher total to
 	// total (one transaction; no write when it is not higher) and returns
@@ -83,12 +64,11 @@ type Store interface {
 	// Vouched is every worker's highest voucher by worker id: what the
 	// escrow owes before what it has paid.
 	Vouched(ctx context.Context) (map[string]int64, error)
-	// PayoutTotals sums the payouts by state.
-	PayoutTotals(ctx context.Context) (PayoutTotals, error)
 	Close() error
 }
 
-// PayoutRecord is one payout as the store keeps it.
+// PayoutRecord is one hot-wallet payout of an earlier version, as the
+// store keeps it (the push path is retired; old records stay readable).
 type PayoutRecord struct {
 	ID       string `json:"id"`
 	WorkerID string `json:"worker_id"`
@@ -115,20 +95,6 @@ type PayoutRecord struct {
 func (r PayoutRecord) Final() bool {
 	return r.State == network.PayoutConfirmed || r.State == network.PayoutFailed
 }
-
-// PayoutTotals are the payouts summed by state.
-type PayoutTotals struct {
-	Paid    int64            `json:"paid"`    // nanoTON of confirmed payouts
-	Pending int64            `json:"pending"` // nanoTON of payouts not yet final
-	Count   map[string]int64 `json:"count"`   // payouts by state
-}
-
-// Payout store errors.
-var (
-	ErrInsufficientBalance = errors.New("amount is over the available balance")
-	ErrPayoutConflict      = errors.New("payout id already used for another payout")
-	ErrPayoutNotFound      = errors.New("payout not found")
-)
 
 // WorkerRecord is what the store keeps about a worker.
 type WorkerRecord struct {

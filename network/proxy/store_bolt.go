@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,180 +356,16 @@ func (s *BoltStore) Balance(ctx context.Context, workerID string) (network.Balan
 	return network.Balance{Cumulative: w.Cumulative, LastSeq: w.LastSeq, Paid: w.Paid, Pending: w.Pending}, nil
 }
 
-// BeginPayout implements Store.
-func (s *BoltStore) BeginPayout(ctx context.Context, rec PayoutRecord) (PayoutRecord, bool, error) {
-	if rec.ID == "" || len(rec.ID) > network.MaxJobIDLength || rec.WorkerID == "" || rec.Destination == "" {
-		return PayoutRecord{}, false, errors.New("proxy store: payout needs id, worker id and destination")
-	}
-	if rec.Amount <= 0 || rec.Fee < 0 || rec.Fee >= rec.Amount {
-		return PayoutRecord{}, false, errors.New("proxy store: payout amount must be positive and above the fee")
-	}
-	var out PayoutRecord
-	var created bool
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		pb := tx.Bucket(bktPayouts)
-		var old PayoutRecord
-		ok, err := getJSON(pb, []byte(rec.ID), &old)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if old.WorkerID != rec.WorkerID || old.Amount != rec.Amount || old.Destination != rec.Destination {
-				return ErrPayoutConflict
-			}
-			out = old
-			return nil
-		}
-		wb := tx.Bucket(bktWorkers)
-		var w WorkerRecord
-		if _, err := getJSON(wb, []byte(rec.WorkerID), &w); err != nil {
-			return err
-		}
-		avail := w.Cumulative - w.Paid - w.Pending
-		held, err := heldInTx(tx, rec.WorkerID, avail, s.clock())
-		if err != nil {
-			return err
-		}
-		if rec.Amount > avail-held {
-			return fmt.Errorf("%w: asked %d nanoTON, available %d (%d held)", ErrInsufficientBalance, rec.Amount, avail-held, held)
-		}
-		if w.ID == "" {
-			return ErrInsufficientBalance // unreachable: avail is 0 for an unknown worker
-		}
-		if err := addChecked(&w.Pending, rec.Amount); err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		rec.State = network.PayoutAccepted
-		rec.Seqno, rec.MessageBOC, rec.MsgHash, rec.ValidUntil, rec.TxHash, rec.Reason = 0, nil, "", time.Time{}, "", ""
-		if rec.Created.IsZero() {
-			rec.Created = now
-		}
-		rec.Created = rec.Created.UTC()
-		rec.Updated = now
-		if err := putJSON(wb, []byte(w.ID), w); err != nil {
-			return err
-		}
-		if err := putJSON(pb, []byte(rec.ID), rec); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bktPayoutsPending).Put([]byte(rec.ID), nil); err != nil {
-			return err
-		}
-		out, created = rec, true
-		return nil
+// Payout implements Store.
+func (s *BoltStore) Payout(ctx context.Context, id string) (PayoutRecord, bool, error) {
+	var r PayoutRecord
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		ok, err = getJSON(tx.Bucket(bktPayouts), []byte(id), &r)
+		return err
 	})
-	if err != nil {
-		return PayoutRecord{}, false, err
-	}
-	return out, created, nil
-}
-
-// updatePayout runs f on the stored record of id and its worker in one
-// transaction; f reports whether it changed anything (then both are written).
-func (s *BoltStore) updatePayout(id string, f func(r *PayoutRecord, w *WorkerRecord) (bool, error)) (PayoutRecord, bool, error) {
-	var out PayoutRecord
-	var changed bool
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		pb := tx.Bucket(bktPayouts)
-		var r PayoutRecord
-		ok, err := getJSON(pb, []byte(id), &r)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrPayoutNotFound, id)
-		}
-		wb := tx.Bucket(bktWorkers)
-		var w WorkerRecord
-		if _, err := getJSON(wb, []byte(r.WorkerID), &w); err != nil {
-			return err
-		}
-		wasFinal := r.Final()
-		ch, err := f(&r, &w)
-		if err != nil {
-			return err
-		}
-		out = r
-		if !ch {
-			return nil
-		}
-		if w.Pending < 0 || w.Paid < 0 || w.Paid+w.Pending > w.Cumulative {
-			return fmt.Errorf("proxy store: payout %s would leave worker %s with paid %d, pending %d of %d", id, r.WorkerID, w.Paid, w.Pending, w.Cumulative)
-		}
-		r.Updated = time.Now().UTC()
-		out, changed = r, true
-		if err := putJSON(pb, []byte(id), r); err != nil {
-			return err
-		}
-		if err := putJSON(wb, []byte(r.WorkerID), w); err != nil {
-			return err
-		}
-		if r.Final() && !wasFinal {
-			return tx.Bucket(bktPayoutsPending).Delete([]byte(id))
-		}
-		return nil
-	})
-	if err != nil {
-		return PayoutRecord{}, false, err
-	}
-	return out, changed, nil
-}
-
-// SetPayoutMessage implements Store.
-func (s *BoltStore) SetPayoutMessage(ctx context.Context, id string, seqno uint32, boc, msgHash []byte, validUntil time.Time) (PayoutRecord, error) {
-	if len(boc) == 0 || len(msgHash) == 0 {
-		return PayoutRecord{}, errors.New("proxy store: payout message and hash are required")
-	}
-	r, _, err := s.updatePayout(id, func(r *PayoutRecord, w *WorkerRecord) (bool, error) {
-		if r.State != network.PayoutAccepted || len(r.MessageBOC) != 0 {
-			return false, fmt.Errorf("proxy store: payout %s already has a message or is %s", id, r.State)
-		}
-		r.Seqno, r.MessageBOC, r.MsgHash, r.ValidUntil = seqno, append([]byte(nil), boc...), hex.EncodeToString(msgHash), validUntil.UTC()
-		return true, nil
-	})
-	return r, err
-}
-
-// MarkPayoutSent implements Store.
-func (s *BoltStore) MarkPayoutSent(ctx context.Context, id string) (PayoutRecord, bool, error) {
-	return s.updatePayout(id, func(r *PayoutRecord, w *WorkerRecord) (bool, error) {
-		if r.State != network.PayoutAccepted {
-			return false, nil
-		}
-		if len(r.MessageBOC) == 0 {
-			return false, fmt.Errorf("proxy store: payout %s has no message to be sent", id)
-		}
-		r.State = network.PayoutSent
-		return true, nil
-	})
-}
-
-// MarkPayoutConfirmed implements Store.
-func (s *BoltStore) MarkPayoutConfirmed(ctx context.Context, id, txHash string) (PayoutRecord, bool, error) {
-	return s.updatePayout(id, func(r *PayoutRecord, w *WorkerRecord) (bool, error) {
-		if r.Final() {
-			return false, nil
-		}
-		w.Pending -= r.Amount
-		if err := addChecked(&w.Paid, r.Amount); err != nil {
-			return false, err
-		}
-		r.State, r.TxHash, r.Reason = network.PayoutConfirmed, txHash, ""
-		return true, nil
-	})
-}
-
-// MarkPayoutFailed implements Store.
-func (s *BoltStore) MarkPayoutFailed(ctx context.Context, id, reason string) (PayoutRecord, bool, error) {
-	return s.updatePayout(id, func(r *PayoutRecord, w *WorkerRecord) (bool, error) {
-		if r.Final() {
-			return false, nil
-		}
-		w.Pending -= r.Amount
-		r.State, r.Reason = network.PayoutFailed, reason
-		return true, nil
-	})
+	return r, ok, err
 }
 
 // PendingPayouts implements Store.
@@ -553,38 +388,4 @@ func (s *BoltStore) PendingPayouts(ctx context.Context) ([]PayoutRecord, error) 
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, err
-}
-
-// Payout implements Store.
-func (s *BoltStore) Payout(ctx context.Context, id string) (PayoutRecord, bool, error) {
-	var r PayoutRecord
-	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		ok, err = getJSON(tx.Bucket(bktPayouts), []byte(id), &r)
-		return err
-	})
-	return r, ok, err
-}
-
-// PayoutTotals implements Store (a scan of every payout).
-func (s *BoltStore) PayoutTotals(ctx context.Context) (PayoutTotals, error) {
-	t := PayoutTotals{Count: map[string]int64{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktPayouts).ForEach(func(k, v []byte) error {
-			var r PayoutRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("proxy store: corrupt payout %q: %w", k, err)
-			}
-			t.Count[r.State]++
-			switch r.State {
-			case network.PayoutConfirmed:
-				t.Paid += r.Amount
-			case network.PayoutAccepted, network.PayoutSent:
-				t.Pending += r.Amount
-			}
-			return nil
-		})
-	})
-	return t, err
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cocoon-desktop/cocoon-desktop/network"
 	"github.com/cocoon-desktop/cocoon-desktop/receipt"
 )
 
@@ -117,88 +116,6 @@ func trustJob(t *testing.T, s *BoltStore, id string, amount int64, hold JobHold)
 	}, func(r receipt.Receipt) receipt.Signed { return receipt.Signed{Receipt: r} })
 	if err != nil || !created {
 		t.Fatalf("record %s: %v %v", id, created, err)
-	}
-}
-
-// TestStorePayoutsNeverTakeHeldMoney: BeginPayout checks the amount
-// against cumulative − paid − pending − held in its own transaction, held
-// being the unreleased holds at the store's clock, or everything unpaid
-// while quarantined; a refused payout changes nothing, and the holds
-// survive a reopen.
-func TestStorePayoutsNeverTakeHeldMoney(t *testing.T) {
-	t0 := time.Date(2030, 1, 2, 10, 0, 0, 0, time.UTC)
-	hour := t0.Add(time.Hour)
-	type step struct {
-		at         time.Time
-		quarantine bool // quarantine (true) before the payout
-		amount     int64
-		ok         bool
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{name: "held money is refused, free money paid", steps: []step{
-			{at: t0.Add(time.Minute), amount: 1001, ok: false},   // 1000 free, 2000 held
-			{at: t0.Add(time.Minute), amount: 1000, ok: true},    // the free part
-			{at: t0.Add(59 * time.Minute), amount: 1, ok: false}, // still held
-		}},
-		{name: "released at its time", steps: []step{
-			{at: hour.Add(-time.Nanosecond), amount: 1001, ok: false},
-			{at: hour, amount: 3000, ok: true}, // the hold ends at its instant
-		}},
-		{name: "a quarantine holds everything", steps: []step{
-			{at: hour.Add(time.Minute), quarantine: true, amount: 1, ok: false},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := OpenBoltStore(dir, time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			trustJob(t, s, "free", 1000, JobHold{Now: t0})
-			trustJob(t, s, "held", 2000, JobHold{Now: t0, Until: hour})
-			// Reopened: the holds are on disk.
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if s, err = OpenBoltStore(dir, time.Second); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			var now time.Time
-			s.now = func() time.Time { return now }
-			var pending int64
-			for i, st := range tt.steps {
-				now = st.at
-				if st.quarantine {
-					if _, err := s.UpdateTrust(context.Background(), trustTestWorker, func(r *TrustRecord) error {
-						r.Level = network.TrustQuarantined
-						return nil
-					}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				_, created, err := s.BeginPayout(context.Background(), PayoutRecord{
-					ID: "po-" + string(rune('a'+i)), WorkerID: trustTestWorker, Amount: st.amount, Destination: "0:00",
-				})
-				if st.ok != (err == nil && created) {
-					t.Fatalf("step %d: payout of %d at %v: created %v, err %v; want ok %v", i, st.amount, st.at, created, err, st.ok)
-				}
-				if !st.ok && !errors.Is(err, ErrInsufficientBalance) {
-					t.Fatalf("step %d: err %v, want ErrInsufficientBalance", i, err)
-				}
-				if st.ok {
-					pending += st.amount
-				}
-				w, _, err := s.Worker(context.Background(), trustTestWorker)
-				if err != nil || w.Pending != pending || w.Cumulative != 3000 {
-					t.Fatalf("step %d: worker %+v %v, want pending %d of 3000", i, w, err, pending)
-				}
-			}
-		})
 	}
 }
 

@@ -195,8 +195,7 @@ func TestVouchersNeverIncludeHeld(t *testing.T) {
 }
 
 // TestEscrowRefusesPushPayouts: a proxy with an escrow refuses an old
-// worker's payout_request with a reason that says what to do, and a config
-// with both an escrow and hot-wallet payouts does not start.
+// worker's payout_request with a reason that says what to do.
 func TestEscrowRefusesPushPayouts(t *testing.T) {
 	tp := startProxy(t, "", withEscrow(randomAddr(true)))
 	owner := randomAddr(false)
@@ -208,12 +207,5 @@ func TestEscrowRefusesPushPayouts(t *testing.T) {
 	}
 	if st.State != network.PayoutRejected || st.Reason != proxy.ReasonPaysByEscrow {
 		t.Fatalf("payout_request to an escrow proxy: %+v", st)
-	}
-	cfg := baseConfig(t.TempDir())
-	withEscrow(randomAddr(true))(&cfg)
-	cfg.Payouts = &proxy.PayoutConfig{Network: ton.Testnet, WalletSeedFile: "/nonexistent"}
-	if p, err := proxy.New(cfg, nil); err == nil {
-		p.Close()
-		t.Fatal("a proxy with both an escrow and push payouts started")
 	}
 }

@@ -485,11 +485,7 @@ func (w *workerConn) handle(env network.Envelope, payload network.Validator) err
 		if !registered {
 			return notReg()
 		}
-		req := *m
-		req.WorkerSig = bytes.Clone(m.WorkerSig)
-		if !p.goPayout(func() { w.handlePayoutRequest(req) }) {
-			return &network.ProtocolError{Code: network.CodeBusy, Ref: env.ID, Message: "proxy shutting down"}
-		}
+		w.refusePayoutRequest(*m) // payout_retired.go
 		return nil
 	case *network.ReceiptsRequest:
 		if !registered {
