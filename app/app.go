@@ -64,6 +64,10 @@ var (
 // the GUI only needs to know that something changed.
 const eventBuffer = 64
 
+// quitSettle is how long a hidden window has to drain its queued input
+// events before the app quits (a few frames of Fyne's 60 Hz loop).
+const quitSettle = 100 * time.Millisecond
+
 // viewMadeForTest, when set (by a test binary running the real app), is
 // given the window's view once it exists, so the test can read its widgets.
 var viewMadeForTest func(v *mainView)
@@ -102,10 +106,19 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	w.SetContent(v.content)
 	w.Resize(fyne.NewSize(1180, 720))
 
+	// quit hides the window first and quits a moment later: Fyne 2.7.1
+	// dispatches pointer events still queued for a window it is closing,
+	// and one that changes the cursor (over an entry) dereferences the
+	// closed window and crashes the process at quit.
+	quit := func() {
+		w.Hide()
+		time.AfterFunc(quitSettle, func() { fyne.Do(a.Quit) })
+	}
+
 	var tray *trayMenu
 	if opts.Tray {
 		if desk, ok := a.(desktop.App); ok {
-			tray = newTrayMenu(desk, v, v.showWindow, a.Quit)
+			tray = newTrayMenu(desk, v, v.showWindow, quit)
 			v.onToday = tray.setToday
 			// Once the platform tray exists (Windows' refuses a tooltip before).
 			a.Lifecycle().SetOnStarted(func() { tray.showTooltips(systrayTooltip) })
@@ -117,7 +130,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	if tray == nil {
 		w.SetMaster() // closing the window quits (after asking, while sharing)
 	}
-	v.life.tray, v.life.quit, v.life.prefs = tray != nil, a.Quit, a.Preferences()
+	v.life.tray, v.life.quit, v.life.prefs = tray != nil, quit, a.Preferences()
 	if !opts.NoNotifications {
 		v.life.notify = func(title, content string) { a.SendNotification(fyne.NewNotification(title, content)) }
 	}
@@ -192,7 +205,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		<-loopCtx.Done()
 		if ctx.Err() != nil {
 			log.Info("context cancelled, quitting GUI")
-			fyne.Do(a.Quit)
+			fyne.Do(quit)
 		}
 	}()
 
