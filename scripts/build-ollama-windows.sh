@@ -66,7 +66,8 @@ trap 'kill $ticker 2>/dev/null || true' EXIT
 # `go install` refuses GOBIN for a cross build; with its own GOPATH (the module cache kept
 # where it is) it installs into <GOPATH>/bin/windows_amd64/.
 gopath="$cache/gopath"
-GOPATH="$gopath" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS="${GOFLAGS:-}" \
+modcache="$(go env GOMODCACHE)"
+GOPATH="$gopath" GOMODCACHE="$modcache" \
 GOOS=windows GOARCH=amd64 CGO_ENABLED=1 \
 CC=x86_64-w64-mingw32-gcc-posix CXX=x86_64-w64-mingw32-g++-posix \
 CGO_CPPFLAGS="-I$inc -I$inc/stb ${CGO_CPPFLAGS:-}" \
