@@ -26,11 +26,12 @@ const RequireEnv = "COCOON_REQUIRE_WINE"
 
 // Prefix is one private Wine prefix, ready to run Go-built Windows programs.
 type Prefix struct {
-	t    testing.TB
-	Dir  string   // the WINEPREFIX
-	Wine string   // the wine command
-	Env  []string // the environment every command gets (WINEPREFIX, quiet debug, no display)
-	work string
+	t      testing.TB
+	Dir    string   // the WINEPREFIX
+	Wine   string   // the wine command
+	Env    []string // the environment every command gets (WINEPREFIX, quiet debug, no display)
+	work   string
+	server string
 }
 
 // New creates and boots a prefix under t.TempDir() (about 20 s) and copies
@@ -41,7 +42,7 @@ func New(t testing.TB) *Prefix {
 	server := FindTool(t, "wineserver", "/usr/lib/wine/wineserver64")
 	gcc := FindTool(t, "x86_64-w64-mingw32-gcc")
 	work := t.TempDir()
-	p := &Prefix{t: t, Dir: filepath.Join(work, "prefix"), Wine: wine, work: work}
+	p := &Prefix{t: t, Dir: filepath.Join(work, "prefix"), Wine: wine, work: work, server: server}
 	p.Env = append(os.Environ(), "WINEPREFIX="+p.Dir, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
 	// Wine leaves a wineserver running for the prefix: stop it at the end
 	// (registered before wine first runs, so a failure stops it too).
@@ -95,6 +96,27 @@ func (p *Prefix) Try(timeout time.Duration, name string, args ...string) ([]byte
 func (p *Prefix) RunWine(timeout time.Duration, args ...string) []byte {
 	p.t.Helper()
 	return p.Run(timeout, p.Wine, args...)
+}
+
+// Wait waits (up to timeout) until every Windows process in the prefix has
+// ended, such as an NSIS uninstaller, which re-launches itself from a temp
+// copy and returns at once.
+func (p *Prefix) Wait(timeout time.Duration) {
+	p.t.Helper()
+	p.Run(timeout, p.server, "-w")
+}
+
+// UserDir is the Windows user profile inside the prefix (C:\users\<name>).
+func (p *Prefix) UserDir() string {
+	p.t.Helper()
+	m, _ := filepath.Glob(filepath.Join(p.Dir, "drive_c", "users", "*", "AppData", "Local"))
+	for _, d := range m {
+		if u := filepath.Dir(filepath.Dir(d)); filepath.Base(u) != "Public" {
+			return u
+		}
+	}
+	p.t.Fatalf("winetest: no user profile under %s", filepath.Join(p.Dir, "drive_c", "users"))
+	return ""
 }
 
 // FindTool returns the first of names found (a path or a command in PATH),

@@ -7,7 +7,8 @@
 ; Defines (makensis -D...): VERSION (0.1.0), VIVERSION (0.1.0.0), APPEXE, OLLAMAEXE, ICON,
 ; OUTFILE. Command line of the installer: /S silent, /AUTOSTART start at login, /D=dir.
 ; Of the uninstaller: /S silent (keeps the data), /REMOVEDATA also removes the data.
-Unicode true
+; 64-bit stubs: the app is amd64 only, and Wine without its 32-bit half (Debian wine64) runs them.
+Target amd64-unicode
 ManifestDPIAware true
 SetCompressor /SOLID lzma
 RequestExecutionLevel user
