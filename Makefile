@@ -17,7 +17,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 
 .PHONY: dist-check run test deps ollama build vet doctor screenshot bench bench-escrow crash clean tonsandbox mutants
-.PHONY: dist ollama-vulkan ollama-cuda
+.PHONY: dist ollama-vulkan ollama-cuda ollama-windows
 
 deps:
 	@bash scripts/install-deps.sh
@@ -32,6 +32,11 @@ ollama-vulkan: deps
 
 ollama-cuda: deps
 	@bash scripts/build-ollama-gpu.sh cuda >/dev/null
+
+## ollama-windows: Ollama for Windows (CPU backend) cross-built with mingw-w64, bundled by the
+## installer; cached in ~/.cache/cocoon-desktop/ollama-v0.17.4-windows after the first build
+ollama-windows: deps
+	@bash scripts/build-ollama-windows.sh >/dev/null
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -90,7 +95,7 @@ crash: ollama
 ## backend, Windows .exe when mingw-w64 is installed, SHA256SUMS); `make dist CUDA=1` also
 ## builds and bundles the CUDA 11 backend (long the first time); see packaging/dist.sh
 CUDA ?= 0
-dist: ollama ollama-vulkan $(if $(filter 1,$(CUDA)),ollama-cuda)
+dist: ollama ollama-vulkan ollama-windows $(if $(filter 1,$(CUDA)),ollama-cuda)
 	VERSION="$(VERSION)" GO="$(GO)" CUDA="$(CUDA)" bash packaging/dist.sh
 
 clean:
