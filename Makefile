@@ -6,6 +6,7 @@ BIN := bin/cocoon-desktop
 VERSION ?= 0.1.0
 LDFLAGS := -s -w -X github.com/cocoon-desktop/cocoon-desktop/internal/cli.Version=$(VERSION)
 OLLAMA = $(shell bash scripts/build-ollama.sh)
+OLLAMA_WINDOWS = $(shell bash scripts/build-ollama-windows.sh)
 # go-nvml's header marks old NVML calls deprecated; cgo would print pages of
 # warnings for calls the bindings merely declare. One set of flags for build,
 # run and test, so `make run` after `make test` reuses the build cache.
@@ -54,8 +55,8 @@ vet: deps
 ## test: vet + every test with the race detector, against a real Ollama (with its Vulkan backend on a
 ## software Vulkan device when there is no GPU), a real OCI registry and the real TON wallet contract
 ## (COCOON_REQUIRE_ALL=1: a test missing a tool fails, naming it, instead of skipping; docs/TESTING.md)
-test: ollama ollama-vulkan vet tonsandbox
-	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
+test: ollama ollama-vulkan ollama-windows vet tonsandbox
+	COCOON_OLLAMA="$(OLLAMA)" COCOON_OLLAMA_WINDOWS="$(OLLAMA_WINDOWS)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 COCOON_REQUIRE_WINE=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
 
 ## mutants: the mutation check (not part of test): each scripts/mutants/*.mutant, a small breaking
 ## change, applied alone to a scratch copy; its tests must fail ("killed"); a mutant that passes them

@@ -71,9 +71,7 @@ func (b *Background) WaitOutput(t testing.TB, want string, timeout time.Duration
 // stop) and waits for the background program's wine process to exit.
 func (p *Prefix) Stop(b *Background) {
 	p.t.Helper()
-	if _, err := p.Try(time.Minute, p.server, "-k"); err != nil {
-		p.t.Logf("winetest: wineserver -k: %v", err)
-	}
+	_, _ = p.Try(time.Minute, p.server, "-k") // fails only when no wineserver runs: nothing to stop
 	select {
 	case err := <-b.done:
 		b.done <- err

@@ -34,8 +34,9 @@ type Prefix struct {
 	server string
 }
 
-// New creates and boots a prefix under t.TempDir() (about 20 s) and copies
-// the ProcessPrng shim into its system32.
+// New creates a prefix under t.TempDir() — a copy of the cached template
+// (template.go; about 5 s), else wineboot (about 16 s) — and builds the
+// ProcessPrng shim into its system32.
 func New(t testing.TB) *Prefix {
 	t.Helper()
 	wine := FindTool(t, "wine", "wine64", "/usr/lib/wine/wine64")
@@ -51,7 +52,9 @@ func New(t testing.TB) *Prefix {
 		k.Env = p.Env
 		_ = k.Run() // nothing to stop if wine never ran
 	})
-	p.Run(3*time.Minute, wine, "wineboot", "--init")
+	if !p.fromTemplate(p.Dir) {
+		p.Run(3*time.Minute, wine, "wineboot", "--init")
+	}
 	src := filepath.Join(work, "bcryptprimitives.c")
 	if err := os.WriteFile(src, shimSource, 0o644); err != nil {
 		t.Fatalf("winetest: write shim source: %v", err)
