@@ -18,7 +18,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 
 .PHONY: dist-check run test deps ollama build vet doctor screenshot bench bench-escrow crash clean tonsandbox mutants
-.PHONY: dist ollama-vulkan ollama-cuda ollama-windows
+.PHONY: dist ollama-vulkan ollama-cuda ollama-windows screenshot-windows
 
 deps:
 	@bash scripts/install-deps.sh
@@ -77,6 +77,12 @@ screenshot: ollama build
 	GO="$(GO)" bash scripts/screenshot-layout.sh docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-join.sh ./$(BIN) docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-tray.sh ./$(BIN) docs/screenshots
+
+## screenshot-windows: the Windows app (cross-built) with the bundled Windows Ollama under Wine +
+## Xvfb into docs/screenshots/windows-*.png, checking what Wine can show (scripts/screenshot-windows.sh)
+screenshot-windows: ollama-windows
+	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS) -H windowsgui" -o bin/cocoon-desktop.exe .
+	bash scripts/screenshot-windows.sh bin/cocoon-desktop.exe "$(OLLAMA_WINDOWS)" docs/screenshots
 
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
 bench: ollama build
