@@ -85,8 +85,9 @@ screenshot-windows: ollama-windows
 	bash scripts/screenshot-windows.sh bin/cocoon-desktop.exe "$(OLLAMA_WINDOWS)" docs/screenshots
 
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
-bench: ollama build
+bench: ollama ollama-windows build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench-windows.sh "$(OLLAMA_WINDOWS)"
 
 ## bench-escrow: only the escrow's gas per claim (part of bench), into docs/BENCHMARKS.md
 bench-escrow: tonsandbox
