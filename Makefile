@@ -54,7 +54,7 @@ vet: deps
 ## test: vet + every test with the race detector, against a real Ollama (with its Vulkan backend on a
 ## software Vulkan device when there is no GPU), a real OCI registry and the real TON wallet contract
 ## (COCOON_REQUIRE_ALL=1: a test missing a tool fails, naming it, instead of skipping; docs/TESTING.md)
-test: ollama ollama-vulkan vet tonsandbox
+test: ollama ollama-vulkan ollama-windows vet tonsandbox
 	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
 
 ## mutants: the mutation check (not part of test): each scripts/mutants/*.mutant, a small breaking
