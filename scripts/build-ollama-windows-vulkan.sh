@@ -13,7 +13,7 @@
 set -euo pipefail
 OLLAMA_VERSION="${OLLAMA_VERSION:-0.17.4}"
 JOBS="${JOBS:-2}"
-RECIPE=1
+RECIPE=2
 here="$(cd "$(dirname "$0")" && pwd)"
 base="${XDG_CACHE_HOME:-$HOME/.cache}/cocoon-desktop"
 cache="$base/ollama-v${OLLAMA_VERSION}-windows"
@@ -79,11 +79,15 @@ start=$(date +%s)
   done ) &
 ticker=$!
 trap 'kill $ticker 2>/dev/null || true' EXIT
+# ggml-vulkan is a MODULE library, ggml-base a SHARED one: both flag sets.
+# --exclude-libs: a DLL must not re-export the static runtimes (ggml-vulkan would then see
+# _Unwind_Resume twice, from libgcc and from ggml-base's exports).
+static="-static-libgcc -static-libstdc++ -Wl,--exclude-libs,libgcc.a:libgcc_eh.a:libstdc++.a:libwinpthread.a -Wl,-Bstatic -lwinpthread -Wl,-Bdynamic"
 if ! {
   cmake -S "$src" -B "$build" --preset Vulkan "-DCMAKE_TOOLCHAIN_FILE=$work/mingw.cmake" \
     "-DCMAKE_INSTALL_PREFIX=$stage" "-DVulkan_INCLUDE_DIR=$hdr" "-DVulkan_LIBRARY=$work/libvulkan-1.a" \
     -DVulkan_GLSLC_EXECUTABLE=/usr/bin/glslc -DGGML_NATIVE=OFF "-DGGML_VULKAN_SHADERS_GEN_TOOLCHAIN=$work/host.cmake" \
-    "-DCMAKE_SHARED_LINKER_FLAGS=-static-libgcc -static-libstdc++ -Wl,-Bstatic -lwinpthread -Wl,-Bdynamic" &&
+    "-DCMAKE_SHARED_LINKER_FLAGS=$static" "-DCMAKE_MODULE_LINKER_FLAGS=$static" &&
   cmake --build "$build" --target ggml-base ggml-vulkan -j "$JOBS"
 } >"$log" 2>&1; then
   kill $ticker 2>/dev/null || true
@@ -93,9 +97,15 @@ if ! {
 fi
 kill $ticker 2>/dev/null || true
 mkdir -p "$lib/vulkan"
-find "$build" -name 'ggml-base.dll' -exec install -m 0644 {} "$lib/" \;
-find "$build" -name 'ggml-vulkan.dll' -exec install -m 0644 {} "$lib/vulkan/" \;
-x86_64-w64-mingw32-strip "$lib/ggml-base.dll" "$lib/vulkan/ggml-vulkan.dll"
+# mingw names them lib*.dll. ggml looks for backends named ggml-<name>*.dll on Windows, and
+# the Vulkan DLL imports libggml-base.dll by that name.
+install -m 0644 "$build/lib/ollama/libggml-base.dll" "$lib/libggml-base.dll"
+install -m 0644 "$build/lib/ollama/libggml-vulkan.dll" "$lib/vulkan/ggml-vulkan.dll"
+x86_64-w64-mingw32-strip "$lib/libggml-base.dll" "$lib/vulkan/ggml-vulkan.dll"
+# libstdc++ pulls in winpthread as a DLL despite -Bstatic: ship it beside the backend (Ollama puts
+# lib/ollama/vulkan on the runner's PATH).
+install -m 0644 /usr/x86_64-w64-mingw32/lib/libwinpthread-1.dll "$lib/vulkan/"
+echo "imports of ggml-vulkan.dll: $(x86_64-w64-mingw32-objdump -p "$lib/vulkan/ggml-vulkan.dll" | sed -n 's/.*DLL Name: //p' | tr '\n' ' ')" >&2
 echo "$want" > "$stamp"
 echo "built the Windows Vulkan backend in $(( $(date +%s) - start ))s: $(du -sh "$lib" | cut -f1)" >&2
 echo "$lib"
