@@ -100,7 +100,8 @@ crash: ollama
 	COCOON_OLLAMA="$(OLLAMA)" $(GO) run ./cmd/cocoon-crash -update docs/BENCHMARKS.md $(ARGS)
 
 ## dist: release artifacts into dist/ (Linux tar.gz + .deb with the bundled Ollama and its Vulkan
-## backend, Windows .exe when mingw-w64 is installed, SHA256SUMS); `make dist CUDA=1` also
+## backend, Windows .exe and its NSIS installer with the bundled Windows Ollama when mingw-w64 is
+## installed, SHA256SUMS); `make dist CUDA=1` also
 ## builds and bundles the CUDA 11 backend (long the first time); see packaging/dist.sh
 CUDA ?= 0
 dist: ollama ollama-vulkan ollama-windows $(if $(filter 1,$(CUDA)),ollama-cuda)

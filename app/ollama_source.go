@@ -12,6 +12,8 @@ func ollamaSourceSuffix(source string) string {
 		return " · your Ollama install (ollama.com)"
 	case ollama.SourceBundled:
 		return " · the Ollama bundled with Cocoon"
+	case ollama.SourcePath:
+		return " · the Ollama on your PATH"
 	default:
 		return " · " + source
 	}

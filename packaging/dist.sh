@@ -112,9 +112,14 @@ elif command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
   echo "dist: $exe (the app alone; the installer below bundles Ollama)" >&2
   # The installer: the app + the project's Windows Ollama build (CPU backend; cached,
   # scripts/build-ollama-windows.sh), per user, with an uninstaller (packaging/windows).
-  winollama="$(OLLAMA_VERSION="$OLLAMA_VERSION" bash scripts/build-ollama-windows.sh | tail -n1)"
-  bash packaging/windows/build-installer.sh "$VERSION" "$work/cocoon-desktop.exe" "$winollama" \
-    "$dist/cocoon-desktop-$VERSION-setup.exe"
+  if command -v makensis >/dev/null 2>&1; then
+    winollama="$(OLLAMA_VERSION="$OLLAMA_VERSION" bash scripts/build-ollama-windows.sh | tail -n1)"
+    bash packaging/windows/build-installer.sh "$VERSION" "$work/cocoon-desktop.exe" "$winollama" \
+      "$dist/cocoon-desktop-$VERSION-setup.exe"
+  else
+    echo "dist: SKIPPED the Windows installer: makensis is not installed (apt-get install nsis;" >&2
+    echo "      make dist installs it through scripts/install-deps.sh)." >&2
+  fi
 else
   echo "dist: SKIPPED the Windows .exe: Fyne needs cgo, and cross-compiling it needs the mingw-w64" >&2
   echo "      C compiler (x86_64-w64-mingw32-gcc), which is not installed." >&2

@@ -88,7 +88,10 @@ func findBinary(l binaryLookups) (path, source string, err error) {
 	if exe, err := l.executable(); err == nil {
 		dir := filepath.Dir(exe)
 		if l.windows {
-			dir = exe[:max(strings.LastIndexAny(exe, `\/`), 0)]
+			dir = "."
+			if i := strings.LastIndexAny(exe, `\/`); i >= 0 {
+				dir = exe[:i]
+			}
 		}
 		if try(join(dir, name), SourceBundled) {
 			return path, source, nil
