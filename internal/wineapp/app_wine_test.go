@@ -19,6 +19,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/cocoon-desktop/cocoon-desktop/internal/testx"
 	"github.com/cocoon-desktop/cocoon-desktop/internal/winetest"
 )
 
@@ -116,8 +117,12 @@ func TestInstalledAppUnderWine(t *testing.T) {
 	apiAddr := freeAddr(t)
 	var usage openai.CompletionUsage
 	t.Run("a job end to end through the local network", func(t *testing.T) {
+		// An X server, so that a console window Windows would open for the
+		// bundled ollama.exe (a console program) shows up as a window.
+		display := testx.StartXvfb(t)
+		wine.KillAll() // a new Wine session: its desktop process must see the X server
 		phase := time.Now()
-		bg := wine.Start(installed, "--headless", "--idle-minutes", "0.01", "--api-addr", apiAddr)
+		bg := wine.WithEnv("DISPLAY="+display).Start(installed, "--headless", "--idle-minutes", "0.01", "--api-addr", apiAddr)
 		bg.WaitOutput(t, "[serving]", 3*time.Minute)
 		t.Logf("headless app serving in %v", time.Since(phase).Round(time.Millisecond))
 		key, err := os.ReadFile(filepath.Join(dataDir, "local-network", "api-key"))
@@ -141,6 +146,11 @@ func TestInstalledAppUnderWine(t *testing.T) {
 		}
 		usage = resp.Usage
 		bg.WaitOutput(t, "(1 receipts)", time.Minute)
+		search := exec.Command("xdotool", "search", "--onlyvisible", "--name", `ollama\.exe`)
+		search.Env = append(os.Environ(), "DISPLAY="+display)
+		if out, err := search.Output(); err == nil {
+			t.Errorf("ollama.exe runs in a visible console window (CREATE_NO_WINDOW missing): X windows %q", out)
+		}
 
 		second, err := wine.Try(time.Minute, wine.Wine, installed, "--headless")
 		if err != nil || !strings.Contains(string(second), "already running") {

@@ -127,3 +127,18 @@ func moduleRoot(t testing.TB) string {
 
 // ModuleRoot is the module's root directory (for scripts the tests run).
 func ModuleRoot(t testing.TB) string { t.Helper(); return moduleRoot(t) }
+
+// WithEnv is the same prefix with extra environment for the programs run
+// through it (such as DISPLAY, to give Wine an X server).
+func (p *Prefix) WithEnv(extra ...string) *Prefix {
+	c := *p
+	c.Env = append(append([]string(nil), p.Env...), extra...)
+	return &c
+}
+
+// KillAll ends every Windows process of the prefix and its wineserver, so
+// that the next program starts a new Wine session (whose desktop process
+// takes the DISPLAY of that program's environment).
+func (p *Prefix) KillAll() {
+	_, _ = p.Try(time.Minute, p.server, "-k") // fails only when no wineserver runs
+}
