@@ -6,6 +6,7 @@ BIN := bin/cocoon-desktop
 VERSION ?= 0.1.0
 LDFLAGS := -s -w -X github.com/cocoon-desktop/cocoon-desktop/internal/cli.Version=$(VERSION)
 OLLAMA = $(shell bash scripts/build-ollama.sh)
+OLLAMA_WINDOWS = $(shell bash scripts/build-ollama-windows.sh)
 # go-nvml's header marks old NVML calls deprecated; cgo would print pages of
 # warnings for calls the bindings merely declare. One set of flags for build,
 # run and test, so `make run` after `make test` reuses the build cache.
@@ -17,7 +18,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 
 .PHONY: dist-check run test deps ollama build vet doctor screenshot bench bench-escrow crash clean tonsandbox mutants
-.PHONY: dist ollama-vulkan ollama-cuda
+.PHONY: dist ollama-vulkan ollama-cuda ollama-windows screenshot-windows
 
 deps:
 	@bash scripts/install-deps.sh
@@ -32,6 +33,11 @@ ollama-vulkan: deps
 
 ollama-cuda: deps
 	@bash scripts/build-ollama-gpu.sh cuda >/dev/null
+
+## ollama-windows: Ollama for Windows (CPU backend) cross-built with mingw-w64, bundled by the
+## installer; cached in ~/.cache/cocoon-desktop/ollama-v0.17.4-windows after the first build
+ollama-windows: deps
+	@bash scripts/build-ollama-windows.sh >/dev/null
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -49,8 +55,8 @@ vet: deps
 ## test: vet + every test with the race detector, against a real Ollama (with its Vulkan backend on a
 ## software Vulkan device when there is no GPU), a real OCI registry and the real TON wallet contract
 ## (COCOON_REQUIRE_ALL=1: a test missing a tool fails, naming it, instead of skipping; docs/TESTING.md)
-test: ollama ollama-vulkan vet tonsandbox
-	COCOON_OLLAMA="$(OLLAMA)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
+test: ollama ollama-vulkan ollama-windows vet tonsandbox
+	COCOON_OLLAMA="$(OLLAMA)" COCOON_OLLAMA_WINDOWS="$(OLLAMA_WINDOWS)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 COCOON_REQUIRE_WINE=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
 
 ## mutants: the mutation check (not part of test): each scripts/mutants/*.mutant, a small breaking
 ## change, applied alone to a scratch copy; its tests must fail ("killed"); a mutant that passes them
@@ -72,9 +78,16 @@ screenshot: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-join.sh ./$(BIN) docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-tray.sh ./$(BIN) docs/screenshots
 
+## screenshot-windows: the Windows app (cross-built) with the bundled Windows Ollama under Wine +
+## Xvfb into docs/screenshots/windows-*.png, checking what Wine can show (scripts/screenshot-windows.sh)
+screenshot-windows: ollama-windows
+	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS) -H windowsgui" -o bin/cocoon-desktop.exe .
+	bash scripts/screenshot-windows.sh bin/cocoon-desktop.exe "$(OLLAMA_WINDOWS)" docs/screenshots
+
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md
-bench: ollama build
+bench: ollama ollama-windows build
 	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench.sh ./$(BIN)
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/bench-windows.sh "$(OLLAMA_WINDOWS)"
 
 ## bench-escrow: only the escrow's gas per claim (part of bench), into docs/BENCHMARKS.md
 bench-escrow: tonsandbox
@@ -87,10 +100,11 @@ crash: ollama
 	COCOON_OLLAMA="$(OLLAMA)" $(GO) run ./cmd/cocoon-crash -update docs/BENCHMARKS.md $(ARGS)
 
 ## dist: release artifacts into dist/ (Linux tar.gz + .deb with the bundled Ollama and its Vulkan
-## backend, Windows .exe when mingw-w64 is installed, SHA256SUMS); `make dist CUDA=1` also
+## backend, Windows .exe and its NSIS installer with the bundled Windows Ollama when mingw-w64 is
+## installed, SHA256SUMS); `make dist CUDA=1` also
 ## builds and bundles the CUDA 11 backend (long the first time); see packaging/dist.sh
 CUDA ?= 0
-dist: ollama ollama-vulkan $(if $(filter 1,$(CUDA)),ollama-cuda)
+dist: ollama ollama-vulkan ollama-windows $(if $(filter 1,$(CUDA)),ollama-cuda)
 	VERSION="$(VERSION)" GO="$(GO)" CUDA="$(CUDA)" bash packaging/dist.sh
 
 clean:

@@ -591,6 +591,7 @@ func (v *mainView) renderOllama(o ollama.Status) {
 	if o.Restarts > 0 {
 		mode += fmt.Sprintf(", restarted %d×", o.Restarts)
 	}
+	mode += ollamaSourceSuffix(o.Source)
 	setLabel(v.ollamaMode, mode, widget.MediumImportance)
 	addr := o.Address
 	if addr == "" {

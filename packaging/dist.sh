@@ -4,6 +4,8 @@
 #                                                Ollama's layout) + .desktop + icon + README
 #   dist/cocoon-desktop_<v>_amd64.deb            the same, installed under /usr (nfpm)
 #   dist/cocoon-desktop-<v>-windows-amd64.exe    when mingw-w64 is installed (else skipped, said why)
+#   dist/cocoon-desktop-<v>-setup.exe            the Windows installer (NSIS): the .exe + bundled
+#                                                Windows Ollama (packaging/windows/installer.nsi)
 #   dist/SHA256SUMS
 # Environment: CUDA=1 also builds and bundles Ollama's CUDA 11 backend (long; see
 # scripts/build-ollama-gpu.sh); the Vulkan backend is always bundled. DIST_DIR (default dist)
@@ -107,7 +109,17 @@ elif command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
   "$GO" run "$WINRES" patch --in packaging/windows/winres.json --no-backup \
     --product-version "$winver" --file-version "$winver" "$work/cocoon-desktop.exe" >&2
   install -m 0755 "$work/cocoon-desktop.exe" "$exe"
-  echo "dist: $exe (Ollama not bundled on Windows: install it from ollama.com or set COCOON_OLLAMA)" >&2
+  echo "dist: $exe (the app alone; the installer below bundles Ollama)" >&2
+  # The installer: the app + the project's Windows Ollama build (CPU backend; cached,
+  # scripts/build-ollama-windows.sh), per user, with an uninstaller (packaging/windows).
+  if command -v makensis >/dev/null 2>&1; then
+    winollama="$(OLLAMA_VERSION="$OLLAMA_VERSION" bash scripts/build-ollama-windows.sh | tail -n1)"
+    bash packaging/windows/build-installer.sh "$VERSION" "$work/cocoon-desktop.exe" "$winollama" \
+      "$dist/cocoon-desktop-$VERSION-setup.exe"
+  else
+    echo "dist: SKIPPED the Windows installer: makensis is not installed (apt-get install nsis;" >&2
+    echo "      make dist installs it through scripts/install-deps.sh)." >&2
+  fi
 else
   echo "dist: SKIPPED the Windows .exe: Fyne needs cgo, and cross-compiling it needs the mingw-w64" >&2
   echo "      C compiler (x86_64-w64-mingw32-gcc), which is not installed." >&2

@@ -8,8 +8,9 @@ pkgs=(
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
   # Ollama's llama.cpp headers that the Go module zip leaves out
   nlohmann-json3-dev libstb-dev
-  # the Windows build of the app, cross-compiled in the tests
-  gcc-mingw-w64-x86-64
+  # the Windows build of the app, cross-compiled in the tests; its installer (NSIS) and the
+  # listing of it (7z); Wine runs both in the Windows tests
+  gcc-mingw-w64-x86-64 nsis p7zip-full wine64
   # real-window tests and screenshots
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11
   # a StatusNotifierWatcher (status-notifier-watcher) for the DBus tray test

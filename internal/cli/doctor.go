@@ -128,7 +128,11 @@ func printReport(w io.Writer, r Report) {
 			d.PowerW, d.PowerLimitW, d.UtilizationGPU, len(d.Processes))
 	}
 	if r.Ollama.Reachable {
-		fmt.Fprintf(w, "[ok  ] Ollama %s, %s, at %s\n", r.Ollama.Version, r.Ollama.Mode, r.Ollama.Address)
+		mode := string(r.Ollama.Mode)
+		if r.Ollama.Source != "" {
+			mode += " (" + r.Ollama.Source + ": " + r.Ollama.Binary + ")"
+		}
+		fmt.Fprintf(w, "[ok  ] Ollama %s, %s, at %s\n", r.Ollama.Version, mode, r.Ollama.Address)
 	} else {
 		fmt.Fprintf(w, "[FAIL] Ollama: %s\n", r.Ollama.Error)
 	}

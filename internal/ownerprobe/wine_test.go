@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/winetest"
 )
 
 // TestSteamRegistryUnderWine checks the Steam rule's real registry reads:
@@ -21,39 +22,18 @@ import (
 // golang.org/x/sys/windows/registry. It also runs the real XInput and
 // SHQueryUserNotificationState calls (Wine answers: no controller, not
 // full screen). Skipped, saying why, without wine or mingw-w64 unless
-// COCOON_REQUIRE_WINE=1.
+// COCOON_REQUIRE_WINE=1 (internal/winetest).
 func TestSteamRegistryUnderWine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a Wine prefix takes ~20 s to create")
 	}
-	wine := findTool(t, "wine", "wine64", "/usr/lib/wine/wine64")
-	server := findTool(t, "wineserver", "/usr/lib/wine/wineserver64")
-	gcc := findTool(t, "x86_64-w64-mingw32-gcc")
+	wt := winetest.New(t)
 	dir := t.TempDir()
-	prefix := filepath.Join(dir, "prefix")
-	env := append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
 	run := func(timeout time.Duration, name string, args ...string) []byte {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env, cmd.Dir = env, dir
-		// Files, not pipes: wine leaves a wineserver running that inherits
-		// them, and Wait would wait for it to close a pipe.
-		out, err := os.CreateTemp(dir, "out-*")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out.Close()
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.WaitDelay = 10 * time.Second
-		runErr := cmd.Run()
-		b, _ := os.ReadFile(out.Name())
-		if runErr != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, runErr, b)
-		}
-		return b
+		return wt.Run(timeout, name, args...)
 	}
+	wine := wt.Wine
 
 	probe := filepath.Join(dir, "ownerprobe.exe")
 	build := exec.Command(goTool(t), "build", "-o", probe, ".")
@@ -61,17 +41,6 @@ func TestSteamRegistryUnderWine(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("GOOS=windows go build: %v\n%s", err, out)
 	}
-	// Wine leaves a wineserver running for the prefix: stop it at the end
-	// (registered before wine first runs, so a failure stops it too).
-	t.Cleanup(func() {
-		k := exec.Command(server, "-k")
-		k.Env = env
-		_ = k.Run() // nothing to stop if wine never ran
-	})
-	run(3*time.Minute, wine, "wineboot", "--init")
-	run(time.Minute, gcc, "-shared", "-O2", "-o", filepath.Join(prefix, "drive_c", "windows", "system32", "bcryptprimitives.dll"),
-		filepath.Join(mustAbs(t, "testdata"), "bcryptprimitives.c"), "-ladvapi32")
-
 	type steam struct {
 		AppID uint32 `json:"app_id"`
 		Name  string `json:"name"`
@@ -117,23 +86,6 @@ func TestSteamRegistryUnderWine(t *testing.T) {
 	}
 }
 
-// findTool returns the first of names found (a path or a command in
-// PATH), or skips (fails under COCOON_REQUIRE_WINE=1).
-func findTool(t *testing.T, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	msg := "missing " + names[0] + ": install Debian's wine64 and mingw-w64 (the Windows test harness's install step)"
-	if os.Getenv("COCOON_REQUIRE_WINE") == "1" {
-		t.Fatal(msg + " (COCOON_REQUIRE_WINE=1 requires it)")
-	}
-	t.Skip(msg)
-	return ""
-}
-
 func goTool(t *testing.T) string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
@@ -146,11 +98,3 @@ func goTool(t *testing.T) string {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func mustAbs(t *testing.T, p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,6 +65,7 @@ type Runtime struct {
 	runErr   error
 	onChange []func()
 	weights  map[string]string // weights digest by manifest digest (weightsDigest)
+	source   string            // which Ollama a managed one runs (SourceBundled, ...)
 }
 
 // New returns a Runtime; nothing starts until Run.
@@ -145,10 +145,10 @@ func (r *Runtime) run(ctx context.Context) error {
 	if r.cfg.NoManage {
 		return fmt.Errorf("runtime: %w (attaching disabled and managing forbidden)", ErrOllamaNotFound)
 	}
-	bin := r.cfg.Binary
+	bin, source := r.cfg.Binary, SourceConfigured
 	if bin == "" {
 		var err error
-		if bin, err = FindBinary(); err != nil {
+		if bin, source, err = FindBinarySource(); err != nil {
 			return fmt.Errorf("runtime: %w", err)
 		}
 	}
@@ -174,6 +174,7 @@ func (r *Runtime) run(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.super = sup
+	r.source = source
 	r.mode = ModeManaged
 	r.mu.Unlock()
 	return sup.Run(ctx)
@@ -258,6 +259,7 @@ func (r *Runtime) Status() Status {
 	st := Status{Mode: r.mode, Address: r.addr, Version: r.version}
 	if r.super != nil {
 		st.Binary = r.super.Binary
+		st.Source = r.source
 		st.PID = r.super.PID()
 		st.Restarts = r.super.Restarts()
 		st.Computes = r.super.Computes()
@@ -316,40 +318,6 @@ func probeVersion(ctx context.Context, addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	return api.NewClient(u, &http.Client{}).Version(ctx)
-}
-
-// FindBinary looks for an ollama executable: $COCOON_OLLAMA, next to this
-// program, on PATH, then the project's cached build.
-func FindBinary() (string, error) {
-	name := "ollama"
-	if isWindows {
-		name = "ollama.exe"
-	}
-	var tried []string
-	if p := os.Getenv("COCOON_OLLAMA"); p != "" {
-		if isExecutable(p) {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), name)
-		if isExecutable(p) {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	tried = append(tried, "$PATH")
-	if p := CachedBuildPath(); p != "" {
-		if isExecutable(p) {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	return "", fmt.Errorf("%w (looked in %s; install Ollama or run `make ollama`)", ErrOllamaNotFound, strings.Join(tried, ", "))
 }
 
 // CachedBuildPath is where scripts/build-ollama.sh puts its build.

@@ -31,10 +31,14 @@ type procTree struct {
 
 func startTree(cmd *exec.Cmd, log *slog.Logger) (*procTree, error) {
 	job, jobErr := newKillOnCloseJob()
+	// ollama.exe is a console program: started from the GUI app without
+	// CREATE_NO_WINDOW, Windows opens a console window for it (seen under
+	// Wine: an empty black window beside Cocoon's).
+	cmd.SysProcAttr = &syscall.SysProcAttr{HideWindow: true, CreationFlags: windows.CREATE_NO_WINDOW}
 	if jobErr == nil {
 		// Suspended until it is in the job, so that no runner it starts
 		// can escape it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: windows.CREATE_SUSPENDED}
+		cmd.SysProcAttr.CreationFlags |= windows.CREATE_SUSPENDED
 	}
 	if err := cmd.Start(); err != nil {
 		if job != 0 {

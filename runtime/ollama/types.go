@@ -64,6 +64,7 @@ type Status struct {
 	Mode      Mode   `json:"mode,omitempty"`
 	Address   string `json:"address,omitempty"` // http://127.0.0.1:port
 	Binary    string `json:"binary,omitempty"`  // managed mode: the ollama binary in use
+	Source    string `json:"source,omitempty"`  // managed mode: which Ollama that is (SourceBundled, ...)
 	PID       int    `json:"pid,omitempty"`     // managed mode
 	Restarts  int    `json:"restarts,omitempty"`
 	Error     string `json:"error,omitempty"` // last error, plain words

@@ -1,8 +1,8 @@
 /* Test-only shim, never shipped: Go 1.26 Windows programs need ProcessPrng
  * from bcryptprimitives.dll, which Debian's Wine 8 lacks ("fatal error:
  * bcryptprimitives.dll not found"). This provides it over RtlGenRandom
- * (advapi32's SystemFunction036). wine_test.go builds it with mingw into
- * its private WINEPREFIX's system32. */
+ * (advapi32's SystemFunction036). internal/winetest builds it with mingw into
+ * each test's private WINEPREFIX's system32. */
 #include <windows.h>
 
 BOOLEAN WINAPI SystemFunction036(PVOID buf, ULONG len);
