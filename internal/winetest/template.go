@@ -62,7 +62,7 @@ func (p *Prefix) fromTemplate(dir string) bool {
 func (p *Prefix) bootTemplate(tmpl string) error {
 	scratch := fmt.Sprintf("%s.tmp-%d", tmpl, os.Getpid())
 	_ = os.RemoveAll(scratch)
-	env := append(os.Environ(), "WINEPREFIX="+scratch, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
+	env := append(HostEnv(), "WINEPREFIX="+scratch, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
 	for _, args := range [][]string{{p.Wine, "wineboot", "--init"}, {p.server, "-w"}} {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = env

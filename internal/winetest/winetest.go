@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func New(t testing.TB) *Prefix {
 	gcc := FindTool(t, "x86_64-w64-mingw32-gcc")
 	work := t.TempDir()
 	p := &Prefix{t: t, Dir: filepath.Join(work, "prefix"), Wine: wine, work: work, server: server}
-	p.Env = append(os.Environ(), "WINEPREFIX="+p.Dir, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
+	p.Env = append(HostEnv(), "WINEPREFIX="+p.Dir, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=")
 	// Wine leaves a wineserver running for the prefix: stop it at the end
 	// (registered before wine first runs, so a failure stops it too).
 	t.Cleanup(func() {
@@ -137,4 +138,20 @@ func FindTool(t testing.TB, names ...string) string {
 	}
 	testx.SkipOrFail(t, names[0], why)
 	return ""
+}
+
+// HostEnv is this process's environment without what would steer the
+// Windows programs to this machine's Linux Ollama: Wine hands the Unix
+// environment to Windows processes, and `make test` sets COCOON_OLLAMA
+// to the Linux build (the app under Wine then looked for it and found
+// nothing).
+func HostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "COCOON_OLLAMA") || strings.HasPrefix(kv, "OLLAMA_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
