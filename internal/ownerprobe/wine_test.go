@@ -70,9 +70,18 @@ func TestSteamRegistryUnderWine(t *testing.T) {
 				FullScreenErr    string `json:"full_screen_error"`
 			}
 			out := run(time.Minute, wine, probe)
-			// Wine may print its own lines; the probe's JSON is the last.
+			// Wine may print its own lines ("wine client error: …" while its
+			// server winds down), before or after: the probe's JSON is the
+			// last line that is an object.
 			lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
-			if err := json.Unmarshal(lines[len(lines)-1], &got); err != nil {
+			last := []byte{}
+			for i := len(lines) - 1; i >= 0; i-- {
+				if l := bytes.TrimSpace(lines[i]); bytes.HasPrefix(l, []byte("{")) {
+					last = l
+					break
+				}
+			}
+			if err := json.Unmarshal(last, &got); err != nil {
 				t.Fatalf("probe output %q: %v", out, err)
 			}
 			if got.Steam != tc.want || got.SteamErr != "" {
