@@ -232,11 +232,19 @@ func windowsOllama(t *testing.T, root string) string {
 }
 
 // jsonPart is out from its first '{': Wine may print a line of its own first.
+// jsonPart is the first JSON object in out: Wine may print its own lines
+// before it ("fixme: …") or after it ("wine client error: …" while its
+// server winds down).
 func jsonPart(out []byte) []byte {
-	if i := bytes.IndexByte(out, '{'); i >= 0 {
-		return out[i:]
+	i := bytes.IndexByte(out, '{')
+	if i < 0 {
+		return out
 	}
-	return out
+	var v json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(out[i:])).Decode(&v); err != nil {
+		return out[i:] // the caller's Unmarshal reports it
+	}
+	return v
 }
 
 func mustRead(t *testing.T, p string) []byte {
