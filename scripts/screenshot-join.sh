@@ -13,17 +13,7 @@ out="$(realpath "${2:-docs/screenshots}")"
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 work=$(mktemp -d)
-groups=()
-cleanup() {
-  local i
-  for (( i = ${#groups[@]} - 1; i >= 0; i-- )); do
-    kill -TERM -- "-${groups[i]}" 2>/dev/null || true
-    wait "${groups[i]}" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-freeaddr() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print("127.0.0.1:%d" % s.getsockname()[1])'; }
+. scripts/lib/procgroups.sh # groups, cleanup at exit, freeaddr
 
 "${GO:-go}" build -o "$work/cocoon-proxy" ./cmd/cocoon-proxy
 apiaddr=$(freeaddr); workeraddr=$(freeaddr)

@@ -13,20 +13,7 @@ out="$(realpath "${2:-docs/screenshots}")"
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 work=$(mktemp -d)
-# Every process started here runs in a process group of its own (setsid), so
-# that cleanup ends it with its children (Ollama's runners, the managed
-# Ollama); the last started is ended first (the app before its proxy).
-groups=()
-cleanup() {
-  local i
-  for (( i = ${#groups[@]} - 1; i >= 0; i-- )); do
-    kill -TERM -- "-${groups[i]}" 2>/dev/null || true
-    wait "${groups[i]}" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-freeaddr() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print("127.0.0.1:%d" % s.getsockname()[1])'; }
+. scripts/lib/procgroups.sh # groups, cleanup at exit, freeaddr
 
 # The operator's reference Ollama, with the tiny model the app seeds in its
 # own (the same weights, seed 1) in a models directory of its own: the
