@@ -18,6 +18,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/systray"
 
 	"github.com/cocoon-desktop/cocoon-desktop/assets"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
@@ -152,7 +153,8 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	v.life.hiddenNow = make(chan struct{}, 1)
-	naps := make(chan struct{})
+	v.life.shownNow = make(chan struct{}, 1)
+	napsDone := make(chan struct{})
 	// The input idle time lets a shown window nobody uses nap too (its own
 	// X connection: the core's is the core's).
 	input, err := idle.NewSystemIdle()
@@ -162,10 +164,15 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	} else if c, ok := input.(io.Closer); ok {
 		defer c.Close()
 	}
-	go func() { defer close(naps); v.runNaps(loopCtx, input) }()
+	v.naps.napper = &glfwNapper{}
+	var menuOpens <-chan struct{}
+	if tray != nil && trayTellsMenuOpen {
+		menuOpens = systray.TrayOpenedCh
+	}
+	go func() { defer close(napsDone); v.runNaps(loopCtx, input, menuOpens) }()
 	events, unsubscribe := core.Subscribe(eventBuffer)
 	defer unsubscribe()
-	go watch(loopCtx, core, events, v.do, func(evs []worker.Event, st worker.Status) {
+	go watch(loopCtx, core, events, v.do, v.life.hidden.Load, func(evs []worker.Event, st worker.Status) {
 		for _, ev := range evs {
 			v.handleEvent(ev)
 		}
@@ -178,11 +185,21 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		t := time.NewTicker(telemetryTick)
 		defer t.Stop()
 		for {
+			if v.life.hidden.Load() { // nothing to draw them on: no ticks until shown
+				t.Stop()
+				select {
+				case <-loopCtx.Done():
+					return
+				case <-v.life.shownNow:
+				}
+				t.Reset(telemetryTick)
+				continue
+			}
 			select {
 			case <-loopCtx.Done():
 				return
 			case <-t.C:
-				if !v.life.hidden.Load() { // nothing to draw them on
+				if !v.life.hidden.Load() {
 					v.do(v.tickTelemetry)
 				}
 			}
@@ -196,7 +213,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 					return
 				case <-opts.Activate:
 					log.Info("another launch asked to show the window")
-					fyne.Do(func() { v.showWindow(); w.RequestFocus() })
+					v.do(func() { v.showWindow(); w.RequestFocus() })
 				}
 			}
 		}()
@@ -205,7 +222,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		<-loopCtx.Done()
 		if ctx.Err() != nil {
 			log.Info("context cancelled, quitting GUI")
-			fyne.Do(quit)
+			v.do(quit)
 		}
 	}()
 
@@ -220,7 +237,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	a.Run()
 
 	stopLoop()
-	<-naps
+	<-napsDone
 	v.cancelPulls()
 	log.Info("GUI closed")
 	if opts.OnQuit != nil {
@@ -232,7 +249,15 @@ func Run(ctx context.Context, core Core, opts Options) error {
 // watch turns core events into renders: after each event (and any that
 // queued behind it) it reads the core's Status once and hands both to
 // apply on the Fyne thread through do.
-func watch(ctx context.Context, core Core, events <-chan worker.Event, do func(func()), apply func([]worker.Event, worker.Status)) {
+//
+// While quiet reports true (the window is hidden; nil: never), a batch of
+// state events whose status differs from the last one handed over only in
+// its reasons' wording is dropped here, without waking the Fyne thread:
+// the core publishes one at every poll while it waits ("… 12 s ago"), and
+// the tray only shows the reasons' codes and programs.
+func watch(ctx context.Context, core Core, events <-chan worker.Event, do func(func()), quiet func() bool, apply func([]worker.Event, worker.Status)) {
+	var last worker.Status
+	handed := false
 	for {
 		var evs []worker.Event
 		select {
@@ -257,6 +282,19 @@ func watch(ctx context.Context, core Core, events <-chan worker.Event, do func(f
 			}
 		}
 		st := core.Status()
+		if handed && quiet != nil && quiet() && onlyStateEvents(evs) && onlyReasonTextsDiffer(last, st) {
+			continue
+		}
+		last, handed = st, true
 		do(func() { apply(evs, st) })
 	}
+}
+
+func onlyStateEvents(evs []worker.Event) bool {
+	for _, ev := range evs {
+		if ev.Type != worker.EventState {
+			return false
+		}
+	}
+	return true
 }

@@ -2,57 +2,206 @@ package app
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 )
 
 const (
 	// hiddenNap is how long the Fyne thread sleeps at a time while the
-	// window is hidden: what is queued for it meanwhile (a tray click, a
-	// status for the tray) waits at most this long.
-	hiddenNap = 200 * time.Millisecond
-	// awayNap is the same for a shown window nobody uses: the first input
-	// after a while away is handled at most this late, then at full speed.
-	awayNap = 100 * time.Millisecond
+	// window is hidden. What the app itself queues for the Fyne thread ends
+	// a nap at once (v.do wakes it), and so does an opening tray menu where
+	// the tray says so (trayTellsMenuOpen); only Fyne's own queued work —
+	// on Windows a tray click — waits, at most this long.
+	hiddenNap      = 2 * time.Second
+	hiddenNapShort = 200 * time.Millisecond // where the tray does not say when its menu opens
+	// awayNap is the same for a shown window nobody uses. Input to the
+	// window ends it at once (the nap waits on the window system's events),
+	// so it only bounds Fyne's own queued work and animations.
+	awayNap = time.Second
 	// awayAfter is how long without keyboard or mouse input (anywhere on
 	// the desktop) makes a shown window nap.
 	awayAfter = 5 * time.Second
 	// awayCheck is how often a shown window in use asks for the input idle time.
 	awayCheck = time.Second
+	// afterWake: a nap woken for queued work is followed by this much of
+	// the normal 60 Hz loop, so the work's result is drawn before the next nap.
+	afterWake = 50 * time.Millisecond
+	// menuAwake: after the tray menu opens, no naps for this long (the
+	// click that follows is Fyne's queued work).
+	menuAwake = 15 * time.Second
+	// trimAfter: a window hidden this long gives memory back (memtrim_*.go).
+	trimAfter = 10 * time.Second
 )
+
+// trayTellsMenuOpen: fyne.io/systray reports an opening menu on Linux
+// (dbusmenu's "opened" event) and macOS, not on Windows.
+var trayTellsMenuOpen = runtime.GOOS != "windows"
+
+// napper blocks the Fyne thread for a nap and ends it early on demand.
+type napper interface {
+	// sleep blocks for at most d. It returns early when wake is called and,
+	// for the GLFW one, when the window system has an event for the app.
+	sleep(d time.Duration)
+	// wake ends the nap in progress, if any; safe from any goroutine.
+	wake()
+}
+
+// glfwNapper naps in glfw.WaitEventsTimeout: the Fyne thread sleeps in the
+// window system's event wait, so input wakes it at once (and is
+// dispatched, as the loop's own poll would), and glfw.PostEmptyEvent wakes
+// it from another goroutine.
+type glfwNapper struct {
+	mu      sync.Mutex
+	napping bool // GLFW is initialised and the Fyne thread is in the wait
+}
+
+func (n *glfwNapper) sleep(d time.Duration) {
+	n.mu.Lock()
+	n.napping = true
+	n.mu.Unlock()
+	glfw.WaitEventsTimeout(d.Seconds())
+	n.mu.Lock()
+	n.napping = false
+	n.mu.Unlock()
+}
+
+// wake posts an empty event only while a nap runs: before GLFW starts and
+// after it terminates (both on the Fyne thread, which is then not napping)
+// GLFW panics on any call.
+func (n *glfwNapper) wake() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.napping {
+		glfw.PostEmptyEvent()
+	}
+}
+
+// chanNapper naps on a timer and a channel: tests, and Fyne's test driver.
+type chanNapper struct{ woken chan struct{} }
+
+func newChanNapper() *chanNapper { return &chanNapper{woken: make(chan struct{}, 1)} }
+
+func (n *chanNapper) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-n.woken:
+	}
+}
+
+func (n *chanNapper) wake() {
+	select {
+	case n.woken <- struct{}{}:
+	default: // one is pending
+	}
+}
+
+// naps is the window's nap state (owned by mainView; runNaps drives it).
+type naps struct {
+	napper napper
+	// menuOpenedAt is when the tray menu last opened (Unix ns; 0: never).
+	menuOpenedAt atomic.Int64
+}
+
+// fyneDo is the app's v.do: fyne.Do, then wake a nap so that the queued
+// function runs now, not when the nap ends. The order matters: queued
+// first, the Fyne thread runs it before the next nap, which is queued
+// after it.
+func (v *mainView) fyneDo(fn func()) {
+	fyne.Do(fn)
+	if n := v.naps.napper; n != nil {
+		n.wake()
+	}
+}
+
+// menuOpened records that the tray menu opened and ends a nap, so the
+// click that follows is handled at once.
+func (v *mainView) menuOpened() {
+	v.naps.menuOpenedAt.Store(time.Now().UnixNano())
+	if n := v.naps.napper; n != nil {
+		n.wake()
+	}
+}
 
 // runNaps slows Fyne's main loop while nobody can see or use the window,
 // until ctx ends. The GLFW driver wakes 60 times a second to poll window
 // events and draw, shown or not; each wake hands the main goroutine to its
 // locked OS thread and back, which was nearly all of an idle app's CPU.
 // While the window is hidden, or shown with no input for awayAfter (input
-// may be nil: then only hidden), this goroutine keeps the Fyne thread busy
-// sleeping in short naps; between two naps the loop runs whatever was
-// queued and at most one frame tick, so it wakes 5–10 times a second
-// instead of 60. Run owns the goroutine and waits for it.
-func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler) {
+// may be nil: then only hidden), this goroutine keeps the Fyne thread in
+// naps that end early for input and for the app's own work (fyneDo), so it
+// wakes about once a second or less instead of 60 times. A window hidden
+// for trimAfter also gives memory back (releaseMemory). runNaps owns the
+// goroutines it starts and waits for them.
+func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens <-chan struct{}) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if menuOpens != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-menuOpens:
+					v.menuOpened()
+				}
+			}
+		}()
+	}
+	hiddenFor := hiddenNapShort
+	if menuOpens != nil {
+		hiddenFor = hiddenNap
+	}
 	check := time.NewTicker(awayCheck)
 	defer check.Stop()
+	var hiddenSince time.Time
+	trimmed := false
 	for ctx.Err() == nil {
 		select {
 		case <-v.life.hiddenNow:
 			// What the window's widgets and frames used is garbage now;
 			// hand it back to the system rather than keep it for the next show.
 			debug.FreeOSMemory()
+			hiddenSince, trimmed = time.Now(), false
 		default:
 		}
+		if opened := v.naps.menuOpenedAt.Load(); opened != 0 {
+			if left := menuAwake - time.Since(time.Unix(0, opened)); left > 0 {
+				sleepCtx(ctx, min(left, awayCheck)) // the loop at full speed for the click
+				continue
+			}
+		}
+		var d time.Duration
 		switch {
 		case v.life.hidden.Load():
-			// After the app quit, DoAndWait runs nap here, off the Fyne
-			// thread, which is harmless: it only sleeps.
-			fyne.DoAndWait(func() { v.nap(ctx, hiddenNap, true) })
-			continue
+			if !trimmed && !hiddenSince.IsZero() && time.Since(hiddenSince) >= trimAfter {
+				releaseMemory(v.log)
+				trimmed = true
+			}
+			d = hiddenFor
 		case ownerAway(input):
-			fyne.DoAndWait(func() { v.nap(ctx, awayNap, false) })
+			d = awayNap
+		}
+		if d > 0 {
+			var woken bool
+			// After the app quit, DoAndWait runs nap here, off the Fyne
+			// thread, which is harmless: the chan napper only sleeps, the
+			// GLFW one is never napping then.
+			fyne.DoAndWait(func() { woken = v.nap(ctx, d, d != awayNap) })
+			if woken {
+				sleepCtx(ctx, afterWake)
+			}
 			continue
 		}
 		select {
@@ -60,7 +209,17 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler) {
 		case <-check.C:
 		case <-v.life.hiddenNow:
 			debug.FreeOSMemory() // as above
+			hiddenSince, trimmed = time.Now(), false
 		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -74,19 +233,19 @@ func ownerAway(input idle.InputIdler) bool {
 	return err == nil && d >= awayAfter
 }
 
-// nap sleeps on the Fyne thread for d, unless ctx ends. A nap for a
-// hidden window (whileHidden) ends at once if the window was shown since it
-// was asked for.
-func (v *mainView) nap(ctx context.Context, d time.Duration, whileHidden bool) {
+// nap sleeps on the Fyne thread for at most d and reports whether it ended
+// early (woken, an event, ctx ended). A nap for a hidden window
+// (whileHidden) ends at once if the window was shown since it was asked for.
+func (v *mainView) nap(ctx context.Context, d time.Duration, whileHidden bool) (woken bool) {
 	if whileHidden && !v.life.hidden.Load() {
-		return
+		return true
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	n := v.naps.napper
+	stop := context.AfterFunc(ctx, n.wake)
+	defer stop()
+	start := time.Now()
+	n.sleep(d)
+	return time.Since(start) < d-time.Millisecond
 }
 
 // markHidden records that the window is hidden and wakes runNaps.

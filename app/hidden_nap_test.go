@@ -57,3 +57,73 @@ func TestHiddenNapEndsWhenShown(t *testing.T) {
 		t.Fatal("a nap outlived its context")
 	}
 }
+
+// TestNapEndsForQueuedWork: what the app queues for the Fyne thread
+// (v.fyneDo, the app's v.do) ends a nap at once, and so does an opening
+// tray menu; a nap nobody wakes runs its length.
+func TestNapEndsForQueuedWork(t *testing.T) {
+	cases := []struct {
+		name string
+		wake func(v *mainView)
+	}{
+		{"queued work", func(v *mainView) { v.fyneDo(func() {}) }},
+		{"tray menu opened", func(v *mainView) { v.menuOpened() }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+			v.naps.napper = newChanNapper()
+			v.markHidden()
+			got := make(chan bool, 1)
+			go func() { got <- v.nap(context.Background(), time.Hour, true) }()
+			c.wake(v)
+			select {
+			case woken := <-got:
+				if !woken {
+					t.Error("nap() = not woken, want woken")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the nap went on after it was woken")
+			}
+		})
+	}
+	t.Run("not woken", func(t *testing.T) {
+		v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+		v.naps.napper = newChanNapper()
+		v.markHidden()
+		if v.nap(context.Background(), 20*time.Millisecond, true) {
+			t.Error("a nap nobody woke reported woken")
+		}
+	})
+}
+
+// TestRunNapsHearsTheTrayMenu: runNaps records each opening of the tray
+// menu it is given, so the click after it is not held back by a nap.
+func TestRunNapsHearsTheTrayMenu(t *testing.T) {
+	v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+	v.naps.napper = newChanNapper()
+	v.life.hiddenNow = make(chan struct{}, 1)
+	v.markHidden()
+	ctx, cancel := context.WithCancel(context.Background())
+	opens := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); v.runNaps(ctx, nil, opens) }()
+	select {
+	case opens <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("runNaps does not listen to the tray menu")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for v.naps.menuOpenedAt.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the menu's opening was not recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("runNaps did not return after its context ended")
+	}
+}

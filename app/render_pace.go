@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
@@ -43,13 +44,13 @@ func (v *mainView) paceReasonTick(evs []worker.Event, st worker.Status) bool {
 }
 
 // onlyReasonTextsDiffer reports whether a and b have the same state, error
-// and reason codes, and differ at most in the reasons' texts and times.
+// and reason codes and programs, and differ at most in the reasons' texts and times.
 func onlyReasonTextsDiffer(a, b worker.Status) bool {
 	if a.State != b.State || a.Error != b.Error || a.Fatal != b.Fatal || len(a.Reasons) != len(b.Reasons) {
 		return false
 	}
 	for i := range a.Reasons {
-		if a.Reasons[i].Code != b.Reasons[i].Code {
+		if a.Reasons[i].Code != b.Reasons[i].Code || !slices.Equal(a.Reasons[i].Programs, b.Reasons[i].Programs) {
 			return false
 		}
 	}

@@ -42,6 +42,7 @@ type mainView struct {
 	onToday func(day earnings.DayTotal)
 	// life: shown, hidden in the tray, closed (window_life.go).
 	life windowLife
+	naps naps       // hidden_nap.go
 	pace renderPace // render_pace.go
 
 	// content is the window's content: the body, scrolled as a whole only
@@ -171,7 +172,6 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		win:        win,
 		ctx:        context.Background(),
 		log:        slog.New(slog.DiscardHandler),
-		do:         fyne.Do,
 		clock:      time.Now,
 		modelRows:  map[string]*modelRow{},
 		pullRows:   map[string]*pullRow{},
@@ -180,6 +180,8 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		eventPulls: map[string]ollama.PullProgress{},
 		dismissed:  map[string]bool{},
 	}
+	v.do = v.fyneDo // fyne.Do that also ends a nap (hidden_nap.go)
+	v.naps.napper = newChanNapper()
 	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
 	v.now = newNowStrip(v.tips)
 	// The Dashboard scrolls when the window is too short for all of it; the

@@ -39,7 +39,7 @@ func startWatch(t *testing.T, v *mainView, core *fakeCore, q uiQueue) {
 	t.Cleanup(cancel)
 	events, unsub := core.Subscribe(eventBuffer)
 	t.Cleanup(unsub)
-	go watch(ctx, core, events, q.do, func(evs []worker.Event, st worker.Status) {
+	go watch(ctx, core, events, q.do, nil, func(evs []worker.Event, st worker.Status) {
 		for _, ev := range evs {
 			v.handleEvent(ev)
 		}

@@ -33,8 +33,9 @@ const (
 type windowLife struct {
 	// hidden is read by the telemetry ticker's goroutine too.
 	hidden atomic.Bool
-	// hiddenNow wakes runNaps when the window hides (capacity 1).
-	hiddenNow chan struct{}
+	// hiddenNow wakes runNaps when the window hides, shownNow the
+	// telemetry ticker when it shows (capacity 1 each; nil in tests).
+	hiddenNow, shownNow chan struct{}
 	// stale says a status arrived while hidden and was not rendered.
 	stale bool
 	// tray says closing the window hides it into a tray icon.
@@ -69,6 +70,10 @@ func (v *mainView) skipWhileHidden(st worker.Status) bool {
 // showWindow shows the window, first rendering what changed while it was hidden.
 func (v *mainView) showWindow() {
 	v.life.hidden.Store(false)
+	select {
+	case v.life.shownNow <- struct{}{}:
+	default: // already told, or nobody listens (tests)
+	}
 	if v.life.stale {
 		v.life.stale = false
 		v.refresh(v.status)

@@ -15,6 +15,8 @@ type Sampler struct {
 	d        *Detector
 	interval time.Duration
 	publish  func(Snapshot)
+	// every carries SetInterval's changes to Run (capacity 1: the latest wins).
+	every chan time.Duration
 
 	mu     sync.RWMutex
 	latest Snapshot
@@ -26,7 +28,27 @@ func NewSampler(d *Detector, interval time.Duration, publish func(Snapshot)) *Sa
 	if interval <= 0 {
 		interval = DefaultSampleInterval
 	}
-	return &Sampler{d: d, interval: interval, publish: publish}
+	return &Sampler{d: d, interval: interval, publish: publish, every: make(chan time.Duration, 1)}
+}
+
+// SetInterval changes the interval of a running (or later) Run from its
+// next sample on; d <= 0 means DefaultSampleInterval. NVML calls cost
+// milliseconds each: an idle app samples less often.
+func (s *Sampler) SetInterval(d time.Duration) {
+	if d <= 0 {
+		d = DefaultSampleInterval
+	}
+	for {
+		select {
+		case s.every <- d:
+			return
+		default:
+			select { // replace the pending change: the latest wins
+			case <-s.every:
+			default:
+			}
+		}
+	}
 }
 
 // Run takes a snapshot immediately and then once per interval, publishing
@@ -44,6 +66,11 @@ func (s *Sampler) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.sample()
+		case d := <-s.every:
+			if d != s.interval {
+				s.interval = d
+				t.Reset(d)
+			}
 		}
 	}
 }

@@ -18,6 +18,12 @@ import (
 const (
 	DefaultPollInterval = 250 * time.Millisecond // how soon a returning owner is seen
 	DefaultGrace        = 3 * time.Second        // a running job may finish within this after a pause
+	// waitPollFactor: while not serving, the signals are sampled this many
+	// times less often (2 s by default). Nothing there is urgent — a start
+	// 2 s after the owner left is as good as one at once — and the loop is
+	// most of a waiting app's CPU. The owner's own commands and settings
+	// changes do not wait for it.
+	waitPollFactor = 8
 )
 
 // alwaysIdle is the input source of rigs and servers: nobody sits there.
@@ -137,9 +143,16 @@ func (c *Core) control(ctx context.Context) {
 		loaded  string    // the model loaded by the last resume
 		retryAt time.Time // after a failed resume, when to try again
 	)
-	tick := time.NewTicker(c.cfg.PollInterval)
-	defer tick.Stop()
+	poll := time.NewTimer(c.cfg.PollInterval)
+	defer poll.Stop()
 	for {
+		// Serving: poll fast, a returning owner must get the GPU back within
+		// half a second. Otherwise slowly (waitPollFactor).
+		every := c.cfg.PollInterval
+		if !serving {
+			every = c.cfg.WaitPollInterval
+		}
+		poll.Reset(every)
 		var done chan struct{}
 		select {
 		case <-ctx.Done():
@@ -159,7 +172,8 @@ func (c *Core) control(ctx context.Context) {
 			}
 			enabled = cmd.enable
 			watcher.SetOverride(cmd.override)
-		case <-tick.C:
+		case <-c.controlNudge:
+		case <-poll.C:
 		}
 		if p := c.savedIdle(); p != policy { // the owner changed the idle settings
 			o := watcher.Override()
@@ -211,6 +225,29 @@ func (c *Core) control(ctx context.Context) {
 			c.setStatus(StateServing, "", nil)
 		}
 		closeIfSet(done)
+	}
+}
+
+// gpuEvery is the GPU sampling interval: GPUInterval while serving (the
+// card's load and a game starting matter now), twice that otherwise (the
+// control loop then polls every 2 s anyway).
+func (c *Core) gpuEvery(serving bool) time.Duration {
+	every := c.cfg.GPUInterval
+	if every <= 0 {
+		every = gpu.DefaultSampleInterval
+	}
+	if !serving {
+		every *= 2
+	}
+	return every
+}
+
+// nudgeControl makes the control loop look again now rather than at its
+// next poll (the owner changed the idle settings).
+func (c *Core) nudgeControl() {
+	select {
+	case c.controlNudge <- struct{}{}:
+	default: // one is already pending
 	}
 }
 
@@ -415,6 +452,7 @@ func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
 		c.log.Warn("could not save the earnings estimate", "err", err)
 	}
 	if logIt {
+		c.sampler.SetInterval(c.gpuEvery(s == StateServing))
 		c.log.Info("state", "state", s, "error", errMsg, "reasons", reasonCodes(reasons))
 	}
 	if changed {

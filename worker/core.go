@@ -58,9 +58,13 @@ type Config struct {
 	SeedTinyModel bool
 	Runtime       ollama.Config
 	// GPU is the detector to sample; nil uses the real NVML library.
-	GPU         *gpu.Detector
+	GPU *gpu.Detector
+	// GPUInterval is how often the GPU is sampled while serving (default
+	// 1 s); twice that while not serving.
 	GPUInterval time.Duration
-	// RefreshInterval is how often the model lists are re-read (default 5 s).
+	// RefreshInterval is how often the model lists are re-read (default
+	// 30 s): Cocoon's own pulls, deletes, loads and unloads re-read them at
+	// once, so the poll only catches another Ollama client's changes.
 	RefreshInterval time.Duration
 	Logger          *slog.Logger
 
@@ -79,8 +83,10 @@ type Config struct {
 	// controller input counts as the owner's, a Steam game pauses.
 	Controllers idle.ControllerIdler
 	Steam       idle.SteamWatcher
-	// PollInterval is how often the idle signals are sampled (default 250 ms).
-	PollInterval time.Duration
+	// PollInterval is how often the idle signals are sampled while serving
+	// (default 250 ms); WaitPollInterval the same while not serving
+	// (default 8 × PollInterval: 2 s).
+	PollInterval, WaitPollInterval time.Duration
 	// Grace is how long a running job may finish after a pause (default 3 s).
 	Grace time.Duration
 	// MaxConcurrent jobs offered to the network (default 4; Ollama queues them).
@@ -130,11 +136,15 @@ type Core struct {
 	bus *Bus
 	rt  *ollama.Runtime
 	gpu *gpu.Detector
+	// sampler samples gpu every GPUInterval while serving, half as often otherwise (gpuEvery).
+	sampler *gpu.Sampler
 
 	refreshMu sync.Mutex // serialises refreshModels
 	commands  chan command
-	stopped   chan struct{}                  // closed when Run has returned
-	client    atomic.Pointer[network.Client] // set by New, nil without a network; read with cl(), swapped by a join (networks.go)
+	// controlNudge wakes the control loop before its next poll.
+	controlNudge chan struct{}
+	stopped      chan struct{}                  // closed when Run has returned
+	client       atomic.Pointer[network.Client] // set by New, nil without a network; read with cl(), swapped by a join (networks.go)
 	// ledger is set by New (nil without a data dir, or while a damaged one
 	// waits to be rebuilt: RebuildLedger sets it then); read it with led().
 	ledger  atomic.Pointer[earnings.Ledger]
@@ -208,10 +218,13 @@ func New(cfg Config) *Core {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.RefreshInterval == 0 {
-		cfg.RefreshInterval = 5 * time.Second
+		cfg.RefreshInterval = 30 * time.Second
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.WaitPollInterval == 0 {
+		cfg.WaitPollInterval = waitPollFactor * cfg.PollInterval
 	}
 	if cfg.Grace == 0 {
 		cfg.Grace = DefaultGrace
@@ -243,7 +256,7 @@ func New(cfg Config) *Core {
 	}
 	c := &Core{
 		cfg: cfg, log: cfg.Logger.With("component", "worker"), bus: NewBus(), gpu: det,
-		commands: make(chan command), stopped: make(chan struct{}),
+		commands: make(chan command), stopped: make(chan struct{}), controlNudge: make(chan struct{}, 1),
 		netStat: NetworkStatus{Local: cfg.Network.Local, URL: cfg.Network.URL, APIURL: cfg.Network.APIURL, APIKey: cfg.Network.APIKey},
 		refresh: make(chan struct{}, 1), modelsReady: make(chan struct{}), state: StateStopped, model: cfg.Model,
 		pulls:     map[string]ollama.PullProgress{},
@@ -253,6 +266,16 @@ func New(cfg Config) *Core {
 	if cfg.Runtime.FreeVRAM == nil {
 		cfg.Runtime.FreeVRAM = func() (uint64, bool) { return c.currentGPU().FreeVRAM() }
 	}
+	c.sampler = gpu.NewSampler(det, cfg.GPUInterval, func(s gpu.Snapshot) {
+		c.mu.Lock()
+		same := sameTelemetry(c.gpuSnap, s)
+		c.gpuSnap = s
+		c.mu.Unlock()
+		if !same { // an unchanged card need not wake the UI every second
+			c.bus.Publish(EventGPU, s)
+		}
+	})
+	c.sampler.SetInterval(c.gpuEvery(false))
 	c.rt = ollama.New(cfg.Runtime)
 	c.rate = openEarnRate(dataFile(cfg.DataDir, EarnRateFile), time.Now, c.log)
 	c.rt.OnChange(c.runtimeChanged)
@@ -366,18 +389,7 @@ func (c *Core) Run(ctx context.Context) error {
 	g.Go(func() error { c.control(ctx); return nil })
 	g.Go(func() error { c.runCallbacks(ctx); return nil })
 	g.Go(func() error { return fatal("network client", c.runNetwork(ctx)) }) // networks.go
-	g.Go(func() error {
-		s := gpu.NewSampler(c.gpu, c.cfg.GPUInterval, func(s gpu.Snapshot) {
-			c.mu.Lock()
-			same := sameTelemetry(c.gpuSnap, s)
-			c.gpuSnap = s
-			c.mu.Unlock()
-			if !same { // an unchanged card need not wake the UI every second
-				c.bus.Publish(EventGPU, s)
-			}
-		})
-		return fatal("GPU sampler", s.Run(ctx))
-	})
+	g.Go(func() error { return fatal("GPU sampler", c.sampler.Run(ctx)) })
 	g.Go(func() error { return fatal("model runtime", c.rt.Run(ctx)) })
 	g.Go(func() error { c.refreshLoop(ctx); return nil })
 	if c.cfg.Settlement != nil {

@@ -391,7 +391,7 @@ func (c *Core) savedIdle() *IdleSettings { return c.Settings().Idle }
 
 // SetIdleSettings validates the owner's idle policy, saves it in
 // settings.json and applies it: a running worker re-evaluates with it
-// within one poll (250 ms), keeping the owner's Start/Stop choice. An
+// at once, keeping the owner's Start/Stop choice. An
 // invalid policy changes nothing; its error joins a *FieldError per bad
 // field (FieldErrors).
 func (c *Core) SetIdleSettings(p IdleSettings) error {
@@ -409,6 +409,7 @@ func (c *Core) SetIdleSettings(p IdleSettings) error {
 	}); err != nil {
 		return err
 	}
+	c.nudgeControl()
 	c.log.Info("idle settings changed", "idle_minutes", p.IdleMinutes, "pause_on_gpu_use", p.PauseOnGPUUse,
 		"pause_on_full_screen", p.PauseOnFullScreen, "schedule", p.Schedule, "max_temp_c", p.MaxTemperatureC,
 		"max_power_w", p.MaxPowerW, "vram_reserve_mb", p.VRAMReserveMB)
