@@ -8,23 +8,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// showError says err in the owner's words (ownerwords.go) under title; the
-// error chain itself goes to the log. A cancelled operation shows nothing.
-func (v *mainView) showError(title string, err error) {
-	w := wordsFor(err)
-	if w.Sentence == "" {
-		return
-	}
-	v.log.Warn("shown to the owner: "+title, "kind", w.Kind, "err", err)
-	if v.win == nil {
-		return
-	}
-	msg := wrapLabel(w.Sentence + "\n\n" + w.Action)
-	d := dialog.NewCustom(title, "OK", msg, v.win)
-	d.Resize(fyne.NewSize(480, 0))
-	d.Show()
-}
-
 // builtinOffer is the way back when no model is left: the built-in model,
 // written from code (no download from the internet).
 type builtinOffer struct {

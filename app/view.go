@@ -30,12 +30,9 @@ import (
 // Widget fields are reachable from tests in this package, so tests find
 // what they check without walking the widget tree.
 type mainView struct {
-	core Core
-	win  fyne.Window
-	ctx  context.Context
-	log  *slog.Logger
-	// do runs fn on the Fyne thread; fyne.Do in the app, a queue in tests.
-	do func(fn func())
+	// The window's core, dialogs' parent, logger, do, tooltips and render,
+	// shared with every tab (env.go).
+	*tabEnv
 	// onRender is called after each refresh (the tray follows the state with it).
 	onRender func(st worker.Status, busy bool)
 	// onToday is given today's totals after each ledger read (the tray's earnings line).
@@ -50,7 +47,6 @@ type mainView struct {
 	content fyne.CanvasObject
 	body    fyne.CanvasObject
 	frame   *container.Scroll
-	tips    *tipLayer
 	status  worker.Status
 	// clock is the time the telemetry graphs use; time.Now in the app.
 	clock func() time.Time
@@ -167,11 +163,13 @@ const pillText = 12
 // newMainView builds the view. win is the parent of dialogs.
 func newMainView(core Core, win fyne.Window) *mainView {
 	v := &mainView{
-		core:       core,
-		win:        win,
-		ctx:        context.Background(),
-		log:        slog.New(slog.DiscardHandler),
-		do:         fyne.Do,
+		tabEnv: &tabEnv{
+			core: core,
+			win:  win,
+			ctx:  context.Background(),
+			log:  slog.New(slog.DiscardHandler),
+			do:   fyne.Do,
+		},
 		clock:      time.Now,
 		modelRows:  map[string]*modelRow{},
 		pullRows:   map[string]*pullRow{},
@@ -181,6 +179,7 @@ func newMainView(core Core, win fyne.Window) *mainView {
 		dismissed:  map[string]bool{},
 	}
 	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
+	v.render = v.refresh
 	v.now = newNowStrip(v.tips)
 	// The Dashboard scrolls when the window is too short for all of it; the
 	// Models panel comes before the Network panel (on a 640-high screen it
@@ -188,10 +187,10 @@ func newMainView(core Core, win fyne.Window) *mainView {
 	dashboard := container.NewVScroll(container.NewBorder(
 		container.NewVBox(v.now.obj, newColumns(v.buildGPU(), v.buildOllama())), v.buildNetwork(), nil, nil,
 		v.buildModels()))
-	v.earn = newEarningsView(v)
-	v.why = newWhyView(v)
-	v.set = newSettingsView(v)
-	v.nets = newNetworksView(v)
+	v.earn = newEarningsView(v.tabEnv, v.showToday, v.editElectricity)
+	v.why = newWhyView(v.tabEnv, v.doAction)
+	v.set = newSettingsView(v.tabEnv, func() { v.earn.reload() })
+	v.nets = newNetworksView(v.tabEnv)
 	v.whyTab = container.NewTabItemWithIcon("Why not earning?", theme.QuestionIcon(), v.why.content)
 	v.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), v.set.content)
 	v.tabs = container.NewAppTabs(
@@ -365,7 +364,7 @@ func (v *mainView) refresh(st worker.Status) {
 	v.earn.refreshStatus(st)
 	v.why.refresh(st)
 	v.nets.refresh(st)
-	v.set.renderNetwork()
+	v.set.refresh(st)
 	if v.onboard != nil {
 		v.onboard.refresh(st)
 	}
@@ -904,6 +903,16 @@ func (r *pullRow) update(s pullState) {
 	}
 }
 
+// showToday gives today's earnings to the Dashboard's strip and the tray.
+func (v *mainView) showToday(today earnings.DayTotal, priced bool) {
+	if v.now != nil {
+		v.now.setToday(today, priced)
+	}
+	if v.onToday != nil {
+		v.onToday(today)
+	}
+}
+
 // tickTelemetry moves the telemetry graphs on when no status came (the
 // app calls it every telemetryTick).
 func (v *mainView) tickTelemetry() { v.now.tick(v.clock()) }
@@ -950,4 +959,55 @@ func (v *mainView) cancelPulls() {
 	for _, c := range v.pulling {
 		c()
 	}
+}
+
+// editElectricity opens the Settings tab at the electricity price (the
+// Earnings tab's "Change").
+func (v *mainView) editElectricity() {
+	if v.tabs != nil {
+		v.tabs.Select(v.settingsTab)
+	}
+	if v.win != nil {
+		v.win.Canvas().Focus(v.set.tariffEntry)
+	}
+}
+
+// doAction runs a reason's button.
+func (v *mainView) doAction(a whyAction) {
+	switch a {
+	case actStart:
+		v.startSharing()
+	case actStartNow:
+		v.startNow()
+	case actModels:
+		v.tabs.SelectIndex(0)
+		if v.win != nil && v.pullEntry != nil {
+			v.win.Canvas().Focus(v.pullEntry)
+		}
+	case actSettings:
+		if v.settingsTab != nil {
+			v.tabs.Select(v.settingsTab)
+		}
+	}
+}
+
+// startSharing calls Core.Start on a goroutine (Start never stops, unlike toggle).
+func (v *mainView) startSharing() {
+	if v.busy {
+		return
+	}
+	v.busy = true
+	v.updateToggle()
+	go func() {
+		v.log.Info("starting worker")
+		err := v.core.Start(v.ctx)
+		st := v.core.Status()
+		v.do(func() {
+			v.busy = false
+			if err != nil {
+				v.showError("Could not start", err)
+			}
+			v.refresh(st)
+		})
+	}()
 }

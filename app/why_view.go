@@ -443,7 +443,10 @@ func modelOrDash(m string) string {
 // The tab.
 
 type whyView struct {
-	v       *mainView
+	env *tabEnv
+	// act runs a reason's button (start, go to the models, ...): the
+	// window's header and tabs do those.
+	act     func(whyAction)
 	content fyne.CanvasObject
 	head    *widget.Label
 	sub     *dimLabel
@@ -465,8 +468,8 @@ type whyRow struct {
 	item    why
 }
 
-func newWhyView(v *mainView) *whyView {
-	w := &whyView{v: v, jobsAtServe: -1}
+func newWhyView(env *tabEnv, act func(whyAction)) *whyView {
+	w := &whyView{env: env, act: act, jobsAtServe: -1}
 	w.head = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	w.head.SizeName = theme.SizeNameSubHeadingText
 	w.sub = newDim("Updated with every change of the worker's state.")
@@ -486,8 +489,8 @@ func (w *whyView) refresh(st worker.Status) {
 		w.jobsAtServe = -1
 	}
 	addr := ""
-	if w.v.core != nil {
-		addr = w.v.core.Settings().PayoutAddress
+	if w.env.core != nil {
+		addr = w.env.core.Settings().PayoutAddress
 	}
 	items := explainWhy(whyFacts{Status: st, Now: time.Now(), JobsAtServe: w.jobsAtServe, PayoutAddress: addr})
 	w.render(items)
@@ -591,7 +594,7 @@ func (r *whyRow) update(w *whyView, it why) {
 	if !same {
 		btns := make([]fyne.CanvasObject, 0, len(it.Actions))
 		for i, a := range it.Actions {
-			b := widget.NewButton(actionLabel(a), func() { w.v.doAction(a) })
+			b := widget.NewButton(actionLabel(a), func() { w.act(a) })
 			if i == 0 {
 				b.Importance = widget.HighImportance
 			}
@@ -610,44 +613,4 @@ func (r *whyRow) button(a whyAction) *widget.Button {
 		}
 	}
 	return nil
-}
-
-// doAction runs a reason's button.
-func (v *mainView) doAction(a whyAction) {
-	switch a {
-	case actStart:
-		v.startSharing()
-	case actStartNow:
-		v.startNow()
-	case actModels:
-		v.tabs.SelectIndex(0)
-		if v.win != nil && v.pullEntry != nil {
-			v.win.Canvas().Focus(v.pullEntry)
-		}
-	case actSettings:
-		if v.settingsTab != nil {
-			v.tabs.Select(v.settingsTab)
-		}
-	}
-}
-
-// startSharing calls Core.Start on a goroutine (Start never stops, unlike toggle).
-func (v *mainView) startSharing() {
-	if v.busy {
-		return
-	}
-	v.busy = true
-	v.updateToggle()
-	go func() {
-		v.log.Info("starting worker")
-		err := v.core.Start(v.ctx)
-		st := v.core.Status()
-		v.do(func() {
-			v.busy = false
-			if err != nil {
-				v.showError("Could not start", err)
-			}
-			v.refresh(st)
-		})
-	}()
 }
