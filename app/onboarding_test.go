@@ -139,12 +139,16 @@ func TestOnboardingModelStep(t *testing.T) {
 		t.Fatal("Download disabled with a name typed")
 	}
 	test.Tap(o.pullBtn)
-	q.runUntil(t, "download progress", func() bool { return o.pullBar.Value > 0.39 })
-	if !o.pullRow.Visible() || !strings.HasPrefix(o.pullText, "40%") || o.pullTitle.Text != "qwen2.5:7b" {
-		t.Fatalf("pull row visible=%v text=%q title=%q", o.pullRow.Visible(), o.pullText, o.pullTitle.Text)
+	q.runUntil(t, "download progress", func() bool {
+		r := o.pulls.rows["qwen2.5:7b"]
+		return r != nil && r.bar.Value > 0.39
+	})
+	row := o.pulls.rows["qwen2.5:7b"]
+	if !row.bar.Visible() || !strings.HasPrefix(row.barText, "40%") || row.title.Text != "qwen2.5:7b" {
+		t.Fatalf("pull row bar visible=%v text=%q title=%q", row.bar.Visible(), row.barText, row.title.Text)
 	}
-	test.Tap(o.pullCancel)
-	q.runUntil(t, "the download to stop", func() bool { return !o.pullRow.Visible() })
+	test.Tap(row.cancel)
+	q.runUntil(t, "the download to stop", func() bool { return len(o.pulls.rows) == 0 })
 	if !o.pullMsg.Visible() || !strings.Contains(o.pullMsg.Text, "cancelled") {
 		t.Errorf("after cancel: %q", o.pullMsg.Text)
 	}

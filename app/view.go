@@ -111,15 +111,12 @@ type mainView struct {
 	builtin    builtinOffer          // the built-in model back, when no model is left (model_delete.go)
 
 	// downloads
-	pullEntry  *widget.Entry
-	pullBtn    *widget.Button
-	pullsBox   *fyne.Container
-	pullRows   map[string]*pullRow
-	pullOrder  []string
-	pulling    map[string]context.CancelFunc // pulls this window started
-	pullErrs   map[string]string             // errors PullModel returned
-	eventPulls map[string]ollama.PullProgress
-	dismissed  map[string]bool
+	pullEntry *widget.Entry
+	pullBtn   *widget.Button
+	// downloads is the state of every download, shared with the wizard;
+	// pulls draws it on the Dashboard (downloads.go).
+	downloads *downloads
+	pulls     *pullList
 
 	// tabs: Dashboard (the worker), Earnings, Why not earning?, Settings
 	tabs        *container.AppTabs
@@ -147,17 +144,6 @@ type modelRow struct {
 	del       *widget.Button
 }
 
-type pullRow struct {
-	name    string
-	obj     *fyne.Container
-	title   *widget.Label
-	bar     *widget.ProgressBar
-	barText string    // "40% · 800 MB of 2 GB · 25.4 MB/s", shown on the bar
-	detail  *dimLabel // the error of a failed pull
-	cancel  *widget.Button
-	close   *widget.Button
-}
-
 const pillText = 12
 
 // newMainView builds the view. win is the parent of dialogs.
@@ -170,16 +156,13 @@ func newMainView(core Core, win fyne.Window) *mainView {
 			log:  slog.New(slog.DiscardHandler),
 			do:   fyne.Do,
 		},
-		clock:      time.Now,
-		modelRows:  map[string]*modelRow{},
-		pullRows:   map[string]*pullRow{},
-		pulling:    map[string]context.CancelFunc{},
-		pullErrs:   map[string]string{},
-		eventPulls: map[string]ollama.PullProgress{},
-		dismissed:  map[string]bool{},
+		clock:     time.Now,
+		modelRows: map[string]*modelRow{},
 	}
 	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
 	v.render = v.refresh
+	v.downloads = newDownloads(v.tabEnv)
+	v.downloads.changed = v.downloadsChanged
 	v.now = newNowStrip(v.tips)
 	// The Dashboard scrolls when the window is too short for all of it; the
 	// Models panel comes before the Network panel (on a 640-high screen it
@@ -334,13 +317,13 @@ func (v *mainView) buildModels() fyne.CanvasObject {
 	v.pullBtn = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), v.startPull)
 	v.pullBtn.Importance = widget.MediumImportance
 	v.pullBtn.Disable()
-	v.pullsBox = container.NewVBox()
+	v.pulls = newPullList(v.downloads, v.tips)
 
 	download := container.NewVBox(
 		widget.NewSeparator(),
 		v.buildStorage(),
 		container.NewBorder(nil, nil, caption("Download model"), v.pullBtn, v.pullEntry),
-		v.pullsBox)
+		v.pulls.obj)
 	// No scroll of its own: the Dashboard scrolls when the list is long.
 	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVBox(v.modelsBox)))
 }
@@ -349,6 +332,7 @@ func (v *mainView) buildModels() fyne.CanvasObject {
 // in place and rows are only rebuilt when the set of models changes.
 func (v *mainView) refresh(st worker.Status) {
 	v.status = st
+	v.downloads.follow(st)
 	if v.skipWhileHidden(st) {
 		return
 	}
@@ -724,183 +708,54 @@ func (v *mainView) serveModel(name string) {
 
 func (v *mainView) updatePullButton() {
 	name := strings.TrimSpace(v.pullEntry.Text)
-	_, busy := v.pulling[name]
-	if name == "" || busy {
+	if name == "" || v.downloads.running(name) {
 		v.pullBtn.Disable()
 	} else {
 		v.pullBtn.Enable()
 	}
 }
 
-// startPull downloads the model named in the entry on a goroutine.
+// startPull downloads the model named in the entry.
 func (v *mainView) startPull() {
-	name := strings.TrimSpace(v.pullEntry.Text)
-	if name == "" {
+	if !v.downloads.start(strings.TrimSpace(v.pullEntry.Text)) {
 		return
 	}
-	if _, busy := v.pulling[name]; busy {
-		return
-	}
-	ctx, cancel := context.WithCancel(v.ctx)
-	v.pulling[name] = cancel
-	delete(v.pullErrs, name)
-	delete(v.eventPulls, name)
-	delete(v.dismissed, name)
 	v.pullEntry.SetText("")
 	v.updatePullButton()
+}
+
+func (v *mainView) renderPulls() { v.pulls.render() }
+
+// downloadsChanged redraws what shows the downloads: a download started
+// here shows in the wizard, and the other way round.
+func (v *mainView) downloadsChanged() {
 	v.renderPulls()
-	go func() {
-		v.log.Info("downloading model", "model", name)
-		err := v.core.PullModel(ctx, name)
-		cancelled := ctx.Err() != nil
-		cancel()
-		st := v.core.Status()
-		v.do(func() {
-			delete(v.pulling, name)
-			switch {
-			case cancelled:
-				v.log.Info("download cancelled", "model", name)
-				v.dismissed[name] = true
-			case err != nil:
-				v.log.Warn("download failed", "model", name, "err", err)
-				v.pullErrs[name] = wordsFor(err).String()
-			default:
-				v.log.Info("download finished", "model", name)
+	v.updatePullButton()
+	if v.onboard != nil {
+		v.onboard.renderPull()
+	}
+}
+
+// startOnboarding shows the wizard when the owner has not finished or
+// skipped it yet; skip (the app was started with --start) never shows it.
+// It reports whether it showed the wizard.
+func (v *mainView) startOnboarding(skip bool) bool {
+	if skip || v.onboard != nil || v.core.Settings().Onboarded {
+		return false
+	}
+	v.log.Info("first run: showing the setup wizard")
+	v.onboard = newOnboarding(v.tabEnv, v.downloads, onboardingHooks{
+		startAtLogin: v.startAtLogin,
+		payoutSaved:  func() { v.earn.reload() },
+		finished: func() {
+			v.set.load(true)
+			if !v.status.State.Started() {
+				v.toggle() // Start: serves once the owner is away
 			}
-			v.updatePullButton()
-			v.refresh(st)
-		})
-	}()
-}
-
-// pullState is what one pull row shows.
-type pullState struct {
-	progress ollama.PullProgress
-	ours     bool // started here, so it can be cancelled
-	failed   string
-}
-
-// pullStates merges the core's view of downloads with this window's own.
-func (v *mainView) pullStates() map[string]pullState {
-	out := map[string]pullState{}
-	names := map[string]bool{}
-	for n := range v.status.Pulls {
-		names[n] = true
-	}
-	for n := range v.eventPulls {
-		names[n] = true
-	}
-	for n := range v.pulling {
-		names[n] = true
-	}
-	for n := range v.pullErrs {
-		names[n] = true
-	}
-	for n := range names {
-		p, ok := v.status.Pulls[n]
-		if !ok {
-			p = v.eventPulls[n]
-		}
-		_, ours := v.pulling[n]
-		s := pullState{progress: p, ours: ours}
-		if !ours {
-			s.failed = v.pullErrs[n]
-			if s.failed == "" {
-				s.failed = p.Err
-			}
-		}
-		switch {
-		case ours:
-		case v.dismissed[n]:
-			continue
-		case s.failed != "":
-		case ok && !p.Done: // a download the core started itself
-		default:
-			continue
-		}
-		out[n] = s
-	}
-	return out
-}
-
-func (v *mainView) renderPulls() {
-	states := v.pullStates()
-	order := make([]string, 0, len(states))
-	for n := range states {
-		order = append(order, n)
-	}
-	slices.Sort(order)
-	for n, s := range states {
-		r := v.pullRows[n]
-		if r == nil {
-			r = v.newPullRow(n)
-			v.pullRows[n] = r
-		}
-		r.update(s)
-	}
-	for n := range v.pullRows {
-		if _, ok := states[n]; !ok {
-			delete(v.pullRows, n)
-		}
-	}
-	if slices.Equal(order, v.pullOrder) {
-		return
-	}
-	v.pullOrder = order
-	objs := make([]fyne.CanvasObject, 0, len(order))
-	for _, n := range order {
-		objs = append(objs, v.pullRows[n].obj)
-	}
-	v.pullsBox.Objects = objs
-	v.pullsBox.Refresh()
-}
-
-func (v *mainView) newPullRow(name string) *pullRow {
-	r := &pullRow{name: name}
-	r.title = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.bar = widget.NewProgressBar()
-	r.bar.TextFormatter = func() string { return r.barText }
-	r.detail = newDim("")
-	r.detail.Wrapping = fyne.TextWrapWord
-	r.detail.Hide()
-	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
-		if c := v.pulling[name]; c != nil {
-			c()
-			r.cancel.Disable()
-		}
+		},
 	})
-	r.close = widget.NewButtonWithIcon("", theme.CancelIcon(), func() {
-		v.dismissed[name] = true
-		delete(v.pullErrs, name)
-		v.renderPulls()
-	})
-	r.close.Importance = widget.LowImportance
-	// The name takes a fixed width (cut, with a tooltip), so a long one
-	// leaves the bar its room.
-	title := container.New(&atLeast{w: 220}, container.New(vcenter{}, v.tips.tipLabel(r.title)))
-	r.obj = container.NewBorder(nil, nil, title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail.RichText))
-	return r
-}
-
-func (r *pullRow) update(s pullState) {
-	p := s.progress
-	if s.failed != "" {
-		r.bar.Hide()
-		r.detail.set("Download failed: "+s.failed, theme.ColorNameError)
-		r.detail.Show()
-		r.cancel.Hide()
-		r.close.Show()
-		return
-	}
-	r.detail.Hide()
-	r.bar.Show()
-	r.barText = pullText(p)
-	r.bar.SetValue(pullPercent(p) / 100) // refreshes the text too
-	r.close.Hide()
-	setVisible(r.cancel, s.ours)
-	if s.ours {
-		r.cancel.Enable()
-	}
+	v.onboard.show(v.status)
+	return true
 }
 
 // showToday gives today's earnings to the Dashboard's strip and the tray.
@@ -930,9 +785,7 @@ func (v *mainView) handleEvent(ev worker.Event) {
 			v.renderStatusLine()
 		}
 	case worker.EventPull:
-		if p, ok := ev.Data.(ollama.PullProgress); ok && p.Model != "" {
-			v.eventPulls[p.Model] = p
-		}
+		v.downloads.observe(ev)
 	case worker.EventError:
 		msg := fmt.Sprint(ev.Data)
 		if s, ok := ev.Data.(string); ok {
@@ -955,11 +808,7 @@ func (v *mainView) handleEvent(ev worker.Event) {
 }
 
 // cancelPulls cancels every download this window started (on quit).
-func (v *mainView) cancelPulls() {
-	for _, c := range v.pulling {
-		c()
-	}
-}
+func (v *mainView) cancelPulls() { v.downloads.cancelAll() }
 
 // editElectricity opens the Settings tab at the electricity price (the
 // Earnings tab's "Change").

@@ -230,7 +230,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 	}
 	test.Tap(v.pullBtn)
 	<-started
-	r := v.pullRows["llama3.2:3b"]
+	r := v.pulls.rows["llama3.2:3b"]
 	if r == nil {
 		t.Fatal("no progress row for the pull")
 	}
@@ -257,7 +257,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 	q.runUntil(t, "progress 75%", func() bool { return math.Abs(r.bar.Value-0.75) < 1e-9 })
 
 	test.Tap(r.cancel)
-	q.runUntil(t, "the row to go", func() bool { return len(v.pullRows) == 0 })
+	q.runUntil(t, "the row to go", func() bool { return len(v.pulls.rows) == 0 })
 }
 
 func TestPullFailureShownInRed(t *testing.T) {
@@ -268,8 +268,8 @@ func TestPullFailureShownInRed(t *testing.T) {
 	v, _, q := newTestView(t, core)
 	v.pullEntry.SetText("nosuch:latest")
 	test.Tap(v.pullBtn)
-	q.runUntil(t, "the pull to fail", func() bool { return len(v.pulling) == 0 })
-	r := v.pullRows["nosuch:latest"]
+	q.runUntil(t, "the pull to fail", func() bool { return len(v.downloads.pulling) == 0 })
+	r := v.pulls.rows["nosuch:latest"]
 	if r == nil {
 		t.Fatal("failed pull has no row")
 	}
@@ -280,7 +280,7 @@ func TestPullFailureShownInRed(t *testing.T) {
 		t.Error("progress bar shown for a failed pull")
 	}
 	test.Tap(r.close)
-	if len(v.pullRows) != 0 {
+	if len(v.pulls.rows) != 0 {
 		t.Error("dismissed failure still shown")
 	}
 }
