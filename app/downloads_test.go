@@ -29,13 +29,13 @@ func TestDownloadsSharedByDashboardAndWizard(t *testing.T) {
 				test.Type(o.pullEntry, name)
 				test.Tap(o.pullBtn)
 			},
-			cancelIn: func(v *mainView, o *onboarding) *pullList { return v.pulls },
+			cancelIn: func(v *mainView, o *onboarding) *pullList { return v.dash.pulls },
 		},
 		{
 			name: "started on the Dashboard, cancelled in the wizard",
 			start: func(v *mainView, o *onboarding) {
-				test.Type(v.pullEntry, name)
-				test.Tap(v.pullBtn)
+				test.Type(v.dash.pullEntry, name)
+				test.Tap(v.dash.pullBtn)
 			},
 			cancelIn: func(v *mainView, o *onboarding) *pullList { return o.pulls },
 		},
@@ -56,7 +56,7 @@ func TestDownloadsSharedByDashboardAndWizard(t *testing.T) {
 			startWatch(t, v, f, q)
 
 			tc.start(v, o)
-			lists := map[string]*pullList{"Dashboard": v.pulls, "wizard": o.pulls}
+			lists := map[string]*pullList{"Dashboard": v.dash.pulls, "wizard": o.pulls}
 			q.runUntil(t, "the progress in both places", func() bool {
 				for _, l := range lists {
 					if r := l.rows[name]; r == nil || r.bar.Value < 0.39 {
@@ -71,12 +71,12 @@ func TestDownloadsSharedByDashboardAndWizard(t *testing.T) {
 					t.Errorf("%s: bar %q, Cancel visible=%v disabled=%v", where, r.barText, r.cancel.Visible(), r.cancel.Disabled())
 				}
 			}
-			if !v.pullBtn.Disabled() && v.pullEntry.Text == name {
+			if !v.dash.pullBtn.Disabled() && v.dash.pullEntry.Text == name {
 				t.Error("the Dashboard offers to download what already downloads")
 			}
 
 			test.Tap(tc.cancelIn(v, o).rows[name].cancel)
-			q.runUntil(t, "both rows to go", func() bool { return len(v.pulls.rows) == 0 && len(o.pulls.rows) == 0 })
+			q.runUntil(t, "both rows to go", func() bool { return len(v.dash.pulls.rows) == 0 && len(o.pulls.rows) == 0 })
 			if err := <-ended; err == nil {
 				t.Error("PullModel ran on after Cancel")
 			}

@@ -30,95 +30,6 @@ type networkWidgets struct {
 	keyRow   fyne.CanvasObject
 }
 
-func (v *mainView) buildNetwork() fyne.CanvasObject {
-	n := &v.net
-	n.pill = newPill("Not connected", colorGrey, pillText)
-	n.where = widget.NewLabel("—")
-	n.api = widget.NewLabel("—")
-	n.key = widget.NewLabel("—")
-	n.copyKey = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
-		if k := v.status.Network.APIKey; k != "" && v.win != nil {
-			v.win.Clipboard().SetContent(k)
-		}
-	})
-	n.copyKey.Importance = widget.LowImportance
-	n.served = widget.NewLabel("—")
-	n.earned = widget.NewLabel("—")
-	n.lastStop = widget.NewLabel("—")
-	n.err = wrapLabel("")
-	n.err.Importance = widget.DangerImportance
-	n.err.Hide()
-	tip := v.tips.tipLabel
-	n.keyRow = container.NewBorder(nil, nil, nil, n.copyKey, tip(n.key))
-	left := container.New(layout.NewFormLayout(),
-		caption("Network"), tip(n.where),
-		caption("API"), tip(n.api),
-		caption("API key"), n.keyRow)
-	right := container.New(layout.NewFormLayout(),
-		caption("Served"), tip(n.served),
-		caption("Earned"), tip(n.earned),
-		caption("Last pause"), tip(n.lastStop))
-	p := panel("Network", n.pill.obj, container.NewVBox(newColumns(left, right), n.err))
-	n.pill.parent = p
-	return p
-}
-
-func (v *mainView) renderNetwork(st worker.Status) {
-	n := &v.net
-	ns := st.Network
-	switch {
-	case ns.URL == "":
-		n.pill.set("No network", colorGrey)
-	case ns.Connected:
-		n.pill.set("Connected", colorGreen)
-	default:
-		n.pill.set("Not connected", colorAmber)
-	}
-	where := "none configured"
-	if ns.Local {
-		where = "local test network (on this computer)"
-	} else if ns.Name != "" {
-		where = ns.Name + " · " + ns.URL
-	} else if ns.URL != "" {
-		where = ns.URL
-	}
-	if ns.WorkerID != "" {
-		where += " · worker " + shortID(ns.WorkerID)
-	}
-	setLabel(n.where, where, widget.MediumImportance)
-	api := "—"
-	if ns.APIURL != "" {
-		api = ns.APIURL
-	}
-	setLabel(n.api, api, widget.MediumImportance)
-	key := "—"
-	if ns.APIKey != "" {
-		key = ns.APIKey
-	}
-	setLabel(n.key, key, widget.MediumImportance)
-	setVisible(n.copyKey, ns.APIKey != "")
-	served := plural(st.Jobs.Completed, "job") + " · " + plural(int(st.Jobs.Tokens), "token")
-	if st.Jobs.Running > 0 {
-		served = fmt.Sprintf("%d running · ", st.Jobs.Running) + served
-	}
-	if st.Jobs.LastTokensPS > 0 {
-		served += fmt.Sprintf(" · %.0f tok/s", st.Jobs.LastTokensPS)
-	}
-	setLabel(n.served, served, widget.MediumImportance)
-	earned := fmt.Sprintf("%s TON in %s", tonText(st.Earned), plural(st.Receipts, "receipt"))
-	if ns.Local {
-		earned += " (test TON)"
-	}
-	setLabel(n.earned, earned, widget.MediumImportance)
-	last := "—"
-	if p := st.LastPause; p != nil {
-		last = fmt.Sprintf("GPU freed in %d ms · %s", p.Took.Milliseconds(), p.Reason)
-	}
-	setLabel(n.lastStop, last, widget.MediumImportance)
-	setLabel(n.err, networkErrorText(ns), widget.DangerImportance)
-	setVisible(n.err, ns.Error != "" && !ns.Connected)
-}
-
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
@@ -184,4 +95,93 @@ func stateSentence(st worker.Status) string {
 		return "Not sharing. Start sharing to earn while you are away; Cocoon steps aside when you come back."
 	}
 	return stateWord(st.State) + "."
+}
+
+func (d *dashboardView) buildNetwork() fyne.CanvasObject {
+	n := &d.net
+	n.pill = newPill("Not connected", colorGrey, pillText)
+	n.where = widget.NewLabel("—")
+	n.api = widget.NewLabel("—")
+	n.key = widget.NewLabel("—")
+	n.copyKey = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
+		if k := d.status.Network.APIKey; k != "" && d.env.win != nil {
+			d.env.win.Clipboard().SetContent(k)
+		}
+	})
+	n.copyKey.Importance = widget.LowImportance
+	n.served = widget.NewLabel("—")
+	n.earned = widget.NewLabel("—")
+	n.lastStop = widget.NewLabel("—")
+	n.err = wrapLabel("")
+	n.err.Importance = widget.DangerImportance
+	n.err.Hide()
+	tip := d.env.tips.tipLabel
+	n.keyRow = container.NewBorder(nil, nil, nil, n.copyKey, tip(n.key))
+	left := container.New(layout.NewFormLayout(),
+		caption("Network"), tip(n.where),
+		caption("API"), tip(n.api),
+		caption("API key"), n.keyRow)
+	right := container.New(layout.NewFormLayout(),
+		caption("Served"), tip(n.served),
+		caption("Earned"), tip(n.earned),
+		caption("Last pause"), tip(n.lastStop))
+	p := panel("Network", n.pill.obj, container.NewVBox(newColumns(left, right), n.err))
+	n.pill.parent = p
+	return p
+}
+
+func (d *dashboardView) renderNetwork(st worker.Status) {
+	n := &d.net
+	ns := st.Network
+	switch {
+	case ns.URL == "":
+		n.pill.set("No network", colorGrey)
+	case ns.Connected:
+		n.pill.set("Connected", colorGreen)
+	default:
+		n.pill.set("Not connected", colorAmber)
+	}
+	where := "none configured"
+	if ns.Local {
+		where = "local test network (on this computer)"
+	} else if ns.Name != "" {
+		where = ns.Name + " · " + ns.URL
+	} else if ns.URL != "" {
+		where = ns.URL
+	}
+	if ns.WorkerID != "" {
+		where += " · worker " + shortID(ns.WorkerID)
+	}
+	setLabel(n.where, where, widget.MediumImportance)
+	api := "—"
+	if ns.APIURL != "" {
+		api = ns.APIURL
+	}
+	setLabel(n.api, api, widget.MediumImportance)
+	key := "—"
+	if ns.APIKey != "" {
+		key = ns.APIKey
+	}
+	setLabel(n.key, key, widget.MediumImportance)
+	setVisible(n.copyKey, ns.APIKey != "")
+	served := plural(st.Jobs.Completed, "job") + " · " + plural(int(st.Jobs.Tokens), "token")
+	if st.Jobs.Running > 0 {
+		served = fmt.Sprintf("%d running · ", st.Jobs.Running) + served
+	}
+	if st.Jobs.LastTokensPS > 0 {
+		served += fmt.Sprintf(" · %.0f tok/s", st.Jobs.LastTokensPS)
+	}
+	setLabel(n.served, served, widget.MediumImportance)
+	earned := fmt.Sprintf("%s TON in %s", tonText(st.Earned), plural(st.Receipts, "receipt"))
+	if ns.Local {
+		earned += " (test TON)"
+	}
+	setLabel(n.earned, earned, widget.MediumImportance)
+	last := "—"
+	if p := st.LastPause; p != nil {
+		last = fmt.Sprintf("GPU freed in %d ms · %s", p.Took.Milliseconds(), p.Reason)
+	}
+	setLabel(n.lastStop, last, widget.MediumImportance)
+	setLabel(n.err, networkErrorText(ns), widget.DangerImportance)
+	setVisible(n.err, ns.Error != "" && !ns.Connected)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +17,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
@@ -51,9 +48,6 @@ type mainView struct {
 	// clock is the time the telemetry graphs use; time.Now in the app.
 	clock func() time.Time
 
-	// the Dashboard's "now" strip: job, today's earnings, telemetry graphs
-	now *nowStrip
-
 	// header: the state, its buttons and one status line under them, whose
 	// room is always kept (banners never move the tabs): an error, else a
 	// notice, else why it does not serve now, else what the state means.
@@ -67,8 +61,7 @@ type mainView struct {
 	// startAtLogin turns start at login on (Options.StartAtLogin; nil: not offered).
 	startAtLogin func() error
 	rebuildDlg   *dialog.ConfirmDialog
-	fatalShown   string // the fatal error already shown in a dialog
-	net          networkWidgets
+	fatalShown   string        // the fatal error already shown in a dialog
 	nets         *networksView // the Networks tab (networks_view.go)
 	toggleBtn    *widget.Button
 	busy         bool // a Start/Stop call is in flight
@@ -76,50 +69,13 @@ type mainView struct {
 	noticeRow    *fyne.Container
 	noticeOn     bool // a notice waits to be dismissed
 
-	// GPU panel
-	gpuOK      *fyne.Container // shown when a GPU is usable
-	gpuNone    *fyne.Container // shown otherwise
-	gpuName    *widget.Label
-	gpuCC      *pill
-	gpuMore    *dimLabel // "+1 more GPU"
-	vramBar    *widget.ProgressBar
-	vramLabel  string
-	gpuDriver  *dimLabel
-	gpuTemp    *widget.Label
-	gpuPower   *widget.Label
-	gpuUtil    *widget.Label
-	gpuProcs   *widget.Label
-	gpuHead    *widget.Label // headline when no GPU
-	gpuReason  *widget.Label
-	gpuErrors  *dimLabel
-	ollamaPill *pill
-
-	// Ollama panel
-	ollamaVersion *widget.Label
-	ollamaMode    *widget.Label
-	ollamaAddr    *widget.Label
-	ollamaRunsOn  *widget.Label
-	ollamaErr     *widget.Label
-
-	// models
-	modelsBox  *fyne.Container
-	modelRows  map[string]*modelRow
-	modelOrder []string
-	noModels   *widget.Label
-	storage    storageWidgets
-	confirm    *dialog.ConfirmDialog // the last delete confirmation shown
-	builtin    builtinOffer          // the built-in model back, when no model is left (model_delete.go)
-
-	// downloads
-	pullEntry *widget.Entry
-	pullBtn   *widget.Button
-	// downloads is the state of every download, shared with the wizard;
-	// pulls draws it on the Dashboard (downloads.go).
+	// downloads is the state of every download, shared by the Dashboard
+	// and the wizard (downloads.go).
 	downloads *downloads
-	pulls     *pullList
 
-	// tabs: Dashboard (the worker), Earnings, Why not earning?, Settings
+	// tabs: Dashboard (the worker), Earnings, Why not earning?, Networks, Settings
 	tabs        *container.AppTabs
+	dash        *dashboardView // dashboard.go
 	earn        *earningsView
 	why         *whyView
 	whyTab      *container.TabItem
@@ -128,20 +84,6 @@ type mainView struct {
 
 	// onboard is the first-run wizard (nil: not shown this run).
 	onboard *onboarding
-}
-
-type modelRow struct {
-	name      string
-	obj       *fyne.Container
-	title     *twoPart // bold name, then the details, dim
-	nameSeg   *widget.TextSegment
-	detailSeg *widget.TextSegment
-	serving   *pill
-	loaded    *pill
-	fit       *pill
-	fitFull   string // the fit note the badge may show cut
-	serve     *widget.Button
-	del       *widget.Button
 }
 
 const pillText = 12
@@ -156,20 +98,13 @@ func newMainView(core Core, win fyne.Window) *mainView {
 			log:  slog.New(slog.DiscardHandler),
 			do:   fyne.Do,
 		},
-		clock:     time.Now,
-		modelRows: map[string]*modelRow{},
+		clock: time.Now,
 	}
 	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
 	v.render = v.refresh
 	v.downloads = newDownloads(v.tabEnv)
 	v.downloads.changed = v.downloadsChanged
-	v.now = newNowStrip(v.tips)
-	// The Dashboard scrolls when the window is too short for all of it; the
-	// Models panel comes before the Network panel (on a 640-high screen it
-	// starts on the first page) and takes whatever height is left over.
-	dashboard := container.NewVScroll(container.NewBorder(
-		container.NewVBox(v.now.obj, newColumns(v.buildGPU(), v.buildOllama())), v.buildNetwork(), nil, nil,
-		v.buildModels()))
+	v.dash = newDashboard(v.tabEnv, v.downloads, v.showNotice)
 	v.earn = newEarningsView(v.tabEnv, v.showToday, v.editElectricity)
 	v.why = newWhyView(v.tabEnv, v.doAction)
 	v.set = newSettingsView(v.tabEnv, func() { v.earn.reload() })
@@ -177,7 +112,7 @@ func newMainView(core Core, win fyne.Window) *mainView {
 	v.whyTab = container.NewTabItemWithIcon("Why not earning?", theme.QuestionIcon(), v.why.content)
 	v.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), v.set.content)
 	v.tabs = container.NewAppTabs(
-		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), dashboard),
+		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), v.dash.content),
 		container.NewTabItemWithIcon("Earnings", theme.StorageIcon(), v.earn.content),
 		v.whyTab, container.NewTabItemWithIcon("Networks", theme.ListIcon(), v.nets.content), v.settingsTab)
 	v.tabs.OnSelected = func(t *container.TabItem) {
@@ -246,88 +181,6 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	return container.NewVBox(row, status, widget.NewSeparator())
 }
 
-func (v *mainView) buildGPU() fyne.CanvasObject {
-	v.gpuName = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.gpuCC = newPill("Confidential computing", colorPurple, pillText)
-	v.gpuCC.setVisible(false)
-	v.gpuMore = newDim("")
-	v.gpuMore.Hide()
-	v.vramBar = widget.NewProgressBar()
-	v.vramBar.TextFormatter = func() string { return v.vramLabel }
-	v.gpuDriver = newDim("")
-	v.gpuDriver.seg.Style.Alignment = fyne.TextAlignTrailing
-	v.gpuTemp = widget.NewLabel("")
-	v.gpuPower = widget.NewLabel("")
-	v.gpuUtil = widget.NewLabel("")
-	v.gpuProcs = widget.NewLabel("")
-	v.gpuErrors = newDim("")
-	v.gpuErrors.Wrapping = fyne.TextWrapWord
-	v.gpuErrors.Hide()
-
-	stat := func(name string, l *widget.Label) fyne.CanvasObject {
-		return container.NewHBox(caption(name), l)
-	}
-	telemetry := container.NewHBox(stat("Temp", v.gpuTemp), stat("Power", v.gpuPower), stat("Load", v.gpuUtil))
-	v.gpuOK = container.NewVBox(
-		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore.RichText, v.gpuCC.obj), v.tips.tipLabel(v.gpuName)),
-		container.NewBorder(nil, nil, caption("VRAM"), nil, v.vramBar),
-		telemetry,
-		container.NewBorder(nil, nil, caption("Also using it"), nil, v.tips.tipLabel(v.gpuProcs)),
-		v.gpuErrors.RichText,
-	)
-	v.gpuHead = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.gpuHead.Importance = widget.WarningImportance
-	v.gpuReason = wrapLabel("")
-	v.gpuNone = container.NewVBox(
-		container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, v.gpuHead),
-		v.gpuReason)
-	v.gpuOK.Hide()
-	// The driver line sits right of the title, cut when the panel is narrow.
-	return panel("GPU", v.tips.tipRich(v.gpuDriver.RichText), container.NewStack(v.gpuOK, v.gpuNone))
-}
-
-func (v *mainView) buildOllama() fyne.CanvasObject {
-	v.ollamaPill = newPill("Checking…", colorGrey, pillText)
-	v.ollamaVersion = widget.NewLabel("—")
-	v.ollamaMode = widget.NewLabel("—")
-	v.ollamaAddr = widget.NewLabel("—")
-	v.ollamaRunsOn = widget.NewLabel("—")
-	v.ollamaErr = wrapLabel("")
-	v.ollamaErr.Importance = widget.DangerImportance
-	v.ollamaErr.Hide()
-	form := container.New(layout.NewFormLayout(),
-		caption("Version"), v.tips.tipLabel(v.ollamaVersion),
-		caption("Mode"), v.tips.tipLabel(v.ollamaMode),
-		caption("Address"), v.tips.tipLabel(v.ollamaAddr),
-		caption("Runs on"), v.tips.tipLabel(v.ollamaRunsOn))
-	p := panel("Ollama", v.ollamaPill.obj, container.NewVBox(form, v.ollamaErr))
-	v.ollamaPill.parent = p
-	return p
-}
-
-func (v *mainView) buildModels() fyne.CanvasObject {
-	v.noModels = wrapLabel("No models yet. Download one below, e.g. llama3.2:1b.")
-	v.noModels.Importance = widget.LowImportance
-	v.modelsBox = container.NewVBox(v.noModels, v.newBuiltinOffer())
-
-	v.pullEntry = widget.NewEntry()
-	v.pullEntry.SetPlaceHolder("Model name, e.g. llama3.2:1b")
-	v.pullEntry.OnSubmitted = func(string) { v.startPull() }
-	v.pullEntry.OnChanged = func(string) { v.updatePullButton() }
-	v.pullBtn = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), v.startPull)
-	v.pullBtn.Importance = widget.MediumImportance
-	v.pullBtn.Disable()
-	v.pulls = newPullList(v.downloads, v.tips)
-
-	download := container.NewVBox(
-		widget.NewSeparator(),
-		v.buildStorage(),
-		container.NewBorder(nil, nil, caption("Download model"), v.pullBtn, v.pullEntry),
-		v.pulls.obj)
-	// No scroll of its own: the Dashboard scrolls when the list is long.
-	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVBox(v.modelsBox)))
-}
-
 // refresh renders st. It is cheap when little changed: widgets are updated
 // in place and rows are only rebuilt when the set of models changes.
 func (v *mainView) refresh(st worker.Status) {
@@ -337,14 +190,7 @@ func (v *mainView) refresh(st worker.Status) {
 		return
 	}
 	v.renderHeader()
-	v.now.render(st, v.clock())
-	v.renderGPU(st.GPU)
-	v.renderOllama(st.Ollama)
-	v.renderRunsOn(st.Placement, st.Ollama)
-	v.renderNetwork(st)
-	v.renderModels()
-	v.renderStorage()
-	v.renderPulls()
+	v.dash.refresh(st, v.clock())
 	v.earn.refreshStatus(st)
 	v.why.refresh(st)
 	v.nets.refresh(st)
@@ -512,230 +358,6 @@ func (v *mainView) toggle() {
 	}()
 }
 
-func (v *mainView) renderGPU(snap gpu.Snapshot) {
-	ok := snap.State == gpu.StateOK && len(snap.Devices) > 0
-	setVisible(v.gpuOK, ok)
-	setVisible(v.gpuNone, !ok)
-	if !ok {
-		head := gpuHeadline(snap.State)
-		if snap.State == gpu.StateOK { // ok but no devices: say so
-			head = gpuHeadline(gpu.StateNoDevice)
-		}
-		setLabel(v.gpuHead, head, widget.WarningImportance)
-		setLabel(v.gpuReason, gpuReason(snap), widget.MediumImportance)
-		return
-	}
-	d := snap.Devices[0]
-	setLabel(v.gpuName, d.Name, widget.MediumImportance)
-	v.gpuCC.setVisible(d.ConfidentialCompute)
-	more := ""
-	if n := len(snap.Devices) - 1; n == 1 {
-		more = "+1 more GPU"
-	} else if n > 1 {
-		more = fmt.Sprintf("+%d more GPUs", n)
-	}
-	v.gpuMore.set(more, theme.ColorNamePlaceHolder)
-	setVisible(v.gpuMore, more != "")
-	v.vramLabel = vramText(d)
-	v.vramBar.SetValue(vramFraction(d)) // also refreshes the text
-	v.vramBar.Refresh()
-	v.gpuDriver.set(driverText(snap), theme.ColorNamePlaceHolder)
-	tempImp := widget.MediumImportance
-	if d.TemperatureC >= 85 {
-		tempImp = widget.DangerImportance
-	}
-	setLabel(v.gpuTemp, fmt.Sprintf("%d °C", d.TemperatureC), tempImp)
-	setLabel(v.gpuPower, powerText(d), widget.MediumImportance)
-	setLabel(v.gpuUtil, fmt.Sprintf("%d%%", d.UtilizationGPU), widget.MediumImportance)
-	procs := processText(d.Processes)
-	setLabel(v.gpuProcs, strings.ReplaceAll(procs, "\n", "; "), widget.MediumImportance)
-	errs := strings.Join(d.Errors, "; ")
-	v.gpuErrors.set(errs, theme.ColorNamePlaceHolder)
-	setVisible(v.gpuErrors, errs != "")
-}
-
-func (v *mainView) renderOllama(o ollama.Status) {
-	if o.Reachable {
-		v.ollamaPill.set("Reachable", colorGreen)
-	} else if o.Error == "" && o.Address == "" && o.Version == "" {
-		v.ollamaPill.set("Not started", colorGrey)
-	} else {
-		v.ollamaPill.set("Not reachable", colorRed)
-	}
-	version := o.Version
-	if version == "" {
-		version = "—"
-	}
-	setLabel(v.ollamaVersion, version, widget.MediumImportance)
-	mode := ollamaMode(o.Mode)
-	if o.Mode == ollama.ModeManaged && o.PID > 0 {
-		mode += fmt.Sprintf(" (pid %d)", o.PID)
-	}
-	if o.Restarts > 0 {
-		mode += fmt.Sprintf(", restarted %d×", o.Restarts)
-	}
-	mode += ollamaSourceSuffix(o.Source)
-	setLabel(v.ollamaMode, mode, widget.MediumImportance)
-	addr := o.Address
-	if addr == "" {
-		addr = "—"
-	}
-	setLabel(v.ollamaAddr, addr, widget.MediumImportance)
-	setLabel(v.ollamaErr, o.Error, widget.DangerImportance)
-	setVisible(v.ollamaErr, o.Error != "")
-}
-
-// renderRunsOn says where the served model runs; red when a GPU is
-// present but the model runs (partly) on the CPU.
-func (v *mainView) renderRunsOn(p worker.Placement, o ollama.Status) {
-	imp := widget.MediumImportance
-	if p.OnCPUWithGPU() {
-		imp = widget.DangerImportance
-	}
-	setLabel(v.ollamaRunsOn, runsOnText(p, o), imp)
-}
-
-func (v *mainView) renderModels() {
-	st := v.status
-	order := make([]string, 0, len(st.Models))
-	loaded := map[string]string{} // name → where it runs
-	for _, l := range st.Loaded {
-		loaded[l.Name] = l.RunsOn()
-	}
-	for _, m := range st.Models {
-		order = append(order, m.Name)
-		r := v.modelRows[m.Name]
-		if r == nil {
-			r = v.newModelRow(m.Name)
-			v.modelRows[m.Name] = r
-		}
-		where, isLoaded := loaded[m.Name]
-		r.update(m, m.Name == st.Model, m.Loaded || isLoaded, where, modelEarnings(st, m.Name))
-	}
-	for name := range v.modelRows {
-		if !slices.Contains(order, name) {
-			delete(v.modelRows, name)
-		}
-	}
-	if slices.Equal(order, v.modelOrder) && len(order) > 0 {
-		return
-	}
-	v.modelOrder = order
-	objs := []fyne.CanvasObject{}
-	if len(order) == 0 {
-		objs = append(objs, v.noModels, v.builtin.obj)
-	}
-	for i, name := range order {
-		if i > 0 {
-			objs = append(objs, widget.NewSeparator())
-		}
-		objs = append(objs, v.modelRows[name].obj)
-	}
-	v.modelsBox.Objects = objs
-	v.modelsBox.Refresh()
-}
-
-func (v *mainView) newModelRow(name string) *modelRow {
-	r := &modelRow{name: name}
-	r.nameSeg = &widget.TextSegment{Text: name + "   ", Style: widget.RichTextStyle{TextStyle: fyne.TextStyle{Bold: true}}}
-	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{ColorName: theme.ColorNamePlaceHolder}}
-	r.title = newTwoPart(v.tips, r.nameSeg, r.detailSeg)
-	r.serving = newPill("Selected", colorBlue, pillText)
-	r.loaded = newPill("Loaded", colorPurple, pillText)
-	r.fit = newPill("", colorGreen, pillText)
-	r.serve = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { v.serveModel(name) })
-	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { v.confirmDelete(name) })
-	r.del.Importance = widget.DangerImportance
-	fit := newTipped(v.tips, r.fit.obj, func() (string, bool) { return r.fitFull, r.fitFull != r.fit.txt.Text })
-	right := container.NewHBox(r.serving.obj, r.loaded.obj, fit, container.NewCenter(r.serve), container.NewCenter(r.del))
-	r.obj = container.NewBorder(nil, nil, nil, right, container.New(vcenter{}, r.title.obj))
-	r.fit.parent = r.obj
-	return r
-}
-
-func (r *modelRow) update(m ollama.Model, serving, loaded bool, runsOn, earns string) {
-	d := modelDetails(m)
-	if earns != "" {
-		d += " · " + earns
-	}
-	if r.detailSeg.Text != d {
-		r.detailSeg.Text = d
-		r.title.Refresh()
-	}
-	r.serving.setVisible(serving)
-	switch runsOn {
-	case ollama.RunsOnGPU:
-		r.loaded.set("Loaded · GPU", colorPurple)
-	case ollama.RunsOnCPU:
-		r.loaded.set("Loaded · CPU", colorAmber)
-	default:
-		r.loaded.set("Loaded", colorPurple)
-	}
-	r.loaded.setVisible(loaded)
-	fit := fitText(m)
-	c := colorGreen
-	if !m.FitsVRAM {
-		c = colorAmber
-	}
-	// Long notes are cut on the badge; the details line has room for nothing else.
-	short := fit
-	if len([]rune(short)) > 34 {
-		short = string([]rune(short)[:33]) + "…"
-	}
-	r.fitFull = fit
-	r.fit.set(short, c)
-	if serving {
-		r.serve.Disable()
-	} else {
-		r.serve.Enable()
-	}
-	r.obj.Refresh()
-}
-
-func (v *mainView) serveModel(name string) {
-	go func() {
-		v.log.Info("serving model", "model", name)
-		err := v.core.SetModel(name)
-		st := v.core.Status()
-		v.do(func() {
-			if err != nil {
-				v.showError("Could not serve "+name, err)
-			}
-			v.refresh(st)
-		})
-	}()
-}
-
-func (v *mainView) updatePullButton() {
-	name := strings.TrimSpace(v.pullEntry.Text)
-	if name == "" || v.downloads.running(name) {
-		v.pullBtn.Disable()
-	} else {
-		v.pullBtn.Enable()
-	}
-}
-
-// startPull downloads the model named in the entry.
-func (v *mainView) startPull() {
-	if !v.downloads.start(strings.TrimSpace(v.pullEntry.Text)) {
-		return
-	}
-	v.pullEntry.SetText("")
-	v.updatePullButton()
-}
-
-func (v *mainView) renderPulls() { v.pulls.render() }
-
-// downloadsChanged redraws what shows the downloads: a download started
-// here shows in the wizard, and the other way round.
-func (v *mainView) downloadsChanged() {
-	v.renderPulls()
-	v.updatePullButton()
-	if v.onboard != nil {
-		v.onboard.renderPull()
-	}
-}
-
 // startOnboarding shows the wizard when the owner has not finished or
 // skipped it yet; skip (the app was started with --start) never shows it.
 // It reports whether it showed the wizard.
@@ -760,9 +382,7 @@ func (v *mainView) startOnboarding(skip bool) bool {
 
 // showToday gives today's earnings to the Dashboard's strip and the tray.
 func (v *mainView) showToday(today earnings.DayTotal, priced bool) {
-	if v.now != nil {
-		v.now.setToday(today, priced)
-	}
+	v.dash.now.setToday(today, priced)
 	if v.onToday != nil {
 		v.onToday(today)
 	}
@@ -770,7 +390,7 @@ func (v *mainView) showToday(today earnings.DayTotal, priced bool) {
 
 // tickTelemetry moves the telemetry graphs on when no status came (the
 // app calls it every telemetryTick).
-func (v *mainView) tickTelemetry() { v.now.tick(v.clock()) }
+func (v *mainView) tickTelemetry() { v.dash.now.tick(v.clock()) }
 
 // handleEvent folds what an event carries into the view's own state; the
 // caller then refreshes from the core's Status.
@@ -780,9 +400,7 @@ func (v *mainView) handleEvent(ev worker.Event) {
 		v.earn.reload()
 	case worker.EventModels:
 		if ev, ok := ev.Data.(worker.ModelEviction); ok && len(ev.Models) > 0 {
-			setLabel(v.notice, time.Now().Format("15:04")+"  "+evictionText(ev), widget.WarningImportance)
-			v.noticeOn = true
-			v.renderStatusLine()
+			v.showNotice(time.Now().Format("15:04") + "  " + evictionText(ev))
 		}
 	case worker.EventPull:
 		v.downloads.observe(ev)
@@ -801,14 +419,29 @@ func (v *mainView) handleEvent(ev worker.Event) {
 		if t.IsZero() {
 			t = time.Now()
 		}
-		setLabel(v.notice, t.Format("15:04")+"  "+oneLine(msg), widget.WarningImportance)
-		v.noticeOn = true
-		v.renderStatusLine()
+		v.showNotice(t.Format("15:04") + "  " + oneLine(msg))
 	}
 }
 
 // cancelPulls cancels every download this window started (on quit).
 func (v *mainView) cancelPulls() { v.downloads.cancelAll() }
+
+// downloadsChanged redraws what shows the downloads: a download started
+// on the Dashboard shows in the wizard, and the other way round.
+func (v *mainView) downloadsChanged() {
+	v.dash.renderPulls()
+	v.dash.updatePullButton()
+	if v.onboard != nil {
+		v.onboard.renderPull()
+	}
+}
+
+// showNotice shows text in the status line until the owner dismisses it.
+func (v *mainView) showNotice(text string) {
+	setLabel(v.notice, text, widget.WarningImportance)
+	v.noticeOn = true
+	v.renderStatusLine()
+}
 
 // editElectricity opens the Settings tab at the electricity price (the
 // Earnings tab's "Change").
@@ -830,8 +463,8 @@ func (v *mainView) doAction(a whyAction) {
 		v.startNow()
 	case actModels:
 		v.tabs.SelectIndex(0)
-		if v.win != nil && v.pullEntry != nil {
-			v.win.Canvas().Focus(v.pullEntry)
+		if v.win != nil {
+			v.win.Canvas().Focus(v.dash.pullEntry)
 		}
 	case actSettings:
 		if v.settingsTab != nil {
