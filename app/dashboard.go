@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -61,13 +60,11 @@ type dashboardView struct {
 	ollamaErr     *widget.Label
 
 	// models
-	modelsBox  *fyne.Container
-	modelRows  map[string]*modelRow
-	modelOrder []string
-	noModels   *widget.Label
-	storage    storageWidgets
-	confirm    *dialog.ConfirmDialog // the last delete confirmation shown
-	builtin    builtinOffer          // the built-in model back, when no model is left (model_delete.go)
+	models   *modelList    // model_list.go
+	noModels *widget.Label // the empty list's hint
+	storage  storageWidgets
+	confirm  *dialog.ConfirmDialog // the last delete confirmation shown
+	builtin  builtinOffer          // the built-in model back, when no model is left (model_delete.go)
 
 	// downloads: the window's, shared with the wizard; pulls draws them here
 	downloads *downloads
@@ -80,7 +77,7 @@ type dashboardView struct {
 }
 
 func newDashboard(env *tabEnv, dl *downloads, notify func(string)) *dashboardView {
-	d := &dashboardView{env: env, downloads: dl, notify: notify, modelRows: map[string]*modelRow{}}
+	d := &dashboardView{env: env, downloads: dl, notify: notify}
 	d.now = newNowStrip(env.tips)
 	// The Dashboard scrolls when the window is too short for all of it; the
 	// Models panel comes before the Network panel (on a 640-high screen it
@@ -101,7 +98,7 @@ func (d *dashboardView) refresh(st worker.Status, now time.Time) {
 	d.renderOllama(st.Ollama)
 	d.renderRunsOn(st.Placement, st.Ollama)
 	d.renderNetwork(st)
-	d.renderModels()
+	d.models.render(st)
 	d.renderStorage()
 	d.renderPulls()
 }
@@ -168,7 +165,7 @@ func (d *dashboardView) buildOllama() fyne.CanvasObject {
 func (d *dashboardView) buildModels() fyne.CanvasObject {
 	d.noModels = wrapLabel("No models yet. Download one below, e.g. llama3.2:1b.")
 	d.noModels.Importance = widget.LowImportance
-	d.modelsBox = container.NewVBox(d.noModels, d.newBuiltinOffer())
+	d.models = newModelList(d.env.tips, modelListMode{use: d.serveModel, del: d.confirmDelete}, d.noModels, d.newBuiltinOffer())
 
 	d.pullEntry = widget.NewEntry()
 	d.pullEntry.SetPlaceHolder("Model name, e.g. llama3.2:1b")
@@ -185,7 +182,7 @@ func (d *dashboardView) buildModels() fyne.CanvasObject {
 		container.NewBorder(nil, nil, caption("Download model"), d.pullBtn, d.pullEntry),
 		d.pulls.obj)
 	// No scroll of its own: the Dashboard scrolls when the list is long.
-	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVBox(d.modelsBox)))
+	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVBox(d.models.obj)))
 }
 
 func (d *dashboardView) renderGPU(snap gpu.Snapshot) {
@@ -271,103 +268,6 @@ func (d *dashboardView) renderRunsOn(p worker.Placement, o ollama.Status) {
 	setLabel(d.ollamaRunsOn, runsOnText(p, o), imp)
 }
 
-func (d *dashboardView) renderModels() {
-	st := d.status
-	order := make([]string, 0, len(st.Models))
-	loaded := map[string]string{} // name → where it runs
-	for _, l := range st.Loaded {
-		loaded[l.Name] = l.RunsOn()
-	}
-	for _, m := range st.Models {
-		order = append(order, m.Name)
-		r := d.modelRows[m.Name]
-		if r == nil {
-			r = d.newModelRow(m.Name)
-			d.modelRows[m.Name] = r
-		}
-		where, isLoaded := loaded[m.Name]
-		r.update(m, m.Name == st.Model, m.Loaded || isLoaded, where, modelEarnings(st, m.Name))
-	}
-	for name := range d.modelRows {
-		if !slices.Contains(order, name) {
-			delete(d.modelRows, name)
-		}
-	}
-	if slices.Equal(order, d.modelOrder) && len(order) > 0 {
-		return
-	}
-	d.modelOrder = order
-	objs := []fyne.CanvasObject{}
-	if len(order) == 0 {
-		objs = append(objs, d.noModels, d.builtin.obj)
-	}
-	for i, name := range order {
-		if i > 0 {
-			objs = append(objs, widget.NewSeparator())
-		}
-		objs = append(objs, d.modelRows[name].obj)
-	}
-	d.modelsBox.Objects = objs
-	d.modelsBox.Refresh()
-}
-
-func (d *dashboardView) newModelRow(name string) *modelRow {
-	r := &modelRow{name: name}
-	r.nameSeg = &widget.TextSegment{Text: name + "   ", Style: widget.RichTextStyle{TextStyle: fyne.TextStyle{Bold: true}}}
-	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{ColorName: theme.ColorNamePlaceHolder}}
-	r.title = newTwoPart(d.env.tips, r.nameSeg, r.detailSeg)
-	r.serving = newPill("Selected", colorBlue, pillText)
-	r.loaded = newPill("Loaded", colorPurple, pillText)
-	r.fit = newPill("", colorGreen, pillText)
-	r.serve = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { d.serveModel(name) })
-	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { d.confirmDelete(name) })
-	r.del.Importance = widget.DangerImportance
-	fit := newTipped(d.env.tips, r.fit.obj, func() (string, bool) { return r.fitFull, r.fitFull != r.fit.txt.Text })
-	right := container.NewHBox(r.serving.obj, r.loaded.obj, fit, container.NewCenter(r.serve), container.NewCenter(r.del))
-	r.obj = container.NewBorder(nil, nil, nil, right, container.New(vcenter{}, r.title.obj))
-	r.fit.parent = r.obj
-	return r
-}
-
-func (r *modelRow) update(m ollama.Model, serving, loaded bool, runsOn, earns string) {
-	d := modelDetails(m)
-	if earns != "" {
-		d += " · " + earns
-	}
-	if r.detailSeg.Text != d {
-		r.detailSeg.Text = d
-		r.title.Refresh()
-	}
-	r.serving.setVisible(serving)
-	switch runsOn {
-	case ollama.RunsOnGPU:
-		r.loaded.set("Loaded · GPU", colorPurple)
-	case ollama.RunsOnCPU:
-		r.loaded.set("Loaded · CPU", colorAmber)
-	default:
-		r.loaded.set("Loaded", colorPurple)
-	}
-	r.loaded.setVisible(loaded)
-	fit := fitText(m)
-	c := colorGreen
-	if !m.FitsVRAM {
-		c = colorAmber
-	}
-	// Long notes are cut on the badge; the details line has room for nothing else.
-	short := fit
-	if len([]rune(short)) > 34 {
-		short = string([]rune(short)[:33]) + "…"
-	}
-	r.fitFull = fit
-	r.fit.set(short, c)
-	if serving {
-		r.serve.Disable()
-	} else {
-		r.serve.Enable()
-	}
-	r.obj.Refresh()
-}
-
 func (d *dashboardView) serveModel(name string) {
 	go func() {
 		d.env.log.Info("serving model", "model", name)
@@ -401,17 +301,3 @@ func (d *dashboardView) startPull() {
 }
 
 func (d *dashboardView) renderPulls() { d.pulls.render() }
-
-type modelRow struct {
-	name      string
-	obj       *fyne.Container
-	title     *twoPart // bold name, then the details, dim
-	nameSeg   *widget.TextSegment
-	detailSeg *widget.TextSegment
-	serving   *pill
-	loaded    *pill
-	fit       *pill
-	fitFull   string // the fit note the badge may show cut
-	serve     *widget.Button
-	del       *widget.Button
-}

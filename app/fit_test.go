@@ -64,7 +64,7 @@ func TestTooltipShowsTheWholeOfACutText(t *testing.T) {
 	}{
 		{"a cut GPU name", v.dash.gpuName, v.dash.gpuName.Text},
 		{"a cut API key, scrolled to", v.dash.net.key, v.dash.net.key.Text},
-		{"a model row cut in its details, scrolled to", v.dash.modelRows[longModel].title.obj, v.dash.modelRows[longModel].title.text()},
+		{"a model row cut in its details, scrolled to", v.dash.models.rows[longModel].title.obj, v.dash.models.rows[longModel].title.text()},
 		{"a text that fits", v.dash.ollamaVersion, ""},
 	}
 	dashboard := v.tabs.Items[0].Content.(*container.Scroll)

@@ -35,7 +35,7 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 				t.Fatalf("serving: toggle %q", v.toggleBtn.Text)
 			}
 
-			test.Tap(v.dash.modelRows["llama3.2:1b"].del)
+			test.Tap(v.dash.models.rows["llama3.2:1b"].del)
 			top := w.Canvas().Overlays().Top()
 			if v.dash.confirm == nil || top == nil || !containsText(top, "Deleting it stops sharing") {
 				t.Fatal("no warning that deleting the served model stops sharing")
@@ -44,7 +44,7 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 				t.Fatalf("warning offers the built-in model: %v, want %v", got, tc.last)
 			}
 			v.dash.confirm.Confirm()
-			q.runUntil(t, "the row to go", func() bool { return v.dash.modelRows["llama3.2:1b"] == nil })
+			q.runUntil(t, "the row to go", func() bool { return v.dash.models.rows["llama3.2:1b"] == nil })
 
 			// Not stuck: Start sharing is offered and enabled.
 			if v.toggleBtn.Text != "Start sharing" || v.toggleBtn.Disabled() {
@@ -55,7 +55,7 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 			}
 
 			if !tc.last {
-				if v.dash.builtin.dlg != nil || v.dash.builtin.obj.Visible() && containsText(v.dash.modelsBox, "Download cocoon-tiny") {
+				if v.dash.builtin.dlg != nil || v.dash.builtin.obj.Visible() && containsText(v.dash.models.obj, "Download cocoon-tiny") {
 					t.Fatal("the built-in model offered while another model is left")
 				}
 				test.Tap(v.toggleBtn)
@@ -66,7 +66,7 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 			if v.dash.builtin.dlg == nil || w.Canvas().Overlays().Top() == nil || !containsText(w.Canvas().Overlays().Top(), "Download cocoon-tiny") {
 				t.Fatal("no offer of the built-in model after deleting the last one")
 			}
-			if !containsText(v.dash.modelsBox, "Download cocoon-tiny (built in)") {
+			if !containsText(v.dash.models.obj, "Download cocoon-tiny (built in)") {
 				t.Fatal("the empty model list has no way back to the built-in model")
 			}
 			// Start without a model says so in words and stays startable.
@@ -86,7 +86,7 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 			w.Canvas().Overlays().Remove(w.Canvas().Overlays().Top())
 
 			test.Tap(v.dash.builtin.btn)
-			q.runUntil(t, "the built-in model back", func() bool { return v.dash.modelRows[worker.TinyModel] != nil })
+			q.runUntil(t, "the built-in model back", func() bool { return v.dash.models.rows[worker.TinyModel] != nil })
 			if core.restores != 1 || v.status.Model != worker.TinyModel {
 				t.Fatalf("restores %d, model %q", core.restores, v.status.Model)
 			}

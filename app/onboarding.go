@@ -75,16 +75,14 @@ type onboarding struct {
 	gpuNote   *widget.Label
 
 	// 2. model
-	modelsBox  *fyne.Container
-	modelRows  map[string]*obModelRow
-	modelOrder []string
-	noModels   *widget.Label
-	modelMsg   *widget.Label
-	pullEntry  *widget.Entry
-	pullBtn    *widget.Button
-	pullName   string    // the download started here ("" : none)
-	pulls      *pullList // every download, as on the Dashboard
-	pullMsg    *widget.Label
+	models    *modelList // drawn as on the Dashboard (model_list.go)
+	noModels  *widget.Label
+	modelMsg  *widget.Label
+	pullEntry *widget.Entry
+	pullBtn   *widget.Button
+	pullName  string    // the download started here ("" : none)
+	pulls     *pullList // every download, as on the Dashboard
+	pullMsg   *widget.Label
 
 	// 3. benchmark
 	benchModel  *widget.Label
@@ -112,14 +110,6 @@ type onboarding struct {
 	policy    worker.IdleSettings // the policy in force: schedule and caps are kept
 }
 
-type obModelRow struct {
-	obj    *fyne.Container
-	name   *widget.Label
-	detail *dimLabel
-	fit    *pill
-	use    *widget.Button
-}
-
 // onboardingHooks are what the wizard asks of the rest of the window.
 type onboardingHooks struct {
 	// startAtLogin turns start at login on (nil: not offered).
@@ -131,7 +121,7 @@ type onboardingHooks struct {
 }
 
 func newOnboarding(env *tabEnv, dl *downloads, hooks onboardingHooks) *onboarding {
-	o := &onboarding{env: env, downloads: dl, hooks: hooks, modelRows: map[string]*obModelRow{}}
+	o := &onboarding{env: env, downloads: dl, hooks: hooks}
 	o.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	o.title.SizeName = theme.SizeNameHeadingText
 	o.stepRow = container.NewHBox()
@@ -315,7 +305,7 @@ func (o *onboarding) refresh(st worker.Status) {
 		return
 	}
 	o.renderGPU(st.GPU)
-	o.renderModels(st)
+	o.models.render(st)
 	o.renderPull()
 	o.renderBenchModel(st)
 }
@@ -365,7 +355,7 @@ func (o *onboarding) buildModel() fyne.CanvasObject {
 		"the badge says whether it does.")
 	o.noModels = wrapLabel("No models yet: Cocoon is starting its model runtime, or you can download one below.")
 	o.noModels.Importance = widget.LowImportance
-	o.modelsBox = container.NewVBox(o.noModels)
+	o.models = newModelList(o.env.tips, modelListMode{use: o.chooseModel, chooser: true}, o.noModels)
 	o.modelMsg = wrapLabel("")
 	o.modelMsg.Hide()
 
@@ -382,72 +372,7 @@ func (o *onboarding) buildModel() fyne.CanvasObject {
 		widget.NewSeparator(),
 		container.NewBorder(nil, nil, caption("Download"), o.pullBtn, o.pullEntry),
 		o.pulls.obj, o.pullMsg)
-	return container.NewVBox(intro, o.modelsBox, o.modelMsg, download)
-}
-
-func (o *onboarding) renderModels(st worker.Status) {
-	order := make([]string, 0, len(st.Models))
-	for _, m := range st.Models {
-		order = append(order, m.Name)
-		r := o.modelRows[m.Name]
-		if r == nil {
-			r = o.newModelRow(m.Name)
-			o.modelRows[m.Name] = r
-		}
-		r.update(m, m.Name == st.Model)
-	}
-	if strings.Join(order, "\n") == strings.Join(o.modelOrder, "\n") && len(order) > 0 {
-		return
-	}
-	o.modelOrder = order
-	objs := []fyne.CanvasObject{}
-	if len(order) == 0 {
-		objs = append(objs, o.noModels)
-	}
-	for _, name := range order {
-		objs = append(objs, o.modelRows[name].obj)
-	}
-	o.modelsBox.Objects = objs
-	o.modelsBox.Refresh()
-}
-
-func (o *onboarding) newModelRow(name string) *obModelRow {
-	r := &obModelRow{}
-	r.name = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.detail = newDim("")
-	r.fit = newPill("", colorGreen, pillText)
-	r.use = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { o.chooseModel(name) })
-	r.obj = container.NewBorder(nil, nil, nil,
-		container.NewHBox(r.fit.obj, container.NewCenter(r.use)),
-		container.NewHBox(r.name, container.NewCenter(r.detail.RichText)))
-	r.fit.parent = r.obj
-	return r
-}
-
-func (r *obModelRow) update(m ollama.Model, chosen bool) {
-	r.detail.set(modelDetails(m), theme.ColorNamePlaceHolder)
-	c := colorGreen
-	if !m.FitsVRAM {
-		c = colorAmber
-	}
-	fit := fitText(m)
-	if len([]rune(fit)) > 34 {
-		fit = string([]rune(fit)[:33]) + "…"
-	}
-	r.fit.set(fit, c)
-	text, imp := "Use", widget.MediumImportance
-	if chosen {
-		text, imp = "Chosen", widget.SuccessImportance
-	}
-	if r.use.Text != text || r.use.Importance != imp {
-		r.use.Text, r.use.Importance = text, imp
-		r.use.Refresh()
-	}
-	if chosen {
-		r.use.Disable()
-	} else {
-		r.use.Enable()
-	}
+	return container.NewVBox(intro, o.models.obj, o.modelMsg, download)
 }
 
 func (o *onboarding) chooseModel(name string) {

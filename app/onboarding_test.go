@@ -105,23 +105,23 @@ func TestOnboardingModelStep(t *testing.T) {
 	if o.step != obModel || !o.pages[obModel].Visible() || o.pages[obGPU].Visible() {
 		t.Fatalf("step %d after Next", o.step)
 	}
-	if len(o.modelRows) != 2 {
-		t.Fatalf("%d model rows", len(o.modelRows))
+	if len(o.models.rows) != 2 {
+		t.Fatalf("%d model rows", len(o.models.rows))
 	}
-	chosen, other := o.modelRows["llama3.2:1b"], o.modelRows["tiny-llama:test"]
-	if chosen.use.Text != "Chosen" || !chosen.use.Disabled() || other.use.Text != "Use" || other.use.Disabled() {
-		t.Errorf("buttons: %q disabled=%v, %q disabled=%v", chosen.use.Text, chosen.use.Disabled(), other.use.Text, other.use.Disabled())
+	chosen, other := o.models.rows["llama3.2:1b"], o.models.rows["tiny-llama:test"]
+	if chosen.serve.Text != "Chosen" || !chosen.serve.Disabled() || other.serve.Text != "Use" || other.serve.Disabled() {
+		t.Errorf("buttons: %q disabled=%v, %q disabled=%v", chosen.serve.Text, chosen.serve.Disabled(), other.serve.Text, other.serve.Disabled())
 	}
 	if got := other.fit.txt.Text; got != "no GPU: runs on the CPU" || other.fit.bg.FillColor != colorAmber {
 		t.Errorf("fit badge %q %v", got, other.fit.bg.FillColor)
 	}
-	test.Tap(other.use)
+	test.Tap(other.serve)
 	q.runUntil(t, "the model to be chosen", func() bool { return v.status.Model == "tiny-llama:test" })
 	if _, _, _, served := f.counts(); len(served) != 1 || served[0] != "tiny-llama:test" {
 		t.Errorf("SetModel calls %v", served)
 	}
-	if other.use.Text != "Chosen" || chosen.use.Text != "Use" {
-		t.Errorf("after choosing: %q, %q", other.use.Text, chosen.use.Text)
+	if other.serve.Text != "Chosen" || chosen.serve.Text != "Use" {
+		t.Errorf("after choosing: %q, %q", other.serve.Text, chosen.serve.Text)
 	}
 
 	// Download another: progress on a bar, Cancel stops it.

@@ -111,15 +111,15 @@ func TestModelsListWithFitBadges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, _, _ := newTestView(t, newFakeCore(tt.status))
-			if got := len(v.dash.modelRows); got != 2 {
+			if got := len(v.dash.models.rows); got != 2 {
 				t.Fatalf("rows = %d, want 2", got)
 			}
-			if got := len(v.dash.modelsBox.Objects); got != 3 { // two rows and a separator
+			if got := len(v.dash.models.obj.Objects); got != 3 { // two rows and a separator
 				t.Errorf("models box holds %d objects, want 3", got)
 			}
-			big, tiny := v.dash.modelRows["llama3.2:1b"], v.dash.modelRows["tiny-llama:test"]
+			big, tiny := v.dash.models.rows["llama3.2:1b"], v.dash.models.rows["tiny-llama:test"]
 			if big == nil || tiny == nil {
-				t.Fatalf("missing rows: %v", v.dash.modelRows)
+				t.Fatalf("missing rows: %v", v.dash.models.rows)
 			}
 			for _, r := range []*modelRow{big, tiny} {
 				if got := r.fit.txt.Text; got != tt.wantFit {
@@ -147,8 +147,8 @@ func TestNoModels(t *testing.T) {
 	st.Models = nil
 	v, _, _ := newTestView(t, newFakeCore(st))
 	// The hint, and the way back to the built-in model.
-	if len(v.dash.modelsBox.Objects) != 2 || v.dash.modelsBox.Objects[0] != v.dash.noModels || v.dash.modelsBox.Objects[1] != v.dash.builtin.obj {
-		t.Fatalf("want the empty-list hint and the built-in offer, got %d objects", len(v.dash.modelsBox.Objects))
+	if len(v.dash.models.obj.Objects) != 2 || v.dash.models.obj.Objects[0] != v.dash.noModels || v.dash.models.obj.Objects[1] != v.dash.builtin.obj {
+		t.Fatalf("want the empty-list hint and the built-in offer, got %d objects", len(v.dash.models.obj.Objects))
 	}
 }
 
@@ -288,7 +288,7 @@ func TestPullFailureShownInRed(t *testing.T) {
 func TestDeleteAsksForConfirmation(t *testing.T) {
 	core := newFakeCore(noDriverStatus())
 	v, w, q := newTestView(t, core)
-	row := v.dash.modelRows["tiny-llama:test"]
+	row := v.dash.models.rows["tiny-llama:test"]
 
 	test.Tap(row.del)
 	if v.dash.confirm == nil || w.Canvas().Overlays().Top() == nil {
@@ -304,24 +304,24 @@ func TestDeleteAsksForConfirmation(t *testing.T) {
 
 	test.Tap(row.del)
 	v.dash.confirm.Confirm()
-	q.runUntil(t, "the row to go", func() bool { return v.dash.modelRows["tiny-llama:test"] == nil })
+	q.runUntil(t, "the row to go", func() bool { return v.dash.models.rows["tiny-llama:test"] == nil })
 	if _, _, deleted, _ := core.counts(); len(deleted) != 1 || deleted[0] != "tiny-llama:test" {
 		t.Errorf("deleted = %v", deleted)
 	}
-	if len(v.dash.modelsBox.Objects) != 1 {
-		t.Errorf("models box holds %d objects, want 1", len(v.dash.modelsBox.Objects))
+	if len(v.dash.models.obj.Objects) != 1 {
+		t.Errorf("models box holds %d objects, want 1", len(v.dash.models.obj.Objects))
 	}
 }
 
 func TestServeSetsModel(t *testing.T) {
 	core := newFakeCore(noDriverStatus())
 	v, _, q := newTestView(t, core)
-	test.Tap(v.dash.modelRows["tiny-llama:test"].serve)
-	q.runUntil(t, "serving marker to move", func() bool { return v.dash.modelRows["tiny-llama:test"].serving.obj.Visible() })
+	test.Tap(v.dash.models.rows["tiny-llama:test"].serve)
+	q.runUntil(t, "serving marker to move", func() bool { return v.dash.models.rows["tiny-llama:test"].serving.obj.Visible() })
 	if _, _, _, served := core.counts(); len(served) != 1 || served[0] != "tiny-llama:test" {
 		t.Errorf("served = %v", served)
 	}
-	if v.dash.modelRows["llama3.2:1b"].serving.obj.Visible() {
+	if v.dash.models.rows["llama3.2:1b"].serving.obj.Visible() {
 		t.Error("old model still marked serving")
 	}
 }
