@@ -20,9 +20,13 @@ import (
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
-// mainView is the main window's content. It renders a worker.Status and
-// turns clicks into Core calls. All its methods run on the Fyne thread;
-// Core calls run on goroutines that come back through v.do.
+// mainView is the main window's content: the header (state, Start/Stop,
+// the status line), the tabs, the window's life and the wiring between
+// them. Each tab is its own view, given the window's tabEnv (env.go), never
+// mainView; docs/design.md ("The window's code") lists which file holds
+// which. It renders a worker.Status and turns clicks into Core calls. All
+// its methods run on the Fyne thread; Core calls run on goroutines that
+// come back through v.do.
 //
 // Widget fields are reachable from tests in this package, so tests find
 // what they check without walking the widget tree.
@@ -61,8 +65,7 @@ type mainView struct {
 	// startAtLogin turns start at login on (Options.StartAtLogin; nil: not offered).
 	startAtLogin func() error
 	rebuildDlg   *dialog.ConfirmDialog
-	fatalShown   string        // the fatal error already shown in a dialog
-	nets         *networksView // the Networks tab (networks_view.go)
+	fatalShown   string // the fatal error already shown in a dialog
 	toggleBtn    *widget.Button
 	busy         bool // a Start/Stop call is in flight
 	notice       *widget.Label
@@ -79,6 +82,7 @@ type mainView struct {
 	earn        *earningsView
 	why         *whyView
 	whyTab      *container.TabItem
+	nets        *networksView
 	set         *settingsView
 	settingsTab *container.TabItem
 
