@@ -75,12 +75,6 @@ func quotaEntryText(gb int64) string {
 	return strconv.FormatInt(gb, 10)
 }
 
-// evictionText is the notice after models were deleted to fit the quota.
-func evictionText(ev worker.ModelEviction) string {
-	return fmt.Sprintf("Removed %s (%s, least recently used) to stay under the %s model quota.",
-		strings.Join(ev.Models, ", "), humanBytes(ev.Freed), humanBytes(ev.Quota))
-}
-
 func (d *dashboardView) buildStorage() fyne.CanvasObject {
 	s := &d.storage
 	s.text = newDim("")
@@ -135,4 +129,10 @@ func (d *dashboardView) saveQuota() {
 			d.renderStorage()
 		})
 	}()
+}
+
+// evictionText is the notice after models were deleted to fit the quota.
+func evictionText(ev worker.ModelEviction) string {
+	return fmt.Sprintf("Removed %s (%s, least recently used) to stay under the %s model quota.",
+		strings.Join(ev.Models, ", "), humanBytes(ev.Freed), humanBytes(ev.Quota))
 }

@@ -30,73 +30,6 @@ type networkWidgets struct {
 	keyRow   fyne.CanvasObject
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// tonText formats nanoTON as TON for people.
-func tonText(nano int64) string { return ton.Format(nano) }
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:6] + "…" + id[len(id)-4:]
-	}
-	return id
-}
-
-// reasonsText is every reason in force why the worker does not serve, on
-// one line ("Paused: a · b").
-func reasonsText(st worker.Status) string {
-	if (st.State != worker.StateWaiting && st.State != worker.StatePaused) || len(st.Reasons) == 0 {
-		return ""
-	}
-	texts := make([]string, 0, len(st.Reasons))
-	for _, r := range st.Reasons {
-		texts = append(texts, oneLine(r.Text))
-	}
-	head := "Paused: "
-	if st.State == worker.StateWaiting {
-		head = "Waiting: "
-	}
-	return head + strings.Join(texts, " · ")
-}
-
-// reasonLines is every reason in force, one a line (the status line's tooltip).
-func reasonLines(st worker.Status) string {
-	head, _, _ := strings.Cut(reasonsText(st), ": ")
-	if head == "" {
-		return ""
-	}
-	lines := make([]string, 0, len(st.Reasons)+1)
-	lines = append(lines, head+":")
-	for _, r := range st.Reasons {
-		lines = append(lines, "• "+oneLine(r.Text))
-	}
-	return strings.Join(lines, "\n")
-}
-
-// stateSentence says what the state means, for the status line when it has
-// nothing more pressing to say.
-func stateSentence(st worker.Status) string {
-	switch st.State {
-	case worker.StateServing:
-		if st.Jobs.Running > 0 {
-			return "Serving: a job is running on your GPU."
-		}
-		return "Serving: jobs are welcome while you are away. Touch the mouse and Cocoon steps aside."
-	case worker.StateWaiting:
-		return "Waiting for you to step away from the computer."
-	case worker.StatePaused:
-		return "Paused: the GPU is yours."
-	case worker.StateStopped, "":
-		return "Not sharing. Start sharing to earn while you are away; Cocoon steps aside when you come back."
-	}
-	return stateWord(st.State) + "."
-}
-
 func (d *dashboardView) buildNetwork() fyne.CanvasObject {
 	n := &d.net
 	n.pill = newPill("Not connected", colorGrey, pillText)
@@ -184,4 +117,71 @@ func (d *dashboardView) renderNetwork(st worker.Status) {
 	setLabel(n.lastStop, last, widget.MediumImportance)
 	setLabel(n.err, networkErrorText(ns), widget.DangerImportance)
 	setVisible(n.err, ns.Error != "" && !ns.Connected)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// tonText formats nanoTON as TON for people.
+func tonText(nano int64) string { return ton.Format(nano) }
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:6] + "…" + id[len(id)-4:]
+	}
+	return id
+}
+
+// reasonsText is every reason in force why the worker does not serve, on
+// one line ("Paused: a · b").
+func reasonsText(st worker.Status) string {
+	if (st.State != worker.StateWaiting && st.State != worker.StatePaused) || len(st.Reasons) == 0 {
+		return ""
+	}
+	texts := make([]string, 0, len(st.Reasons))
+	for _, r := range st.Reasons {
+		texts = append(texts, oneLine(r.Text))
+	}
+	head := "Paused: "
+	if st.State == worker.StateWaiting {
+		head = "Waiting: "
+	}
+	return head + strings.Join(texts, " · ")
+}
+
+// reasonLines is every reason in force, one a line (the status line's tooltip).
+func reasonLines(st worker.Status) string {
+	head, _, _ := strings.Cut(reasonsText(st), ": ")
+	if head == "" {
+		return ""
+	}
+	lines := make([]string, 0, len(st.Reasons)+1)
+	lines = append(lines, head+":")
+	for _, r := range st.Reasons {
+		lines = append(lines, "• "+oneLine(r.Text))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stateSentence says what the state means, for the status line when it has
+// nothing more pressing to say.
+func stateSentence(st worker.Status) string {
+	switch st.State {
+	case worker.StateServing:
+		if st.Jobs.Running > 0 {
+			return "Serving: a job is running on your GPU."
+		}
+		return "Serving: jobs are welcome while you are away. Touch the mouse and Cocoon steps aside."
+	case worker.StateWaiting:
+		return "Waiting for you to step away from the computer."
+	case worker.StatePaused:
+		return "Paused: the GPU is yours."
+	case worker.StateStopped, "":
+		return "Not sharing. Start sharing to earn while you are away; Cocoon steps aside when you come back."
+	}
+	return stateWord(st.State) + "."
 }
