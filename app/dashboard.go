@@ -35,24 +35,24 @@ type dashboardView struct {
 	now *nowStrip
 
 	// GPU panel
-	gpuOK      *fyne.Container // shown when a GPU is usable
-	gpuNone    *fyne.Container // shown otherwise
-	gpuName    *widget.Label
-	gpuCC      *pill
-	gpuMore    *dimLabel // "+1 more GPU"
-	vramBar    *widget.ProgressBar
-	vramLabel  string
-	gpuDriver  *dimLabel
-	gpuTemp    *widget.Label
-	gpuPower   *widget.Label
-	gpuUtil    *widget.Label
-	gpuProcs   *widget.Label
-	gpuHead    *widget.Label // headline when no GPU
-	gpuReason  *widget.Label
-	gpuErrors  *dimLabel
-	ollamaPill *pill
+	gpuOK     *fyne.Container // shown when a GPU is usable
+	gpuNone   *fyne.Container // shown otherwise
+	gpuName   *widget.Label
+	gpuCC     *pill
+	gpuMore   *dimLabel // "+1 more GPU"
+	vramBar   *widget.ProgressBar
+	vramLabel string
+	gpuDriver *dimLabel
+	gpuTemp   *widget.Label
+	gpuPower  *widget.Label
+	gpuUtil   *widget.Label
+	gpuProcs  *widget.Label
+	gpuHead   *widget.Label // headline when no GPU
+	gpuReason *widget.Label
+	gpuErrors *dimLabel
 
 	// Ollama panel
+	ollamaPill    *pill
 	ollamaVersion *widget.Label
 	ollamaMode    *widget.Label
 	ollamaAddr    *widget.Label
