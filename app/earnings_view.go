@@ -80,13 +80,18 @@ func startOfDay(t time.Time) time.Time {
 // payout history, payout address, electricity tariff, CSV export and
 // the one-click payout. Its methods run on the Fyne thread.
 type earningsView struct {
-	v       *mainView
-	content fyne.CanvasObject
-	data    earningsData
-	now     func() time.Time
-	loading bool     // a load is in flight
-	again   bool     // another load was asked for meanwhile
-	seen    [2]int64 // the status's earned total and receipt count at the last reload it caused
+	env *tabEnv
+	// showToday gives today's totals (priced: an electricity price is set)
+	// to the rest of the window: the Dashboard's strip and the tray.
+	showToday func(today earnings.DayTotal, priced bool)
+	// editElectricity opens the Settings tab at the electricity price.
+	editElectricity func()
+	content         fyne.CanvasObject
+	data            earningsData
+	now             func() time.Time
+	loading         bool     // a load is in flight
+	again           bool     // another load was asked for meanwhile
+	seen            [2]int64 // the status's earned total and receipt count at the last reload it caused
 
 	cardAvail, cardPending, cardEarned, cardToday *moneyCard
 	terms                                         *dimLabel // TON/h estimate, fee, price (money_text.go)
@@ -159,12 +164,12 @@ type wdRow struct {
 	text  string            // the row's words, for tests
 }
 
-func newEarningsView(v *mainView) *earningsView {
-	e := &earningsView{v: v, now: time.Now}
-	e.cardAvail = newMoneyCard("Available", v.tips)
-	e.cardPending = newMoneyCard("Pending payouts", v.tips)
-	e.cardEarned = newMoneyCard("Earned, all time", v.tips)
-	e.cardToday = newMoneyCard("Today", v.tips)
+func newEarningsView(env *tabEnv, showToday func(earnings.DayTotal, bool), editElectricity func()) *earningsView {
+	e := &earningsView{env: env, showToday: showToday, editElectricity: editElectricity, now: time.Now}
+	e.cardAvail = newMoneyCard("Available", env.tips)
+	e.cardPending = newMoneyCard("Pending payouts", env.tips)
+	e.cardEarned = newMoneyCard("Earned, all time", env.tips)
+	e.cardToday = newMoneyCard("Today", env.tips)
 	cards := newColumns(e.cardAvail.obj, e.cardPending.obj, e.cardEarned.obj, e.cardToday.obj)
 
 	e.mismatch = wrapLabel("")
@@ -193,7 +198,7 @@ func newEarningsView(v *mainView) *earningsView {
 
 	e.terms = newDim("")
 	e.settle = newSettlementPanel(e)
-	top := container.NewVBox(cards, v.tips.tipRich(e.terms.RichText), e.settle.obj, e.standingRow, e.mismatchRow, e.readErr)
+	top := container.NewVBox(cards, env.tips.tipRich(e.terms.RichText), e.settle.obj, e.standingRow, e.mismatchRow, e.readErr)
 	middle := container.NewBorder(nil, nil, nil, container.New(&atLeast{w: 430}, e.buildWallet()), chartPanel)
 	e.history = container.NewAppTabs(
 		container.NewTabItemWithIcon("Jobs", theme.ListIcon(), e.buildJobs()),
@@ -233,13 +238,13 @@ func (m *atLeast) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 func (e *earningsView) buildWallet() fyne.CanvasObject {
 	e.addrText = widget.NewLabel("Not set")
 	e.addrCopy = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
-		if a := e.data.settings.PayoutAddress; a != "" && e.v.win != nil {
-			e.v.win.Clipboard().SetContent(a)
+		if a := e.data.settings.PayoutAddress; a != "" && e.env.win != nil {
+			e.env.win.Clipboard().SetContent(a)
 		}
 	})
 	e.addrCopy.Importance = widget.LowImportance
 	e.addrEditBtn = widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), e.startAddrEdit)
-	e.addrShow = container.NewBorder(nil, nil, nil, container.NewHBox(e.addrCopy, e.addrEditBtn), e.v.tips.tipLabel(e.addrText))
+	e.addrShow = container.NewBorder(nil, nil, nil, container.NewHBox(e.addrCopy, e.addrEditBtn), e.env.tips.tipLabel(e.addrText))
 	e.addrEntry = widget.NewEntry()
 	e.addrEntry.SetPlaceHolder("UQ… from Tonkeeper")
 	e.addrEntry.OnSubmitted = func(string) { e.saveAddr() }
@@ -257,8 +262,8 @@ func (e *earningsView) buildWallet() fyne.CanvasObject {
 	e.addrMsg.Hide()
 
 	e.elecText = widget.NewLabel("Not set")
-	e.elecBtn = widget.NewButtonWithIcon("Change", theme.DocumentCreateIcon(), e.v.editElectricity)
-	tariffRow := container.NewBorder(nil, nil, nil, e.elecBtn, e.v.tips.tipLabel(e.elecText))
+	e.elecBtn = widget.NewButtonWithIcon("Change", theme.DocumentCreateIcon(), e.editElectricity)
+	tariffRow := container.NewBorder(nil, nil, nil, e.elecBtn, e.env.tips.tipLabel(e.elecText))
 
 	form := container.New(layout.NewFormLayout(),
 		caption("Wallet"), container.NewStack(e.addrShow, e.addrEdit),
@@ -279,7 +284,7 @@ func (e *earningsView) buildJobs() fyne.CanvasObject {
 	e.jobsTable = widget.NewTable(
 		func() (int, int) { return len(e.data.jobs), len(jobColumns) },
 		func() fyne.CanvasObject {
-			return e.v.tips.tipLabel(widget.NewLabel(""))
+			return e.env.tips.tipLabel(widget.NewLabel(""))
 		},
 		func(id widget.TableCellID, o fyne.CanvasObject) {
 			l := o.(*tipped).content.(*widget.Label)
@@ -445,10 +450,10 @@ func (e *earningsView) reload() {
 		return
 	}
 	e.loading = true
-	core, now := e.v.core, e.now()
+	core, now := e.env.core, e.now()
 	go func() {
 		d := loadEarnings(core, now)
-		e.v.do(func() {
+		e.env.do(func() {
 			e.loading = false
 			e.render(d)
 			if e.again {
@@ -460,7 +465,7 @@ func (e *earningsView) reload() {
 }
 
 // reloadNow reads and renders at once, on the Fyne thread.
-func (e *earningsView) reloadNow() { e.render(loadEarnings(e.v.core, e.now())) }
+func (e *earningsView) reloadNow() { e.render(loadEarnings(e.env.core, e.now())) }
 
 // showNet says whether the net of electricity means something: a price is
 // set and energy was measured (NVML power) on some day shown.
@@ -495,18 +500,13 @@ func (e *earningsView) render(d earningsData) {
 	}
 	_, todaySub := todayText(today, e.tariff().PerKWhNano > 0)
 	e.cardToday.set(tonText(today.Gross)+" TON", todaySub)
-	if e.v.now != nil {
-		e.v.now.setToday(today, e.tariff().PerKWhNano > 0)
-	}
-	if e.v.onToday != nil {
-		e.v.onToday(today)
-	}
+	e.showToday(today, e.tariff().PerKWhNano > 0)
 
 	readErr := ""
 	if d.readErr != nil {
 		readErr = "Could not read the earnings ledger: " + wordsFor(d.readErr).String()
 		if readErr != e.readErr.Text { // once per new error, not per render
-			e.v.log.Warn("could not read the earnings ledger", "err", d.readErr)
+			e.env.log.Warn("could not read the earnings ledger", "err", d.readErr)
 		}
 	}
 	setLabel(e.readErr, readErr, widget.DangerImportance)
@@ -645,7 +645,7 @@ func (e *earningsView) newWdRow(w earnings.Payout) *wdRow {
 	when := shortTime(w.Created.Local(), e.now())
 	amount := widget.NewLabelWithStyle(tonText(w.Amount)+" TON", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
 	dest := newDim("→ " + shortAddress(w.Destination) + fmt.Sprintf("  (fee %s, received %s TON)", tonText(w.Fee), tonText(w.Received())))
-	tips := e.v.tips
+	tips := e.env.tips
 	parts := []string{when, amount.Text, dest.text(), word}
 	var right []fyne.CanvasObject
 	if w.TxHash != "" {
@@ -709,8 +709,8 @@ func (e *earningsView) startAddrEdit() {
 	e.addrShow.Hide()
 	e.addrEdit.Show()
 	e.addrMsg.Hide()
-	if e.v.win != nil {
-		e.v.win.Canvas().Focus(e.addrEntry)
+	if e.env.win != nil {
+		e.env.win.Canvas().Focus(e.addrEntry)
 	}
 }
 
@@ -718,11 +718,11 @@ func (e *earningsView) startAddrEdit() {
 func (e *earningsView) saveAddr() {
 	s := strings.TrimSpace(e.addrEntry.Text)
 	e.addrSave.Disable()
-	core := e.v.core
+	core := e.env.core
 	go func() {
 		a, err := core.SetPayoutAddress(s)
 		d := loadEarnings(core, e.now())
-		e.v.do(func() {
+		e.env.do(func() {
 			e.addrSave.Enable()
 			if err != nil {
 				msg := wordsFor(err).String()
@@ -783,16 +783,16 @@ func parseTON(s string) (int64, error) {
 
 // writeCSV writes the whole ledger as CSV to w.
 func (e *earningsView) writeCSV(w io.Writer) error {
-	return e.v.core.ExportEarningsCSV(w, time.UnixMilli(0).In(time.Local), e.now().AddDate(100, 0, 0))
+	return e.env.core.ExportEarningsCSV(w, time.UnixMilli(0).In(time.Local), e.now().AddDate(100, 0, 0))
 }
 
 func (e *earningsView) openExport() {
-	if e.v.win == nil {
+	if e.env.win == nil {
 		return
 	}
 	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
 		if err != nil {
-			e.v.showError("Could not export", err)
+			e.env.showError("Could not export", err)
 			return
 		}
 		if wc == nil {
@@ -803,15 +803,15 @@ func (e *earningsView) openExport() {
 			if cerr := wc.Close(); err == nil {
 				err = cerr
 			}
-			e.v.do(func() {
+			e.env.do(func() {
 				if err != nil {
-					e.v.showError("Could not export", err)
+					e.env.showError("Could not export", err)
 					return
 				}
-				dialog.ShowInformation("Exported", "Your earnings history was saved to\n"+wc.URI().Path(), e.v.win)
+				dialog.ShowInformation("Exported", "Your earnings history was saved to\n"+wc.URI().Path(), e.env.win)
 			})
 		}()
-	}, e.v.win)
+	}, e.env.win)
 	d.SetFileName("cocoon-earnings-" + e.now().Format("2006-01-02") + ".csv")
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".csv"}))
 	d.Resize(fyne.NewSize(760, 520))

@@ -62,10 +62,10 @@ func TestTooltipShowsTheWholeOfACutText(t *testing.T) {
 		content fyne.CanvasObject
 		want    string // "" : no tooltip (the text fits)
 	}{
-		{"a cut GPU name", v.gpuName, v.gpuName.Text},
-		{"a cut API key, scrolled to", v.net.key, v.net.key.Text},
-		{"a model row cut in its details, scrolled to", v.modelRows[longModel].title.obj, v.modelRows[longModel].title.text()},
-		{"a text that fits", v.ollamaVersion, ""},
+		{"a cut GPU name", v.dash.gpuName, v.dash.gpuName.Text},
+		{"a cut API key, scrolled to", v.dash.net.key, v.dash.net.key.Text},
+		{"a model row cut in its details, scrolled to", v.dash.models.rows[longModel].title.obj, v.dash.models.rows[longModel].title.text()},
+		{"a text that fits", v.dash.ollamaVersion, ""},
 	}
 	dashboard := v.tabs.Items[0].Content.(*container.Scroll)
 	for _, tc := range tests {
@@ -100,15 +100,15 @@ func TestTooltipShowsTheWholeOfACutText(t *testing.T) {
 	v.do = func(fn func()) { q.do(func() { fn(); fired++ }) }
 	tips.delay = tipDelay
 	dashboard.ScrollToTop()
-	hover(w, tippedOf(t, w, v.gpuName))
+	hover(w, tippedOf(t, w, v.dash.gpuName))
 	if box() != "" {
 		t.Fatal("the tooltip showed before the delay")
 	}
-	q.runUntil(t, "the tooltip", func() bool { return box() == v.gpuName.Text })
+	q.runUntil(t, "the tooltip", func() bool { return box() == v.dash.gpuName.Text })
 	// Leaving before the delay ends shows nothing, even when the timer runs.
 	test.MoveMouse(w.Canvas(), fyne.NewPos(2, 2))
 	n := fired
-	hover(w, tippedOf(t, w, v.gpuProcs)) // cut, too
+	hover(w, tippedOf(t, w, v.dash.gpuProcs)) // cut, too
 	test.MoveMouse(w.Canvas(), fyne.NewPos(2, 2))
 	q.runUntil(t, "the timer of the text left", func() bool { return fired > n })
 	if got := box(); got != "" {

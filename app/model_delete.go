@@ -8,23 +8,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// showError says err in the owner's words (ownerwords.go) under title; the
-// error chain itself goes to the log. A cancelled operation shows nothing.
-func (v *mainView) showError(title string, err error) {
-	w := wordsFor(err)
-	if w.Sentence == "" {
-		return
-	}
-	v.log.Warn("shown to the owner: "+title, "kind", w.Kind, "err", err)
-	if v.win == nil {
-		return
-	}
-	msg := wrapLabel(w.Sentence + "\n\n" + w.Action)
-	d := dialog.NewCustom(title, "OK", msg, v.win)
-	d.Resize(fyne.NewSize(480, 0))
-	d.Show()
-}
-
 // builtinOffer is the way back when no model is left: the built-in model,
 // written from code (no download from the internet).
 type builtinOffer struct {
@@ -34,68 +17,66 @@ type builtinOffer struct {
 	dlg  *dialog.ConfirmDialog // the last "No model left" offer shown
 }
 
-func (v *mainView) newBuiltinOffer() fyne.CanvasObject {
-	v.builtin.btn = widget.NewButtonWithIcon("Download "+builtinName+" (built in)", theme.DownloadIcon(), v.restoreBuiltin)
-	v.builtin.obj = container.NewHBox(v.builtin.btn)
-	return v.builtin.obj
+func (d *dashboardView) newBuiltinOffer() fyne.CanvasObject {
+	d.builtin.btn = widget.NewButtonWithIcon("Download "+builtinName+" (built in)", theme.DownloadIcon(), d.restoreBuiltin)
+	d.builtin.obj = container.NewHBox(d.builtin.btn)
+	return d.builtin.obj
 }
 
 // restoreBuiltin puts the built-in model back on a goroutine.
-func (v *mainView) restoreBuiltin() {
-	if v.builtin.busy {
+func (d *dashboardView) restoreBuiltin() {
+	if d.builtin.busy {
 		return
 	}
-	v.builtin.busy = true
-	v.builtin.btn.Disable()
+	d.builtin.busy = true
+	d.builtin.btn.Disable()
 	go func() {
-		v.log.Info("restoring the built-in model")
-		err := v.core.RestoreBuiltInModel(v.ctx)
-		st := v.core.Status()
-		v.do(func() {
-			v.builtin.busy = false
-			v.builtin.btn.Enable()
+		d.env.log.Info("restoring the built-in model")
+		err := d.env.core.RestoreBuiltInModel(d.env.ctx)
+		st := d.env.core.Status()
+		d.env.do(func() {
+			d.builtin.busy = false
+			d.builtin.btn.Enable()
 			if err != nil {
-				v.showError("Could not put "+builtinName+" back", err)
+				d.env.showError("Could not put "+builtinName+" back", err)
 			}
-			v.refresh(st)
+			d.env.render(st)
 		})
 	}()
 }
 
 // confirmDelete warns before a model is deleted: what happens to sharing,
 // and for the last model that the built-in one can come back.
-func (v *mainView) confirmDelete(name string) {
-	d := dialog.NewCustomConfirm("Delete model", "Delete", "Keep", wrapLabel(deleteWarning(name, v.status)), func(ok bool) {
+func (d *dashboardView) confirmDelete(name string) {
+	dlg := dialog.NewCustomConfirm("Delete model", "Delete", "Keep", wrapLabel(deleteWarning(name, d.status)), func(ok bool) {
 		if ok {
-			v.deleteModel(name)
+			d.deleteModel(name)
 		}
-	}, v.win)
-	d.SetConfirmImportance(widget.DangerImportance)
-	d.Resize(fyne.NewSize(520, 0))
-	v.confirm = d
-	d.Show()
+	}, d.env.win)
+	dlg.SetConfirmImportance(widget.DangerImportance)
+	dlg.Resize(fyne.NewSize(520, 0))
+	d.confirm = dlg
+	dlg.Show()
 }
 
-func (v *mainView) deleteModel(name string) {
-	wasServed, wasSharing := name == v.status.Model, v.status.State.Started()
+func (d *dashboardView) deleteModel(name string) {
+	wasServed, wasSharing := name == d.status.Model, d.status.State.Started()
 	go func() {
-		v.log.Info("deleting model", "model", name)
-		err := v.core.DeleteModel(v.ctx, name)
-		st := v.core.Status()
-		v.do(func() {
+		d.env.log.Info("deleting model", "model", name)
+		err := d.env.core.DeleteModel(d.env.ctx, name)
+		st := d.env.core.Status()
+		d.env.do(func() {
 			if err != nil {
-				v.showError("Could not delete "+name, err)
-				v.refresh(st)
+				d.env.showError("Could not delete "+name, err)
+				d.env.render(st)
 				return
 			}
-			v.refresh(st)
+			d.env.render(st)
 			if msg := afterDeleteText(name, wasServed, wasSharing, st); msg != "" {
-				setLabel(v.notice, msg, widget.WarningImportance)
-				v.noticeOn = true
-				v.renderStatusLine()
+				d.notify(msg)
 			}
 			if wasServed && len(st.Models) == 0 {
-				v.offerBuiltin(name)
+				d.offerBuiltin(name)
 			}
 		})
 	}()
@@ -103,18 +84,18 @@ func (v *mainView) deleteModel(name string) {
 
 // offerBuiltin asks, once the last model is gone, whether to put the
 // built-in one back.
-func (v *mainView) offerBuiltin(deleted string) {
-	if v.win == nil {
+func (d *dashboardView) offerBuiltin(deleted string) {
+	if d.env.win == nil {
 		return
 	}
 	msg := wrapLabel(deleted + " was your only model, so Cocoon has nothing to share with. " +
 		builtinName + " is built in: it comes back at once, without the internet, and serves the local test network.")
-	d := dialog.NewCustomConfirm("No model left", "Download "+builtinName, "Not now", msg, func(ok bool) {
+	dlg := dialog.NewCustomConfirm("No model left", "Download "+builtinName, "Not now", msg, func(ok bool) {
 		if ok {
-			v.restoreBuiltin()
+			d.restoreBuiltin()
 		}
-	}, v.win)
-	d.Resize(fyne.NewSize(520, 0))
-	v.builtin.dlg = d
-	d.Show()
+	}, d.env.win)
+	dlg.Resize(fyne.NewSize(520, 0))
+	d.builtin.dlg = dlg
+	dlg.Show()
 }

@@ -35,16 +35,16 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 				t.Fatalf("serving: toggle %q", v.toggleBtn.Text)
 			}
 
-			test.Tap(v.modelRows["llama3.2:1b"].del)
+			test.Tap(v.dash.models.rows["llama3.2:1b"].del)
 			top := w.Canvas().Overlays().Top()
-			if v.confirm == nil || top == nil || !containsText(top, "Deleting it stops sharing") {
+			if v.dash.confirm == nil || top == nil || !containsText(top, "Deleting it stops sharing") {
 				t.Fatal("no warning that deleting the served model stops sharing")
 			}
 			if got := containsText(top, "built-in cocoon-tiny back"); got != tc.last {
 				t.Fatalf("warning offers the built-in model: %v, want %v", got, tc.last)
 			}
-			v.confirm.Confirm()
-			q.runUntil(t, "the row to go", func() bool { return v.modelRows["llama3.2:1b"] == nil })
+			v.dash.confirm.Confirm()
+			q.runUntil(t, "the row to go", func() bool { return v.dash.models.rows["llama3.2:1b"] == nil })
 
 			// Not stuck: Start sharing is offered and enabled.
 			if v.toggleBtn.Text != "Start sharing" || v.toggleBtn.Disabled() {
@@ -55,7 +55,7 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 			}
 
 			if !tc.last {
-				if v.builtin.dlg != nil || v.builtin.obj.Visible() && containsText(v.modelsBox, "Download cocoon-tiny") {
+				if v.dash.builtin.dlg != nil || v.dash.builtin.obj.Visible() && containsText(v.dash.models.obj, "Download cocoon-tiny") {
 					t.Fatal("the built-in model offered while another model is left")
 				}
 				test.Tap(v.toggleBtn)
@@ -63,14 +63,14 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 				return
 			}
 			// The last model: the offer is a dialog and a button in the empty list.
-			if v.builtin.dlg == nil || w.Canvas().Overlays().Top() == nil || !containsText(w.Canvas().Overlays().Top(), "Download cocoon-tiny") {
+			if v.dash.builtin.dlg == nil || w.Canvas().Overlays().Top() == nil || !containsText(w.Canvas().Overlays().Top(), "Download cocoon-tiny") {
 				t.Fatal("no offer of the built-in model after deleting the last one")
 			}
-			if !containsText(v.modelsBox, "Download cocoon-tiny (built in)") {
+			if !containsText(v.dash.models.obj, "Download cocoon-tiny (built in)") {
 				t.Fatal("the empty model list has no way back to the built-in model")
 			}
 			// Start without a model says so in words and stays startable.
-			v.builtin.dlg.Dismiss()
+			v.dash.builtin.dlg.Dismiss()
 			test.Tap(v.toggleBtn)
 			q.runUntil(t, "the start to fail", func() bool {
 				top := w.Canvas().Overlays().Top()
@@ -85,8 +85,8 @@ func TestDeleteServedModelNeverStuck(t *testing.T) {
 			w.Canvas().Overlays().Top().Hide()
 			w.Canvas().Overlays().Remove(w.Canvas().Overlays().Top())
 
-			test.Tap(v.builtin.btn)
-			q.runUntil(t, "the built-in model back", func() bool { return v.modelRows[worker.TinyModel] != nil })
+			test.Tap(v.dash.builtin.btn)
+			q.runUntil(t, "the built-in model back", func() bool { return v.dash.models.rows[worker.TinyModel] != nil })
 			if core.restores != 1 || v.status.Model != worker.TinyModel {
 				t.Fatalf("restores %d, model %q", core.restores, v.status.Model)
 			}

@@ -75,25 +75,25 @@ func quotaEntryText(gb int64) string {
 	return strconv.FormatInt(gb, 10)
 }
 
-func (v *mainView) buildStorage() fyne.CanvasObject {
-	s := &v.storage
+func (d *dashboardView) buildStorage() fyne.CanvasObject {
+	s := &d.storage
 	s.text = newDim("")
 	s.text.Truncation = fyne.TextTruncateEllipsis
 	s.entry = widget.NewEntry()
 	s.entry.SetPlaceHolder("none")
-	s.entry.SetText(quotaEntryText(v.core.Settings().ModelCacheQuotaGB))
-	s.entry.OnSubmitted = func(string) { v.saveQuota() }
-	s.save = widget.NewButton("Set", v.saveQuota)
+	s.entry.SetText(quotaEntryText(d.env.core.Settings().ModelCacheQuotaGB))
+	s.entry.OnSubmitted = func(string) { d.saveQuota() }
+	s.save = widget.NewButton("Set", d.saveQuota)
 	quota := container.NewHBox(caption("Quota"), container.NewGridWrap(fyne.NewSize(72, s.entry.MinSize().Height), s.entry),
 		caption("GB"), s.save)
-	s.obj = container.NewBorder(nil, nil, caption("Storage"), quota, v.tips.tipRich(s.text.RichText))
+	s.obj = container.NewBorder(nil, nil, caption("Storage"), quota, d.env.tips.tipRich(s.text.RichText))
 	return s.obj
 }
 
 // renderStorage re-reads the model cache (a statfs) and shows it.
-func (v *mainView) renderStorage() {
-	s := &v.storage
-	mc := v.core.ModelCache()
+func (d *dashboardView) renderStorage() {
+	s := &d.storage
+	mc := d.env.core.ModelCache()
 	s.overQuota = !mc.Attached && mc.Quota > 0 && mc.Used > mc.Quota
 	c := theme.ColorNamePlaceHolder
 	if s.overQuota {
@@ -110,23 +110,23 @@ func (v *mainView) renderStorage() {
 }
 
 // saveQuota saves the quota typed in the entry.
-func (v *mainView) saveQuota() {
-	gb, err := parseQuotaGB(v.storage.entry.Text)
+func (d *dashboardView) saveQuota() {
+	gb, err := parseQuotaGB(d.storage.entry.Text)
 	if err != nil {
-		v.showError("Could not set the model quota", err)
+		d.env.showError("Could not set the model quota", err)
 		return
 	}
-	core := v.core
+	core := d.env.core
 	go func() {
 		err := core.SetModelCacheQuotaGB(gb)
-		v.do(func() {
+		d.env.do(func() {
 			if err != nil {
-				v.showError("Could not set the model quota", err)
+				d.env.showError("Could not set the model quota", err)
 			} else {
-				v.log.Info("model cache quota set", "gb", gb)
-				v.storage.entry.SetText(quotaEntryText(gb))
+				d.env.log.Info("model cache quota set", "gb", gb)
+				d.storage.entry.SetText(quotaEntryText(gb))
 			}
-			v.renderStorage()
+			d.renderStorage()
 		})
 	}()
 }

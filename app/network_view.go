@@ -30,15 +30,15 @@ type networkWidgets struct {
 	keyRow   fyne.CanvasObject
 }
 
-func (v *mainView) buildNetwork() fyne.CanvasObject {
-	n := &v.net
+func (d *dashboardView) buildNetwork() fyne.CanvasObject {
+	n := &d.net
 	n.pill = newPill("Not connected", colorGrey, pillText)
 	n.where = widget.NewLabel("—")
 	n.api = widget.NewLabel("—")
 	n.key = widget.NewLabel("—")
 	n.copyKey = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
-		if k := v.status.Network.APIKey; k != "" && v.win != nil {
-			v.win.Clipboard().SetContent(k)
+		if k := d.status.Network.APIKey; k != "" && d.env.win != nil {
+			d.env.win.Clipboard().SetContent(k)
 		}
 	})
 	n.copyKey.Importance = widget.LowImportance
@@ -48,7 +48,7 @@ func (v *mainView) buildNetwork() fyne.CanvasObject {
 	n.err = wrapLabel("")
 	n.err.Importance = widget.DangerImportance
 	n.err.Hide()
-	tip := v.tips.tipLabel
+	tip := d.env.tips.tipLabel
 	n.keyRow = container.NewBorder(nil, nil, nil, n.copyKey, tip(n.key))
 	left := container.New(layout.NewFormLayout(),
 		caption("Network"), tip(n.where),
@@ -63,8 +63,8 @@ func (v *mainView) buildNetwork() fyne.CanvasObject {
 	return p
 }
 
-func (v *mainView) renderNetwork(st worker.Status) {
-	n := &v.net
+func (d *dashboardView) renderNetwork(st worker.Status) {
+	n := &d.net
 	ns := st.Network
 	switch {
 	case ns.URL == "":

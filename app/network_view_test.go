@@ -36,11 +36,11 @@ func TestNetworkPanel(t *testing.T) {
 			st := noDriverStatus()
 			tc.mutate(&st)
 			v, _, _ := newTestView(t, newFakeCore(st))
-			if got := v.net.pill.txt.Text; got != tc.wantPill {
+			if got := v.dash.net.pill.txt.Text; got != tc.wantPill {
 				t.Errorf("pill = %q, want %q", got, tc.wantPill)
 			}
-			all := strings.Join([]string{v.net.where.Text, v.net.api.Text, v.net.key.Text, v.net.served.Text,
-				v.net.earned.Text, v.net.lastStop.Text, v.net.err.Text}, "\n")
+			all := strings.Join([]string{v.dash.net.where.Text, v.dash.net.api.Text, v.dash.net.key.Text, v.dash.net.served.Text,
+				v.dash.net.earned.Text, v.dash.net.lastStop.Text, v.dash.net.err.Text}, "\n")
 			for _, want := range tc.wantTexts {
 				if !strings.Contains(all, want) {
 					t.Errorf("network panel lacks %q:\n%s", want, all)

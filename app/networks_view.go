@@ -34,7 +34,7 @@ var _ NetworkSwitcher = (*worker.Core)(nil)
 const maxPriceLines = 8
 
 type networksView struct {
-	v       *mainView
+	env     *tabEnv
 	sw      NetworkSwitcher // nil: the core cannot switch
 	content fyne.CanvasObject
 
@@ -63,10 +63,10 @@ type networksView struct {
 	busy   bool           // a preview, join or switch back is in flight
 }
 
-func newNetworksView(v *mainView) *networksView {
-	n := &networksView{v: v}
-	n.sw, _ = v.core.(NetworkSwitcher)
-	tip := v.tips.tipLabel
+func newNetworksView(env *tabEnv) *networksView {
+	n := &networksView{env: env}
+	n.sw, _ = env.core.(NetworkSwitcher)
+	tip := env.tips.tipLabel
 	n.pill = newPill("Not connected", colorGrey, pillText)
 	n.current = widget.NewLabel("—")
 	n.current.TextStyle = fyne.TextStyle{Bold: true}
@@ -193,11 +193,11 @@ func (n *networksView) preview() {
 	n.joinBtn.Disable()
 	n.setChecking("Asking the network to describe itself")
 	go func() {
-		info, err := n.sw.PreviewNetwork(n.v.ctx, inv)
+		info, err := n.sw.PreviewNetwork(n.env.ctx, inv)
 		if err != nil {
-			n.v.log.Warn("network preview failed", "url", inv.URL, "err", err)
+			n.env.log.Warn("network preview failed", "url", inv.URL, "err", err)
 		}
-		n.v.do(func() {
+		n.env.do(func() {
 			n.busy = false
 			n.joinBtn.Enable()
 			if seq != n.seq { // the field changed meanwhile
@@ -223,7 +223,7 @@ func (n *networksView) showCard(inv network.Invite, info network.NetworkInfo) {
 			n.cardPrices.Add(widget.NewLabel(plural(len(info.Prices)-maxPriceLines, "more model")))
 			break
 		}
-		n.cardPrices.Add(n.v.tips.tipLabel(widget.NewLabel(priceLine(p))))
+		n.cardPrices.Add(n.env.tips.tipLabel(widget.NewLabel(priceLine(p))))
 	}
 	if len(info.Prices) == 0 {
 		n.cardPrices.Add(widget.NewLabel("No models priced yet"))
@@ -247,12 +247,12 @@ func (n *networksView) join() {
 	n.joinBtn.Disable()
 	n.setChecking("Joining " + name + ", one moment")
 	go func() {
-		err := n.sw.JoinNetwork(n.v.ctx, inv)
+		err := n.sw.JoinNetwork(n.env.ctx, inv)
 		if err != nil {
-			n.v.log.Warn("joining a network failed", "url", inv.URL, "err", err)
+			n.env.log.Warn("joining a network failed", "url", inv.URL, "err", err)
 		}
-		st := n.v.core.Status()
-		n.v.do(func() {
+		st := n.env.core.Status()
+		n.env.do(func() {
 			n.busy = false
 			n.confirm.Enable()
 			n.joinBtn.Enable()
@@ -263,7 +263,7 @@ func (n *networksView) join() {
 			}
 			n.entry.SetText("") // clears the preview too (edited)
 			n.setChecking("Joined " + name + ". Cocoon serves it from now on, and after a restart.")
-			n.v.refresh(st)
+			n.env.render(st)
 		})
 	}()
 }
@@ -276,12 +276,12 @@ func (n *networksView) backToLocal() {
 	n.busy = true
 	n.useLocal.Disable()
 	go func() {
-		err := n.sw.UseLocalNetwork(n.v.ctx)
+		err := n.sw.UseLocalNetwork(n.env.ctx)
 		if err != nil {
-			n.v.log.Warn("going back to the local network failed", "err", err)
+			n.env.log.Warn("going back to the local network failed", "err", err)
 		}
-		st := n.v.core.Status()
-		n.v.do(func() {
+		st := n.env.core.Status()
+		n.env.do(func() {
 			n.busy = false
 			n.useLocal.Enable()
 			if err != nil {
@@ -289,7 +289,7 @@ func (n *networksView) backToLocal() {
 				return
 			}
 			n.setChecking("Back on the " + worker.LocalNetworkName + ".")
-			n.v.refresh(st)
+			n.env.render(st)
 		})
 	}()
 }

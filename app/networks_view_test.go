@@ -171,7 +171,7 @@ func TestNetworksTab(t *testing.T) {
 	if got := v.why.sub.text(); !strings.HasPrefix(got, "Network: Second Net") {
 		t.Errorf("Why not earning? says %q, want the network named", got)
 	}
-	if got := v.net.where.Text; !strings.HasPrefix(got, "Second Net · wss://") {
+	if got := v.dash.net.where.Text; !strings.HasPrefix(got, "Second Net · wss://") {
 		t.Errorf("the dashboard's network line = %q", got)
 	}
 

@@ -177,7 +177,7 @@ func TestNowStripGraphsFollowStatus(t *testing.T) {
 	clock := time.Unix(50_000, 0)
 	v, w, _ := newTestView(t, core)
 	v.clock = func() time.Time { return clock }
-	n := v.now
+	n := v.dash.now
 	if !n.graphs.Visible() || n.noGPU.Visible() {
 		t.Fatal("want graphs with a GPU")
 	}
@@ -238,16 +238,16 @@ func TestNowStripGraphsFollowStatus(t *testing.T) {
 
 func TestNowStripShowsTodayFromLedger(t *testing.T) {
 	v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
-	if v.now.graphs.Visible() || !v.now.noGPU.Visible() {
+	if v.dash.now.graphs.Visible() || !v.dash.now.noGPU.Visible() {
 		t.Fatal("want \"no GPU\"")
 	}
 	// Without a ledger the Earnings tab renders a zero day.
-	if got := v.now.today.text(); got != "0 TON   0 jobs · set a tariff for the net" {
+	if got := v.dash.now.today.text(); got != "0 TON   0 jobs · set a tariff for the net" {
 		t.Errorf("today = %q", got)
 	}
 	v.earn.render(earningsData{settings: worker.Settings{TariffNanoPerKWh: 100_000_000},
 		days: []earnings.DayTotal{{Start: startOfDay(time.Now()), JobTotals: earnings.JobTotals{Jobs: 2, Gross: 2_000_000_000, EnergyMilliJ: 360_000_000}, Net: 1_900_000_000}}})
-	if got := v.now.today.text(); got != "2 TON   net 1.9 TON after electricity" {
+	if got := v.dash.now.today.text(); got != "2 TON   net 1.9 TON after electricity" {
 		t.Errorf("today with a tariff = %q", got)
 	}
 }
@@ -291,7 +291,7 @@ func TestModelsStorageRowAndQuota(t *testing.T) {
 	core.settings.ModelCacheQuotaGB = 2
 	core.cache.Quota = 2 * bytesPerGB
 	v, w, q := newTestView(t, core)
-	s := &v.storage
+	s := &v.dash.storage
 	if got := s.entry.Text; got != "2" {
 		t.Errorf("quota entry = %q, want the saved 2", got)
 	}

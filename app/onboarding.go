@@ -47,10 +47,14 @@ var obStepNames = [obSteps]string{"Your GPU", "Model", "Benchmark", "Payout", "W
 var obCardSize = fyne.NewSize(780, 580)
 
 type onboarding struct {
-	v    *mainView
-	pop  *widget.PopUp
-	step int
-	open bool
+	env   *tabEnv
+	hooks onboardingHooks
+	// downloads is the window's, shared with the Dashboard.
+	downloads *downloads
+	status    worker.Status // the last status shown
+	pop       *widget.PopUp
+	step      int
+	open      bool
 	// busy: a Core call of the current step is in flight (Next is disabled).
 	busy bool
 	// finishing: Finish is starting the worker (the wizard closes itself).
@@ -71,20 +75,14 @@ type onboarding struct {
 	gpuNote   *widget.Label
 
 	// 2. model
-	modelsBox  *fyne.Container
-	modelRows  map[string]*obModelRow
-	modelOrder []string
-	noModels   *widget.Label
-	modelMsg   *widget.Label
-	pullEntry  *widget.Entry
-	pullBtn    *widget.Button
-	pullName   string // the download started here ("" : none)
-	pullRow    *fyne.Container
-	pullTitle  *widget.Label
-	pullBar    *widget.ProgressBar
-	pullText   string
-	pullCancel *widget.Button
-	pullMsg    *widget.Label
+	models    *modelList // drawn as on the Dashboard (model_list.go)
+	noModels  *widget.Label
+	modelMsg  *widget.Label
+	pullEntry *widget.Entry
+	pullBtn   *widget.Button
+	pullName  string    // the download started here ("" : none)
+	pulls     *pullList // every download, as on the Dashboard
+	pullMsg   *widget.Label
 
 	// 3. benchmark
 	benchModel  *widget.Label
@@ -112,29 +110,18 @@ type onboarding struct {
 	policy    worker.IdleSettings // the policy in force: schedule and caps are kept
 }
 
-type obModelRow struct {
-	obj    *fyne.Container
-	name   *widget.Label
-	detail *dimLabel
-	fit    *pill
-	use    *widget.Button
+// onboardingHooks are what the wizard asks of the rest of the window.
+type onboardingHooks struct {
+	// startAtLogin turns start at login on (nil: not offered).
+	startAtLogin func() error
+	// payoutSaved: the owner saved a payout address (the Earnings tab re-reads it).
+	payoutSaved func()
+	// finished: setup is done and saved; the window starts sharing.
+	finished func()
 }
 
-// startOnboarding shows the wizard when the owner has not finished or
-// skipped it yet; skip (the app was started with --start) never shows it.
-// It reports whether it showed the wizard.
-func (v *mainView) startOnboarding(skip bool) bool {
-	if skip || v.onboard != nil || v.core.Settings().Onboarded {
-		return false
-	}
-	v.log.Info("first run: showing the setup wizard")
-	v.onboard = newOnboarding(v)
-	v.onboard.show()
-	return true
-}
-
-func newOnboarding(v *mainView) *onboarding {
-	o := &onboarding{v: v, modelRows: map[string]*obModelRow{}}
+func newOnboarding(env *tabEnv, dl *downloads, hooks onboardingHooks) *onboarding {
+	o := &onboarding{env: env, downloads: dl, hooks: hooks}
 	o.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	o.title.SizeName = theme.SizeNameHeadingText
 	o.stepRow = container.NewHBox()
@@ -173,7 +160,7 @@ func newOnboarding(v *mainView) *onboarding {
 	buttons := container.NewBorder(nil, nil, o.skipBtn, container.NewHBox(o.backBtn, o.nextBtn))
 	card := container.NewBorder(head, container.NewVBox(widget.NewSeparator(), buttons), nil, nil,
 		container.NewVScroll(o.body))
-	o.pop = widget.NewModalPopUp(container.New(layout.NewCustomPaddedLayout(4, 4, 8, 8), card), v.win.Canvas())
+	o.pop = widget.NewModalPopUp(container.New(layout.NewCustomPaddedLayout(4, 4, 8, 8), card), env.win.Canvas())
 	o.load()
 	o.goTo(obGPU)
 	return o
@@ -181,24 +168,24 @@ func newOnboarding(v *mainView) *onboarding {
 
 // load fills the fields from the core's saved settings.
 func (o *onboarding) load() {
-	set := o.v.core.Settings()
+	set := o.env.core.Settings()
 	o.addrSaved = set.PayoutAddress
 	o.addrEntry.SetText(set.PayoutAddress)
-	o.policy = o.v.core.IdleSettings()
+	o.policy = o.env.core.IdleSettings()
 	o.idleEntry.SetText(strconv.FormatFloat(o.policy.IdleMinutes, 'f', -1, 64))
 	o.pauseGPU.SetChecked(o.policy.PauseOnGPUUse)
 	o.pauseFS.SetChecked(o.policy.PauseOnFullScreen)
 }
 
-func (o *onboarding) show() {
+func (o *onboarding) show(st worker.Status) {
 	o.open = true
 	size := obCardSize
-	if cs := o.v.win.Canvas().Size(); cs.Width > 0 && cs.Height > 0 {
+	if cs := o.env.win.Canvas().Size(); cs.Width > 0 && cs.Height > 0 {
 		size = fyne.NewSize(min(size.Width, cs.Width-40), min(size.Height, cs.Height-40))
 	}
 	o.pop.Resize(size)
 	o.pop.Show()
-	o.refresh(o.v.status)
+	o.refresh(st)
 }
 
 // close hides the wizard and stops what it runs (a download it started goes
@@ -289,36 +276,37 @@ func (o *onboarding) next() {
 
 // skip closes the wizard for good.
 func (o *onboarding) skip() {
-	o.v.log.Info("setup wizard skipped", "step", obStepNames[o.step])
+	o.env.log.Info("setup wizard skipped", "step", obStepNames[o.step])
 	o.close()
 	o.persist()
 }
 
 // persist records that the wizard is done, on a goroutine.
 func (o *onboarding) persist() {
-	core := o.v.core
+	core := o.env.core
 	go func() {
 		err := core.SetOnboarded()
 		if err != nil {
-			o.v.do(func() { o.v.showError("Could not save that setup is done", err) })
+			o.env.do(func() { o.env.showError("Could not save that setup is done", err) })
 		}
 	}()
 }
 
 // refresh follows the core's status while the wizard is open.
 func (o *onboarding) refresh(st worker.Status) {
+	o.status = st
 	if !o.open {
 		return
 	}
 	if st.State.Started() && !o.finishing {
 		// Sharing was started elsewhere (the tray): the owner has chosen.
-		o.v.log.Info("sharing started outside the setup wizard; closing it")
+		o.env.log.Info("sharing started outside the setup wizard; closing it")
 		o.close()
 		return
 	}
 	o.renderGPU(st.GPU)
-	o.renderModels(st)
-	o.renderPull(st)
+	o.models.render(st)
+	o.renderPull()
 	o.renderBenchModel(st)
 }
 
@@ -367,7 +355,7 @@ func (o *onboarding) buildModel() fyne.CanvasObject {
 		"the badge says whether it does.")
 	o.noModels = wrapLabel("No models yet: Cocoon is starting its model runtime, or you can download one below.")
 	o.noModels.Importance = widget.LowImportance
-	o.modelsBox = container.NewVBox(o.noModels)
+	o.models = newModelList(o.env.tips, modelListMode{use: o.chooseModel, chooser: true}, o.noModels)
 	o.modelMsg = wrapLabel("")
 	o.modelMsg.Hide()
 
@@ -377,103 +365,33 @@ func (o *onboarding) buildModel() fyne.CanvasObject {
 	o.pullEntry.OnChanged = func(string) { o.updatePullButton() }
 	o.pullBtn = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), o.startPull)
 	o.pullBtn.Disable()
-	o.pullTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	o.pullBar = widget.NewProgressBar()
-	o.pullBar.TextFormatter = func() string { return o.pullText }
-	o.pullCancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), o.cancelPull)
-	o.pullRow = container.NewBorder(nil, nil, o.pullTitle, o.pullCancel, o.pullBar)
-	o.pullRow.Hide()
+	o.pulls = newPullList(o.downloads, o.env.tips)
 	o.pullMsg = wrapLabel("")
 	o.pullMsg.Hide()
 	download := container.NewVBox(
 		widget.NewSeparator(),
 		container.NewBorder(nil, nil, caption("Download"), o.pullBtn, o.pullEntry),
-		o.pullRow, o.pullMsg)
-	return container.NewVBox(intro, o.modelsBox, o.modelMsg, download)
-}
-
-func (o *onboarding) renderModels(st worker.Status) {
-	order := make([]string, 0, len(st.Models))
-	for _, m := range st.Models {
-		order = append(order, m.Name)
-		r := o.modelRows[m.Name]
-		if r == nil {
-			r = o.newModelRow(m.Name)
-			o.modelRows[m.Name] = r
-		}
-		r.update(m, m.Name == st.Model)
-	}
-	if strings.Join(order, "\n") == strings.Join(o.modelOrder, "\n") && len(order) > 0 {
-		return
-	}
-	o.modelOrder = order
-	objs := []fyne.CanvasObject{}
-	if len(order) == 0 {
-		objs = append(objs, o.noModels)
-	}
-	for _, name := range order {
-		objs = append(objs, o.modelRows[name].obj)
-	}
-	o.modelsBox.Objects = objs
-	o.modelsBox.Refresh()
-}
-
-func (o *onboarding) newModelRow(name string) *obModelRow {
-	r := &obModelRow{}
-	r.name = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.detail = newDim("")
-	r.fit = newPill("", colorGreen, pillText)
-	r.use = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { o.chooseModel(name) })
-	r.obj = container.NewBorder(nil, nil, nil,
-		container.NewHBox(r.fit.obj, container.NewCenter(r.use)),
-		container.NewHBox(r.name, container.NewCenter(r.detail.RichText)))
-	r.fit.parent = r.obj
-	return r
-}
-
-func (r *obModelRow) update(m ollama.Model, chosen bool) {
-	r.detail.set(modelDetails(m), theme.ColorNamePlaceHolder)
-	c := colorGreen
-	if !m.FitsVRAM {
-		c = colorAmber
-	}
-	fit := fitText(m)
-	if len([]rune(fit)) > 34 {
-		fit = string([]rune(fit)[:33]) + "…"
-	}
-	r.fit.set(fit, c)
-	text, imp := "Use", widget.MediumImportance
-	if chosen {
-		text, imp = "Chosen", widget.SuccessImportance
-	}
-	if r.use.Text != text || r.use.Importance != imp {
-		r.use.Text, r.use.Importance = text, imp
-		r.use.Refresh()
-	}
-	if chosen {
-		r.use.Disable()
-	} else {
-		r.use.Enable()
-	}
+		o.pulls.obj, o.pullMsg)
+	return container.NewVBox(intro, o.models.obj, o.modelMsg, download)
 }
 
 func (o *onboarding) chooseModel(name string) {
-	core := o.v.core
+	core := o.env.core
 	go func() {
 		err := core.SetModel(name)
 		st := core.Status()
-		o.v.do(func() {
+		o.env.do(func() {
 			if err != nil {
-				o.v.log.Warn("setup wizard: could not choose the model", "model", name, "err", err)
+				o.env.log.Warn("setup wizard: could not choose the model", "model", name, "err", err)
 				setLabel(o.modelMsg, "Could not choose "+name+": "+wordsFor(err).String(), widget.DangerImportance)
 				o.modelMsg.Show()
 			} else {
-				o.v.log.Info("setup wizard: model chosen", "model", name)
+				o.env.log.Info("setup wizard: model chosen", "model", name)
 				o.modelMsg.Hide()
 				o.benchRan = false // the next visit benchmarks the new model
 				o.benchResult = nil
 			}
-			o.v.refresh(st)
+			o.env.render(st)
 		})
 	}()
 }
@@ -487,60 +405,36 @@ func (o *onboarding) updatePullButton() {
 	}
 }
 
-// startPull downloads the named model with the Dashboard's machinery (so it
-// goes on there when the wizard closes) and chooses it when it is done.
+// startPull downloads the named model with the window's downloads (so it
+// goes on, and shows, on the Dashboard too) and chooses it when it is done.
 func (o *onboarding) startPull() {
 	name := strings.TrimSpace(o.pullEntry.Text)
-	if name == "" || o.pullName != "" {
-		return
-	}
-	if _, busy := o.v.pulling[name]; busy {
+	if name == "" || o.pullName != "" || o.downloads.running(name) {
 		return
 	}
 	o.pullName = name
 	o.pullMsg.Hide()
-	o.v.pullEntry.SetText(name)
-	o.v.startPull()
+	o.downloads.start(name)
 	o.pullEntry.SetText("")
-	o.renderPull(o.v.status)
+	o.renderPull()
 }
 
-func (o *onboarding) cancelPull() {
-	if c := o.v.pulling[o.pullName]; c != nil {
-		c()
-		o.pullCancel.Disable()
-	}
-}
-
-func (o *onboarding) renderPull(st worker.Status) {
+// renderPull draws the downloads and, once the one started here has
+// ended, says how and chooses the model it brought. A failure stays in
+// its row, as on the Dashboard.
+func (o *onboarding) renderPull() {
+	o.pulls.render()
 	name := o.pullName
-	if name == "" {
-		o.pullRow.Hide()
+	if name == "" || o.downloads.running(name) {
 		o.updatePullButton()
 		return
 	}
-	if _, running := o.v.pulling[name]; running {
-		p, ok := st.Pulls[name]
-		if !ok {
-			p = o.v.eventPulls[name]
-		}
-		o.pullTitle.SetText(name)
-		o.pullText = pullText(p)
-		o.pullBar.SetValue(pullPercent(p) / 100)
-		o.pullCancel.Enable()
-		o.pullRow.Show()
-		o.updatePullButton()
-		return
-	}
-	// Finished: failed, cancelled or done.
 	o.pullName = ""
-	o.pullRow.Hide()
 	o.updatePullButton()
 	switch {
-	case o.v.pullErrs[name] != "":
-		setLabel(o.pullMsg, "Download of "+name+" failed: "+o.v.pullErrs[name], widget.DangerImportance)
-		o.pullMsg.Show()
-	case o.v.dismissed[name]:
+	case o.downloads.errs[name] != "":
+		o.pullMsg.Hide()
+	case o.downloads.dismissed[name]:
 		setLabel(o.pullMsg, "Download of "+name+" cancelled.", widget.MediumImportance)
 		o.pullMsg.Show()
 	default:
@@ -599,19 +493,19 @@ func (o *onboarding) runBenchmark() {
 		return
 	}
 	o.benchRan = true
-	ctx, cancel := context.WithCancel(o.v.ctx)
+	ctx, cancel := context.WithCancel(o.env.ctx)
 	o.benchCancel = cancel
 	o.benchErr.Hide()
 	o.benchBar.Show()
 	o.benchBar.Start()
 	o.benchBtn.SetText("Cancel")
 	o.benchBtn.SetIcon(theme.CancelIcon())
-	core := o.v.core
+	core := o.env.core
 	go func() {
 		res, err := core.Benchmark(ctx)
 		cancelled := ctx.Err() != nil
 		cancel()
-		o.v.do(func() {
+		o.env.do(func() {
 			o.benchCancel = nil
 			o.benchBar.Stop()
 			o.benchBar.Hide()
@@ -622,7 +516,7 @@ func (o *onboarding) runBenchmark() {
 				setLabel(o.benchErr, "Benchmark stopped.", widget.MediumImportance)
 				o.benchErr.Show()
 			case err != nil:
-				o.v.log.Warn("setup wizard: benchmark failed", "err", err)
+				o.env.log.Warn("setup wizard: benchmark failed", "err", err)
 				setLabel(o.benchErr, "The benchmark did not run: "+benchError(err), widget.DangerImportance)
 				o.benchErr.Show()
 			default:
@@ -655,10 +549,10 @@ func (o *onboarding) renderBench(r worker.BenchmarkResult) {
 	o.benchDetail.Show()
 	note := benchVerdict(r.TokensPerSec) + " You are paid per token you generate for the network's users, " +
 		"so what you earn depends on demand as well as on this speed."
-	if p := o.v.status.Placement; p.OnCPUWithGPU() {
+	if p := o.status.Placement; p.OnCPUWithGPU() {
 		note += " " + p.Warning
 	}
-	if o.v.status.Network.Local {
+	if o.status.Network.Local {
 		note += " The local test network pays nothing real."
 	}
 	o.benchNote.SetText(note)
@@ -721,7 +615,7 @@ func (o *onboarding) savePayout() {
 	}
 	o.busy = true
 	o.updateButtons()
-	core := o.v.core
+	core := o.env.core
 	go func() {
 		a, err := core.SetPayoutAddress(addr)
 		msg := ""
@@ -729,10 +623,10 @@ func (o *onboarding) savePayout() {
 		if errors.As(err, &ae) {
 			msg = ae.Error() // says what is wrong with this address
 		} else if err != nil {
-			o.v.log.Warn("setup wizard: could not save the payout address", "err", err)
+			o.env.log.Warn("setup wizard: could not save the payout address", "err", err)
 			msg = wordsFor(err).String()
 		}
-		o.v.do(func() {
+		o.env.do(func() {
 			o.busy = false
 			o.updateButtons()
 			if err != nil {
@@ -741,7 +635,7 @@ func (o *onboarding) savePayout() {
 				return
 			}
 			o.addrSaved = addr
-			o.v.earn.reload()
+			o.hooks.payoutSaved()
 			if w := a.Warnings(); len(w) > 0 {
 				setLabel(o.addrMsg, "Saved. "+strings.Join(w, " "), widget.WarningImportance)
 				o.addrMsg.Show()
@@ -766,7 +660,7 @@ func (o *onboarding) buildWhen() fyne.CanvasObject {
 	// at the next launch; this makes the launch happen).
 	o.atLogin = widget.NewCheck("Start Cocoon Desktop when I log in", nil)
 	o.atLogin.SetChecked(true)
-	setVisible(o.atLogin, o.v.startAtLogin != nil)
+	setVisible(o.atLogin, o.hooks.startAtLogin != nil)
 	o.idleMsg = wrapLabel("")
 	o.idleMsg.Importance = widget.DangerImportance
 	o.idleMsg.Hide()
@@ -801,10 +695,10 @@ func (o *onboarding) finish() {
 	}
 	o.busy = true
 	o.updateButtons()
-	core := o.v.core
+	core := o.env.core
 	var atLogin func() error
-	if o.v.startAtLogin != nil && o.atLogin.Checked {
-		atLogin = o.v.startAtLogin
+	if o.hooks.startAtLogin != nil && o.atLogin.Checked {
+		atLogin = o.hooks.startAtLogin
 	}
 	go func() {
 		err := core.SetIdleSettings(p)
@@ -815,7 +709,7 @@ func (o *onboarding) finish() {
 				loginErr = atLogin()
 			}
 		}
-		o.v.do(func() {
+		o.env.do(func() {
 			o.busy = false
 			o.updateButtons()
 			if err != nil {
@@ -827,18 +721,15 @@ func (o *onboarding) finish() {
 				return
 			}
 			if saveErr != nil {
-				o.v.showError("Could not save that setup is done", saveErr)
+				o.env.showError("Could not save that setup is done", saveErr)
 			}
 			if loginErr != nil {
-				o.v.showError("Could not set Cocoon Desktop to start when you log in", loginErr)
+				o.env.showError("Could not set Cocoon Desktop to start when you log in", loginErr)
 			}
-			o.v.log.Info("setup wizard finished; starting to share")
+			o.env.log.Info("setup wizard finished; starting to share")
 			o.finishing = true
 			o.close()
-			o.v.set.load(true)
-			if !o.v.status.State.Started() {
-				o.v.toggle() // Start: serves once the owner is away
-			}
+			o.hooks.finished()
 		})
 	}()
 }

@@ -105,23 +105,23 @@ func TestOnboardingModelStep(t *testing.T) {
 	if o.step != obModel || !o.pages[obModel].Visible() || o.pages[obGPU].Visible() {
 		t.Fatalf("step %d after Next", o.step)
 	}
-	if len(o.modelRows) != 2 {
-		t.Fatalf("%d model rows", len(o.modelRows))
+	if len(o.models.rows) != 2 {
+		t.Fatalf("%d model rows", len(o.models.rows))
 	}
-	chosen, other := o.modelRows["llama3.2:1b"], o.modelRows["tiny-llama:test"]
-	if chosen.use.Text != "Chosen" || !chosen.use.Disabled() || other.use.Text != "Use" || other.use.Disabled() {
-		t.Errorf("buttons: %q disabled=%v, %q disabled=%v", chosen.use.Text, chosen.use.Disabled(), other.use.Text, other.use.Disabled())
+	chosen, other := o.models.rows["llama3.2:1b"], o.models.rows["tiny-llama:test"]
+	if chosen.serve.Text != "Chosen" || !chosen.serve.Disabled() || other.serve.Text != "Use" || other.serve.Disabled() {
+		t.Errorf("buttons: %q disabled=%v, %q disabled=%v", chosen.serve.Text, chosen.serve.Disabled(), other.serve.Text, other.serve.Disabled())
 	}
 	if got := other.fit.txt.Text; got != "no GPU: runs on the CPU" || other.fit.bg.FillColor != colorAmber {
 		t.Errorf("fit badge %q %v", got, other.fit.bg.FillColor)
 	}
-	test.Tap(other.use)
+	test.Tap(other.serve)
 	q.runUntil(t, "the model to be chosen", func() bool { return v.status.Model == "tiny-llama:test" })
 	if _, _, _, served := f.counts(); len(served) != 1 || served[0] != "tiny-llama:test" {
 		t.Errorf("SetModel calls %v", served)
 	}
-	if other.use.Text != "Chosen" || chosen.use.Text != "Use" {
-		t.Errorf("after choosing: %q, %q", other.use.Text, chosen.use.Text)
+	if other.serve.Text != "Chosen" || chosen.serve.Text != "Use" {
+		t.Errorf("after choosing: %q, %q", other.serve.Text, chosen.serve.Text)
 	}
 
 	// Download another: progress on a bar, Cancel stops it.
@@ -139,12 +139,16 @@ func TestOnboardingModelStep(t *testing.T) {
 		t.Fatal("Download disabled with a name typed")
 	}
 	test.Tap(o.pullBtn)
-	q.runUntil(t, "download progress", func() bool { return o.pullBar.Value > 0.39 })
-	if !o.pullRow.Visible() || !strings.HasPrefix(o.pullText, "40%") || o.pullTitle.Text != "qwen2.5:7b" {
-		t.Fatalf("pull row visible=%v text=%q title=%q", o.pullRow.Visible(), o.pullText, o.pullTitle.Text)
+	q.runUntil(t, "download progress", func() bool {
+		r := o.pulls.rows["qwen2.5:7b"]
+		return r != nil && r.bar.Value > 0.39
+	})
+	row := o.pulls.rows["qwen2.5:7b"]
+	if !row.bar.Visible() || !strings.HasPrefix(row.barText, "40%") || row.title.Text != "qwen2.5:7b" {
+		t.Fatalf("pull row bar visible=%v text=%q title=%q", row.bar.Visible(), row.barText, row.title.Text)
 	}
-	test.Tap(o.pullCancel)
-	q.runUntil(t, "the download to stop", func() bool { return !o.pullRow.Visible() })
+	test.Tap(row.cancel)
+	q.runUntil(t, "the download to stop", func() bool { return len(o.pulls.rows) == 0 })
 	if !o.pullMsg.Visible() || !strings.Contains(o.pullMsg.Text, "cancelled") {
 		t.Errorf("after cancel: %q", o.pullMsg.Text)
 	}

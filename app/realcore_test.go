@@ -85,7 +85,7 @@ func realCoreHelper() int {
 			last := ""
 			for ctx.Err() == nil {
 				texts := make(chan string, 1)
-				fyne.Do(func() { texts <- v.net.earned.Text + " | " + v.earn.cardEarned.value.Text })
+				fyne.Do(func() { texts <- v.dash.net.earned.Text + " | " + v.earn.cardEarned.value.Text })
 				select {
 				case s := <-texts:
 					if s != last {

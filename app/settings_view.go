@@ -39,8 +39,13 @@ type settingsForm struct {
 
 type settingsView struct {
 	autostart *widget.Check // applied at once, outside Save: it is a file, not a setting
-	v         *mainView
-	content   fyne.CanvasObject
+	env       *tabEnv
+	// saved is called after the owner's settings were saved (the Earnings
+	// tab re-reads the address and the price).
+	saved   func()
+	sw      NetworkSwitcher      // nil: the core cannot switch networks
+	network worker.NetworkStatus // the network in the last status shown
+	content fyne.CanvasObject
 
 	idleEntry     *widget.Entry
 	pauseGPU      *widget.Check
@@ -66,8 +71,9 @@ type settingsView struct {
 	logLevelSaved string
 }
 
-func newSettingsView(v *mainView) *settingsView {
-	s := &settingsView{v: v, msgs: map[string]*widget.Label{}}
+func newSettingsView(env *tabEnv, saved func()) *settingsView {
+	s := &settingsView{env: env, saved: saved, msgs: map[string]*widget.Label{}}
+	s.sw, _ = env.core.(NetworkSwitcher)
 	entry := func(placeholder string) *widget.Entry {
 		e := widget.NewEntry()
 		e.SetPlaceHolder(placeholder)
@@ -166,7 +172,7 @@ func newSettingsView(v *mainView) *settingsView {
 
 // values is what the core has now, as the form shows it.
 func (s *settingsView) values() settingsForm {
-	core := s.v.core
+	core := s.env.core
 	p := core.IdleSettings()
 	set := core.Settings()
 	f := settingsForm{
@@ -238,8 +244,14 @@ func (s *settingsView) load(force bool) {
 	s.renderNetwork()
 }
 
+// refresh shows the network of a new status.
+func (s *settingsView) refresh(st worker.Status) {
+	s.network = st.Network
+	s.renderNetwork()
+}
+
 func (s *settingsView) renderNetwork() {
-	ns := s.v.status.Network
+	ns := s.network
 	text := "None configured"
 	switch {
 	case ns.Local:
@@ -247,7 +259,7 @@ func (s *settingsView) renderNetwork() {
 	case ns.URL != "":
 		text = networkName(ns) + " · " + ns.URL + " · proxy key pinned"
 	}
-	if n := s.v.nets; n != nil && n.sw != nil && n.sw.CanSwitchNetwork() {
+	if s.sw != nil && s.sw.CanSwitchNetwork() {
 		text += " (the Networks tab changes it)"
 	}
 	setLabel(s.networkText, text, widget.MediumImportance)
@@ -361,7 +373,7 @@ func (s *settingsView) save() {
 	old := s.loaded
 	s.saving = true
 	s.saveBtn.Disable()
-	core := s.v.core
+	core := s.env.core
 	go func() {
 		bad := map[string]string{}
 		var other []string
@@ -374,7 +386,7 @@ func (s *settingsView) save() {
 				bad[fe.Field] = fe.Problem
 			}
 			if len(fes) == 0 {
-				s.v.log.Warn("a setting was not saved", "field", field, "err", err)
+				s.env.log.Warn("a setting was not saved", "field", field, "err", err)
 				if field != "" {
 					bad[field] = wordsFor(err).String()
 				} else {
@@ -402,7 +414,7 @@ func (s *settingsView) save() {
 			note(worker.FieldLogLevel, core.SetLogLevel(f.logLevel))
 		}
 		st := core.Status()
-		s.v.do(func() {
+		s.env.do(func() {
 			s.saving = false
 			s.saveBtn.Enable()
 			if len(bad) > 0 || len(other) > 0 {
@@ -414,7 +426,7 @@ func (s *settingsView) save() {
 				s.setStatus(msg+".", widget.DangerImportance)
 				return
 			}
-			s.v.status = st
+			s.network = st.Network
 			s.load(true)
 			msg := "Saved. The rules and limits apply now."
 			if f.logLevel != old.logLevel {
@@ -425,8 +437,8 @@ func (s *settingsView) save() {
 			} else {
 				s.setStatus(msg, widget.SuccessImportance)
 			}
-			s.v.refresh(st)
-			s.v.earn.reload()
+			s.env.render(st)
+			s.saved()
 		})
 	}()
 }
@@ -443,7 +455,7 @@ func (s *settingsView) setAutostart(on bool) {
 		err = autostart.Disable()
 	}
 	if err != nil {
-		s.v.log.Warn("start at login not changed", "on", on, "err", err)
+		s.env.log.Warn("start at login not changed", "on", on, "err", err)
 		s.setStatus("Start at login: "+wordsFor(err).String(), widget.DangerImportance)
 		s.autostart.Checked = autostart.Enabled()
 		s.autostart.Refresh()
@@ -462,16 +474,5 @@ func (s *settingsView) renderTONPrice() {
 		s.tonPriceEntry.Disable()
 	} else {
 		s.tonPriceEntry.Enable()
-	}
-}
-
-// editElectricity opens the Settings tab at the electricity price (the
-// Earnings tab's "Change").
-func (v *mainView) editElectricity() {
-	if v.tabs != nil {
-		v.tabs.Select(v.settingsTab)
-	}
-	if v.win != nil {
-		v.win.Canvas().Focus(v.set.tariffEntry)
 	}
 }

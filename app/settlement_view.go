@@ -66,7 +66,7 @@ type settlementPanel struct {
 
 func newSettlementPanel(e *earningsView) *settlementPanel {
 	p := &settlementPanel{e: e}
-	tips := e.v.tips
+	tips := e.env.tips
 	p.cardSigned = newMoneyCard("Earned, signed by the network", tips)
 	p.cardClaimable = newMoneyCard("Claimable now", tips)
 	p.cardClaimed = newMoneyCard("Claimed on chain", tips)
@@ -187,7 +187,7 @@ func (p *settlementPanel) render(st *worker.SettlementStatus) {
 
 // withdraw claims on a goroutine; the result comes back through fyne.Do.
 func (p *settlementPanel) withdraw() {
-	sc, ok := p.e.v.core.(settlementCore)
+	sc, ok := p.e.env.core.(settlementCore)
 	if !ok {
 		return
 	}
@@ -198,7 +198,7 @@ func (p *settlementPanel) withdraw() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		c, err := sc.Claim(ctx)
-		p.e.v.do(func() {
+		p.e.env.do(func() {
 			p.claiming = false
 			switch {
 			case err == nil && c.State == earnings.ClaimConfirmed:
@@ -219,7 +219,7 @@ func (p *settlementPanel) withdraw() {
 // saveAuto saves the automatic-claim threshold: a TON amount, "off", or
 // empty for the default.
 func (p *settlementPanel) saveAuto() {
-	sc, ok := p.e.v.core.(settlementCore)
+	sc, ok := p.e.env.core.(settlementCore)
 	if !ok {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,24 +17,23 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cocoon-desktop/cocoon-desktop/earnings"
-	"github.com/cocoon-desktop/cocoon-desktop/gpu"
-	"github.com/cocoon-desktop/cocoon-desktop/runtime/ollama"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
 
-// mainView is the main window's content. It renders a worker.Status and
-// turns clicks into Core calls. All its methods run on the Fyne thread;
-// Core calls run on goroutines that come back through v.do.
+// mainView is the main window's content: the header (state, Start/Stop,
+// the status line), the tabs, the window's life and the wiring between
+// them. Each tab is its own view, given the window's tabEnv (env.go), never
+// mainView; docs/design.md ("The window's code") lists which file holds
+// which. It renders a worker.Status and turns clicks into Core calls. All
+// its methods run on the Fyne thread; Core calls run on goroutines that
+// come back through v.do.
 //
 // Widget fields are reachable from tests in this package, so tests find
 // what they check without walking the widget tree.
 type mainView struct {
-	core Core
-	win  fyne.Window
-	ctx  context.Context
-	log  *slog.Logger
-	// do runs fn on the Fyne thread; fyne.Do in the app, a queue in tests.
-	do func(fn func())
+	// The window's core, dialogs' parent, logger, do, tooltips and render,
+	// shared with every tab (env.go).
+	*tabEnv
 	// onRender is called after each refresh (the tray follows the state with it).
 	onRender func(st worker.Status, busy bool)
 	// onToday is given today's totals after each ledger read (the tray's earnings line).
@@ -51,13 +49,9 @@ type mainView struct {
 	content fyne.CanvasObject
 	body    fyne.CanvasObject
 	frame   *container.Scroll
-	tips    *tipLayer
 	status  worker.Status
 	// clock is the time the telemetry graphs use; time.Now in the app.
 	clock func() time.Time
-
-	// the Dashboard's "now" strip: job, today's earnings, telemetry graphs
-	now *nowStrip
 
 	// header: the state, its buttons and one status line under them, whose
 	// room is always kept (banners never move the tabs): an error, else a
@@ -73,64 +67,23 @@ type mainView struct {
 	startAtLogin func() error
 	rebuildDlg   *dialog.ConfirmDialog
 	fatalShown   string // the fatal error already shown in a dialog
-	net          networkWidgets
-	nets         *networksView // the Networks tab (networks_view.go)
 	toggleBtn    *widget.Button
 	busy         bool // a Start/Stop call is in flight
 	notice       *widget.Label
 	noticeRow    *fyne.Container
 	noticeOn     bool // a notice waits to be dismissed
 
-	// GPU panel
-	gpuOK      *fyne.Container // shown when a GPU is usable
-	gpuNone    *fyne.Container // shown otherwise
-	gpuName    *widget.Label
-	gpuCC      *pill
-	gpuMore    *dimLabel // "+1 more GPU"
-	vramBar    *widget.ProgressBar
-	vramLabel  string
-	gpuDriver  *dimLabel
-	gpuTemp    *widget.Label
-	gpuPower   *widget.Label
-	gpuUtil    *widget.Label
-	gpuProcs   *widget.Label
-	gpuHead    *widget.Label // headline when no GPU
-	gpuReason  *widget.Label
-	gpuErrors  *dimLabel
-	ollamaPill *pill
+	// downloads is the state of every download, shared by the Dashboard
+	// and the wizard (downloads.go).
+	downloads *downloads
 
-	// Ollama panel
-	ollamaVersion *widget.Label
-	ollamaMode    *widget.Label
-	ollamaAddr    *widget.Label
-	ollamaRunsOn  *widget.Label
-	ollamaErr     *widget.Label
-
-	// models
-	modelsBox  *fyne.Container
-	modelRows  map[string]*modelRow
-	modelOrder []string
-	noModels   *widget.Label
-	storage    storageWidgets
-	confirm    *dialog.ConfirmDialog // the last delete confirmation shown
-	builtin    builtinOffer          // the built-in model back, when no model is left (model_delete.go)
-
-	// downloads
-	pullEntry  *widget.Entry
-	pullBtn    *widget.Button
-	pullsBox   *fyne.Container
-	pullRows   map[string]*pullRow
-	pullOrder  []string
-	pulling    map[string]context.CancelFunc // pulls this window started
-	pullErrs   map[string]string             // errors PullModel returned
-	eventPulls map[string]ollama.PullProgress
-	dismissed  map[string]bool
-
-	// tabs: Dashboard (the worker), Earnings, Why not earning?, Settings
+	// tabs: Dashboard (the worker), Earnings, Why not earning?, Networks, Settings
 	tabs        *container.AppTabs
+	dash        *dashboardView // dashboard.go
 	earn        *earningsView
 	why         *whyView
 	whyTab      *container.TabItem
+	nets        *networksView
 	set         *settingsView
 	settingsTab *container.TabItem
 
@@ -138,66 +91,34 @@ type mainView struct {
 	onboard *onboarding
 }
 
-type modelRow struct {
-	name      string
-	obj       *fyne.Container
-	title     *twoPart // bold name, then the details, dim
-	nameSeg   *widget.TextSegment
-	detailSeg *widget.TextSegment
-	serving   *pill
-	loaded    *pill
-	fit       *pill
-	fitFull   string // the fit note the badge may show cut
-	serve     *widget.Button
-	del       *widget.Button
-}
-
-type pullRow struct {
-	name    string
-	obj     *fyne.Container
-	title   *widget.Label
-	bar     *widget.ProgressBar
-	barText string    // "40% · 800 MB of 2 GB · 25.4 MB/s", shown on the bar
-	detail  *dimLabel // the error of a failed pull
-	cancel  *widget.Button
-	close   *widget.Button
-}
-
 const pillText = 12
 
 // newMainView builds the view. win is the parent of dialogs.
 func newMainView(core Core, win fyne.Window) *mainView {
 	v := &mainView{
-		core:       core,
-		win:        win,
-		ctx:        context.Background(),
-		log:        slog.New(slog.DiscardHandler),
-		clock:      time.Now,
-		modelRows:  map[string]*modelRow{},
-		pullRows:   map[string]*pullRow{},
-		pulling:    map[string]context.CancelFunc{},
-		pullErrs:   map[string]string{},
-		eventPulls: map[string]ollama.PullProgress{},
-		dismissed:  map[string]bool{},
+		tabEnv: &tabEnv{
+			core: core,
+			win:  win,
+			ctx:  context.Background(),
+			log:  slog.New(slog.DiscardHandler),
+		},
+		clock: time.Now,
 	}
 	v.do = v.fyneDo // fyne.Do that also ends a nap (hidden_nap.go)
 	v.naps.napper = newChanNapper()
 	v.tips = newTipLayer(func(fn func()) { v.do(fn) })
-	v.now = newNowStrip(v.tips)
-	// The Dashboard scrolls when the window is too short for all of it; the
-	// Models panel comes before the Network panel (on a 640-high screen it
-	// starts on the first page) and takes whatever height is left over.
-	dashboard := container.NewVScroll(container.NewBorder(
-		container.NewVBox(v.now.obj, newColumns(v.buildGPU(), v.buildOllama())), v.buildNetwork(), nil, nil,
-		v.buildModels()))
-	v.earn = newEarningsView(v)
-	v.why = newWhyView(v)
-	v.set = newSettingsView(v)
-	v.nets = newNetworksView(v)
+	v.render = v.refresh
+	v.downloads = newDownloads(v.tabEnv)
+	v.downloads.changed = v.downloadsChanged
+	v.dash = newDashboard(v.tabEnv, v.downloads, v.showNotice)
+	v.earn = newEarningsView(v.tabEnv, v.showToday, v.editElectricity)
+	v.why = newWhyView(v.tabEnv, v.doAction)
+	v.set = newSettingsView(v.tabEnv, func() { v.earn.reload() })
+	v.nets = newNetworksView(v.tabEnv)
 	v.whyTab = container.NewTabItemWithIcon("Why not earning?", theme.QuestionIcon(), v.why.content)
 	v.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), v.set.content)
 	v.tabs = container.NewAppTabs(
-		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), dashboard),
+		container.NewTabItemWithIcon("Dashboard", theme.ComputerIcon(), v.dash.content),
 		container.NewTabItemWithIcon("Earnings", theme.StorageIcon(), v.earn.content),
 		v.whyTab, container.NewTabItemWithIcon("Networks", theme.ListIcon(), v.nets.content), v.settingsTab)
 	v.tabs.OnSelected = func(t *container.TabItem) {
@@ -266,108 +187,20 @@ func (v *mainView) buildHeader() fyne.CanvasObject {
 	return container.NewVBox(row, status, widget.NewSeparator())
 }
 
-func (v *mainView) buildGPU() fyne.CanvasObject {
-	v.gpuName = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.gpuCC = newPill("Confidential computing", colorPurple, pillText)
-	v.gpuCC.setVisible(false)
-	v.gpuMore = newDim("")
-	v.gpuMore.Hide()
-	v.vramBar = widget.NewProgressBar()
-	v.vramBar.TextFormatter = func() string { return v.vramLabel }
-	v.gpuDriver = newDim("")
-	v.gpuDriver.seg.Style.Alignment = fyne.TextAlignTrailing
-	v.gpuTemp = widget.NewLabel("")
-	v.gpuPower = widget.NewLabel("")
-	v.gpuUtil = widget.NewLabel("")
-	v.gpuProcs = widget.NewLabel("")
-	v.gpuErrors = newDim("")
-	v.gpuErrors.Wrapping = fyne.TextWrapWord
-	v.gpuErrors.Hide()
-
-	stat := func(name string, l *widget.Label) fyne.CanvasObject {
-		return container.NewHBox(caption(name), l)
-	}
-	telemetry := container.NewHBox(stat("Temp", v.gpuTemp), stat("Power", v.gpuPower), stat("Load", v.gpuUtil))
-	v.gpuOK = container.NewVBox(
-		container.NewBorder(nil, nil, nil, container.NewHBox(v.gpuMore.RichText, v.gpuCC.obj), v.tips.tipLabel(v.gpuName)),
-		container.NewBorder(nil, nil, caption("VRAM"), nil, v.vramBar),
-		telemetry,
-		container.NewBorder(nil, nil, caption("Also using it"), nil, v.tips.tipLabel(v.gpuProcs)),
-		v.gpuErrors.RichText,
-	)
-	v.gpuHead = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.gpuHead.Importance = widget.WarningImportance
-	v.gpuReason = wrapLabel("")
-	v.gpuNone = container.NewVBox(
-		container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, v.gpuHead),
-		v.gpuReason)
-	v.gpuOK.Hide()
-	// The driver line sits right of the title, cut when the panel is narrow.
-	return panel("GPU", v.tips.tipRich(v.gpuDriver.RichText), container.NewStack(v.gpuOK, v.gpuNone))
-}
-
-func (v *mainView) buildOllama() fyne.CanvasObject {
-	v.ollamaPill = newPill("Checking…", colorGrey, pillText)
-	v.ollamaVersion = widget.NewLabel("—")
-	v.ollamaMode = widget.NewLabel("—")
-	v.ollamaAddr = widget.NewLabel("—")
-	v.ollamaRunsOn = widget.NewLabel("—")
-	v.ollamaErr = wrapLabel("")
-	v.ollamaErr.Importance = widget.DangerImportance
-	v.ollamaErr.Hide()
-	form := container.New(layout.NewFormLayout(),
-		caption("Version"), v.tips.tipLabel(v.ollamaVersion),
-		caption("Mode"), v.tips.tipLabel(v.ollamaMode),
-		caption("Address"), v.tips.tipLabel(v.ollamaAddr),
-		caption("Runs on"), v.tips.tipLabel(v.ollamaRunsOn))
-	p := panel("Ollama", v.ollamaPill.obj, container.NewVBox(form, v.ollamaErr))
-	v.ollamaPill.parent = p
-	return p
-}
-
-func (v *mainView) buildModels() fyne.CanvasObject {
-	v.noModels = wrapLabel("No models yet. Download one below, e.g. llama3.2:1b.")
-	v.noModels.Importance = widget.LowImportance
-	v.modelsBox = container.NewVBox(v.noModels, v.newBuiltinOffer())
-
-	v.pullEntry = widget.NewEntry()
-	v.pullEntry.SetPlaceHolder("Model name, e.g. llama3.2:1b")
-	v.pullEntry.OnSubmitted = func(string) { v.startPull() }
-	v.pullEntry.OnChanged = func(string) { v.updatePullButton() }
-	v.pullBtn = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), v.startPull)
-	v.pullBtn.Importance = widget.MediumImportance
-	v.pullBtn.Disable()
-	v.pullsBox = container.NewVBox()
-
-	download := container.NewVBox(
-		widget.NewSeparator(),
-		v.buildStorage(),
-		container.NewBorder(nil, nil, caption("Download model"), v.pullBtn, v.pullEntry),
-		v.pullsBox)
-	// No scroll of its own: the Dashboard scrolls when the list is long.
-	return panel("Models", nil, container.NewBorder(nil, download, nil, nil, container.NewVBox(v.modelsBox)))
-}
-
 // refresh renders st. It is cheap when little changed: widgets are updated
 // in place and rows are only rebuilt when the set of models changes.
 func (v *mainView) refresh(st worker.Status) {
 	v.status = st
+	v.downloads.follow(st)
 	if v.skipWhileHidden(st) {
 		return
 	}
 	v.renderHeader()
-	v.now.render(st, v.clock())
-	v.renderGPU(st.GPU)
-	v.renderOllama(st.Ollama)
-	v.renderRunsOn(st.Placement, st.Ollama)
-	v.renderNetwork(st)
-	v.renderModels()
-	v.renderStorage()
-	v.renderPulls()
+	v.dash.refresh(st, v.clock())
 	v.earn.refreshStatus(st)
 	v.why.refresh(st)
 	v.nets.refresh(st)
-	v.set.renderNetwork()
+	v.set.refresh(st)
 	if v.onboard != nil {
 		v.onboard.refresh(st)
 	}
@@ -531,384 +364,39 @@ func (v *mainView) toggle() {
 	}()
 }
 
-func (v *mainView) renderGPU(snap gpu.Snapshot) {
-	ok := snap.State == gpu.StateOK && len(snap.Devices) > 0
-	setVisible(v.gpuOK, ok)
-	setVisible(v.gpuNone, !ok)
-	if !ok {
-		head := gpuHeadline(snap.State)
-		if snap.State == gpu.StateOK { // ok but no devices: say so
-			head = gpuHeadline(gpu.StateNoDevice)
-		}
-		setLabel(v.gpuHead, head, widget.WarningImportance)
-		setLabel(v.gpuReason, gpuReason(snap), widget.MediumImportance)
-		return
+// startOnboarding shows the wizard when the owner has not finished or
+// skipped it yet; skip (the app was started with --start) never shows it.
+// It reports whether it showed the wizard.
+func (v *mainView) startOnboarding(skip bool) bool {
+	if skip || v.onboard != nil || v.core.Settings().Onboarded {
+		return false
 	}
-	d := snap.Devices[0]
-	setLabel(v.gpuName, d.Name, widget.MediumImportance)
-	v.gpuCC.setVisible(d.ConfidentialCompute)
-	more := ""
-	if n := len(snap.Devices) - 1; n == 1 {
-		more = "+1 more GPU"
-	} else if n > 1 {
-		more = fmt.Sprintf("+%d more GPUs", n)
-	}
-	v.gpuMore.set(more, theme.ColorNamePlaceHolder)
-	setVisible(v.gpuMore, more != "")
-	v.vramLabel = vramText(d)
-	v.vramBar.SetValue(vramFraction(d)) // also refreshes the text
-	v.vramBar.Refresh()
-	v.gpuDriver.set(driverText(snap), theme.ColorNamePlaceHolder)
-	tempImp := widget.MediumImportance
-	if d.TemperatureC >= 85 {
-		tempImp = widget.DangerImportance
-	}
-	setLabel(v.gpuTemp, fmt.Sprintf("%d °C", d.TemperatureC), tempImp)
-	setLabel(v.gpuPower, powerText(d), widget.MediumImportance)
-	setLabel(v.gpuUtil, fmt.Sprintf("%d%%", d.UtilizationGPU), widget.MediumImportance)
-	procs := processText(d.Processes)
-	setLabel(v.gpuProcs, strings.ReplaceAll(procs, "\n", "; "), widget.MediumImportance)
-	errs := strings.Join(d.Errors, "; ")
-	v.gpuErrors.set(errs, theme.ColorNamePlaceHolder)
-	setVisible(v.gpuErrors, errs != "")
-}
-
-func (v *mainView) renderOllama(o ollama.Status) {
-	if o.Reachable {
-		v.ollamaPill.set("Reachable", colorGreen)
-	} else if o.Error == "" && o.Address == "" && o.Version == "" {
-		v.ollamaPill.set("Not started", colorGrey)
-	} else {
-		v.ollamaPill.set("Not reachable", colorRed)
-	}
-	version := o.Version
-	if version == "" {
-		version = "—"
-	}
-	setLabel(v.ollamaVersion, version, widget.MediumImportance)
-	mode := ollamaMode(o.Mode)
-	if o.Mode == ollama.ModeManaged && o.PID > 0 {
-		mode += fmt.Sprintf(" (pid %d)", o.PID)
-	}
-	if o.Restarts > 0 {
-		mode += fmt.Sprintf(", restarted %d×", o.Restarts)
-	}
-	mode += ollamaSourceSuffix(o.Source)
-	setLabel(v.ollamaMode, mode, widget.MediumImportance)
-	addr := o.Address
-	if addr == "" {
-		addr = "—"
-	}
-	setLabel(v.ollamaAddr, addr, widget.MediumImportance)
-	setLabel(v.ollamaErr, o.Error, widget.DangerImportance)
-	setVisible(v.ollamaErr, o.Error != "")
-}
-
-// renderRunsOn says where the served model runs; red when a GPU is
-// present but the model runs (partly) on the CPU.
-func (v *mainView) renderRunsOn(p worker.Placement, o ollama.Status) {
-	imp := widget.MediumImportance
-	if p.OnCPUWithGPU() {
-		imp = widget.DangerImportance
-	}
-	setLabel(v.ollamaRunsOn, runsOnText(p, o), imp)
-}
-
-func (v *mainView) renderModels() {
-	st := v.status
-	order := make([]string, 0, len(st.Models))
-	loaded := map[string]string{} // name → where it runs
-	for _, l := range st.Loaded {
-		loaded[l.Name] = l.RunsOn()
-	}
-	for _, m := range st.Models {
-		order = append(order, m.Name)
-		r := v.modelRows[m.Name]
-		if r == nil {
-			r = v.newModelRow(m.Name)
-			v.modelRows[m.Name] = r
-		}
-		where, isLoaded := loaded[m.Name]
-		r.update(m, m.Name == st.Model, m.Loaded || isLoaded, where, modelEarnings(st, m.Name))
-	}
-	for name := range v.modelRows {
-		if !slices.Contains(order, name) {
-			delete(v.modelRows, name)
-		}
-	}
-	if slices.Equal(order, v.modelOrder) && len(order) > 0 {
-		return
-	}
-	v.modelOrder = order
-	objs := []fyne.CanvasObject{}
-	if len(order) == 0 {
-		objs = append(objs, v.noModels, v.builtin.obj)
-	}
-	for i, name := range order {
-		if i > 0 {
-			objs = append(objs, widget.NewSeparator())
-		}
-		objs = append(objs, v.modelRows[name].obj)
-	}
-	v.modelsBox.Objects = objs
-	v.modelsBox.Refresh()
-}
-
-func (v *mainView) newModelRow(name string) *modelRow {
-	r := &modelRow{name: name}
-	r.nameSeg = &widget.TextSegment{Text: name + "   ", Style: widget.RichTextStyle{TextStyle: fyne.TextStyle{Bold: true}}}
-	r.detailSeg = &widget.TextSegment{Style: widget.RichTextStyle{ColorName: theme.ColorNamePlaceHolder}}
-	r.title = newTwoPart(v.tips, r.nameSeg, r.detailSeg)
-	r.serving = newPill("Selected", colorBlue, pillText)
-	r.loaded = newPill("Loaded", colorPurple, pillText)
-	r.fit = newPill("", colorGreen, pillText)
-	r.serve = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() { v.serveModel(name) })
-	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { v.confirmDelete(name) })
-	r.del.Importance = widget.DangerImportance
-	fit := newTipped(v.tips, r.fit.obj, func() (string, bool) { return r.fitFull, r.fitFull != r.fit.txt.Text })
-	right := container.NewHBox(r.serving.obj, r.loaded.obj, fit, container.NewCenter(r.serve), container.NewCenter(r.del))
-	r.obj = container.NewBorder(nil, nil, nil, right, container.New(vcenter{}, r.title.obj))
-	r.fit.parent = r.obj
-	return r
-}
-
-func (r *modelRow) update(m ollama.Model, serving, loaded bool, runsOn, earns string) {
-	d := modelDetails(m)
-	if earns != "" {
-		d += " · " + earns
-	}
-	if r.detailSeg.Text != d {
-		r.detailSeg.Text = d
-		r.title.Refresh()
-	}
-	r.serving.setVisible(serving)
-	switch runsOn {
-	case ollama.RunsOnGPU:
-		r.loaded.set("Loaded · GPU", colorPurple)
-	case ollama.RunsOnCPU:
-		r.loaded.set("Loaded · CPU", colorAmber)
-	default:
-		r.loaded.set("Loaded", colorPurple)
-	}
-	r.loaded.setVisible(loaded)
-	fit := fitText(m)
-	c := colorGreen
-	if !m.FitsVRAM {
-		c = colorAmber
-	}
-	// Long notes are cut on the badge; the details line has room for nothing else.
-	short := fit
-	if len([]rune(short)) > 34 {
-		short = string([]rune(short)[:33]) + "…"
-	}
-	r.fitFull = fit
-	r.fit.set(short, c)
-	if serving {
-		r.serve.Disable()
-	} else {
-		r.serve.Enable()
-	}
-	r.obj.Refresh()
-}
-
-func (v *mainView) serveModel(name string) {
-	go func() {
-		v.log.Info("serving model", "model", name)
-		err := v.core.SetModel(name)
-		st := v.core.Status()
-		v.do(func() {
-			if err != nil {
-				v.showError("Could not serve "+name, err)
+	v.log.Info("first run: showing the setup wizard")
+	v.onboard = newOnboarding(v.tabEnv, v.downloads, onboardingHooks{
+		startAtLogin: v.startAtLogin,
+		payoutSaved:  func() { v.earn.reload() },
+		finished: func() {
+			v.set.load(true)
+			if !v.status.State.Started() {
+				v.toggle() // Start: serves once the owner is away
 			}
-			v.refresh(st)
-		})
-	}()
-}
-
-func (v *mainView) updatePullButton() {
-	name := strings.TrimSpace(v.pullEntry.Text)
-	_, busy := v.pulling[name]
-	if name == "" || busy {
-		v.pullBtn.Disable()
-	} else {
-		v.pullBtn.Enable()
-	}
-}
-
-// startPull downloads the model named in the entry on a goroutine.
-func (v *mainView) startPull() {
-	name := strings.TrimSpace(v.pullEntry.Text)
-	if name == "" {
-		return
-	}
-	if _, busy := v.pulling[name]; busy {
-		return
-	}
-	ctx, cancel := context.WithCancel(v.ctx)
-	v.pulling[name] = cancel
-	delete(v.pullErrs, name)
-	delete(v.eventPulls, name)
-	delete(v.dismissed, name)
-	v.pullEntry.SetText("")
-	v.updatePullButton()
-	v.renderPulls()
-	go func() {
-		v.log.Info("downloading model", "model", name)
-		err := v.core.PullModel(ctx, name)
-		cancelled := ctx.Err() != nil
-		cancel()
-		st := v.core.Status()
-		v.do(func() {
-			delete(v.pulling, name)
-			switch {
-			case cancelled:
-				v.log.Info("download cancelled", "model", name)
-				v.dismissed[name] = true
-			case err != nil:
-				v.log.Warn("download failed", "model", name, "err", err)
-				v.pullErrs[name] = wordsFor(err).String()
-			default:
-				v.log.Info("download finished", "model", name)
-			}
-			v.updatePullButton()
-			v.refresh(st)
-		})
-	}()
-}
-
-// pullState is what one pull row shows.
-type pullState struct {
-	progress ollama.PullProgress
-	ours     bool // started here, so it can be cancelled
-	failed   string
-}
-
-// pullStates merges the core's view of downloads with this window's own.
-func (v *mainView) pullStates() map[string]pullState {
-	out := map[string]pullState{}
-	names := map[string]bool{}
-	for n := range v.status.Pulls {
-		names[n] = true
-	}
-	for n := range v.eventPulls {
-		names[n] = true
-	}
-	for n := range v.pulling {
-		names[n] = true
-	}
-	for n := range v.pullErrs {
-		names[n] = true
-	}
-	for n := range names {
-		p, ok := v.status.Pulls[n]
-		if !ok {
-			p = v.eventPulls[n]
-		}
-		_, ours := v.pulling[n]
-		s := pullState{progress: p, ours: ours}
-		if !ours {
-			s.failed = v.pullErrs[n]
-			if s.failed == "" {
-				s.failed = p.Err
-			}
-		}
-		switch {
-		case ours:
-		case v.dismissed[n]:
-			continue
-		case s.failed != "":
-		case ok && !p.Done: // a download the core started itself
-		default:
-			continue
-		}
-		out[n] = s
-	}
-	return out
-}
-
-func (v *mainView) renderPulls() {
-	states := v.pullStates()
-	order := make([]string, 0, len(states))
-	for n := range states {
-		order = append(order, n)
-	}
-	slices.Sort(order)
-	for n, s := range states {
-		r := v.pullRows[n]
-		if r == nil {
-			r = v.newPullRow(n)
-			v.pullRows[n] = r
-		}
-		r.update(s)
-	}
-	for n := range v.pullRows {
-		if _, ok := states[n]; !ok {
-			delete(v.pullRows, n)
-		}
-	}
-	if slices.Equal(order, v.pullOrder) {
-		return
-	}
-	v.pullOrder = order
-	objs := make([]fyne.CanvasObject, 0, len(order))
-	for _, n := range order {
-		objs = append(objs, v.pullRows[n].obj)
-	}
-	v.pullsBox.Objects = objs
-	v.pullsBox.Refresh()
-}
-
-func (v *mainView) newPullRow(name string) *pullRow {
-	r := &pullRow{name: name}
-	r.title = widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.bar = widget.NewProgressBar()
-	r.bar.TextFormatter = func() string { return r.barText }
-	r.detail = newDim("")
-	r.detail.Wrapping = fyne.TextWrapWord
-	r.detail.Hide()
-	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
-		if c := v.pulling[name]; c != nil {
-			c()
-			r.cancel.Disable()
-		}
+		},
 	})
-	r.close = widget.NewButtonWithIcon("", theme.CancelIcon(), func() {
-		v.dismissed[name] = true
-		delete(v.pullErrs, name)
-		v.renderPulls()
-	})
-	r.close.Importance = widget.LowImportance
-	// The name takes a fixed width (cut, with a tooltip), so a long one
-	// leaves the bar its room.
-	title := container.New(&atLeast{w: 220}, container.New(vcenter{}, v.tips.tipLabel(r.title)))
-	r.obj = container.NewBorder(nil, nil, title, container.NewHBox(r.cancel, r.close), container.NewStack(r.bar, r.detail.RichText))
-	return r
+	v.onboard.show(v.status)
+	return true
 }
 
-func (r *pullRow) update(s pullState) {
-	p := s.progress
-	if s.failed != "" {
-		r.bar.Hide()
-		r.detail.set("Download failed: "+s.failed, theme.ColorNameError)
-		r.detail.Show()
-		r.cancel.Hide()
-		r.close.Show()
-		return
-	}
-	r.detail.Hide()
-	r.bar.Show()
-	r.barText = pullText(p)
-	r.bar.SetValue(pullPercent(p) / 100) // refreshes the text too
-	r.close.Hide()
-	setVisible(r.cancel, s.ours)
-	if s.ours {
-		r.cancel.Enable()
+// showToday gives today's earnings to the Dashboard's strip and the tray.
+func (v *mainView) showToday(today earnings.DayTotal, priced bool) {
+	v.dash.now.setToday(today, priced)
+	if v.onToday != nil {
+		v.onToday(today)
 	}
 }
 
 // tickTelemetry moves the telemetry graphs on when no status came (the
 // app calls it every telemetryTick).
-func (v *mainView) tickTelemetry() { v.now.tick(v.clock()) }
+func (v *mainView) tickTelemetry() { v.dash.now.tick(v.clock()) }
 
 // handleEvent folds what an event carries into the view's own state; the
 // caller then refreshes from the core's Status.
@@ -918,14 +406,10 @@ func (v *mainView) handleEvent(ev worker.Event) {
 		v.earn.reload()
 	case worker.EventModels:
 		if ev, ok := ev.Data.(worker.ModelEviction); ok && len(ev.Models) > 0 {
-			setLabel(v.notice, time.Now().Format("15:04")+"  "+evictionText(ev), widget.WarningImportance)
-			v.noticeOn = true
-			v.renderStatusLine()
+			v.showNotice(time.Now().Format("15:04") + "  " + evictionText(ev))
 		}
 	case worker.EventPull:
-		if p, ok := ev.Data.(ollama.PullProgress); ok && p.Model != "" {
-			v.eventPulls[p.Model] = p
-		}
+		v.downloads.observe(ev)
 	case worker.EventError:
 		msg := fmt.Sprint(ev.Data)
 		if s, ok := ev.Data.(string); ok {
@@ -941,15 +425,77 @@ func (v *mainView) handleEvent(ev worker.Event) {
 		if t.IsZero() {
 			t = time.Now()
 		}
-		setLabel(v.notice, t.Format("15:04")+"  "+oneLine(msg), widget.WarningImportance)
-		v.noticeOn = true
-		v.renderStatusLine()
+		v.showNotice(t.Format("15:04") + "  " + oneLine(msg))
 	}
 }
 
 // cancelPulls cancels every download this window started (on quit).
-func (v *mainView) cancelPulls() {
-	for _, c := range v.pulling {
-		c()
+func (v *mainView) cancelPulls() { v.downloads.cancelAll() }
+
+// downloadsChanged redraws what shows the downloads: a download started
+// on the Dashboard shows in the wizard, and the other way round.
+func (v *mainView) downloadsChanged() {
+	v.dash.renderPulls()
+	v.dash.updatePullButton()
+	if v.onboard != nil {
+		v.onboard.renderPull()
 	}
+}
+
+// showNotice shows text in the status line until the owner dismisses it.
+func (v *mainView) showNotice(text string) {
+	setLabel(v.notice, text, widget.WarningImportance)
+	v.noticeOn = true
+	v.renderStatusLine()
+}
+
+// editElectricity opens the Settings tab at the electricity price (the
+// Earnings tab's "Change").
+func (v *mainView) editElectricity() {
+	if v.tabs != nil {
+		v.tabs.Select(v.settingsTab)
+	}
+	if v.win != nil {
+		v.win.Canvas().Focus(v.set.tariffEntry)
+	}
+}
+
+// doAction runs a reason's button.
+func (v *mainView) doAction(a whyAction) {
+	switch a {
+	case actStart:
+		v.startSharing()
+	case actStartNow:
+		v.startNow()
+	case actModels:
+		v.tabs.SelectIndex(0)
+		if v.win != nil {
+			v.win.Canvas().Focus(v.dash.pullEntry)
+		}
+	case actSettings:
+		if v.settingsTab != nil {
+			v.tabs.Select(v.settingsTab)
+		}
+	}
+}
+
+// startSharing calls Core.Start on a goroutine (Start never stops, unlike toggle).
+func (v *mainView) startSharing() {
+	if v.busy {
+		return
+	}
+	v.busy = true
+	v.updateToggle()
+	go func() {
+		v.log.Info("starting worker")
+		err := v.core.Start(v.ctx)
+		st := v.core.Status()
+		v.do(func() {
+			v.busy = false
+			if err != nil {
+				v.showError("Could not start", err)
+			}
+			v.refresh(st)
+		})
+	}()
 }

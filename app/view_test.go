@@ -49,52 +49,52 @@ func startWatch(t *testing.T, v *mainView, core *fakeCore, q uiQueue) {
 
 func TestGPUNoDriverShowsReason(t *testing.T) {
 	v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
-	if v.gpuOK.Visible() || !v.gpuNone.Visible() {
-		t.Fatalf("want the no-GPU panel: ok visible=%v, none visible=%v", v.gpuOK.Visible(), v.gpuNone.Visible())
+	if v.dash.gpuOK.Visible() || !v.dash.gpuNone.Visible() {
+		t.Fatalf("want the no-GPU panel: ok visible=%v, none visible=%v", v.dash.gpuOK.Visible(), v.dash.gpuNone.Visible())
 	}
-	if got := v.gpuHead.Text; got != "No NVIDIA driver" {
+	if got := v.dash.gpuHead.Text; got != "No NVIDIA driver" {
 		t.Errorf("headline = %q", got)
 	}
 	want := "No NVIDIA driver found — Cocoon can still run models on the CPU for testing"
-	if got := v.gpuReason.Text; got != want {
+	if got := v.dash.gpuReason.Text; got != want {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
 }
 
 func TestGPUOKShowsNameAndVRAM(t *testing.T) {
 	v, _, _ := newTestView(t, newFakeCore(gpuOKStatus()))
-	if !v.gpuOK.Visible() || v.gpuNone.Visible() {
+	if !v.dash.gpuOK.Visible() || v.dash.gpuNone.Visible() {
 		t.Fatal("want the GPU panel")
 	}
-	if got := v.gpuName.Text; got != "NVIDIA GeForce RTX 4090" {
+	if got := v.dash.gpuName.Text; got != "NVIDIA GeForce RTX 4090" {
 		t.Errorf("name = %q", got)
 	}
-	if got, want := v.vramBar.Value, 7.0/24; math.Abs(got-want) > 1e-9 {
+	if got, want := v.dash.vramBar.Value, 7.0/24; math.Abs(got-want) > 1e-9 {
 		t.Errorf("vram bar = %v, want %v", got, want)
 	}
-	if got := v.vramBar.TextFormatter(); got != "7 GiB / 24 GiB" {
+	if got := v.dash.vramBar.TextFormatter(); got != "7 GiB / 24 GiB" {
 		t.Errorf("vram text = %q", got)
 	}
-	if got := v.gpuDriver.text(); got != "Driver 550.54.14 · CUDA 12.4" {
+	if got := v.dash.gpuDriver.text(); got != "Driver 550.54.14 · CUDA 12.4" {
 		t.Errorf("driver = %q", got)
 	}
-	if got := v.gpuTemp.Text; got != "61 °C" {
+	if got := v.dash.gpuTemp.Text; got != "61 °C" {
 		t.Errorf("temperature = %q", got)
 	}
-	if got := v.gpuPower.Text; got != "187 / 450 W" {
+	if got := v.dash.gpuPower.Text; got != "187 / 450 W" {
 		t.Errorf("power = %q", got)
 	}
-	if !strings.Contains(v.gpuProcs.Text, "Cyberpunk2077.exe") {
-		t.Errorf("processes = %q", v.gpuProcs.Text)
+	if !strings.Contains(v.dash.gpuProcs.Text, "Cyberpunk2077.exe") {
+		t.Errorf("processes = %q", v.dash.gpuProcs.Text)
 	}
-	if v.gpuCC.obj.Visible() {
+	if v.dash.gpuCC.obj.Visible() {
 		t.Error("confidential computing badge shown for a card without it")
 	}
 
 	st := gpuOKStatus()
 	st.GPU.Devices[0].ConfidentialCompute = true
 	v.refresh(st)
-	if !v.gpuCC.obj.Visible() {
+	if !v.dash.gpuCC.obj.Visible() {
 		t.Error("confidential computing badge not shown")
 	}
 }
@@ -111,15 +111,15 @@ func TestModelsListWithFitBadges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, _, _ := newTestView(t, newFakeCore(tt.status))
-			if got := len(v.modelRows); got != 2 {
+			if got := len(v.dash.models.rows); got != 2 {
 				t.Fatalf("rows = %d, want 2", got)
 			}
-			if got := len(v.modelsBox.Objects); got != 3 { // two rows and a separator
+			if got := len(v.dash.models.obj.Objects); got != 3 { // two rows and a separator
 				t.Errorf("models box holds %d objects, want 3", got)
 			}
-			big, tiny := v.modelRows["llama3.2:1b"], v.modelRows["tiny-llama:test"]
+			big, tiny := v.dash.models.rows["llama3.2:1b"], v.dash.models.rows["tiny-llama:test"]
 			if big == nil || tiny == nil {
-				t.Fatalf("missing rows: %v", v.modelRows)
+				t.Fatalf("missing rows: %v", v.dash.models.rows)
 			}
 			for _, r := range []*modelRow{big, tiny} {
 				if got := r.fit.txt.Text; got != tt.wantFit {
@@ -147,8 +147,8 @@ func TestNoModels(t *testing.T) {
 	st.Models = nil
 	v, _, _ := newTestView(t, newFakeCore(st))
 	// The hint, and the way back to the built-in model.
-	if len(v.modelsBox.Objects) != 2 || v.modelsBox.Objects[0] != v.noModels || v.modelsBox.Objects[1] != v.builtin.obj {
-		t.Fatalf("want the empty-list hint and the built-in offer, got %d objects", len(v.modelsBox.Objects))
+	if len(v.dash.models.obj.Objects) != 2 || v.dash.models.obj.Objects[0] != v.dash.noModels || v.dash.models.obj.Objects[1] != v.dash.builtin.obj {
+		t.Fatalf("want the empty-list hint and the built-in offer, got %d objects", len(v.dash.models.obj.Objects))
 	}
 }
 
@@ -221,21 +221,21 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 	v, _, q := newTestView(t, core)
 	startWatch(t, v, core, q)
 
-	if !v.pullBtn.Disabled() {
+	if !v.dash.pullBtn.Disabled() {
 		t.Error("Download enabled with an empty name")
 	}
-	test.Type(v.pullEntry, "llama3.2:3b")
-	if v.pullBtn.Disabled() {
+	test.Type(v.dash.pullEntry, "llama3.2:3b")
+	if v.dash.pullBtn.Disabled() {
 		t.Fatal("Download disabled with a name typed")
 	}
-	test.Tap(v.pullBtn)
+	test.Tap(v.dash.pullBtn)
 	<-started
-	r := v.pullRows["llama3.2:3b"]
+	r := v.dash.pulls.rows["llama3.2:3b"]
 	if r == nil {
 		t.Fatal("no progress row for the pull")
 	}
-	if v.pullEntry.Text != "" {
-		t.Errorf("entry not cleared: %q", v.pullEntry.Text)
+	if v.dash.pullEntry.Text != "" {
+		t.Errorf("entry not cleared: %q", v.dash.pullEntry.Text)
 	}
 
 	core.publish(worker.Event{Type: worker.EventPull, Data: ollama.PullProgress{
@@ -257,7 +257,7 @@ func TestPullProgressEventUpdatesBar(t *testing.T) {
 	q.runUntil(t, "progress 75%", func() bool { return math.Abs(r.bar.Value-0.75) < 1e-9 })
 
 	test.Tap(r.cancel)
-	q.runUntil(t, "the row to go", func() bool { return len(v.pullRows) == 0 })
+	q.runUntil(t, "the row to go", func() bool { return len(v.dash.pulls.rows) == 0 })
 }
 
 func TestPullFailureShownInRed(t *testing.T) {
@@ -266,10 +266,10 @@ func TestPullFailureShownInRed(t *testing.T) {
 		return fmt.Errorf("worker: download nosuch:latest: %w", fmt.Errorf("runtime: pull nosuch:latest: %w: file does not exist", ollama.ErrModelNotFound))
 	}
 	v, _, q := newTestView(t, core)
-	v.pullEntry.SetText("nosuch:latest")
-	test.Tap(v.pullBtn)
-	q.runUntil(t, "the pull to fail", func() bool { return len(v.pulling) == 0 })
-	r := v.pullRows["nosuch:latest"]
+	v.dash.pullEntry.SetText("nosuch:latest")
+	test.Tap(v.dash.pullBtn)
+	q.runUntil(t, "the pull to fail", func() bool { return len(v.downloads.pulling) == 0 })
+	r := v.dash.pulls.rows["nosuch:latest"]
 	if r == nil {
 		t.Fatal("failed pull has no row")
 	}
@@ -280,7 +280,7 @@ func TestPullFailureShownInRed(t *testing.T) {
 		t.Error("progress bar shown for a failed pull")
 	}
 	test.Tap(r.close)
-	if len(v.pullRows) != 0 {
+	if len(v.dash.pulls.rows) != 0 {
 		t.Error("dismissed failure still shown")
 	}
 }
@@ -288,55 +288,55 @@ func TestPullFailureShownInRed(t *testing.T) {
 func TestDeleteAsksForConfirmation(t *testing.T) {
 	core := newFakeCore(noDriverStatus())
 	v, w, q := newTestView(t, core)
-	row := v.modelRows["tiny-llama:test"]
+	row := v.dash.models.rows["tiny-llama:test"]
 
 	test.Tap(row.del)
-	if v.confirm == nil || w.Canvas().Overlays().Top() == nil {
+	if v.dash.confirm == nil || w.Canvas().Overlays().Top() == nil {
 		t.Fatal("no confirmation dialog")
 	}
 	if _, _, deleted, _ := core.counts(); len(deleted) != 0 {
 		t.Fatalf("deleted before confirming: %v", deleted)
 	}
-	v.confirm.Dismiss() // "Keep"
+	v.dash.confirm.Dismiss() // "Keep"
 	if _, _, deleted, _ := core.counts(); len(deleted) != 0 {
 		t.Fatalf("deleted after Keep: %v", deleted)
 	}
 
 	test.Tap(row.del)
-	v.confirm.Confirm()
-	q.runUntil(t, "the row to go", func() bool { return v.modelRows["tiny-llama:test"] == nil })
+	v.dash.confirm.Confirm()
+	q.runUntil(t, "the row to go", func() bool { return v.dash.models.rows["tiny-llama:test"] == nil })
 	if _, _, deleted, _ := core.counts(); len(deleted) != 1 || deleted[0] != "tiny-llama:test" {
 		t.Errorf("deleted = %v", deleted)
 	}
-	if len(v.modelsBox.Objects) != 1 {
-		t.Errorf("models box holds %d objects, want 1", len(v.modelsBox.Objects))
+	if len(v.dash.models.obj.Objects) != 1 {
+		t.Errorf("models box holds %d objects, want 1", len(v.dash.models.obj.Objects))
 	}
 }
 
 func TestServeSetsModel(t *testing.T) {
 	core := newFakeCore(noDriverStatus())
 	v, _, q := newTestView(t, core)
-	test.Tap(v.modelRows["tiny-llama:test"].serve)
-	q.runUntil(t, "serving marker to move", func() bool { return v.modelRows["tiny-llama:test"].serving.obj.Visible() })
+	test.Tap(v.dash.models.rows["tiny-llama:test"].serve)
+	q.runUntil(t, "serving marker to move", func() bool { return v.dash.models.rows["tiny-llama:test"].serving.obj.Visible() })
 	if _, _, _, served := core.counts(); len(served) != 1 || served[0] != "tiny-llama:test" {
 		t.Errorf("served = %v", served)
 	}
-	if v.modelRows["llama3.2:1b"].serving.obj.Visible() {
+	if v.dash.models.rows["llama3.2:1b"].serving.obj.Visible() {
 		t.Error("old model still marked serving")
 	}
 }
 
 func TestOllamaPanel(t *testing.T) {
 	v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
-	if v.ollamaPill.txt.Text != "Reachable" || v.ollamaVersion.Text != "0.17.4" ||
-		v.ollamaMode.Text != "Managed by Cocoon (pid 4321)" || v.ollamaAddr.Text != "http://127.0.0.1:11500" {
-		t.Errorf("ollama: %q %q %q %q", v.ollamaPill.txt.Text, v.ollamaVersion.Text, v.ollamaMode.Text, v.ollamaAddr.Text)
+	if v.dash.ollamaPill.txt.Text != "Reachable" || v.dash.ollamaVersion.Text != "0.17.4" ||
+		v.dash.ollamaMode.Text != "Managed by Cocoon (pid 4321)" || v.dash.ollamaAddr.Text != "http://127.0.0.1:11500" {
+		t.Errorf("ollama: %q %q %q %q", v.dash.ollamaPill.txt.Text, v.dash.ollamaVersion.Text, v.dash.ollamaMode.Text, v.dash.ollamaAddr.Text)
 	}
 	st := noDriverStatus()
 	st.Ollama = ollama.Status{Mode: ollama.ModeAttached, Address: "http://127.0.0.1:11434", Error: "ollama not answering: connection refused"}
 	v.refresh(st)
-	if v.ollamaPill.txt.Text != "Not reachable" || !v.ollamaErr.Visible() || !strings.Contains(v.ollamaErr.Text, "connection refused") {
-		t.Errorf("unreachable: pill=%q err visible=%v text=%q", v.ollamaPill.txt.Text, v.ollamaErr.Visible(), v.ollamaErr.Text)
+	if v.dash.ollamaPill.txt.Text != "Not reachable" || !v.dash.ollamaErr.Visible() || !strings.Contains(v.dash.ollamaErr.Text, "connection refused") {
+		t.Errorf("unreachable: pill=%q err visible=%v text=%q", v.dash.ollamaPill.txt.Text, v.dash.ollamaErr.Visible(), v.dash.ollamaErr.Text)
 	}
 }
 
