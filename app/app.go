@@ -113,7 +113,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	// closed window and crashes the process at quit.
 	quit := func() {
 		w.Hide()
-		time.AfterFunc(quitSettle, func() { fyne.Do(a.Quit) })
+		time.AfterFunc(quitSettle, func() { v.fyneDo(a.Quit) }) // not held back by a nap
 	}
 
 	var tray *trayMenu

@@ -24,7 +24,7 @@ type tabEnv struct {
 	// win is the parent of dialogs; nil in some tests (then no dialog).
 	win fyne.Window
 	log *slog.Logger
-	// do runs fn on the Fyne thread; fyne.Do in the app, a queue in tests.
+	// do runs fn on the Fyne thread; v.fyneDo (fyne.Do that ends a nap) in the app, a queue in tests.
 	do func(fn func())
 	// tips is the window's tooltip layer.
 	tips *tipLayer
