@@ -21,6 +21,7 @@ import (
 	"fyne.io/systray"
 
 	"github.com/cocoon-desktop/cocoon-desktop/assets"
+	"github.com/cocoon-desktop/cocoon-desktop/gpu"
 	"github.com/cocoon-desktop/cocoon-desktop/idle"
 	"github.com/cocoon-desktop/cocoon-desktop/worker"
 )
@@ -199,7 +200,8 @@ func Run(ctx context.Context, core Core, opts Options) error {
 			case <-loopCtx.Done():
 				return
 			case <-t.C:
-				if !v.life.hidden.Load() {
+				// No card, no graphs: nothing to move (and no wake of the Fyne thread).
+				if g := core.Status().GPU; !v.life.hidden.Load() && g.State == gpu.StateOK && len(g.Devices) > 0 {
 					v.do(v.tickTelemetry)
 				}
 			}
@@ -250,14 +252,19 @@ func Run(ctx context.Context, core Core, opts Options) error {
 // queued behind it) it reads the core's Status once and hands both to
 // apply on the Fyne thread through do.
 //
-// While quiet reports true (the window is hidden; nil: never), a batch of
-// state events whose status differs from the last one handed over only in
-// its reasons' wording is dropped here, without waking the Fyne thread:
-// the core publishes one at every poll while it waits ("… 12 s ago"), and
-// the tray only shows the reasons' codes and programs.
+// A batch of state events whose status differs from the last one handed
+// over only in its reasons' wording is dropped here, without waking the
+// Fyne thread, while quiet reports true (the window is hidden) — the tray
+// only shows the reasons' codes and programs — and otherwise unless
+// reasonTickPace has passed since the last such one was handed over. The
+// core publishes one at every poll while it waits ("… 12 s ago"). With
+// quiet nil (tests) every batch is handed over.
 func watch(ctx context.Context, core Core, events <-chan worker.Event, do func(func()), quiet func() bool, apply func([]worker.Event, worker.Status)) {
-	var last worker.Status
-	handed := false
+	var (
+		last     worker.Status
+		handed   bool
+		lastTick time.Time // when a wording-only status was last handed over
+	)
 	for {
 		var evs []worker.Event
 		select {
@@ -282,8 +289,16 @@ func watch(ctx context.Context, core Core, events <-chan worker.Event, do func(f
 			}
 		}
 		st := core.Status()
-		if handed && quiet != nil && quiet() && onlyStateEvents(evs) && onlyReasonTextsDiffer(last, st) {
-			continue
+		if handed && quiet != nil && onlyStateEvents(evs) && onlyReasonTextsDiffer(last, st) {
+			if quiet() {
+				continue
+			}
+			// Shown, such a status renders at most every reasonTickPace
+			// (paceReasonTick): the ones in between need not wake the Fyne thread.
+			if now := time.Now(); now.Sub(lastTick) < reasonTickPace && !now.Before(lastTick) {
+				continue
+			}
+			lastTick = time.Now()
 		}
 		last, handed = st, true
 		do(func() { apply(evs, st) })

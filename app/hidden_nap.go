@@ -25,7 +25,7 @@ const (
 	// awayNap is the same for a shown window nobody uses. Input to the
 	// window ends it at once (the nap waits on the window system's events),
 	// so it only bounds Fyne's own queued work and animations.
-	awayNap = time.Second
+	awayNap = 2 * time.Second
 	// awayAfter is how long without keyboard or mouse input (anywhere on
 	// the desktop) makes a shown window nap.
 	awayAfter = 5 * time.Second

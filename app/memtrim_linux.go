@@ -11,9 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// glLibraries are the parts of the GL stack (Mesa, its LLVM, the GL
-// dispatch) whose pages a hidden window does not use.
-var glLibraries = []string{"libLLVM", "/dri/", "libgallium", "libGL", "libEGL", "libglapi", "swrast"}
 
 // releaseMemory gives memory a hidden window does not use back to the
 // system, as Android does for apps in the background: the Go heap's free
@@ -24,16 +21,19 @@ var glLibraries = []string{"libLLVM", "/dri/", "libgallium", "libGL", "libEGL", 
 // game has to ask.
 func releaseMemory(log *slog.Logger) {
 	debug.FreeOSMemory()
-	n, err := pageOutMappings(glLibraries)
+	n, err := pageOutMappings(nil)
 	if err != nil {
-		log.Debug("could not page out the GL libraries", "err", err)
+		log.Debug("could not page out the program's file pages", "err", err)
 		return
 	}
-	log.Debug("hidden window: memory given back", "gl_mappings", n)
+	log.Debug("hidden window: memory given back", "mappings", n)
 }
 
-// pageOutMappings asks the kernel to page out every mapping of
-// /proc/self/maps whose path contains one of parts; it returns how many it asked for.
+// pageOutMappings asks the kernel to page out every read-only mapping of a
+// file in /proc/self/maps — of those whose path contains one of parts,
+// when parts is not empty; it returns how many it asked for. Writable
+// mappings are skipped: their changed pages are anonymous and would go to
+// swap, and so are devices and shared memory.
 func pageOutMappings(parts []string) (int, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
@@ -45,7 +45,7 @@ func pageOutMappings(parts []string) (int, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || !containsAny(fields[5], parts) {
+		if len(fields) < 6 || !pageOutCandidate(fields[1], fields[5], parts) {
 			continue
 		}
 		lo, hi, ok := strings.Cut(fields[0], "-")
@@ -69,6 +69,16 @@ func pageOutMappings(parts []string) (int, error) {
 		}
 	}
 	return len(spans), nil
+}
+
+// pageOutCandidate: a read-only private mapping of a regular file named
+// by one of parts (any, when parts is empty).
+func pageOutCandidate(perms, path string, parts []string) bool {
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "/dev/") || strings.HasPrefix(path, "/SYSV") ||
+		strings.HasPrefix(path, "/memfd:") || len(perms) < 4 || perms[1] == 'w' || perms[3] != 'p' {
+		return false
+	}
+	return len(parts) == 0 || containsAny(path, parts)
 }
 
 func containsAny(s string, parts []string) bool {
