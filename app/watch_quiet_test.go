@@ -13,7 +13,8 @@ import (
 // TestWatchQuietWhileHidden: while the window is hidden, a status that
 // differs from the last one handed over only in its reasons' wording (the
 // core's "… 12 s ago" ticks) does not wake the Fyne thread; a new reason
-// code, a new program or a shown window does.
+// code or a new program does. Shown, such wording ticks are handed over at
+// most once per reasonTickPace.
 func TestWatchQuietWhileHidden(t *testing.T) {
 	waiting := func(code idle.ReasonCode, text string, programs ...string) func(*worker.Status) {
 		return func(st *worker.Status) {
@@ -33,12 +34,15 @@ func TestWatchQuietWhileHidden(t *testing.T) {
 		{"wording tick while hidden again", true, waiting(idle.CodeFullScreen, "full screen 2 s"), false},
 		{"another program while hidden", true, waiting(idle.CodeFullScreen, "full screen", "game.exe"), true},
 		{"wording tick while shown", false, waiting(idle.CodeFullScreen, "full screen 4 s", "game.exe"), true},
+		{"next wording tick while shown, within the pace", false, waiting(idle.CodeFullScreen, "full screen 6 s", "game.exe"), false},
+		{"new reason code while shown", false, waiting(idle.CodeOwnerActive, "input just now"), true},
 	}
 	core := newFakeCore(noDriverStatus())
 	var hidden atomic.Bool
-	// quiet is asked once per batch after the first, after the status was
-	// read: polled tells the test that watch is done reading shared state.
-	polled := make(chan struct{}, 1)
+	// read tells the test that watch has read the status of the batch it
+	// was sent (and is done with the fake core's state for it).
+	read := make(chan struct{}, 1)
+	watched := readSignal{core, read}
 	events := make(chan worker.Event)
 	applied := make(chan worker.Status, len(steps))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -46,19 +50,17 @@ func TestWatchQuietWhileHidden(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watch(ctx, core, events, func(fn func()) { fn() }, func() bool { polled <- struct{}{}; return hidden.Load() },
+		watch(ctx, watched, events, func(fn func()) { fn() }, hidden.Load,
 			func(_ []worker.Event, st worker.Status) { applied <- st })
 	}()
-	for i, s := range steps {
+	for _, s := range steps {
 		hidden.Store(s.hidden)
 		core.set(s.set)
 		events <- worker.Event{Type: worker.EventState}
-		if i > 0 {
-			select {
-			case <-polled:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("%s: watch did not look at the status", s.name)
-			}
+		select {
+		case <-read:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: watch did not read the status", s.name)
 		}
 		if !s.handed {
 			continue // the next handed step shows that this one was dropped
@@ -74,4 +76,16 @@ func TestWatchQuietWhileHidden(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// readSignal is a fake core that says when its status was read.
+type readSignal struct {
+	*fakeCore
+	read chan struct{}
+}
+
+func (r readSignal) Status() worker.Status {
+	st := r.fakeCore.Status()
+	r.read <- struct{}{}
+	return st
 }

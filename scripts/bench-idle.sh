@@ -45,10 +45,12 @@ hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$app/stat"; }
 rss_mb() { awk '/VmRSS/{printf "%d", $2/1024}' "/proc/$app/status"; }
 # rss_parts: "anon A MB, files F MB" (files: mapped libraries, Mesa's LLVM among them, which the
-# kernel can drop and re-read; anon: the Go heap, C allocations, GL buffers).
+# kernel can drop and re-read; anon: the Go heap, C allocations, GL buffers), and the PSS (pages
+# another process maps too — Xvfb's own Mesa, the Ollama guard that is this program — counted by share).
 rss_parts() {
   local mesa; mesa=$(pmap -x "$app" | awk '/libLLVM|swrast|libgallium|dri/ {s+=$3} END {printf "%d", s/1024}')
-  awk -v mesa="$mesa" '/RssAnon/{a=$2} /RssFile/{f=$2} /RssShmem/{s=$2} END{printf "anon %d MB, files %d MB of which Mesa %d MB, shared %d MB", a/1024, f/1024, mesa, s/1024}' "/proc/$app/status"
+  local pss; pss=$(awk '/^Pss:/{printf "%d", $2/1024}' "/proc/$app/smaps_rollup")
+  awk -v mesa="$mesa" -v pss="$pss" '/RssAnon/{a=$2} /RssFile/{f=$2} /RssShmem/{s=$2} END{printf "anon %d MB, files %d MB of which Mesa %d MB, shared %d MB; PSS %d MB", a/1024, f/1024, mesa, s/1024, pss}' "/proc/$app/status"
 }
 # measure NAME: CPU% over $secs and RSS at the end.
 measure() {
