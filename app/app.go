@@ -165,7 +165,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	} else if c, ok := input.(io.Closer); ok {
 		defer c.Close()
 	}
-	v.naps.napper = &glfwNapper{}
+	v.naps.napper = newGLFWNapper()
 	var menuOpens <-chan struct{}
 	if tray != nil && trayTellsMenuOpen {
 		menuOpens = systray.TrayOpenedCh

@@ -48,53 +48,82 @@ var trayTellsMenuOpen = runtime.GOOS != "windows"
 // napper blocks the Fyne thread for a nap and ends it early on demand.
 type napper interface {
 	// sleep blocks for at most d. It returns early when wake is called and,
-	// for the GLFW one, when the window system has an event for the app.
-	sleep(d time.Duration)
+	// with windowEvents on the GLFW napper, when the window system has an
+	// event for the app (input to a shown window).
+	sleep(d time.Duration, windowEvents bool)
 	// wake ends the nap in progress, if any; safe from any goroutine.
 	wake()
 }
 
-// glfwNapper naps in glfw.WaitEventsTimeout: the Fyne thread sleeps in the
-// window system's event wait, so input wakes it at once (and is
-// dispatched, as the loop's own poll would), and glfw.PostEmptyEvent wakes
-// it from another goroutine.
+// glfwNapper naps a shown window in glfw.WaitEventsTimeout: the Fyne thread
+// sleeps in the window system's event wait, so input wakes it at once (and
+// is dispatched, as the loop's own poll would), and glfw.PostEmptyEvent
+// wakes it from another goroutine. A hidden window, which gets no input,
+// naps on a channel instead: a long C call keeps its thread's P in a
+// system call, which keeps the Go runtime's sysmon thread polling.
 type glfwNapper struct {
-	mu      sync.Mutex
-	napping bool // GLFW is initialised and the Fyne thread is in the wait
+	chanNapper
+	mu     sync.Mutex
+	inGLFW bool // GLFW is initialised and the Fyne thread is in its wait
 }
 
-func (n *glfwNapper) sleep(d time.Duration) {
+func newGLFWNapper() *glfwNapper { return &glfwNapper{chanNapper: *newChanNapper()} }
+
+func (n *glfwNapper) sleep(d time.Duration, windowEvents bool) {
+	if !windowEvents {
+		n.chanNapper.sleep(d, false)
+		return
+	}
 	n.mu.Lock()
-	n.napping = true
+	n.inGLFW = true
 	n.mu.Unlock()
-	glfw.WaitEventsTimeout(d.Seconds())
+	select {
+	case <-n.woken: // woken before the wait began: its work is queued
+	default:
+		glfw.WaitEventsTimeout(d.Seconds())
+	}
 	n.mu.Lock()
-	n.napping = false
+	n.inGLFW = false
 	n.mu.Unlock()
+	n.drain()
 }
 
-// wake posts an empty event only while a nap runs: before GLFW starts and
-// after it terminates (both on the Fyne thread, which is then not napping)
-// GLFW panics on any call.
+// wake posts an empty event only while the GLFW wait runs: before GLFW
+// starts and after it terminates (both on the Fyne thread, which is then
+// not waiting) GLFW panics on any call.
 func (n *glfwNapper) wake() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.napping {
+	if n.inGLFW {
 		glfw.PostEmptyEvent()
 	}
+	n.mu.Unlock()
+	n.chanNapper.wake()
 }
 
-// chanNapper naps on a timer and a channel: tests, and Fyne's test driver.
+// chanNapper naps on a timer and a channel: hidden windows, tests, and
+// Fyne's test driver.
 type chanNapper struct{ woken chan struct{} }
 
 func newChanNapper() *chanNapper { return &chanNapper{woken: make(chan struct{}, 1)} }
 
-func (n *chanNapper) sleep(d time.Duration) {
+// sleep ends at once for a wake that came before it: the work of that
+// wake may be queued behind this nap.
+func (n *chanNapper) sleep(d time.Duration, _ bool) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-n.woken:
+	}
+	n.drain()
+}
+
+// drain drops a wake that came during the nap that just ended: its work
+// was queued before it, so ahead of the next nap.
+func (n *chanNapper) drain() {
+	select {
+	case <-n.woken:
+	default:
 	}
 }
 
@@ -244,7 +273,7 @@ func (v *mainView) nap(ctx context.Context, d time.Duration, whileHidden bool) (
 	stop := context.AfterFunc(ctx, n.wake)
 	defer stop()
 	start := time.Now()
-	n.sleep(d)
+	n.sleep(d, !whileHidden)
 	return time.Since(start) < d-time.Millisecond
 }
 

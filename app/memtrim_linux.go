@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-
 // releaseMemory gives memory a hidden window does not use back to the
 // system, as Android does for apps in the background: the Go heap's free
 // pages and the GL libraries' pages (MADV_PAGEOUT, Linux 5.4+). (glibc's

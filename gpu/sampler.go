@@ -32,11 +32,12 @@ func NewSampler(d *Detector, interval time.Duration, publish func(Snapshot)) *Sa
 }
 
 // SetInterval changes the interval of a running (or later) Run from its
-// next sample on; d <= 0 means DefaultSampleInterval. NVML calls cost
-// milliseconds each: an idle app samples less often.
+// next sample on; d <= 0 stops the ticks: then only SampleNow samples.
+// NVML calls cost milliseconds each, and every wake of an idle process
+// costs more than its work: an idle app samples when it looks anyway.
 func (s *Sampler) SetInterval(d time.Duration) {
-	if d <= 0 {
-		d = DefaultSampleInterval
+	if d < 0 {
+		d = 0
 	}
 	for {
 		select {
@@ -69,11 +70,18 @@ func (s *Sampler) Run(ctx context.Context) error {
 		case d := <-s.every:
 			if d != s.interval {
 				s.interval = d
-				t.Reset(d)
+				if d == 0 {
+					t.Stop()
+				} else {
+					t.Reset(d)
+				}
 			}
 		}
 	}
 }
+
+// SampleNow takes and publishes a snapshot now, on the caller's goroutine.
+func (s *Sampler) SampleNow() { s.sample() }
 
 func (s *Sampler) sample() {
 	snap := s.d.Snapshot()

@@ -11,8 +11,9 @@ import (
 )
 
 // TestSamplerSetInterval: a running Sampler takes a new interval at once
-// (the worker samples less often while it does not serve): from hourly to
-// every few milliseconds, samples follow one another.
+// (the worker samples with its control loop while it does not serve): from
+// no ticks to every few milliseconds, samples follow one another; with no
+// ticks, SampleNow still samples.
 func TestSamplerSetInterval(t *testing.T) {
 	d := gpu.NewDetector(gputest.Library(gputest.RTX4090()))
 	defer d.Close()
@@ -27,6 +28,11 @@ func TestSamplerSetInterval(t *testing.T) {
 			t.Errorf("Run = %v", err)
 		}
 	}()
+	s.SetInterval(0)
+	s.SampleNow()
+	if got := samples.Load(); got < 1 {
+		t.Fatalf("SampleNow took %d samples", got)
+	}
 	s.SetInterval(5 * time.Millisecond)
 	s.SetInterval(2 * time.Millisecond) // the latest wins
 	deadline := time.Now().Add(10 * time.Second)

@@ -175,6 +175,9 @@ func (c *Core) control(ctx context.Context) {
 		case <-c.controlNudge:
 		case <-poll.C:
 		}
+		if !serving {
+			c.sampler.SampleNow() // its own ticks stop while not serving (gpuEvery)
+		}
 		if p := c.savedIdle(); p != policy { // the owner changed the idle settings
 			o := watcher.Override()
 			watcher, policy = c.newWatcher(), p
@@ -228,18 +231,18 @@ func (c *Core) control(ctx context.Context) {
 	}
 }
 
-// gpuEvery is the GPU sampling interval: GPUInterval while serving (the
-// card's load and a game starting matter now), twice that otherwise (the
-// control loop then polls every 2 s anyway).
+// gpuEvery is the GPU sampler's interval: GPUInterval while serving (the
+// card's load and a game starting matter now); otherwise none — the
+// control loop samples right before each of its slower polls, so an idle
+// app wakes once for both.
 func (c *Core) gpuEvery(serving bool) time.Duration {
-	every := c.cfg.GPUInterval
-	if every <= 0 {
-		every = gpu.DefaultSampleInterval
-	}
 	if !serving {
-		every *= 2
+		return 0
 	}
-	return every
+	if c.cfg.GPUInterval <= 0 {
+		return gpu.DefaultSampleInterval
+	}
+	return c.cfg.GPUInterval
 }
 
 // nudgeControl makes the control loop look again now rather than at its

@@ -60,7 +60,7 @@ type Config struct {
 	// GPU is the detector to sample; nil uses the real NVML library.
 	GPU *gpu.Detector
 	// GPUInterval is how often the GPU is sampled while serving (default
-	// 1 s); twice that while not serving.
+	// 1 s); while not serving, at each of the control loop's polls.
 	GPUInterval time.Duration
 	// RefreshInterval is how often the model lists are re-read (default
 	// 30 s): Cocoon's own pulls, deletes, loads and unloads re-read them at
@@ -136,7 +136,7 @@ type Core struct {
 	bus *Bus
 	rt  *ollama.Runtime
 	gpu *gpu.Detector
-	// sampler samples gpu every GPUInterval while serving, half as often otherwise (gpuEvery).
+	// sampler samples gpu every GPUInterval while serving, with the control loop otherwise (gpuEvery).
 	sampler *gpu.Sampler
 
 	refreshMu sync.Mutex // serialises refreshModels
