@@ -76,6 +76,7 @@ screenshot: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-standing.sh ./$(BIN) docs/screenshots
 	GO="$(GO)" bash scripts/screenshot-layout.sh docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-join.sh ./$(BIN) docs/screenshots
+	COCOON_OLLAMA="$(OLLAMA)" bash scripts/screenshot-wizard.sh ./$(BIN) docs/screenshots
 	COCOON_OLLAMA="$(OLLAMA)" GO="$(GO)" bash scripts/screenshot-tray.sh ./$(BIN) docs/screenshots
 
 ## screenshot-windows: the Windows app (cross-built) with the bundled Windows Ollama under Wine +

@@ -133,6 +133,21 @@ func wordsFor(err error) ownerWords {
 		Action: "Try again; the details are in Cocoon's log."}
 }
 
+// errorLine is the header's line in StateError: the error in the owner's
+// words where the core gave it and its kind is known (the chain is in the
+// log), the core's text otherwise.
+func errorLine(st worker.Status) string {
+	if st.ErrorErr != nil {
+		if w := wordsFor(st.ErrorErr); w.Kind != "unknown" && w.Kind != "cancelled" {
+			return w.String()
+		}
+	}
+	if st.Error == "" {
+		return "Something needs your attention."
+	}
+	return st.Error
+}
+
 // fatalText is the header's line when the core has stopped for good: the
 // error in the owner's words where the core gave it (Status.FatalErr), its
 // text otherwise.

@@ -205,3 +205,33 @@ func TestNetworkErrorText(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorLine: the header's error line says a known error in the owner's
+// words (never the chain), and falls back to the core's text.
+func TestErrorLine(t *testing.T) {
+	chain := "worker: could not load llama3.2:1b: runtime: load: model not found"
+	cases := []struct {
+		name string
+		st   worker.Status
+		want string
+	}{
+		{"known kind", worker.Status{State: worker.StateError, Error: chain,
+			ErrorErr: fmt.Errorf("could not load llama3.2:1b: %w", ollama.ErrModelNotFound)},
+			wordsFor(ollama.ErrModelNotFound).String()},
+		{"unknown kind keeps the text", worker.Status{State: worker.StateError, Error: "odd failure",
+			ErrorErr: errors.New("odd failure")}, "odd failure"},
+		{"text only", worker.Status{State: worker.StateError, Error: "Ollama is not running yet"}, "Ollama is not running yet"},
+		{"nothing said", worker.Status{State: worker.StateError}, "Something needs your attention."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := errorLine(c.st)
+			if got != c.want {
+				t.Errorf("errorLine = %q, want %q", got, c.want)
+			}
+			if c.st.ErrorErr != nil && strings.Contains(got, "worker:") {
+				t.Errorf("the chain reached the screen: %q", got)
+			}
+		})
+	}
+}

@@ -214,10 +214,7 @@ func (v *mainView) renderHeader() {
 	v.stateBadge.set(stateWord(st.State), stateColor(st.State))
 	errText := ""
 	if st.State == worker.StateError {
-		errText = st.Error
-		if errText == "" {
-			errText = "Something needs your attention."
-		}
+		errText = errorLine(st)
 	}
 	if st.Fatal != "" {
 		errText = fatalText(st)

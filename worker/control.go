@@ -208,7 +208,7 @@ func (c *Core) control(ctx context.Context) {
 		switch {
 		case d.Serve && !serving:
 			if err := c.resume(ctx); err != nil {
-				c.setStatus(StateError, err.Error(), nil)
+				c.setError(err)
 				retryAt = time.Now().Add(10 * time.Second) // not a hot loop of failing loads
 			} else {
 				serving, served, loaded = true, true, c.currentModel()
@@ -443,8 +443,20 @@ func ollamaVRAM(s gpu.Snapshot, own map[uint32]bool) uint64 {
 }
 
 // setStatus records state, error and reasons, publishing on change.
+// setError puts the worker in StateError with err's text, keeping err for
+// the UI (Status.ErrorErr).
+func (c *Core) setError(err error) {
+	c.mu.Lock()
+	c.errVal = err
+	c.mu.Unlock()
+	c.setStatus(StateError, err.Error(), nil)
+}
+
 func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
 	c.mu.Lock()
+	if c.errVal != nil && (s != StateError || errMsg != c.errVal.Error()) {
+		c.errVal = nil // another error, or none: the kept one is not behind it
+	}
 	// The reason texts tick ("… 12 s ago"): the UI hears of every change,
 	// the log only of a new state, error or set of reason codes.
 	logIt := c.state != s || c.errMsg != errMsg || reasonCodes(c.reasons) != reasonCodes(reasons)

@@ -160,6 +160,7 @@ type Core struct {
 	mu      sync.Mutex
 	state   State
 	errMsg  string
+	errVal  error // the error behind errMsg (setError), nil when it is only text
 	model   string
 	gpuSnap gpu.Snapshot
 	models  []ollama.Model
@@ -302,7 +303,7 @@ func (c *Core) Status() Status {
 		pulls[k] = v
 	}
 	return Status{
-		State: c.state, Error: c.errMsg, Model: c.model, GPU: c.gpuSnap, Ollama: c.rtStat,
+		State: c.state, Error: c.errMsg, ErrorErr: c.errVal, Model: c.model, GPU: c.gpuSnap, Ollama: c.rtStat,
 		Models: append([]ollama.Model(nil), c.models...), Loaded: append([]ollama.Loaded(nil), c.loaded...),
 		Pulls: pulls, DataDir: c.cfg.DataDir,
 		Reasons: append([]idle.Reason(nil), c.reasons...), Network: c.netStat, Jobs: c.jobs,
@@ -411,7 +412,7 @@ func (c *Core) fatal(err error) error {
 	c.mu.Lock()
 	c.fatalMsg, c.fatalErr = err.Error(), err
 	c.mu.Unlock()
-	c.setStatus(StateError, err.Error(), nil)
+	c.setError(err)
 	c.bus.Publish(EventError, err)
 	return err
 }

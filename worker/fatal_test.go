@@ -56,6 +56,10 @@ func TestRunReturnsFirstFatalError(t *testing.T) {
 			if st.State != StateError || st.Fatal == "" || !strings.Contains(st.Fatal, tc.says) || st.Error != st.Fatal {
 				t.Fatalf("status %s, error %q, fatal %q; want error state saying %q", st.State, st.Error, st.Fatal, tc.says)
 			}
+			// The error itself goes with its text, for the UI's owner words.
+			if st.ErrorErr == nil || st.ErrorErr.Error() != st.Error || (tc.want != nil && !errors.Is(st.ErrorErr, tc.want)) {
+				t.Fatalf("Status.ErrorErr = %v, want the error behind %q", st.ErrorErr, st.Error)
+			}
 		})
 	}
 }

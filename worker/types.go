@@ -54,6 +54,10 @@ type Status struct {
 	// DiskFull says, in words, what cannot be written for lack of disk
 	// space ("" when all is written).
 	DiskFull string
+	// ErrorErr is the error behind Error, where the core has it (a failed
+	// load, a failed start), for the UI to say it in the owner's words by
+	// its sentinels; nil otherwise.
+	ErrorErr error `json:"-"`
 	// Fatal is set when Run has stopped on an error it cannot get past
 	// (the same words as Error): nothing runs until the app starts again.
 	Fatal string `json:"fatal,omitempty"`
