@@ -442,7 +442,6 @@ func ollamaVRAM(s gpu.Snapshot, own map[uint32]bool) uint64 {
 	return n
 }
 
-// setStatus records state, error and reasons, publishing on change.
 // setError puts the worker in StateError with err's text, keeping err for
 // the UI (Status.ErrorErr).
 func (c *Core) setError(err error) {
@@ -452,6 +451,7 @@ func (c *Core) setError(err error) {
 	c.setStatus(StateError, err.Error(), nil)
 }
 
+// setStatus records state, error and reasons, publishing on change.
 func (c *Core) setStatus(s State, errMsg string, reasons []idle.Reason) {
 	c.mu.Lock()
 	if c.errVal != nil && (s != StateError || errMsg != c.errVal.Error()) {
