@@ -22,6 +22,12 @@ const (
 	// on Windows a tray click — waits, at most this long.
 	hiddenNap      = 2 * time.Second
 	hiddenNapShort = 200 * time.Millisecond // where the tray does not say when its menu opens
+	// hiddenNapLong is hiddenNap once the window has been hidden, and the
+	// tray menu left alone, for hiddenSettled: where a tray app spends its
+	// life. Each nap's end wakes the whole process (its system calls wake
+	// the Go runtime's sysmon too): 2 s naps were half of a hidden app's CPU.
+	hiddenNapLong = 5 * time.Second
+	hiddenSettled = time.Minute
 	// awayNap is the same for a shown window nobody uses. Input to the
 	// window ends it at once (the nap waits on the window system's events),
 	// so it only bounds Fyne's own queued work and animations.
@@ -219,6 +225,9 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 				trimmed = true
 			}
 			d = hiddenFor
+			if menuOpens != nil && v.hiddenSettled(hiddenSince) {
+				d = hiddenNapLong
+			}
 		case ownerAway(input):
 			d = awayNap
 		}
@@ -241,6 +250,18 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 			hiddenSince, trimmed = time.Now(), false
 		}
 	}
+}
+
+// hiddenSettled reports whether the window has been hidden since
+// hiddenSince and the tray menu left alone, both for hiddenSettled.
+func (v *mainView) hiddenSettled(hiddenSince time.Time) bool {
+	last := hiddenSince
+	if opened := v.naps.menuOpenedAt.Load(); opened != 0 {
+		if t := time.Unix(0, opened); t.After(last) {
+			last = t
+		}
+	}
+	return !hiddenSince.IsZero() && time.Since(last) >= hiddenSettled
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -127,3 +127,33 @@ func TestRunNapsHearsTheTrayMenu(t *testing.T) {
 		t.Fatal("runNaps did not return after its context ended")
 	}
 }
+
+// TestHiddenSettled: a window hidden for hiddenSettled, with the tray menu
+// left alone as long, naps the long naps; a recent hide or a recent menu
+// opening does not.
+func TestHiddenSettled(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		name         string
+		hiddenSince  time.Time
+		menuOpenedAt time.Time // zero: never
+		want         bool
+	}{
+		{"not hidden", time.Time{}, time.Time{}, false},
+		{"just hidden", now, time.Time{}, false},
+		{"hidden long ago", now.Add(-2 * hiddenSettled), time.Time{}, true},
+		{"hidden long ago, menu opened just now", now.Add(-2 * hiddenSettled), now, false},
+		{"hidden long ago, menu opened long ago", now.Add(-3 * hiddenSettled), now.Add(-2 * hiddenSettled), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+			if !c.menuOpenedAt.IsZero() {
+				v.naps.menuOpenedAt.Store(c.menuOpenedAt.UnixNano())
+			}
+			if got := v.hiddenSettled(c.hiddenSince); got != c.want {
+				t.Errorf("hiddenSettled = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -325,6 +325,10 @@ func (c *trayClient) waitMenu(t *testing.T, want string) {
 
 func (c *trayClient) click(t *testing.T, it dbusMenuItem) {
 	t.Helper()
+	// As a host does: the menu opens (the root's "opened" event), then an item is clicked.
+	if err := c.menu.Call("com.canonical.dbusmenu.Event", 0, int32(0), "opened", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+		t.Fatalf("open the menu: %v", err)
+	}
 	err := c.menu.Call("com.canonical.dbusmenu.Event", 0, it.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err
 	if err != nil {
 		t.Fatalf("click %q: %v", it.Label, err)
