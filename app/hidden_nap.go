@@ -202,13 +202,16 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 	defer check.Stop()
 	var hiddenSince time.Time
 	trimmed := false
+	justHidden := func() {
+		// What the window's widgets and frames used is garbage now;
+		// hand it back to the system rather than keep it for the next show.
+		debug.FreeOSMemory()
+		hiddenSince, trimmed = time.Now(), false
+	}
 	for ctx.Err() == nil {
 		select {
 		case <-v.life.hiddenNow:
-			// What the window's widgets and frames used is garbage now;
-			// hand it back to the system rather than keep it for the next show.
-			debug.FreeOSMemory()
-			hiddenSince, trimmed = time.Now(), false
+			justHidden()
 		default:
 		}
 		if opened := v.naps.menuOpenedAt.Load(); opened != 0 {
@@ -218,8 +221,9 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 			}
 		}
 		var d time.Duration
+		hidden := v.life.hidden.Load()
 		switch {
-		case v.life.hidden.Load():
+		case hidden:
 			if !trimmed && !hiddenSince.IsZero() && time.Since(hiddenSince) >= trimAfter {
 				releaseMemory(v.log)
 				trimmed = true
@@ -236,7 +240,7 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 			// After the app quit, DoAndWait runs nap here, off the Fyne
 			// thread, which is harmless: the chan napper only sleeps, the
 			// GLFW one is never napping then.
-			fyne.DoAndWait(func() { woken = v.nap(ctx, d, d != awayNap) })
+			fyne.DoAndWait(func() { woken = v.nap(ctx, d, hidden) })
 			if woken {
 				sleepCtx(ctx, afterWake)
 			}
@@ -246,8 +250,7 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 		case <-ctx.Done():
 		case <-check.C:
 		case <-v.life.hiddenNow:
-			debug.FreeOSMemory() // as above
-			hiddenSince, trimmed = time.Now(), false
+			justHidden()
 		}
 	}
 }

@@ -157,3 +157,54 @@ func TestHiddenSettled(t *testing.T) {
 		})
 	}
 }
+
+// recordingNapper records whether each nap waited for window events.
+type recordingNapper struct{ events chan bool }
+
+func (n recordingNapper) sleep(_ time.Duration, windowEvents bool) {
+	select {
+	case n.events <- windowEvents:
+	default:
+	}
+	time.Sleep(time.Millisecond)
+}
+
+func (n recordingNapper) wake() {}
+
+// TestNapKind: a hidden window naps without waiting for window events (it
+// gets none, and a long GLFW wait keeps the runtime polling); a shown
+// window nobody uses waits for them, so input ends its nap.
+func TestNapKind(t *testing.T) {
+	away := idle.InputIdlerFunc(func() (time.Duration, error) { return time.Hour, nil })
+	for _, c := range []struct {
+		name   string
+		hidden bool
+		want   bool
+	}{
+		{"hidden", true, false},
+		{"shown, owner away", false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, _, _ := newTestView(t, newFakeCore(noDriverStatus()))
+			rec := recordingNapper{events: make(chan bool, 1)}
+			v.naps.napper = rec
+			v.life.hiddenNow = make(chan struct{}, 1)
+			if c.hidden {
+				v.markHidden()
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); v.runNaps(ctx, away, make(chan struct{})) }()
+			select {
+			case got := <-rec.events:
+				if got != c.want {
+					t.Errorf("nap waited for window events = %v, want %v", got, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no nap")
+			}
+			cancel()
+			<-done
+		})
+	}
+}
