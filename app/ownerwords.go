@@ -24,6 +24,10 @@ type ownerWords struct {
 	Action   string
 }
 
+// known reports whether the words name the error's kind (not "unknown",
+// not a cancellation, which has none).
+func (w ownerWords) known() bool { return w.Kind != "unknown" && w.Kind != "cancelled" }
+
 // String is the sentence and the action on one line.
 func (w ownerWords) String() string {
 	if w.Action == "" {
@@ -138,7 +142,7 @@ func wordsFor(err error) ownerWords {
 // log), the core's text otherwise.
 func errorLine(st worker.Status) string {
 	if st.ErrorErr != nil {
-		if w := wordsFor(st.ErrorErr); w.Kind != "unknown" && w.Kind != "cancelled" {
+		if w := wordsFor(st.ErrorErr); w.known() {
 			return w.String()
 		}
 	}
@@ -155,7 +159,7 @@ func fatalText(st worker.Status) string {
 	const tail = " Quit and start it again once this is fixed."
 	if st.FatalErr != nil {
 		w := wordsFor(st.FatalErr)
-		if w.Kind != "unknown" && w.Kind != "cancelled" {
+		if w.known() {
 			return "Cocoon Desktop has stopped: " + w.Sentence + " " + w.Action
 		}
 		return "Cocoon Desktop has stopped on an error it cannot get past (the details are in its log)." + tail
@@ -219,7 +223,7 @@ func networkErrorText(ns worker.NetworkStatus) string {
 	if ns.Err == nil {
 		return ns.Error // a reason in words (auth failures), or an old status
 	}
-	if w := wordsFor(ns.Err); w.Kind != "unknown" && w.Kind != "cancelled" {
+	if w := wordsFor(ns.Err); w.known() {
 		return w.String()
 	}
 	return "The connection to the network dropped; Cocoon reconnects by itself (the details are in its log)."
