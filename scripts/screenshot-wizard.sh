@@ -7,13 +7,11 @@
 set -euo pipefail
 bin="$(realpath "$1")"; out="$2"
 work=$(mktemp -d); display=":$(( 270 + RANDOM % 20 ))"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-Xvfb "$display" -screen 0 1366x768x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
+source "$(dirname "$0")/lib/procgroups.sh" # cleanup: each process group, the last started first
+setsid Xvfb "$display" -screen 0 1366x768x24 -nolisten tcp >/dev/null 2>&1 & groups+=($!)
 for _ in $(seq 100); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.05; done
 export DISPLAY="$display"
-HOME="$work/home" "$bin" --data-dir "$work/data" --api-addr 127.0.0.1:0 >"$work/app.log" 2>&1 & pids+=($!)
+HOME="$work/home" setsid "$bin" --data-dir "$work/data" --api-addr 127.0.0.1:0 >"$work/app.log" 2>&1 & groups+=($!)
 wid=$(timeout 60 xdotool search --sync --onlyvisible --name "^Cocoon Desktop$" | head -1)
 [ -n "$wid" ] || { echo "window never appeared"; cat "$work/app.log"; exit 1; }
 sleep 6 # Ollama, the built-in model, the GPU step's first render
