@@ -473,3 +473,44 @@ func TestGracefulStopEndsWholeTree(t *testing.T) {
 	}
 	t.Logf("stopped a tree of %d in %v", len(tree), time.Since(began).Round(time.Millisecond))
 }
+
+// TestGuardDropsProgramPages: the guard, this program re-executed, keeps
+// resident only the few pages it touches while it waits, not the program's
+// pages its start touched: the app alone maps those, and a hidden app can
+// page out the ones it does not use.
+func TestGuardDropsProgramPages(t *testing.T) {
+	sup, _ := fakeSupervisor(t, "serve")
+	stop := runSupervisor(t, sup)
+	defer stop()
+	serve := waitServing(t, sup, 0)
+	f := procStat(serve)
+	if len(f) < 2 {
+		t.Fatalf("no /proc stat for serve %d", serve)
+	}
+	guard, _ := strconv.Atoi(f[1])
+	guardKB, ownKB := rssFileKB(t, guard), rssFileKB(t, os.Getpid())
+	t.Logf("file pages resident: guard %d kB, this test process %d kB", guardKB, ownKB)
+	if guardKB*4 > ownKB {
+		t.Errorf("the guard keeps %d kB of file pages resident, over a quarter of the %d kB this process has", guardKB, ownKB)
+	}
+}
+
+// rssFileKB is RssFile of /proc/PID/status.
+func rssFileKB(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "RssFile:" {
+			kb, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatalf("no RssFile in /proc/%d/status", pid)
+	return 0
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cocoon-desktop/cocoon-desktop/internal/memtrim"
 )
 
 // On Linux the supervisor does not start `ollama serve` itself but a guard:
@@ -255,6 +257,13 @@ func runGuard(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: start %s: %v\n", guardArg, args[0], err)
 		return 127
+	}
+	// The guard is this whole program re-executed, and from here on it
+	// touches little of it: drop its own mapping of the program's and the
+	// libraries' pages, so that they are the app's alone and a hidden app
+	// can page out those it does not use (app's releaseMemory).
+	if _, err := memtrim.DropFileMappings(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", guardArg, err)
 	}
 	fmt.Fprintf(report, "serve %d\n", pid)
 	g := &guard{serve: pid, sigs: sigs}
