@@ -95,7 +95,8 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(iconResource)
-	w := a.NewWindow("Cocoon Desktop")
+	// The main window can be dropped while hidden and made again (liveWindow).
+	w := newLiveWindow(a, "Cocoon Desktop")
 	w.SetIcon(iconResource)
 
 	v := newMainView(core, w)

@@ -43,8 +43,13 @@ const (
 	// menuAwake: after the tray menu opens, no naps for this long (the
 	// click that follows is Fyne's queued work).
 	menuAwake = 15 * time.Second
-	// trimAfter: a window hidden this long gives memory back (memtrim_*.go).
+	// trimAfter: a window hidden this long gives memory back: its
+	// window-system window and GL context (dropWindow), then what the
+	// process no longer uses (memtrim_*.go).
 	trimAfter = 10 * time.Second
+	// windowGone: the driver destroys a closed window at its next frame
+	// (60 Hz); the memory is given back after this much of the loop.
+	windowGone = 200 * time.Millisecond
 )
 
 // trayTellsMenuOpen: fyne.io/systray reports an opening menu on Linux
@@ -175,8 +180,8 @@ func (v *mainView) menuOpened() {
 // may be nil: then only hidden), this goroutine keeps the Fyne thread in
 // naps that end early for input and for the app's own work (fyneDo), so it
 // wakes about once a second or less instead of 60 times. A window hidden
-// for trimAfter also gives memory back (releaseMemory). runNaps owns the
-// goroutines it starts and waits for them.
+// for trimAfter also gives memory back (dropWindow, releaseMemory). runNaps
+// owns the goroutines it starts and waits for them.
 func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens <-chan struct{}) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -225,6 +230,7 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 		switch {
 		case hidden:
 			if !trimmed && !hiddenSince.IsZero() && time.Since(hiddenSince) >= trimAfter {
+				v.dropWindow(ctx)
 				releaseMemory(v.log)
 				trimmed = true
 			}
@@ -253,6 +259,31 @@ func (v *mainView) runNaps(ctx context.Context, input idle.InputIdler, menuOpens
 			justHidden()
 		}
 	}
+}
+
+// windowDropper is a window that can give up its window-system window and
+// GL context while hidden, and make them again when shown (liveWindow).
+type windowDropper interface{ drop() bool }
+
+// dropWindow drops the hidden window's window-system window and GL context
+// — with the C heap trimmed after it, ~17 MB of the renderer's heap and
+// buffers (scripts/bench-idle.sh) — and reports whether it did. A window shown since, one
+// with a dialog open, and one that cannot (tests' windows) stay. The
+// driver destroys a closed window at its next frame, so the loop runs at
+// full speed for windowGone before this returns: after it, the memory can
+// be given back.
+func (v *mainView) dropWindow(ctx context.Context) bool {
+	d, ok := v.win.(windowDropper)
+	if !ok || ctx.Err() != nil {
+		return false
+	}
+	var dropped bool
+	fyne.DoAndWait(func() { dropped = v.life.hidden.Load() && d.drop() })
+	if dropped {
+		v.log.Debug("hidden window: its window and GL context dropped until it is shown")
+		sleepCtx(ctx, windowGone)
+	}
+	return dropped
 }
 
 // hiddenSettled reports whether the window has been hidden since

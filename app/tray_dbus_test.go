@@ -83,8 +83,12 @@ func trayHelper() int {
 // waits, held back by a program on the GPU (cleared, in the hysteresis);
 // "minute": a minute of that waiting, one status a second as the core
 // publishes them (each with new wording: "Cleared N s ago …"), with the
-// Earnings tab re-reading the ledger every 10 s, played fast. Each prints
-// "done <command>" once the app has rendered all of it.
+// Earnings tab re-reading the ledger every 10 s, played fast; "settle": the
+// Fyne thread has done what was queued for it; "drop": the
+// window hides as closing it does and is dropped as after trimAfter in the
+// tray (prints "dropped <bool>"); "check": prints "window <bool>", whether
+// the window of the moment is live and holds the app's content at a size.
+// Each prints "done <command>" once the app has rendered all of it.
 func playMinutes(ctx context.Context, core *fakeCore, v *mainView) {
 	rendered := make(chan int, 1)
 	fyne.DoAndWait(func() { // Run has set onRender by now
@@ -134,6 +138,22 @@ func playMinutes(ctx context.Context, core *fakeCore, v *mainView) {
 				}
 				time.Sleep(20 * time.Millisecond) // spread out, as the core's ticks are
 			}
+		case "settle":
+			// Fyne sends the tray menu twice at start, the second time
+			// from the tray's ready callback through the Fyne thread's
+			// queue, with new item ids; after this, that is done.
+			fyne.DoAndWait(func() {})
+		case "drop":
+			fyne.DoAndWait(v.hideWindow)
+			fmt.Println("dropped", v.dropWindow(ctx))
+		case "check":
+			var ok bool
+			fyne.DoAndWait(func() {
+				lw, live := v.win.(*liveWindow)
+				size := v.win.Canvas().Size()
+				ok = live && !lw.dropped && v.win.Content() == v.content && size.Width > 0 && size.Height > 0
+			})
+			fmt.Println("window", ok)
 		default:
 			continue
 		}
@@ -443,8 +463,12 @@ func TestTrayOverDBus(t *testing.T) {
 	waitLine("starts=0 stops=0")
 	tray := findTray(t, conn)
 	t.Logf("tray item %s, menu %s", tray.service, tray.menuPath)
-	start := tray.waitItem(t, "Start sharing")
+	fmt.Fprintln(helperIn, "settle")
+	waitLine("done settle")
 	tray.waitMenu(t, "Cocoon: stopped|Today: 0 TON · 0 jobs|Network: none|Start sharing|Open Cocoon Desktop|Quit")
+	// The item's id once the menu is whole and sent for the last time: a
+	// menu sent again gives its items new ids (a click would name one gone).
+	start := tray.waitItem(t, "Start sharing")
 	for _, it := range tray.items(t) {
 		if strings.HasPrefix(it.Label, "Cocoon:") && it.Enabled {
 			t.Errorf("state line %q is enabled", it.Label)
@@ -494,6 +518,24 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Errorf("ToolTip = %#v, want its title to be the state and today's earnings", tip.Value())
 	}
 
+	// Opened from the tray, hidden and dropped (its window-system window
+	// and GL context closed, as after 10 s in the tray), the window opens
+	// again from the tray: a new window on screen with the app's content.
+	if _, err := exec.LookPath("xdotool"); err != nil {
+		testx.SkipOrFail(t, "xdotool", "not installed (scripts/install-deps.sh installs it)")
+	}
+	open := tray.waitItem(t, "Open Cocoon Desktop")
+	tray.click(t, open)
+	waitWindowShown(t, display, true)
+	fmt.Fprintln(helperIn, "drop")
+	waitLine("dropped true")
+	waitLine("done drop")
+	waitWindowShown(t, display, false)
+	tray.click(t, open)
+	waitWindowShown(t, display, true)
+	fmt.Fprintln(helperIn, "check")
+	waitLine("window true")
+
 	// Quit from the tray ends the app cleanly (no panic: the bus is there).
 	tray.click(t, tray.waitItem(t, "Quit"))
 	select {
@@ -509,5 +551,24 @@ func TestTrayOverDBus(t *testing.T) {
 	defer mu.Unlock()
 	if !strings.Contains(strings.Join(lines, "\n"), "quit") {
 		t.Errorf("Run did not return normally; stdout:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// waitWindowShown waits until a window titled "Cocoon Desktop" is on the
+// display's screen (shown) or none is (not shown).
+func waitWindowShown(t *testing.T, display string, shown bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		search := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Cocoon Desktop$")
+		search.Env = append(os.Environ(), "DISPLAY="+display)
+		out, _ := search.Output() // exit 1: none found
+		if found := strings.TrimSpace(string(out)) != ""; found == shown {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15 s the window is still not shown=%v", shown)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
