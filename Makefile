@@ -16,6 +16,11 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # and bbolt's consistency check (unaligned inline buckets). The race detector
 # stays on; only checkptr is off.
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
+# no_emoji: Fyne without its bundled colour-emoji font. No text of the app
+# has an emoji, and Fyne parsed the 4 MB font once per text style: ~12 MB of
+# heap for as long as the app runs (docs/BENCHMARKS.md, idle cost). An emoji
+# in outside text (a model's name) falls back to the system's fonts.
+export GOTAGS ?= no_emoji
 
 .PHONY: dist-check run test deps ollama build vet doctor screenshot bench bench-escrow crash clean tonsandbox mutants
 .PHONY: dist ollama-vulkan ollama-cuda ollama-windows screenshot-windows
@@ -40,7 +45,7 @@ ollama-windows: deps
 	@bash scripts/build-ollama-windows.sh >/dev/null
 
 build: deps
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+	$(GO) build -tags "$(GOTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 ## run: the app on this machine (local network, managed Ollama, built-in tiny model)
 run: ollama build
@@ -50,13 +55,13 @@ doctor: ollama build
 	COCOON_OLLAMA="$(OLLAMA)" ./$(BIN) doctor $(ARGS)
 
 vet: deps
-	$(GO) vet ./...
+	$(GO) vet -tags "$(GOTAGS)" ./...
 
 ## test: vet + every test with the race detector, against a real Ollama (with its Vulkan backend on a
 ## software Vulkan device when there is no GPU), a real OCI registry and the real TON wallet contract
 ## (COCOON_REQUIRE_ALL=1: a test missing a tool fails, naming it, instead of skipping; docs/TESTING.md)
 test: ollama ollama-vulkan ollama-windows vet tonsandbox
-	COCOON_OLLAMA="$(OLLAMA)" COCOON_OLLAMA_WINDOWS="$(OLLAMA_WINDOWS)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 COCOON_REQUIRE_WINE=1 $(GO) test -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
+	COCOON_OLLAMA="$(OLLAMA)" COCOON_OLLAMA_WINDOWS="$(OLLAMA_WINDOWS)" COCOON_REQUIRE_ALL=1 COCOON_REQUIRE_TON_SANDBOX=1 COCOON_REQUIRE_VULKAN=1 COCOON_REQUIRE_WINE=1 $(GO) test -tags "$(GOTAGS)" -race $(RACE_FLAGS) -count=1 -timeout 30m ./...
 
 ## mutants: the mutation check (not part of test): each scripts/mutants/*.mutant, a small breaking
 ## change, applied alone to a scratch copy; its tests must fail ("killed"); a mutant that passes them
@@ -82,7 +87,7 @@ screenshot: ollama build
 ## screenshot-windows: the Windows app (cross-built) with the bundled Windows Ollama under Wine +
 ## Xvfb into docs/screenshots/windows-*.png, checking what Wine can show (scripts/screenshot-windows.sh)
 screenshot-windows: ollama-windows
-	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS) -H windowsgui" -o bin/cocoon-desktop.exe .
+	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 $(GO) build -tags "$(GOTAGS)" -trimpath -ldflags "$(LDFLAGS) -H windowsgui" -o bin/cocoon-desktop.exe .
 	bash scripts/screenshot-windows.sh bin/cocoon-desktop.exe "$(OLLAMA_WINDOWS)" docs/screenshots
 
 ## bench: benchmarks; prints figures and updates docs/BENCHMARKS.md

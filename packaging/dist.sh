@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 VERSION="${VERSION:?set VERSION}"
 GO="${GO:-go}"
+GOTAGS="${GOTAGS-no_emoji}" # as `make build` (Makefile: no_emoji)
 NFPM="github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2"
 WINRES="github.com/tc-hib/go-winres@v0.3.3"
 MODULE="github.com/cocoon-desktop/cocoon-desktop"
@@ -43,7 +44,7 @@ if [ -n "${APP_BINARY:-}" ]; then
   install -m 0755 "$APP_BINARY" "$stage/cocoon-desktop"
 else
   echo "dist: building cocoon-desktop $VERSION (linux/amd64)" >&2
-  CGO_ENABLED=1 GOOS=linux GOARCH=amd64 "$GO" build -trimpath -ldflags "$LDFLAGS" -o "$stage/cocoon-desktop" .
+  CGO_ENABLED=1 GOOS=linux GOARCH=amd64 "$GO" build -tags "$GOTAGS" -trimpath -ldflags "$LDFLAGS" -o "$stage/cocoon-desktop" .
 fi
 
 # The bundled Ollama: the project's own build (scripts/build-ollama.sh, cached in the
@@ -103,7 +104,7 @@ elif command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
   echo "dist: building cocoon-desktop $VERSION (windows/amd64, mingw-w64)" >&2
   # -H windowsgui: no console window at login; CLI subcommands print only when redirected.
   CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 \
-    "$GO" build -trimpath -ldflags "$LDFLAGS -H windowsgui" -o "$work/cocoon-desktop.exe" .
+    "$GO" build -tags "$GOTAGS" -trimpath -ldflags "$LDFLAGS -H windowsgui" -o "$work/cocoon-desktop.exe" .
   # Icon, manifest and version info patched into the PE (no .syso left in the source tree).
   winver="$(printf '%s' "$VERSION" | sed -E 's/[^0-9.].*$//').0"
   "$GO" run "$WINRES" patch --in packaging/windows/winres.json --no-backup \

@@ -32,7 +32,7 @@ prepare() {
   ollama="$(bash "$here/scripts/build-ollama.sh")"
   echo "building the app and cocoon-mkmodel..." >&2
   (cd "$here" && CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -Wno-deprecated-declarations}" \
-    go build -trimpath -ldflags "-s -w" -o "$dir/cocoon-desktop" . &&
+    go build -tags no_emoji -trimpath -ldflags "-s -w" -o "$dir/cocoon-desktop" . &&
     go build -trimpath -ldflags "-s -w" -o "$dir/cocoon-mkmodel" ./cmd/cocoon-mkmodel)
   cp "$ollama" "$dir/ollama"
   xz -T0 -6 -f "$dir/cocoon-desktop" "$dir/ollama" "$dir/cocoon-mkmodel"
