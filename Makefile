@@ -17,9 +17,10 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 # stays on; only checkptr is off.
 RACE_FLAGS := -gcflags=all=-d=checkptr=0
 # no_emoji: Fyne without its bundled colour-emoji font. No text of the app
-# has an emoji, and Fyne parsed the 4 MB font once per text style: ~12 MB of
-# heap for as long as the app runs (docs/BENCHMARKS.md, idle cost). An emoji
-# in outside text (a model's name) falls back to the system's fonts.
+# has an emoji, and Fyne parsed the 4 MB font into the heap once per text
+# style for as long as the app ran: without it the idle app holds ~12 MB
+# less hidden and ~20 MB less shown (docs/BENCHMARKS.md, idle cost). An
+# emoji in outside text (a model's name) falls back to the system's fonts.
 export GOTAGS ?= no_emoji
 
 .PHONY: dist-check run test deps ollama build vet doctor screenshot bench bench-escrow crash clean tonsandbox mutants

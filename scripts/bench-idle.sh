@@ -6,6 +6,8 @@
 # with the window shown, then closes the window the way a window manager
 # does (it hides into the tray) and measures again. The app's own Ollama is
 # a separate process and not counted.
+# It runs as whoever runs it: root may page out the system libraries' pages,
+# another user only unmaps those (internal/memtrim), so say which it was.
 # Last, it shows the window again with a second launch and times it.
 # Prints one line per phase and, last,
 # "idle: shown CPU% RSS_MB hidden CPU% RSS_MB reshow MS ms".
@@ -63,6 +65,7 @@ measure() {
   echo "$1 over ${secs} s: CPU ${cpu}% of one core, RSS ${rss} MB ($(rss_parts))" >&2
 }
 
+echo "running as $(id -un); the binary is owned by $(stat -c %U "$bin")" >&2
 sleep "$settle" # start-up work: Ollama, the built-in model, the first renders
 measure "window shown"; shown_cpu=$cpu; shown_rss=$rss
 

@@ -22,8 +22,8 @@ import (
 // it out would only move it to swap. Pages another process maps too stay
 // (the kernel pages out only what this process alone maps), and so do the
 // pages of a file this process could not open for writing when it is not
-// root (Linux 5.19+ keeps other users' page cache out of reach). It needs
-// MADV_PAGEOUT (Linux 5.4+; EINVAL before).
+// root (Linux 5.19+ keeps other users' page cache out of reach; see
+// DropUnsharedFilePages). It needs MADV_PAGEOUT (Linux 5.4+; EINVAL before).
 func PageOut(parts []string) (int, error) {
 	spans, err := fileMappings(func(m mapping) bool { return len(parts) == 0 || containsAny(m.path, parts) })
 	if err != nil {
@@ -46,15 +46,63 @@ func PageOut(parts []string) (int, error) {
 	return len(spans), nil
 }
 
+// DropUnsharedFilePages drops this process's mapping of the file pages
+// that PageOut left resident and no other process maps, in the read-only
+// private mappings of regular files that hold no page of this process's
+// own; it returns how many mappings had such pages. PageOut leaves them
+// when this process may not write the file and is not root (Linux 5.19+
+// pages out only what the caller could write: not the system's libraries,
+// nor a program installed by root). Unmapped, they are the page cache's
+// and no longer this process's: the kernel reclaims them first and at no
+// cost when memory is wanted (they count as available), and a page
+// touched again comes back with a minor fault. Pages another process maps
+// too (another program's copy of the same library) stay: unmapping them
+// here would free nothing. Read-only mappings only: a writable one could
+// be written between reading pagemap and madvise, and MADV_DONTNEED would
+// throw that write away.
+func DropUnsharedFilePages() (int, error) {
+	spans, err := fileMappings(func(m mapping) bool { return m.readOnly() && m.anonKB == 0 })
+	if err != nil {
+		return 0, err
+	}
+	pm, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return 0, fmt.Errorf("memtrim: %w", err)
+	}
+	defer pm.Close()
+	n := 0
+	for _, s := range spans {
+		runs, err := pageRuns(pm, s, pagePresent|pageFile|pageExclusive)
+		if err != nil {
+			return 0, err
+		}
+		if len(runs) == 0 {
+			continue
+		}
+		if err := advise(runs, unix.MADV_DONTNEED); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
 const (
-	pagePresent = 1 << 63
-	pageFile    = 1 << 61 // a page-cache page (or shared anonymous memory)
+	pagePresent   = 1 << 63
+	pageFile      = 1 << 61 // a page-cache page (or shared anonymous memory)
+	pageExclusive = 1 << 56 // mapped by this process alone
 )
 
 // filePageRuns splits m into the runs of its pages that are resident and
 // the file's own (page cache), reading their entries in pagemap.
 func filePageRuns(pagemap *os.File, m mapping) ([]mapping, error) {
+	return pageRuns(pagemap, m, pagePresent|pageFile)
+}
+
+// pageRuns splits m into the runs of its pages whose pagemap entries have
+// every bit of want set.
+func pageRuns(pagemap *os.File, m mapping, want uint64) ([]mapping, error) {
 	page := uintptr(os.Getpagesize())
 	n := int((m.end - m.start) / page)
 	buf := make([]byte, 8*n)
@@ -66,12 +114,12 @@ func filePageRuns(pagemap *os.File, m mapping) ([]mapping, error) {
 	for i := 0; i < n; i++ {
 		e := binary.LittleEndian.Uint64(buf[8*i:])
 		addr := m.start + uintptr(i)*page
-		switch file := e&pagePresent != 0 && e&pageFile != 0; {
-		case file && !open:
+		switch in := e&want == want; {
+		case in && !open:
 			r := m
 			r.start, r.end = addr, addr+page
 			runs, open = append(runs, r), true
-		case file:
+		case in:
 			runs[len(runs)-1].end = addr + page
 		default:
 			open = false

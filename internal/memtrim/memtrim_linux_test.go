@@ -137,6 +137,45 @@ func TestPageOutKeepsWrittenPages(t *testing.T) {
 	}
 }
 
+// TestDropUnsharedFilePages: a read-only file mapping this process alone
+// maps leaves the resident set and reads back the same bytes; a file
+// mapped twice (as a library another program maps too) keeps its pages,
+// since unmapping them would free nothing.
+func TestDropUnsharedFilePages(t *testing.T) {
+	dir := t.TempDir()
+	alone := mapFile(t, dir, "alone.bin", unix.PROT_READ)
+	mapFile(t, dir, "twice.bin", unix.PROT_READ)
+	f, err := os.Open(filepath.Join(dir, "twice.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	second, err := unix.Mmap(int(f.Fd()), 0, mapSize, unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(second) })
+	for i := 0; i < mapSize; i += os.Getpagesize() {
+		touched += second[i]
+	}
+
+	n, err := DropUnsharedFilePages()
+	if err != nil || n == 0 {
+		t.Fatalf("DropUnsharedFilePages = %d, %v; want mappings dropped, no error", n, err)
+	}
+	if got := residentKB(t, "alone.bin"); got > mapSize/1024/4 {
+		t.Errorf("after: %d kB of the mapping this process alone maps still resident", got)
+	}
+	if got := residentKB(t, "twice.bin"); got < mapSize/1024/2 {
+		t.Errorf("after: %d kB of the file mapped twice resident, want its pages kept", got)
+	}
+	for i := 0; i < mapSize; i += 4093 {
+		if alone[i] != byte(i%251) {
+			t.Fatalf("the dropped mapping reads %d at %d, want the file's %d", alone[i], i, byte(i%251))
+		}
+	}
+}
+
 // TestDropFileMappings: a read-only file mapping leaves the resident set
 // and reads back the same bytes; a read-only mapping that was written
 // before it was made read-only (as the dynamic linker does to RELRO) keeps
