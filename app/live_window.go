@@ -83,11 +83,14 @@ func (lw *liveWindow) RequestFocus() {
 
 // drop closes the hidden window's window-system window (the driver frees
 // its GL context a frame later) and reports whether it did. It keeps the
-// window when that would lose something: a master window (closing it
-// quits) and one with a dialog or pop-up open (those live on its canvas
-// and would not follow the content to the new window), and one never shown.
+// window when that would lose something: a master window and the driver's
+// last window (closing either quits the app — with a tray, Fyne keeps a
+// window of its own, "SystrayMonitor", so the app's is not the last), one
+// with a dialog or pop-up open (those live on its canvas and would not
+// follow the content to the new window), and one never shown.
 func (lw *liveWindow) drop() bool {
-	if lw.dropped || !lw.shown || lw.master || lw.Canvas().Overlays().Top() != nil {
+	if lw.dropped || !lw.shown || lw.master || lw.Canvas().Overlays().Top() != nil ||
+		len(lw.app.Driver().AllWindows()) < 2 {
 		return false
 	}
 	if s := lw.Canvas().Size(); s.Width > 0 && s.Height > 0 {

@@ -38,7 +38,26 @@ func (a *recApp) NewWindow(title string) fyne.Window {
 	return w
 }
 
-func newRecApp(t *testing.T) *recApp { return &recApp{App: test.NewTempApp(t)} }
+// newRecApp is a test app whose windows are closed when the test ends (the
+// test driver outlives the app and would count them in later tests).
+func newRecApp(t *testing.T) *recApp {
+	a := &recApp{App: test.NewTempApp(t)}
+	t.Cleanup(func() {
+		for _, w := range a.windows {
+			if w.closes == 0 {
+				w.Window.Close()
+			}
+		}
+	})
+	return a
+}
+
+// trayKeeper makes the window Fyne keeps while a tray is set up (its
+// "SystrayMonitor"): with it the app's window is not the driver's last.
+func (a *recApp) trayKeeper(t *testing.T) {
+	w := a.App.NewWindow("SystrayMonitor")
+	t.Cleanup(w.Close)
+}
 
 // TestLiveWindowDropAndShow: a dropped window is closed and left alone
 // (Hide and RequestFocus do not reach it); shown again, it is a new window
@@ -46,6 +65,7 @@ func newRecApp(t *testing.T) *recApp { return &recApp{App: test.NewTempApp(t)} }
 // owner last gave it.
 func TestLiveWindowDropAndShow(t *testing.T) {
 	a := newRecApp(t)
+	a.trayKeeper(t)
 	lw := newLiveWindow(a, "Cocoon Desktop")
 	intercepted := 0
 	content := widget.NewLabel("the tabs")
@@ -110,20 +130,31 @@ func TestLiveWindowDropAndShow(t *testing.T) {
 // TestLiveWindowKeeps: the cases where dropping would lose something.
 func TestLiveWindowKeeps(t *testing.T) {
 	cases := []struct {
-		name  string
-		setUp func(lw *liveWindow)
+		name   string
+		noTray bool // no other window: closing the app's would quit
+		setUp  func(lw *liveWindow)
 	}{
-		{"never shown", func(lw *liveWindow) {}},
-		{"master", func(lw *liveWindow) { lw.SetMaster(); lw.Show(); lw.Hide() }},
-		{"dialog open", func(lw *liveWindow) {
+		{"never shown", false, func(lw *liveWindow) {}},
+		{"master", false, func(lw *liveWindow) { lw.SetMaster(); lw.Show(); lw.Hide() }},
+		{"dialog open", false, func(lw *liveWindow) {
 			lw.Show()
 			lw.Canvas().Overlays().Add(widget.NewLabel("a question"))
 			lw.Hide()
 		}},
+		{"the driver's last window", true, func(lw *liveWindow) { lw.Show(); lw.Hide() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := newRecApp(t)
+			if c.noTray {
+				// The test driver makes a window of its own; without it
+				// the app's window is the last, as with no tray.
+				for _, w := range a.Driver().AllWindows() {
+					w.Close()
+				}
+			} else {
+				a.trayKeeper(t)
+			}
 			lw := newLiveWindow(a, "Cocoon Desktop")
 			lw.SetContent(widget.NewLabel("the tabs"))
 			c.setUp(lw)
@@ -142,6 +173,7 @@ func TestLiveWindowKeeps(t *testing.T) {
 // (the tests' own) alone.
 func TestDropWindowOnlyWhileHidden(t *testing.T) {
 	a := newRecApp(t)
+	a.trayKeeper(t)
 	lw := newLiveWindow(a, "Cocoon Desktop")
 	v := newMainView(newFakeCore(noDriverStatus()), lw)
 	lw.SetContent(v.content)
