@@ -71,6 +71,11 @@ echo "headless core baseline: RSS ${hl_rss_mb} MB, CPU ${hl_cpu}%; GUI anonymous
 
 # 3. Idle cost where the app lives: sharing on and waiting for the owner to leave, window shown
 # and then hidden in the tray (a private bus with a tray host; scripts/bench-idle.sh).
+# It runs alone, as the app does in the field (one instance): the window and the headless core
+# above map the same program and GL libraries, and the kernel keeps a page another process
+# maps, so a hidden app could give back only its share of them (135 MB hidden, against 109 MB alone).
+kill "$app" "$hl" 2>/dev/null || true
+for p in "$app" "$hl"; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
 echo "running scripts/bench-idle.sh (shown, then hidden in the tray)..."
 idle_line=$(BENCH_IDLE_SECS="${BENCH_IDLE_TRAY_SECS:-60}" bash "$(dirname "$0")/bench-idle.sh" "$bin" 2>&1 | tee /dev/stderr | tail -1)
 # "idle: shown 0.84% 180 MB hidden 0.21% 165 MB"
@@ -150,8 +155,8 @@ the attached Ollama server alone held $(( o_rss_kb / 1024 )) MB.
 
 Where the GUI's cost comes from (measured, not fixed): of the ${rss_mb} MB RSS, ${llvm_mb} MB is Mesa's
 LLVM software rasteriser (Xvfb has no GPU; a desktop with a real GL driver does not load it) and
-${anon_mb} MB is anonymous memory. The idle CPU is Fyne's GLFW driver polling window events at
-60 Hz on the main thread (strace shows a read/recvmsg burst every ~16 ms); the core itself idles at
+${anon_mb} MB is anonymous memory. The idle CPU is what is left of Fyne's GLFW loop between its naps (docs/design.md,
+"Fyne's loop naps"; it polled at 60 Hz before them); the core itself idles at
 ${hl_cpu}%, since an unchanged GPU snapshot does not wake the UI.
 All start times: ${times[*]} ms. Load average when the shown/hidden figures were taken: ${load_avg}.
 
