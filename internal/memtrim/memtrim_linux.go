@@ -14,7 +14,7 @@ import (
 // PageOut asks the kernel to page out the file pages of every private
 // mapping of a regular file in /proc/self/maps (of those whose path
 // contains one of parts, when parts is not empty); it returns how many
-// mappings it went through. Those are clean pages of the page cache: the
+// mappings had such pages. Those are clean pages of the page cache: the
 // kernel reads back what is touched again, and under memory pressure would
 // drop them itself. A page this process wrote (copy-on-write: a writable
 // mapping's data, a relocated read-only one) is its own anonymous memory
@@ -29,21 +29,7 @@ func PageOut(parts []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pm, err := os.Open("/proc/self/pagemap")
-	if err != nil {
-		return 0, fmt.Errorf("memtrim: %w", err)
-	}
-	defer pm.Close()
-	for _, s := range spans {
-		runs, err := filePageRuns(pm, s)
-		if err != nil {
-			return 0, err
-		}
-		if err := advise(runs, unix.MADV_PAGEOUT); err != nil {
-			return 0, err
-		}
-	}
-	return len(spans), nil
+	return adviseRuns(spans, pagePresent|pageFile, unix.MADV_PAGEOUT)
 }
 
 // DropUnsharedFilePages drops this process's mapping of the file pages
@@ -65,6 +51,12 @@ func DropUnsharedFilePages() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return adviseRuns(spans, pagePresent|pageFile|pageExclusive, unix.MADV_DONTNEED)
+}
+
+// adviseRuns gives advice for the runs of pages of spans whose pagemap
+// entries have every bit of want set, and returns how many spans had any.
+func adviseRuns(spans []mapping, want uint64, advice int) (int, error) {
 	pm, err := os.Open("/proc/self/pagemap")
 	if err != nil {
 		return 0, fmt.Errorf("memtrim: %w", err)
@@ -72,14 +64,14 @@ func DropUnsharedFilePages() (int, error) {
 	defer pm.Close()
 	n := 0
 	for _, s := range spans {
-		runs, err := pageRuns(pm, s, pagePresent|pageFile|pageExclusive)
+		runs, err := pageRuns(pm, s, want)
 		if err != nil {
 			return 0, err
 		}
 		if len(runs) == 0 {
 			continue
 		}
-		if err := advise(runs, unix.MADV_DONTNEED); err != nil {
+		if err := advise(runs, advice); err != nil {
 			return 0, err
 		}
 		n++
