@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,7 +72,14 @@ func TestNoSessionBusIsStarted(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0])
+			// The helper quits by itself within its own 2 minutes; past 3,
+			// SIGQUIT makes the Go runtime print where each goroutine
+			// waits, and the test fails with that instead of hanging.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0])
+			cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+			cmd.WaitDelay = 30 * time.Second
 			var env []string
 			for _, kv := range os.Environ() {
 				if !strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS=") {
@@ -86,6 +94,9 @@ func TestNoSessionBusIsStarted(t *testing.T) {
 				"XDG_RUNTIME_DIR="+runtimeDir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 				"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("the app did not quit within 3 minutes; its goroutines:\n%s", out)
+			}
 			if err != nil {
 				t.Fatalf("helper: %v\n%s", err, out)
 			}
