@@ -53,6 +53,13 @@ type Options struct {
 	// StartAtLogin turns starting at login on (the first-run wizard offers
 	// it at its end, checked); nil: not offered (tests, unsupported systems).
 	StartAtLogin func() error
+	// QuitStuck, if set, is called (on another goroutine) when the GUI has
+	// not come back out of Fyne within quitStuckAfter of the start of a
+	// quit (see watchQuit): Run cannot return then, its goroutine is held
+	// in Fyne, so QuitStuck should end the program after its own clean-up.
+	// The GUI's loops are stopped before it is called; downloads end with
+	// the context given to Run. Nil: Run logs it and goes on waiting.
+	QuitStuck func()
 }
 
 var (
@@ -113,7 +120,9 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	// dispatches pointer events still queued for a window it is closing,
 	// and one that changes the cursor (over an entry) dereferences the
 	// closed window and crashes the process at quit.
+	quitBegan := newQuitStart()
 	quit := func() {
+		quitBegan.begin()
 		w.Hide()
 		time.AfterFunc(quitSettle, func() { v.fyneDo(a.Quit) }) // not held back by a nap
 	}
@@ -225,8 +234,21 @@ func Run(ctx context.Context, core Core, opts Options) error {
 		<-loopCtx.Done()
 		if ctx.Err() != nil {
 			log.Info("context cancelled, quitting GUI")
+			quitBegan.begin() // v.do may never run quit if Fyne is stopping already (SIGTERM)
 			v.do(quit)
 		}
+	}()
+	finished := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		watchQuit(quitBegan.c, finished, quitStuckAfter, func() {
+			log.Error("the GUI did not finish quitting: Fyne holds the main goroutine; ending without it", "after", quitStuckAfter)
+			stopLoop() // downloads end with the caller's context (their list is the Fyne thread's)
+			if opts.QuitStuck != nil {
+				opts.QuitStuck()
+			}
+		})
 	}()
 
 	if opts.StartHidden && tray != nil {
@@ -242,6 +264,8 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	stopLoop()
 	<-napsDone
 	v.cancelPulls()
+	close(finished)
+	<-watchDone
 	log.Info("GUI closed")
 	if opts.OnQuit != nil {
 		opts.OnQuit()

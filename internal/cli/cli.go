@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -164,7 +165,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *headless {
 		return runHeadless(ctx, env, !*noStart, stdout)
 	}
-	return runGUI(ctx, env, *startGUI, activate)
+	return runGUI(ctx, env, *startGUI, activate, func(code int) {
+		// The GUI's goroutine is held in Fyne (app.Options.QuitStuck): the
+		// defers above never run, so do their work here and end.
+		stop()
+		env.close()
+		release()
+		os.Exit(code)
+	})
 }
 
 // acquireInstance makes this process the data dir's single instance.
@@ -391,7 +399,9 @@ func runCore(ctx context.Context, env *environment) <-chan error {
 	return done
 }
 
-func runGUI(ctx context.Context, env *environment, start bool, activate <-chan struct{}) int {
+// exit ends the program with a code when the window cannot return from its
+// quit; runGUI calls it after stopping the core.
+func runGUI(ctx context.Context, env *environment, start bool, activate <-chan struct{}, exit func(code int)) int {
 	ctx, cancel := context.WithCancel(ctx)
 	coreDone := runCore(ctx, env)
 	// Sharing left on at the last quit (or a reboot) resumes by itself.
@@ -404,12 +414,20 @@ func runGUI(ctx context.Context, env *environment, start bool, activate <-chan s
 	if !tray {
 		env.log.Warn("no system tray: running with the window only", "reason", why)
 	}
-	err := app.Run(ctx, env.core, app.Options{Tray: tray, NoOnboarding: start, Logger: env.log, Activate: activate,
-		StartAtLogin: startAtLogin()})
-	cancel()
-	if werr := <-coreDone; werr != nil {
-		env.log.Error("core stopped with an error", "err", werr)
+	var stopOnce sync.Once
+	stopCore := func() { // from here, or from QuitStuck's goroutine
+		stopOnce.Do(func() {
+			cancel()
+			if werr := <-coreDone; werr != nil {
+				env.log.Error("core stopped with an error", "err", werr)
+			}
+		})
 	}
+	err := app.Run(ctx, env.core, app.Options{Tray: tray, NoOnboarding: start, Logger: env.log, Activate: activate,
+		StartAtLogin: startAtLogin(),
+		// The owner quit: no job may run on after the window is gone.
+		QuitStuck: func() { stopCore(); exit(ExitOK) }})
+	stopCore()
 	if err != nil {
 		env.log.Error("app stopped with an error", "err", err)
 		return ExitFailure

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"testing"
+	"time"
+)
+
+func TestWatchQuit(t *testing.T) {
+	cases := []struct {
+		name          string
+		begin, finish bool
+		wantStuck     bool
+	}{
+		{"quit never began, GUI finished", false, true, false},
+		{"quit began, GUI finished", true, true, false},
+		{"quit began, GUI held", true, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := newQuitStart()
+			finished := make(chan struct{})
+			stuck := make(chan struct{}, 1)
+			returned := make(chan struct{})
+			go func() {
+				defer close(returned)
+				watchQuit(q.c, finished, 50*time.Millisecond, func() { stuck <- struct{}{} })
+			}()
+			if c.begin {
+				q.begin()
+				q.begin() // more than once is fine
+			}
+			if c.finish {
+				close(finished)
+			}
+			select {
+			case <-returned:
+			case <-time.After(time.Minute):
+				t.Fatal("watchQuit did not return")
+			}
+			if got := len(stuck) == 1; got != c.wantStuck {
+				t.Fatalf("stuck called: %v, want %v", got, c.wantStuck)
+			}
+		})
+	}
+}
