@@ -218,15 +218,52 @@ func ollamaMode(m ollama.Mode) string {
 	}
 }
 
-// modelDetails is "4.7 GB · llama · 8.0B · Q4_K_M", skipping unknown parts.
+// modelDetails is "4.7 GB · Llama · 8.0B parameters · 4-bit", skipping
+// unknown parts: what a gamer can weigh, not Ollama's field values
+// ("llama · 8.0B · Q4_K_M"). The quantization's full name is in the log and
+// in `ollama show`.
 func modelDetails(m ollama.Model) string {
 	parts := []string{humanBytes(m.Size)}
-	for _, s := range []string{m.Family, m.Parameters, m.Quant} {
-		if s != "" {
-			parts = append(parts, s)
-		}
+	if m.Family != "" {
+		parts = append(parts, strings.ToUpper(m.Family[:1])+m.Family[1:])
+	}
+	if m.Parameters != "" {
+		parts = append(parts, m.Parameters+" parameters")
+	}
+	if b := quantBits(m.Quant); b != "" {
+		parts = append(parts, b)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// quantBits turns a GGUF quantization name into the bits each weight keeps:
+// "Q4_K_M" and "IQ4_XS" → "4-bit", "Q8_0" → "8-bit", "F16" and "BF16" →
+// "16-bit", "F32" → "32-bit"; "" for an unknown one ("unknown", "").
+func quantBits(q string) string {
+	u := strings.ToUpper(q)
+	switch {
+	case u == "F32":
+		return "32-bit"
+	case u == "F16" || u == "BF16":
+		return "16-bit"
+	}
+	var digits string
+	switch {
+	case strings.HasPrefix(u, "IQ"):
+		digits = u[2:]
+	case strings.HasPrefix(u, "Q"):
+		digits = u[1:]
+	default:
+		return ""
+	}
+	n := 0
+	for n < len(digits) && digits[n] >= '0' && digits[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 2 {
+		return ""
+	}
+	return digits[:n] + "-bit"
 }
 
 // fitText is the model's VRAM fit in a few words.

@@ -158,7 +158,9 @@ func TestGPUText(t *testing.T) {
 		{"reason default", gpuReason(gpu.Snapshot{State: gpu.StateNoDriver}), "No NVIDIA driver found — Cocoon can still run models on the CPU for testing."},
 		{"no procs", processText(nil), "No other programs are using the GPU."},
 		{"procs", processText([]gpu.Process{{PID: 4242, Name: "Cyberpunk2077.exe", MemoryUsed: 6 << 30}, {PID: 7}}), "Cyberpunk2077.exe (pid 4242) — 6 GiB\npid 7"},
-		{"details", modelDetails(ollama.Model{Size: 4_700_000_000, Family: "llama", Parameters: "8.0B", Quant: "Q4_K_M"}), "4.7 GB · llama · 8.0B · Q4_K_M"},
+		{"details", modelDetails(ollama.Model{Size: 4_700_000_000, Family: "llama", Parameters: "8.0B", Quant: "Q4_K_M"}), "4.7 GB · Llama · 8.0B parameters · 4-bit"},
+		{"details, unknown quantization", modelDetails(ollama.Model{Size: 572_000, Family: "llama", Parameters: "140K", Quant: "unknown"}), "572 KB · Llama · 140K parameters"},
+		{"details, size only", modelDetails(ollama.Model{Size: 2_000_000_000}), "2.0 GB"},
 		{"fit", fitText(ollama.Model{FitsVRAM: true}), "Fits in VRAM"},
 		{"fit note", fitText(ollama.Model{FitNote: "no GPU: runs on CPU"}), "no GPU: runs on CPU"},
 	}
@@ -207,6 +209,30 @@ func TestModelEarnings(t *testing.T) {
 			got := modelEarnings(tc.st, model)
 			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 				t.Fatalf("modelEarnings = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestQuantBits(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"k-quant", "Q4_K_M", "4-bit"},
+		{"legacy", "Q8_0", "8-bit"},
+		{"i-quant", "IQ3_XXS", "3-bit"},
+		{"lower case", "q5_k_s", "5-bit"},
+		{"half", "F16", "16-bit"},
+		{"bfloat", "BF16", "16-bit"},
+		{"full", "F32", "32-bit"},
+		{"unknown", "unknown", ""},
+		{"empty", "", ""},
+		{"no digits", "Q_K", ""},
+		{"not a quantization", "MXFP4", ""},
+		{"I alone", "I8", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := quantBits(c.in); got != c.want {
+				t.Errorf("quantBits(%q) = %q, want %q", c.in, got, c.want)
 			}
 		})
 	}

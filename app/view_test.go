@@ -126,7 +126,7 @@ func TestModelsListWithFitBadges(t *testing.T) {
 					t.Errorf("%s fit badge = %q, want %q", r.name, got, tt.wantFit)
 				}
 			}
-			if got := tiny.detailSeg.Text; got != "812 KB · llama · 0.4M · F32" {
+			if got := tiny.detailSeg.Text; got != "812 KB · Llama · 0.4M parameters · 32-bit" {
 				t.Errorf("details = %q", got)
 			}
 			if !big.serving.obj.Visible() || tiny.serving.obj.Visible() {
