@@ -160,7 +160,7 @@ func TestGPUText(t *testing.T) {
 		{"procs", processText([]gpu.Process{{PID: 4242, Name: "Cyberpunk2077.exe", MemoryUsed: 6 << 30}, {PID: 7}}), "Cyberpunk2077.exe (pid 4242) — 6 GiB\npid 7"},
 		{"details", modelDetails(ollama.Model{Size: 4_700_000_000, Family: "llama", Parameters: "8.0B", Quant: "Q4_K_M"}), "4.7 GB · Llama · 8.0B parameters · 4-bit"},
 		{"details, unknown quantization", modelDetails(ollama.Model{Size: 572_000, Family: "llama", Parameters: "140K", Quant: "unknown"}), "572 KB · Llama · 140K parameters"},
-		{"details, size only", modelDetails(ollama.Model{Size: 2_000_000_000}), "2.0 GB"},
+		{"details, size only", modelDetails(ollama.Model{Size: 2_000_000_000}), "2 GB"},
 		{"fit", fitText(ollama.Model{FitsVRAM: true}), "Fits in VRAM"},
 		{"fit note", fitText(ollama.Model{FitNote: "no GPU: runs on CPU"}), "no GPU: runs on CPU"},
 	}
