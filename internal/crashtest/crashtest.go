@@ -426,18 +426,53 @@ func (h *harness) status(ctx context.Context) (*proxy.Status, error) {
 // when it first did; bound is only there for a hang.
 func (h *harness) waitStatus(ctx context.Context, bound time.Duration, what string, cond func(*proxy.Status) bool) (time.Time, error) {
 	deadline := time.Now().Add(bound)
+	var last *proxy.Status
 	for {
-		if st, err := h.status(ctx); err == nil && cond(st) {
+		st, err := h.status(ctx)
+		if err == nil && cond(st) {
 			return time.Now(), nil
 		}
+		if err == nil {
+			last = st
+		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("not %s within %v", what, bound)
+			return time.Time{}, fmt.Errorf("not %s within %v; the proxy's last status:\n%s", what, bound, workersText(last))
 		}
 		if ctx.Err() != nil {
 			return time.Time{}, fmt.Errorf("not %s: %w", what, ctx.Err())
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// workersText is one line per connection of a status, for a failure's
+// message: which worker was not chosen, or not answering, and why.
+func workersText(st *proxy.Status) string {
+	if st == nil {
+		return "  (none read)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  jobs running %d, queued %d\n", st.JobsRunning, st.Queued)
+	for _, ws := range st.Workers {
+		trust := "no trust status"
+		if t := ws.Trust; t != nil {
+			trust = fmt.Sprintf("trust %s, canaries %d passed %d failed %d needed, failure points %.1f of %d",
+				t.Level, t.CanariesPassed, t.CanariesFailed, t.CanariesNeeded, t.FailurePoints, t.QuarantineAt)
+		}
+		fmt.Fprintf(&b, "  %.8s state %s registered %v running %d/%d avg %d ms jobs %d since %s; %s\n",
+			ws.ID, ws.State, ws.Registered, ws.Running, ws.MaxConcurrent, ws.AvgJobMS, ws.JobsDone,
+			ws.ConnectedSince.Format("15:04:05.000"), trust)
+	}
+	return b.String()
+}
+
+// workerLogs is the last lines of every worker's log, for a failure's message.
+func (h *harness) workerLogs(n int) string {
+	var b strings.Builder
+	for _, w := range h.workers {
+		fmt.Fprintf(&b, "--- %s (%.8s), last %d lines:\n%s\n", w.name, w.id, n, w.out.tail(n))
+	}
+	return b.String()
 }
 
 func accepting(ws proxy.WorkerStatus) bool {
@@ -578,7 +613,7 @@ func (h *harness) kill(ctx context.Context, k Kind, w *workerProc) (Recovery, er
 			return true
 		})
 		if err != nil {
-			return rec, err
+			return rec, fmt.Errorf("%w\n%s", err, h.workerLogs(15))
 		}
 		serving, err := h.waitStatus(ctx, recoverBound, "every worker finishing a job after the proxy's restart", func(st *proxy.Status) bool {
 			for _, w := range h.workers {
@@ -589,7 +624,7 @@ func (h *harness) kill(ctx context.Context, k Kind, w *workerProc) (Recovery, er
 			return true
 		})
 		if err != nil {
-			return rec, err
+			return rec, fmt.Errorf("%w\n%s", err, h.workerLogs(15))
 		}
 		rec.Back, rec.Serving = back.Sub(t0), serving.Sub(t0)
 	case KillOllama:

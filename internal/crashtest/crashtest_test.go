@@ -6,10 +6,12 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cocoon-desktop/cocoon-desktop/internal/testollama"
+	"github.com/cocoon-desktop/cocoon-desktop/network/proxy"
 )
 
 // TestCrashSafety is the short round of the harness: 3 worker kills, 3
@@ -72,5 +74,31 @@ func TestReplaceSection(t *testing.T) {
 		if got := ReplaceSection(tc.doc, sec); got != tc.want {
 			t.Errorf("%s:\n%q\nwant\n%q", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestWorkersText(t *testing.T) {
+	since := time.Date(2026, 12, 3, 11, 40, 5, 0, time.UTC)
+	cases := []struct {
+		name string
+		st   *proxy.Status
+		want []string
+	}{
+		{"none read", nil, []string{"(none read)"}},
+		{"one worker", &proxy.Status{JobsRunning: 1, Workers: []proxy.WorkerStatus{{
+			ID: "0123456789abcdef", State: "accepting", Registered: true, Running: 1, MaxConcurrent: 2, AvgJobMS: 40, JobsDone: 7,
+			ConnectedSince: since, Trust: &proxy.TrustStatus{Level: "probation", CanariesNeeded: 3, QuarantineAt: 5},
+		}}}, []string{"jobs running 1", "01234567 state accepting", "running 1/2 avg 40 ms jobs 7 since 11:40:05.000",
+			"trust probation, canaries 0 passed 0 failed 3 needed"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := workersText(c.st)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("workersText lacks %q:\n%s", w, got)
+				}
+			}
+		})
 	}
 }
