@@ -5,6 +5,8 @@ import (
 	"image/color"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cocoon-desktop/cocoon-desktop/ton"
 
@@ -88,9 +90,17 @@ func stateWord(s worker.State) string {
 	case worker.StateError:
 		return "Error"
 	default:
-		str := string(s)
-		return strings.ToUpper(str[:1]) + str[1:]
+		return upperFirst(string(s))
 	}
+}
+
+// upperFirst is s with its first letter in upper case ("llama" → "Llama").
+func upperFirst(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // stateColor is the badge colour of a worker state.
@@ -225,7 +235,7 @@ func ollamaMode(m ollama.Mode) string {
 func modelDetails(m ollama.Model) string {
 	parts := []string{humanBytes(m.Size)}
 	if m.Family != "" {
-		parts = append(parts, strings.ToUpper(m.Family[:1])+m.Family[1:])
+		parts = append(parts, upperFirst(m.Family))
 	}
 	if m.Parameters != "" {
 		parts = append(parts, m.Parameters+" parameters")

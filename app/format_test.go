@@ -237,3 +237,19 @@ func TestQuantBits(t *testing.T) {
 		})
 	}
 }
+
+func TestUpperFirst(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"word", "llama", "Llama"},
+		{"already", "Qwen2", "Qwen2"},
+		{"empty", "", ""},
+		{"non-ASCII first letter", "ébauche", "Ébauche"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := upperFirst(c.in); got != c.want {
+				t.Errorf("upperFirst(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}

@@ -9,11 +9,12 @@ func TestWatchQuit(t *testing.T) {
 	cases := []struct {
 		name          string
 		begin, finish bool
+		bound         time.Duration // long where stuck must not be called: a loaded machine may pause the test
 		wantStuck     bool
 	}{
-		{"quit never began, GUI finished", false, true, false},
-		{"quit began, GUI finished", true, true, false},
-		{"quit began, GUI held", true, false, true},
+		{"quit never began, GUI finished", false, true, time.Minute, false},
+		{"quit began, GUI finished", true, true, time.Minute, false},
+		{"quit began, GUI held", true, false, 50 * time.Millisecond, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -23,7 +24,7 @@ func TestWatchQuit(t *testing.T) {
 			returned := make(chan struct{})
 			go func() {
 				defer close(returned)
-				watchQuit(q.c, finished, 50*time.Millisecond, func() { stuck <- struct{}{} })
+				watchQuit(q.c, finished, c.bound, func() { stuck <- struct{}{} })
 			}()
 			if c.begin {
 				q.begin()
@@ -34,7 +35,7 @@ func TestWatchQuit(t *testing.T) {
 			}
 			select {
 			case <-returned:
-			case <-time.After(time.Minute):
+			case <-time.After(2 * time.Minute):
 				t.Fatal("watchQuit did not return")
 			}
 			if got := len(stuck) == 1; got != c.wantStuck {

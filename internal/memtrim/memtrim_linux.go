@@ -47,7 +47,7 @@ func PageOut(parts []string) (int, error) {
 // be written between reading pagemap and madvise, and MADV_DONTNEED would
 // throw that write away.
 func DropUnsharedFilePages() (int, error) {
-	spans, err := fileMappings(func(m mapping) bool { return m.readOnly() && m.anonKB == 0 })
+	spans, err := fileMappings(mapping.untouched)
 	if err != nil {
 		return 0, err
 	}
@@ -133,7 +133,7 @@ func pageRuns(pagemap *os.File, m mapping, want uint64) ([]mapping, error) {
 // A mapping holding anonymous pages is skipped: MADV_DONTNEED would throw
 // them away (a relocated RELRO section is read-only but was written once).
 func DropFileMappings() (int, error) {
-	spans, err := fileMappings(func(m mapping) bool { return m.readOnly() && m.anonKB == 0 })
+	spans, err := fileMappings(mapping.untouched)
 	if err != nil {
 		return 0, err
 	}
@@ -160,6 +160,10 @@ func (m mapping) candidate() bool {
 
 // readOnly: the mapping cannot be written (it may have been before).
 func (m mapping) readOnly() bool { return len(m.perms) >= 2 && m.perms[1] != 'w' }
+
+// untouched: read-only and without a page of its own (no copy-on-write
+// page), so every page it maps is the file's as on disk.
+func (m mapping) untouched() bool { return m.readOnly() && m.anonKB == 0 }
 
 // fileMappings lists the candidate mappings of /proc/self/smaps that keep
 // says to keep, with their anonymous size known.
